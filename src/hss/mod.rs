@@ -1,0 +1,1 @@
+//! Huawei Cloud HSS client (ListHostsRisk), independent of Kubernetes.

@@ -1,0 +1,1 @@
+//! Stand-ins for the real services, for tests and demos.
