@@ -1,7 +1,7 @@
 //! Renders the Helm chart through `scripts/render-chart.py` (Helm v4's Go engine via PyPI
 //! `helm-python-sdk`) and turns the output into typed Kubernetes objects.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
@@ -199,6 +199,20 @@ pub fn typed<K: DeserializeOwned + Serialize>(doc: &Doc) -> K {
         doc.kind()
     );
     object
+}
+
+pub fn pod_labels(rendered: &Rendered) -> BTreeMap<String, String> {
+    let spec = rendered.deployment().spec.as_ref().expect("spec");
+    spec.template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .expect("pod labels")
+}
+
+pub fn selects_pods(rendered: &Rendered, selector: &BTreeMap<String, String>) -> bool {
+    let labels = pod_labels(rendered);
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// The first `# expect: <text>` comment of an invalid value file: what the rejection must mention.
