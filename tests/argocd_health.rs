@@ -87,3 +87,35 @@ fn runner_fails_when_an_expectation_is_wrong() {
         assert!(report.contains("1 failed"), "{report}");
     }
 }
+
+/// The argocd-cm snippet in the docs carries health.lua unchanged, so users copy the tested script.
+#[test]
+fn documented_argocd_snippet_is_the_tested_script() {
+    let key = "resource.customizations.health.hostrisk.io_HostRiskWatch";
+    let script =
+        std::fs::read_to_string(repo().join("deploy/argocd/health.lua")).expect("health.lua");
+    let mut checked = 0;
+    for doc in ["README.md", "docs/install.md"] {
+        let Ok(text) = std::fs::read_to_string(repo().join(doc)) else {
+            continue;
+        };
+        for block in text.split("```yaml\n").skip(1) {
+            let block = block.split("```").next().unwrap_or_default();
+            if !block.contains(key) {
+                continue;
+            }
+            let config_map: serde_yaml::Value = serde_yaml::from_str(block)
+                .unwrap_or_else(|err| panic!("{doc}: argocd-cm snippet is not YAML: {err}"));
+            let embedded = config_map["data"][key].as_str().expect("script in data");
+            assert_eq!(
+                embedded, script,
+                "{doc}: snippet differs from deploy/argocd/health.lua"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 0,
+        "no argocd-cm snippet with {key} in README.md or docs/install.md"
+    );
+}

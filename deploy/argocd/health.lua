@@ -1,5 +1,5 @@
 -- Argo CD health check for hostrisk.io/HostRiskWatch.
--- Install as resource.customizations.health.hostrisk.io_HostRiskWatch in argocd-cm (see docs/install.md).
+-- Install as resource.customizations.health.hostrisk.io_HostRiskWatch in argocd-cm (see the README).
 -- Order matters: a suspended watch is Suspended whatever its conditions say; a status written for an
 -- older generation says nothing about the current spec, so it is Progressing even if Ready is True.
 local hs = {}
