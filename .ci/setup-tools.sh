@@ -28,5 +28,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
   echo "$want" > "$stamp"
 fi
-"$venv/bin/python" -c 'import helm_python, yaml' || { echo "setup-tools: .venv lacks helm-python-sdk or pyyaml" >&2; exit 1; }
+"$venv/bin/python" -c 'import helm_python, yaml, huaweicloudsdkcore, huaweicloudsdkhss' || { echo "setup-tools: .venv lacks a package of .ci/requirements-test.txt" >&2; exit 1; }
 echo "setup-tools: lua5.1 $(command -v lua5.1), python $venv/bin/python (helm $("$venv/bin/python" -c 'import helm_python as h; print(h.helm_sdk_version())'))"
