@@ -330,6 +330,7 @@ pub enum Deleted {
 ///   `generation` is bumped (for types that track it), the object stays until an update
 ///   empties its finalizers. A repeated delete changes nothing.
 /// - Without finalizers: removed now; watchers get DELETED with the deletion's resourceVersion.
+///
 /// Not copied: deleting a Namespace (needs the namespace lifecycle controller) is refused with
 /// 501; deleting a CRD removes its custom resources at once, and is refused (501) while any of
 /// them has finalizers.
