@@ -774,3 +774,78 @@ async fn apply_yaml_documents_creates_crd_and_objects() {
         "dg=="
     );
 }
+
+#[tokio::test]
+async fn unknown_fields_are_pruned_by_the_crd_schema() {
+    let (server, client, _widgets) = with_widgets().await;
+    let ar = kube::core::ApiResource::erase::<Widget>(&());
+    let dynamic: Api<kube::core::DynamicObject> = Api::namespaced_with(client, "default", &ar);
+    let obj: kube::core::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "test.standin.io/v1", "kind": "Widget",
+        "metadata": {"name": "p"},
+        "spec": {"size": 1, "bogus": true},
+        "extra": 1
+    }))
+    .unwrap();
+    let created = dynamic.create(&PostParams::default(), &obj).await.unwrap();
+    assert_eq!(created.data, json!({"spec": {"size": 1}}));
+    let stored = server
+        .object("test.standin.io", "widgets", "default", "p")
+        .unwrap();
+    assert!(stored.get("extra").is_none());
+}
+
+async fn mark_ready(
+    w: std::sync::Arc<Widget>,
+    api: std::sync::Arc<Api<Widget>>,
+) -> Result<kube::runtime::controller::Action, kube::Error> {
+    if w.status.as_ref().is_none_or(|s| !s.ready) {
+        let patch = Patch::Merge(json!({"status": {"ready": true}}));
+        api.patch_status(&w.name_any(), &PatchParams::default(), &patch)
+            .await?;
+    }
+    Ok(kube::runtime::controller::Action::requeue(
+        Duration::from_millis(50),
+    ))
+}
+
+#[tokio::test]
+async fn controller_reconciles_and_idle_requeues_write_nothing() {
+    let (server, _client, widgets) = with_widgets().await;
+    widgets
+        .create(&PostParams::default(), &widget("c1", 1))
+        .await
+        .unwrap();
+    let controller = kube::runtime::Controller::new(widgets.clone(), watcher::Config::default())
+        .run(
+            mark_ready,
+            |_, _: &kube::Error, _| {
+                kube::runtime::controller::Action::requeue(Duration::from_secs(1))
+            },
+            std::sync::Arc::new(widgets.clone()),
+        )
+        .for_each(|_| async {});
+    let handle = tokio::spawn(controller);
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while widgets
+        .get("c1")
+        .await
+        .unwrap()
+        .status
+        .is_none_or(|s| !s.ready)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "controller never wrote status"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    handle.abort();
+    assert_eq!(
+        server.status_writes("widgets"),
+        1,
+        "{:?}",
+        server.request_counts()
+    );
+}

@@ -11,11 +11,16 @@
 //! `customresourcedefinitions`; and every custom resource whose CRD exists.
 //!
 //! Not implemented (known gaps): authentication/authorization (every request is
-//! allowed), admission, OpenAPI schema validation / pruning / defaulting of custom
-//! resources, CEL rules, conversion webhooks, dryRun, deletecollection, namespace
-//! deletion, protobuf/CBOR, Table output, `managedFields`.
+//! allowed), admission and validation of built-in types (an events.k8s.io Event missing
+//! required fields is accepted), OpenAPI value validation of custom resources (pruning
+//! and defaulting are done, see schema.rs), CEL rules, conversion webhooks, dryRun,
+//! deletecollection, namespace deletion, ownerReference garbage collection, immutable
+//! Secrets, protobuf/CBOR, Table output, `managedFields`, warning headers.
+//! Note: kube's client itself retries 429/503/504 answers (so the unavailable fault
+//! shows up as retried requests).
 
 mod apply;
+mod defaults;
 mod discovery;
 mod faults;
 mod http;
@@ -25,6 +30,7 @@ mod patch;
 mod query;
 mod resources;
 mod route;
+mod schema;
 mod selectors;
 mod server;
 mod status;

@@ -24,6 +24,8 @@ pub struct ResourceType {
     pub status_subresource: bool,
     /// Whether this is a custom resource (behaviour differs in a few places, see write.rs).
     pub custom: bool,
+    /// The CRD's `openAPIV3Schema` of the storage version (custom resources only).
+    pub schema: Option<Value>,
 }
 
 impl ResourceType {
@@ -45,6 +47,7 @@ impl ResourceType {
             namespaced,
             status_subresource: status,
             custom: false,
+            schema: None,
         }
     }
 
@@ -105,10 +108,14 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
     let spec = crd.get("spec")?;
     let names = spec.get("names")?;
     let mut versions: Vec<(bool, String, bool)> = Vec::new();
+    let mut schema = None;
     for v in spec.get("versions")?.as_array()? {
         let served = v.get("served").and_then(Value::as_bool).unwrap_or(false);
         let storage = v.get("storage").and_then(Value::as_bool).unwrap_or(false);
         let status = v.pointer("/subresources/status").is_some();
+        if storage {
+            schema = v.pointer("/schema/openAPIV3Schema").cloned();
+        }
         if served {
             versions.push((storage, v.get("name")?.as_str()?.to_string(), status));
         }
@@ -140,6 +147,7 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
         namespaced: spec.get("scope").and_then(Value::as_str) == Some("Namespaced"),
         status_subresource,
         custom: true,
+        schema,
     })
 }
 

@@ -126,9 +126,8 @@ impl ApiError {
         Self::new(415, "UnsupportedMediaType", message)
     }
 
-    /// Not a real-server answer for a supported request: the stand-in refuses
-    /// something it does not implement (501 `NotImplemented`-like, reason `BadRequest`
-    /// is not used so callers can tell it apart).
+    /// Not a real-server answer: the stand-in refuses something it does not implement,
+    /// with HTTP 501 and a message starting "not implemented by the stand-in apiserver".
     pub fn not_implemented(message: impl Into<String>) -> Self {
         Self::new(
             501,

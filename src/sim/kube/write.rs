@@ -2,11 +2,13 @@
 
 use serde_json::{json, Value};
 
+use super::defaults::apply_type_defaults;
 use super::meta::{
     finalizers, fold_string_data, generated_name, meta_str, new_uid, now_timestamp, remove_meta,
     set_meta, set_rv, valid_name,
 };
-use super::resources::{validate_crd, ResourceType};
+use super::resources::ResourceType;
+use super::schema::prune_and_default;
 use super::status::{ApiError, Subject};
 use super::store::{ObjKey, State};
 
@@ -44,8 +46,9 @@ impl Target<'_> {
 /// `kubernetes.io/metadata.name` label; Secrets default `type: Opaque` and fold `stringData`.
 /// CRDs are validated and immediately marked `Established` + `NamesAccepted` (the real
 /// server does this a moment later from a controller, as a separate MODIFIED event).
-/// Not copied: OpenAPI schema validation, pruning and defaulting of custom resources; the
-/// namespace of a namespaced object need not exist (the real server answers 404).
+/// Custom resources are pruned and defaulted by their CRD schema (see schema.rs).
+/// Not copied: OpenAPI schema validation (types, required, enums, CEL); the namespace of a
+/// namespaced object need not exist (the real server answers 404).
 pub fn create(state: &mut State, t: &Target<'_>, mut obj: Value) -> Result<Value, ApiError> {
     if !obj.is_object() {
         return Err(ApiError::bad_request(
@@ -119,64 +122,13 @@ pub fn create(state: &mut State, t: &Target<'_>, mut obj: Value) -> Result<Value
         }
     }
     apply_type_defaults(t.rt, &mut obj, &name)?;
+    if let Some(schema) = &t.rt.schema {
+        prune_and_default(&mut obj, schema);
+    }
     let rv = state.next_rv();
     set_rv(&mut obj, rv);
     state.commit(rv, key, Some(obj.clone()));
     Ok(obj)
-}
-
-fn apply_type_defaults(rt: &ResourceType, obj: &mut Value, name: &str) -> Result<(), ApiError> {
-    match (rt.group.as_str(), rt.plural.as_str()) {
-        ("", "secrets") => {
-            fold_string_data(obj);
-            if obj.get("type").is_none() {
-                obj["type"] = json!("Opaque");
-            }
-        }
-        ("", "namespaces") => {
-            obj["spec"] = json!({"finalizers": ["kubernetes"]});
-            obj["status"] = json!({"phase": "Active"});
-            let mut labels = obj
-                .pointer("/metadata/labels")
-                .cloned()
-                .unwrap_or_else(|| json!({}));
-            labels["kubernetes.io/metadata.name"] = json!(name);
-            set_meta(obj, "labels", labels);
-        }
-        ("apiextensions.k8s.io", "customresourcedefinitions") => {
-            validate_crd(obj).map_err(|m| {
-                ApiError::invalid(
-                    &Subject {
-                        group: &rt.group,
-                        plural: &rt.plural,
-                        name,
-                    },
-                    "CustomResourceDefinition.apiextensions.k8s.io",
-                    m,
-                )
-            })?;
-            let storage = obj
-                .pointer("/spec/versions")
-                .and_then(Value::as_array)
-                .and_then(|vs| {
-                    vs.iter()
-                        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
-                })
-                .and_then(|v| v.get("name").cloned())
-                .unwrap_or(Value::Null);
-            let now = now_timestamp();
-            obj["status"] = json!({
-                "acceptedNames": obj.pointer("/spec/names").cloned().unwrap_or(Value::Null),
-                "storedVersions": [storage],
-                "conditions": [
-                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now},
-                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now},
-                ]
-            });
-        }
-        _ => {}
-    }
-    Ok(())
 }
 
 /// copies: `rest.BeforeUpdate` + the custom resource strategies.
@@ -270,6 +222,9 @@ pub fn update(
     }
     if t.rt.plural == "secrets" && t.rt.group.is_empty() {
         fold_string_data(&mut obj);
+    }
+    if let Some(schema) = &t.rt.schema {
+        prune_and_default(&mut obj, schema);
     }
     let deleting = old.pointer("/metadata/deletionTimestamp").is_some();
     let old_fin = finalizers(&old);
