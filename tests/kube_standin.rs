@@ -849,3 +849,40 @@ async fn controller_reconciles_and_idle_requeues_write_nothing() {
         server.request_counts()
     );
 }
+
+#[tokio::test]
+async fn strict_field_validation_refuses_unknown_fields() {
+    let (_server, _client, widgets) = with_widgets().await;
+    widgets
+        .create(&PostParams::default(), &widget("v", 1))
+        .await
+        .unwrap();
+    let strict = PatchParams::default().validation(kube::api::ValidationDirective::Strict);
+    let err = widgets
+        .patch("v", &strict, &Patch::Merge(json!({"spec": {"bogus": 1}})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 400 && s.message.contains("spec.bogus")),
+        "{err:?}"
+    );
+    let lenient = widgets
+        .patch(
+            "v",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"bogus": 1, "size": 4}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(lenient.spec.size, 4);
+}
+
+#[tokio::test]
+async fn shutdown_stops_serving() {
+    let (server, client) = server().await;
+    let secrets: Api<Secret> = Api::namespaced(client, "default");
+    secrets.list(&ListParams::default()).await.unwrap();
+    let url = server.url();
+    server.shutdown().await;
+    assert!(reqwest::get(format!("{url}/api")).await.is_err());
+}

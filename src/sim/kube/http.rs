@@ -159,9 +159,11 @@ fn resource(
         Some(_) => return Err(not_served()),
     };
     let namespace = rp.namespace.clone().unwrap_or_default();
+    let strict_fields = q.get("fieldValidation") == Some("Strict");
     let t = Target {
         rt: &rt,
         namespace: &namespace,
+        strict_fields,
     };
     let is_write = matches!(verb, "create" | "update" | "patch" | "delete");
     if is_write && shared.faults.take_conflict(&rt.plural) {

@@ -8,7 +8,9 @@
 //!   additionalProperties nor preserve-unknown-fields keeps no fields;
 //! - at the root, and in `x-kubernetes-embedded-resource` objects, `apiVersion`, `kind`
 //!   and `metadata` are kept (metadata is never pruned by the CR schema);
-//! - a `default` is set for a missing property of an object that exists.
+//! - a `default` is set for a missing property of an object that exists;
+//! - with `fieldValidation=Strict` a write that would prune fields answers 400
+//!   `strict decoding error: unknown field "spec.x"` instead (see write.rs).
 //!
 //! Not copied: value validation (types, formats, enums, required, CEL), nullable handling of
 //! defaults, per-version schemas (the storage version's schema is used for every version).
@@ -26,24 +28,51 @@ fn is_type_meta(k: &str) -> bool {
     matches!(k, "apiVersion" | "kind" | "metadata")
 }
 
-/// Prunes and defaults `obj` (a whole custom resource) in place.
-pub fn prune_and_default(obj: &mut Value, schema: &Value) {
+/// Prunes and defaults `obj` (a whole custom resource) in place; returns the pruned
+/// field paths (e.g. `.spec.bogus`), for `fieldValidation=Strict`.
+pub fn prune_and_default(obj: &mut Value, schema: &Value) -> Vec<String> {
+    let mut removed = Vec::new();
     if let Some(map) = obj.as_object_mut() {
-        walk_object(map, schema, true);
+        walk_object(map, schema, true, "", &mut removed);
     }
+    removed
 }
 
-fn walk_object(map: &mut Map<String, Value>, schema: &Value, keep_type_meta: bool) {
+fn prune_keys(
+    map: &mut Map<String, Value>,
+    keep: impl Fn(&str) -> bool,
+    path: &str,
+    removed: &mut Vec<String>,
+) {
+    map.retain(|k, _| {
+        let kept = keep(k);
+        if !kept {
+            removed.push(format!("{path}.{k}"));
+        }
+        kept
+    });
+}
+
+fn walk_object(
+    map: &mut Map<String, Value>,
+    schema: &Value,
+    keep_type_meta: bool,
+    path: &str,
+    removed: &mut Vec<String>,
+) {
     let props = schema.get("properties").and_then(Value::as_object);
     let additional = schema.get("additionalProperties");
     if !preserves(schema) {
         match (props, additional) {
-            (Some(p), _) => {
-                map.retain(|k, _| p.contains_key(k) || (keep_type_meta && is_type_meta(k)))
-            }
+            (Some(p), _) => prune_keys(
+                map,
+                |k| p.contains_key(k) || (keep_type_meta && is_type_meta(k)),
+                path,
+                removed,
+            ),
             (None, Some(Value::Object(_))) | (None, Some(Value::Bool(true))) => {}
             (None, _) if schema.get("type").and_then(Value::as_str) == Some("object") => {
-                map.retain(|k, _| keep_type_meta && is_type_meta(k))
+                prune_keys(map, |k| keep_type_meta && is_type_meta(k), path, removed)
             }
             (None, _) => {}
         }
@@ -59,29 +88,29 @@ fn walk_object(map: &mut Map<String, Value>, schema: &Value, keep_type_meta: boo
                 }
             }
             if let Some(child) = map.get_mut(k) {
-                walk(child, child_schema);
+                walk(child, child_schema, &format!("{path}.{k}"), removed);
             }
         }
     } else if let Some(ap @ Value::Object(_)) = additional {
-        for child in map.values_mut() {
-            walk(child, ap);
+        for (k, child) in map.iter_mut() {
+            walk(child, ap, &format!("{path}.{k}"), removed);
         }
     }
 }
 
-fn walk(v: &mut Value, schema: &Value) {
+fn walk(v: &mut Value, schema: &Value, path: &str, removed: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
             let embedded = schema
                 .get("x-kubernetes-embedded-resource")
                 .and_then(Value::as_bool)
                 == Some(true);
-            walk_object(map, schema, embedded);
+            walk_object(map, schema, embedded, path, removed);
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
-                for item in items {
-                    walk(item, item_schema);
+                for (i, item) in items.iter_mut().enumerate() {
+                    walk(item, item_schema, &format!("{path}[{i}]"), removed);
                 }
             }
         }
@@ -115,7 +144,17 @@ mod tests {
             "status": {"ok": true, "extra": 1},
             "top": 1
         });
-        prune_and_default(&mut obj, &schema);
+        let removed = prune_and_default(&mut obj, &schema);
+        assert_eq!(
+            removed,
+            [
+                ".spec.bogus",
+                ".spec.empty.gone",
+                ".spec.tags[0].z",
+                ".status.extra",
+                ".top"
+            ]
+        );
         assert_eq!(
             obj,
             json!({

@@ -7,7 +7,7 @@ use super::meta::{
     finalizers, fold_string_data, generated_name, meta_str, new_uid, now_timestamp, remove_meta,
     set_meta, set_rv, valid_name,
 };
-use super::resources::ResourceType;
+use super::resources::{validate_crd, ResourceType};
 use super::schema::prune_and_default;
 use super::status::{ApiError, Subject};
 use super::store::{ObjKey, State};
@@ -18,6 +18,8 @@ pub struct Target<'a> {
     pub rt: &'a ResourceType,
     /// Namespace from the URL ("" for cluster-scoped).
     pub namespace: &'a str,
+    /// `fieldValidation=Strict`: unknown fields are an error instead of being pruned.
+    pub strict_fields: bool,
 }
 
 impl Target<'_> {
@@ -122,9 +124,7 @@ pub fn create(state: &mut State, t: &Target<'_>, mut obj: Value) -> Result<Value
         }
     }
     apply_type_defaults(t.rt, &mut obj, &name)?;
-    if let Some(schema) = &t.rt.schema {
-        prune_and_default(&mut obj, schema);
-    }
+    prune(t, &mut obj)?;
     let rv = state.next_rv();
     set_rv(&mut obj, rv);
     state.commit(rv, key, Some(obj.clone()));
@@ -152,6 +152,22 @@ pub fn update(
     let key = t.key(name);
     let subject = t.subject(name);
     let Some(old) = state.objects.get(&key).cloned() else {
+        // copies: `AllowCreateOnUpdate` is true for Leases and Events only (among served types).
+        let creatable = matches!(
+            (t.rt.group.as_str(), t.rt.plural.as_str()),
+            ("coordination.k8s.io", "leases") | ("events.k8s.io", "events")
+        );
+        if creatable && !status_sub {
+            if meta_str(&obj, "name").is_some_and(|n| n != name) {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    meta_str(&obj, "name").unwrap_or("")
+                )));
+            }
+            set_meta(&mut obj, "name", json!(name));
+            remove_meta(&mut obj, "resourceVersion");
+            return create(state, t, obj);
+        }
         return Err(ApiError::not_found(&subject));
     };
     if !obj.is_object() {
@@ -223,9 +239,7 @@ pub fn update(
     if t.rt.plural == "secrets" && t.rt.group.is_empty() {
         fold_string_data(&mut obj);
     }
-    if let Some(schema) = &t.rt.schema {
-        prune_and_default(&mut obj, schema);
-    }
+    prune(t, &mut obj)?;
     let deleting = old.pointer("/metadata/deletionTimestamp").is_some();
     let old_fin = finalizers(&old);
     let new_fin = finalizers(&obj);
@@ -235,6 +249,11 @@ pub fn update(
             &t.rt.kind,
             "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted",
         ));
+    }
+    if t.rt.is_crd() {
+        validate_crd(&obj).map_err(|m| {
+            ApiError::invalid(&subject, "CustomResourceDefinition.apiextensions.k8s.io", m)
+        })?;
     }
     if t.rt.tracks_generation() && spec_changed(&old, &obj, t.rt.status_subresource) {
         let gen = old
@@ -254,6 +273,25 @@ pub fn update(
         state.commit(rv, key, Some(obj.clone()));
     }
     Ok(obj)
+}
+
+/// Prunes a custom resource by its schema; with strict field validation, unknown fields are refused.
+fn prune(t: &Target<'_>, obj: &mut Value) -> Result<(), ApiError> {
+    let Some(schema) = &t.rt.schema else {
+        return Ok(());
+    };
+    let removed = prune_and_default(obj, schema);
+    if t.strict_fields && !removed.is_empty() {
+        let fields: Vec<String> = removed
+            .iter()
+            .map(|p| format!("unknown field \"{}\"", p.trim_start_matches('.')))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            fields.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 fn spec_changed(old: &Value, new: &Value, ignore_status: bool) -> bool {
@@ -285,6 +323,9 @@ pub enum Deleted {
 ///   `generation` is bumped (for types that track it), the object stays until an update
 ///   empties its finalizers. A repeated delete changes nothing.
 /// - Without finalizers: removed now; watchers get DELETED with the deletion's resourceVersion.
+/// - Answers 200 with the removed object, or 202 with the object still pending finalizers
+///   (some built-in registries of the real server answer a `Success` Status instead of
+///   the object; kube's `Api::delete` accepts both).
 ///
 /// Not copied: deleting a Namespace (needs the namespace lifecycle controller) is refused with
 /// 501; deleting a CRD removes its custom resources at once, and is refused (501) while any of
