@@ -148,11 +148,11 @@ mod tests {
         assert_eq!(
             removed,
             [
+                ".top",
                 ".spec.bogus",
                 ".spec.empty.gone",
                 ".spec.tags[0].z",
-                ".status.extra",
-                ".top"
+                ".status.extra"
             ]
         );
         assert_eq!(
