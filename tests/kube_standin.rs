@@ -886,3 +886,34 @@ async fn shutdown_stops_serving() {
     server.shutdown().await;
     assert!(reqwest::get(format!("{url}/api")).await.is_err());
 }
+
+#[tokio::test]
+async fn namespaces_are_cluster_scoped_with_defaults() {
+    let (_server, client) = server().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    let ns = serde_json::from_value(json!({"metadata": {"name": "team-a"}})).unwrap();
+    let created = namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    assert_eq!(
+        created.status.clone().and_then(|s| s.phase).as_deref(),
+        Some("Active")
+    );
+    assert_eq!(
+        created
+            .labels()
+            .get("kubernetes.io/metadata.name")
+            .map(String::as_str),
+        Some("team-a")
+    );
+    assert_eq!(namespaces.get("team-a").await.unwrap().name_any(), "team-a");
+    let err = namespaces
+        .delete("team-a", &DeleteParams::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 501),
+        "{err:?}"
+    );
+}

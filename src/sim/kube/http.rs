@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::apply::apply;
+use super::delete::{delete, Deleted};
 use super::discovery;
 use super::list::list;
 use super::meta::{meta_str, set_meta};
@@ -18,7 +19,7 @@ use super::resources::ResourceType;
 use super::route::{parse, ResourcePath, Route};
 use super::status::{json_response, ApiError};
 use super::watch::{self, WatchScope};
-use super::write::{create, delete, update, Deleted, Target};
+use super::write::{create, update, Target};
 use super::Shared;
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

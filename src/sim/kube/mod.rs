@@ -21,6 +21,7 @@
 
 mod apply;
 mod defaults;
+mod delete;
 mod discovery;
 mod faults;
 mod http;
