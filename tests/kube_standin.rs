@@ -840,8 +840,9 @@ async fn controller_reconciles_and_idle_requeues_write_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     handle.abort();
+    assert!(server.request_count("patch", "widgets", "status") >= 1);
     assert_eq!(
         server.status_writes("widgets"),
         1,
@@ -916,4 +917,67 @@ async fn namespaces_are_cluster_scoped_with_defaults() {
         matches!(err, kube::Error::Api(ref s) if s.code == 501),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn bookmarks_carry_the_latest_resource_version() {
+    let (server, _client, widgets) = with_widgets().await;
+    server.set_bookmark_interval(Duration::from_millis(50));
+    let created = widgets
+        .create(&PostParams::default(), &widget("b", 1))
+        .await
+        .unwrap();
+    let rv = created.resource_version().unwrap();
+    let mut stream = widgets
+        .watch(&WatchParams::default().timeout(5), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    match tokio::time::timeout(TIMEOUT, stream.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        Some(WatchEvent::Bookmark(b)) => assert_eq!(
+            b.metadata.resource_version,
+            server.resource_version().to_string()
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn exact_list_returns_the_state_at_that_version() {
+    let (_server, client) = server().await;
+    let secrets: Api<Secret> = Api::namespaced(client, "default");
+    let a = secrets
+        .create(&PostParams::default(), &secret("a", &[]))
+        .await
+        .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret("b", &[]))
+        .await
+        .unwrap();
+    secrets.delete("a", &DeleteParams::default()).await.unwrap();
+    let at = ListParams::default()
+        .at(&a.resource_version().unwrap())
+        .matching(kube::api::VersionMatch::Exact);
+    let then: Vec<String> = secrets
+        .list(&at)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|s| s.name_any())
+        .collect();
+    assert_eq!(then, ["a"]);
+    let now: Vec<String> = secrets
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|s| s.name_any())
+        .collect();
+    assert_eq!(now, ["b"]);
 }
