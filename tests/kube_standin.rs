@@ -981,3 +981,33 @@ async fn exact_list_returns_the_state_at_that_version() {
         .collect();
     assert_eq!(now, ["b"]);
 }
+
+#[tokio::test]
+async fn unsupported_requests_are_refused_not_faked() {
+    let (server, _client, widgets) = with_widgets().await;
+    widgets
+        .create(&PostParams::default(), &widget("r", 1))
+        .await
+        .unwrap();
+    let err = widgets
+        .delete("r", &DeleteParams::foreground())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 501),
+        "{err:?}"
+    );
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let err = widgets.create(&dry, &widget("dry", 1)).await.unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 501),
+        "{err:?}"
+    );
+    assert!(server
+        .object("test.standin.io", "widgets", "default", "dry")
+        .is_none());
+    assert!(widgets.get_opt("r").await.unwrap().is_some());
+}

@@ -26,9 +26,10 @@ pub enum Deleted {
 ///   (some built-in registries of the real server answer a `Success` Status instead of
 ///   the object; kube's `Api::delete` accepts both).
 ///
-/// Not copied: deleting a Namespace (needs the namespace lifecycle controller) is refused with
-/// 501; deleting a CRD removes its custom resources at once, and is refused (501) while any of
-/// them has finalizers.
+/// Not copied: `propagationPolicy` Foreground / Orphan need the garbage collector and are
+/// refused with 501 (Background, the default, is what happens). Deleting a Namespace
+/// (needs the namespace lifecycle controller) is refused with 501. Deleting a CRD removes
+/// its custom resources at once, and is refused (501) while any of them has finalizers.
 pub fn delete(
     state: &mut State,
     t: &Target<'_>,
@@ -55,6 +56,14 @@ pub fn delete(
                 );
                 return Err(e);
             }
+        }
+    }
+    match options.get("propagationPolicy").and_then(Value::as_str) {
+        None | Some("Background") => {}
+        Some(policy) => {
+            return Err(ApiError::not_implemented(format!(
+                "propagationPolicy {policy} (the stand-in has no garbage collector)"
+            )))
         }
     }
     if t.rt.group.is_empty() && t.rt.plural == "namespaces" {

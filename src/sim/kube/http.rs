@@ -167,6 +167,9 @@ fn resource(
         strict_fields,
     };
     let is_write = matches!(verb, "create" | "update" | "patch" | "delete");
+    if is_write && q.get("dryRun").is_some() {
+        return Err(ApiError::not_implemented("dryRun"));
+    }
     if is_write && shared.faults.take_conflict(&rt.plural) {
         let name = rp.name.clone().unwrap_or_default();
         return Err(ApiError::conflict(&t.subject(&name)));

@@ -192,9 +192,9 @@ pub fn stream(
     bookmark_interval: Duration,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
+    // `subscribe` marks the current epoch as seen: only later drops end this stream.
     let mut epoch = faults.drop_epoch.subscribe();
     tokio::spawn(async move {
-        epoch.borrow_and_update();
         for line in start.initial {
             if tx.send(line).await.is_err() {
                 return;
