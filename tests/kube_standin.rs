@@ -1011,3 +1011,28 @@ async fn unsupported_requests_are_refused_not_faked() {
         .is_none());
     assert!(widgets.get_opt("r").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn lease_put_creates_like_the_real_server() {
+    let (server, client) = server().await;
+    let leases: Api<Lease> = Api::namespaced(client, "default");
+    let lease: Lease = serde_json::from_value(
+        json!({"metadata": {"name": "put-made"}, "spec": {"holderIdentity": "a"}}),
+    )
+    .unwrap();
+    let created = leases
+        .replace("put-made", &PostParams::default(), &lease)
+        .await
+        .unwrap();
+    assert!(created.metadata.uid.is_some());
+    assert_eq!(server.request_count("update", "leases", ""), 1);
+    let secrets: Api<Secret> = Api::namespaced(leases.into_client(), "default");
+    let err = secrets
+        .replace("nope", &PostParams::default(), &secret("nope", &[]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 404),
+        "{err:?}"
+    );
+}

@@ -209,8 +209,15 @@ fn resource(
             Ok(json_response(StatusCode::CREATED, &render(&obj)))
         }
         ("update", Some(name)) => {
+            // copies: a PUT that creates (Leases, Events) answers 201.
+            let existed = state.objects.contains_key(&t.key(name));
             let obj = update(&mut state, &t, name, status_sub, parse_body(body)?)?;
-            Ok(json_response(StatusCode::OK, &render(&obj)))
+            let code = if existed {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            Ok(json_response(code, &render(&obj)))
         }
         ("patch", Some(name)) => {
             let ct = header(headers, "content-type").unwrap_or("");

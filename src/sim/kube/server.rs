@@ -39,6 +39,9 @@ pub enum StandinError {
     /// A YAML document could not be parsed.
     #[error("parsing YAML document: {0}")]
     Yaml(#[from] serde_yaml::Error),
+    /// A YAML document is not a Kubernetes object.
+    #[error("YAML document is not a Kubernetes object: {0}")]
+    NotAnObject(#[source] serde_json::Error),
     /// A YAML document names a kind the stand-in does not serve (yet: create its CRD first).
     #[error("the stand-in apiserver serves no {api_version} {kind}")]
     UnknownKind {
@@ -252,8 +255,8 @@ impl StandinApiServer {
             if value.is_null() {
                 continue;
             }
-            let obj: DynamicObject = serde_json::from_value(value.clone())
-                .map_err(|e| StandinError::Kubeconfig(e.to_string()))?;
+            let obj: DynamicObject =
+                serde_json::from_value(value.clone()).map_err(StandinError::NotAnObject)?;
             let api_version = value
                 .get("apiVersion")
                 .and_then(Value::as_str)
