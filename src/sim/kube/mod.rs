@@ -40,7 +40,7 @@ mod watch;
 mod write;
 
 pub use faults::RequestKey;
-pub use server::{StandinApiServer, StandinError};
+pub use server::{StandinApiServer, StandinError, DEFAULT_HISTORY_LIMIT};
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;

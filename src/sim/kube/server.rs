@@ -16,8 +16,9 @@ use super::faults::{Faults, RequestKey};
 use super::store::{ObjKey, State};
 use super::Shared;
 
-/// How many changes the stand-in keeps for watch resumption and `Exact` lists by default.
-pub const DEFAULT_HISTORY_LIMIT: usize = 10_000;
+/// How many changes the stand-in keeps for watch resumption, `Exact` lists and continue
+/// tokens by default (each change holds the old and new object, so this bounds memory).
+pub const DEFAULT_HISTORY_LIMIT: usize = 1_000;
 
 /// Errors of the Rust-side handle.
 #[derive(Debug, thiserror::Error)]
