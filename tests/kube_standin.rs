@@ -183,6 +183,7 @@ async fn status_and_main_resource_writes_are_isolated() {
     assert_eq!(w.spec.size, 3);
     assert_eq!(w.status, Some(WidgetStatus { ready: true }));
     assert_eq!(server.status_writes("widgets"), 1);
+    let stored = server.stored_writes("test.standin.io", "widgets");
     let before = server.resource_version();
     widgets
         .patch_status("s", &pp, &Patch::Merge(json!({"status": {"ready": true}})))
@@ -194,6 +195,7 @@ async fn status_and_main_resource_writes_are_isolated() {
         "a no-op write stores nothing"
     );
     assert_eq!(server.status_writes("widgets"), 2);
+    assert_eq!(server.stored_writes("test.standin.io", "widgets"), stored);
 }
 
 #[tokio::test]

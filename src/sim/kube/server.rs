@@ -167,6 +167,21 @@ impl StandinApiServer {
             .sum()
     }
 
+    /// Writes that were stored (got a new resourceVersion and a watch event) for one
+    /// resource; no-op updates are answered but not stored, so they do not count here.
+    pub fn stored_writes(&self, group: &str, plural: &str) -> u64 {
+        self.shared
+            .state
+            .lock()
+            .ok()
+            .and_then(|s| {
+                s.commits
+                    .get(&(group.to_string(), plural.to_string()))
+                    .copied()
+            })
+            .unwrap_or(0)
+    }
+
     /// The stored object (as written, at its storage version), read without HTTP.
     /// `group` is "" for core; `namespace` is "" for cluster-scoped objects.
     pub fn object(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {

@@ -52,7 +52,9 @@ pub struct State {
     pub compacted_rv: u64,
     /// Maximum history length before the oldest changes are dropped.
     pub history_limit: usize,
-    /// Per-object, per-field-manager leaf paths set by server-side apply (see patch.rs).
+    /// Committed writes (those that produced a new resourceVersion) per (group, plural).
+    pub commits: BTreeMap<(String, String), u64>,
+    /// Per-object, per-field-manager leaf paths set by server-side apply (see apply.rs).
     pub apply_owners: BTreeMap<ObjKey, BTreeMap<String, Vec<Vec<String>>>>,
     changes: broadcast::Sender<Arc<Change>>,
 }
@@ -66,6 +68,7 @@ impl State {
             history: VecDeque::new(),
             compacted_rv: 1,
             history_limit,
+            commits: BTreeMap::new(),
             apply_owners: BTreeMap::new(),
             changes,
         }
@@ -86,6 +89,10 @@ impl State {
     /// Commits a write at revision `rv` (from `next_rv`): stores `new` (or removes the key),
     /// records history and notifies watchers.
     pub fn commit(&mut self, rv: u64, key: ObjKey, new: Option<Value>) {
+        *self
+            .commits
+            .entry((key.group.clone(), key.plural.clone()))
+            .or_default() += 1;
         let old = match &new {
             Some(v) => self.objects.insert(key.clone(), v.clone()),
             None => {
