@@ -328,7 +328,11 @@ async fn delete_with_finalizer_waits_for_finalizer_removal() {
     let mut w = widget("f", 1);
     w.metadata.finalizers = Some(vec!["test/hold".into()]);
     widgets.create(&PostParams::default(), &w).await.unwrap();
-    widgets.delete("f", &DeleteParams::default()).await.unwrap();
+    let answer = widgets.delete("f", &DeleteParams::default()).await.unwrap();
+    assert!(
+        answer.is_left(),
+        "an object waiting for finalizers is answered"
+    );
     let pending = widgets.get("f").await.unwrap();
     assert!(pending.metadata.deletion_timestamp.is_some());
     assert_eq!(pending.metadata.generation, Some(2));
@@ -343,6 +347,18 @@ async fn delete_with_finalizer_waits_for_finalizer_removal() {
     assert!(server
         .object("test.standin.io", "widgets", "default", "f")
         .is_none());
+    widgets
+        .create(&PostParams::default(), &widget("now", 1))
+        .await
+        .unwrap();
+    let answer = widgets
+        .delete("now", &DeleteParams::default())
+        .await
+        .unwrap();
+    let status = answer
+        .right()
+        .expect("an immediate delete answers a Status");
+    assert_eq!(status.details.map(|d| d.name), Some("now".to_string()));
 }
 
 async fn wait_for<S>(events: &mut S, seen: &mut std::collections::BTreeSet<String>, name: &str)

@@ -22,9 +22,11 @@ pub enum Deleted {
 ///   `generation` is bumped (for types that track it), the object stays until an update
 ///   empties its finalizers. A repeated delete changes nothing.
 /// - Without finalizers: removed now; watchers get DELETED with the deletion's resourceVersion.
-/// - Answers 200 with the removed object, or 202 with the object still pending finalizers
-///   (some built-in registries of the real server answer a `Success` Status instead of
-///   the object; kube's `Api::delete` accepts both).
+/// - Answers (see `success_status`) 200 with a `Success` Status when the object is gone
+///   (the generic registry without `ReturnDeletedObject`, as for custom resources; a few
+///   built-in registries answer the object instead, kube's `Api::delete` accepts both), and
+///   200 with the object when it waits for finalizers (202 only when the DeleteOptions say
+///   `orphanDependents: false`).
 ///
 /// Not copied: `propagationPolicy` Foreground / Orphan need the garbage collector and are
 /// refused with 501 (Background, the default, is what happens). Deleting a Namespace
@@ -118,4 +120,17 @@ fn delete_custom_resources(state: &mut State, crd: &Value) -> Result<(), ApiErro
         state.commit(rv, key, None);
     }
     Ok(())
+}
+
+/// copies: the `Success` Status of an immediate delete.
+pub fn success_status(t: &Target<'_>, gone: &Value) -> Value {
+    let mut details = json!({
+        "name": meta_str(gone, "name").unwrap_or(""),
+        "kind": t.rt.plural,
+        "uid": meta_str(gone, "uid").unwrap_or(""),
+    });
+    if !t.rt.group.is_empty() {
+        details["group"] = json!(t.rt.group);
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::apply::apply;
-use super::delete::{delete, Deleted};
+use super::delete::{delete, success_status, Deleted};
 use super::discovery;
 use super::list::list;
 use super::meta::{meta_str, set_meta};
@@ -232,8 +232,16 @@ fn resource(
                 parse_body(body)?
             };
             match delete(&mut state, &t, name, &options)? {
-                Deleted::Gone(o) => Ok(json_response(StatusCode::OK, &render(&o))),
-                Deleted::Pending(o) => Ok(json_response(StatusCode::ACCEPTED, &render(&o))),
+                Deleted::Gone(o) => Ok(json_response(StatusCode::OK, &success_status(&t, &o))),
+                Deleted::Pending(o) => {
+                    let accepted = options.get("orphanDependents") == Some(&Value::Bool(false));
+                    let code = if accepted {
+                        StatusCode::ACCEPTED
+                    } else {
+                        StatusCode::OK
+                    };
+                    Ok(json_response(code, &render(&o)))
+                }
             }
         }
         ("deletecollection", _) => Err(ApiError::not_implemented("deletecollection")),
