@@ -73,24 +73,32 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// From the Accept header. copies: `as=Table` and other unknown conversions answer 406.
+    /// From the Accept header. copies: content negotiation over the comma-separated media
+    /// ranges, first servable one wins (so `application/json;as=Table;...,application/json`
+    /// gets plain JSON); protobuf and Table are not served; nothing servable answers 406.
     pub fn from_accept(accept: Option<&str>) -> Result<Self, ApiError> {
-        let Some(a) = accept else {
+        let Some(a) = accept.filter(|a| !a.trim().is_empty()) else {
             return Ok(Self::Full);
         };
-        if a.contains("as=PartialObjectMetadata") {
-            return Ok(Self::Metadata);
-        }
-        if a.contains("as=") {
-            return Err(ApiError::new(406, "NotAcceptable", format!("only the following media types are accepted: application/json, application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1 (got {a})")));
-        }
-        if a.contains("application/json") || a.contains("*/*") || a.is_empty() {
-            return Ok(Self::Full);
+        for range in a.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let base = parts.next().unwrap_or("");
+            if !matches!(base, "application/json" | "application/*" | "*/*") {
+                continue;
+            }
+            let conversion = parts.find_map(|p| p.strip_prefix("as="));
+            match conversion {
+                None => return Ok(Self::Full),
+                Some("PartialObjectMetadata") | Some("PartialObjectMetadataList") => {
+                    return Ok(Self::Metadata)
+                }
+                Some(_) => continue,
+            }
         }
         Err(ApiError::new(
             406,
             "NotAcceptable",
-            format!("only application/json is served by the stand-in (got {a})"),
+            format!("only the following media types are accepted: application/json, application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1 (got {a})"),
         ))
     }
 
@@ -117,5 +125,29 @@ impl Shape {
             Self::Full => (format!("{}List", rt.kind), rt.api_version(version)),
             Self::Metadata => ("PartialObjectMetadataList".into(), "meta.k8s.io/v1".into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_negotiation() {
+        let shape = |a: &str| Shape::from_accept(Some(a)).map_err(|e| e.code);
+        assert_eq!(
+            shape("application/json;as=Table;v=v1;g=meta.k8s.io,application/json"),
+            Ok(Shape::Full)
+        );
+        assert_eq!(
+            shape("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"),
+            Ok(Shape::Metadata)
+        );
+        assert_eq!(
+            shape("application/vnd.kubernetes.protobuf,application/json"),
+            Ok(Shape::Full)
+        );
+        assert_eq!(shape("application/vnd.kubernetes.protobuf"), Err(406));
+        assert_eq!(shape("*/*"), Ok(Shape::Full));
     }
 }
