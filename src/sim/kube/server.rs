@@ -221,10 +221,11 @@ impl StandinApiServer {
         }
     }
 
-    /// Sets how many changes are kept (older ones are compacted).
+    /// Sets how many changes are kept; older ones are compacted now and from then on.
     pub fn set_history_limit(&self, changes: usize) {
         if let Ok(mut s) = self.shared.state.lock() {
             s.history_limit = changes.max(1);
+            s.trim_history();
         }
     }
 

@@ -102,13 +102,18 @@ impl State {
         };
         let change = Arc::new(Change { rv, key, old, new });
         self.history.push_back(change.clone());
+        self.trim_history();
+        // No receivers is fine.
+        let _ = self.changes.send(change);
+    }
+
+    /// Drops the oldest changes beyond `history_limit`.
+    pub fn trim_history(&mut self) {
         while self.history.len() > self.history_limit {
             if let Some(dropped) = self.history.pop_front() {
                 self.compacted_rv = dropped.rv;
             }
         }
-        // No receivers is fine.
-        let _ = self.changes.send(change);
     }
 
     /// Drops all history (like an etcd compaction at the current revision).
