@@ -4,5 +4,6 @@
 //! - [`hss`]: the HSS / IAM client. Knows nothing of Kubernetes.
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
 
+pub mod crd;
 pub mod hss;
 pub mod sim;
