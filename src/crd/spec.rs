@@ -1,5 +1,8 @@
 //! `HostRiskWatch` spec and the resource definition (printer columns, names, scope).
 
+// Clippy mistakes the repeated `type_ = ...` of distinct printer columns for duplicates.
+#![allow(clippy::duplicated_attributes)]
+
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
