@@ -2,6 +2,7 @@
 //! API server enforces (OpenAPI bounds and CEL), the same rules again in code, and the CRD YAML.
 
 pub mod cel;
+pub mod duration;
 pub mod render;
 pub mod schema;
 pub mod spec;
