@@ -7,6 +7,7 @@ pub mod render;
 pub mod schema;
 pub mod spec;
 pub mod status;
+pub mod validation;
 
 pub use spec::{CredentialsSecretRef, HostRiskWatch, HostRiskWatchSpec};
 pub use status::{HostRiskSummary, HostRiskWatchStatus, HostStatus};
