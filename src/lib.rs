@@ -7,3 +7,4 @@
 pub mod crd;
 pub mod hss;
 pub mod sim;
+pub mod status;
