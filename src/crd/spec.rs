@@ -122,8 +122,9 @@ pub struct HostRiskWatchSpec {
     pub enterprise_project_id: Option<String>,
 
     /// HSS host ids (ECS server ids) to watch: 1 to 1000 unique ids of 1 to 64 characters.
-    /// The cap keeps the status (about 0.5 KiB per host) far below etcd's 1.5 MiB object limit;
-    /// split larger fleets over several resources.
+    /// The cap keeps the status under 1 MB (at most about 1 KB per host including
+    /// `managedFields`), well below etcd's 1.5 MiB object limit; split larger fleets over several
+    /// resources.
     #[schemars(
         length(min = 1, max = HOST_IDS_MAX),
         inner(length(min = 1, max = HOST_ID_MAX_LEN)),
