@@ -404,5 +404,5 @@ pub fn compute_status(input: StatusInput<'_>) -> StatusUpdate {
 }
 
 #[cfg(test)]
-#[path = "compute_tests.rs"]
+#[path = "compute_tests/mod.rs"]
 mod tests;
