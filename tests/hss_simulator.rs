@@ -826,3 +826,31 @@ async fn official_sdk_vectors_verify() {
         sim.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn tokens_are_scoped_to_their_project() {
+    let sim = start(unlimited()).await;
+    let url = format!(
+        "{}v5/ffffffffffffffffffffffffffffffff/host-management/hosts-risk?host_id_list=demo-web-01",
+        sim.base_url()
+    );
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("X-Auth-Token", DEMO_STATIC_TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert_error(response, StatusCode::FORBIDDEN, "APIGW.0310").await;
+    let unknown_scope = token_request(
+        DEMO_IAM_USER,
+        DEMO_IAM_PASSWORD,
+        serde_json::json!({"id": "ffffffffffffffffffffffffffffffff"}),
+    );
+    assert_eq!(
+        issue_token(&sim, &unknown_scope).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // Admin answers carry a request id too.
+    let hosts = admin(&sim, reqwest::Method::GET, "_sim/hosts", None).await;
+    assert_request_id(&hosts);
+}

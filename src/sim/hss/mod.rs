@@ -3,11 +3,11 @@
 //!
 //! - `GET /v5/{project_id}/host-management/hosts-risk` ([`server`]): AK/SK signatures and
 //!   tokens verified like the API gateway ([`auth`]), data from a seeded fleet ([`fleet`]).
-//! - `POST /v3/auth/tokens` ([`iam`]) on the same address, so [`HssSimulator::iam_url`] equals
+//! - `POST /v3/auth/tokens` (module `iam`) on the same address, so [`HssSimulator::iam_url`] equals
 //!   [`HssSimulator::base_url`].
 //! - Faults ([`Faults`]): quota, latency, 5xx, malformed or truncated bodies, clock offset,
 //!   token expiry; switchable at start, through the admin API ([`admin`]) and from Rust.
-//! - Every answer carries `X-Request-Id`; errors carry the gateway's error body ([`errors`]).
+//! - Every answer carries `X-Request-Id`; errors carry the gateway's error body (module `errors`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hostrisk_operator::sim::hss::SimError> {
@@ -22,10 +22,10 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod counters;
-pub mod errors;
+mod errors;
 pub mod faults;
 pub mod fleet;
-pub mod iam;
+mod iam;
 pub mod server;
 mod state;
 

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{OriginalUri, Path, Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -25,7 +25,7 @@ use super::faults::{corrupt, draw_body_fault, draw_server_error, BodyFault};
 use super::iam;
 use super::state::{lock, SimState};
 use crate::hss::model::{HostRisk, ListHostsRiskResponse};
-use crate::hss::sign::parse_query;
+use crate::hss::sign::{parse_query, percent_decode};
 
 /// Path of `ListHostsRisk` (hss-api.md "The call").
 pub const HOSTS_RISK_ROUTE: &str = "/v5/{project_id}/host-management/hosts-risk";
@@ -75,7 +75,6 @@ pub(crate) async fn apply_latency(state: &SimState) {
 async fn hosts_risk(
     State(state): State<Arc<SimState>>,
     Extension(request_id): Extension<RequestId>,
-    Path(project_id): Path<String>,
     OriginalUri(uri): OriginalUri,
     method: Method,
     headers: HeaderMap,
@@ -86,6 +85,14 @@ async fn hosts_risk(
         c.hss_requests += 1;
     });
     apply_latency(&state).await;
+    // Taken from the raw path rather than axum's `Path`, whose own 400 for an undecodable
+    // segment would not carry the gateway's error body.
+    let project_id = uri
+        .path()
+        .split('/')
+        .nth(2)
+        .map(percent_decode)
+        .unwrap_or_default();
     let wire = WireRequest {
         method: method.as_str(),
         wire_path: uri.path(),
