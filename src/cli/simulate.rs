@@ -153,6 +153,62 @@ pub async fn run(args: SimulateArgs) -> Result<(), SimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: SimulateArgs,
+    }
+
+    fn config(argv: &[&str]) -> SimConfig {
+        let mut full = vec!["simulate"];
+        full.extend_from_slice(argv);
+        Wrapper::try_parse_from(full)
+            .expect("parses")
+            .args
+            .to_config()
+    }
+
+    #[test]
+    fn defaults_are_the_demo_setup_on_port_18080() {
+        let config = config(&[]);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:18080");
+        assert_eq!(config.fleet, FleetSpec { hosts: 50, seed: 1 });
+        assert_eq!(config.faults, Faults::default());
+        assert_eq!(config.token_ttl, Duration::from_secs(86400));
+        assert_eq!(config.access_keys, SimConfig::default().access_keys);
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let config = config(&[
+            "--listen=127.0.0.1:0",
+            "--hosts=7",
+            "--seed=9",
+            "--project-id=p1",
+            "--quota-per-minute=0",
+            "--retry-after-seconds=3",
+            "--latency-ms=20",
+            "--error-rate=0.5",
+            "--malformed-rate=0.1",
+            "--truncated-rate=0.2",
+            "--token-ttl=90s",
+        ]);
+        assert_eq!(config.fleet, FleetSpec { hosts: 7, seed: 9 });
+        assert_eq!(config.project_id, "p1");
+        let expected = Faults {
+            quota_per_minute: 0,
+            retry_after_seconds: Some(3),
+            latency_ms: 20,
+            error_rate: 0.5,
+            malformed_rate: 0.1,
+            truncated_rate: 0.2,
+            clock_offset_seconds: 0,
+        };
+        assert_eq!(config.faults, expected);
+        assert_eq!(config.token_ttl, Duration::from_secs(90));
+    }
 
     #[test]
     fn durations_parse() {

@@ -47,6 +47,9 @@ pub(crate) struct WireRequest<'a> {
     pub body: &'a [u8],
     /// The project id from the path, decoded.
     pub project_id: &'a str,
+    /// The request URI's authority, which stands in for `Host` when the request carried it
+    /// there instead of in a header (HTTP/2 `:authority`).
+    pub authority: Option<&'a str>,
 }
 
 /// Who made an authenticated call; the key of quotas and counters.
@@ -135,9 +138,15 @@ fn verify_signature(
     }
     let mut signed = Vec::with_capacity(parsed.signed_headers.len());
     for name in &parsed.signed_headers {
-        let value = header_str(request.headers, name)?.ok_or_else(|| {
-            ApiFailure::bad_credentials(&format!("signed header {name} was not sent"))
-        })?;
+        let value = header_str(request.headers, name)?
+            .or(if name == "host" {
+                request.authority
+            } else {
+                None
+            })
+            .ok_or_else(|| {
+                ApiFailure::bad_credentials(&format!("signed header {name} was not sent"))
+            })?;
         signed.push((name.clone(), value.to_string()));
     }
     let canonical = canonical_query(&parse_query(request.raw_query));

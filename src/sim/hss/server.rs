@@ -100,6 +100,7 @@ async fn hosts_risk(
         headers: &headers,
         body: &body,
         project_id: &project_id,
+        authority: uri.authority().map(|a| a.as_str()),
     };
     match serve_hosts_risk(&state, &wire, &request_id) {
         Ok(response) => response,
