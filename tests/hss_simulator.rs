@@ -220,6 +220,9 @@ async fn repeated_keys_and_ids_with_commas_and_odd_characters() {
     assert_eq!(ids_of(&comma), ["a,b"]);
     let pair = ok_body(Call::ids(&["b", "a", "a"]).send(&sim).await).await;
     assert_eq!(ids_of(&pair), ["a", "b"], "duplicates answered once");
+    let counters = sim.counters();
+    assert_eq!(counters.host_ids_requested, 4);
+    assert_eq!(counters.largest_host_id_list, 3);
     let all = ok_body(Call::ids(&odd).send(&sim).await).await;
     let mut expected: Vec<String> = odd.iter().map(|s| s.to_string()).collect();
     expected.sort();

@@ -28,6 +28,10 @@ pub struct SimCounters {
     pub iam_failures: u64,
     /// Successful `ListHostsRisk` answers (including ones whose body was then corrupted).
     pub hss_successes: u64,
+    /// `host_id_list` values received in answered calls (duplicates included), and the
+    /// longest list seen in one call: lets a client test check its chunking.
+    pub host_ids_requested: u64,
+    pub largest_host_id_list: u64,
 }
 
 impl SimCounters {

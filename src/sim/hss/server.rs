@@ -214,6 +214,10 @@ fn list_hosts_risk(
     if ids.is_empty() {
         return Err(ApiFailure::bad_parameter("host_id_list is required"));
     }
+    state.count(|c| {
+        c.host_ids_requested += ids.len() as u64;
+        c.largest_host_id_list = c.largest_host_id_list.max(ids.len() as u64);
+    });
     let mut seen = BTreeSet::new();
     let data: Vec<HostRisk> = if project_id == state.project_id {
         let hosts = lock(&state.hosts);
