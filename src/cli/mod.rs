@@ -1,0 +1,3 @@
+//! Subcommands of the `hostrisk-operator` binary.
+
+pub mod simulate;
