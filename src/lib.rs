@@ -4,9 +4,11 @@
 //! - [`hss`]: the HSS / IAM client. Knows nothing of Kubernetes.
 //! - [`crd`]: the `HostRiskWatch` resource types, schema rules, code-side validation, CRD YAML.
 //! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
+//! - [`metrics`]: Prometheus / OpenMetrics registry and the `/metrics` route.
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
 
 pub mod crd;
 pub mod hss;
+pub mod metrics;
 pub mod sim;
 pub mod status;
