@@ -91,6 +91,10 @@ impl Families {
     /// share their values with the returned families.
     pub(crate) fn registered(per_host: bool, version: &str) -> (Self, Registry) {
         let families = Families::new();
+        // Both results exist from the start so `rate()` and ratios work before the first error.
+        for result in ["ok", "error"] {
+            let _created = families.reconciles.get_or_create(&ResultLabels { result });
+        }
         let mut registry = Registry::with_prefix(PREFIX);
         let r = &mut registry;
 

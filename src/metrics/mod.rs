@@ -20,6 +20,23 @@
 //! enums, and go away with [`Metrics::forget_watch`]. Host ids are unbounded in principle, so
 //! they appear only behind the opt-in flag. Reconcile error reasons are forced into a closed
 //! CamelCase shape ([`reason_label`]).
+//!
+//! Per-watch series carry `{namespace, name}`: their number is bounded by the number of
+//! HostRiskWatch objects the operator serves, which is what an operator of the operator wants
+//! to see lag and effective interval for (a global max would hide which watch starves).
+//!
+//! Exposition: `/metrics` answers OpenMetrics 1.0 when the scraper asks for it (Prometheus
+//! does) and Prometheus text 0.0.4 otherwise, see [`ExpositionFormat`]. prometheus-client
+//! omits a labelled family (its HELP and TYPE lines included) until it has a first series;
+//! `reconciles_total{result="ok"|"error"}` are created at zero so ratios work from the start.
+//!
+//! Wiring, in order of a request's life: the rate limiter calls [`Metrics::record_quota_wait`],
+//! the HSS client calls [`Metrics::record_hss_request`] once per HTTP attempt and
+//! [`Metrics::record_retry`] before each repeat; the controller calls
+//! [`Metrics::record_status_write`] per status decision, [`Metrics::record_reconcile`] per
+//! reconcile, [`Metrics::set_watch_gauges`] after each poll, [`Metrics::set_watch_schedule`]
+//! when the poller (re)computes a watch's interval, and [`Metrics::forget_watch`] when a watch
+//! is deleted; leader election calls [`Metrics::set_leader`].
 
 mod exposition;
 mod families;
