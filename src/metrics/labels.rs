@@ -35,6 +35,19 @@ pub enum HssOutcome {
 }
 
 impl HssOutcome {
+    /// The outcome an HTTP answer with `status` gets, before its body is looked at (a 2xx whose
+    /// body then fails to decode is [`HssOutcome::Decode`]). Statuses HSS does not send
+    /// (1xx, 3xx: reqwest follows redirects) count as [`HssOutcome::ClientError`].
+    pub fn for_status(status: u16) -> Self {
+        match status {
+            200..=299 => HssOutcome::Ok,
+            401 | 403 => HssOutcome::Auth,
+            429 => HssOutcome::Throttled,
+            500..=599 => HssOutcome::ServerError,
+            _ => HssOutcome::ClientError,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             HssOutcome::Ok => "ok",
@@ -165,6 +178,20 @@ mod tests {
         assert_eq!(reason_label("Bad\"Quote"), OTHER_REASON);
         assert_eq!(reason_label(&"A".repeat(65)), OTHER_REASON);
         assert_eq!(reason_label(&"A".repeat(64)), "A".repeat(64));
+    }
+
+    #[test]
+    fn http_status_classes_map_to_outcomes() {
+        assert_eq!(HssOutcome::for_status(200), HssOutcome::Ok);
+        assert_eq!(HssOutcome::for_status(204), HssOutcome::Ok);
+        assert_eq!(HssOutcome::for_status(401), HssOutcome::Auth);
+        assert_eq!(HssOutcome::for_status(403), HssOutcome::Auth);
+        assert_eq!(HssOutcome::for_status(429), HssOutcome::Throttled);
+        assert_eq!(HssOutcome::for_status(400), HssOutcome::ClientError);
+        assert_eq!(HssOutcome::for_status(404), HssOutcome::ClientError);
+        assert_eq!(HssOutcome::for_status(302), HssOutcome::ClientError);
+        assert_eq!(HssOutcome::for_status(500), HssOutcome::ServerError);
+        assert_eq!(HssOutcome::for_status(503), HssOutcome::ServerError);
     }
 
     #[test]

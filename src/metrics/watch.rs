@@ -35,7 +35,8 @@ impl RiskTotals {
     }
 }
 
-/// One host of a watch, used only when per-host series are enabled.
+/// One host of a watch that HSS returned, used only when per-host series are enabled.
+/// Leave out hosts HSS did not return: they are counted in `hosts_not_found`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostSnapshot {
     pub host_id: String,
@@ -51,6 +52,11 @@ pub struct HostSnapshot {
 /// a category absent from the map has no series (it is not exported as 0), and a category
 /// present in the previous snapshot but absent from this one is removed.
 /// `hosts` is ignored unless the metrics were created with `per_host: true`.
+///
+/// It mirrors `status.summary` of a HostRiskWatch without depending on the CRD types: e.g.
+/// `hosts_by_agent_status = {"online": summary.agent_online, "offline": ..., ...}`.
+/// Setting a watch's series after [`crate::metrics::Metrics::forget_watch`] recreates them,
+/// so callers forget a watch only after its last poll.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WatchSnapshot {
     pub hosts_by_agent_status: BTreeMap<String, u64>,
