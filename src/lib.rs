@@ -4,5 +4,7 @@
 //! - [`hss`]: the HSS / IAM client. Knows nothing of Kubernetes.
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
 
+pub mod cli;
 pub mod hss;
 pub mod sim;
+pub mod telemetry;
