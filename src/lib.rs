@@ -2,9 +2,14 @@
 //!
 //! Layers, from the cloud inwards:
 //! - [`hss`]: the HSS / IAM client. Knows nothing of Kubernetes.
+//! - [`crd`]: the `HostRiskWatch` resource types, schema rules, code-side validation, CRD YAML.
+//! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
+//! - [`cli`]: the subcommands of the binary; [`telemetry`]: logging set-up.
 
 pub mod cli;
+pub mod crd;
 pub mod hss;
 pub mod sim;
+pub mod status;
 pub mod telemetry;

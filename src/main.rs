@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hostrisk_operator::cli;
+use hostrisk_operator::{cli, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "hostrisk-operator", version, about)]
@@ -16,12 +16,27 @@ struct Cli {
 enum Command {
     /// One-shot HSS ListHostsRisk query (exit codes: 0 ok, 2 usage, 3 authentication, 4 throttled, 5 other failure).
     Query(cli::query::QueryArgs),
+    /// Run the HSS simulator (ListHostsRisk + IAM tokens) until Ctrl-C.
+    Simulate(cli::simulate::SimulateArgs),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let code = match Cli::parse().command {
-        Command::Query(args) => cli::query::run(args).await,
-    };
-    ExitCode::from(code)
+    match Cli::parse().command {
+        Command::Query(args) => ExitCode::from(cli::query::run(args).await),
+        Command::Simulate(args) => {
+            let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
+            if let Err(error) = telemetry::init_logging(&level, telemetry::LogFormat::Text) {
+                eprintln!("error: {error}");
+                return ExitCode::from(cli::exit::USAGE);
+            }
+            match cli::simulate::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
 }

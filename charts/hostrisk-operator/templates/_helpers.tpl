@@ -1,0 +1,91 @@
+{{/* Chart name, overridable with nameOverride. */}}
+{{- define "hostrisk-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name of every resource: "<release>-<chart>", or the release name alone when it already contains the chart name. */}}
+{{- define "hostrisk-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "hostrisk-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "hostrisk-operator.labels" -}}
+helm.sh/chart: {{ include "hostrisk-operator.chart" . }}
+{{ include "hostrisk-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: hostrisk-operator
+{{- end }}
+
+{{/* Labels that select the operator pods; never change them after a release exists (selectors are immutable). */}}
+{{- define "hostrisk-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "hostrisk-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "hostrisk-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "hostrisk-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference: repository@digest when a digest is set (it wins over the tag), else repository:tag. */}}
+{{- define "hostrisk-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when leader election is on: asked for, or implied by more than one replica. */}}
+{{- define "hostrisk-operator.leaderElect" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{- end }}
+{{- end }}
+
+{{- define "hostrisk-operator.leaseNamespace" -}}
+{{- default .Release.Namespace .Values.leaderElection.leaseNamespace }}
+{{- end }}
+
+{{/* Where the CA bundle is mounted, and the file passed to --ca-bundle. */}}
+{{- define "hostrisk-operator.caBundleDir" -}}
+/etc/hostrisk-operator/ca
+{{- end }}
+
+{{- define "hostrisk-operator.caBundleEnabled" -}}
+{{- if and .Values.caBundle.configMap .Values.caBundle.secret }}
+{{- fail "caBundle: set configMap or secret, not both" }}
+{{- end }}
+{{- if or .Values.caBundle.configMap .Values.caBundle.secret }}true{{- end }}
+{{- end }}
+
+{{/* Rules the operator needs on namespaced objects, shared by the ClusterRole (all namespaces) and the per-namespace Roles. */}}
+{{- define "hostrisk-operator.namespacedRules" -}}
+- apiGroups: ["hostrisk.io"]
+  resources: ["hostriskwatches"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["hostrisk.io"]
+  resources: ["hostriskwatches/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}

@@ -1,0 +1,330 @@
+//! The Helm chart, rendered by Helm's own engine (see tests/chart/render.rs), checked object by object.
+//! Needs `.venv` with helm-python-sdk: `bash .ci/setup-tools.sh`.
+
+#[path = "chart/extras.rs"]
+mod extras;
+#[path = "chart/files.rs"]
+mod files;
+#[path = "chart/rbac.rs"]
+mod rbac;
+#[path = "chart/render.rs"]
+mod render;
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use rbac::{allow_list, grant, operator_grants, Scope};
+use render::{render, run_script, selects_pods, value_sets, values_file, RELEASE_NAMESPACE};
+
+#[test]
+fn chart_lints_clean_for_every_value_set() {
+    for set in value_sets() {
+        let file = values_file(&set);
+        let result = run_script(&["lint", "-f", file.to_str().expect("utf-8")]);
+        assert!(
+            result.is_ok(),
+            "helm lint --strict, value set {set}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn every_rendered_object_parses_as_the_kubernetes_type_it_claims() {
+    for set in value_sets() {
+        // render() parses each document into its k8s-openapi type and round-trips it.
+        let rendered = render(&set);
+        assert_eq!(rendered.deployments.len(), 1, "{set}");
+        assert_eq!(rendered.service_accounts.len(), 1, "{set}");
+        assert_eq!(rendered.services.len(), 1, "{set}");
+        for doc in &rendered.docs {
+            let namespaced = !matches!(doc.kind().1, "ClusterRole" | "ClusterRoleBinding");
+            let namespace = doc
+                .value
+                .pointer("/metadata/namespace")
+                .and_then(|n| n.as_str());
+            assert_eq!(
+                namespaced,
+                namespace.is_some(),
+                "{set}: {} namespace",
+                doc.source
+            );
+        }
+    }
+}
+
+#[test]
+fn operator_rbac_grants_exactly_the_allow_list_in_cluster_mode() {
+    for (set, leader_election) in [
+        ("defaults", false),
+        ("replicas", true),
+        ("everything", true),
+    ] {
+        let rendered = render(set);
+        assert_eq!(
+            operator_grants(&rendered),
+            allow_list(&[Scope::Cluster], leader_election),
+            "value set {set}"
+        );
+    }
+}
+
+#[test]
+fn namespaced_mode_grants_only_in_the_watched_namespaces_and_scopes_the_operator() {
+    let rendered = render("namespaced");
+    let teams = [
+        Scope::Namespace("team-a".into()),
+        Scope::Namespace("team-b".into()),
+    ];
+    assert_eq!(operator_grants(&rendered), allow_list(&teams, false));
+    let role_namespaces: BTreeSet<_> = rendered
+        .roles
+        .iter()
+        .map(|r| r.metadata.namespace.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        role_namespaces,
+        BTreeSet::from(["team-a".to_owned(), "team-b".to_owned()])
+    );
+    // The only cluster-wide grant left is reading the CRD itself.
+    let cluster_wide: Vec<_> = operator_grants(&rendered)
+        .into_iter()
+        .filter(|g| g.scope == Scope::Cluster)
+        .collect();
+    assert_eq!(
+        cluster_wide,
+        vec![grant(
+            &Scope::Cluster,
+            "apiextensions.k8s.io",
+            "customresourcedefinitions",
+            "get",
+            Some("hostriskwatches.hostrisk.io")
+        )]
+    );
+    let args = rendered.args();
+    assert!(
+        args.contains(&"--namespace=team-a,team-b".to_owned()),
+        "{args:?}"
+    );
+    assert!(!render("defaults")
+        .args()
+        .iter()
+        .any(|a| a.starts_with("--namespace")));
+}
+
+#[test]
+fn aggregated_roles_extend_view_edit_admin_with_hostriskwatches_only() {
+    let rendered = render("defaults");
+    let aggregated: Vec<_> = rendered
+        .cluster_roles
+        .iter()
+        .filter(|role| {
+            role.metadata.labels.iter().flatten().any(|(k, v)| {
+                k.starts_with("rbac.authorization.k8s.io/aggregate-to-") && v == "true"
+            })
+        })
+        .collect();
+    let label = |suffix: &str| format!("rbac.authorization.k8s.io/aggregate-to-{suffix}");
+    let view = aggregated
+        .iter()
+        .find(|r| {
+            r.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(&label("view")))
+        })
+        .expect("a ClusterRole aggregated to view");
+    for rule in view.rules.iter().flatten() {
+        assert!(
+            rule.verbs
+                .iter()
+                .all(|v| ["get", "list", "watch"].contains(&v.as_str())),
+            "{rule:?}"
+        );
+    }
+    for role in &aggregated {
+        for rule in role.rules.iter().flatten() {
+            assert_eq!(
+                rule.api_groups.as_deref(),
+                Some(&["hostrisk.io".to_owned()][..]),
+                "{rule:?}"
+            );
+            assert!(rule
+                .resources
+                .iter()
+                .flatten()
+                .all(|r| r.starts_with("hostriskwatches")));
+        }
+        let name = role.metadata.name.clone().unwrap_or_default();
+        let bound = rendered
+            .cluster_role_bindings
+            .iter()
+            .any(|b| b.role_ref.name == name);
+        assert!(
+            !bound,
+            "aggregated role {name} must not be bound to the operator"
+        );
+    }
+    assert_eq!(aggregated.len(), 2, "a view and an edit/admin role");
+}
+
+#[test]
+fn pod_and_container_security_context_are_restricted() {
+    for set in value_sets() {
+        let rendered = render(&set);
+        let pod = rendered
+            .deployment()
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("pod");
+        let pod_sc = pod.security_context.as_ref().expect("pod securityContext");
+        assert_eq!(pod_sc.run_as_non_root, Some(true), "{set}");
+        assert_eq!(pod_sc.run_as_user, Some(65532), "{set}");
+        let pod_seccomp = pod_sc.seccomp_profile.as_ref().map(|p| p.type_.as_str());
+        assert_eq!(pod_seccomp, Some("RuntimeDefault"), "{set}");
+        assert_ne!(pod.host_network, Some(true), "{set}");
+        let sc = rendered
+            .container()
+            .security_context
+            .clone()
+            .expect("container securityContext");
+        assert_eq!(sc.run_as_non_root, Some(true), "{set}");
+        assert_eq!(sc.read_only_root_filesystem, Some(true), "{set}");
+        assert_eq!(sc.allow_privilege_escalation, Some(false), "{set}");
+        assert_ne!(sc.privileged, Some(true), "{set}");
+        let caps = sc.capabilities.expect("capabilities");
+        assert_eq!(caps.drop, Some(vec!["ALL".to_owned()]), "{set}");
+        assert_eq!(caps.add, None, "{set}");
+        let seccomp = sc.seccomp_profile.map(|p| p.type_);
+        assert_eq!(seccomp.as_deref(), Some("RuntimeDefault"), "{set}");
+        assert!(rendered.container().resources.is_some(), "{set}: resources");
+    }
+}
+
+#[test]
+fn probes_hit_livez_and_readyz_on_the_health_port() {
+    for (set, port) in [("defaults", 8080), ("everything", 9090)] {
+        let rendered = render(set);
+        let container = rendered.container();
+        let ports = container.ports.clone().expect("ports");
+        assert_eq!(ports.len(), 1, "{set}");
+        assert_eq!(
+            (ports[0].name.as_deref(), ports[0].container_port),
+            (Some("http"), port),
+            "{set}"
+        );
+        let args = rendered.args();
+        assert!(
+            args.contains(&format!("--health-addr=0.0.0.0:{port}")),
+            "{set}: {args:?}"
+        );
+        for (probe, path) in [
+            (container.liveness_probe.clone(), "/livez"),
+            (container.readiness_probe.clone(), "/readyz"),
+        ] {
+            let get = probe.and_then(|p| p.http_get).expect("httpGet probe");
+            assert_eq!(get.path.as_deref(), Some(path), "{set}");
+            assert_eq!(get.port, IntOrString::String("http".into()), "{set}");
+        }
+        let service = &rendered.services[0];
+        let spec = service.spec.as_ref().expect("service spec");
+        let service_port = &spec.ports.as_ref().expect("ports")[0];
+        assert_eq!(
+            service_port.target_port,
+            Some(IntOrString::String("http".into()))
+        );
+        assert!(
+            selects_pods(&rendered, spec.selector.as_ref().expect("selector")),
+            "{set}"
+        );
+    }
+}
+
+#[test]
+fn args_carry_every_controller_flag_from_values() {
+    let expected_defaults = [
+        "run",
+        "--concurrency=4",
+        "--default-interval=10m",
+        "--min-interval=1m",
+        "--status-heartbeat=30m",
+        "--hss-calls-per-minute=5",
+        "--health-addr=0.0.0.0:8080",
+        "--log-level=info",
+        "--log-format=text",
+    ];
+    assert_eq!(render("defaults").args(), expected_defaults);
+    let expected_everything = [
+        "run",
+        "--concurrency=8",
+        "--default-interval=15m",
+        "--min-interval=2m",
+        "--status-heartbeat=1h",
+        "--allowed-endpoints=https://hss.internal.example.com/,https://iam.internal.example.com/",
+        "--hss-calls-per-minute=12",
+        "--ca-bundle=/etc/hostrisk-operator/ca/bundle.pem",
+        "--health-addr=0.0.0.0:9090",
+        "--leader-elect",
+        "--lease-name=hrw-leader",
+        &format!("--lease-namespace={RELEASE_NAMESPACE}"),
+        "--log-level=info,hostrisk_operator=debug",
+        "--log-format=json",
+    ];
+    let rendered = render("everything");
+    assert_eq!(rendered.args(), expected_everything);
+    let env = rendered.container().env.clone().expect("env");
+    let pod_namespace = env
+        .iter()
+        .find(|e| e.name == "POD_NAMESPACE")
+        .expect("POD_NAMESPACE");
+    let field = pod_namespace
+        .value_from
+        .as_ref()
+        .and_then(|v| v.field_ref.as_ref());
+    assert_eq!(
+        field.map(|f| f.field_path.as_str()),
+        Some("metadata.namespace")
+    );
+    assert!(env.iter().any(|e| e.name == "RUST_BACKTRACE"), "extraEnv");
+}
+
+#[test]
+fn ca_bundle_is_mounted_read_only_where_the_flag_points() {
+    let rendered = render("everything");
+    let pod = rendered
+        .deployment()
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod");
+    let volume = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "ca-bundle")
+        .expect("ca-bundle volume");
+    let config_map = volume.config_map.as_ref().expect("configMap source");
+    assert_eq!(config_map.name, "corporate-ca");
+    let items = config_map.items.clone().expect("items");
+    assert_eq!(
+        (items[0].key.as_str(), items[0].path.as_str()),
+        ("bundle.pem", "bundle.pem")
+    );
+    let mounts = rendered.container().volume_mounts.clone().expect("mounts");
+    let mount = mounts
+        .iter()
+        .find(|m| m.name == "ca-bundle")
+        .expect("ca-bundle mount");
+    assert_eq!(mount.read_only, Some(true));
+    let flag = format!("--ca-bundle={}/bundle.pem", mount.mount_path);
+    assert!(rendered.args().contains(&flag), "{flag}");
+    assert!(
+        pod.volumes.iter().flatten().any(|v| v.name == "scratch"),
+        "extraVolumes"
+    );
+    assert!(
+        mounts.iter().any(|m| m.mount_path == "/scratch"),
+        "extraVolumeMounts"
+    );
+    assert!(pod.node_selector.is_some() && pod.tolerations.is_some() && pod.affinity.is_some());
+}
