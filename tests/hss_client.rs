@@ -1,178 +1,147 @@
-//! HssClient against a loopback HSS/IAM double over real HTTP (tests/support).
-
-mod support;
+//! HssClient against the real HSS simulator (src/sim/hss) over HTTP on loopback.
 
 use std::time::{Duration, Instant};
 
-use hostrisk_operator::hss::sign::canonical_query;
 use hostrisk_operator::hss::{ClientConfig, Credentials, HssClient, HssError, Scope, Secret};
-use support::{FakeHss, AK, IAM_DOMAIN, IAM_PASSWORD, IAM_USER, SK};
-use url::Url;
+use hostrisk_operator::sim::hss::{
+    Faults, FleetSpec, HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN,
+    DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_PROJECT_ID, DEMO_SECRET_KEY, DEMO_SECURITY_TOKEN,
+    DEMO_STATIC_TOKEN, DEMO_TEMP_ACCESS_KEY, DEMO_TEMP_SECRET_KEY,
+};
 
-const PROJECT: &str = "0a1b2c3d4e5f40718293a4b5c6d7e8f9";
+async fn simulator(faults: Faults) -> HssSimulator {
+    HssSimulator::start(SimConfig {
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts")
+}
 
 fn fast_config() -> ClientConfig {
     ClientConfig {
         calls_per_minute: 1000,
-        backoff_base: Duration::from_millis(20),
-        backoff_max: Duration::from_millis(100),
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
         ..ClientConfig::default()
     }
 }
 
-fn scope(fake: &FakeHss, eps: Option<&str>) -> Scope {
-    Scope::for_endpoint(
-        Url::parse(&fake.base).expect("url"),
-        PROJECT,
-        eps.map(str::to_string),
-    )
-    .expect("scope")
+fn scope_of(sim: &HssSimulator) -> Scope {
+    Scope::for_endpoint(sim.base_url(), DEMO_PROJECT_ID, None).expect("scope")
 }
 
-fn ids(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
+fn aksk() -> Credentials {
+    Credentials::ak_sk(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
 }
+
+fn iam(sim: &HssSimulator, password: &str) -> Credentials {
+    Credentials::Iam {
+        username: DEMO_IAM_USER.into(),
+        password: Secret::new(password),
+        domain_name: DEMO_IAM_DOMAIN.into(),
+        iam_endpoint: sim.iam_url(),
+    }
+}
+
+const DEMO_IDS: [&str; 4] = ["demo-web-01", "demo-db-01", "demo-batch-01", "demo-new-01"];
 
 #[tokio::test]
-async fn query_is_sent_verbatim_with_sdk_headers_and_a_valid_signature() {
-    let fake = FakeHss::start().await;
+async fn aksk_query_returns_every_field_and_reports_unknown_ids() {
+    let sim = simulator(Faults::none()).await;
     let client = HssClient::new(fast_config()).expect("client");
-    let wanted = ids(&[
-        "web server 01",
-        "x/y",
-        "x.y",
-        "safe-._~chars",
-        "a&b=c",
-        "ünï",
-        "pct%41",
-        "unknown-1",
-    ]);
+    let mut ids: Vec<&str> = DEMO_IDS.to_vec();
+    ids.push("no-such-host");
     let result = client
-        .list_hosts_risk(
-            &scope(&fake, Some("all_granted_eps")),
-            &Credentials::ak_sk(AK, SK),
-            &wanted,
-        )
+        .list_hosts_risk(&scope_of(&sim), &aksk(), &ids)
         .await
         .expect("query");
-    let requests = fake.requests();
-    assert_eq!(requests.len(), 1);
-    let req = &requests[0];
-    let mut pairs: Vec<(&str, &str)> = wanted
-        .iter()
-        .map(|id| ("host_id_list", id.as_str()))
-        .collect();
-    pairs.push(("enterprise_project_id", "all_granted_eps"));
-    assert_eq!(req.raw_query, canonical_query(&pairs));
-    assert!(req.raw_query.contains("safe-._~chars") && req.raw_query.contains("web%20server%2001"));
-    assert_eq!(
-        req.path,
-        format!("/v5/{PROJECT}/host-management/hosts-risk")
-    );
-    let authority = fake.base.trim_start_matches("http://");
-    assert_eq!(req.header("host"), Some(authority));
-    assert_eq!(req.header("x-project-id"), Some(PROJECT));
-    assert_eq!(req.header("content-type"), Some("application/json"));
-    assert!(req
-        .header("user-agent")
-        .is_some_and(|ua| ua.starts_with("hostrisk-operator/")));
-    assert_eq!(req.header("x-sdk-date").map(str::len), Some(16));
-    let authz = req.header("authorization").expect("authorization");
-    assert!(
-        authz.contains("SignedHeaders=content-type;host;user-agent;x-project-id;x-sdk-date,"),
-        "{authz}"
-    );
-    // The double verified the signature, otherwise it would have answered 401.
-    assert_eq!(result.hosts.len(), 7);
+    assert_eq!(result.hosts.len(), 4);
+    let web = &result.hosts["demo-web-01"];
+    let expected = sim.host("demo-web-01").expect("host").risk;
+    assert_eq!(web, &expected);
     assert_eq!(
         result.not_found.iter().collect::<Vec<_>>(),
-        vec!["unknown-1"]
+        vec!["no-such-host"]
     );
     assert_eq!(result.request_ids.len(), 1);
+    assert_eq!(sim.counters().calls_by(&format!("ak:{DEMO_ACCESS_KEY}")), 1);
 }
 
 #[tokio::test]
-async fn temporary_keys_sign_the_security_token() {
-    let fake = FakeHss::start().await;
+async fn temporary_keys_with_security_token() {
+    let sim = simulator(Faults::none()).await;
     let client = HssClient::new(fast_config()).expect("client");
-    let creds = Credentials::temporary_ak_sk(AK, SK, "sts-token-value");
-    client
-        .list_hosts_risk(&scope(&fake, None), &creds, &ids(&["h1"]))
-        .await
-        .expect("query");
-    let req = &fake.requests()[0];
-    assert_eq!(req.header("x-security-token"), Some("sts-token-value"));
-    assert!(req
-        .header("authorization")
-        .expect("authz")
-        .contains(";x-sdk-date;x-security-token,"));
-    assert!(!req.raw_query.contains("enterprise_project_id"));
-}
-
-#[tokio::test]
-async fn static_token_goes_in_x_auth_token_without_signature() {
-    let fake = FakeHss::start().await;
-    fake.issue_token("static-token-1");
-    let client = HssClient::new(fast_config()).expect("client");
-    let creds = Credentials::Token(Secret::new("static-token-1"));
+    let creds = Credentials::temporary_ak_sk(
+        DEMO_TEMP_ACCESS_KEY,
+        DEMO_TEMP_SECRET_KEY,
+        DEMO_SECURITY_TOKEN,
+    );
     let result = client
-        .list_hosts_risk(&scope(&fake, None), &creds, &ids(&["h1"]))
+        .list_hosts_risk(&scope_of(&sim), &creds, &DEMO_IDS)
         .await
         .expect("query");
-    assert_eq!(result.hosts.len(), 1);
-    let req = &fake.requests()[0];
-    assert_eq!(req.header("x-auth-token"), Some("static-token-1"));
-    assert_eq!(req.header("x-project-id"), Some(PROJECT));
-    assert!(req.header("authorization").is_none());
-    // An expired static token cannot be refreshed: one call, authentication error.
-    fake.expire_tokens();
+    assert_eq!(result.hosts.len(), 4);
+    // Without the security token the temporary key is refused, once.
+    let without = Credentials::ak_sk(DEMO_TEMP_ACCESS_KEY, DEMO_TEMP_SECRET_KEY);
     let err = client
-        .list_hosts_risk(&scope(&fake, None), &creds, &ids(&["h1"]))
+        .list_hosts_risk(&scope_of(&sim), &without, &DEMO_IDS)
         .await
-        .expect_err("expired");
+        .expect_err("no token");
     assert_eq!(err.reason(), "InvalidCredentials");
-    assert_eq!(err.code(), Some("APIGW.0307"));
-    assert_eq!(fake.requests().len(), 2);
+    assert_eq!(sim.counters().hss_requests, 2);
 }
 
 #[tokio::test]
-async fn iam_token_is_cached_and_refreshed_once_on_expiry() {
-    let fake = FakeHss::start().await;
+async fn static_token() {
+    let sim = simulator(Faults::none()).await;
     let client = HssClient::new(fast_config()).expect("client");
-    let creds = Credentials::Iam {
-        username: IAM_USER.into(),
-        password: Secret::new(IAM_PASSWORD),
-        domain_name: IAM_DOMAIN.into(),
-        iam_endpoint: Url::parse(&fake.base).expect("url"),
-    };
-    let scope = scope(&fake, None);
+    let creds = Credentials::Token(Secret::new(DEMO_STATIC_TOKEN));
+    let result = client
+        .list_hosts_risk(&scope_of(&sim), &creds, &DEMO_IDS)
+        .await
+        .expect("query");
+    assert_eq!(result.hosts.len(), 4);
+    let wrong = Credentials::Token(Secret::new("not-a-token"));
+    let err = client
+        .list_hosts_risk(&scope_of(&sim), &wrong, &DEMO_IDS)
+        .await
+        .expect_err("unknown token");
+    assert_eq!(err.reason(), "InvalidCredentials");
+    assert!(err.request_id().is_some());
+    assert_eq!(
+        sim.counters().hss_requests,
+        2,
+        "a static token cannot be refreshed: no retry"
+    );
+}
+
+#[tokio::test]
+async fn iam_token_obtained_cached_and_refreshed_once_on_expiry() {
+    let sim = simulator(Faults::none()).await;
+    let client = HssClient::new(fast_config()).expect("client");
+    let creds = iam(&sim, DEMO_IAM_PASSWORD);
+    let scope = scope_of(&sim);
     for _ in 0..3 {
         client
-            .list_hosts_risk(&scope, &creds, &ids(&["h1"]))
+            .list_hosts_risk(&scope, &creds, &DEMO_IDS)
             .await
             .expect("query");
     }
-    assert_eq!(fake.iam_logins(), 1, "token reused from the cache");
-    fake.expire_tokens();
-    client
-        .list_hosts_risk(&scope, &creds, &ids(&["h1"]))
+    assert_eq!(sim.counters().iam_tokens_issued, 1, "token reused");
+    assert!(sim.expire_tokens() >= 1);
+    let result = client
+        .list_hosts_risk(&scope, &creds, &DEMO_IDS)
         .await
         .expect("refreshed");
-    assert_eq!(fake.iam_logins(), 2);
-    assert_eq!(
-        fake.requests().len(),
-        5,
-        "3 + the rejected call + its retry"
-    );
-    assert_eq!(client.stats().iam_logins, 2);
-    let wrong = Credentials::Iam {
-        username: IAM_USER.into(),
-        password: Secret::new("wrong"),
-        domain_name: IAM_DOMAIN.into(),
-        iam_endpoint: Url::parse(&fake.base).expect("url"),
-    };
+    assert_eq!(result.hosts.len(), 4);
+    let counters = sim.counters();
+    assert_eq!(counters.iam_tokens_issued, 2);
+    assert_eq!(counters.hss_requests, 5, "3 + the expired call + one retry");
+    assert_eq!(counters.auth_failures.get("APIGW.0307"), Some(&1));
+    // A wrong password: IAM refuses, nothing is retried, no HSS call is made.
     let err = client
-        .list_hosts_risk(&scope, &wrong, &ids(&["h1"]))
+        .list_hosts_risk(&scope, &iam(&sim, "wrong"), &DEMO_IDS)
         .await
         .expect_err("wrong password");
     assert!(
@@ -186,292 +155,269 @@ async fn iam_token_is_cached_and_refreshed_once_on_expiry() {
         "{err:?}"
     );
     assert_eq!(err.reason(), "InvalidCredentials");
-    assert!(err.request_id().is_some());
-    assert_eq!(fake.iam_logins(), 3, "a refused login is not retried");
+    assert_eq!(sim.counters().iam_failures, 1);
+    assert_eq!(sim.counters().hss_requests, 5);
 }
 
 #[tokio::test]
-async fn concurrent_iam_callers_share_one_login() {
-    let fake = FakeHss::start().await;
+async fn iam_token_expiring_twice_fails_after_one_refresh() {
+    let sim = simulator(Faults::none()).await;
+    // Tokens that are born expired: every use gets APIGW.0307.
+    sim.set_token_ttl(Duration::from_secs(0));
     let client = HssClient::new(fast_config()).expect("client");
-    let creds = Credentials::Iam {
-        username: IAM_USER.into(),
-        password: Secret::new(IAM_PASSWORD),
-        domain_name: IAM_DOMAIN.into(),
-        iam_endpoint: Url::parse(&fake.base).expect("url"),
-    };
-    let scope = scope(&fake, None);
-    let calls = (0..5).map(|i| {
-        let (client, creds, scope) = (client.clone(), creds.clone(), scope.clone());
-        tokio::spawn(async move {
-            client
-                .list_hosts_risk(&scope, &creds, &[format!("h{i}")])
-                .await
-        })
-    });
-    for call in calls {
-        call.await.expect("task").expect("query");
-    }
-    assert_eq!(fake.iam_logins(), 1);
+    let err = client
+        .list_hosts_risk(&scope_of(&sim), &iam(&sim, DEMO_IAM_PASSWORD), &DEMO_IDS)
+        .await
+        .expect_err("expired");
+    assert_eq!(err.code(), Some("APIGW.0307"));
+    let counters = sim.counters();
+    assert_eq!((counters.iam_tokens_issued, counters.hss_requests), (2, 2));
 }
 
 #[tokio::test]
-async fn chunks_of_100_with_duplicates_collapsed_and_missing_ids_reported() {
-    let fake = FakeHss::start().await;
+async fn chunks_250_ids_into_3_calls_with_duplicates_collapsed() {
+    let sim = HssSimulator::start(SimConfig {
+        fleet: FleetSpec {
+            hosts: 240,
+            seed: 7,
+        },
+        explicit_hosts: Vec::new(),
+        faults: Faults::none(),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let mut ids = sim.host_ids();
+    assert_eq!(ids.len(), 240);
+    ids.extend((0..10).map(|i| format!("gone-{i}")));
+    ids.extend(sim.host_ids().into_iter().take(50));
     let client = HssClient::new(fast_config()).expect("client");
-    let mut wanted: Vec<String> = (0..240).map(|i| format!("host-{i:03}")).collect();
-    wanted.extend((0..10).map(|i| format!("unknown-{i}")));
-    wanted.extend((0..50).map(|i| format!("host-{i:03}")));
+    // The generated fleet spans several enterprise projects: ask for all of them.
+    let scope = Scope::for_endpoint(
+        sim.base_url(),
+        DEMO_PROJECT_ID,
+        Some("all_granted_eps".into()),
+    )
+    .expect("scope");
     let result = client
-        .list_hosts_risk(&scope(&fake, None), &Credentials::ak_sk(AK, SK), &wanted)
+        .list_hosts_risk(&scope, &aksk(), &ids)
         .await
         .expect("query");
-    let requests = fake.requests();
-    let sizes: Vec<usize> = requests.iter().map(|r| r.host_ids().len()).collect();
-    assert_eq!(sizes, vec![100, 100, 50]);
-    let all: std::collections::HashSet<String> =
-        requests.iter().flat_map(|r| r.host_ids()).collect();
-    assert_eq!(all.len(), 250, "no id sent twice");
+    let counters = sim.counters();
+    assert_eq!(counters.hss_requests, 3);
+    assert_eq!(counters.host_ids_requested, 250);
+    assert_eq!(counters.largest_host_id_list, 100);
     assert_eq!(result.hosts.len(), 240);
     assert_eq!(result.not_found.len(), 10);
     assert_eq!(result.request_ids.len(), 3);
+    let distinct: std::collections::HashSet<_> = result.request_ids.iter().collect();
+    assert_eq!(distinct.len(), 3);
 }
 
 #[tokio::test]
-async fn throttled_call_waits_for_retry_after() {
-    let fake = FakeHss::start().await;
-    fake.script(
-        429,
-        vec![("retry-after", "1".into())],
-        r#"{"error_code":"APIGW.0308","error_msg":"The throttling threshold has been reached"}"#,
-    );
-    let client = HssClient::new(fast_config()).expect("client");
-    let start = Instant::now();
+async fn the_limiter_keeps_calls_within_the_quota() {
+    let sim = simulator(Faults {
+        quota_per_minute: 3,
+        ..Faults::none()
+    })
+    .await;
+    let client = HssClient::new(ClientConfig {
+        calls_per_minute: 3,
+        chunk_size: 1,
+        ..fast_config()
+    })
+    .expect("client");
     client
-        .list_hosts_risk(
-            &scope(&fake, None),
-            &Credentials::ak_sk(AK, SK),
-            &ids(&["h1"]),
-        )
+        .list_hosts_risk(&scope_of(&sim), &aksk(), &DEMO_IDS[..3])
         .await
-        .expect("query");
+        .expect("3 calls");
+    // A 4th call must wait for the window (60 s): it does not reach the simulator meanwhile.
+    let fourth = tokio::time::timeout(
+        Duration::from_millis(700),
+        client.list_hosts_risk(&scope_of(&sim), &aksk(), &DEMO_IDS[3..]),
+    )
+    .await;
+    assert!(fourth.is_err(), "the 4th call waited for the limiter");
+    let counters = sim.counters();
+    assert_eq!(counters.calls_by(&format!("ak:{DEMO_ACCESS_KEY}")), 3);
+    assert_eq!(counters.throttled, 0);
+    assert!(client.stats().rate_limit_wait >= Duration::ZERO);
+}
+
+/// Waits until the simulator has seen `n` HSS requests, then switches its faults.
+async fn switch_faults_after(sim: &HssSimulator, n: u64, faults: Faults) {
+    loop {
+        if sim.counters().hss_requests >= n {
+            sim.set_faults(faults).expect("faults");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn throttling_honours_retry_after_then_succeeds() {
+    let sim = simulator(Faults {
+        quota_per_minute: 1,
+        retry_after_seconds: Some(1),
+        ..Faults::none()
+    })
+    .await;
+    let client = HssClient::new(fast_config()).expect("client");
+    client
+        .list_hosts_risk(&scope_of(&sim), &aksk(), &DEMO_IDS)
+        .await
+        .expect("within quota");
+    let start = Instant::now();
+    let (scope, creds) = (scope_of(&sim), aksk());
+    let (result, ()) = tokio::join!(
+        client.list_hosts_risk(&scope, &creds, &DEMO_IDS),
+        switch_faults_after(&sim, 2, Faults::none()),
+    );
+    result.expect("retried after Retry-After");
     assert!(
         start.elapsed() >= Duration::from_secs(1),
-        "Retry-After honoured"
+        "waited {:?}",
+        start.elapsed()
     );
-    assert_eq!(fake.requests().len(), 2);
-    let stats = client.stats();
-    assert_eq!(
-        (stats.http_attempts, stats.retries, stats.throttled),
-        (2, 1, 1)
-    );
+    let counters = sim.counters();
+    assert_eq!(counters.throttled, 1);
+    assert_eq!(counters.hss_requests, 3);
+    assert_eq!(client.stats().throttled, 1);
 }
 
 #[tokio::test]
-async fn persistent_throttling_gives_up_after_max_attempts() {
-    let fake = FakeHss::start().await;
-    for _ in 0..10 {
-        fake.script(
-            429,
-            vec![],
-            r#"{"error_code":"APIG.0308","error_msg":"throttled"}"#,
-        );
-    }
+async fn persistent_throttling_is_a_throttled_error() {
+    let sim = simulator(Faults {
+        quota_per_minute: 1,
+        ..Faults::none()
+    })
+    .await;
+    let client = HssClient::new(ClientConfig {
+        max_attempts: 3,
+        ..fast_config()
+    })
+    .expect("client");
+    client
+        .list_hosts_risk(&scope_of(&sim), &aksk(), &DEMO_IDS)
+        .await
+        .expect("within quota");
+    let err = client
+        .list_hosts_risk(&scope_of(&sim), &aksk(), &DEMO_IDS)
+        .await
+        .expect_err("throttled");
+    assert_eq!(err.reason(), "Throttled");
+    assert_eq!(err.code(), Some("APIGW.0308"));
+    assert!(err.request_id().is_some());
+    assert_eq!(sim.counters().throttled, 3, "bounded attempts");
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_succeed() {
+    let sim = simulator(Faults {
+        error_rate: 1.0,
+        ..Faults::none()
+    })
+    .await;
+    let client = HssClient::new(ClientConfig {
+        max_attempts: 6,
+        ..fast_config()
+    })
+    .expect("client");
+    let (scope, creds) = (scope_of(&sim), aksk());
+    let (result, ()) = tokio::join!(
+        client.list_hosts_risk(&scope, &creds, &DEMO_IDS),
+        switch_faults_after(&sim, 2, Faults::none()),
+    );
+    assert_eq!(result.expect("succeeds after retries").hosts.len(), 4);
+    let counters = sim.counters();
+    let injected: u64 = counters.errors_injected.values().sum();
+    assert!(injected >= 2, "{counters:?}");
+    assert_eq!(counters.hss_requests, injected + 1);
+}
+
+#[tokio::test]
+async fn server_errors_exhaust_attempts() {
+    let sim = simulator(Faults {
+        error_rate: 1.0,
+        ..Faults::none()
+    })
+    .await;
     let client = HssClient::new(ClientConfig {
         max_attempts: 3,
         ..fast_config()
     })
     .expect("client");
     let err = client
-        .list_hosts_risk(
-            &scope(&fake, None),
-            &Credentials::ak_sk(AK, SK),
-            &ids(&["h1"]),
-        )
+        .list_hosts_risk(&scope_of(&sim), &aksk(), &DEMO_IDS)
         .await
-        .expect_err("throttled");
-    assert_eq!(err.reason(), "Throttled");
-    assert!(err.request_id().is_some());
-    assert_eq!(fake.requests().len(), 3);
-}
-
-#[tokio::test]
-async fn server_errors_are_retried_then_succeed() {
-    let fake = FakeHss::start().await;
-    fake.script(503, vec![], "upstream unavailable");
-    fake.script(
-        500,
-        vec![],
-        r#"{"error_code":"HSS.1000","error_msg":"internal"}"#,
-    );
-    let client = HssClient::new(fast_config()).expect("client");
-    let result = client
-        .list_hosts_risk(
-            &scope(&fake, None),
-            &Credentials::ak_sk(AK, SK),
-            &ids(&["h1"]),
-        )
-        .await
-        .expect("query");
-    assert_eq!(result.hosts.len(), 1);
-    assert_eq!(fake.requests().len(), 3);
-    assert_eq!(result.request_ids.len(), 1, "only the successful call's id");
-}
-
-#[tokio::test]
-async fn wrong_secret_key_is_never_retried() {
-    let fake = FakeHss::start().await;
-    let client = HssClient::new(fast_config()).expect("client");
-    let err = client
-        .list_hosts_risk(
-            &scope(&fake, None),
-            &Credentials::ak_sk(AK, "not-the-secret"),
-            &ids(&["h1"]),
-        )
-        .await
-        .expect_err("401");
-    assert_eq!(fake.requests().len(), 1);
-    assert_eq!(err.reason(), "InvalidCredentials");
-    assert_eq!(err.code(), Some("APIGW.0301"));
-    let text = err.to_string();
-    assert!(
-        text.contains("accessKey/secretKey")
-            && text.contains(err.request_id().expect("request id")),
-        "{text}"
-    );
-    assert!(!text.contains("not-the-secret"));
-}
-
-#[tokio::test]
-async fn malformed_body_is_a_decode_error_with_request_id() {
-    let fake = FakeHss::start().await;
-    fake.script(
-        200,
-        vec![],
-        r#"{"total_num": 1, "data_list": [{"host_id": "h1", "asset": "#,
-    );
-    let client = HssClient::new(fast_config()).expect("client");
-    let err = client
-        .list_hosts_risk(
-            &scope(&fake, None),
-            &Credentials::ak_sk(AK, SK),
-            &ids(&["h1"]),
-        )
-        .await
-        .expect_err("decode");
-    assert!(matches!(err, HssError::Decode { .. }), "{err:?}");
-    assert_eq!(err.reason(), "DecodeError");
-    assert!(err.request_id().is_some_and(|id| id.starts_with("req-")));
-    assert_eq!(fake.requests().len(), 1);
-}
-
-#[tokio::test]
-async fn the_limiter_paces_calls_per_credential() {
-    let fake = FakeHss::start().await;
-    let client = HssClient::new(ClientConfig {
-        calls_per_minute: 2,
-        rate_window: Duration::from_millis(400),
-        chunk_size: 1,
-        ..fast_config()
-    })
-    .expect("client");
-    let start = Instant::now();
-    client
-        .list_hosts_risk(
-            &scope(&fake, None),
-            &Credentials::ak_sk(AK, SK),
-            &ids(&["a", "b", "c", "d", "e"]),
-        )
-        .await
-        .expect("query");
-    // 5 calls at 2 per 400 ms: the 5th cannot start before 800 ms.
-    assert!(
-        start.elapsed() >= Duration::from_millis(800),
-        "{:?}",
-        start.elapsed()
-    );
-    assert!(client.stats().rate_limit_wait >= Duration::from_millis(700));
-}
-
-#[tokio::test]
-async fn unreachable_endpoint_is_a_transport_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    let client = HssClient::new(ClientConfig {
-        max_attempts: 2,
-        ..fast_config()
-    })
-    .expect("client");
-    let scope = Scope::for_endpoint(
-        Url::parse(&format!("http://{addr}")).expect("url"),
-        PROJECT,
-        None,
-    )
-    .expect("scope");
-    let err = client
-        .list_hosts_risk(&scope, &Credentials::ak_sk(AK, SK), &ids(&["h1"]))
-        .await
-        .expect_err("refused");
-    assert!(matches!(err, HssError::Transport { .. }), "{err:?}");
+        .expect_err("5xx");
+    assert!(matches!(err, HssError::Server { .. }), "{err:?}");
     assert_eq!(err.reason(), "ApiUnavailable");
-    assert_eq!(client.stats().http_attempts, 2);
+    assert!(err.request_id().is_some());
+    assert_eq!(sim.counters().hss_requests, 3);
 }
 
 #[tokio::test]
-async fn secrets_never_appear_in_debug_or_errors() {
-    let fake = FakeHss::start().await;
+async fn wrong_secret_key_is_not_retried() {
+    let sim = simulator(Faults::none()).await;
     let client = HssClient::new(fast_config()).expect("client");
-    let creds = Credentials::temporary_ak_sk(AK, "sk-SECRET-1", "sts-SECRET-2");
+    let creds = Credentials::ak_sk(DEMO_ACCESS_KEY, "wrong-secret-key");
     let err = client
-        .list_hosts_risk(&scope(&fake, None), &creds, &ids(&["h1"]))
+        .list_hosts_risk(&scope_of(&sim), &creds, &DEMO_IDS)
         .await
         .expect_err("401");
-    let prepared = hostrisk_operator::hss::transport::prepare_hosts_risk_request(
-        &scope(&fake, None),
-        &ids(&["h1"]),
-        &hostrisk_operator::hss::transport::RequestAuth::Sign {
-            access_key: AK,
-            secret_key: &Secret::new("sk-SECRET-1"),
-            security_token: Some(&Secret::new("sts-SECRET-2")),
+    assert_eq!(err.code(), Some("APIGW.0301"));
+    assert_eq!(err.reason(), "InvalidCredentials");
+    assert!(err.to_string().contains("accessKey/secretKey"));
+    assert!(!format!("{err} {err:?}").contains("wrong-secret-key"));
+    assert_eq!(sim.counters().hss_requests, 1, "exactly one call");
+}
+
+#[tokio::test]
+async fn malformed_and_truncated_bodies_are_decode_errors_with_request_ids() {
+    for faults in [
+        Faults {
+            malformed_rate: 1.0,
+            ..Faults::none()
         },
-        "ua",
-        jiff::Timestamp::now(),
-    );
-    let signature = prepared
-        .headers
-        .iter()
-        .find(|(n, _)| n == "Authorization")
-        .expect("authz")
-        .1
-        .clone();
-    let printed = format!("{creds:?} {err:?} {err} {prepared:?} {client:?}");
-    for secret in [
-        "sk-SECRET-1",
-        "sts-SECRET-2",
-        signature.rsplit('=').next().expect("sig"),
+        Faults {
+            truncated_rate: 1.0,
+            ..Faults::none()
+        },
     ] {
-        assert!(!printed.contains(secret), "{secret} leaked in {printed}");
+        let sim = simulator(faults).await;
+        let client = HssClient::new(fast_config()).expect("client");
+        let err = client
+            .list_hosts_risk(&scope_of(&sim), &aksk(), &DEMO_IDS)
+            .await
+            .expect_err("decode");
+        assert!(matches!(err, HssError::Decode { .. }), "{err:?}");
+        assert_eq!(err.reason(), "DecodeError");
+        assert!(err.request_id().is_some());
+        assert_eq!(sim.counters().hss_requests, 1);
     }
 }
 
-#[test]
-fn http_to_a_remote_host_is_refused() {
-    let err = Scope::for_endpoint(
-        Url::parse("http://hss.example.com").expect("url"),
-        PROJECT,
-        None,
+#[tokio::test]
+async fn enterprise_project_scope_is_sent() {
+    let sim = simulator(Faults::none()).await;
+    let client = HssClient::new(fast_config()).expect("client");
+    let all = Scope::for_endpoint(
+        sim.base_url(),
+        DEMO_PROJECT_ID,
+        Some("all_granted_eps".into()),
     )
-    .expect_err("http");
-    assert_eq!(err.reason(), "InvalidScope");
-}
-
-#[test]
-fn a_bad_ca_bundle_is_a_configuration_error() {
-    let err = HssClient::new(ClientConfig {
-        extra_ca_pem: Some(b"not a pem".to_vec()),
-        ..ClientConfig::default()
-    })
-    .expect_err("bad pem");
-    assert_eq!(err.reason(), "InvalidConfig");
+    .expect("scope");
+    let ids = ["demo-web-01", "demo-ep-01"];
+    let default_ep = client
+        .list_hosts_risk(&scope_of(&sim), &aksk(), &ids)
+        .await
+        .expect("default");
+    assert!(default_ep.not_found.contains("demo-ep-01"));
+    let every = client
+        .list_hosts_risk(&all, &aksk(), &ids)
+        .await
+        .expect("all");
+    assert!(every.not_found.is_empty(), "{every:?}");
 }
