@@ -476,3 +476,20 @@ fn a_bad_ca_bundle_is_a_configuration_error() {
     .expect_err("bad pem");
     assert_eq!(err.reason(), "InvalidConfig");
 }
+
+#[test]
+fn a_valid_ca_bundle_is_accepted() {
+    // A self-signed CA generated once with openssl, only ever used as a trust anchor here.
+    let pem = include_bytes!("private-ca.pem").to_vec();
+    let client = HssClient::new(ClientConfig {
+        extra_ca_pem: Some(pem),
+        ..ClientConfig::default()
+    });
+    assert!(client.is_ok(), "{client:?}");
+    let empty = HssClient::new(ClientConfig {
+        extra_ca_pem: Some(b"# no certificates here\n".to_vec()),
+        ..ClientConfig::default()
+    })
+    .expect_err("empty bundle");
+    assert_eq!(empty.reason(), "InvalidConfig");
+}
