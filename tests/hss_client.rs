@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use hostrisk_operator::hss::{ClientConfig, Credentials, HssClient, HssError, Scope, Secret};
 use hostrisk_operator::sim::hss::{
-    Faults, FleetSpec, HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN,
+    Faults, FleetSpec, HssSimulator, SimConfig, SimCounters, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN,
     DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_PROJECT_ID, DEMO_SECRET_KEY, DEMO_SECURITY_TOKEN,
     DEMO_STATIC_TOKEN, DEMO_TEMP_ACCESS_KEY, DEMO_TEMP_SECRET_KEY,
 };
@@ -244,10 +244,15 @@ async fn the_limiter_keeps_calls_within_the_quota() {
     assert!(client.stats().rate_limit_wait >= Duration::ZERO);
 }
 
-/// Waits until the simulator has seen `n` HSS requests, then switches its faults.
-async fn switch_faults_after(sim: &HssSimulator, n: u64, faults: Faults) {
+/// Waits until the simulator's counters satisfy `done` (a fault was answered), then switches
+/// its faults; counting answers rather than requests avoids racing the fault decision.
+async fn switch_faults_when(
+    sim: &HssSimulator,
+    done: impl Fn(&SimCounters) -> bool,
+    faults: Faults,
+) {
     loop {
-        if sim.counters().hss_requests >= n {
+        if done(&sim.counters()) {
             sim.set_faults(faults).expect("faults");
             return;
         }
@@ -272,7 +277,7 @@ async fn throttling_honours_retry_after_then_succeeds() {
     let (scope, creds) = (scope_of(&sim), aksk());
     let (result, ()) = tokio::join!(
         client.list_hosts_risk(&scope, &creds, &DEMO_IDS),
-        switch_faults_after(&sim, 2, Faults::none()),
+        switch_faults_when(&sim, |c| c.throttled >= 1, Faults::none()),
     );
     result.expect("retried after Retry-After");
     assert!(
@@ -327,7 +332,11 @@ async fn server_errors_are_retried_then_succeed() {
     let (scope, creds) = (scope_of(&sim), aksk());
     let (result, ()) = tokio::join!(
         client.list_hosts_risk(&scope, &creds, &DEMO_IDS),
-        switch_faults_after(&sim, 2, Faults::none()),
+        switch_faults_when(
+            &sim,
+            |c| c.errors_injected.values().sum::<u64>() >= 2,
+            Faults::none()
+        ),
     );
     assert_eq!(result.expect("succeeds after retries").hosts.len(), 4);
     let counters = sim.counters();
