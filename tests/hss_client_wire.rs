@@ -493,3 +493,29 @@ fn a_valid_ca_bundle_is_accepted() {
     .expect_err("empty bundle");
     assert_eq!(empty.reason(), "InvalidConfig");
 }
+
+#[tokio::test]
+async fn retry_after_beyond_the_retry_budget_fails_at_once() {
+    let fake = FakeHss::start().await;
+    fake.script(
+        429,
+        vec![("retry-after", "120".into())],
+        r#"{"error_code":"APIGW.0308","error_msg":"throttled"}"#,
+    );
+    let client = HssClient::new(fast_config()).expect("client");
+    let start = Instant::now();
+    let err = client
+        .list_hosts_risk(
+            &scope(&fake, None),
+            &Credentials::ak_sk(AK, SK),
+            &ids(&["h1"]),
+        )
+        .await
+        .expect_err("throttled");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(
+        matches!(err, HssError::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(120)),
+        "{err:?}"
+    );
+    assert_eq!(fake.requests().len(), 1);
+}

@@ -4,8 +4,8 @@
 use std::process::Output;
 
 use hostrisk_operator::sim::hss::{
-    Faults, HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY,
-    DEMO_STATIC_TOKEN,
+    Faults, HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN, DEMO_IAM_PASSWORD,
+    DEMO_IAM_USER, DEMO_PROJECT_ID, DEMO_SECRET_KEY, DEMO_STATIC_TOKEN,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_hostrisk-operator");
@@ -245,4 +245,38 @@ async fn help_documents_credentials_and_exit_codes() {
     ] {
         assert!(help.contains(needle), "{needle} missing from help");
     }
+}
+
+#[tokio::test]
+async fn iam_login_with_explicit_iam_endpoint() {
+    let sim = simulator(Faults::none()).await;
+    let endpoint = sim.base_url().to_string();
+    let iam = sim.iam_url().to_string();
+    let env = [
+        ("HOSTRISK_IAM_USERNAME", DEMO_IAM_USER),
+        ("HOSTRISK_IAM_PASSWORD", DEMO_IAM_PASSWORD),
+        ("HOSTRISK_IAM_DOMAIN", DEMO_IAM_DOMAIN),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", DEMO_PROJECT_ID),
+    ];
+    let args = ["--endpoint", endpoint.as_str(), "--host-id", "demo-db-01"];
+    let missing_iam = run(&args, &env).await;
+    assert_eq!(
+        missing_iam.status.code(),
+        Some(2),
+        "no IAM endpoint without --region"
+    );
+    let mut with_iam = args.to_vec();
+    with_iam.extend(["--iam-endpoint", iam.as_str()]);
+    let out = run(&with_iam, &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(sim.counters().iam_tokens_issued, 1);
+    let wrong = [
+        ("HOSTRISK_IAM_USERNAME", DEMO_IAM_USER),
+        ("HOSTRISK_IAM_PASSWORD", "nope"),
+        ("HOSTRISK_IAM_DOMAIN", DEMO_IAM_DOMAIN),
+        ("HUAWEICLOUD_SDK_PROJECT_ID", DEMO_PROJECT_ID),
+    ];
+    let refused = run(&with_iam, &wrong).await;
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    assert!(!text(&refused.stderr).contains("nope"));
 }
