@@ -6,9 +6,12 @@
 //! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
 //! - [`metrics`]: Prometheus / OpenMetrics registry and the `/metrics` route.
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
+//! - [`cli`]: the subcommands of the binary; [`telemetry`]: logging set-up.
 
+pub mod cli;
 pub mod crd;
 pub mod hss;
 pub mod metrics;
 pub mod sim;
 pub mod status;
+pub mod telemetry;

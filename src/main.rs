@@ -1,8 +1,9 @@
-//! The `hostrisk-operator` binary.
+//! `hostrisk-operator`: parses the command line and dispatches into `hostrisk_operator::cli`.
 
-mod cli;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use hostrisk_operator::{cli, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "hostrisk-operator", version, about)]
@@ -13,27 +14,29 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// One-shot HSS ListHostsRisk query (exit codes: 0 ok, 2 usage, 3 authentication, 4 throttled, 5 other failure).
+    Query(cli::query::QueryArgs),
     /// Run the HSS simulator (ListHostsRisk + IAM tokens) until Ctrl-C.
     Simulate(cli::simulate::SimulateArgs),
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().command {
-        Command::Simulate(args) => cli::simulate::run(args).await,
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            std::process::ExitCode::FAILURE
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Query(args) => ExitCode::from(cli::query::run(args).await),
+        Command::Simulate(args) => {
+            let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
+            if let Err(error) = telemetry::init_logging(&level, telemetry::LogFormat::Text) {
+                eprintln!("error: {error}");
+                return ExitCode::from(cli::exit::USAGE);
+            }
+            match cli::simulate::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }
