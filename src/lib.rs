@@ -5,6 +5,7 @@
 //! - [`crd`]: the `HostRiskWatch` resource types, schema rules, code-side validation, CRD YAML.
 //! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
 //! - [`metrics`]: Prometheus / OpenMetrics registry and the `/metrics` route.
+//! - [`poller`]: the shared, batched, quota-aware HSS poller serving every watch of a credential.
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
 //! - [`cli`]: the subcommands of the binary; [`telemetry`]: logging set-up.
 
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod crd;
 pub mod hss;
 pub mod metrics;
+pub mod poller;
 pub mod sim;
 pub mod status;
 pub mod telemetry;

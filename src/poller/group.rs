@@ -1,0 +1,302 @@
+//! The state of one group (watches sharing endpoint, project, enterprise project and credential
+//! identity): registrations, the per-host cache and the planning of the next call. Pure: the
+//! caller passes the time, so every rule here is tested without I/O.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::types::{GroupKey, GroupStats, PollerOptions, WatchKey, WatchRegistration};
+use crate::hss::chunk::dedup_ids;
+use crate::hss::{Credentials, HostRisk, Scope};
+
+/// The latest answer for one host id.
+#[derive(Debug, Clone)]
+pub(crate) struct HostEntry {
+    /// `None`: the service did not return this id (not found).
+    pub answer: Option<HostRisk>,
+    /// Start of the call that answered (a call's data is as old as its start).
+    pub fetched_at: Instant,
+    pub fetched_wall: jiff::Timestamp,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct WatchState {
+    pub revision: String,
+    pub ids: Vec<String>,
+    pub interval: Duration,
+    /// When the next refresh is due (last complete refresh + interval; registration time for a
+    /// new or changed watch).
+    pub due: Instant,
+    /// New or changed and not refreshed since: planned before everything else.
+    pub urgent: bool,
+    /// Set when a call pulled this watch's ids ahead of its due time (fill-ahead): answers from
+    /// that call on count for the refresh in progress.
+    pub window_start: Option<Instant>,
+    pub last_complete: Option<Instant>,
+    pub effective: Option<Duration>,
+    pub smoothed: Option<Duration>,
+}
+
+impl WatchState {
+    fn tolerance(&self, share: f64) -> Duration {
+        if self.urgent {
+            // A new or changed watch (or a refresh request) wants answers from after the change.
+            Duration::ZERO
+        } else {
+            self.interval.mul_f64(share)
+        }
+    }
+
+    /// Answers fetched at or after this instant count for the refresh in progress.
+    pub fn since(&self, share: f64) -> Instant {
+        let early = self
+            .due
+            .checked_sub(self.tolerance(share))
+            .unwrap_or(self.due);
+        match self.window_start {
+            Some(start) => start.min(early),
+            None => early,
+        }
+    }
+
+    /// Whether a refresh may complete now (due, within tolerance of due, or pulled ahead).
+    pub fn eligible(&self, now: Instant, share: f64) -> bool {
+        now >= self.since(share) || self.window_start.is_some()
+    }
+}
+
+/// What the group task should do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// No watch left: the task ends.
+    Exit,
+    /// Some watch is due and the backoff (if any) is over.
+    Ready,
+    /// Sleep until then (or until a registration changes).
+    At(Instant),
+}
+
+#[derive(Debug)]
+pub(crate) struct GroupState {
+    pub key: GroupKey,
+    pub scope: Scope,
+    /// The credentials of the latest registration (rotation within one identity).
+    pub credentials: Credentials,
+    pub options: PollerOptions,
+    pub watches: BTreeMap<WatchKey, WatchState>,
+    /// Host id -> the watches that want it.
+    pub watchers: HashMap<String, BTreeSet<WatchKey>>,
+    pub cache: HashMap<String, HostEntry>,
+    /// Consecutive failed calls, and no call before `not_before` while backing off.
+    pub failures: u32,
+    pub not_before: Option<Instant>,
+    pub stats: GroupStats,
+    pub sweep_start_calls: u64,
+    pub swept: HashSet<WatchKey>,
+}
+
+impl GroupState {
+    pub fn new(reg: &WatchRegistration, options: PollerOptions) -> Self {
+        Self {
+            key: reg.group_key(),
+            scope: reg.scope.clone(),
+            credentials: reg.credentials.clone(),
+            options,
+            watches: BTreeMap::new(),
+            watchers: HashMap::new(),
+            cache: HashMap::new(),
+            failures: 0,
+            not_before: None,
+            stats: GroupStats::default(),
+            sweep_start_calls: 0,
+            swept: HashSet::new(),
+        }
+    }
+
+    /// Adds or updates a watch; returns true when it must be polled promptly (new, new
+    /// revision or other ids), so the caller wakes the group.
+    pub fn upsert(&mut self, reg: WatchRegistration, now: Instant) -> bool {
+        self.credentials = reg.credentials;
+        self.scope = reg.scope;
+        let ids = dedup_ids(&reg.host_ids);
+        let interval = reg.interval.max(Duration::from_millis(1));
+        if let Some(watch) = self.watches.get_mut(&reg.key) {
+            if watch.revision == reg.revision && watch.ids == ids {
+                if watch.interval != interval {
+                    watch.interval = interval;
+                    if let Some(last) = watch.last_complete {
+                        watch.due = last + interval;
+                    }
+                    return true;
+                }
+                return false;
+            }
+        }
+        // A changed watch keeps its refresh history, so its effective interval stays measured.
+        let history = self
+            .watches
+            .get(&reg.key)
+            .map(|w| (w.last_complete, w.effective, w.smoothed))
+            .unwrap_or_default();
+        self.remove(&reg.key);
+        for id in &ids {
+            self.watchers
+                .entry(id.clone())
+                .or_default()
+                .insert(reg.key.clone());
+        }
+        self.watches.insert(
+            reg.key,
+            WatchState {
+                revision: reg.revision,
+                ids,
+                interval,
+                due: now,
+                urgent: true,
+                window_start: None,
+                last_complete: history.0,
+                effective: history.1,
+                smoothed: history.2,
+            },
+        );
+        self.refresh_gauges();
+        true
+    }
+
+    /// Drops a watch and the cached hosts nobody else wants; true when it was there.
+    pub fn remove(&mut self, key: &WatchKey) -> bool {
+        let Some(watch) = self.watches.remove(key) else {
+            return false;
+        };
+        for id in &watch.ids {
+            if let Some(set) = self.watchers.get_mut(id) {
+                set.remove(key);
+                if set.is_empty() {
+                    self.watchers.remove(id);
+                    self.cache.remove(id);
+                }
+            }
+        }
+        self.swept.remove(key);
+        self.refresh_gauges();
+        true
+    }
+
+    pub fn refresh_gauges(&mut self) {
+        self.stats.watches = self.watches.len();
+        self.stats.unique_ids = self.watchers.len();
+        let per_call = self.options.max_ids_per_call.max(1);
+        self.stats.min_calls_per_sweep = self.watchers.len().div_ceil(per_call) as u64;
+    }
+
+    /// Whether `id` has an answer that counts for a refresh that counts answers from `since`.
+    pub fn fresh(&self, id: &str, since: Instant) -> bool {
+        self.cache.get(id).is_some_and(|e| e.fetched_at >= since)
+    }
+
+    /// Ids of `watch` still without an answer for its refresh in progress.
+    fn needed<'a>(&'a self, watch: &'a WatchState) -> impl Iterator<Item = &'a String> + 'a {
+        let since = watch.since(self.options.early_tolerance);
+        watch.ids.iter().filter(move |id| !self.fresh(id, since))
+    }
+
+    /// Due watches, most urgent first: new or changed ones, then by due time (most overdue
+    /// first), then by key so equal due times keep a stable packing from sweep to sweep.
+    fn due_order(&self, now: Instant) -> Vec<&WatchKey> {
+        let mut due: Vec<(&WatchKey, &WatchState)> =
+            self.watches.iter().filter(|(_, w)| w.due <= now).collect();
+        due.sort_by(|a, b| (!a.1.urgent, a.1.due, a.0).cmp(&(!b.1.urgent, b.1.due, b.0)));
+        due.into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// Keys of due watches whose every id is already fresh (or that have no ids): they complete
+    /// without a call.
+    pub fn complete_without_call(&self, now: Instant) -> Vec<WatchKey> {
+        self.due_order(now)
+            .into_iter()
+            .filter(|k| {
+                self.watches
+                    .get(*k)
+                    .is_some_and(|w| self.needed(w).next().is_none())
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// What to do next at `now`.
+    pub fn wake(&self, now: Instant) -> Wake {
+        let Some(earliest) = self.watches.values().map(|w| w.due).min() else {
+            return Wake::Exit;
+        };
+        let at = match self.not_before {
+            Some(nb) => earliest.max(nb),
+            None => earliest,
+        };
+        if at <= now {
+            Wake::Ready
+        } else {
+            Wake::At(at)
+        }
+    }
+
+    /// The ids of the next call at `now`: the deduplicated ids of due watches, most urgent
+    /// first, up to `max_ids_per_call`; then, with `fill_ahead`, ids of the watches due soonest
+    /// (within half their interval), whose refresh then starts with this call. Empty when
+    /// nothing due needs an answer.
+    pub fn plan_chunk(&mut self, now: Instant) -> Vec<String> {
+        let max = self.options.max_ids_per_call.max(1);
+        let mut chunk: Vec<String> = Vec::new();
+        let mut taken: HashSet<String> = HashSet::new();
+        for key in self.due_order(now) {
+            let Some(watch) = self.watches.get(key) else {
+                continue;
+            };
+            for id in self.needed(watch) {
+                if chunk.len() >= max {
+                    break;
+                }
+                if taken.insert(id.clone()) {
+                    chunk.push(id.clone());
+                }
+            }
+            if chunk.len() >= max {
+                break;
+            }
+        }
+        if chunk.is_empty() || !self.options.fill_ahead || chunk.len() >= max {
+            return chunk;
+        }
+        let mut upcoming: Vec<(&WatchKey, &WatchState)> = self
+            .watches
+            .iter()
+            .filter(|(_, w)| w.due > now && w.due <= now + w.interval / 2)
+            .collect();
+        upcoming.sort_by(|a, b| (a.1.due, a.0).cmp(&(b.1.due, b.0)));
+        let mut pulled: Vec<WatchKey> = Vec::new();
+        for (key, watch) in upcoming {
+            if chunk.len() >= max {
+                break;
+            }
+            // From this call on its refresh is in progress: every id it has not had since
+            // now is wanted, so take them all (those already in the chunk included).
+            pulled.push(key.clone());
+            for id in &watch.ids {
+                if chunk.len() >= max {
+                    break;
+                }
+                if taken.insert(id.clone()) {
+                    chunk.push(id.clone());
+                }
+            }
+        }
+        for key in pulled {
+            if let Some(watch) = self.watches.get_mut(&key) {
+                watch.window_start.get_or_insert(now);
+            }
+        }
+        chunk
+    }
+}

@@ -1,0 +1,292 @@
+//! The shared, batched, quota-aware poller (issue 5).
+//!
+//! HSS allows 5 calls a minute per credential, and a call takes up to 100 host ids. So the
+//! operator does not call HSS per watch: every `HostRiskWatch` that shares (endpoint, project,
+//! enterprise project, credential identity) — a [`GroupKey`] — is served by one group task that
+//! deduplicates the host ids of all its watches and queries them in chunks of at most
+//! [`PollerOptions::max_ids_per_call`]. A full sweep of a group costs
+//! `ceil(unique ids / 100)` calls, the physical minimum.
+//!
+//! Design:
+//! - **Registration.** The controller calls [`Poller::upsert`] from each reconcile with a
+//!   [`WatchRegistration`] (scope, credentials, ids, interval, an opaque revision) and
+//!   [`Poller::remove`] when the watch is deleted or suspended. An equal registration is a
+//!   no-op; a new watch, a new revision or other ids make the watch *urgent*: it goes first
+//!   in the next call the quota allows (not after a full cycle), and only answers from calls
+//!   started after the change count. New credentials of the same identity replace the ones
+//!   the group uses (rotation); another identity moves the watch to another group.
+//! - **Scheduling.** Each watch is due at its last complete refresh + interval. When a watch
+//!   is due, its group takes a permit from the planning limiter, then builds the call at that
+//!   moment: ids still needed by due watches (urgent first, then most overdue first, then by
+//!   key for a stable packing), deduplicated, up to the chunk size; with
+//!   [`PollerOptions::fill_ahead`] the room left is filled with the ids of the watches due
+//!   soonest (at most half their interval ahead), whose refresh then starts with this call.
+//!   Answers up to [`PollerOptions::early_tolerance`] × interval before a watch is due count
+//!   for it, so one call serves watches due moments apart (a shared id is not fetched twice
+//!   in a sweep).
+//! - **Quota.** The planning limiter is a sliding window of `calls_per_window` per
+//!   credential identity, shared by every group of the poller, so two groups with one
+//!   identity (two projects, one user) share one quota, first come first served. The client's
+//!   own limiter still enforces (retries and other callers included); planning with the same
+//!   numbers means the poller never waits inside the client and never meets a 429 it caused.
+//!   When the quota cannot meet every interval, earliest-due-first spreads the calls fairly:
+//!   no watch starves, and each [`WatchUpdate`] reports the `effective_interval` it gets and
+//!   its `lag`, so status can say so ([`WatchUpdate::is_lagging`]).
+//! - **Results.** The group caches the latest answer per host id (or not-found) with the start
+//!   of the call and its request id. A watch's refresh completes when every one of its ids has
+//!   an answer that counts for it; then a `WatchUpdate` with only its ids is published. A
+//!   failed call (after the client's retries) publishes a failure to every watch the call was
+//!   made for, backs the group off (exponential, full jitter, capped at the smallest interval)
+//!   and keeps the cache; polling never stops.
+//! - **Delivery.** [`PollerHandle::subscribe`] yields the key of each watch with a new update
+//!   (deduplicated until read, never dropped), for `Controller::reconcile_on`; the reconcile
+//!   then reads [`PollerHandle::take_update`] instead of calling HSS.
+//!
+//! One call at a time per group: calls of a group are sequential (a call takes milliseconds
+//! to a second, permits are seconds apart at the real quota).
+
+mod group;
+mod outcome;
+mod subscribe;
+mod task;
+pub mod types;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures::stream::BoxStream;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use types::{
+    poll_failure, GroupKey, GroupStats, PollerOptions, PollerStats, WatchKey, WatchRegistration,
+    WatchUpdate,
+};
+
+use crate::hss::ratelimit::RateLimiter;
+use crate::hss::{HostsRiskResult, HssClient};
+use group::GroupState;
+use subscribe::KeyQueue;
+
+struct GroupSlot {
+    state: GroupState,
+    notify: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct State {
+    groups: HashMap<GroupKey, GroupSlot>,
+    watch_group: HashMap<WatchKey, GroupKey>,
+    latest: HashMap<WatchKey, WatchUpdate>,
+    /// Counters of groups whose last watch went away, so totals never go backwards.
+    retired: BTreeMap<GroupKey, GroupStats>,
+    subscribers: Vec<Arc<KeyQueue>>,
+}
+
+impl State {
+    fn retire(&mut self, key: &GroupKey) {
+        if let Some(slot) = self.groups.remove(key) {
+            let mut stats = slot.state.stats;
+            if let Some(old) = self.retired.remove(key) {
+                add_counters(&mut stats, &old);
+            }
+            self.retired.insert(key.clone(), stats);
+        }
+    }
+
+    fn publish(&mut self, updates: Vec<WatchUpdate>) {
+        for update in updates {
+            let key = update.key.clone();
+            if !self.watch_group.contains_key(&key) {
+                continue;
+            }
+            self.latest.insert(key.clone(), update);
+            for queue in &self.subscribers {
+                queue.push(&key);
+            }
+        }
+    }
+}
+
+fn add_counters(into: &mut GroupStats, from: &GroupStats) {
+    into.calls += from.calls;
+    into.failed_calls += from.failed_calls;
+    into.ids_requested += from.ids_requested;
+    into.sweeps += from.sweeps;
+    into.refreshes += from.refreshes;
+    if into.last_sweep_calls.is_none() {
+        into.last_sweep_calls = from.last_sweep_calls;
+    }
+}
+
+pub(crate) struct Shared {
+    client: HssClient,
+    options: PollerOptions,
+    planner: RateLimiter,
+    cancel: CancellationToken,
+    runtime: tokio::runtime::Handle,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Updates under this lock are plain map operations; a panic cannot leave one half done.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The owner's side: registrations. Dropping it stops every group task.
+pub struct Poller {
+    shared: Arc<Shared>,
+}
+
+/// The readers' side: updates, subscriptions, statistics. Cheap to clone.
+#[derive(Clone)]
+pub struct PollerHandle {
+    shared: Arc<Shared>,
+}
+
+impl Poller {
+    /// Builds the poller on the current tokio runtime (call from within it).
+    /// `max_ids_per_call` is clamped to the client's chunk size.
+    pub fn new(client: HssClient, options: PollerOptions) -> (Poller, PollerHandle) {
+        let mut options = options;
+        options.max_ids_per_call = options
+            .max_ids_per_call
+            .clamp(1, client.config().chunk_size.max(1));
+        let shared = Arc::new(Shared {
+            planner: RateLimiter::new(options.calls_per_window, options.window),
+            client,
+            options,
+            cancel: CancellationToken::new(),
+            runtime: tokio::runtime::Handle::current(),
+            state: Mutex::new(State::default()),
+        });
+        (
+            Poller {
+                shared: Arc::clone(&shared),
+            },
+            PollerHandle { shared },
+        )
+    }
+
+    /// Registers or updates a watch (see the module docs for what counts as a change).
+    pub fn upsert(&self, registration: WatchRegistration) {
+        let now = Instant::now();
+        let group_key = registration.group_key();
+        let watch_key = registration.key.clone();
+        let mut state = self.shared.lock();
+        if let Some(old) = state.watch_group.get(&watch_key).cloned() {
+            if old != group_key {
+                if let Some(slot) = state.groups.get_mut(&old) {
+                    slot.state.remove(&watch_key);
+                    slot.notify.notify_one();
+                }
+            }
+        }
+        state
+            .watch_group
+            .insert(watch_key.clone(), group_key.clone());
+        let slot = match state.groups.entry(group_key.clone()) {
+            std::collections::hash_map::Entry::Occupied(slot) => slot.into_mut(),
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                let notify = Arc::new(Notify::new());
+                let task = task::run_group(
+                    Arc::clone(&self.shared),
+                    group_key.clone(),
+                    Arc::clone(&notify),
+                );
+                self.shared.runtime.spawn(task);
+                tracing::debug!(group = %group_key, "poller group started");
+                vacant.insert(GroupSlot {
+                    state: GroupState::new(&registration, self.shared.options.clone()),
+                    notify,
+                })
+            }
+        };
+        if slot.state.upsert(registration, now) {
+            slot.notify.notify_one();
+        }
+    }
+
+    /// Stops polling for a watch; its ids are no longer asked unless another watch wants them.
+    pub fn remove(&self, key: &WatchKey) {
+        let mut state = self.shared.lock();
+        state.latest.remove(key);
+        if let Some(group_key) = state.watch_group.remove(key) {
+            if let Some(slot) = state.groups.get_mut(&group_key) {
+                slot.state.remove(key);
+                slot.notify.notify_one();
+            }
+        }
+    }
+
+    pub fn handle(&self) -> PollerHandle {
+        PollerHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Stops every group task and ends the subscription streams.
+    pub fn shutdown(&self) {
+        self.shared.cancel.cancel();
+        for queue in &self.shared.lock().subscribers {
+            queue.close();
+        }
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl PollerHandle {
+    /// Keys of watches with a new update, each at most once until read. Ends when the poller
+    /// stops. Map it to `ObjectRef`s for `Controller::reconcile_on`.
+    pub fn subscribe(&self) -> BoxStream<'static, WatchKey> {
+        let queue = Arc::new(KeyQueue::default());
+        if self.shared.cancel.is_cancelled() {
+            queue.close();
+        }
+        self.shared.lock().subscribers.push(Arc::clone(&queue));
+        queue.stream()
+    }
+
+    /// The latest update of a watch (kept until the next one or removal).
+    pub fn latest(&self, key: &WatchKey) -> Option<WatchUpdate> {
+        self.shared.lock().latest.get(key).cloned()
+    }
+
+    /// The latest update of a watch, once: a second call returns `None` until a new one.
+    pub fn take_update(&self, key: &WatchKey) -> Option<WatchUpdate> {
+        self.shared.lock().latest.remove(key)
+    }
+
+    /// The last good answers for a watch's ids, whatever happened since.
+    pub fn cached(&self, key: &WatchKey) -> Option<HostsRiskResult> {
+        let state = self.shared.lock();
+        let group = state.watch_group.get(key)?;
+        state.groups.get(group)?.state.cached(key)
+    }
+
+    /// The group a watch is served by.
+    pub fn group_of(&self, key: &WatchKey) -> Option<GroupKey> {
+        self.shared.lock().watch_group.get(key).cloned()
+    }
+
+    pub fn stats(&self) -> PollerStats {
+        let state = self.shared.lock();
+        let mut groups = state.retired.clone();
+        for (key, slot) in &state.groups {
+            let mut stats = slot.state.stats.clone();
+            if let Some(old) = state.retired.get(key) {
+                add_counters(&mut stats, old);
+            }
+            groups.insert(key.clone(), stats);
+        }
+        PollerStats { groups }
+    }
+}

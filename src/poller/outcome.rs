@@ -1,0 +1,230 @@
+//! Folding a call's answer (or failure) into a group: per-host cache, completed refreshes,
+//! failure updates, backoff and sweep counting. Pure, like [`super::group`].
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::group::{GroupState, HostEntry};
+use super::types::{WatchKey, WatchUpdate};
+use crate::hss::HostsRiskResult;
+use crate::status::PollFailure;
+
+/// Weight of the newest effective interval in the smoothed one.
+const SMOOTHING: f64 = 0.3;
+
+impl GroupState {
+    /// Counts a call about to start with `ids`.
+    pub fn begin_call(&mut self, ids: usize) {
+        self.stats.calls += 1;
+        self.stats.ids_requested += ids as u64;
+    }
+
+    /// Watches wanting any of `ids`.
+    fn watchers_of(&self, ids: &[String]) -> BTreeSet<WatchKey> {
+        ids.iter()
+            .filter_map(|id| self.watchers.get(id))
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// Stores the answer of a call started at `started` for `ids` and returns the updates of
+    /// every watch whose refresh it completed.
+    pub fn apply_success(
+        &mut self,
+        ids: &[String],
+        answer: HostsRiskResult,
+        started: Instant,
+        started_wall: jiff::Timestamp,
+        now: Instant,
+    ) -> Vec<WatchUpdate> {
+        self.failures = 0;
+        self.not_before = None;
+        let request_id = answer.request_ids.last().cloned();
+        let mut answer = answer;
+        for id in ids {
+            if !self.watchers.contains_key(id) {
+                // Its last watch went away while the call ran.
+                continue;
+            }
+            self.cache.insert(
+                id.clone(),
+                HostEntry {
+                    answer: answer.hosts.remove(id),
+                    fetched_at: started,
+                    fetched_wall: started_wall,
+                    request_id: request_id.clone(),
+                },
+            );
+        }
+        let share = self.options.early_tolerance;
+        let ready: Vec<WatchKey> = self
+            .watchers_of(ids)
+            .into_iter()
+            .filter(|key| {
+                self.watches.get(key).is_some_and(|w| {
+                    w.eligible(now, share) && {
+                        let since = w.since(share);
+                        w.ids.iter().all(|id| self.fresh(id, since))
+                    }
+                })
+            })
+            .collect();
+        ready
+            .iter()
+            .filter_map(|key| self.complete(key, now))
+            .collect()
+    }
+
+    /// Completes the refresh of `key` from the cache and schedules its next one.
+    pub fn complete(&mut self, key: &WatchKey, now: Instant) -> Option<WatchUpdate> {
+        let mut result = HostsRiskResult::default();
+        let mut oldest: Option<jiff::Timestamp> = None;
+        let mut seen_requests = HashSet::new();
+        let watch = self.watches.get(key)?;
+        for id in &watch.ids {
+            let Some(entry) = self.cache.get(id) else {
+                continue;
+            };
+            match &entry.answer {
+                Some(host) => {
+                    result.hosts.insert(id.clone(), host.clone());
+                }
+                None => {
+                    result.not_found.insert(id.clone());
+                }
+            }
+            if let Some(rid) = &entry.request_id {
+                if seen_requests.insert(rid.clone()) {
+                    result.request_ids.push(rid.clone());
+                }
+            }
+            oldest = Some(oldest.map_or(entry.fetched_wall, |o| o.min(entry.fetched_wall)));
+        }
+        let watch = self.watches.get_mut(key)?;
+        let lag = now.saturating_duration_since(watch.due);
+        if let Some(last) = watch.last_complete {
+            let effective = now.saturating_duration_since(last);
+            watch.effective = Some(effective);
+            watch.smoothed = Some(match watch.smoothed {
+                Some(s) => s.mul_f64(1.0 - SMOOTHING) + effective.mul_f64(SMOOTHING),
+                None => effective,
+            });
+        }
+        watch.last_complete = Some(now);
+        watch.due = now + watch.interval;
+        watch.urgent = false;
+        watch.window_start = None;
+        let update = WatchUpdate {
+            key: key.clone(),
+            revision: watch.revision.clone(),
+            outcome: Ok(result),
+            at: now,
+            oldest_data: oldest,
+            target_interval: watch.interval,
+            effective_interval: watch.effective,
+            smoothed_interval: watch.smoothed,
+            lag,
+        };
+        self.stats.refreshes += 1;
+        self.count_sweep(key);
+        Some(update)
+    }
+
+    fn count_sweep(&mut self, key: &WatchKey) {
+        self.swept.insert(key.clone());
+        if self.swept.len() >= self.watches.len() {
+            self.stats.sweeps += 1;
+            self.stats.last_sweep_calls = Some(self.stats.calls - self.sweep_start_calls);
+            self.sweep_start_calls = self.stats.calls;
+            self.swept.clear();
+        }
+    }
+
+    /// Records a failed call for `ids`: the group backs off, and every watch the call was made
+    /// for (due, or pulled ahead into it) gets a failure update. Cached answers stay.
+    pub fn apply_failure(
+        &mut self,
+        ids: &[String],
+        failure: &PollFailure,
+        now: Instant,
+    ) -> Vec<WatchUpdate> {
+        self.stats.failed_calls += 1;
+        self.failures = self.failures.saturating_add(1);
+        let delay = self.backoff_delay();
+        self.not_before = Some(now + delay);
+        tracing::warn!(
+            group = %self.key,
+            reason = failure.reason,
+            request_id = failure.request_id.as_deref().unwrap_or_default(),
+            failures = self.failures,
+            backoff_ms = delay.as_millis() as u64,
+            "batched HSS call failed; backing off"
+        );
+        let share = self.options.early_tolerance;
+        self.watchers_of(ids)
+            .into_iter()
+            .filter_map(|key| {
+                let watch = self.watches.get(&key)?;
+                watch.eligible(now, share).then(|| WatchUpdate {
+                    key: key.clone(),
+                    revision: watch.revision.clone(),
+                    outcome: Err(failure.clone()),
+                    at: now,
+                    oldest_data: None,
+                    target_interval: watch.interval,
+                    effective_interval: watch.effective,
+                    smoothed_interval: watch.smoothed,
+                    lag: now.saturating_duration_since(watch.due),
+                })
+            })
+            .collect()
+    }
+
+    /// Exponential backoff with full jitter: uniform in `[floor, ceiling]`, the ceiling
+    /// doubling per consecutive failure from `backoff_base`, capped at the group's smallest
+    /// interval (a failing group never waits longer than a healthy watch would).
+    pub fn backoff_delay(&self) -> Duration {
+        let smallest = self
+            .watches
+            .values()
+            .map(|w| w.interval)
+            .min()
+            .unwrap_or(self.options.backoff_base);
+        let exponent = self.failures.saturating_sub(1).min(20);
+        let ceiling = self
+            .options
+            .backoff_base
+            .saturating_mul(1u32 << exponent)
+            .min(smallest)
+            .max(self.options.backoff_floor);
+        let floor = self.options.backoff_floor.min(ceiling);
+        let secs = rand::rng().random_range(floor.as_secs_f64()..=ceiling.as_secs_f64());
+        Duration::from_secs_f64(secs)
+    }
+
+    /// The last good answers of `key`'s ids (ids never answered are absent from both sets).
+    pub fn cached(&self, key: &WatchKey) -> Option<HostsRiskResult> {
+        let watch = self.watches.get(key)?;
+        let mut result = HostsRiskResult::default();
+        for id in &watch.ids {
+            match self.cache.get(id).map(|e| (&e.answer, &e.request_id)) {
+                Some((Some(host), rid)) => {
+                    result.hosts.insert(id.clone(), host.clone());
+                    result.request_ids.extend(rid.iter().cloned());
+                }
+                Some((None, rid)) => {
+                    result.not_found.insert(id.clone());
+                    result.request_ids.extend(rid.iter().cloned());
+                }
+                None => {}
+            }
+        }
+        result.request_ids.sort();
+        result.request_ids.dedup();
+        Some(result)
+    }
+}

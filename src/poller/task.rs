@@ -1,0 +1,111 @@
+//! The task of one group: wait until a watch is due, take a quota permit, plan the call with
+//! what is due at that moment, call HSS once, fold the answer in, publish, repeat. It ends
+//! when the group has no watch left or the poller stops.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::group::Wake;
+use super::types::{poll_failure, GroupKey};
+use super::Shared;
+
+pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<Notify>) {
+    let cancel = shared.cancel.clone();
+    loop {
+        let now = Instant::now();
+        let wake = {
+            let mut state = shared.lock();
+            let Some(group) = state.groups.get_mut(&key) else {
+                return;
+            };
+            let ready = group.state.complete_without_call(now);
+            let updates: Vec<_> = ready
+                .iter()
+                .filter_map(|k| group.state.complete(k, now))
+                .collect();
+            let wake = group.state.wake(now);
+            if wake == Wake::Exit {
+                state.retire(&key);
+            }
+            state.publish(updates);
+            wake
+        };
+        match wake {
+            Wake::Exit => {
+                tracing::debug!(group = %key, "no watch left in group; poller task ends");
+                return;
+            }
+            Wake::At(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = notify.notified() => {}
+                    _ = cancel.cancelled() => return,
+                }
+                continue;
+            }
+            Wake::Ready => {}
+        }
+        let Some(identity) = shared
+            .lock()
+            .groups
+            .get(&key)
+            .map(|g| g.state.credentials.identity())
+        else {
+            return;
+        };
+        // The plan is made once the permit is ours, so a watch registered meanwhile rides on
+        // this very call.
+        tokio::select! {
+            _ = shared.planner.acquire(&identity) => {}
+            _ = cancel.cancelled() => return,
+        }
+        let started = Instant::now();
+        let planned = {
+            let mut state = shared.lock();
+            let Some(group) = state.groups.get_mut(&key) else {
+                return;
+            };
+            let ids = group.state.plan_chunk(started);
+            if !ids.is_empty() {
+                group.state.begin_call(ids.len());
+            }
+            (
+                ids,
+                group.state.scope.clone(),
+                group.state.credentials.clone(),
+            )
+        };
+        let (ids, scope, credentials) = planned;
+        if ids.is_empty() {
+            continue;
+        }
+        let started_wall = jiff::Timestamp::now();
+        let answer = tokio::select! {
+            answer = shared.client.list_hosts_risk_chunk(&scope, &credentials, &ids) => answer,
+            _ = cancel.cancelled() => return,
+        };
+        let now = Instant::now();
+        let mut state = shared.lock();
+        let Some(group) = state.groups.get_mut(&key) else {
+            return;
+        };
+        let updates = match answer {
+            Ok(answer) => {
+                tracing::debug!(
+                    group = %key,
+                    ids = ids.len(),
+                    request_id = answer.request_ids.last().map(String::as_str).unwrap_or_default(),
+                    elapsed_ms = now.duration_since(started).as_millis() as u64,
+                    "batched HSS call answered"
+                );
+                group
+                    .state
+                    .apply_success(&ids, answer, started, started_wall, now)
+            }
+            Err(error) => group.state.apply_failure(&ids, &poll_failure(&error), now),
+        };
+        state.publish(updates);
+    }
+}

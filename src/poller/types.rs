@@ -1,0 +1,216 @@
+//! The values that cross the poller's API: keys, registrations, options, updates, statistics.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::hss::config::MAX_CHUNK_SIZE;
+use crate::hss::{ClientConfig, Credentials, HostsRiskResult, HssError, Scope};
+use crate::status::PollFailure;
+
+/// A watched resource: namespace and name of a `HostRiskWatch`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WatchKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl WatchKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for WatchKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// What watches must share to be served by one group: same endpoint, project, enterprise
+/// project and credential identity. No secret in it (the identity is secret-free).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey {
+    pub endpoint: String,
+    pub project_id: String,
+    pub enterprise_project_id: Option<String>,
+    /// [`crate::hss::CredentialIdentity`] as text: `ak:<AK>`, `iam:...`, `token:<hash>`.
+    pub identity: String,
+}
+
+impl GroupKey {
+    pub fn new(scope: &Scope, credentials: &Credentials) -> Self {
+        Self {
+            endpoint: scope.endpoint.as_str().to_string(),
+            project_id: scope.project_id.clone(),
+            enterprise_project_id: scope.enterprise_project_id.clone(),
+            identity: credentials.identity().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for GroupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} project={} eps={} identity={}",
+            self.endpoint,
+            self.project_id,
+            self.enterprise_project_id.as_deref().unwrap_or("-"),
+            self.identity
+        )
+    }
+}
+
+/// Everything the poller needs to serve one watch. Registering again with an equal
+/// registration is a no-op; a new `revision`, other ids or another group polls it promptly.
+#[derive(Debug, Clone)]
+pub struct WatchRegistration {
+    pub key: WatchKey,
+    pub scope: Scope,
+    pub credentials: Credentials,
+    /// Duplicates are ignored; order is kept (it decides how ids are packed into calls).
+    pub host_ids: Vec<String>,
+    /// Target time between two complete refreshes.
+    pub interval: Duration,
+    /// Opaque token of what the controller saw (uid, generation, refresh annotation, Secret
+    /// version...): a different value asks for a prompt refresh.
+    pub revision: String,
+}
+
+impl WatchRegistration {
+    pub fn group_key(&self) -> GroupKey {
+        GroupKey::new(&self.scope, &self.credentials)
+    }
+}
+
+/// Tunables of [`super::Poller`].
+#[derive(Debug, Clone)]
+pub struct PollerOptions {
+    /// Ids per call, 1..=100 (clamped to the client's `chunk_size`).
+    pub max_ids_per_call: usize,
+    /// Calls per credential identity per `window`, used to plan; the client's limiter enforces.
+    /// Keep it equal to (or below) the client's `calls_per_minute`.
+    pub calls_per_window: u32,
+    /// The planning window; equal to the client's `rate_window` (one minute in production).
+    pub window: Duration,
+    /// Fill the room left in a call with ids of the watches due soonest, so no call is half
+    /// empty while work is coming up.
+    pub fill_ahead: bool,
+    /// Ids answered this long (at most) before a watch is due still count for its refresh, as a
+    /// share of its interval (0.1 = 10 %). Lets a call serve watches due moments apart.
+    pub early_tolerance: f64,
+    /// Backoff of a group after a failed call: ceiling `base * 2^(n-1)`, capped at the smallest
+    /// interval of the group; full jitter, never below `backoff_floor`.
+    pub backoff_base: Duration,
+    pub backoff_floor: Duration,
+}
+
+impl Default for PollerOptions {
+    fn default() -> Self {
+        Self::matching(&ClientConfig::default())
+    }
+}
+
+impl PollerOptions {
+    /// Options that plan with exactly the quota the client enforces.
+    pub fn matching(config: &ClientConfig) -> Self {
+        Self {
+            max_ids_per_call: config.chunk_size.clamp(1, MAX_CHUNK_SIZE),
+            calls_per_window: config.calls_per_minute.max(1),
+            window: config.rate_window,
+            fill_ahead: true,
+            early_tolerance: 0.1,
+            backoff_base: Duration::from_secs(10),
+            backoff_floor: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What a watch gets when its refresh completes or a call carrying its ids fails.
+#[derive(Debug, Clone)]
+pub struct WatchUpdate {
+    pub key: WatchKey,
+    /// The registration revision this update answers.
+    pub revision: String,
+    /// Only this watch's ids: found hosts and not-found ids, with the request ids of the calls
+    /// that answered them. On failure, the error of the failed call (the last good per-host
+    /// data stays in the poller, see [`super::PollerHandle::cached`]).
+    pub outcome: Result<HostsRiskResult, PollFailure>,
+    /// When this update was made.
+    pub at: Instant,
+    /// Wall-clock start of the oldest call whose answer is in `outcome` (success only).
+    pub oldest_data: Option<jiff::Timestamp>,
+    /// The watch's target interval.
+    pub target_interval: Duration,
+    /// Time between its last two complete refreshes (`None` before the second one).
+    pub effective_interval: Option<Duration>,
+    /// Exponentially smoothed `effective_interval` (weight 0.3 on the newest).
+    pub smoothed_interval: Option<Duration>,
+    /// How late the refresh completed compared with when it was due.
+    pub lag: Duration,
+}
+
+impl WatchUpdate {
+    /// True when the quota does not let this watch be refreshed as often as asked (effective
+    /// interval more than 10 % over target, as smoothed).
+    pub fn is_lagging(&self) -> bool {
+        self.smoothed_interval
+            .is_some_and(|eff| eff > self.target_interval.mul_f64(1.1))
+    }
+}
+
+/// The failure info of an HSS error, as status computation wants it.
+pub fn poll_failure(error: &HssError) -> PollFailure {
+    PollFailure {
+        reason: error.reason(),
+        message: error.to_string(),
+        request_id: error.request_id().map(str::to_string),
+        auth_failure: error.is_authentication() || matches!(error, HssError::Forbidden { .. }),
+    }
+}
+
+/// Counters of one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupStats {
+    pub watches: usize,
+    /// Distinct host ids over all watches of the group.
+    pub unique_ids: usize,
+    /// Calls started (failed ones included).
+    pub calls: u64,
+    pub failed_calls: u64,
+    /// Ids sent over all calls.
+    pub ids_requested: u64,
+    /// Full sweeps: every watch of the group refreshed at least once since the previous one.
+    pub sweeps: u64,
+    /// Calls used by the last full sweep.
+    pub last_sweep_calls: Option<u64>,
+    /// The physical minimum per sweep: `ceil(unique_ids / max_ids_per_call)`.
+    pub min_calls_per_sweep: u64,
+    /// Watch refreshes completed.
+    pub refreshes: u64,
+}
+
+/// Counters of the whole poller, for metrics and the benchmark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollerStats {
+    pub groups: BTreeMap<GroupKey, GroupStats>,
+}
+
+impl PollerStats {
+    pub fn total_calls(&self) -> u64 {
+        self.groups.values().map(|g| g.calls).sum()
+    }
+
+    /// Calls per group, keyed by the group's display name.
+    pub fn calls_by_group(&self) -> BTreeMap<String, u64> {
+        self.groups
+            .iter()
+            .map(|(k, g)| (k.to_string(), g.calls))
+            .collect()
+    }
+}
