@@ -103,7 +103,10 @@ fn registration(
 
 /// Every update delivered through the subscription, per watch, in order.
 #[derive(Clone, Default)]
-struct Collected(Arc<Mutex<HashMap<WatchKey, Vec<(Instant, WatchUpdate)>>>>);
+struct Collected(Arc<Mutex<HashMap<WatchKey, Vec<Received>>>>);
+
+/// An update and when the subscriber read it.
+type Received = (Instant, WatchUpdate);
 
 impl Collected {
     fn start(handle: &PollerHandle) -> Self {
@@ -122,7 +125,7 @@ impl Collected {
         collected
     }
 
-    fn updates(&self, name: &str) -> Vec<(Instant, WatchUpdate)> {
+    fn updates(&self, name: &str) -> Vec<Received> {
         let map = self.0.lock().expect("lock");
         map.get(&WatchKey::new("ns", name))
             .cloned()

@@ -46,6 +46,8 @@
 //! to a second, permits are seconds apart at the real quota).
 
 mod group;
+#[cfg(test)]
+mod group_tests;
 mod outcome;
 mod subscribe;
 mod task;
