@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use hostrisk_operator::hss::{ClientConfig, Credentials, HssClient, Scope};
+use hostrisk_operator::metrics::{Metrics, MetricsOptions};
 use hostrisk_operator::poller::{
     Poller, PollerHandle, PollerOptions, WatchKey, WatchRegistration, WatchUpdate,
 };
@@ -402,7 +403,14 @@ async fn too_small_a_quota_spreads_polls_fairly_and_reports_the_effective_interv
     // 2 calls per 2 s = 1 call/s, but 30 watches x 10 ids due every second need 3 calls/s.
     let sim = simulator(400, 60).await;
     let http = client(2, Duration::from_secs(2));
-    let (poller, handle) = poller(http);
+    let metrics = Metrics::new(MetricsOptions::default());
+    let (poller, handle) = Poller::new(
+        http.clone(),
+        PollerOptions {
+            metrics: Some(metrics.clone()),
+            ..PollerOptions::matching(http.config())
+        },
+    );
     let collected = Collected::start(&handle);
     let (lists, _) = workload(&sim.host_ids(), 30, 10);
     let target = Duration::from_secs(1);
@@ -446,6 +454,17 @@ async fn too_small_a_quota_spreads_polls_fairly_and_reports_the_effective_interv
     assert_eq!(counters.throttled, 0);
     // 11 s at 2 per 2 s: at most 2 + 2 * 5.5 calls.
     assert!(counters.calls_by(AK_IDENTITY) <= 13);
+    let text = metrics.encode().expect("metrics");
+    let series = |family: &str| {
+        text.lines()
+            .find(|l| l.starts_with(family) && l.contains("name=\"w07\""))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let effective = series("hostrisk_watch_effective_interval_seconds").expect("effective");
+    let excess = series("hostrisk_watch_interval_lag_seconds").expect("excess");
+    assert!(effective > 1.5 && excess > 0.5, "{effective} {excess}");
+    assert!(text.contains("hostrisk_hss_quota_wait_seconds_count"));
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::group::Wake;
-use super::types::{poll_failure, GroupKey};
+use super::types::{poll_failure, GroupKey, WatchUpdate};
 use super::Shared;
 
 pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<Notify>) {
@@ -29,6 +29,7 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
             if wake == Wake::Exit {
                 state.retire(&key);
             }
+            record_schedule(&shared, &updates);
             state.publish(updates);
             wake
         };
@@ -57,9 +58,12 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
         };
         // The plan is made once the permit is ours, so a watch registered meanwhile rides on
         // this very call.
-        tokio::select! {
-            _ = shared.planner.acquire(&identity) => {}
+        let waited = tokio::select! {
+            waited = shared.planner.acquire(&identity) => waited,
             _ = cancel.cancelled() => return,
+        };
+        if let Some(metrics) = &shared.options.metrics {
+            metrics.record_quota_wait(waited);
         }
         let started = Instant::now();
         let planned = {
@@ -106,6 +110,24 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
             }
             Err(error) => group.state.apply_failure(&ids, &poll_failure(&error), now),
         };
+        record_schedule(&shared, &updates);
         state.publish(updates);
+    }
+}
+
+/// Effective interval and its excess over target, for each completed refresh.
+fn record_schedule(shared: &Shared, updates: &[WatchUpdate]) {
+    let Some(metrics) = &shared.options.metrics else {
+        return;
+    };
+    for update in updates.iter().filter(|u| u.outcome.is_ok()) {
+        if let Some(effective) = update.smoothed_interval {
+            metrics.set_watch_schedule(
+                &update.key.namespace,
+                &update.key.name,
+                effective,
+                update.interval_excess(),
+            );
+        }
     }
 }

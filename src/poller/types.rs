@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use crate::hss::config::MAX_CHUNK_SIZE;
 use crate::hss::{ClientConfig, Credentials, HostsRiskResult, HssError, Scope};
+use crate::metrics::Metrics;
 use crate::status::PollFailure;
 
 /// A watched resource: namespace and name of a `HostRiskWatch`.
@@ -108,6 +109,11 @@ pub struct PollerOptions {
     /// interval of the group; full jitter, never below `backoff_floor`.
     pub backoff_base: Duration,
     pub backoff_floor: Duration,
+    /// When set, the poller records its quota waits (`hss_quota_wait_seconds`) and each
+    /// refreshed watch's effective interval and excess over target
+    /// (`watch_effective_interval_seconds`, `watch_interval_lag_seconds`). Forgetting a deleted
+    /// watch's series stays with the controller, which owns its other series too.
+    pub metrics: Option<Metrics>,
 }
 
 impl Default for PollerOptions {
@@ -127,6 +133,7 @@ impl PollerOptions {
             early_tolerance: 0.1,
             backoff_base: Duration::from_secs(10),
             backoff_floor: Duration::from_secs(1),
+            metrics: None,
         }
     }
 }
@@ -161,6 +168,13 @@ impl WatchUpdate {
     pub fn is_lagging(&self) -> bool {
         self.smoothed_interval
             .is_some_and(|eff| eff > self.target_interval.mul_f64(1.1))
+    }
+
+    /// By how much the smoothed effective interval exceeds the target (zero when met).
+    pub fn interval_excess(&self) -> Duration {
+        self.smoothed_interval.map_or(Duration::ZERO, |eff| {
+            eff.saturating_sub(self.target_interval)
+        })
     }
 }
 
