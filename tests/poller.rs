@@ -573,3 +573,63 @@ async fn removal_stops_polling_the_removed_ids() {
     assert_eq!(sim.counters().calls_by(AK_IDENTITY), settled);
     assert_eq!(handle.stats().total_calls(), settled);
 }
+
+#[tokio::test]
+async fn two_groups_of_one_credential_share_its_real_quota() {
+    // Two enterprise projects, one access key: two groups, one quota of 5 calls a minute.
+    // Each group needs 3 calls a sweep; together they get exactly 5, both served, no 429.
+    let sim = simulator(600, 5).await;
+    let http = client(5, Duration::from_secs(60));
+    let (poller, handle) = poller(http.clone());
+    let collected = Collected::start(&handle);
+    let ids = sim.host_ids();
+    let (lists, _) = workload(&ids[..300], 30, 10);
+    let (other_lists, _) = workload(&ids[300..], 30, 10);
+    let all_eps = Scope::for_endpoint(
+        sim.base_url(),
+        DEMO_PROJECT_ID,
+        Some("all_granted_eps".into()),
+    )
+    .expect("scope");
+    for (i, ids) in lists.iter().enumerate() {
+        poller.upsert(registration(
+            &sim,
+            &name(i),
+            ids,
+            Duration::from_secs(30),
+            aksk(),
+        ));
+    }
+    for (i, ids) in other_lists.iter().enumerate() {
+        let mut reg = registration(
+            &sim,
+            &format!("eps-{i:02}"),
+            ids,
+            Duration::from_secs(30),
+            aksk(),
+        );
+        reg.scope = all_eps.clone();
+        poller.upsert(reg);
+    }
+    assert!(eventually(Duration::from_secs(5), || handle.stats().total_calls() >= 5).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stats = handle.stats();
+    assert_eq!(stats.groups.len(), 2);
+    let counters = sim.counters();
+    eprintln!(
+        "shared identity: calls by group {:?}, simulator calls {} 429s {}",
+        stats.calls_by_group(),
+        counters.calls_by(AK_IDENTITY),
+        counters.throttled
+    );
+    assert_eq!(counters.calls_by(AK_IDENTITY), 5);
+    assert_eq!(counters.throttled, 0);
+    assert!(
+        stats.groups.values().all(|g| g.calls >= 2),
+        "both groups served: {stats:?}"
+    );
+    let served = (0..30)
+        .filter(|i| collected.successes(&format!("eps-{i:02}")) > 0)
+        .count();
+    assert!(served > 0);
+}
