@@ -624,6 +624,9 @@ async fn two_groups_of_one_credential_share_its_real_quota() {
     );
     assert_eq!(counters.calls_by(AK_IDENTITY), 5);
     assert_eq!(counters.throttled, 0);
+    // Planned across both groups: no call was started (and left waiting in the client's
+    // limiter with a stale plan) beyond the shared quota.
+    assert_eq!(stats.total_calls(), 5);
     assert!(
         stats.groups.values().all(|g| g.calls >= 2),
         "both groups served: {stats:?}"
