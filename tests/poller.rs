@@ -544,7 +544,10 @@ async fn removal_stops_polling_the_removed_ids() {
     poller.upsert(registration(&sim, "keep", &ids[0..10], interval, aksk()));
     poller.upsert(registration(&sim, "drop", &ids[10..30], interval, aksk()));
     assert!(eventually(Duration::from_secs(3), || collected.successes("drop") >= 1).await);
-    poller.remove(&WatchKey::new("ns", "drop"));
+    assert_eq!(handle.registered().len(), 2);
+    let gone = poller.retain(|key| key.name != "drop");
+    assert_eq!(gone, vec![WatchKey::new("ns", "drop")]);
+    assert_eq!(handle.registered(), vec![WatchKey::new("ns", "keep")]);
     assert_eq!(handle.group_of(&WatchKey::new("ns", "drop")), None);
     assert!(handle.latest(&WatchKey::new("ns", "drop")).is_none());
     tokio::time::sleep(Duration::from_millis(100)).await;

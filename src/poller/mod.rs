@@ -42,6 +42,23 @@
 //!   (deduplicated until read, never dropped), for `Controller::reconcile_on`; the reconcile
 //!   then reads [`PollerHandle::take_update`] instead of calling HSS.
 //!
+//! Integration with the controller (replacing its per-watch `list_hosts_risk` call):
+//! 1. At start-up (leader only), `Poller::new(hss_client.clone(), PollerOptions { metrics,
+//!    ..PollerOptions::matching(hss_client.config()) })`; keep both halves in the context.
+//! 2. Feed `handle.subscribe()`, mapped to `ObjectRef::new(&key.name).within(&key.namespace)`,
+//!    to `Controller::reconcile_on`, so a published update triggers that watch's reconcile.
+//! 3. In reconcile, once spec, Secret and `Scope` are valid: `poller.upsert(WatchRegistration
+//!    { key, scope, credentials, host_ids, interval, revision })` with `revision` built from
+//!    uid, generation, the refresh annotation and the Secret's resourceVersion. Suspended,
+//!    invalid or credential-less watches: `poller.remove(&key)`.
+//! 4. Then `handle.take_update(&key)`: `Ok(result)` -> `PollOutcome::Success(result)`,
+//!    `Err(failure)` -> `PollOutcome::Failed(failure)`; `None` -> nothing new, write nothing.
+//!    Requeue for the status heartbeat only: the poller drives polling from now on.
+//!    `smoothed_interval` / `is_lagging()` feed the status (effective interval, condition
+//!    reason when the quota cannot meet the interval).
+//! 5. Deleted watches are not reconciled: call `poller.retain(|k| store has k)` periodically
+//!    (or on the watcher's delete events), and `poller.shutdown()` when leadership is lost.
+//!
 //! One call at a time per group: calls of a group are sequential (a call takes milliseconds
 //! to a second, permits are seconds apart at the real quota).
 
@@ -224,6 +241,23 @@ impl Poller {
         }
     }
 
+    /// Removes every watch for which `keep` is false (e.g. not in the controller's store any
+    /// more: a deleted watch without finalizer is never reconciled again). Returns the removed.
+    pub fn retain(&self, keep: impl Fn(&WatchKey) -> bool) -> Vec<WatchKey> {
+        let gone: Vec<WatchKey> = self
+            .shared
+            .lock()
+            .watch_group
+            .keys()
+            .filter(|k| !keep(k))
+            .cloned()
+            .collect();
+        for key in &gone {
+            self.remove(key);
+        }
+        gone
+    }
+
     pub fn handle(&self) -> PollerHandle {
         PollerHandle {
             shared: Arc::clone(&self.shared),
@@ -272,6 +306,13 @@ impl PollerHandle {
         let state = self.shared.lock();
         let group = state.watch_group.get(key)?;
         state.groups.get(group)?.state.cached(key)
+    }
+
+    /// Every registered watch.
+    pub fn registered(&self) -> Vec<WatchKey> {
+        let mut keys: Vec<WatchKey> = self.shared.lock().watch_group.keys().cloned().collect();
+        keys.sort();
+        keys
     }
 
     /// The group a watch is served by.
