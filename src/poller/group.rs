@@ -32,9 +32,13 @@ pub(crate) struct WatchState {
     pub due: Instant,
     /// New or changed and not refreshed since: planned before everything else.
     pub urgent: bool,
-    /// Set when a call pulled this watch's ids ahead of its due time (fill-ahead): answers from
-    /// that call on count for the refresh in progress.
-    pub window_start: Option<Instant>,
+    /// Answers from this instant on count for the next refresh. Set by the first call planned
+    /// within half an interval of the watch's due time, so an id shared with a watch due a
+    /// little earlier is asked once per sweep, not once per watch.
+    pub accept_from: Option<Instant>,
+    /// A call took this watch's ids ahead of its due time (fill-ahead): its refresh may
+    /// complete before it is due.
+    pub pulled: bool,
     pub last_complete: Option<Instant>,
     pub effective: Option<Duration>,
     pub smoothed: Option<Duration>,
@@ -56,15 +60,20 @@ impl WatchState {
             .due
             .checked_sub(self.tolerance(share))
             .unwrap_or(self.due);
-        match self.window_start {
-            Some(start) => start.min(early),
-            None => early,
+        match self.accept_from {
+            // A new or changed watch wants answers from after the change, whatever came before.
+            Some(start) if !self.urgent => start.min(early),
+            _ => early,
         }
     }
 
     /// Whether a refresh may complete now (due, within tolerance of due, or pulled ahead).
     pub fn eligible(&self, now: Instant, share: f64) -> bool {
-        now >= self.since(share) || self.window_start.is_some()
+        let early = self
+            .due
+            .checked_sub(self.tolerance(share))
+            .unwrap_or(self.due);
+        now >= early || self.pulled
     }
 }
 
@@ -156,7 +165,8 @@ impl GroupState {
                 interval,
                 due: now,
                 urgent: true,
-                window_start: None,
+                accept_from: None,
+                pulled: false,
                 last_complete: history.0,
                 effective: history.1,
                 smoothed: history.2,
@@ -244,8 +254,9 @@ impl GroupState {
 
     /// The ids of the next call at `now`: the deduplicated ids of due watches, most urgent
     /// first, up to `max_ids_per_call`; then, with `fill_ahead`, ids of the watches due soonest
-    /// (within half their interval), whose refresh then starts with this call. Empty when
-    /// nothing due needs an answer.
+    /// (within half their interval), which may then complete early. Every watch due within
+    /// half its interval starts accepting answers from this call on. Empty when nothing due
+    /// needs an answer.
     pub fn plan_chunk(&mut self, now: Instant) -> Vec<String> {
         let max = self.options.max_ids_per_call.max(1);
         let mut chunk: Vec<String> = Vec::new();
@@ -266,7 +277,15 @@ impl GroupState {
                 break;
             }
         }
-        if chunk.is_empty() || !self.options.fill_ahead || chunk.len() >= max {
+        if chunk.is_empty() {
+            return chunk;
+        }
+        for watch in self.watches.values_mut() {
+            if watch.due > now && watch.due <= now + watch.interval / 2 {
+                watch.accept_from.get_or_insert(now);
+            }
+        }
+        if !self.options.fill_ahead || chunk.len() >= max {
             return chunk;
         }
         let mut upcoming: Vec<(&WatchKey, &WatchState)> = self
@@ -280,10 +299,10 @@ impl GroupState {
             if chunk.len() >= max {
                 break;
             }
-            // From this call on its refresh is in progress: every id it has not had since
-            // now is wanted, so take them all (those already in the chunk included).
+            // Its answers count from this call on (accept_from was set above), so only what
+            // it has not had since is wanted.
             pulled.push(key.clone());
-            for id in &watch.ids {
+            for id in self.needed(watch) {
                 if chunk.len() >= max {
                     break;
                 }
@@ -294,7 +313,8 @@ impl GroupState {
         }
         for key in pulled {
             if let Some(watch) = self.watches.get_mut(&key) {
-                watch.window_start.get_or_insert(now);
+                watch.accept_from.get_or_insert(now);
+                watch.pulled = true;
             }
         }
         chunk

@@ -286,3 +286,47 @@ fn removal_forgets_ids_nobody_else_wants() {
     assert!(g.cache.is_empty());
     assert_eq!(g.wake(t0), Wake::Exit);
 }
+
+#[test]
+fn ids_shared_with_a_watch_due_within_half_its_interval_are_asked_once_per_sweep() {
+    let t0 = Instant::now();
+    let mut g = group(
+        10,
+        false,
+        &[
+            reg("a", &["s", "a1"], 10 * S),
+            reg("b", &["s", "b1"], 10 * S),
+        ],
+        t0,
+    );
+    call(&mut g, t0);
+    // b refreshed 3 s after a: far beyond the 10 % tolerance, within half its interval.
+    let mut r = reg("b", &["s", "b1"], 10 * S);
+    r.revision = "2".into();
+    g.upsert(r, t0 + 3 * S);
+    call(&mut g, t0 + 3 * S);
+    let (ids, _) = call(&mut g, t0 + 10 * S);
+    assert_eq!(ids, vec!["s", "a1"]);
+    let (ids, done) = call(&mut g, t0 + 13 * S);
+    assert_eq!(
+        ids,
+        vec!["b1"],
+        "s from a's call at 10 s counts for b due at 13 s"
+    );
+    assert_eq!(done, vec![key("b")]);
+    // A watch due further ahead than half its interval does not accept early answers.
+    let mut g = group(
+        10,
+        false,
+        &[reg("c", &["s"], 4 * S), reg("d", &["s", "d1"], 4 * S)],
+        t0,
+    );
+    call(&mut g, t0);
+    let mut r = reg("d", &["s", "d1"], 4 * S);
+    r.revision = "2".into();
+    g.upsert(r, t0 + 3 * S);
+    call(&mut g, t0 + 3 * S);
+    call(&mut g, t0 + 4 * S); // c at 4 s; d is due at 7 s, 3 s > half of 4 s ahead
+    let (ids, _) = call(&mut g, t0 + 7 * S);
+    assert_eq!(ids, vec!["s", "d1"]);
+}

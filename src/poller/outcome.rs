@@ -117,7 +117,8 @@ impl GroupState {
         watch.last_complete = Some(now);
         watch.due = now + watch.interval;
         watch.urgent = false;
-        watch.window_start = None;
+        watch.accept_from = None;
+        watch.pulled = false;
         let update = WatchUpdate {
             key: key.clone(),
             revision: watch.revision.clone(),
