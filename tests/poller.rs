@@ -639,3 +639,38 @@ async fn two_groups_of_one_credential_share_its_real_quota() {
         .count();
     assert!(served > 0);
 }
+
+#[tokio::test]
+async fn watches_registered_moments_apart_share_calls_under_the_real_quota() {
+    // The operator starting: reconciles register watches one by one, a few ms apart. The
+    // first calls wait a moment to gather them instead of spending a permit each.
+    let sim = simulator(400, 5).await;
+    let (poller, handle) = poller(client(5, Duration::from_secs(60)));
+    let (lists, unique) = workload(&sim.host_ids(), 30, 10);
+    for (i, ids) in lists.iter().enumerate() {
+        poller.upsert(registration(
+            &sim,
+            &name(i),
+            ids,
+            Duration::from_secs(60),
+            aksk(),
+        ));
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || handle
+            .stats()
+            .groups
+            .values()
+            .all(|g| g.sweeps >= 1))
+        .await
+    );
+    let stats = handle.stats();
+    let group = stats.groups.values().next().expect("group");
+    eprintln!(
+        "start-up wave: calls={} for {unique} ids (min {})",
+        group.calls, group.min_calls_per_sweep
+    );
+    assert_eq!(group.calls, unique.div_ceil(100) as u64);
+    assert_eq!(sim.counters().throttled, 0);
+}

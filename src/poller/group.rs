@@ -252,6 +252,29 @@ impl GroupState {
         }
     }
 
+    /// True when a new or changed watch is due and the ids due now would not fill a call:
+    /// worth waiting a moment for more registrations.
+    pub fn wants_gathering(&self, now: Instant) -> bool {
+        let max = self.options.max_ids_per_call.max(1);
+        let due = self.due_order(now);
+        if !due
+            .iter()
+            .any(|k| self.watches.get(*k).is_some_and(|w| w.urgent))
+        {
+            return false;
+        }
+        let mut needed: HashSet<&String> = HashSet::new();
+        for key in due {
+            if let Some(watch) = self.watches.get(key) {
+                needed.extend(self.needed(watch));
+                if needed.len() >= max {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     /// The ids of the next call at `now`: the deduplicated ids of due watches, most urgent
     /// first, up to `max_ids_per_call`; then, with `fill_ahead`, ids of the watches due soonest
     /// (within half their interval), which may then complete early. Every watch due within

@@ -330,3 +330,18 @@ fn ids_shared_with_a_watch_due_within_half_its_interval_are_asked_once_per_sweep
     let (ids, _) = call(&mut g, t0 + 7 * S);
     assert_eq!(ids, vec!["s", "d1"]);
 }
+
+#[test]
+fn only_a_new_watch_whose_call_would_not_be_full_waits_to_gather() {
+    let t0 = Instant::now();
+    let mut g = group(3, false, &[reg("a", &["a1", "a2"], 10 * S)], t0);
+    assert!(g.wants_gathering(t0));
+    g.upsert(reg("b", &["b1", "b2"], 10 * S), t0);
+    assert!(!g.wants_gathering(t0), "a full call is ready");
+    call(&mut g, t0);
+    call(&mut g, t0);
+    assert!(
+        !g.wants_gathering(t0 + 10 * S),
+        "only due by interval, not new"
+    );
+}

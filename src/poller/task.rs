@@ -48,6 +48,19 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
             }
             Wake::Ready => {}
         }
+        let gather = shared.options.gather;
+        let gathering = !gather.is_zero()
+            && shared
+                .lock()
+                .groups
+                .get(&key)
+                .is_some_and(|g| g.state.wants_gathering(now));
+        if gathering {
+            tokio::select! {
+                _ = tokio::time::sleep(gather) => {}
+                _ = cancel.cancelled() => return,
+            }
+        }
         let Some(identity) = shared
             .lock()
             .groups

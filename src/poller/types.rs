@@ -102,6 +102,10 @@ pub struct PollerOptions {
     /// Fill the room left in a call with ids of the watches due soonest, so no call is half
     /// empty while work is coming up.
     pub fill_ahead: bool,
+    /// When a new or changed watch is due and its call would not be full, wait this long first
+    /// so registrations arriving together (operator start, `kubectl apply` of many watches)
+    /// share calls instead of each spending a permit. Zero disables.
+    pub gather: Duration,
     /// Ids answered this long (at most) before a watch is due still count for its refresh, as a
     /// share of its interval (0.1 = 10 %). Lets a call serve watches due moments apart.
     pub early_tolerance: f64,
@@ -130,6 +134,7 @@ impl PollerOptions {
             calls_per_window: config.calls_per_minute.max(1),
             window: config.rate_window,
             fill_ahead: true,
+            gather: Duration::from_millis(200),
             early_tolerance: 0.1,
             backoff_base: Duration::from_secs(10),
             backoff_floor: Duration::from_secs(1),
