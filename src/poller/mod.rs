@@ -20,10 +20,16 @@
 //!   moment: ids still needed by due watches (urgent first, then most overdue first, then by
 //!   key for a stable packing), deduplicated, up to the chunk size; with
 //!   [`PollerOptions::fill_ahead`] the room left is filled with the ids of the watches due
-//!   soonest (at most half their interval ahead), whose refresh then starts with this call.
-//!   Answers up to [`PollerOptions::early_tolerance`] × interval before a watch is due count
-//!   for it, so one call serves watches due moments apart (a shared id is not fetched twice
-//!   in a sweep).
+//!   soonest (at most half their interval ahead), which may then complete early. A new or
+//!   changed watch whose call would not be full waits [`PollerOptions::gather`] first, so a
+//!   wave of registrations (operator start) shares calls instead of spending a permit each.
+//! - **Which answers count.** A watch's refresh needs, for each of its ids, an answer from a
+//!   call started at or after the earlier of: its due time minus
+//!   [`PollerOptions::early_tolerance`] × interval, and the first call planned while it was
+//!   within half its interval of being due. So a sweep asks each id once even when it spans
+//!   many calls and watches sharing an id are due seconds apart; every id is still asked at
+//!   least once per (smallest) interval of its watches. A new or changed watch takes only
+//!   answers from calls started after the change.
 //! - **Quota.** The planning limiter is a sliding window of `calls_per_window` per
 //!   credential identity, shared by every group of the poller, so two groups with one
 //!   identity (two projects, one user) share one quota, first come first served. The client's
