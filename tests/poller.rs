@@ -225,8 +225,9 @@ async fn one_credential_sweeps_with_the_minimum_calls_and_no_429() {
         let effective = last
             .effective_interval
             .expect("measured after the second refresh");
+        // Fill-ahead may complete a refresh up to half an interval early; the quota is ample.
         assert!(
-            effective >= Duration::from_millis(2000) && effective < Duration::from_millis(4000),
+            effective >= Duration::from_millis(1250) && effective < Duration::from_millis(5000),
             "{effective:?}"
         );
         assert!(!last.is_lagging());
@@ -655,7 +656,7 @@ async fn watches_registered_moments_apart_share_calls_under_the_real_quota() {
             Duration::from_secs(60),
             aksk(),
         ));
-        tokio::time::sleep(Duration::from_millis(3)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     assert!(
         eventually(Duration::from_secs(5), || handle
