@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod crd;
+pub mod demo;
 pub mod hss;
 pub mod metrics;
 pub mod sim;

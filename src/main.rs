@@ -18,6 +18,9 @@ enum Command {
     Query(cli::query::QueryArgs),
     /// Run the HSS simulator (ListHostsRisk + IAM tokens) until Ctrl-C.
     Simulate(cli::simulate::SimulateArgs),
+    /// Show the operator at work: in-process HSS simulator, Kubernetes API stand-in and
+    /// controller, with a live `kubectl get hrw -w` style table, for a short while.
+    Demo(cli::demo::DemoArgs),
 }
 
 #[tokio::main]
@@ -38,5 +41,6 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Demo(args) => ExitCode::from(cli::demo::run(args).await),
     }
 }
