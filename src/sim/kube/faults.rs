@@ -1,0 +1,123 @@
+//! Request counters and run-time fault switches.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+/// What a counted request did: audit-style verb, resource plural, subresource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestKey {
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`.
+    pub verb: String,
+    /// Resource plural (or `discovery`).
+    pub resource: String,
+    /// `status`, or "" for the main resource.
+    pub subresource: String,
+}
+
+#[derive(Default)]
+struct Switches {
+    unavailable_until: Option<Instant>,
+    expire_next_watches: u32,
+    conflicts: HashMap<String, u32>,
+}
+
+/// Shared counters and fault switches.
+pub struct Faults {
+    counts: Mutex<BTreeMap<RequestKey, u64>>,
+    switches: Mutex<Switches>,
+    /// Bumped to end every open watch stream.
+    pub drop_epoch: watch::Sender<u64>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            counts: Mutex::default(),
+            switches: Mutex::default(),
+            drop_epoch: watch::channel(0).0,
+        }
+    }
+}
+
+impl Faults {
+    /// Counts one request.
+    pub fn count(&self, verb: &str, resource: &str, subresource: &str) {
+        if let Ok(mut c) = self.counts.lock() {
+            let key = RequestKey {
+                verb: verb.into(),
+                resource: resource.into(),
+                subresource: subresource.into(),
+            };
+            *c.entry(key).or_default() += 1;
+        }
+    }
+
+    /// All counts so far.
+    pub fn counts(&self) -> BTreeMap<RequestKey, u64> {
+        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Ends every open watch stream (the clients see the response body end).
+    pub fn drop_watches(&self) {
+        self.drop_epoch.send_modify(|e| *e += 1);
+    }
+
+    /// The next `n` watch requests that resume from a resourceVersion get a 410 ERROR event.
+    pub fn expire_next_watches(&self, n: u32) {
+        if let Ok(mut s) = self.switches.lock() {
+            s.expire_next_watches += n;
+        }
+    }
+
+    /// Takes one pending forced expiry, if any.
+    pub fn take_expiry(&self) -> bool {
+        let Ok(mut s) = self.switches.lock() else {
+            return false;
+        };
+        if s.expire_next_watches > 0 {
+            s.expire_next_watches -= 1;
+            return true;
+        }
+        false
+    }
+
+    /// The next `n` writes to `resource` (plural) answer 409 Conflict.
+    pub fn conflict_next_writes(&self, resource: &str, n: u32) {
+        if let Ok(mut s) = self.switches.lock() {
+            *s.conflicts.entry(resource.to_string()).or_default() += n;
+        }
+    }
+
+    /// Takes one pending forced conflict for `resource`, if any.
+    pub fn take_conflict(&self, resource: &str) -> bool {
+        let Ok(mut s) = self.switches.lock() else {
+            return false;
+        };
+        match s.conflicts.get_mut(resource) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every request answers 503 for `d`, and open watches are dropped now.
+    pub fn unavailable_for(&self, d: Duration) {
+        if let Ok(mut s) = self.switches.lock() {
+            s.unavailable_until = Some(Instant::now() + d);
+        }
+        self.drop_watches();
+    }
+
+    /// Whether the server currently plays unavailable.
+    pub fn is_unavailable(&self) -> bool {
+        self.switches
+            .lock()
+            .map(|s| s.unavailable_until.is_some_and(|t| Instant::now() < t))
+            .unwrap_or(false)
+    }
+}

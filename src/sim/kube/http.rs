@@ -1,0 +1,343 @@
+//! The HTTP front: one axum fallback handler that routes like the apiserver.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::apply::apply;
+use super::delete::{delete, success_status, Deleted};
+use super::discovery;
+use super::list::list;
+use super::meta::{meta_str, set_meta};
+use super::patch::{json_patch, merge_patch, strategic_merge_patch, PatchKind};
+use super::query::{Query, Shape};
+use super::resources::ResourceType;
+use super::route::{parse, ResourcePath, Route};
+use super::status::{json_response, ApiError};
+use super::watch::{self, WatchScope};
+use super::write::{create, update, Target};
+use super::Shared;
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn not_served() -> ApiError {
+    ApiError::new(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
+}
+
+/// Entry point for every request.
+pub async fn handle(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match dispatch(&shared, &method, &uri, &headers, &body) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn dispatch(
+    shared: &Arc<Shared>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let route = parse(uri.path()).ok_or_else(not_served)?;
+    let q = Query::parse(uri.query());
+    let accept = header(headers, "accept");
+    if let Route::Resource(rp) = route {
+        return resource(shared, method, &rp, &q, headers, body);
+    }
+    shared.faults.count("get", "discovery", "");
+    if shared.faults.is_unavailable() {
+        return Err(ApiError::unavailable());
+    }
+    if method != Method::GET {
+        return Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource: {method}"),
+        ));
+    }
+    let types = shared.lock()?.resource_types();
+    let aggregated = discovery::wants_aggregated(accept);
+    let doc = match route {
+        Route::Version => {
+            json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-standin", "platform": "linux/amd64"})
+        }
+        Route::CoreVersions if aggregated => {
+            return Ok(aggregated_response(discovery::aggregated(&types, true)))
+        }
+        Route::Groups if aggregated => {
+            return Ok(aggregated_response(discovery::aggregated(&types, false)))
+        }
+        Route::CoreVersions => discovery::core_versions(),
+        Route::CoreResources(v) => {
+            discovery::resource_list(&types, "", &v).ok_or_else(not_served)?
+        }
+        Route::Groups => discovery::group_list(&types),
+        Route::Group(g) => discovery::group(&types, &g).ok_or_else(not_served)?,
+        Route::GroupResources(g, v) => {
+            discovery::resource_list(&types, &g, &v).ok_or_else(not_served)?
+        }
+        Route::Resource(_) => return Err(not_served()),
+    };
+    Ok(json_response(StatusCode::OK, &doc))
+}
+
+fn aggregated_response(doc: Value) -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", discovery::AGGREGATED_CONTENT_TYPE)],
+        doc.to_string(),
+    )
+        .into_response()
+}
+
+fn verb_of(method: &Method, rp: &ResourcePath, q: &Query) -> &'static str {
+    match (method.as_str(), rp.name.is_some()) {
+        ("GET", false) if q.is_watch() => "watch",
+        ("GET", false) => "list",
+        ("GET", true) => "get",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => "unknown",
+    }
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+    })
+}
+
+fn resource(
+    shared: &Arc<Shared>,
+    method: &Method,
+    rp: &ResourcePath,
+    q: &Query,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let verb = verb_of(method, rp, q);
+    let sub = rp.subresource.as_deref().unwrap_or("");
+    shared.faults.count(verb, &rp.plural, sub);
+    tracing::debug!(verb, resource = %rp.plural, subresource = sub, namespace = ?rp.namespace, name = ?rp.name, "standin apiserver request");
+    if shared.faults.is_unavailable() {
+        return Err(ApiError::unavailable());
+    }
+    let shape = Shape::from_accept(header(headers, "accept"))?;
+    let mut state = shared.lock()?;
+    let rt = state
+        .find_type(&rp.group, &rp.version, &rp.plural)
+        .ok_or_else(not_served)?;
+    // copies: namespaced objects are only addressable below `namespaces/{ns}` (collections may
+    // also be listed across namespaces); cluster-scoped ones never are.
+    if (rt.namespaced && rp.namespace.is_none() && rp.name.is_some())
+        || (!rt.namespaced && rp.namespace.is_some())
+    {
+        return Err(not_served());
+    }
+    let status_sub = match rp.subresource.as_deref() {
+        None => false,
+        Some("status") if rt.status_subresource && rp.name.is_some() => true,
+        Some(_) => return Err(not_served()),
+    };
+    let namespace = rp.namespace.clone().unwrap_or_default();
+    let strict_fields = q.get("fieldValidation") == Some("Strict");
+    let t = Target {
+        rt: &rt,
+        namespace: &namespace,
+        strict_fields,
+    };
+    let is_write = matches!(verb, "create" | "update" | "patch" | "delete");
+    if is_write && q.get("dryRun").is_some() {
+        return Err(ApiError::not_implemented("dryRun"));
+    }
+    if is_write && shared.faults.take_conflict(&rt.plural) {
+        let name = rp.name.clone().unwrap_or_default();
+        return Err(ApiError::conflict(&t.subject(&name)));
+    }
+    let render = |o: &Value| shape.render(o, &rt, &rp.version);
+    match (verb, rp.name.as_deref()) {
+        ("list", _) => Ok(json_response(
+            StatusCode::OK,
+            &list(&state, &rt, &rp.version, rp.namespace.as_deref(), q, shape)?,
+        )),
+        ("watch", _) => {
+            let scope = WatchScope {
+                rt: rt.clone(),
+                version: rp.version.clone(),
+                namespace: rp.namespace.clone(),
+                selectors: q.selectors(&rt)?,
+                shape,
+            };
+            let start = watch::start(&state, &scope, q, &shared.faults)?;
+            drop(state);
+            Ok(watch::stream(
+                scope,
+                start,
+                &shared.faults,
+                shared.bookmark_interval(),
+            ))
+        }
+        ("get", Some(name)) => {
+            let obj = state
+                .objects
+                .get(&t.key(name))
+                .ok_or_else(|| ApiError::not_found(&t.subject(name)))?;
+            Ok(json_response(StatusCode::OK, &render(obj)))
+        }
+        ("create", None) if !status_sub => {
+            let obj = create(&mut state, &t, parse_body(body)?)?;
+            Ok(json_response(StatusCode::CREATED, &render(&obj)))
+        }
+        ("update", Some(name)) => {
+            // copies: a PUT that creates (Leases, Events) answers 201.
+            let existed = state.objects.contains_key(&t.key(name));
+            let obj = update(&mut state, &t, name, status_sub, parse_body(body)?)?;
+            let code = if existed {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            Ok(json_response(code, &render(&obj)))
+        }
+        ("patch", Some(name)) => {
+            let ct = header(headers, "content-type").unwrap_or("");
+            let kind = PatchKind::from_content_type(ct, &rt)?;
+            let (code, obj) = patch(&mut state, &t, name, status_sub, kind, q, body)?;
+            Ok(json_response(code, &render(&obj)))
+        }
+        ("delete", Some(name)) => {
+            let options = if body.is_empty() {
+                json!({})
+            } else {
+                parse_body(body)?
+            };
+            match delete(&mut state, &t, name, &options)? {
+                Deleted::Gone(o) => Ok(json_response(StatusCode::OK, &success_status(&t, &o))),
+                Deleted::Pending(o) => {
+                    let accepted = options.get("orphanDependents") == Some(&Value::Bool(false));
+                    let code = if accepted {
+                        StatusCode::ACCEPTED
+                    } else {
+                        StatusCode::OK
+                    };
+                    Ok(json_response(code, &render(&o)))
+                }
+            }
+        }
+        ("deletecollection", _) => Err(ApiError::not_implemented("deletecollection")),
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource: {method}"),
+        )),
+    }
+}
+
+/// copies: a patch is applied to the current object and then written like an update, so
+/// optimistic concurrency only applies when the patch itself sets metadata.resourceVersion.
+fn patch(
+    state: &mut super::store::State,
+    t: &Target<'_>,
+    name: &str,
+    status_sub: bool,
+    kind: PatchKind,
+    q: &Query,
+    body: &Bytes,
+) -> Result<(StatusCode, Value), ApiError> {
+    let key = t.key(name);
+    let current = state.objects.get(&key).cloned();
+    if kind == PatchKind::Apply {
+        let manager = q.get("fieldManager").ok_or_else(|| {
+            ApiError::new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+        })?;
+        let config: Value = serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+        check_apply_identity(&config, t.rt, name)?;
+        let mut owners = state.apply_owners.get(&key).cloned().unwrap_or_default();
+        let mut result = apply(
+            current.as_ref(),
+            &config,
+            manager,
+            q.flag("force"),
+            &mut owners,
+            &t.subject(name),
+        )?;
+        let out = match &current {
+            None if status_sub => return Err(ApiError::not_found(&t.subject(name))),
+            None => {
+                set_meta(&mut result, "name", json!(name));
+                (StatusCode::CREATED, create(state, t, result)?)
+            }
+            Some(cur) => {
+                if meta_str(&config, "resourceVersion").is_none() {
+                    set_meta(
+                        &mut result,
+                        "resourceVersion",
+                        json!(meta_str(cur, "resourceVersion").unwrap_or("")),
+                    );
+                }
+                (StatusCode::OK, update(state, t, name, status_sub, result)?)
+            }
+        };
+        if state.objects.contains_key(&key) {
+            state.apply_owners.insert(key, owners);
+        }
+        return Ok(out);
+    }
+    let cur = current.ok_or_else(|| ApiError::not_found(&t.subject(name)))?;
+    let patch_body = parse_body(body)?;
+    let mut doc = cur.clone();
+    match kind {
+        PatchKind::Merge => merge_patch(&mut doc, &patch_body),
+        PatchKind::Strategic => strategic_merge_patch(&mut doc, &patch_body)?,
+        PatchKind::Json => json_patch(&mut doc, &patch_body)?,
+        PatchKind::Apply => {}
+    }
+    if meta_str(&doc, "resourceVersion").is_none_or(str::is_empty) {
+        set_meta(
+            &mut doc,
+            "resourceVersion",
+            json!(meta_str(&cur, "resourceVersion").unwrap_or("")),
+        );
+    }
+    Ok((StatusCode::OK, update(state, t, name, status_sub, doc)?))
+}
+
+/// copies: an apply configuration must carry apiVersion, kind and the URL's name.
+fn check_apply_identity(config: &Value, rt: &ResourceType, name: &str) -> Result<(), ApiError> {
+    let api_version = config.get("apiVersion").and_then(Value::as_str);
+    let kind = config.get("kind").and_then(Value::as_str);
+    if api_version.is_none() || kind != Some(rt.kind.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "apply configuration must set apiVersion and kind {}",
+            rt.kind
+        )));
+    }
+    if meta_str(config, "name").is_some_and(|n| n != name) {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            meta_str(config, "name").unwrap_or("")
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! The Rust-side handle: start, client, observation, fault hooks, shutdown.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::ApiResource;
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, oneshot};
+use tokio::task::JoinHandle;
+
+use super::faults::{Faults, RequestKey};
+use super::store::{ObjKey, State};
+use super::Shared;
+
+/// How many changes the stand-in keeps for watch resumption, `Exact` lists and continue
+/// tokens by default (each change holds the old and new object, so this bounds memory).
+pub const DEFAULT_HISTORY_LIMIT: usize = 1_000;
+
+/// Errors of the Rust-side handle.
+#[derive(Debug, thiserror::Error)]
+pub enum StandinError {
+    /// The listener could not be bound.
+    #[error("binding the stand-in apiserver to {addr}: {source}")]
+    Bind {
+        /// Requested address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The generated kubeconfig was rejected by kube.
+    #[error("building a kube config for the stand-in apiserver: {0}")]
+    Kubeconfig(String),
+    /// A request through the kube client failed.
+    #[error("kube client request to the stand-in apiserver: {0}")]
+    Client(#[from] kube::Error),
+    /// A YAML document could not be parsed.
+    #[error("parsing YAML document: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    /// A YAML document is not a Kubernetes object.
+    #[error("YAML document is not a Kubernetes object: {0}")]
+    NotAnObject(#[source] serde_json::Error),
+    /// A YAML document names a kind the stand-in does not serve (yet: create its CRD first).
+    #[error("the stand-in apiserver serves no {api_version} {kind}")]
+    UnknownKind {
+        /// apiVersion of the document.
+        api_version: String,
+        /// kind of the document.
+        kind: String,
+    },
+    /// The store lock was poisoned by a panic.
+    #[error("stand-in store lock poisoned")]
+    Poisoned,
+}
+
+/// A running stand-in API server. Dropping it stops the server.
+pub struct StandinApiServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl StandinApiServer {
+    /// Binds `addr` (port 0 picks a free port) and starts serving.
+    pub async fn start(addr: SocketAddr) -> Result<Self, StandinError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StandinError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StandinError::Bind { addr, source })?;
+        let (changes, _) = broadcast::channel(4096);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(DEFAULT_HISTORY_LIMIT, changes)),
+            faults: Faults::default(),
+            bookmark_interval: Mutex::new(Duration::from_secs(5)),
+        });
+        let router = axum::Router::new()
+            .fallback(super::http::handle)
+            .with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, router).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(error) = served.await {
+                tracing::warn!(%error, "stand-in apiserver stopped with an error");
+            }
+        });
+        tracing::info!(%addr, "stand-in apiserver listening");
+        Ok(Self {
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A kubeconfig with one cluster (this server, plain HTTP), one user without
+    /// credentials, one context (namespace `default`), selected as current.
+    pub fn kubeconfig(&self) -> Kubeconfig {
+        let doc = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "standin", "cluster": {"server": self.url()}}],
+            "users": [{"name": "standin", "user": {}}],
+            "contexts": [{"name": "standin", "context": {"cluster": "standin", "user": "standin", "namespace": "default"}}],
+            "current-context": "standin",
+        });
+        serde_json::from_value(doc).unwrap_or_default()
+    }
+
+    /// A real `kube::Client` for this server, built with `Config::from_custom_kubeconfig`.
+    pub async fn client(&self) -> Result<kube::Client, StandinError> {
+        let config =
+            kube::Config::from_custom_kubeconfig(self.kubeconfig(), &KubeConfigOptions::default())
+                .await
+                .map_err(|e| StandinError::Kubeconfig(e.to_string()))?;
+        kube::Client::try_from(config).map_err(StandinError::Client)
+    }
+
+    /// Every request counted so far, by (verb, resource plural, subresource).
+    pub fn request_counts(&self) -> BTreeMap<RequestKey, u64> {
+        self.shared.faults.counts()
+    }
+
+    /// Requests with this verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`),
+    /// resource plural and subresource ("" for the main resource).
+    pub fn request_count(&self, verb: &str, resource: &str, subresource: &str) -> u64 {
+        let key = RequestKey {
+            verb: verb.into(),
+            resource: resource.into(),
+            subresource: subresource.into(),
+        };
+        self.request_counts().get(&key).copied().unwrap_or(0)
+    }
+
+    /// Write requests (update + patch) to `<resource>/status`.
+    pub fn status_writes(&self, resource: &str) -> u64 {
+        self.request_count("update", resource, "status")
+            + self.request_count("patch", resource, "status")
+    }
+
+    /// Write requests (create, update, patch, delete) to `resource`, any subresource.
+    pub fn writes(&self, resource: &str) -> u64 {
+        self.request_counts()
+            .iter()
+            .filter(|(k, _)| {
+                k.resource == resource
+                    && matches!(k.verb.as_str(), "create" | "update" | "patch" | "delete")
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Writes that were stored (got a new resourceVersion and a watch event) for one
+    /// resource; no-op updates are answered but not stored, so they do not count here.
+    pub fn stored_writes(&self, group: &str, plural: &str) -> u64 {
+        self.shared
+            .state
+            .lock()
+            .ok()
+            .and_then(|s| {
+                s.commits
+                    .get(&(group.to_string(), plural.to_string()))
+                    .copied()
+            })
+            .unwrap_or(0)
+    }
+
+    /// The stored object (as written, at its storage version), read without HTTP.
+    /// `group` is "" for core; `namespace` is "" for cluster-scoped objects.
+    pub fn object(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
+        let key = ObjKey {
+            group: group.into(),
+            plural: plural.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        self.shared.state.lock().ok()?.objects.get(&key).cloned()
+    }
+
+    /// Every stored object of one resource, in key order.
+    pub fn objects(&self, group: &str, plural: &str) -> Vec<Value> {
+        self.shared
+            .state
+            .lock()
+            .map(|s| {
+                s.resource_objects(group, plural)
+                    .into_iter()
+                    .map(|(_, v)| v)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The current global resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.shared.state.lock().map(|s| s.rv).unwrap_or(0)
+    }
+
+    /// Drops all change history, like an etcd compaction: watches and `Exact` lists at any
+    /// older resourceVersion answer 410 Expired afterwards.
+    pub fn compact_history(&self) {
+        if let Ok(mut s) = self.shared.state.lock() {
+            s.compact();
+        }
+    }
+
+    /// Sets how many changes are kept; older ones are compacted now and from then on.
+    pub fn set_history_limit(&self, changes: usize) {
+        if let Ok(mut s) = self.shared.state.lock() {
+            s.history_limit = changes.max(1);
+            s.trim_history();
+        }
+    }
+
+    /// Sets the period of BOOKMARK events on watches that allow them (default 5s).
+    pub fn set_bookmark_interval(&self, every: Duration) {
+        if let Ok(mut d) = self.shared.bookmark_interval.lock() {
+            *d = every.max(Duration::from_millis(10));
+        }
+    }
+
+    /// Fault: ends every open watch stream now (clients see the response end, as when an
+    /// apiserver restarts or a watch times out).
+    pub fn drop_watches(&self) {
+        self.shared.faults.drop_watches();
+    }
+
+    /// Fault: the next `n` watches that resume from a resourceVersion get an ERROR event
+    /// with a 410 Expired Status, as if that version had been compacted.
+    pub fn expire_next_watches(&self, n: u32) {
+        self.shared.faults.expire_next_watches(n);
+    }
+
+    /// Fault: the next `n` writes to `resource` (plural, any subresource) answer 409 Conflict.
+    pub fn conflict_next_writes(&self, resource: &str, n: u32) {
+        self.shared.faults.conflict_next_writes(resource, n);
+    }
+
+    /// Fault: every request answers 503 ServiceUnavailable for `duration`; open watches end now.
+    pub fn unavailable_for(&self, duration: Duration) {
+        self.shared.faults.unavailable_for(duration);
+    }
+
+    /// Creates or updates each YAML document (separated by `---`) over HTTP with the real
+    /// kube client, by server-side apply with field manager `standin-apply` and force.
+    /// CRDs must come before their custom resources. Returns the objects as stored.
+    pub async fn apply_yaml_documents(
+        &self,
+        yaml: &str,
+    ) -> Result<Vec<DynamicObject>, StandinError> {
+        let client = self.client().await?;
+        let mut out = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(yaml) {
+            let value: Value = serde::Deserialize::deserialize(doc)?;
+            if value.is_null() {
+                continue;
+            }
+            let obj: DynamicObject =
+                serde_json::from_value(value.clone()).map_err(StandinError::NotAnObject)?;
+            let api_version = value
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let kind = value
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let (ar, namespaced) = self.api_resource(&api_version, &kind)?;
+            let name = obj.metadata.name.clone().unwrap_or_default();
+            let api: Api<DynamicObject> = if namespaced {
+                let ns = obj
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
+                Api::namespaced_with(client.clone(), &ns, &ar)
+            } else {
+                Api::all_with(client.clone(), &ar)
+            };
+            let applied = api
+                .patch(
+                    &name,
+                    &PatchParams::apply("standin-apply").force(),
+                    &Patch::Apply(&value),
+                )
+                .await?;
+            out.push(applied);
+        }
+        Ok(out)
+    }
+
+    fn api_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<(ApiResource, bool), StandinError> {
+        let unknown = || StandinError::UnknownKind {
+            api_version: api_version.into(),
+            kind: kind.into(),
+        };
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        let state = self
+            .shared
+            .state
+            .lock()
+            .map_err(|_| StandinError::Poisoned)?;
+        let rt = state
+            .resource_types()
+            .into_iter()
+            .find(|t| t.group == group && t.kind == kind && t.versions.iter().any(|v| v == version))
+            .ok_or_else(unknown)?;
+        let ar = ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: api_version.into(),
+            kind: kind.into(),
+            plural: rt.plural.clone(),
+        };
+        Ok((ar, rt.namespaced))
+    }
+
+    /// Stops serving: ends open watches, stops accepting connections, waits for the server task.
+    pub async fn shutdown(mut self) {
+        self.shared.faults.drop_watches();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for StandinApiServer {
+    fn drop(&mut self) {
+        self.shared.faults.drop_watches();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
