@@ -2,7 +2,11 @@
 //!
 //! Layers, from the cloud inwards:
 //! - [`hss`]: the HSS / IAM client. Knows nothing of Kubernetes.
+//! - [`crd`]: the `HostRiskWatch` resource types, schema rules, code-side validation, CRD YAML.
+//! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
 
+pub mod crd;
 pub mod hss;
 pub mod sim;
+pub mod status;

@@ -1,0 +1,70 @@
+//! CEL rules (`x-kubernetes-validations`) of the schema. Kept as constants so the schema, the
+//! code-side validation and the tests quote the same text.
+
+/// Spec rule: `region` and `endpoint` are mutually exclusive.
+pub const REGION_AND_ENDPOINT_RULE: &str = "!(has(self.region) && has(self.endpoint))";
+/// Message of [`REGION_AND_ENDPOINT_RULE`].
+pub const REGION_AND_ENDPOINT_MESSAGE: &str =
+    "spec.region and spec.endpoint are mutually exclusive: set exactly one of them";
+
+/// Spec rule: one of `region` or `endpoint` is present.
+pub const REGION_OR_ENDPOINT_RULE: &str = "has(self.region) || has(self.endpoint)";
+/// Message of [`REGION_OR_ENDPOINT_RULE`].
+pub const REGION_OR_ENDPOINT_MESSAGE: &str =
+    "set exactly one of spec.region (a Huawei Cloud region such as ap-southeast-1) or spec.endpoint (a URL)";
+
+/// Endpoint rule: an http(s) URL. The operator narrows this further at run time
+/// (`--allowed-endpoints`, loopback-only plain http).
+pub const ENDPOINT_SCHEME_RULE: &str = "self.startsWith('https://') || self.startsWith('http://')";
+/// Message of [`ENDPOINT_SCHEME_RULE`].
+pub const ENDPOINT_SCHEME_MESSAGE: &str =
+    "spec.endpoint must be an https:// URL (http:// only for loopback test endpoints)";
+
+/// Interval rule: at least one minute. The `matches` guard keeps a malformed value from turning
+/// into a CEL evaluation error: the `pattern` of the schema reports it with a clearer message.
+pub const INTERVAL_FLOOR_RULE: &str =
+    "!self.matches('^([0-9]+(s|m|h))+$') || duration(self) >= duration('1m')";
+/// Message of [`INTERVAL_FLOOR_RULE`].
+pub const INTERVAL_FLOOR_MESSAGE: &str =
+    "spec.interval must be at least 1m (HSS allows 5 calls per minute per user)";
+
+/// A rule with its message, as written into the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CelRule {
+    pub rule: &'static str,
+    pub message: &'static str,
+}
+
+/// Rules on the spec object itself.
+pub const SPEC_RULES: &[CelRule] = &[
+    CelRule {
+        rule: REGION_AND_ENDPOINT_RULE,
+        message: REGION_AND_ENDPOINT_MESSAGE,
+    },
+    CelRule {
+        rule: REGION_OR_ENDPOINT_RULE,
+        message: REGION_OR_ENDPOINT_MESSAGE,
+    },
+];
+
+/// Rules on `spec.endpoint`.
+pub const ENDPOINT_RULES: &[CelRule] = &[CelRule {
+    rule: ENDPOINT_SCHEME_RULE,
+    message: ENDPOINT_SCHEME_MESSAGE,
+}];
+
+/// Rules on `spec.interval`.
+pub const INTERVAL_RULES: &[CelRule] = &[CelRule {
+    rule: INTERVAL_FLOOR_RULE,
+    message: INTERVAL_FLOOR_MESSAGE,
+}];
+
+/// The JSON form of `rules` for `x-kubernetes-validations`.
+pub fn validations_json(rules: &[CelRule]) -> serde_json::Value {
+    serde_json::Value::Array(
+        rules
+            .iter()
+            .map(|r| serde_json::json!({ "rule": r.rule, "message": r.message }))
+            .collect(),
+    )
+}

@@ -1,0 +1,20 @@
+//! The `HostRiskWatch` custom resource (`hostrisk.io/v1alpha1`): Rust types, the schema rules the
+//! API server enforces (OpenAPI bounds and CEL), the same rules again in code, and the CRD YAML.
+
+pub mod cel;
+pub mod duration;
+pub mod render;
+pub mod schema;
+pub mod spec;
+pub mod status;
+pub mod validation;
+
+pub use spec::{CredentialsSecretRef, HostRiskWatch, HostRiskWatchSpec};
+pub use status::{HostRiskSummary, HostRiskWatchStatus, HostStatus};
+
+/// API group of the resource.
+pub const GROUP: &str = "hostrisk.io";
+/// API version of the resource.
+pub const VERSION: &str = "v1alpha1";
+/// Annotation whose change asks for an immediate poll.
+pub const REFRESH_ANNOTATION: &str = "hostrisk.io/refresh-requested-at";

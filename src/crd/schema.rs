@@ -1,0 +1,115 @@
+//! Bounds of the schema and the schemars transforms that attach what derive attributes cannot
+//! express (the region enum from the endpoint table, CEL rules, list types).
+//!
+//! Every string and list a CEL rule reads has a `maxLength` / `maxItems`: the API server refuses
+//! CRDs whose estimated rule cost is unbounded.
+
+use schemars::Schema;
+use serde_json::{json, Value};
+
+use super::cel;
+use crate::hss::endpoint::REGIONS;
+
+/// `spec.projectId` length bounds (HSS path parameter limit).
+pub const PROJECT_ID_MAX_LEN: usize = 256;
+/// `spec.enterpriseProjectId` length bounds (HSS query parameter limit).
+pub const ENTERPRISE_PROJECT_ID_MAX_LEN: usize = 256;
+/// Most hosts one resource may watch. See [`super::status::HostRiskWatchStatus::hosts`] for the
+/// size estimate this cap guarantees.
+pub const HOST_IDS_MAX: usize = 1000;
+/// Longest host id (HSS ids are 36-char UUIDs; 64 leaves room).
+pub const HOST_ID_MAX_LEN: usize = 64;
+/// Longest `spec.endpoint`.
+pub const ENDPOINT_MAX_LEN: usize = 2048;
+/// Longest Secret name (DNS-1123 subdomain).
+pub const SECRET_NAME_MAX_LEN: usize = 253;
+/// DNS-1123 subdomain, as Kubernetes validates object names.
+pub const DNS1123_SUBDOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// Longest `spec.interval` string; also keeps CEL's `duration()` away from overflow-sized input.
+pub const INTERVAL_MAX_LEN: usize = 16;
+/// `spec.interval` syntax: one or more `<digits><s|m|h>` groups (a subset of Go's duration syntax,
+/// so CEL's `duration()` accepts every value that matches).
+pub const INTERVAL_PATTERN: &str = "^([0-9]+(s|m|h))+$";
+/// Longest string kept for an API-provided value in status (enum values, versions). Longer values
+/// are cut so a misbehaving service cannot grow status without bound.
+pub const STATUS_VALUE_MAX_LEN: usize = 64;
+
+fn append_validations(schema: &mut Schema, rules: &[cel::CelRule]) {
+    let Value::Array(new) = cel::validations_json(rules) else {
+        return;
+    };
+    match schema.get_mut("x-kubernetes-validations") {
+        Some(Value::Array(existing)) => existing.extend(new),
+        _ => {
+            schema.insert("x-kubernetes-validations".into(), Value::Array(new));
+        }
+    }
+}
+
+/// Transform of the spec object: the region/endpoint rules, and optional fields made
+/// non-nullable.
+///
+/// Without `nullable`, the API server prunes an explicit `null` (`region: null`) instead of
+/// storing it, so `has(self.region)` in the rules means "set to a value".
+pub fn spec_rules(schema: &mut Schema) {
+    append_validations(schema, cel::SPEC_RULES);
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        for property in properties.values_mut() {
+            strip_null_type(property);
+        }
+    }
+}
+
+/// `"type": ["string", "null"]` (schemars' form of an `Option`) becomes `"type": "string"`.
+fn strip_null_type(property: &mut Value) {
+    let Some(Value::Array(types)) = property.get_mut("type") else {
+        return;
+    };
+    types.retain(|t| t != "null");
+    if types.len() == 1 {
+        let only = types.remove(0);
+        if let Some(object) = property.as_object_mut() {
+            object.insert("type".into(), only);
+        }
+    }
+}
+
+/// Schema of `spec.region`: an enum of the regions the official SDK knows.
+pub fn region_schema(_: &mut schemars::SchemaGenerator) -> Schema {
+    let mut schema = Schema::default();
+    schema.insert("type".into(), json!("string"));
+    schema.insert("enum".into(), json!(REGIONS));
+    schema.insert(
+        "description".into(),
+        json!("Huawei Cloud region of the HSS service, e.g. ap-southeast-1. Mutually exclusive with endpoint."),
+    );
+    schema
+}
+
+/// Transform of `spec.endpoint`: the scheme rule.
+pub fn endpoint_rules(schema: &mut Schema) {
+    append_validations(schema, cel::ENDPOINT_RULES);
+}
+
+/// Transform of `spec.interval`: the floor rule.
+pub fn interval_rules(schema: &mut Schema) {
+    append_validations(schema, cel::INTERVAL_RULES);
+}
+
+/// Transform of `spec.hostIds`: a set (the API server rejects duplicates).
+pub fn list_set(schema: &mut Schema) {
+    schema.insert("x-kubernetes-list-type".into(), json!("set"));
+}
+
+/// Transform of `status.conditions`: a list-map keyed by `type`.
+pub fn conditions_list_map(schema: &mut Schema) {
+    schema.insert("x-kubernetes-list-type".into(), json!("map"));
+    schema.insert("x-kubernetes-list-map-keys".into(), json!(["type"]));
+}
+
+/// Transform of `status.hosts`: a list-map keyed by `hostId`.
+pub fn hosts_list_map(schema: &mut Schema) {
+    schema.insert("x-kubernetes-list-type".into(), json!("map"));
+    schema.insert("x-kubernetes-list-map-keys".into(), json!(["hostId"]));
+}

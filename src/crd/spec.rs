@@ -1,0 +1,165 @@
+//! `HostRiskWatch` spec and the resource definition (printer columns, names, scope).
+
+// Clippy mistakes the repeated `type_ = ...` of distinct printer columns for duplicates.
+#![allow(clippy::duplicated_attributes)]
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::schema::{
+    self, DNS1123_SUBDOMAIN_PATTERN, ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX,
+    HOST_ID_MAX_LEN, INTERVAL_MAX_LEN, INTERVAL_PATTERN, PROJECT_ID_MAX_LEN, SECRET_NAME_MAX_LEN,
+};
+use super::status::HostRiskWatchStatus;
+
+/// Mirror the Huawei Cloud HSS risk status (`ListHostsRisk`) of a set of hosts into this
+/// resource's status, polling every `interval`.
+#[derive(CustomResource, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "hostrisk.io",
+    version = "v1alpha1",
+    kind = "HostRiskWatch",
+    plural = "hostriskwatches",
+    singular = "hostriskwatch",
+    shortname = "hrw",
+    category = "hss",
+    namespaced,
+    status = "HostRiskWatchStatus",
+    derive = "PartialEq",
+    doc = "Watches the Huawei Cloud HSS risk status of a set of hosts.",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#,
+        description = "Whether the last poll answered for the current spec"
+    ),
+    printcolumn(
+        name = "Hosts",
+        type_ = "integer",
+        json_path = ".status.summary.hostsRequested",
+        description = "Hosts listed in spec.hostIds"
+    ),
+    printcolumn(
+        name = "At Risk",
+        type_ = "integer",
+        json_path = ".status.summary.detectRisk",
+        description = "Hosts whose detect result is risk"
+    ),
+    printcolumn(
+        name = "Unprotected",
+        type_ = "integer",
+        json_path = ".status.summary.protectionClosed",
+        description = "Hosts whose protection is closed"
+    ),
+    printcolumn(
+        name = "Offline",
+        type_ = "integer",
+        json_path = ".status.summary.agentOffline",
+        description = "Hosts whose HSS agent is offline"
+    ),
+    printcolumn(
+        name = "Last Sync",
+        type_ = "date",
+        json_path = ".status.lastSyncTime",
+        description = "When the data was last confirmed by HSS"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Vulnerabilities",
+        type_ = "integer",
+        json_path = ".status.summary.vulnerabilityTotal",
+        priority = 1,
+        description = "Sum of vulnerability counts over found hosts"
+    ),
+    printcolumn(
+        name = "Baseline",
+        type_ = "integer",
+        json_path = ".status.summary.baselineTotal",
+        priority = 1,
+        description = "Sum of baseline (configuration) risk counts over found hosts"
+    ),
+    printcolumn(
+        name = "Intrusions",
+        type_ = "integer",
+        json_path = ".status.summary.intrusionTotal",
+        priority = 1,
+        description = "Sum of intrusion alarm counts over found hosts"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = schema::spec_rules)]
+pub struct HostRiskWatchSpec {
+    /// Huawei Cloud project id the hosts belong to (the `{project_id}` of the HSS API), 1 to 256
+    /// characters.
+    #[schemars(length(min = 1, max = PROJECT_ID_MAX_LEN))]
+    pub project_id: String,
+
+    /// Huawei Cloud region of the HSS service, e.g. `ap-southeast-1`; the endpoint is
+    /// `https://hss.<region>.myhuaweicloud.com` (`.eu` for eu-west-101). Exactly one of `region`
+    /// and `endpoint` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::region_schema")]
+    pub region: Option<String>,
+
+    /// Explicit HSS endpoint URL (private clouds, proxies, tests), at most 2048 characters.
+    /// Exactly one of `region` and `endpoint` is set. The operator accepts official Huawei Cloud
+    /// endpoints and the prefixes its administrator listed in `--allowed-endpoints`; plain
+    /// `http://` only for loopback addresses that are listed. Anything else is refused with the
+    /// condition reason `EndpointNotAllowed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(url, length(min = 1, max = ENDPOINT_MAX_LEN), transform = schema::endpoint_rules)]
+    pub endpoint: Option<String>,
+
+    /// Enterprise project to query, 1 to 256 characters; absent means the default enterprise
+    /// project `0`, `all_granted_eps` means every enterprise project the credentials may see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = ENTERPRISE_PROJECT_ID_MAX_LEN))]
+    pub enterprise_project_id: Option<String>,
+
+    /// HSS host ids (ECS server ids) to watch: 1 to 1000 unique ids of 1 to 64 characters.
+    /// The cap keeps the status under 1 MB (at most about 1 KB per host including
+    /// `managedFields`), well below etcd's 1.5 MiB object limit; split larger fleets over several
+    /// resources.
+    #[schemars(
+        length(min = 1, max = HOST_IDS_MAX),
+        inner(length(min = 1, max = HOST_ID_MAX_LEN)),
+        transform = schema::list_set
+    )]
+    pub host_ids: Vec<String>,
+
+    /// The Secret holding the HSS credentials, in the same namespace as this resource.
+    pub credentials_secret_ref: CredentialsSecretRef,
+
+    /// How often to poll HSS, as `<n>s`, `<n>m`, `<n>h` or a sum like `1h30m`; at least `1m`.
+    /// When absent the operator's `--default-interval` applies (10m unless changed). Resources
+    /// sharing credentials are batched and paced together, so the interval achieved can be longer:
+    /// see `status.effectiveInterval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 2, max = INTERVAL_MAX_LEN),
+        regex(pattern = INTERVAL_PATTERN),
+        transform = schema::interval_rules
+    )]
+    pub interval: Option<String>,
+
+    /// Stop polling while true; the status keeps the last data and says `Suspended`.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// Reference to a Secret in the resource's own namespace. Accepted key sets: `accessKey` +
+/// `secretKey` (+ optional `securityToken`), or `authToken`, or `username` + `password` +
+/// `domainName` (IAM token). Exactly one set may be present.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSecretRef {
+    /// Name of the Secret (a DNS-1123 subdomain). There is deliberately no namespace field: a
+    /// resource may only use a Secret of its own namespace.
+    #[schemars(length(min = 1, max = SECRET_NAME_MAX_LEN), regex(pattern = DNS1123_SUBDOMAIN_PATTERN))]
+    pub name: String,
+}

@@ -1,0 +1,408 @@
+//! `compute_status`: the new status of a `HostRiskWatch` after one reconcile.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::conditions::{
+    find, merge_conditions, reason, ConditionStatus, ConditionUpdate, DesiredCondition,
+    API_REACHABLE, CREDENTIALS_VALID, READY,
+};
+use super::events::{self, TransitionEvent};
+use super::hosts::rebuild_hosts;
+use super::summary::summarize;
+use crate::crd::duration::format_duration;
+use crate::crd::spec::HostRiskWatchSpec;
+use crate::crd::status::{HostRiskSummary, HostRiskWatchStatus};
+use crate::hss::model::HostsRiskResult;
+
+/// Most request ids kept in status (1000 hosts / 100 per call = 10, plus headroom).
+const MAX_REQUEST_IDS: usize = 64;
+/// Longest request id kept.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Why a poll of HSS failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollFailure {
+    /// CamelCase condition reason: `Throttled`, `ApiUnavailable`, `InvalidCredentials`,
+    /// `Forbidden`, `Timeout`, `DecodeError`, `BadRequest`, ...
+    pub reason: &'static str,
+    /// What went wrong, readable by a user (no credentials in it).
+    pub message: String,
+    /// `X-Request-Id` of the failed call, when the service sent one.
+    pub request_id: Option<String>,
+    /// True when HSS refused the credentials or their permissions (401/403): `CredentialsValid`
+    /// turns False and `ApiReachable` stays True (the API answered).
+    pub auth_failure: bool,
+}
+
+/// What this reconcile found out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// HSS answered for every requested id.
+    Success(HostsRiskResult),
+    /// The poll was attempted and failed.
+    Failed(PollFailure),
+    /// `spec.suspend` is true; nothing was polled.
+    Suspended,
+    /// The spec breaks a rule (message from `crd::validation::describe`).
+    InvalidSpec(String),
+    /// The Secret is missing or unusable; nothing was polled. `reason`: `SecretNotFound`,
+    /// `SecretKeyMissing`, `AmbiguousCredentials` or `InvalidCredentials`.
+    CredentialsProblem {
+        reason: &'static str,
+        message: String,
+    },
+    /// `spec.endpoint` is refused by the operator's policy.
+    EndpointNotAllowed(String),
+    /// The resource was seen and no poll has answered yet.
+    Pending,
+}
+
+/// Everything `compute_status` needs.
+#[derive(Debug, Clone)]
+pub struct StatusInput<'a> {
+    pub spec: &'a HostRiskWatchSpec,
+    /// `metadata.generation` of the resource.
+    pub generation: Option<i64>,
+    /// The status currently stored, if any.
+    pub previous: Option<&'a HostRiskWatchStatus>,
+    pub outcome: PollOutcome,
+    /// The current time (the caller reads the clock; sub-second parts are dropped, as
+    /// Kubernetes stores times to the second).
+    pub now: Timestamp,
+    /// Longest time `lastSyncTime` may lag behind a successful poll (`--status-heartbeat`).
+    pub heartbeat: Duration,
+    /// The interval in force, shown as `status.effectiveInterval`.
+    pub effective_interval: Duration,
+}
+
+/// The result of `compute_status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusUpdate {
+    /// The status to store. When `needs_write` is false it equals the previous status.
+    pub status: HostRiskWatchStatus,
+    /// Events to publish (transitions only).
+    pub events: Vec<TransitionEvent>,
+    /// Whether the status must be written: it differs from the previous one ignoring
+    /// timestamps, or the heartbeat refreshed `lastSyncTime`.
+    pub needs_write: bool,
+}
+
+/// True when `a` and `b` differ in anything but `lastSyncTime`, `lastRequestIds` (which only
+/// ever change together with `lastSyncTime`), conditions' `lastTransitionTime` and hosts'
+/// `lastChangeTime`.
+pub fn differs_ignoring_timestamps(a: &HostRiskWatchStatus, b: &HostRiskWatchStatus) -> bool {
+    normalized(a) != normalized(b)
+}
+
+fn normalized(status: &HostRiskWatchStatus) -> HostRiskWatchStatus {
+    let mut status = status.clone();
+    status.last_sync_time = None;
+    status.last_request_ids.clear();
+    for condition in &mut status.conditions {
+        condition.last_transition_time = Time(Timestamp::UNIX_EPOCH);
+    }
+    for host in &mut status.hosts {
+        host.last_change_time = None;
+    }
+    status
+}
+
+/// Reasons of a `Ready=False` that are not poll failures.
+const NOT_POLL_FAILURES: [&str; 3] = [
+    reason::SUSPENDED,
+    reason::INVALID_SPEC,
+    reason::ENDPOINT_NOT_ALLOWED,
+];
+
+/// The reason of the previous `Ready` when it reported a failed poll.
+fn previous_poll_failure(previous: Option<&HostRiskWatchStatus>) -> Option<&str> {
+    let ready = find(&previous?.conditions, READY)?;
+    (ready.status == "False" && !NOT_POLL_FAILURES.contains(&ready.reason.as_str()))
+        .then_some(ready.reason.as_str())
+}
+
+fn with_request_id(message: &str, request_id: Option<&str>) -> String {
+    match request_id {
+        Some(id) => format!("{message} (request id {id})"),
+        None => message.to_string(),
+    }
+}
+
+fn set(
+    type_: &'static str,
+    status: ConditionStatus,
+    reason: &str,
+    message: impl Into<String>,
+) -> ConditionUpdate {
+    ConditionUpdate::Set(DesiredCondition::new(type_, status, reason, message))
+}
+
+fn keep_or_unchecked(type_: &'static str, why: &str) -> ConditionUpdate {
+    ConditionUpdate::KeepOr(DesiredCondition::new(
+        type_,
+        ConditionStatus::Unknown,
+        reason::NOT_CHECKED,
+        why,
+    ))
+}
+
+/// The three conditions for an outcome (Pending with an up-to-date previous status is handled
+/// before this is called).
+fn condition_updates(
+    outcome: &PollOutcome,
+    previous: Option<&HostRiskWatchStatus>,
+    new_generation: bool,
+    summary: Option<&HostRiskSummary>,
+) -> Vec<ConditionUpdate> {
+    use ConditionStatus::{False, True, Unknown};
+    let data_note = if previous.is_some_and(|p| p.last_sync_time.is_some()) {
+        "hosts and summary are from lastSyncTime"
+    } else {
+        "no host data yet"
+    };
+    match outcome {
+        PollOutcome::Success(_) => {
+            let (requested, found, missing) = summary.map_or((0, 0, 0), |s| {
+                (s.hosts_requested, s.hosts_found, s.hosts_not_found)
+            });
+            vec![
+                set(
+                    READY,
+                    True,
+                    reason::SYNCED,
+                    format!(
+                        "HSS answered for {requested} hosts: {found} found, {missing} not found"
+                    ),
+                ),
+                set(
+                    CREDENTIALS_VALID,
+                    True,
+                    reason::ACCEPTED,
+                    "HSS accepted the credentials",
+                ),
+                set(API_REACHABLE, True, reason::REACHABLE, "HSS answered"),
+            ]
+        }
+        PollOutcome::Failed(failure) => {
+            let detail = with_request_id(&failure.message, failure.request_id.as_deref());
+            let ready = set(
+                READY,
+                False,
+                failure.reason,
+                format!("polling HSS failed: {detail}; {data_note}"),
+            );
+            if failure.auth_failure {
+                vec![
+                    ready,
+                    set(CREDENTIALS_VALID, False, failure.reason, detail),
+                    set(
+                        API_REACHABLE,
+                        True,
+                        reason::REACHABLE,
+                        "HSS answered (and refused the request)",
+                    ),
+                ]
+            } else {
+                vec![
+                    ready,
+                    keep_or_unchecked(
+                        CREDENTIALS_VALID,
+                        "HSS did not answer, so the credentials could not be checked",
+                    ),
+                    set(API_REACHABLE, False, failure.reason, detail),
+                ]
+            }
+        }
+        PollOutcome::CredentialsProblem {
+            reason: why,
+            message,
+        } => vec![
+            set(READY, False, why, format!("{message}; {data_note}")),
+            set(CREDENTIALS_VALID, False, why, message.clone()),
+            keep_or_unchecked(
+                API_REACHABLE,
+                "HSS was not called: the credentials are unusable",
+            ),
+        ],
+        PollOutcome::Suspended => vec![
+            set(
+                READY,
+                False,
+                reason::SUSPENDED,
+                format!("polling is suspended by spec.suspend; {data_note}"),
+            ),
+            keep_or_unchecked(CREDENTIALS_VALID, "polling is suspended"),
+            keep_or_unchecked(API_REACHABLE, "polling is suspended"),
+        ],
+        PollOutcome::InvalidSpec(message) | PollOutcome::EndpointNotAllowed(message) => {
+            let why = if matches!(outcome, PollOutcome::InvalidSpec(_)) {
+                reason::INVALID_SPEC
+            } else {
+                reason::ENDPOINT_NOT_ALLOWED
+            };
+            vec![
+                set(READY, False, why, message.clone()),
+                keep_or_unchecked(CREDENTIALS_VALID, "HSS was not called: the spec is refused"),
+                keep_or_unchecked(API_REACHABLE, "HSS was not called: the spec is refused"),
+            ]
+        }
+        PollOutcome::Pending if new_generation && previous.is_some() => vec![
+            set(
+                READY,
+                Unknown,
+                reason::POLLING,
+                "the spec changed; waiting for HSS to answer for it",
+            ),
+            ConditionUpdate::KeepOr(DesiredCondition::new(
+                CREDENTIALS_VALID,
+                Unknown,
+                reason::PENDING,
+                "not checked yet",
+            )),
+            ConditionUpdate::KeepOr(DesiredCondition::new(
+                API_REACHABLE,
+                Unknown,
+                reason::PENDING,
+                "not called yet",
+            )),
+        ],
+        PollOutcome::Pending => vec![
+            set(
+                READY,
+                Unknown,
+                reason::PENDING,
+                "waiting for the first poll of HSS",
+            ),
+            set(
+                CREDENTIALS_VALID,
+                Unknown,
+                reason::PENDING,
+                "not checked yet",
+            ),
+            set(API_REACHABLE, Unknown, reason::PENDING, "not called yet"),
+        ],
+    }
+}
+
+fn outcome_events(
+    outcome: &PollOutcome,
+    previous: Option<&HostRiskWatchStatus>,
+    status: &HostRiskWatchStatus,
+) -> Vec<TransitionEvent> {
+    let failed_before = previous_poll_failure(previous);
+    match outcome {
+        PollOutcome::Success(_) => {
+            let before = previous.map(|p| p.hosts.as_slice()).unwrap_or_default();
+            let mut out: Vec<_> = failed_before
+                .map(events::poll_recovered)
+                .into_iter()
+                .collect();
+            out.extend(events::host_events(before, &status.hosts));
+            out
+        }
+        PollOutcome::Failed(_) | PollOutcome::CredentialsProblem { .. }
+            if failed_before.is_none() =>
+        {
+            let message = find(&status.conditions, READY)
+                .map(|c| c.message.as_str())
+                .unwrap_or_default();
+            vec![events::poll_failed(message)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn truncate_to_second(now: Timestamp) -> Timestamp {
+    Timestamp::from_second(now.as_second()).unwrap_or(now)
+}
+
+/// The new status after one reconcile; see [`StatusUpdate`].
+///
+/// - Success: hosts rebuilt in spec order (`found: false` for ids HSS did not return), each
+///   host's `lastChangeTime` kept unless its data changed, summary recomputed, `Ready=True`.
+/// - Failed / credentials problem / invalid spec / endpoint refused / suspended: previous hosts,
+///   summary, `lastSyncTime` and `lastRequestIds` kept; the conditions say what happened.
+/// - Pending: the first status (all conditions Unknown, reason `Pending`) when there is none;
+///   with a previous status of an older generation, `Ready=Unknown` reason `Polling`; with an
+///   up-to-date previous status, nothing changes.
+/// - `lastTransitionTime` moves only when a condition's status changes.
+/// - `lastSyncTime` (with `lastRequestIds`) is set to `now` on a successful poll only when the
+///   status changed otherwise or is older than `heartbeat`, so idle polls write nothing.
+/// - A failing poll writes when its conditions change, including a new request id in the message.
+pub fn compute_status(input: StatusInput<'_>) -> StatusUpdate {
+    let StatusInput {
+        spec,
+        generation,
+        previous,
+        outcome,
+        now,
+        heartbeat,
+        effective_interval,
+    } = input;
+    let now = truncate_to_second(now);
+    let now_time = Time(now);
+    let new_generation = previous.is_some_and(|p| p.observed_generation != generation);
+
+    if matches!(outcome, PollOutcome::Pending) {
+        if let Some(previous) = previous.filter(|_| !new_generation) {
+            return StatusUpdate {
+                status: previous.clone(),
+                events: Vec::new(),
+                needs_write: false,
+            };
+        }
+    }
+
+    let base = previous.cloned().unwrap_or_default();
+    let (hosts, summary) = match &outcome {
+        PollOutcome::Success(result) => {
+            let hosts = rebuild_hosts(&spec.host_ids, result, &base.hosts, &now_time);
+            let summary = summarize(&hosts);
+            (hosts, Some(summary))
+        }
+        _ => (base.hosts.clone(), base.summary.clone()),
+    };
+    let updates = condition_updates(&outcome, previous, new_generation, summary.as_ref());
+    let mut status = HostRiskWatchStatus {
+        observed_generation: generation,
+        conditions: merge_conditions(&base.conditions, updates, generation, &now_time),
+        effective_interval: Some(format_duration(effective_interval)),
+        hosts,
+        summary,
+        ..base.clone()
+    };
+    let events = outcome_events(&outcome, previous, &status);
+
+    let mut needs_write = previous.is_none() || differs_ignoring_timestamps(&base, &status);
+    if let PollOutcome::Success(result) = &outcome {
+        let heartbeat_due = match &base.last_sync_time {
+            None => true,
+            Some(last) => {
+                let heartbeat = SignedDuration::try_from(heartbeat).unwrap_or(SignedDuration::MAX);
+                now.duration_since(last.0) >= heartbeat
+            }
+        };
+        if needs_write || heartbeat_due {
+            status.last_sync_time = Some(now_time);
+            status.last_request_ids = result
+                .request_ids
+                .iter()
+                .take(MAX_REQUEST_IDS)
+                .map(|id| id.chars().take(MAX_REQUEST_ID_LEN).collect())
+                .collect();
+            needs_write = true;
+        }
+    }
+    StatusUpdate {
+        status,
+        events,
+        needs_write,
+    }
+}
+
+#[cfg(test)]
+#[path = "compute_tests.rs"]
+mod tests;

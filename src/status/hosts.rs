@@ -1,0 +1,175 @@
+//! Per-host status entries from an HSS answer.
+
+use std::collections::{BTreeSet, HashMap};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::crd::schema::STATUS_VALUE_MAX_LEN;
+use crate::crd::status::HostStatus;
+use crate::hss::model::{HostRisk, HostsRiskResult};
+
+/// Keeps at most [`STATUS_VALUE_MAX_LEN`] characters of a value the service sent.
+fn bounded(value: &str) -> String {
+    value.chars().take(STATUS_VALUE_MAX_LEN).collect()
+}
+
+fn count(value: Option<u64>) -> Option<i64> {
+    value.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// The status entry of a host HSS returned (without `lastChangeTime`).
+pub fn from_risk(host_id: &str, risk: &HostRisk) -> HostStatus {
+    HostStatus {
+        host_id: host_id.to_string(),
+        found: true,
+        agent_status: risk.agent_status.as_ref().map(|v| bounded(v.as_str())),
+        install_result_code: risk
+            .install_result_code
+            .as_ref()
+            .map(|v| bounded(v.as_str())),
+        version: risk.version.as_ref().map(|v| bounded(v.as_str())),
+        protect_status: risk.protect_status.as_ref().map(|v| bounded(v.as_str())),
+        detect_result: risk.detect_result.as_ref().map(|v| bounded(v.as_str())),
+        asset: count(risk.asset),
+        vulnerability: count(risk.vulnerability),
+        baseline: count(risk.baseline),
+        intrusion: count(risk.intrusion),
+        last_change_time: None,
+    }
+}
+
+/// The status entry of a requested host HSS did not return.
+pub fn not_found(host_id: &str) -> HostStatus {
+    HostStatus {
+        host_id: host_id.to_string(),
+        found: false,
+        ..HostStatus::default()
+    }
+}
+
+/// True when two entries carry the same data (everything but `lastChangeTime`).
+pub fn same_data(a: &HostStatus, b: &HostStatus) -> bool {
+    HostStatus {
+        last_change_time: None,
+        ..a.clone()
+    } == HostStatus {
+        last_change_time: None,
+        ..b.clone()
+    }
+}
+
+/// Entries for `host_ids` (spec order, repeats skipped so the list-map keys stay unique) from
+/// `result`. An id missing from the answer is `found: false` whether or not the client listed it
+/// in `not_found`. `lastChangeTime` is the previous one when the host's data is unchanged, `now`
+/// when it changed or the host is new to the list.
+pub fn rebuild_hosts(
+    host_ids: &[String],
+    result: &HostsRiskResult,
+    previous: &[HostStatus],
+    now: &Time,
+) -> Vec<HostStatus> {
+    let previous_by_id: HashMap<&str, &HostStatus> =
+        previous.iter().map(|h| (h.host_id.as_str(), h)).collect();
+    let mut seen = BTreeSet::new();
+    host_ids
+        .iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .map(|id| {
+            let mut entry = match result.hosts.get(id) {
+                Some(risk) => from_risk(id, risk),
+                None => not_found(id),
+            };
+            entry.last_change_time = match previous_by_id.get(id.as_str()) {
+                Some(old) if same_data(old, &entry) && old.last_change_time.is_some() => {
+                    old.last_change_time.clone()
+                }
+                _ => Some(now.clone()),
+            };
+            entry
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hss::model::{AgentStatus, DetectResult, ProtectStatus};
+    use jiff::Timestamp;
+
+    fn at(second: i64) -> Time {
+        Time(Timestamp::from_second(second).expect("valid"))
+    }
+
+    fn risk(detect: DetectResult) -> HostRisk {
+        HostRisk {
+            host_id: Some("ignored".into()),
+            agent_status: Some(AgentStatus::Online),
+            protect_status: Some(ProtectStatus::Opened),
+            detect_result: Some(detect),
+            vulnerability: Some(3),
+            ..HostRisk::default()
+        }
+    }
+
+    fn result(entries: &[(&str, HostRisk)], missing: &[&str]) -> HostsRiskResult {
+        HostsRiskResult {
+            hosts: entries
+                .iter()
+                .map(|(id, r)| (id.to_string(), r.clone()))
+                .collect(),
+            not_found: missing.iter().map(|s| s.to_string()).collect(),
+            request_ids: vec!["r1".into()],
+        }
+    }
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn spec_order_found_flags_and_dedup() {
+        let r = result(&[("b", risk(DetectResult::Clean))], &["a"]);
+        let hosts = rebuild_hosts(&ids(&["b", "a", "c", "b"]), &r, &[], &at(5));
+        let summary: Vec<_> = hosts
+            .iter()
+            .map(|h| (h.host_id.as_str(), h.found))
+            .collect();
+        assert_eq!(summary, vec![("b", true), ("a", false), ("c", false)]);
+        assert_eq!(hosts[0].detect_result.as_deref(), Some("clean"));
+        assert_eq!(hosts[0].vulnerability, Some(3));
+        assert!(hosts.iter().all(|h| h.last_change_time == Some(at(5))));
+    }
+
+    #[test]
+    fn last_change_time_kept_when_data_unchanged() {
+        let r1 = result(
+            &[
+                ("a", risk(DetectResult::Clean)),
+                ("b", risk(DetectResult::Clean)),
+            ],
+            &[],
+        );
+        let first = rebuild_hosts(&ids(&["a", "b"]), &r1, &[], &at(10));
+        let r2 = result(
+            &[
+                ("a", risk(DetectResult::Clean)),
+                ("b", risk(DetectResult::Risk)),
+            ],
+            &[],
+        );
+        let second = rebuild_hosts(&ids(&["a", "b"]), &r2, &first, &at(20));
+        assert_eq!(second[0].last_change_time, Some(at(10)));
+        assert_eq!(second[1].last_change_time, Some(at(20)));
+    }
+
+    #[test]
+    fn unknown_values_are_kept_and_long_ones_cut() {
+        let mut r = risk(DetectResult::Other("quarantined".into()));
+        r.agent_status = Some(AgentStatus::Other("x".repeat(100)));
+        r.asset = Some(u64::MAX);
+        let entry = from_risk("h", &r);
+        assert_eq!(entry.detect_result.as_deref(), Some("quarantined"));
+        assert_eq!(entry.agent_status.map(|s| s.len()), Some(64));
+        assert_eq!(entry.asset, Some(i64::MAX));
+    }
+}

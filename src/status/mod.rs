@@ -1,0 +1,15 @@
+//! Pure status computation: from (spec, previous status, poll outcome, now) to the new status,
+//! whether it must be written, and the transition events. No I/O and no clock reads: the caller
+//! passes the time in.
+
+pub mod compute;
+pub mod conditions;
+pub mod events;
+pub mod hosts;
+pub mod summary;
+
+pub use compute::{
+    compute_status, differs_ignoring_timestamps, PollFailure, PollOutcome, StatusInput,
+    StatusUpdate,
+};
+pub use events::{EventType, TransitionEvent};

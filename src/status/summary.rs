@@ -1,0 +1,122 @@
+//! Counts over the host entries.
+
+use crate::crd::status::{HostRiskSummary, HostStatus};
+
+fn add(total: &mut i64, value: Option<i64>) {
+    *total = total.saturating_add(value.unwrap_or(0));
+}
+
+/// The summary of `hosts`. Agent, protection and detect counts and totals cover found hosts;
+/// agent values other than online / offline / not_installed (including unknown ones and none)
+/// count as `agentOther`.
+pub fn summarize(hosts: &[HostStatus]) -> HostRiskSummary {
+    let mut s = HostRiskSummary {
+        hosts_requested: i64::try_from(hosts.len()).unwrap_or(i64::MAX),
+        ..HostRiskSummary::default()
+    };
+    for host in hosts {
+        if !host.found {
+            s.hosts_not_found += 1;
+            continue;
+        }
+        s.hosts_found += 1;
+        match host.agent_status.as_deref() {
+            Some("online") => s.agent_online += 1,
+            Some("offline") => s.agent_offline += 1,
+            Some("not_installed") => s.agent_not_installed += 1,
+            _ => s.agent_other += 1,
+        }
+        match host.protect_status.as_deref() {
+            Some("opened") => s.protection_opened += 1,
+            Some("closed") => s.protection_closed += 1,
+            _ => {}
+        }
+        match host.detect_result.as_deref() {
+            Some("risk") => s.detect_risk += 1,
+            Some("clean") => s.detect_clean += 1,
+            Some("scanning") => s.detect_scanning += 1,
+            Some("undetected") => s.detect_undetected += 1,
+            _ => {}
+        }
+        add(&mut s.asset_total, host.asset);
+        add(&mut s.vulnerability_total, host.vulnerability);
+        add(&mut s.baseline_total, host.baseline);
+        add(&mut s.intrusion_total, host.intrusion);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(agent: Option<&str>, protect: &str, detect: &str, vulns: i64) -> HostStatus {
+        HostStatus {
+            host_id: format!("{agent:?}{protect}{detect}{vulns}"),
+            found: true,
+            agent_status: agent.map(String::from),
+            protect_status: Some(protect.into()),
+            detect_result: Some(detect.into()),
+            asset: Some(1),
+            vulnerability: Some(vulns),
+            baseline: Some(2),
+            intrusion: None,
+            ..HostStatus::default()
+        }
+    }
+
+    #[test]
+    fn counts_every_category_and_unknown_values() {
+        let hosts = vec![
+            host(Some("online"), "opened", "risk", 4),
+            host(Some("offline"), "closed", "clean", 1),
+            host(Some("not_installed"), "closed", "undetected", 0),
+            host(Some("installing"), "opened", "scanning", 0),
+            host(Some("hibernating"), "mystery", "quarantined", 0),
+            host(None, "opened", "clean", 0),
+            HostStatus {
+                host_id: "gone".into(),
+                found: false,
+                vulnerability: Some(100),
+                ..HostStatus::default()
+            },
+        ];
+        let s = summarize(&hosts);
+        assert_eq!(
+            s,
+            HostRiskSummary {
+                hosts_requested: 7,
+                hosts_found: 6,
+                hosts_not_found: 1,
+                agent_online: 1,
+                agent_offline: 1,
+                agent_not_installed: 1,
+                agent_other: 3,
+                protection_opened: 3,
+                protection_closed: 2,
+                detect_risk: 1,
+                detect_clean: 2,
+                detect_scanning: 1,
+                detect_undetected: 1,
+                asset_total: 6,
+                vulnerability_total: 5,
+                baseline_total: 12,
+                intrusion_total: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn totals_saturate() {
+        let mut a = host(Some("online"), "opened", "risk", i64::MAX);
+        a.host_id = "a".into();
+        let mut b = a.clone();
+        b.host_id = "b".into();
+        assert_eq!(summarize(&[a, b]).vulnerability_total, i64::MAX);
+    }
+
+    #[test]
+    fn empty_list() {
+        assert_eq!(summarize(&[]), HostRiskSummary::default());
+    }
+}

@@ -1,0 +1,420 @@
+//! The generated CRD: committed file in sync with the types, a valid apiextensions v1 CRD with a
+//! structural schema, and CEL rules that accept and refuse what they should (evaluated with
+//! kube-cel, the client-side port of the API server's CEL libraries).
+//!
+//! Regenerate the committed file with
+//! `HOSTRISK_UPDATE_CRD=1 cargo test --test crd_schema committed_crd_matches_the_types`.
+
+use hostrisk_operator::crd::cel;
+use hostrisk_operator::crd::render::crd_yaml;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::core::cel::{compile_schema, estimate_rule_cost, Validator};
+use serde_json::{json, Value};
+
+const CRD_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/hostriskwatch.yaml");
+
+fn crd() -> CustomResourceDefinition {
+    serde_yaml::from_str(&crd_yaml()).expect("crd_yaml() parses as a CustomResourceDefinition")
+}
+
+fn root_schema() -> Value {
+    let crd = crd();
+    let schema = crd.spec.versions[0]
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .expect("openAPIV3Schema");
+    serde_json::to_value(schema).expect("schema to JSON")
+}
+
+fn object(spec: Value) -> Value {
+    json!({
+        "apiVersion": "hostrisk.io/v1alpha1",
+        "kind": "HostRiskWatch",
+        "metadata": {"name": "w", "namespace": "default"},
+        "spec": spec,
+    })
+}
+
+fn valid_spec() -> Value {
+    json!({
+        "projectId": "0123456789abcdef",
+        "region": "ap-southeast-1",
+        "hostIds": ["h1", "h2"],
+        "credentialsSecretRef": {"name": "hss-credentials"},
+        "interval": "5m",
+    })
+}
+
+fn cel_errors(spec: Value) -> Vec<String> {
+    match Validator::new().validate(&root_schema(), &object(spec), None) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors.iter().map(|e| e.message.clone()).collect(),
+    }
+}
+
+#[test]
+fn committed_crd_matches_the_types() {
+    let generated = crd_yaml();
+    if std::env::var_os("HOSTRISK_UPDATE_CRD").is_some() {
+        std::fs::write(CRD_PATH, &generated).expect("write crds/hostriskwatch.yaml");
+    }
+    let committed = std::fs::read_to_string(CRD_PATH).expect("read crds/hostriskwatch.yaml");
+    assert!(
+        committed == generated,
+        "crds/hostriskwatch.yaml is out of date with the Rust types: regenerate it with \
+         `hostrisk-operator crd > crds/hostriskwatch.yaml` (or HOSTRISK_UPDATE_CRD=1 cargo test --test crd_schema)"
+    );
+}
+
+#[test]
+fn crd_is_a_namespaced_v1alpha1_crd_with_status_and_columns() {
+    let crd = crd();
+    assert_eq!(
+        crd.metadata.name.as_deref(),
+        Some("hostriskwatches.hostrisk.io")
+    );
+    assert_eq!(crd.spec.group, "hostrisk.io");
+    assert_eq!(crd.spec.scope, "Namespaced");
+    let names = &crd.spec.names;
+    assert_eq!(names.kind, "HostRiskWatch");
+    assert_eq!(names.plural, "hostriskwatches");
+    assert_eq!(names.singular.as_deref(), Some("hostriskwatch"));
+    assert_eq!(names.short_names.as_deref(), Some(&["hrw".to_string()][..]));
+    assert_eq!(names.categories.as_deref(), Some(&["hss".to_string()][..]));
+    assert_eq!(crd.spec.versions.len(), 1);
+    let version = &crd.spec.versions[0];
+    assert_eq!(version.name, "v1alpha1");
+    assert!(version.served && version.storage);
+    assert!(version
+        .subresources
+        .as_ref()
+        .and_then(|s| s.status.as_ref())
+        .is_some());
+    let columns: Vec<_> = version
+        .additional_printer_columns
+        .as_ref()
+        .expect("printer columns")
+        .iter()
+        .map(|c| {
+            (
+                c.name.as_str(),
+                c.json_path.as_str(),
+                c.priority.unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        vec![
+            (
+                "Ready",
+                r#".status.conditions[?(@.type=="Ready")].status"#,
+                0
+            ),
+            ("Hosts", ".status.summary.hostsRequested", 0),
+            ("At Risk", ".status.summary.detectRisk", 0),
+            ("Unprotected", ".status.summary.protectionClosed", 0),
+            ("Offline", ".status.summary.agentOffline", 0),
+            ("Last Sync", ".status.lastSyncTime", 0),
+            ("Age", ".metadata.creationTimestamp", 0),
+            ("Vulnerabilities", ".status.summary.vulnerabilityTotal", 1),
+            ("Baseline", ".status.summary.baselineTotal", 1),
+            ("Intrusions", ".status.summary.intrusionTotal", 1),
+        ]
+    );
+}
+
+/// The API server's structural-schema rules that a derive can break: every node typed, no
+/// `$ref`, no value-dependent `anyOf`/`oneOf`/`allOf`/`not`, `nullable` only beside a type,
+/// descriptions on every spec and status field.
+fn assert_structural(node: &Value, path: &str) {
+    let obj = node
+        .as_object()
+        .unwrap_or_else(|| panic!("{path}: not an object"));
+    for forbidden in [
+        "$ref",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "not",
+        "definitions",
+        "$defs",
+    ] {
+        assert!(!obj.contains_key(forbidden), "{path}: has {forbidden}");
+    }
+    let ty = obj.get("type").and_then(Value::as_str);
+    assert!(
+        ty.is_some() || obj.contains_key("x-kubernetes-preserve-unknown-fields"),
+        "{path}: no single type: {node}"
+    );
+    if let Some(Value::Object(props)) = obj.get("properties") {
+        assert_eq!(ty, Some("object"), "{path}");
+        for (name, child) in props {
+            let child_path = format!("{path}.{name}");
+            if path.starts_with(".spec") || path.starts_with(".status") {
+                assert!(
+                    child.get("description").is_some(),
+                    "{child_path}: no description"
+                );
+            }
+            assert_structural(child, &child_path);
+        }
+    }
+    if let Some(items) = obj.get("items") {
+        assert_eq!(ty, Some("array"), "{path}");
+        assert_structural(items, &format!("{path}[]"));
+    }
+}
+
+#[test]
+fn schema_is_structural_and_documented() {
+    let schema = root_schema();
+    assert_structural(&schema, "");
+    let spec = &schema["properties"]["spec"];
+    assert_eq!(
+        spec["required"],
+        json!(["credentialsSecretRef", "hostIds", "projectId"])
+    );
+    // Optional spec fields are not nullable, so an explicit null is pruned, not stored.
+    for field in ["region", "endpoint", "interval", "enterpriseProjectId"] {
+        assert!(
+            spec["properties"][field].get("nullable").is_none(),
+            "{field}"
+        );
+    }
+    let host_ids = &spec["properties"]["hostIds"];
+    assert_eq!(host_ids["maxItems"], 1000);
+    assert_eq!(host_ids["minItems"], 1);
+    assert_eq!(host_ids["items"]["maxLength"], 64);
+    assert_eq!(host_ids["x-kubernetes-list-type"], "set");
+    assert!(spec["properties"]["credentialsSecretRef"]["properties"]
+        .get("namespace")
+        .is_none());
+    let status = &schema["properties"]["status"]["properties"];
+    assert_eq!(status["conditions"]["x-kubernetes-list-type"], "map");
+    assert_eq!(
+        status["conditions"]["x-kubernetes-list-map-keys"],
+        json!(["type"])
+    );
+    assert_eq!(status["hosts"]["x-kubernetes-list-type"], "map");
+    assert_eq!(
+        status["hosts"]["x-kubernetes-list-map-keys"],
+        json!(["hostId"])
+    );
+    assert_eq!(
+        status["hosts"]["items"]["required"],
+        json!(["found", "hostId"])
+    );
+    let regions = spec["properties"]["region"]["enum"]
+        .as_array()
+        .expect("region enum");
+    assert_eq!(
+        regions.len(),
+        hostrisk_operator::hss::endpoint::REGIONS.len()
+    );
+}
+
+/// Every node with rules, with its path.
+fn rule_nodes<'a>(node: &'a Value, path: String, out: &mut Vec<(String, &'a Value)>) {
+    if node.get("x-kubernetes-validations").is_some() {
+        out.push((path.clone(), node));
+    }
+    if let Some(Value::Object(props)) = node.get("properties") {
+        for (name, child) in props {
+            rule_nodes(child, format!("{path}.{name}"), out);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        rule_nodes(items, format!("{path}[]"), out);
+    }
+}
+
+#[test]
+fn cel_rules_compile_and_have_bounded_cost() {
+    let schema = root_schema();
+    let mut nodes = Vec::new();
+    rule_nodes(&schema, String::new(), &mut nodes);
+    let paths: Vec<_> = nodes.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, vec![".spec", ".spec.endpoint", ".spec.interval"]);
+    for (path, node) in nodes {
+        let compiled = compile_schema(node);
+        assert!(
+            compiled.compilation_errors().is_empty(),
+            "{path}: {:?}",
+            compiled.compilation_errors()
+        );
+        for rule in node["x-kubernetes-validations"].as_array().expect("rules") {
+            let rule = rule["rule"].as_str().expect("rule text");
+            let warnings = estimate_rule_cost(rule, &compiled);
+            assert!(warnings.is_empty(), "{path}: {rule}: {warnings:?}");
+        }
+        // Every string a rule reads is length-bounded.
+        if node["type"] == "string" {
+            assert!(node.get("maxLength").is_some(), "{path}: no maxLength");
+        }
+    }
+}
+
+#[test]
+fn valid_specs_pass() {
+    assert_eq!(cel_errors(valid_spec()), Vec::<String>::new());
+    let mut endpoint = valid_spec();
+    endpoint["region"] = Value::Null;
+    endpoint.as_object_mut().expect("object").remove("region");
+    endpoint["endpoint"] = json!("https://hss.private.example/api");
+    assert_eq!(cel_errors(endpoint), Vec::<String>::new());
+    let mut no_interval = valid_spec();
+    no_interval
+        .as_object_mut()
+        .expect("object")
+        .remove("interval");
+    assert_eq!(cel_errors(no_interval), Vec::<String>::new());
+}
+
+#[test]
+fn region_and_endpoint_together_are_rejected_with_the_message() {
+    let mut spec = valid_spec();
+    spec["endpoint"] = json!("https://hss.ap-southeast-1.myhuaweicloud.com");
+    assert_eq!(
+        cel_errors(spec),
+        vec![cel::REGION_AND_ENDPOINT_MESSAGE.to_string()]
+    );
+}
+
+#[test]
+fn neither_region_nor_endpoint_is_rejected_with_the_message() {
+    let mut spec = valid_spec();
+    spec.as_object_mut().expect("object").remove("region");
+    assert_eq!(
+        cel_errors(spec),
+        vec![cel::REGION_OR_ENDPOINT_MESSAGE.to_string()]
+    );
+}
+
+#[test]
+fn interval_floor_is_one_minute() {
+    for (interval, ok) in [
+        ("30s", false),
+        ("59s", false),
+        ("0s", false),
+        ("60s", true),
+        ("1m", true),
+        ("1h30m", true),
+        ("10m", true),
+    ] {
+        let mut spec = valid_spec();
+        spec["interval"] = json!(interval);
+        let errors = cel_errors(spec);
+        if ok {
+            assert!(errors.is_empty(), "{interval}: {errors:?}");
+        } else {
+            assert_eq!(
+                errors,
+                vec![cel::INTERVAL_FLOOR_MESSAGE.to_string()],
+                "{interval}"
+            );
+        }
+    }
+}
+
+#[test]
+fn malformed_interval_is_left_to_the_pattern() {
+    // The guard keeps `duration()` from raising an evaluation error; the schema's `pattern`
+    // (which the API server checks, kube-cel does not) refuses the value.
+    let mut spec = valid_spec();
+    spec["interval"] = json!("ten minutes");
+    assert!(cel_errors(spec).is_empty());
+    let pattern = root_schema()["properties"]["spec"]["properties"]["interval"]["pattern"].clone();
+    assert_eq!(pattern, json!("^([0-9]+(s|m|h))+$"));
+}
+
+#[test]
+fn endpoint_must_be_http_or_https() {
+    let mut spec = valid_spec();
+    spec.as_object_mut().expect("object").remove("region");
+    for (endpoint, ok) in [
+        ("https://hss.example", true),
+        ("http://127.0.0.1:8080", true),
+        ("ftp://hss.example", false),
+        ("hss.example", false),
+    ] {
+        spec["endpoint"] = json!(endpoint);
+        let errors = cel_errors(spec.clone());
+        if ok {
+            assert!(errors.is_empty(), "{endpoint}: {errors:?}");
+        } else {
+            assert_eq!(
+                errors,
+                vec![cel::ENDPOINT_SCHEME_MESSAGE.to_string()],
+                "{endpoint}"
+            );
+        }
+    }
+}
+
+#[test]
+fn suspend_defaults_to_false() {
+    let schema = root_schema();
+    assert_eq!(
+        schema["properties"]["spec"]["properties"]["suspend"]["default"],
+        json!(false)
+    );
+}
+
+fn typed_spec() -> hostrisk_operator::crd::HostRiskWatchSpec {
+    hostrisk_operator::crd::HostRiskWatchSpec {
+        project_id: "p".into(),
+        region: Some("cn-north-4".into()),
+        endpoint: None,
+        enterprise_project_id: None,
+        host_ids: vec!["h1".into()],
+        credentials_secret_ref: hostrisk_operator::crd::CredentialsSecretRef { name: "s".into() },
+        interval: None,
+        suspend: false,
+    }
+}
+
+#[test]
+fn rust_values_serialize_to_what_the_schema_accepts() {
+    // `None` must be omitted, not sent as null: `has(self.endpoint)` would see a null.
+    let resource = hostrisk_operator::crd::HostRiskWatch::new("w", typed_spec());
+    let value = serde_json::to_value(&resource).expect("serializes");
+    assert!(value["spec"].get("endpoint").is_none());
+    assert!(Validator::new()
+        .validate(&root_schema(), &value, None)
+        .is_ok());
+    let back: hostrisk_operator::crd::HostRiskWatch =
+        serde_json::from_value(value).expect("deserializes");
+    assert_eq!(back.spec, typed_spec());
+}
+
+#[test]
+fn computed_status_round_trips_through_json() {
+    use hostrisk_operator::hss::model::{HostRisk, HostsRiskResult};
+    use hostrisk_operator::status::{compute_status, PollOutcome, StatusInput};
+    let spec = typed_spec();
+    let now = jiff::Timestamp::from_second(1_800_000_000)
+        .and_then(|t| t.checked_add(jiff::SignedDuration::from_millis(250)))
+        .expect("valid");
+    let update = compute_status(StatusInput {
+        spec: &spec,
+        generation: Some(1),
+        previous: None,
+        outcome: PollOutcome::Success(HostsRiskResult {
+            hosts: [("h1".to_string(), HostRisk::default())]
+                .into_iter()
+                .collect(),
+            not_found: Default::default(),
+            request_ids: vec!["r".into()],
+        }),
+        now,
+        heartbeat: std::time::Duration::from_secs(1800),
+        effective_interval: std::time::Duration::from_secs(600),
+    });
+    let json = serde_json::to_string(&update.status).expect("serializes");
+    let back: hostrisk_operator::crd::HostRiskWatchStatus =
+        serde_json::from_str(&json).expect("deserializes");
+    // Kubernetes stores times to the second; the computed status already is.
+    assert_eq!(back, update.status);
+}
