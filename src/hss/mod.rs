@@ -1,5 +1,21 @@
 //! Huawei Cloud HSS client (`ListHostsRisk`), independent of Kubernetes.
 
+pub mod client;
+pub mod config;
+pub mod credentials;
 pub mod endpoint;
+pub mod error;
+pub mod iam;
 pub mod model;
+pub mod ratelimit;
+pub mod retry;
+pub mod scope;
 pub mod sign;
+pub mod transport;
+
+pub use client::{dedup_ids, merge_answer, ClientStats, HssClient};
+pub use config::ClientConfig;
+pub use credentials::{CredentialIdentity, Credentials, Secret};
+pub use error::{AuthKind, HssError};
+pub use model::{HostRisk, HostsRiskResult, ListHostsRiskResponse};
+pub use scope::Scope;

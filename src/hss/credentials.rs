@@ -1,0 +1,214 @@
+//! Credentials for HSS calls, and the secret-free identity used as rate-limit and cache key.
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+/// A secret string whose `Debug` and `Display` print `***`, so it cannot leak through a
+/// `{:?}` in a log line or an error message. Read it only where it goes on the wire.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only to sign or to put it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_string())
+    }
+}
+
+/// How a call authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// Permanent (or, with `security_token`, temporary) access keys: requests are signed.
+    AkSk {
+        access_key: String,
+        secret_key: Secret,
+        security_token: Option<Secret>,
+    },
+    /// A static IAM token sent as `X-Auth-Token`. It cannot be refreshed by us.
+    Token(Secret),
+    /// IAM password login; the token is scoped to the project of each call, cached and refreshed.
+    Iam {
+        username: String,
+        password: Secret,
+        domain_name: String,
+        iam_endpoint: Url,
+    },
+}
+
+impl Credentials {
+    pub fn ak_sk(access_key: impl Into<String>, secret_key: impl Into<Secret>) -> Self {
+        Self::AkSk {
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            security_token: None,
+        }
+    }
+
+    pub fn temporary_ak_sk(
+        access_key: impl Into<String>,
+        secret_key: impl Into<Secret>,
+        security_token: impl Into<Secret>,
+    ) -> Self {
+        Self::AkSk {
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            security_token: Some(security_token.into()),
+        }
+    }
+
+    /// The secret-free name of this credential: `ak:<AK>`, `iam:<domain>/<user>@<iam host>`
+    /// or `token:<first 12 hex of sha256(token)>`. Used as rate-limit key and in logs.
+    pub fn identity(&self) -> CredentialIdentity {
+        match self {
+            Self::AkSk { access_key, .. } => CredentialIdentity(format!("ak:{access_key}")),
+            Self::Token(token) => {
+                let digest = hex::encode(Sha256::digest(token.expose().as_bytes()));
+                CredentialIdentity(format!("token:{}", &digest[..12]))
+            }
+            Self::Iam {
+                username,
+                domain_name,
+                iam_endpoint,
+                ..
+            } => CredentialIdentity(format!(
+                "iam:{domain_name}/{username}@{}",
+                iam_endpoint.host_str().unwrap_or_default()
+            )),
+        }
+    }
+
+    /// Rejects credentials that cannot possibly work before anything is sent (an empty secret
+    /// key would still produce a signature, which the gateway would count as a failure).
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Self::AkSk {
+                access_key,
+                secret_key,
+                security_token,
+            } => {
+                if access_key.trim().is_empty() {
+                    return Err("the access key is empty".into());
+                }
+                if secret_key.is_empty() {
+                    return Err("the secret key is empty".into());
+                }
+                if security_token.as_ref().is_some_and(Secret::is_empty) {
+                    return Err("the security token is empty".into());
+                }
+                Ok(())
+            }
+            Self::Token(token) if token.expose().trim().is_empty() => {
+                Err("the auth token is empty".into())
+            }
+            Self::Token(_) => Ok(()),
+            Self::Iam {
+                username,
+                password,
+                domain_name,
+                iam_endpoint,
+            } => {
+                if username.trim().is_empty() || domain_name.trim().is_empty() {
+                    return Err("the IAM username or domain name is empty".into());
+                }
+                if password.is_empty() {
+                    return Err("the IAM password is empty".into());
+                }
+                super::scope::check_transport_security(iam_endpoint)
+                    .map_err(|e| format!("IAM endpoint: {e}"))
+            }
+        }
+    }
+}
+
+/// A credential's name without any secret in it (see [`Credentials::identity`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CredentialIdentity(String);
+
+impl CredentialIdentity {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CredentialIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let creds = Credentials::temporary_ak_sk("AKID", "sk-value-123", "sts-token-456");
+        let printed = format!("{creds:?} {}", creds.identity());
+        assert!(!printed.contains("sk-value-123"));
+        assert!(!printed.contains("sts-token-456"));
+        assert!(printed.contains("AKID"));
+        let token = Credentials::Token(Secret::new("tok-secret-789"));
+        let printed = format!("{token:?} {}", token.identity());
+        assert!(!printed.contains("tok-secret-789"));
+        assert!(token.identity().as_str().starts_with("token:"));
+    }
+
+    #[test]
+    fn identities_distinguish_credentials() {
+        let iam = |user: &str| Credentials::Iam {
+            username: user.into(),
+            password: Secret::new("pw"),
+            domain_name: "dom".into(),
+            iam_endpoint: Url::parse("https://iam.cn-north-4.myhuaweicloud.com").expect("url"),
+        };
+        assert_eq!(
+            iam("alice").identity().as_str(),
+            "iam:dom/alice@iam.cn-north-4.myhuaweicloud.com"
+        );
+        assert_ne!(iam("alice").identity(), iam("bob").identity());
+        assert_ne!(
+            Credentials::Token("a".into()).identity(),
+            Credentials::Token("b".into()).identity()
+        );
+    }
+
+    #[test]
+    fn validation_rejects_empty_parts() {
+        assert!(Credentials::ak_sk("", "sk").validate().is_err());
+        assert!(Credentials::ak_sk("ak", "").validate().is_err());
+        assert!(Credentials::ak_sk("ak", "sk").validate().is_ok());
+        assert!(Credentials::Token(" ".into()).validate().is_err());
+    }
+}
