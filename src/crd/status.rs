@@ -151,7 +151,7 @@ mod tests {
 
     /// Backs the size figures in the doc of [`HostRiskWatchStatus::hosts`].
     #[test]
-    fn worst_case_status_of_1000_hosts_stays_far_below_etcd_limit() {
+    fn worst_case_status_of_1000_hosts_stays_under_one_megabyte() {
         let long = "x".repeat(STATUS_VALUE_MAX_LEN);
         let time = Time(Timestamp::from_second(4_000_000_000).expect("valid"));
         let hosts: Vec<HostStatus> = (0..1000)

@@ -287,6 +287,9 @@ fn condition_updates(
     }
 }
 
+/// `PollFailed` when a poll fails (or cannot start for lack of credentials) and the previous
+/// `Ready` did not already report such a failure, so a failure streak emits one Event;
+/// `PollRecovered` on the first success after one; host transitions on every success.
 fn outcome_events(
     outcome: &PollOutcome,
     previous: Option<&HostRiskWatchStatus>,
@@ -396,6 +399,11 @@ pub fn compute_status(input: StatusInput<'_>) -> StatusUpdate {
             needs_write = true;
         }
     }
+    if !needs_write {
+        // Equal ignoring timestamps, and no timestamp was due: hand back the stored status
+        // itself, so a caller comparing old and new sees no change at all.
+        status = base;
+    }
     StatusUpdate {
         status,
         events,
@@ -404,5 +412,5 @@ pub fn compute_status(input: StatusInput<'_>) -> StatusUpdate {
 }
 
 #[cfg(test)]
-#[path = "compute_tests.rs"]
+#[path = "compute_tests/mod.rs"]
 mod tests;
