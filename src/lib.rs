@@ -6,7 +6,9 @@
 //! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
 
+pub mod cli;
 pub mod crd;
 pub mod hss;
 pub mod sim;
 pub mod status;
+pub mod telemetry;

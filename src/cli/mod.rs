@@ -1,0 +1,17 @@
+//! The subcommands of the `hostrisk-operator` binary; `main.rs` only parses and dispatches.
+
+pub mod output;
+pub mod query;
+
+/// Process exit codes of the CLI.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Bad flags, environment or input files.
+    pub const USAGE: u8 = 2;
+    /// Credentials refused (HSS 401, IAM login refused) or unusable.
+    pub const AUTHENTICATION: u8 = 3;
+    /// HSS kept answering 429 after the retries.
+    pub const THROTTLED: u8 = 4;
+    /// Any other API or transport failure.
+    pub const API: u8 = 5;
+}
