@@ -4,9 +4,11 @@
 //! - [`hss`]: the HSS / IAM client. Knows nothing of Kubernetes.
 //! - [`crd`]: the `HostRiskWatch` resource types, schema rules, code-side validation, CRD YAML.
 //! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
+//! - [`controller`]: the reconciling controller (kube-runtime) and its health server.
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
 
 pub mod cli;
+pub mod controller;
 pub mod crd;
 pub mod hss;
 pub mod sim;

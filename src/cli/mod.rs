@@ -2,6 +2,7 @@
 
 pub mod output;
 pub mod query;
+pub mod run;
 
 /// Process exit codes of the CLI.
 pub mod exit {

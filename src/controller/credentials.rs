@@ -117,9 +117,15 @@ pub fn credentials_from_data(
 ) -> Result<Credentials, CredentialsProblem> {
     let has = |key: &str| data.contains_key(key);
     let kinds: Vec<&str> = [
-        (has(ACCESS_KEY) || has(SECRET_KEY) || has(SECURITY_TOKEN), "accessKey/secretKey"),
+        (
+            has(ACCESS_KEY) || has(SECRET_KEY) || has(SECURITY_TOKEN),
+            "accessKey/secretKey",
+        ),
         (has(AUTH_TOKEN), "authToken"),
-        (has(USERNAME) || has(PASSWORD) || has(DOMAIN_NAME), "username/password/domainName"),
+        (
+            has(USERNAME) || has(PASSWORD) || has(DOMAIN_NAME),
+            "username/password/domainName",
+        ),
     ]
     .into_iter()
     .filter_map(|(present, name)| present.then_some(name))
@@ -270,7 +276,12 @@ mod tests {
     fn ak_sk_with_and_without_token() {
         let c = load(&[("accessKey", "AK1\n"), ("secretKey", "SK1\n")]).unwrap();
         assert_eq!(c, Credentials::ak_sk("AK1", "SK1"));
-        let c = load(&[("accessKey", "AK"), ("secretKey", "SK"), ("securityToken", "T")]).unwrap();
+        let c = load(&[
+            ("accessKey", "AK"),
+            ("secretKey", "SK"),
+            ("securityToken", "T"),
+        ])
+        .unwrap();
         assert_eq!(c, Credentials::temporary_ak_sk("AK", "SK", "T"));
     }
 

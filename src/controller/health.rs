@@ -68,7 +68,11 @@ impl Counters {
     pub fn render(&self, health: &Health) -> String {
         let mut out = String::new();
         let counters: [(&str, &str, &AtomicU64); 7] = [
-            ("hostrisk_reconciles_total", "Reconcile calls.", &self.reconciles),
+            (
+                "hostrisk_reconciles_total",
+                "Reconcile calls.",
+                &self.reconciles,
+            ),
             (
                 "hostrisk_reconcile_errors_total",
                 "Reconciles that returned an error (Kubernetes API failures).",
@@ -101,7 +105,10 @@ impl Counters {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
-        let _ = writeln!(out, "# HELP hostrisk_ready Whether the operator is ready (1) or not (0).");
+        let _ = writeln!(
+            out,
+            "# HELP hostrisk_ready Whether the operator is ready (1) or not (0)."
+        );
         let _ = writeln!(out, "# TYPE hostrisk_ready gauge");
         let _ = writeln!(out, "hostrisk_ready {}", u8::from(health.is_ready()));
         out
@@ -141,7 +148,10 @@ async fn livez(State(state): State<ServerState>) -> impl IntoResponse {
     if state.health.is_live() {
         (StatusCode::OK, "ok\n")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "controller task not running\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "controller task not running\n",
+        )
     }
 }
 
@@ -158,7 +168,10 @@ async fn readyz(State(state): State<ServerState>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.counters.render(&state.health),
     )
 }

@@ -75,7 +75,10 @@ fn interval_for(watch: &HostRiskWatch, ctx: &Context) -> Duration {
 }
 
 /// The reconciler given to `kube_runtime::Controller::run`.
-pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+pub async fn reconcile(
+    watch: Arc<HostRiskWatch>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
     Counters::inc(&ctx.counters.reconciles);
     let key = watch_key(&watch)?;
     let observed = observed(&watch);
@@ -83,7 +86,13 @@ pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<A
 
     if previous.is_none() {
         // kstatus reads a resource without status as current: say at once that it is pending.
-        let update = status_update(&watch, &ctx, None, PollOutcome::Pending, ctx.settings.policy.default_interval);
+        let update = status_update(
+            &watch,
+            &ctx,
+            None,
+            PollOutcome::Pending,
+            ctx.settings.policy.default_interval,
+        );
         write_status(&watch, &ctx, &key, &update.status, None).await?;
         previous = Some(update.status);
     }
@@ -110,21 +119,42 @@ pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<A
             };
             let recheck = ctx.settings.policy.default_interval;
             finish(&watch, &ctx, &key, previous.as_ref(), outcome, recheck).await?;
-            ctx.scheduler.record_idle(&key, observed, recheck, Instant::now());
+            ctx.scheduler
+                .record_idle(&key, observed, recheck, Instant::now());
             return Ok(Action::requeue(recheck));
         }
     };
     if validated.suspend {
-        finish(&watch, &ctx, &key, previous.as_ref(), PollOutcome::Suspended, validated.interval).await?;
+        finish(
+            &watch,
+            &ctx,
+            &key,
+            previous.as_ref(),
+            PollOutcome::Suspended,
+            validated.interval,
+        )
+        .await?;
         // Resumes when the spec changes (generation) or the refresh annotation changes.
-        ctx.scheduler
-            .record_idle(&key, observed, ctx.settings.policy.default_interval, Instant::now());
+        ctx.scheduler.record_idle(
+            &key,
+            observed,
+            ctx.settings.policy.default_interval,
+            Instant::now(),
+        );
         return Ok(Action::await_change());
     }
 
     let outcome = poll(&watch, &ctx, &key, &validated).await?;
     let failed = !matches!(outcome, PollOutcome::Success(_));
-    finish(&watch, &ctx, &key, previous.as_ref(), outcome, validated.interval).await?;
+    finish(
+        &watch,
+        &ctx,
+        &key,
+        previous.as_ref(),
+        outcome,
+        validated.interval,
+    )
+    .await?;
     let now = Instant::now();
     let delay = if failed {
         ctx.scheduler
@@ -149,19 +179,25 @@ async fn poll(
         Some(region) => EndpointSource::Region(region),
         None => EndpointSource::Explicit,
     };
-    let credentials =
-        match load_credentials(&ctx.client, &key.namespace, &spec.secret_name, endpoint_source).await {
-            Ok(credentials) => credentials,
-            Err(CredentialsError::Problem(problem)) => {
-                Counters::inc(&ctx.counters.poll_failures);
-                tracing::warn!(namespace = %key.namespace, name = %key.name, reason = problem.reason, message = %problem.message, "credentials problem");
-                return Ok(PollOutcome::CredentialsProblem {
-                    reason: problem.reason,
-                    message: problem.message,
-                });
-            }
-            Err(error) => return Err(ReconcileError::Credentials(error)),
-        };
+    let credentials = match load_credentials(
+        &ctx.client,
+        &key.namespace,
+        &spec.secret_name,
+        endpoint_source,
+    )
+    .await
+    {
+        Ok(credentials) => credentials,
+        Err(CredentialsError::Problem(problem)) => {
+            Counters::inc(&ctx.counters.poll_failures);
+            tracing::warn!(namespace = %key.namespace, name = %key.name, reason = problem.reason, message = %problem.message, "credentials problem");
+            return Ok(PollOutcome::CredentialsProblem {
+                reason: problem.reason,
+                message: problem.message,
+            });
+        }
+        Err(error) => return Err(ReconcileError::Credentials(error)),
+    };
     let scope = match Scope::for_endpoint(
         spec.endpoint.clone(),
         spec.project_id.clone(),
@@ -247,7 +283,14 @@ async fn finish(
     }
     if !update.events.is_empty() {
         let regarding = watch.object_ref(&());
-        publish_events(&ctx.client, &ctx.reporter(), &regarding, &update.events, &ctx.counters).await;
+        publish_events(
+            &ctx.client,
+            &ctx.reporter(),
+            &regarding,
+            &update.events,
+            &ctx.counters,
+        )
+        .await;
     }
     Ok(())
 }
@@ -303,7 +346,11 @@ pub fn status_patch_body(
 
 /// The error policy given to `Controller::run`: back off exponentially with jitter, capped at the
 /// interval, and never stop retrying.
-pub fn error_policy(watch: Arc<HostRiskWatch>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    watch: Arc<HostRiskWatch>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
     Counters::inc(&ctx.counters.reconcile_errors);
     let Ok(key) = watch_key(&watch) else {
         tracing::error!(%error, "cannot reconcile");
@@ -352,6 +399,9 @@ mod tests {
             }})
         );
         let first = status_patch_body(&status, None).unwrap();
-        assert_eq!(first, serde_json::json!({"status": {"observedGeneration": 2}}));
+        assert_eq!(
+            first,
+            serde_json::json!({"status": {"observedGeneration": 2}})
+        );
     }
 }

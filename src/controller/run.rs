@@ -19,7 +19,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{metadata_watcher, predicates, watcher, PredicateConfig, WatchStreamExt};
+use kube::runtime::{predicates, watcher, PredicateConfig, WatchStreamExt};
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
@@ -46,7 +46,10 @@ pub enum RunError {
 pub fn poll_trigger_hash(watch: &HostRiskWatch) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     watch.metadata.generation.hash(&mut hasher);
-    watch.annotations().get(REFRESH_ANNOTATION).hash(&mut hasher);
+    watch
+        .annotations()
+        .get(REFRESH_ANNOTATION)
+        .hash(&mut hasher);
     Some(hasher.finish())
 }
 
@@ -67,9 +70,10 @@ fn scopes(namespaces: &[String]) -> Vec<Option<String>> {
 }
 
 fn scope_label(scope: &Option<String>) -> String {
-    scope
-        .as_ref()
-        .map_or_else(|| "all namespaces".to_string(), |ns| format!("namespace {ns}"))
+    scope.as_ref().map_or_else(
+        || "all namespaces".to_string(),
+        |ns| format!("namespace {ns}"),
+    )
 }
 
 /// Runs the controllers until `shutdown` is cancelled (then finishes the reconciles in flight)
@@ -116,7 +120,8 @@ fn build_controller(
     shutdown: CancellationToken,
 ) -> (Store<HostRiskWatch>, impl std::future::Future<Output = ()>) {
     let client = ctx.client.clone();
-    let (watch_api, secret_api): (Api<HostRiskWatch>, Api<Secret>) = match &scope {
+    let (watch_api, secret_api): (Api<HostRiskWatch>, Api<PartialObjectMeta<Secret>>) = match &scope
+    {
         Some(ns) => (
             Api::namespaced(client.clone(), ns),
             Api::namespaced(client.clone(), ns),
@@ -139,7 +144,7 @@ fn build_controller(
         .predicate_filter(poll_trigger_hash, PredicateConfig::default());
     // Metadata only: the operator never caches Secret data; it GETs the one Secret it needs at
     // poll time. The resource-version filter drops re-lists of unchanged Secrets.
-    let secrets = metadata_watcher(secret_api, watcher::Config::default())
+    let secrets = watcher(secret_api, watcher::Config::default())
         .default_backoff()
         .touched_objects()
         .predicate_filter(predicates::resource_version, PredicateConfig::default());
@@ -197,12 +202,19 @@ fn watches_using_secret(
 }
 
 /// Ready = the CRD exists and every primary watch finished its first list.
-async fn track_readiness(ctx: Arc<Context>, readers: Vec<Store<HostRiskWatch>>, shutdown: CancellationToken) {
+async fn track_readiness(
+    ctx: Arc<Context>,
+    readers: Vec<Store<HostRiskWatch>>,
+    shutdown: CancellationToken,
+) {
     let crds: Api<CustomResourceDefinition> = Api::all(ctx.client.clone());
     loop {
         match crds.get_opt(CRD_NAME).await {
             Ok(Some(_)) => break,
-            Ok(None) => tracing::warn!(crd = CRD_NAME, "CRD not found; apply crds/hostriskwatch.yaml"),
+            Ok(None) => tracing::warn!(
+                crd = CRD_NAME,
+                "CRD not found; apply crds/hostriskwatch.yaml"
+            ),
             Err(error) => tracing::warn!(crd = CRD_NAME, %error, "cannot read the CRD"),
         }
         tokio::select! {

@@ -268,7 +268,10 @@ mod tests {
         let interval = Duration::from_secs(600);
         for _ in 0..1000 {
             let d = jittered_interval(interval);
-            assert!(d >= Duration::from_secs(540) && d <= Duration::from_secs(660), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(540) && d <= Duration::from_secs(660),
+                "{d:?}"
+            );
         }
     }
 
@@ -285,7 +288,9 @@ mod tests {
             assert!(many <= interval && many >= Duration::from_secs(1));
         }
         // Full jitter: over many draws the delays spread over the whole range.
-        let draws: Vec<_> = (0..500).map(|_| backoff_delay(policy, 10, interval)).collect();
+        let draws: Vec<_> = (0..500)
+            .map(|_| backoff_delay(policy, 10, interval))
+            .collect();
         assert!(draws.iter().any(|d| *d < Duration::from_secs(20)));
         assert!(draws.iter().any(|d| *d > Duration::from_secs(40)));
     }
@@ -302,7 +307,10 @@ mod tests {
         let scheduler = PollScheduler::default();
         let now = Instant::now();
         let obs = observed("u1", 1, None);
-        assert_eq!(scheduler.due(&key(), &obs, now), Due::Now(PollReason::FirstSeen));
+        assert_eq!(
+            scheduler.due(&key(), &obs, now),
+            Due::Now(PollReason::FirstSeen)
+        );
         let delay = scheduler.record_success(&key(), obs.clone(), Duration::from_secs(100), now);
         assert!(matches!(scheduler.due(&key(), &obs, now), Due::NotBefore(d) if d == delay));
         assert_eq!(
@@ -322,9 +330,15 @@ mod tests {
             Due::Now(PollReason::FirstSeen)
         );
         scheduler.mark_secret_changed(key());
-        assert_eq!(scheduler.due(&key(), &obs, now), Due::Now(PollReason::SecretChanged));
+        assert_eq!(
+            scheduler.due(&key(), &obs, now),
+            Due::Now(PollReason::SecretChanged)
+        );
         scheduler.record_success(&key(), obs.clone(), Duration::from_secs(100), now);
-        assert!(matches!(scheduler.due(&key(), &obs, now), Due::NotBefore(_)));
+        assert!(matches!(
+            scheduler.due(&key(), &obs, now),
+            Due::NotBefore(_)
+        ));
     }
 
     #[test]
