@@ -204,7 +204,7 @@ async fn serve(
         let namespaces = namespaces.to_vec();
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
-            let result = run_controllers(ctx, &namespaces, shutdown)
+            let result = run_controllers(ctx, namespaces, shutdown)
                 .await
                 .map_err(|e| e.to_string());
             ("controller", result)

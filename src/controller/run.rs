@@ -81,12 +81,12 @@ fn scope_label(scope: &Option<String>) -> String {
 /// liveness and readiness flags of `ctx.health` along the way.
 pub async fn run_controllers(
     ctx: Arc<Context>,
-    namespaces: &[String],
+    namespaces: Vec<String>,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
     let mut readers = Vec::new();
     let mut controllers = Vec::new();
-    for scope in scopes(namespaces) {
+    for scope in scopes(&namespaces) {
         let (reader, controller) = build_controller(ctx.clone(), scope.clone(), shutdown.clone());
         readers.push(reader);
         let label = scope_label(&scope);
