@@ -1,4 +1,5 @@
 //! The subcommands of the `hostrisk-operator` binary; `main.rs` only parses and dispatches.
+//! (`simulate.rs` is compiled with the binary, see `main.rs`.)
 
 pub mod output;
 pub mod query;
