@@ -7,8 +7,8 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
-use hostrisk_operator::sim::hss::{DEMO_ACCESS_KEY, DEMO_SECRET_KEY};
 use hostrisk_operator::hss::model::DetectResult;
+use hostrisk_operator::sim::hss::{DEMO_ACCESS_KEY, DEMO_SECRET_KEY};
 use serde_json::json;
 
 use harness::{condition, condition_is, hss_calls, is_ready, Harness, Options, NS};
@@ -18,10 +18,18 @@ async fn status_appears_with_every_field_then_follows_host_changes() {
     let h = Harness::start(Options::default()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     let created_at = Instant::now();
-    h.create_watch(NS, "web", &["demo-web-01", "demo-db-01", "no-such-host"], "hss-creds", "1h")
-        .await;
+    h.create_watch(
+        NS,
+        "web",
+        &["demo-web-01", "demo-db-01", "no-such-host"],
+        "hss-creds",
+        "1h",
+    )
+    .await;
 
-    let first = h.wait_for(NS, "web", "first status", |_, s| !s.conditions.is_empty()).await;
+    let first = h
+        .wait_for(NS, "web", "first status", |_, s| !s.conditions.is_empty())
+        .await;
     let first_ms = created_at.elapsed().as_millis();
     let watch = h.wait_for(NS, "web", "Ready", is_ready).await;
     let ready_ms = created_at.elapsed().as_millis();
@@ -31,7 +39,10 @@ async fn status_appears_with_every_field_then_follows_host_changes() {
 
     let status = watch.status.as_ref().unwrap();
     assert_eq!(status.observed_generation, watch.metadata.generation);
-    assert_eq!(condition(status, "CredentialsValid").unwrap().status, "True");
+    assert_eq!(
+        condition(status, "CredentialsValid").unwrap().status,
+        "True"
+    );
     assert_eq!(condition(status, "ApiReachable").unwrap().status, "True");
     for c in &status.conditions {
         assert_eq!(c.observed_generation, watch.metadata.generation, "{c:?}");
@@ -61,35 +72,71 @@ async fn status_appears_with_every_field_then_follows_host_changes() {
     // The missing host is announced at once.
     let events = h.events_for(NS, "web").await;
     assert!(
-        events.iter().any(|e| e.reason.as_deref() == Some("HostNotFound")
-            && e.note.as_deref().unwrap_or_default().contains("no-such-host")),
+        events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("HostNotFound")
+                && e.note
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("no-such-host")),
         "{events:#?}"
     );
 
     // A host changes in HSS; the refresh annotation asks for an immediate poll (the 1h
     // interval would not).
-    assert!(h.sim.update_host("demo-db-01", |host| host.risk.detect_result = Some(DetectResult::Risk)));
+    assert!(h
+        .sim
+        .update_host("demo-db-01", |host| host.risk.detect_result =
+            Some(DetectResult::Risk)));
     h.request_refresh(NS, "web", "2026-01-01T00:00:00Z").await;
     let watch = h
         .wait_for(NS, "web", "db at risk", |_, s| {
-            s.hosts.iter().any(|x| x.host_id == "demo-db-01" && x.detect_result.as_deref() == Some("risk"))
+            s.hosts
+                .iter()
+                .any(|x| x.host_id == "demo-db-01" && x.detect_result.as_deref() == Some("risk"))
         })
         .await;
-    assert_eq!(watch.status.as_ref().unwrap().summary.as_ref().unwrap().detect_risk, 2);
+    assert_eq!(
+        watch
+            .status
+            .as_ref()
+            .unwrap()
+            .summary
+            .as_ref()
+            .unwrap()
+            .detect_risk,
+        2
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let events = h.events_for(NS, "web").await;
-        if let Some(event) = events.iter().find(|e| e.reason.as_deref() == Some("BecameAtRisk")) {
-            assert!(event.note.as_deref().unwrap_or_default().contains("demo-db-01"));
-            assert_eq!(event.reporting_controller.as_deref(), Some("hostrisk-operator"));
+        if let Some(event) = events
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("BecameAtRisk"))
+        {
+            assert!(event
+                .note
+                .as_deref()
+                .unwrap_or_default()
+                .contains("demo-db-01"));
+            assert_eq!(
+                event.reporting_controller.as_deref(),
+                Some("hostrisk-operator")
+            );
             assert_eq!(event.reporting_instance.as_deref(), Some("test-instance"));
             assert_eq!(event.type_.as_deref(), Some("Warning"));
             break;
         }
-        assert!(Instant::now() < deadline, "no BecameAtRisk event: {events:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "no BecameAtRisk event: {events:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(h.ctx.health.is_ready(), "ready after CRD found and watches synced");
+    assert!(
+        h.ctx.health.is_ready(),
+        "ready after CRD found and watches synced"
+    );
     h.stop().await;
 }
 
@@ -97,7 +144,14 @@ async fn status_appears_with_every_field_then_follows_host_changes() {
 async fn idle_polls_write_nothing() {
     let h = Harness::start(Options::default()).await;
     h.create_demo_secret(NS, "hss-creds").await;
-    h.create_watch(NS, "idle", &["demo-web-01", "demo-db-01"], "hss-creds", "1s").await;
+    h.create_watch(
+        NS,
+        "idle",
+        &["demo-web-01", "demo-db-01"],
+        "hss-creds",
+        "1s",
+    )
+    .await;
     h.wait_for(NS, "idle", "Ready", is_ready).await;
     // Let the write that made it Ready settle, then count over several idle polls.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -107,8 +161,14 @@ async fn idle_polls_write_nothing() {
     let polls = hss_calls(&h.sim) - calls_before;
     let writes = h.kube.status_writes("hostriskwatches") - writes_before;
     eprintln!("idle polls: {polls}, status writes during them: {writes}");
-    eprintln!("status writes per idle poll: {}", writes as f64 / polls.max(1) as f64);
-    assert!(polls >= 4, "the 1s interval (±10%) polls about 6 times in 6s, saw {polls}");
+    eprintln!(
+        "status writes per idle poll: {}",
+        writes as f64 / polls.max(1) as f64
+    );
+    assert!(
+        polls >= 4,
+        "the 1s interval (±10%) polls about 6 times in 6s, saw {polls}"
+    );
     assert_eq!(writes, 0, "idle polls must not write status");
     h.stop().await;
 }
@@ -125,7 +185,8 @@ async fn bad_secret_reported_then_fixed_secret_recovers_without_restart() {
         ..Options::default()
     };
     let h = Harness::start(options).await;
-    h.create_watch(NS, "creds", &["demo-web-01"], "later-creds", "1h").await;
+    h.create_watch(NS, "creds", &["demo-web-01"], "later-creds", "1h")
+        .await;
     let watch = h
         .wait_for(NS, "creds", "SecretNotFound", |_, s| {
             condition_is(s, "CredentialsValid", "False", "SecretNotFound")
@@ -135,26 +196,51 @@ async fn bad_secret_reported_then_fixed_secret_recovers_without_restart() {
     assert_eq!(condition(&status, "Ready").unwrap().status, "False");
     assert_eq!(hss_calls(&h.sim), 0);
 
-    h.create_secret(NS, "later-creds", &[("accessKey", DEMO_ACCESS_KEY)]).await;
+    h.create_secret(NS, "later-creds", &[("accessKey", DEMO_ACCESS_KEY)])
+        .await;
     h.wait_for(NS, "creds", "SecretKeyMissing", |_, s| {
         condition_is(s, "CredentialsValid", "False", "SecretKeyMissing")
     })
     .await;
     assert_eq!(hss_calls(&h.sim), 0);
 
-    h.replace_secret(NS, "later-creds", &[("accessKey", DEMO_ACCESS_KEY), ("secretKey", "wrong-secret")])
-        .await;
+    h.replace_secret(
+        NS,
+        "later-creds",
+        &[
+            ("accessKey", DEMO_ACCESS_KEY),
+            ("secretKey", "wrong-secret"),
+        ],
+    )
+    .await;
     h.wait_for(NS, "creds", "InvalidCredentials", |_, s| {
         condition_is(s, "CredentialsValid", "False", "InvalidCredentials")
     })
     .await;
 
     let fixed_at = Instant::now();
-    h.replace_secret(NS, "later-creds", &[("accessKey", DEMO_ACCESS_KEY), ("secretKey", DEMO_SECRET_KEY)])
+    h.replace_secret(
+        NS,
+        "later-creds",
+        &[
+            ("accessKey", DEMO_ACCESS_KEY),
+            ("secretKey", DEMO_SECRET_KEY),
+        ],
+    )
+    .await;
+    let watch = h
+        .wait_for(NS, "creds", "Ready after the fix", is_ready)
         .await;
-    let watch = h.wait_for(NS, "creds", "Ready after the fix", is_ready).await;
-    eprintln!("time from Secret fix to Ready: {} ms", fixed_at.elapsed().as_millis());
-    assert_eq!(condition(watch.status.as_ref().unwrap(), "CredentialsValid").unwrap().status, "True");
+    eprintln!(
+        "time from Secret fix to Ready: {} ms",
+        fixed_at.elapsed().as_millis()
+    );
+    assert_eq!(
+        condition(watch.status.as_ref().unwrap(), "CredentialsValid")
+            .unwrap()
+            .status,
+        "True"
+    );
     h.stop().await;
 }
 
@@ -162,11 +248,23 @@ async fn bad_secret_reported_then_fixed_secret_recovers_without_restart() {
 async fn spec_change_moves_observed_generation() {
     let h = Harness::start(Options::default()).await;
     h.create_demo_secret(NS, "hss-creds").await;
-    h.create_watch(NS, "gen", &["demo-web-01"], "hss-creds", "1h").await;
+    h.create_watch(NS, "gen", &["demo-web-01"], "hss-creds", "1h")
+        .await;
     let watch = h.wait_for(NS, "gen", "Ready", is_ready).await;
     assert_eq!(watch.metadata.generation, Some(1));
-    h.patch_watch(NS, "gen", json!({"spec": {"hostIds": ["demo-web-01", "demo-batch-01"]}}))
-        .await;
+    // The controller's own status writes (Pending, then Ready) do not trigger polls.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        hss_calls(&h.sim),
+        1,
+        "one poll for one generation with a 1h interval"
+    );
+    h.patch_watch(
+        NS,
+        "gen",
+        json!({"spec": {"hostIds": ["demo-web-01", "demo-batch-01"]}}),
+    )
+    .await;
     let watch = h
         .wait_for(NS, "gen", "generation 2 observed", |w, s| {
             w.metadata.generation == Some(2) && is_ready(w, s) && s.hosts.len() == 2
@@ -175,6 +273,7 @@ async fn spec_change_moves_observed_generation() {
     let status = watch.status.unwrap();
     assert_eq!(status.observed_generation, Some(2));
     assert_eq!(status.summary.unwrap().agent_offline, 1);
+    assert_eq!(hss_calls(&h.sim), 2, "one more poll for the new generation");
     h.stop().await;
 }
 
@@ -182,11 +281,15 @@ async fn spec_change_moves_observed_generation() {
 async fn deleted_watch_stops_polling() {
     let h = Harness::start(Options::default()).await;
     h.create_demo_secret(NS, "hss-creds").await;
-    h.create_watch(NS, "gone", &["demo-web-01"], "hss-creds", "1s").await;
+    h.create_watch(NS, "gone", &["demo-web-01"], "hss-creds", "1s")
+        .await;
     h.wait_for(NS, "gone", "Ready", is_ready).await;
     let start = hss_calls(&h.sim);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(hss_calls(&h.sim) > start, "polls every second while it exists");
+    assert!(
+        hss_calls(&h.sim) > start,
+        "polls every second while it exists"
+    );
     h.delete_watch(NS, "gone").await;
     // A poll already running when the delete lands may still finish.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -205,7 +308,8 @@ async fn disallowed_endpoint_is_refused_without_calling_hss() {
     })
     .await;
     h.create_demo_secret(NS, "hss-creds").await;
-    h.create_watch(NS, "outside", &["demo-web-01"], "hss-creds", "1s").await;
+    h.create_watch(NS, "outside", &["demo-web-01"], "hss-creds", "1s")
+        .await;
     let watch = h
         .wait_for(NS, "outside", "EndpointNotAllowed", |_, s| {
             condition_is(s, "Ready", "False", "EndpointNotAllowed")
@@ -221,7 +325,14 @@ async fn disallowed_endpoint_is_refused_without_calling_hss() {
 async fn api_failure_keeps_last_hosts_and_recovers() {
     let h = Harness::start(Options::default()).await;
     h.create_demo_secret(NS, "hss-creds").await;
-    h.create_watch(NS, "flaky", &["demo-web-01", "demo-db-01"], "hss-creds", "1h").await;
+    h.create_watch(
+        NS,
+        "flaky",
+        &["demo-web-01", "demo-db-01"],
+        "hss-creds",
+        "1h",
+    )
+    .await;
     let good = h.wait_for(NS, "flaky", "Ready", is_ready).await;
     let good_hosts = good.status.as_ref().unwrap().hosts.clone();
 
@@ -234,20 +345,30 @@ async fn api_failure_keeps_last_hosts_and_recovers() {
         .await;
     let status = failing.status.unwrap();
     let reachable = condition(&status, "ApiReachable").unwrap();
-    assert!(reachable.message.contains("request id"), "{}", reachable.message);
+    assert!(
+        reachable.message.contains("request id"),
+        "{}",
+        reachable.message
+    );
     assert_eq!(condition(&status, "Ready").unwrap().status, "False");
     assert_eq!(status.hosts, good_hosts, "last good host data kept");
     let failed_calls = hss_calls(&h.sim);
     // The backoff keeps retrying (the 1h interval would not poll again).
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(hss_calls(&h.sim) > failed_calls, "polling continues after errors");
+    assert!(
+        hss_calls(&h.sim) > failed_calls,
+        "polling continues after errors"
+    );
 
     h.sim.update_faults(|f| f.error_rate = 0.0).unwrap();
     let recovered = h.wait_for(NS, "flaky", "recovered", is_ready).await;
     assert_eq!(recovered.status.unwrap().hosts.len(), 2);
     let events = h.events_for(NS, "flaky").await;
     let reasons: Vec<_> = events.iter().filter_map(|e| e.reason.as_deref()).collect();
-    assert!(reasons.contains(&"PollFailed") && reasons.contains(&"PollRecovered"), "{reasons:?}");
+    assert!(
+        reasons.contains(&"PollFailed") && reasons.contains(&"PollRecovered"),
+        "{reasons:?}"
+    );
     h.stop().await;
 }
 
@@ -255,9 +376,11 @@ async fn api_failure_keeps_last_hosts_and_recovers() {
 async fn suspend_stops_polling_and_says_so() {
     let h = Harness::start(Options::default()).await;
     h.create_demo_secret(NS, "hss-creds").await;
-    h.create_watch(NS, "pause", &["demo-web-01"], "hss-creds", "1s").await;
+    h.create_watch(NS, "pause", &["demo-web-01"], "hss-creds", "1s")
+        .await;
     h.wait_for(NS, "pause", "Ready", is_ready).await;
-    h.patch_watch(NS, "pause", json!({"spec": {"suspend": true}})).await;
+    h.patch_watch(NS, "pause", json!({"spec": {"suspend": true}}))
+        .await;
     h.wait_for(NS, "pause", "Suspended", |_, s| {
         s.conditions.iter().any(|c| c.reason == "Suspended")
     })
@@ -266,7 +389,8 @@ async fn suspend_stops_polling_and_says_so() {
     let paused = hss_calls(&h.sim);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(hss_calls(&h.sim), paused, "no polls while suspended");
-    h.patch_watch(NS, "pause", json!({"spec": {"suspend": false}})).await;
+    h.patch_watch(NS, "pause", json!({"spec": {"suspend": false}}))
+        .await;
     h.wait_for(NS, "pause", "Ready again", is_ready).await;
     h.stop().await;
 }
@@ -279,14 +403,17 @@ async fn watches_only_the_given_namespaces_and_secrets_stay_in_their_namespace()
     })
     .await;
     for ns in ["team-a", "team-b"] {
-        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(h.client.clone());
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+            kube::Api::all(h.client.clone());
         let body = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
         namespaces.create(&Default::default(), &body).await.unwrap();
     }
     // The Secret exists only in team-b; a watch in team-a naming it must not find it.
     h.create_demo_secret("team-b", "hss-creds").await;
-    h.create_watch("team-a", "a", &["demo-web-01"], "hss-creds", "1h").await;
-    h.create_watch("team-b", "b", &["demo-web-01"], "hss-creds", "1h").await;
+    h.create_watch("team-a", "a", &["demo-web-01"], "hss-creds", "1h")
+        .await;
+    h.create_watch("team-b", "b", &["demo-web-01"], "hss-creds", "1h")
+        .await;
     h.wait_for("team-a", "a", "SecretNotFound", |_, s| {
         condition_is(s, "CredentialsValid", "False", "SecretNotFound")
     })

@@ -135,7 +135,10 @@ impl Harness {
             "stringData": string_data,
         }))
         .unwrap();
-        secrets.create(&PostParams::default(), &secret).await.unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
     }
 
     /// Replaces the Secret's data with `keys`.
@@ -144,7 +147,12 @@ impl Harness {
         let mut secret = secrets.get(name).await.unwrap();
         secret.data = Some(
             keys.iter()
-                .map(|(k, v)| (k.to_string(), k8s_openapi::ByteString(v.as_bytes().to_vec())))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        k8s_openapi::ByteString(v.as_bytes().to_vec()),
+                    )
+                })
                 .collect(),
         );
         secrets
@@ -157,7 +165,10 @@ impl Harness {
         self.create_secret(
             namespace,
             name,
-            &[("accessKey", DEMO_ACCESS_KEY), ("secretKey", DEMO_SECRET_KEY)],
+            &[
+                ("accessKey", DEMO_ACCESS_KEY),
+                ("secretKey", DEMO_SECRET_KEY),
+            ],
         )
         .await;
     }
@@ -248,9 +259,9 @@ impl Harness {
             .items
             .into_iter()
             .filter(|e| {
-                e.regarding
-                    .as_ref()
-                    .is_some_and(|r| r.name.as_deref() == Some(name) && r.kind.as_deref() == Some("HostRiskWatch"))
+                e.regarding.as_ref().is_some_and(|r| {
+                    r.name.as_deref() == Some(name) && r.kind.as_deref() == Some("HostRiskWatch")
+                })
             })
             .collect()
     }
