@@ -4,7 +4,7 @@
 //! The state lives in this process only. After a restart every resource is "first seen" and
 //! polls once, which is what we want: the status may be stale from before the restart.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -110,7 +110,7 @@ pub struct PollScheduler {
     backoff: BackoffPolicy,
     states: Mutex<HashMap<WatchKey, PollState>>,
     /// Resources whose credentials Secret changed since their last poll.
-    secret_changed: Mutex<std::collections::HashSet<WatchKey>>,
+    secret_changed: Mutex<HashSet<WatchKey>>,
 }
 
 impl PollScheduler {
@@ -125,10 +125,12 @@ impl PollScheduler {
         self.backoff
     }
 
-    /// Whether `key` should poll at `now`. Does not change the state (a poll that is due but then
-    /// fails before recording keeps being due).
+    /// Whether `key` should poll at `now`. Consumes a pending Secret-change mark (so a Secret
+    /// that changes again while this poll runs marks the resource anew and polls once more);
+    /// otherwise does not change the state, so a poll that is due but fails before recording
+    /// stays due.
     pub fn due(&self, key: &WatchKey, observed: &Observed, now: Instant) -> Due {
-        if self.lock_secret_changed().contains(key) {
+        if self.lock_secret_changed().remove(key) {
             return Due::Now(PollReason::SecretChanged);
         }
         let states = self.lock_states();
@@ -219,7 +221,6 @@ impl PollScheduler {
     }
 
     fn store(&self, key: &WatchKey, observed: Observed, next_due: Instant, failures: u32) {
-        self.lock_secret_changed().remove(key);
         self.lock_states().insert(
             key.clone(),
             PollState {
@@ -235,9 +236,7 @@ impl PollScheduler {
         self.states.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_secret_changed(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<WatchKey>> {
+    fn lock_secret_changed(&self) -> std::sync::MutexGuard<'_, HashSet<WatchKey>> {
         self.secret_changed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -334,7 +333,13 @@ mod tests {
             scheduler.due(&key(), &obs, now),
             Due::Now(PollReason::SecretChanged)
         );
+        // A change arriving while that poll runs is not lost when the poll records its result.
+        scheduler.mark_secret_changed(key());
         scheduler.record_success(&key(), obs.clone(), Duration::from_secs(100), now);
+        assert_eq!(
+            scheduler.due(&key(), &obs, now),
+            Due::Now(PollReason::SecretChanged)
+        );
         assert!(matches!(
             scheduler.due(&key(), &obs, now),
             Due::NotBefore(_)
