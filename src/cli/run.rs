@@ -20,6 +20,9 @@ use crate::telemetry::{init_logging, LogFormat};
 
 use super::exit;
 
+/// Longest wait for the tasks after a shutdown request, below Kubernetes' default 30 s grace.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
 /// Flags of `run` (see CONTRACTS.md).
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -186,16 +189,22 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
         min_interval = ?settings.policy.min_interval,
         "starting hostrisk-operator"
     );
+    let listener = health::bind(args.health_addr).await.map_err(|e| {
+        RunFailure::Usage(format!(
+            "cannot listen on --health-addr {}: {e}",
+            args.health_addr
+        ))
+    })?;
     let ctx = Arc::new(Context::new(client, hss, settings));
     let shutdown = CancellationToken::new();
-    serve(ctx, &args.namespaces, args.health_addr, shutdown).await
+    serve(ctx, &args.namespaces, listener, shutdown).await
 }
 
 /// Runs the controllers and the health server until a signal or a task's death.
 async fn serve(
     ctx: Arc<Context>,
     namespaces: &[String],
-    health_addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), RunFailure> {
     let mut tasks: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
@@ -214,9 +223,9 @@ async fn serve(
         let (health, counters) = (ctx.health.clone(), ctx.counters.clone());
         let stop = shutdown.clone().cancelled_owned();
         tasks.spawn(async move {
-            let result = health::serve(health_addr, health, counters, stop)
+            let result = health::serve(listener, health, counters, stop)
                 .await
-                .map_err(|e| format!("health server on {health_addr}: {e}"));
+                .map_err(|e| format!("health server: {e}"));
             ("health server", result)
         });
     }
@@ -233,7 +242,16 @@ async fn serve(
     }
     // Whatever ends first decides: a signal is a clean exit, any other task ending is fatal.
     let mut failure = None;
-    while let Some(joined) = tasks.join_next().await {
+    loop {
+        let next = tokio::select! {
+            next = tasks.join_next() => next,
+            () = grace_expired(&shutdown) => {
+                failure.get_or_insert_with(|| "tasks did not stop within the shutdown grace period".to_string());
+                tasks.abort_all();
+                break;
+            }
+        };
+        let Some(joined) = next else { break };
         let (task, result) = match joined {
             Ok(done) => done,
             Err(join_error) => ("task", Err(format!("a task panicked: {join_error}"))),
@@ -253,6 +271,13 @@ async fn serve(
             Ok(())
         }
     }
+}
+
+/// Completes `SHUTDOWN_GRACE` after shutdown was requested: the last resort against a task that
+/// does not stop (Kubernetes would SIGKILL after its own 30 s grace anyway).
+async fn grace_expired(shutdown: &CancellationToken) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(SHUTDOWN_GRACE).await;
 }
 
 /// SIGTERM (what Kubernetes sends) or Ctrl-C.

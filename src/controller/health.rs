@@ -130,14 +130,18 @@ pub fn router(health: Arc<Health>, counters: Arc<Counters>) -> Router {
         .with_state(ServerState { health, counters })
 }
 
-/// Serves the endpoints on `addr` until `shutdown` completes.
+/// Binds the health address up front, so a taken port stops the process before any watch starts.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves the endpoints on `listener` until `shutdown` completes.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     health: Arc<Health>,
     counters: Arc<Counters>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "health server listening");
     axum::serve(listener, router(health, counters))
         .with_graceful_shutdown(shutdown)

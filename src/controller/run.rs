@@ -13,7 +13,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{future, StreamExt};
+use futures::stream::FuturesUnordered;
+use futures::{future, FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::PartialObjectMeta;
@@ -30,6 +31,9 @@ use crate::crd::{HostRiskWatch, REFRESH_ANNOTATION};
 
 /// Name of the CRD the operator waits for before it reports ready.
 pub const CRD_NAME: &str = "hostriskwatches.hostrisk.io";
+
+/// Longest wait for reconciles in flight after a shutdown request.
+const DRAIN_GRACE: Duration = Duration::from_secs(20);
 
 /// How often the CRD is looked up again while it is missing.
 const CRD_RETRY: Duration = Duration::from_secs(5);
@@ -96,17 +100,34 @@ pub async fn run_controllers(
         });
     }
     ctx.health.set_controller_alive(true);
-    let readiness = tokio::spawn(track_readiness(ctx.clone(), readers, shutdown.clone()));
-    let (stopped, _, _) = future::select_all(controllers.into_iter().map(Box::pin)).await;
-    // The first controller to end: either shutdown was requested (the others end too), or it
-    // died, and the process must not limp on with part of its namespaces unwatched.
-    let result = if shutdown.is_cancelled() {
-        Ok(())
-    } else {
-        tracing::error!(scope = %stopped, "controller stopped without a shutdown request");
-        shutdown.cancel();
-        Err(RunError::ControllerStopped { scope: stopped })
-    };
+    let readiness = tokio::spawn(track_readiness(
+        ctx.clone(),
+        readers.clone(),
+        shutdown.clone(),
+    ));
+    let mut running: FuturesUnordered<_> = controllers.into_iter().collect();
+    let give_up = stop_waiting(&shutdown, &readers);
+    tokio::pin!(give_up);
+    let mut result = Ok(());
+    loop {
+        tokio::select! {
+            ended = running.next() => match ended {
+                None => break,
+                // A controller that ends without a shutdown request died: stop the others too,
+                // the process must not limp on with part of its namespaces unwatched.
+                Some(scope) if !shutdown.is_cancelled() => {
+                    tracing::error!(%scope, "controller stopped without a shutdown request");
+                    shutdown.cancel();
+                    result = Err(RunError::ControllerStopped { scope });
+                }
+                Some(_) => {}
+            },
+            () = &mut give_up => {
+                tracing::warn!("controllers did not finish after the shutdown request; stopping anyway");
+                break;
+            }
+        }
+    }
     ctx.health.set_controller_alive(false);
     readiness.abort();
     result
@@ -199,6 +220,19 @@ fn watches_using_secret(
             ObjectRef::from_obj(&*watch)
         })
         .collect()
+}
+
+/// Completes when waiting for the controllers to drain after a shutdown request is pointless:
+/// at once if a store never became ready (kube-runtime holds its runner until the store is ready,
+/// and the shutdown stopped the watch that would make it so), else after `DRAIN_GRACE`.
+async fn stop_waiting(shutdown: &CancellationToken, readers: &[Store<HostRiskWatch>]) {
+    shutdown.cancelled().await;
+    let all_ready = readers
+        .iter()
+        .all(|reader| reader.wait_until_ready().now_or_never().is_some());
+    if all_ready {
+        tokio::time::sleep(DRAIN_GRACE).await;
+    }
 }
 
 /// Ready = the CRD exists and every primary watch finished its first list.
