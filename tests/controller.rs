@@ -424,3 +424,59 @@ async fn watches_only_the_given_namespaces_and_secrets_stay_in_their_namespace()
     assert_eq!(hss_calls(&h.sim), 0);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn several_namespaces_each_get_a_controller() {
+    let h = Harness::start(Options {
+        namespaces: vec!["team-a".into(), "team-c".into()],
+        ..Options::default()
+    })
+    .await;
+    for ns in ["team-a", "team-c"] {
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+            kube::Api::all(h.client.clone());
+        let body = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+        namespaces.create(&Default::default(), &body).await.unwrap();
+        h.create_demo_secret(ns, "hss-creds").await;
+        h.create_watch(ns, "w", &["demo-web-01"], "hss-creds", "1h")
+            .await;
+    }
+    for ns in ["team-a", "team-c"] {
+        h.wait_for(ns, "w", "Ready", is_ready).await;
+    }
+    assert_eq!(hss_calls(&h.sim), 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn failed_status_write_is_retried_and_status_catches_up() {
+    let h = Harness::start(Options::default()).await;
+    h.create_demo_secret(NS, "hss-creds").await;
+    h.create_watch(NS, "outage", &["demo-db-01"], "hss-creds", "1s")
+        .await;
+    h.wait_for(NS, "outage", "Ready", is_ready).await;
+    let errors = || {
+        h.ctx
+            .counters
+            .reconcile_errors
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let errors_before = errors();
+    // HSS changes, and the next write to the resource answers 409 (kube's client does not retry
+    // those, unlike 503s): the next poll succeeds, its status write fails, the error policy
+    // backs off and polls again, and the status catches up.
+    assert!(h
+        .sim
+        .update_host("demo-db-01", |host| host.risk.detect_result =
+            Some(DetectResult::Risk)));
+    h.kube.conflict_next_writes("hostriskwatches", 1);
+    h.wait_for(NS, "outage", "status after the failed write", |w, s| {
+        is_ready(w, s) && s.hosts[0].detect_result.as_deref() == Some("risk")
+    })
+    .await;
+    assert!(
+        errors() > errors_before,
+        "the failed write went through the error policy"
+    );
+    h.stop().await;
+}

@@ -50,20 +50,22 @@ impl CredentialsProblem {
     }
 }
 
-/// Why credentials could not be loaded.
+/// The Kubernetes API failed to answer the Secret GET: retried like any API failure.
 #[derive(Debug, thiserror::Error)]
-pub enum CredentialsError {
-    /// The Secret is missing or unusable: a condition, not a reconcile error.
-    #[error(transparent)]
-    Problem(#[from] CredentialsProblem),
-    /// The Kubernetes API failed to answer: retried like any API failure.
-    #[error("reading Secret {namespace}/{name}: {source}")]
-    Kube {
-        namespace: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
+#[error("reading Secret {namespace}/{name}: {source}")]
+pub struct SecretReadError {
+    pub namespace: String,
+    pub name: String,
+    #[source]
+    pub source: kube::Error,
+}
+
+/// What the Secret GET gave: the Secret's `resourceVersion` (`None` when there is no Secret) and
+/// the credentials, or the problem to show in the `CredentialsValid` condition.
+#[derive(Debug)]
+pub struct LoadedCredentials {
+    pub resource_version: Option<String>,
+    pub credentials: Result<Credentials, CredentialsProblem>,
 }
 
 /// Where the resource's HSS endpoint comes from, which decides the IAM endpoint for password
@@ -80,33 +82,35 @@ pub async fn load_credentials(
     namespace: &str,
     name: &str,
     endpoint: EndpointSource<'_>,
-) -> Result<Credentials, CredentialsError> {
+) -> Result<LoadedCredentials, SecretReadError> {
+    let not_loaded = |problem| LoadedCredentials {
+        resource_version: None,
+        credentials: Err(problem),
+    };
     if !is_dns1123_subdomain(name) {
-        return Err(CredentialsProblem::new(
+        return Ok(not_loaded(CredentialsProblem::new(
             reason::SECRET_NOT_FOUND,
             format!("spec.credentialsSecretRef.name {name:?} is not a valid Secret name"),
-        )
-        .into());
+        )));
     }
     let api: Api<KubeSecret> = Api::namespaced(client.clone(), namespace);
-    let secret = api
-        .get_opt(name)
-        .await
-        .map_err(|source| CredentialsError::Kube {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-            source,
-        })?;
+    let secret = api.get_opt(name).await.map_err(|source| SecretReadError {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        source,
+    })?;
     let Some(secret) = secret else {
-        return Err(CredentialsProblem::new(
+        return Ok(not_loaded(CredentialsProblem::new(
             reason::SECRET_NOT_FOUND,
             format!("Secret {name:?} does not exist in namespace {namespace:?}"),
-        )
-        .into());
+        )));
     };
     let empty = BTreeMap::new();
     let data = secret.data.as_ref().unwrap_or(&empty);
-    Ok(credentials_from_data(name, data, endpoint)?)
+    Ok(LoadedCredentials {
+        resource_version: secret.metadata.resource_version.clone(),
+        credentials: credentials_from_data(name, data, endpoint),
+    })
 }
 
 /// Credentials from a Secret's `data`.

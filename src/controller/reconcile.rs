@@ -11,7 +11,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::{Map, Value};
 
 use super::context::Context;
-use super::credentials::{load_credentials, CredentialsError, EndpointSource};
+use super::credentials::{load_credentials, EndpointSource, SecretReadError};
 use super::events::publish_events;
 use super::health::Counters;
 use super::schedule::{Due, Observed, WatchKey};
@@ -35,7 +35,7 @@ pub enum ReconcileError {
     #[error("serializing status: {0}")]
     Serialize(#[from] serde_json::Error),
     #[error(transparent)]
-    Credentials(CredentialsError),
+    SecretRead(#[from] SecretReadError),
 }
 
 impl ReconcileError {
@@ -45,7 +45,7 @@ impl ReconcileError {
             Self::MissingNamespace => "missing_namespace",
             Self::StatusWrite { .. } => "status_write",
             Self::Serialize(_) => "serialize",
-            Self::Credentials(_) => "secret_read",
+            Self::SecretRead(_) => "secret_read",
         }
     }
 }
@@ -179,24 +179,31 @@ async fn poll(
         Some(region) => EndpointSource::Region(region),
         None => EndpointSource::Explicit,
     };
-    let credentials = match load_credentials(
+    let loaded = load_credentials(
         &ctx.client,
         &key.namespace,
         &spec.secret_name,
         endpoint_source,
     )
-    .await
-    {
+    .await?;
+    ctx.scheduler
+        .record_secret_used(key, loaded.resource_version);
+    let credentials = match loaded.credentials {
         Ok(credentials) => credentials,
-        Err(CredentialsError::Problem(problem)) => {
+        Err(problem) => {
             Counters::inc(&ctx.counters.poll_failures);
-            tracing::warn!(namespace = %key.namespace, name = %key.name, reason = problem.reason, message = %problem.message, "credentials problem");
+            tracing::warn!(
+                namespace = %key.namespace,
+                name = %key.name,
+                reason = problem.reason,
+                message = %problem.message,
+                "credentials problem"
+            );
             return Ok(PollOutcome::CredentialsProblem {
                 reason: problem.reason,
                 message: problem.message,
             });
         }
-        Err(error) => return Err(ReconcileError::Credentials(error)),
     };
     let scope = match Scope::for_endpoint(
         spec.endpoint.clone(),

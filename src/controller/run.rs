@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::FuturesUnordered;
-use futures::{future, FutureExt, StreamExt};
+use futures::{future, stream, FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::PartialObjectMeta;
@@ -167,7 +167,8 @@ fn build_controller(
     // poll time. The resource-version filter drops re-lists of unchanged Secrets.
     let secrets = watcher(secret_api, watcher::Config::default())
         .default_backoff()
-        .touched_objects()
+        .map_ok(|event| stream::iter(secret_touches(event).into_iter().map(Ok)))
+        .try_flatten()
         .predicate_filter(predicates::resource_version, PredicateConfig::default());
     let mapper_store = reader.clone();
     let mapper_ctx = ctx.clone();
@@ -194,6 +195,22 @@ fn build_controller(
     (reader, driver)
 }
 
+/// Secrets the watch reports: created or changed ones as they are, deleted ones without a
+/// `resourceVersion` (so "gone" differs from any version a poll read, and the
+/// resource-version filter lets every deletion through).
+fn secret_touches(
+    event: watcher::Event<PartialObjectMeta<Secret>>,
+) -> Vec<PartialObjectMeta<Secret>> {
+    match event {
+        watcher::Event::Apply(secret) | watcher::Event::InitApply(secret) => vec![secret],
+        watcher::Event::Delete(mut secret) => {
+            secret.metadata.resource_version = None;
+            vec![secret]
+        }
+        watcher::Event::Init | watcher::Event::InitDone => Vec::new(),
+    }
+}
+
 /// The resources in the Secret's namespace that name it; marks them so their next reconcile
 /// polls with the new credentials.
 fn watches_using_secret(
@@ -212,10 +229,12 @@ fn watches_using_secret(
                 && watch.spec.credentials_secret_ref.name == name
         })
         .map(|watch| {
-            ctx.scheduler.mark_secret_changed(WatchKey {
+            let key = WatchKey {
                 namespace: namespace.clone(),
                 name: watch.name_any(),
-            });
+            };
+            ctx.scheduler
+                .mark_secret_changed(key, secret.resource_version());
             tracing::debug!(namespace = %namespace, secret = %name, watch = %watch.name_any(), "secret changed");
             ObjectRef::from_obj(&*watch)
         })

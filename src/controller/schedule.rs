@@ -4,7 +4,7 @@
 //! The state lives in this process only. After a restart every resource is "first seen" and
 //! polls once, which is what we want: the status may be stale from before the restart.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -109,8 +109,11 @@ pub fn backoff_delay(policy: BackoffPolicy, failures: u32, interval: Duration) -
 pub struct PollScheduler {
     backoff: BackoffPolicy,
     states: Mutex<HashMap<WatchKey, PollState>>,
-    /// Resources whose credentials Secret changed since their last poll.
-    secret_changed: Mutex<HashSet<WatchKey>>,
+    /// Resources whose credentials Secret was seen by the Secret watch, with the Secret's
+    /// `resourceVersion` (`None` = deleted), not yet looked at by a reconcile.
+    secret_changed: Mutex<HashMap<WatchKey, Option<String>>>,
+    /// `resourceVersion` of the Secret each resource's last poll read (absent = none found).
+    secret_used: Mutex<HashMap<WatchKey, String>>,
 }
 
 impl PollScheduler {
@@ -130,8 +133,12 @@ impl PollScheduler {
     /// otherwise does not change the state, so a poll that is due but fails before recording
     /// stays due.
     pub fn due(&self, key: &WatchKey, observed: &Observed, now: Instant) -> Due {
-        if self.lock_secret_changed().remove(key) {
-            return Due::Now(PollReason::SecretChanged);
+        if let Some(seen) = self.lock_secret_changed().remove(key) {
+            // The Secret watch also reports Secrets it merely lists (at start, after a re-list):
+            // only a version other than the one the last poll read is a change.
+            if self.lock_secret_used().get(key) != seen.as_ref() {
+                return Due::Now(PollReason::SecretChanged);
+            }
         }
         let states = self.lock_states();
         let Some(state) = states.get(key) else {
@@ -153,9 +160,19 @@ impl PollScheduler {
         }
     }
 
-    /// Marks a resource whose Secret was created, changed or deleted: its next reconcile polls.
-    pub fn mark_secret_changed(&self, key: WatchKey) {
-        self.lock_secret_changed().insert(key);
+    /// Notes that the Secret watch saw the resource's Secret at `resource_version` (`None` when
+    /// deleted): the next reconcile polls unless its last poll read that very version.
+    pub fn mark_secret_changed(&self, key: WatchKey, resource_version: Option<String>) {
+        self.lock_secret_changed().insert(key, resource_version);
+    }
+
+    /// Records the `resourceVersion` of the Secret a poll read (`None`: there was none).
+    pub fn record_secret_used(&self, key: &WatchKey, resource_version: Option<String>) {
+        let mut used = self.lock_secret_used();
+        match resource_version {
+            Some(version) => used.insert(key.clone(), version),
+            None => used.remove(key),
+        };
     }
 
     /// Records a finished poll cycle that reached HSS with an answer and wrote what it had to;
@@ -209,6 +226,7 @@ impl PollScheduler {
     pub fn forget(&self, key: &WatchKey) {
         self.lock_states().remove(key);
         self.lock_secret_changed().remove(key);
+        self.lock_secret_used().remove(key);
     }
 
     /// Number of resources with poll state (for metrics and tests).
@@ -236,7 +254,11 @@ impl PollScheduler {
         self.states.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_secret_changed(&self) -> std::sync::MutexGuard<'_, HashSet<WatchKey>> {
+    fn lock_secret_used(&self) -> std::sync::MutexGuard<'_, HashMap<WatchKey, String>> {
+        self.secret_used.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_secret_changed(&self) -> std::sync::MutexGuard<'_, HashMap<WatchKey, Option<String>>> {
         self.secret_changed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -328,13 +350,20 @@ mod tests {
             scheduler.due(&key(), &observed("u2", 1, None), now),
             Due::Now(PollReason::FirstSeen)
         );
-        scheduler.mark_secret_changed(key());
+        scheduler.mark_secret_changed(key(), Some("7".into()));
         assert_eq!(
             scheduler.due(&key(), &obs, now),
             Due::Now(PollReason::SecretChanged)
         );
+        scheduler.record_secret_used(&key(), Some("7".into()));
+        // The same version seen again (a re-list) is no change.
+        scheduler.mark_secret_changed(key(), Some("7".into()));
+        assert!(matches!(
+            scheduler.due(&key(), &obs, now),
+            Due::NotBefore(_)
+        ));
         // A change arriving while that poll runs is not lost when the poll records its result.
-        scheduler.mark_secret_changed(key());
+        scheduler.mark_secret_changed(key(), Some("8".into()));
         scheduler.record_success(&key(), obs.clone(), Duration::from_secs(100), now);
         assert_eq!(
             scheduler.due(&key(), &obs, now),
