@@ -3,11 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hostrisk_operator::cli;
-
-// `simulate` is written against the library's public API, so it is compiled with the binary.
-#[path = "cli/simulate.rs"]
-mod simulate;
+use hostrisk_operator::{cli, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "hostrisk-operator", version, about)]
@@ -21,32 +17,29 @@ enum Command {
     /// One-shot HSS ListHostsRisk query (exit codes: 0 ok, 2 usage, 3 authentication, 4 throttled, 5 other failure).
     Query(cli::query::QueryArgs),
     /// Run the HSS simulator (ListHostsRisk + IAM tokens) until Ctrl-C.
-    Simulate(simulate::SimulateArgs),
+    Simulate(cli::simulate::SimulateArgs),
     /// Run the controller: mirror HSS risk status into HostRiskWatch resources.
     Run(cli::run::RunArgs),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let code = match Cli::parse().command {
-        Command::Query(args) => cli::query::run(args).await,
+    match Cli::parse().command {
+        Command::Query(args) => ExitCode::from(cli::query::run(args).await),
+        Command::Run(args) => ExitCode::from(cli::run::run(args).await),
         Command::Simulate(args) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-                )
-                .with_writer(std::io::stderr)
-                .init();
-            match simulate::run(args).await {
-                Ok(()) => cli::exit::OK,
+            let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
+            if let Err(error) = telemetry::init_logging(&level, telemetry::LogFormat::Text) {
+                eprintln!("error: {error}");
+                return ExitCode::from(cli::exit::USAGE);
+            }
+            match cli::simulate::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("error: {error}");
-                    1
+                    ExitCode::FAILURE
                 }
             }
         }
-        Command::Run(args) => cli::run::run(args).await,
-    };
-    ExitCode::from(code)
+    }
 }

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use hostrisk_operator::hss::sign::{canonical_query, percent_encode, sign, SigningRequest};
+use hostrisk_operator::hss::transport::{prepare_hosts_risk_request, RequestAuth};
+use hostrisk_operator::hss::{Scope, Secret};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -191,4 +193,85 @@ fn sdk_pipeline_and_our_signer_agree_on_generated_requests() {
         with_ep > 20 && with_ep < CASES - 20,
         "enterprise project coverage {with_ep}"
     );
+}
+
+fn sdk_date_to_timestamp(date: &str) -> jiff::Timestamp {
+    let civil = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", date).expect("X-Sdk-Date layout");
+    civil
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .expect("UTC")
+        .timestamp()
+}
+
+/// Part 2: the request our client really prepares (our headers, our User-Agent, our URL),
+/// signed again by the SDK's own `Signer`: both Authorization headers must be equal, and the
+/// URL must equal what the SDK pipeline builds for the same inputs.
+#[test]
+fn official_signer_agrees_with_the_requests_our_client_prepares() {
+    let mut rng = StdRng::seed_from_u64(0x5244_4b32);
+    let cases: Vec<Value> = (0..CASES).map(|i| random_case(&mut rng, i)).collect();
+    let pipeline = run_sdk(&cases);
+    let mut sign_cases = Vec::new();
+    let mut ours = Vec::new();
+    for (case, sdk) in cases.iter().zip(&pipeline) {
+        let scope = Scope::for_endpoint(
+            url::Url::parse(case["endpoint"].as_str().expect("endpoint")).expect("url"),
+            case["project_id"].as_str().expect("project"),
+            case["enterprise_project_id"].as_str().map(str::to_string),
+        )
+        .expect("valid scope");
+        let ids: Vec<String> = case["host_ids"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .map(|id| id.as_str().expect("id").to_string())
+            .collect();
+        let secret_key = Secret::new(case["sk"].as_str().expect("sk"));
+        let token = case["security_token"].as_str().map(Secret::new);
+        let auth = RequestAuth::Sign {
+            access_key: case["ak"].as_str().expect("ak"),
+            secret_key: &secret_key,
+            security_token: token.as_ref(),
+        };
+        let date = case["x_sdk_date"].as_str().expect("date");
+        let prepared = prepare_hosts_risk_request(
+            &scope,
+            &ids,
+            &auth,
+            "hostrisk-operator/crosscheck",
+            sdk_date_to_timestamp(date),
+        );
+        assert_eq!(
+            sdk["url"].as_str(),
+            Some(prepared.url.as_str()),
+            "client URL differs from the SDK pipeline for {case}"
+        );
+        let headers: serde_json::Map<String, Value> = prepared
+            .headers
+            .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("authorization"))
+            .map(|(name, value)| (name.clone(), json!(value)))
+            .collect();
+        let authorization = prepared
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .map(|(_, value)| value.clone())
+            .expect("AK/SK requests carry Authorization");
+        assert!(headers.contains_key("X-Sdk-Date") || headers.contains_key("x-sdk-date"));
+        sign_cases.push(json!({
+            "mode": "sign",
+            "ak": case["ak"], "sk": case["sk"], "security_token": case["security_token"],
+            "x_sdk_date": date, "method": "GET", "url": prepared.url, "headers": headers,
+        }));
+        ours.push(authorization);
+    }
+    let signed = run_sdk(&sign_cases);
+    for ((case, sdk), authorization) in sign_cases.iter().zip(&signed).zip(&ours) {
+        assert_eq!(
+            sdk["headers"]["Authorization"].as_str(),
+            Some(authorization.as_str()),
+            "the official Signer disagrees with our client for {case}"
+        );
+    }
 }

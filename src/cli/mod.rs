@@ -1,9 +1,10 @@
 //! The subcommands of the `hostrisk-operator` binary; `main.rs` only parses and dispatches.
-//! (`simulate.rs` is compiled with the binary, see `main.rs`.)
 
+pub mod env_credentials;
 pub mod output;
 pub mod query;
 pub mod run;
+pub mod simulate;
 
 /// Process exit codes of the CLI.
 pub mod exit {

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use url::Url;
 
+use super::env_credentials::credentials_from_env;
 use super::exit;
 use super::output::QueryReport;
 use crate::hss::endpoint::iam_endpoint_for_region;
-use crate::hss::{dedup_ids, ClientConfig, Credentials, HssClient, HssError, Scope, Secret};
+use crate::hss::{dedup_ids, ClientConfig, Credentials, HssClient, HssError, Scope};
 
 const AFTER_HELP: &str = "\
 Credentials come from the environment, exactly one kind:
@@ -15,6 +16,9 @@ Credentials come from the environment, exactly one kind:
   HOSTRISK_AUTH_TOKEN (a static IAM token)
   HOSTRISK_IAM_USERNAME + HOSTRISK_IAM_PASSWORD + HOSTRISK_IAM_DOMAIN (IAM login; IAM endpoint
     from --region or --iam-endpoint)
+
+--simulator starts the HSS simulator in-process and queries it with its demo credentials
+(no flags or environment needed): `hostrisk-operator query --simulator`.
 
 Exit codes: 0 ok, 2 usage error, 3 authentication failed, 4 throttled, 5 other API or
 transport failure.";
@@ -59,6 +63,10 @@ pub struct QueryArgs {
     /// HSS calls per minute for this credential (the service allows 5).
     #[arg(long, default_value_t = crate::hss::config::DEFAULT_CALLS_PER_MINUTE)]
     pub calls_per_minute: u32,
+    /// Start the HSS simulator in-process and query it with its demo credentials (environment
+    /// credentials are ignored; without host ids, the simulator's demo hosts are queried).
+    #[arg(long, conflicts_with_all = ["region", "endpoint", "iam_endpoint", "ca_bundle"])]
+    pub simulator: bool,
     /// Log level (tracing EnvFilter syntax); logs go to stderr.
     #[arg(long, default_value = "warn")]
     pub log_level: String,
@@ -110,6 +118,9 @@ pub async fn execute(
     args: &QueryArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, QueryError> {
+    if args.simulator {
+        return execute_on_simulator(args).await;
+    }
     let scope = scope_from_args(args)?;
     let ids = host_ids(args)?;
     let iam_endpoint = iam_endpoint_from_args(args)?;
@@ -123,13 +134,57 @@ pub async fn execute(
             QueryError::Usage(format!("cannot read --ca-bundle {}: {e}", path.display()))
         })?);
     }
+    query_and_render(args, config, &scope, &credentials, &ids).await
+}
+
+async fn query_and_render(
+    args: &QueryArgs,
+    config: ClientConfig,
+    scope: &Scope,
+    credentials: &Credentials,
+    ids: &[String],
+) -> Result<String, QueryError> {
     let client = HssClient::new(config)?;
-    let result = client.list_hosts_risk(&scope, &credentials, &ids).await?;
-    let report = QueryReport::new(&ids, &result);
+    let result = client.list_hosts_risk(scope, credentials, ids).await?;
+    let report = QueryReport::new(ids, &result);
     Ok(match args.output {
         OutputFormat::Table => report.to_table(),
         OutputFormat::Json => report.to_json() + "\n",
     })
+}
+
+/// `--simulator`: an in-process simulator (demo fleet, quota 5/min) and its demo AK/SK.
+async fn execute_on_simulator(args: &QueryArgs) -> Result<String, QueryError> {
+    use crate::sim::hss::{HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_SECRET_KEY};
+    let sim = HssSimulator::start(SimConfig::default())
+        .await
+        .map_err(|e| QueryError::Usage(format!("cannot start the simulator: {e}")))?;
+    let project_id = args
+        .project_id
+        .clone()
+        .unwrap_or_else(|| sim.project_id().to_string());
+    let scope = Scope::for_endpoint(
+        sim.base_url(),
+        project_id,
+        args.enterprise_project_id.clone(),
+    )
+    .map_err(|e| QueryError::Usage(e.to_string()))?;
+    let ids = if args.host_ids.is_empty() && args.hosts_file.is_none() {
+        SimConfig::demo_hosts()
+            .iter()
+            .map(|h| h.host_id().to_string())
+            .collect()
+    } else {
+        host_ids(args)?
+    };
+    let credentials = Credentials::ak_sk(DEMO_ACCESS_KEY, DEMO_SECRET_KEY);
+    let config = ClientConfig {
+        calls_per_minute: args.calls_per_minute,
+        ..ClientConfig::default()
+    };
+    let outcome = query_and_render(args, config, &scope, &credentials, &ids).await;
+    sim.shutdown().await;
+    outcome
 }
 
 fn parse_url(flag: &str, value: &str) -> Result<Url, QueryError> {
@@ -195,136 +250,9 @@ pub fn parse_hosts_file(text: &str) -> Vec<String> {
         .collect()
 }
 
-const AKSK_VARS: &str = "HUAWEICLOUD_SDK_AK + HUAWEICLOUD_SDK_SK";
-const TOKEN_VAR: &str = "HOSTRISK_AUTH_TOKEN";
-const IAM_VARS: &str = "HOSTRISK_IAM_USERNAME + HOSTRISK_IAM_PASSWORD + HOSTRISK_IAM_DOMAIN";
-
-/// Exactly one kind of credentials from the environment (empty variables count as unset).
-pub fn credentials_from_env(
-    env: &dyn Fn(&str) -> Option<String>,
-    iam_endpoint: Option<Url>,
-) -> Result<Credentials, QueryError> {
-    let get = |name: &str| env(name).filter(|v| !v.is_empty());
-    let ak = get("HUAWEICLOUD_SDK_AK");
-    let sk = get("HUAWEICLOUD_SDK_SK");
-    let security_token = get("HUAWEICLOUD_SDK_SECURITY_TOKEN");
-    let token = get(TOKEN_VAR);
-    let username = get("HOSTRISK_IAM_USERNAME");
-    let password = get("HOSTRISK_IAM_PASSWORD");
-    let domain = get("HOSTRISK_IAM_DOMAIN");
-    let aksk_any = ak.is_some() || sk.is_some() || security_token.is_some();
-    let iam_any = username.is_some() || password.is_some() || domain.is_some();
-    let kinds = [aksk_any, token.is_some(), iam_any]
-        .iter()
-        .filter(|k| **k)
-        .count();
-    if kinds == 0 {
-        return Err(QueryError::Usage(format!(
-            "no credentials in the environment: set {AKSK_VARS} (+ HUAWEICLOUD_SDK_SECURITY_TOKEN), \
-             or {TOKEN_VAR}, or {IAM_VARS}"
-        )));
-    }
-    if kinds > 1 {
-        return Err(QueryError::Usage(format!(
-            "several kinds of credentials in the environment: set only one of {AKSK_VARS}, \
-             {TOKEN_VAR}, or {IAM_VARS}"
-        )));
-    }
-    if aksk_any {
-        return match (ak, sk) {
-            (Some(ak), Some(sk)) => Ok(Credentials::AkSk {
-                access_key: ak,
-                secret_key: Secret::new(sk),
-                security_token: security_token.map(Secret::new),
-            }),
-            _ => Err(QueryError::Usage(format!(
-                "incomplete access keys: {AKSK_VARS} must both be set"
-            ))),
-        };
-    }
-    if let Some(token) = token {
-        return Ok(Credentials::Token(Secret::new(token)));
-    }
-    match (username, password, domain) {
-        (Some(username), Some(password), Some(domain_name)) => {
-            let iam_endpoint = iam_endpoint.ok_or_else(|| {
-                QueryError::Usage(
-                    "IAM credentials need an IAM endpoint: give --region or --iam-endpoint"
-                        .to_string(),
-                )
-            })?;
-            Ok(Credentials::Iam {
-                username,
-                password: Secret::new(password),
-                domain_name,
-                iam_endpoint,
-            })
-        }
-        _ => Err(QueryError::Usage(format!(
-            "incomplete IAM credentials: {IAM_VARS} must all be set"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
-    #[test]
-    fn exactly_one_kind_of_credentials() {
-        let none = credentials_from_env(&env_of(&[]), None).expect_err("none");
-        assert!(none.to_string().contains("HUAWEICLOUD_SDK_AK"));
-        assert_eq!(none.exit_code(), exit::USAGE);
-        let both = credentials_from_env(
-            &env_of(&[
-                ("HUAWEICLOUD_SDK_AK", "a"),
-                ("HUAWEICLOUD_SDK_SK", "s"),
-                ("HOSTRISK_AUTH_TOKEN", "t"),
-            ]),
-            None,
-        )
-        .expect_err("both");
-        assert!(both.to_string().contains("several kinds"));
-        let half = credentials_from_env(&env_of(&[("HUAWEICLOUD_SDK_AK", "a")]), None);
-        assert!(half.is_err());
-        let temp = credentials_from_env(
-            &env_of(&[
-                ("HUAWEICLOUD_SDK_AK", "a"),
-                ("HUAWEICLOUD_SDK_SK", "s"),
-                ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "st"),
-            ]),
-            None,
-        )
-        .expect("temporary keys");
-        assert!(matches!(
-            temp,
-            Credentials::AkSk {
-                security_token: Some(_),
-                ..
-            }
-        ));
-        let iam_env = env_of(&[
-            ("HOSTRISK_IAM_USERNAME", "u"),
-            ("HOSTRISK_IAM_PASSWORD", "p"),
-            ("HOSTRISK_IAM_DOMAIN", "d"),
-        ]);
-        assert!(credentials_from_env(&iam_env, None).is_err());
-        let iam = Url::parse("https://iam.example").expect("url");
-        assert!(matches!(
-            credentials_from_env(&iam_env, Some(iam)),
-            Ok(Credentials::Iam { .. })
-        ));
-    }
-
     #[test]
     fn hosts_file_skips_comments_and_blanks() {
         let ids = parse_hosts_file("# fleet\nh1\n\n  h2  # web\n#h3\nh1\n");

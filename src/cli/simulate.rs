@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use hostrisk_operator::sim::hss::{
+use crate::sim::hss::{
     Faults, FleetSpec, HssSimulator, SimConfig, SimError, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN,
     DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_SECRET_KEY, DEMO_STATIC_TOKEN,
 };
@@ -23,10 +23,10 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Project the fleet lives in.
-    #[arg(long, default_value = hostrisk_operator::sim::hss::DEMO_PROJECT_ID)]
+    #[arg(long, default_value = crate::sim::hss::DEMO_PROJECT_ID)]
     pub project_id: String,
     /// Accepted calls per credential per sliding minute; 0 = unlimited.
-    #[arg(long, default_value_t = hostrisk_operator::sim::hss::DEFAULT_QUOTA_PER_MINUTE)]
+    #[arg(long, default_value_t = crate::sim::hss::DEFAULT_QUOTA_PER_MINUTE)]
     pub quota_per_minute: u32,
     /// Send `Retry-After: N` with every 429 (off by default: undocumented for the real gateway).
     #[arg(long)]

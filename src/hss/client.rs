@@ -1,17 +1,17 @@
 //! `HssClient`: chunking, pacing, retries and authentication around one `ListHostsRisk` call.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::chunk::{decode, dedup_ids};
 use super::config::ClientConfig;
 use super::credentials::{Credentials, Secret};
 use super::error::{is_gateway_code, AuthKind, HssError};
 use super::iam::{IamLogin, IamTokenCache};
-use super::model::{HostsRiskResult, ListHostsRiskResponse};
+use super::model::HostsRiskResult;
 use super::ratelimit::RateLimiter;
 use super::retry::Backoff;
 use super::scope::Scope;
@@ -56,47 +56,6 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct HssClient {
     inner: Arc<Inner>,
-}
-
-/// Ids with duplicates removed, first occurrence kept, order preserved.
-pub fn dedup_ids<S: AsRef<str>>(ids: &[S]) -> Vec<String> {
-    let mut seen = HashSet::with_capacity(ids.len());
-    ids.iter()
-        .map(AsRef::as_ref)
-        .filter(|id| seen.insert(*id))
-        .map(str::to_string)
-        .collect()
-}
-
-/// Folds one answer into `result`: items are matched to `requested` ids on `host_id`; items
-/// for ids not asked for (or without id) are ignored; requested ids without an item become
-/// not found.
-pub fn merge_answer(
-    result: &mut HostsRiskResult,
-    requested: &[String],
-    answer: ListHostsRiskResponse,
-    request_id: Option<String>,
-) {
-    let wanted: HashSet<&str> = requested.iter().map(String::as_str).collect();
-    for item in answer.data_list.unwrap_or_default() {
-        match item.host_id.as_deref() {
-            Some(id) if wanted.contains(id) => {
-                if !result.hosts.contains_key(id) {
-                    result.hosts.insert(id.to_string(), item);
-                }
-            }
-            other => tracing::debug!(
-                host_id = other.unwrap_or("<absent>"),
-                "ignoring an item for a host that was not requested"
-            ),
-        }
-    }
-    for id in requested {
-        if !result.hosts.contains_key(id) {
-            result.not_found.insert(id.clone());
-        }
-    }
-    result.request_ids.extend(request_id);
 }
 
 impl HssClient {
@@ -281,9 +240,23 @@ impl HssClient {
         rejected_token: Option<Secret>,
     ) -> (Result<RawAnswer, HssError>, Option<Secret>) {
         let config = &self.inner.config;
-        let (auth_kind, iam_token) = match credentials {
-            Credentials::AkSk { .. } => (AuthKind::AkSk, None),
-            Credentials::Token(_) => (AuthKind::Token, None),
+        // Declared here so the request can borrow it; set only for IAM credentials.
+        let iam_token: Secret;
+        let (auth, auth_kind, used_token) = match credentials {
+            Credentials::AkSk {
+                access_key,
+                secret_key,
+                security_token,
+            } => (
+                RequestAuth::Sign {
+                    access_key,
+                    secret_key,
+                    security_token: security_token.as_ref(),
+                },
+                AuthKind::AkSk,
+                None,
+            ),
+            Credentials::Token(token) => (RequestAuth::Token(token), AuthKind::Token, None),
             Credentials::Iam {
                 username,
                 password,
@@ -297,7 +270,7 @@ impl HssClient {
                     iam_endpoint,
                     project_id: &scope.project_id,
                 };
-                match self
+                iam_token = match self
                     .inner
                     .iam
                     .token(
@@ -308,27 +281,15 @@ impl HssClient {
                     )
                     .await
                 {
-                    Ok(token) => (AuthKind::Iam, Some(token)),
+                    Ok(token) => token,
                     Err(err) => return (Err(err), None),
-                }
+                };
+                (
+                    RequestAuth::Token(&iam_token),
+                    AuthKind::Iam,
+                    Some(iam_token.clone()),
+                )
             }
-        };
-        let auth = match (credentials, &iam_token) {
-            (
-                Credentials::AkSk {
-                    access_key,
-                    secret_key,
-                    security_token,
-                },
-                _,
-            ) => RequestAuth::Sign {
-                access_key,
-                secret_key,
-                security_token: security_token.as_ref(),
-            },
-            (Credentials::Token(token), _) => RequestAuth::Token(token),
-            (Credentials::Iam { .. }, Some(token)) => RequestAuth::Token(token),
-            (Credentials::Iam { .. }, None) => unreachable!("an IAM token was obtained above"),
         };
         let prepared = prepare_hosts_risk_request(
             scope,
@@ -343,7 +304,7 @@ impl HssClient {
             .fetch_add(1, Ordering::Relaxed);
         let target = format!("{}://{}", scope.endpoint.scheme(), scope.authority());
         let result = send_get(&self.inner.http, &prepared, &target, auth_kind).await;
-        (result, iam_token)
+        (result, used_token)
     }
 }
 
@@ -366,53 +327,9 @@ fn is_token_expiry(err: &HssError, credentials: &Credentials) -> bool {
     }
 }
 
-fn decode(answer: RawAnswer, ids: &[String]) -> Result<HostsRiskResult, HssError> {
-    let parsed: ListHostsRiskResponse =
-        serde_json::from_slice(&answer.body).map_err(|e| HssError::Decode {
-            message: format!("{e} (HTTP {}, {} bytes)", answer.status, answer.body.len()),
-            request_id: answer.request_id.clone(),
-        })?;
-    let mut result = HostsRiskResult::default();
-    merge_answer(&mut result, ids, parsed, answer.request_id);
-    Ok(result)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hss::model::HostRisk;
-
-    #[test]
-    fn dedup_keeps_first_seen_order() {
-        assert_eq!(dedup_ids(&["b", "a", "b", "c", "a"]), vec!["b", "a", "c"]);
-    }
-
-    #[test]
-    fn merge_matches_on_host_id_and_reports_missing() {
-        let requested = vec!["h1".to_string(), "h2".to_string(), "h3".to_string()];
-        let item = |id: Option<&str>, asset| HostRisk {
-            host_id: id.map(str::to_string),
-            asset: Some(asset),
-            ..HostRisk::default()
-        };
-        let answer = ListHostsRiskResponse {
-            total_num: Some(4),
-            data_list: Some(vec![
-                item(Some("h2"), 2),
-                item(Some("stranger"), 9),
-                item(None, 8),
-                item(Some("h1"), 1),
-                item(Some("h1"), 7),
-            ]),
-        };
-        let mut result = HostsRiskResult::default();
-        merge_answer(&mut result, &requested, answer, Some("r1".into()));
-        assert_eq!(result.hosts.len(), 2);
-        assert_eq!(result.hosts["h1"].asset, Some(1));
-        assert_eq!(result.hosts["h2"].asset, Some(2));
-        assert_eq!(result.not_found.iter().collect::<Vec<_>>(), vec!["h3"]);
-        assert_eq!(result.request_ids, vec!["r1"]);
-    }
 
     #[test]
     fn token_expiry_detection() {

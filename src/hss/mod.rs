@@ -1,5 +1,6 @@
 //! Huawei Cloud HSS client (`ListHostsRisk`), independent of Kubernetes.
 
+pub mod chunk;
 pub mod client;
 pub mod config;
 pub mod credentials;
@@ -13,7 +14,8 @@ pub mod scope;
 pub mod sign;
 pub mod transport;
 
-pub use client::{dedup_ids, merge_answer, ClientStats, HssClient};
+pub use chunk::{dedup_ids, merge_answer};
+pub use client::{ClientStats, HssClient};
 pub use config::ClientConfig;
 pub use credentials::{CredentialIdentity, Credentials, Secret};
 pub use error::{AuthKind, HssError};

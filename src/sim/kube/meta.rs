@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 
 /// RFC 3339 UTC timestamp with second precision, like `metav1.Time`.
 pub fn now_timestamp() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// A random RFC 4122 version-4 UUID string, like `metadata.uid`.

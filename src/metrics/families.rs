@@ -1,0 +1,229 @@
+//! Every metric family the operator exports, with its name, help text and buckets.
+//!
+//! Names are registered without the `hostrisk_` prefix (the registry adds it), without
+//! `_total` on counters (the encoder adds it) and without `_seconds` where a unit is given
+//! (the encoder appends the unit).
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::labels::{
+    AgentStatusLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels, HssRequestLabels,
+    ProtectStatusLabels, ReasonLabels, ResultLabels, RiskLabels, WatchLabels,
+};
+
+pub(crate) const PREFIX: &str = "hostrisk";
+
+/// A gauge holding seconds as a float.
+pub(crate) type SecondsGauge = Gauge<f64, AtomicU64>;
+
+// A reconcile is mostly Kubernetes round trips on loopback-ish latency; the tail covers a
+// reconcile that also waited on HSS.
+const RECONCILE_BUCKETS: [f64; 13] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+// One HTTPS call to HSS or IAM from inside or outside Huawei Cloud.
+const HSS_REQUEST_BUCKETS: [f64; 11] =
+    [0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+// At the default 5 calls per minute a caller can wait from nothing to several minutes.
+const QUOTA_WAIT_BUCKETS: [f64; 12] = [
+    0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 12.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+
+#[derive(Debug, Default)]
+pub(crate) struct WatchFamilies {
+    pub effective_interval: Family<WatchLabels, SecondsGauge>,
+    pub interval_lag: Family<WatchLabels, SecondsGauge>,
+    pub hosts_by_agent_status: Family<AgentStatusLabels, Gauge>,
+    pub hosts_by_protect_status: Family<ProtectStatusLabels, Gauge>,
+    pub hosts_by_detect_result: Family<DetectResultLabels, Gauge>,
+    pub risks: Family<RiskLabels, Gauge>,
+    pub hosts_requested: Family<WatchLabels, Gauge>,
+    pub hosts_found: Family<WatchLabels, Gauge>,
+    pub hosts_not_found: Family<WatchLabels, Gauge>,
+    /// Only registered (and only filled) with `MetricsOptions::per_host`.
+    pub host_risks: Family<HostRiskLabels, Gauge>,
+    /// Only registered (and only filled) with `MetricsOptions::per_host`.
+    pub host_status: Family<HostStatusLabels, Gauge>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Families {
+    pub reconciles: Family<ResultLabels, Counter>,
+    pub reconcile_errors: Family<ReasonLabels, Counter>,
+    pub reconcile_duration: Histogram,
+    pub status_writes: Counter,
+    pub status_writes_skipped: Counter,
+    pub hss_requests: Family<HssRequestLabels, Counter>,
+    pub hss_request_duration: Histogram,
+    pub hss_throttled: Counter,
+    pub hss_retries: Counter,
+    pub hss_quota_wait: Histogram,
+    pub leader: Gauge,
+    pub watch: WatchFamilies,
+}
+
+impl Families {
+    fn new() -> Self {
+        Families {
+            reconciles: Family::default(),
+            reconcile_errors: Family::default(),
+            reconcile_duration: Histogram::new(RECONCILE_BUCKETS),
+            status_writes: Counter::default(),
+            status_writes_skipped: Counter::default(),
+            hss_requests: Family::default(),
+            hss_request_duration: Histogram::new(HSS_REQUEST_BUCKETS),
+            hss_throttled: Counter::default(),
+            hss_retries: Counter::default(),
+            hss_quota_wait: Histogram::new(QUOTA_WAIT_BUCKETS),
+            leader: Gauge::default(),
+            watch: WatchFamilies::default(),
+        }
+    }
+
+    /// Creates the families and a registry that exports them. The registry holds clones that
+    /// share their values with the returned families.
+    pub(crate) fn registered(per_host: bool, version: &str) -> (Self, Registry) {
+        let families = Families::new();
+        // Both results exist from the start so `rate()` and ratios work before the first error.
+        for result in ["ok", "error"] {
+            let _created = families.reconciles.get_or_create(&ResultLabels { result });
+        }
+        let mut registry = Registry::with_prefix(PREFIX);
+        let r = &mut registry;
+
+        r.register(
+            "build",
+            "Build of the running operator (value always 1)",
+            Info::new(vec![("version".to_owned(), version.to_owned())]),
+        );
+        r.register(
+            "leader",
+            "1 while this instance holds the leader lease (or runs without leader election), else 0",
+            families.leader.clone(),
+        );
+
+        r.register(
+            "reconciles",
+            "Reconciles of HostRiskWatch resources, by result (ok|error)",
+            families.reconciles.clone(),
+        );
+        r.register(
+            "reconcile_errors",
+            "Failed reconciles, by short CamelCase reason",
+            families.reconcile_errors.clone(),
+        );
+        r.register_with_unit(
+            "reconcile_duration",
+            "Wall time of one reconcile",
+            Unit::Seconds,
+            families.reconcile_duration.clone(),
+        );
+        r.register(
+            "status_writes",
+            "HostRiskWatch status patches sent to the API server",
+            families.status_writes.clone(),
+        );
+        r.register(
+            "status_writes_skipped",
+            "Status patches not sent because nothing but timestamps would have changed",
+            families.status_writes_skipped.clone(),
+        );
+
+        r.register(
+            "hss_requests",
+            "Outbound HSS/IAM HTTP requests, by outcome and HTTP code (code=none: no HTTP answer)",
+            families.hss_requests.clone(),
+        );
+        r.register_with_unit(
+            "hss_request_duration",
+            "Wall time of one outbound HSS/IAM HTTP request",
+            Unit::Seconds,
+            families.hss_request_duration.clone(),
+        );
+        r.register(
+            "hss_throttled",
+            "Outbound HSS requests answered with HTTP 429",
+            families.hss_throttled.clone(),
+        );
+        r.register(
+            "hss_retries",
+            "Outbound HSS requests repeated after a failed attempt",
+            families.hss_retries.clone(),
+        );
+        r.register_with_unit(
+            "hss_quota_wait",
+            "Time a call waited for the per-credential HSS rate limiter",
+            Unit::Seconds,
+            families.hss_quota_wait.clone(),
+        );
+
+        let w = &families.watch;
+        r.register_with_unit(
+            "watch_effective_interval",
+            "Poll interval a watch actually gets under the shared HSS quota",
+            Unit::Seconds,
+            w.effective_interval.clone(),
+        );
+        r.register_with_unit(
+            "watch_interval_lag",
+            "How far a watch's effective interval exceeds the interval it asked for",
+            Unit::Seconds,
+            w.interval_lag.clone(),
+        );
+        r.register(
+            "watch_hosts_by_agent_status",
+            "Hosts of a watch by HSS agent_status",
+            w.hosts_by_agent_status.clone(),
+        );
+        r.register(
+            "watch_hosts_by_protect_status",
+            "Hosts of a watch by HSS protect_status",
+            w.hosts_by_protect_status.clone(),
+        );
+        r.register(
+            "watch_hosts_by_detect_result",
+            "Hosts of a watch by HSS detect_result",
+            w.hosts_by_detect_result.clone(),
+        );
+        r.register(
+            "watch_risks",
+            "Risk totals over a watch's hosts, by kind (asset|vulnerability|baseline|intrusion)",
+            w.risks.clone(),
+        );
+        r.register(
+            "watch_hosts_requested",
+            "Host ids a watch lists in spec.hostIds",
+            w.hosts_requested.clone(),
+        );
+        r.register(
+            "watch_hosts_found",
+            "Hosts of a watch that HSS returned",
+            w.hosts_found.clone(),
+        );
+        r.register(
+            "watch_hosts_not_found",
+            "Host ids of a watch that HSS did not return",
+            w.hosts_not_found.clone(),
+        );
+        if per_host {
+            r.register(
+                "host_risks",
+                "Risk counts of one host, by kind (per-host series, opt-in)",
+                w.host_risks.clone(),
+            );
+            r.register(
+                "host_status",
+                "HSS status of one host as labels (value always 1; per-host series, opt-in)",
+                w.host_status.clone(),
+            );
+        }
+        (families, registry)
+    }
+}

@@ -1,0 +1,202 @@
+//! Label sets and the bounded label values the public API accepts.
+//!
+//! Every label value that reaches a family comes either from a closed enum here or from a
+//! bounded source (watch names, HSS enum strings, host ids behind the per-host flag), so the
+//! number of series stays proportional to the number of watches.
+
+use prometheus_client::encoding::EncodeLabelSet;
+
+/// How a reconcile ended, for `hostrisk_reconciles_total{result}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReconcileOutcome<'a> {
+    Ok,
+    /// A failed reconcile with a short CamelCase reason such as `HssThrottled` or
+    /// `SecretNotFound` (see [`reason_label`] for how other strings are treated).
+    Error(&'a str),
+}
+
+/// The class of one outbound HSS (or IAM) HTTP exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HssOutcome {
+    /// 2xx with a body that decoded.
+    Ok,
+    /// HTTP 429 (quota exceeded).
+    Throttled,
+    /// 401 / 403, or a token that IAM refused.
+    Auth,
+    /// Any other 4xx.
+    ClientError,
+    /// 5xx.
+    ServerError,
+    /// No HTTP answer at all: connect, TLS, timeout, reset.
+    Transport,
+    /// 2xx whose body did not decode into the expected shape.
+    Decode,
+}
+
+impl HssOutcome {
+    /// The outcome an HTTP answer with `status` gets, before its body is looked at (a 2xx whose
+    /// body then fails to decode is [`HssOutcome::Decode`]). Statuses HSS does not send
+    /// (1xx, 3xx: reqwest follows redirects) count as [`HssOutcome::ClientError`].
+    pub fn for_status(status: u16) -> Self {
+        match status {
+            200..=299 => HssOutcome::Ok,
+            401 | 403 => HssOutcome::Auth,
+            429 => HssOutcome::Throttled,
+            500..=599 => HssOutcome::ServerError,
+            _ => HssOutcome::ClientError,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HssOutcome::Ok => "ok",
+            HssOutcome::Throttled => "throttled",
+            HssOutcome::Auth => "auth",
+            HssOutcome::ClientError => "client_error",
+            HssOutcome::ServerError => "server_error",
+            HssOutcome::Transport => "transport",
+            HssOutcome::Decode => "decode",
+        }
+    }
+}
+
+/// Value of the `reason` label for anything that is not a short CamelCase word.
+pub const OTHER_REASON: &str = "Other";
+
+const MAX_REASON_LEN: usize = 64;
+
+/// The `reason` label value for a reconcile error.
+///
+/// Reasons are meant to be a closed set of CamelCase words (an error enum's variant name).
+/// A free-form string (an error message, an HSS error text) would create one series per
+/// distinct message, so anything that is not `[A-Z][A-Za-z0-9]{0,63}` is counted as
+/// [`OTHER_REASON`] instead.
+pub fn reason_label(reason: &str) -> &str {
+    let mut bytes = reason.bytes();
+    let well_formed = reason.len() <= MAX_REASON_LEN
+        && bytes.next().is_some_and(|b| b.is_ascii_uppercase())
+        && bytes.all(|b| b.is_ascii_alphanumeric());
+    if well_formed {
+        reason
+    } else {
+        OTHER_REASON
+    }
+}
+
+/// The `code` label value: the HTTP status, or `none` when no HTTP answer arrived.
+pub(crate) fn code_label(code: Option<u16>) -> String {
+    match code {
+        Some(code) => code.to_string(),
+        None => "none".to_owned(),
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ResultLabels {
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ReasonLabels {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct HssRequestLabels {
+    pub outcome: &'static str,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub(crate) struct WatchLabels {
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct AgentStatusLabels {
+    pub namespace: String,
+    pub name: String,
+    pub agent_status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ProtectStatusLabels {
+    pub namespace: String,
+    pub name: String,
+    pub protect_status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct DetectResultLabels {
+    pub namespace: String,
+    pub name: String,
+    pub detect_result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RiskLabels {
+    pub namespace: String,
+    pub name: String,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct HostRiskLabels {
+    pub namespace: String,
+    pub name: String,
+    pub host_id: String,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct HostStatusLabels {
+    pub namespace: String,
+    pub name: String,
+    pub host_id: String,
+    pub agent_status: String,
+    pub protect_status: String,
+    pub detect_result: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_case_reasons_pass_through() {
+        assert_eq!(reason_label("HssThrottled"), "HssThrottled");
+        assert_eq!(reason_label("Kube409"), "Kube409");
+    }
+
+    #[test]
+    fn free_form_reasons_collapse_to_other() {
+        assert_eq!(reason_label(""), OTHER_REASON);
+        assert_eq!(reason_label("secret not found"), OTHER_REASON);
+        assert_eq!(reason_label("lowerCase"), OTHER_REASON);
+        assert_eq!(reason_label("Bad\"Quote"), OTHER_REASON);
+        assert_eq!(reason_label(&"A".repeat(65)), OTHER_REASON);
+        assert_eq!(reason_label(&"A".repeat(64)), "A".repeat(64));
+    }
+
+    #[test]
+    fn http_status_classes_map_to_outcomes() {
+        assert_eq!(HssOutcome::for_status(200), HssOutcome::Ok);
+        assert_eq!(HssOutcome::for_status(204), HssOutcome::Ok);
+        assert_eq!(HssOutcome::for_status(401), HssOutcome::Auth);
+        assert_eq!(HssOutcome::for_status(403), HssOutcome::Auth);
+        assert_eq!(HssOutcome::for_status(429), HssOutcome::Throttled);
+        assert_eq!(HssOutcome::for_status(400), HssOutcome::ClientError);
+        assert_eq!(HssOutcome::for_status(404), HssOutcome::ClientError);
+        assert_eq!(HssOutcome::for_status(302), HssOutcome::ClientError);
+        assert_eq!(HssOutcome::for_status(500), HssOutcome::ServerError);
+        assert_eq!(HssOutcome::for_status(503), HssOutcome::ServerError);
+    }
+
+    #[test]
+    fn missing_http_code_is_none() {
+        assert_eq!(code_label(Some(429)), "429");
+        assert_eq!(code_label(None), "none");
+    }
+}

@@ -1,0 +1,237 @@
+//! Prometheus / OpenMetrics metrics of the operator (issue 5, "Observability").
+//!
+//! One [`Metrics`] value (cheap to clone) is created at startup and handed to the controller,
+//! the HSS client wiring and the health server; [`metrics_router`] serves it on `GET /metrics`.
+//!
+//! Families (all prefixed `hostrisk_`):
+//! - operator health: `reconciles_total{result}`, `reconcile_errors_total{reason}`,
+//!   `reconcile_duration_seconds`, `status_writes_total`, `status_writes_skipped_total`,
+//!   `leader`, `build_info{version}`;
+//! - outbound HSS: `hss_requests_total{outcome,code}`, `hss_request_duration_seconds`,
+//!   `hss_throttled_total`, `hss_retries_total`, `hss_quota_wait_seconds`;
+//! - per watch `{namespace,name}`: `watch_effective_interval_seconds`,
+//!   `watch_interval_lag_seconds`, `watch_hosts_by_agent_status{agent_status}`,
+//!   `watch_hosts_by_protect_status{protect_status}`, `watch_hosts_by_detect_result{detect_result}`,
+//!   `watch_risks{kind}`, `watch_hosts_requested`, `watch_hosts_found`, `watch_hosts_not_found`;
+//! - per host, only with [`MetricsOptions::per_host`]: `host_risks{namespace,name,host_id,kind}`,
+//!   `host_status{namespace,name,host_id,agent_status,protect_status,detect_result}`.
+//!
+//! Cardinality: per-watch series are bounded by the number of watches times the small HSS
+//! enums, and go away with [`Metrics::forget_watch`]. Host ids are unbounded in principle, so
+//! they appear only behind the opt-in flag. Reconcile error reasons are forced into a closed
+//! CamelCase shape ([`reason_label`]).
+//!
+//! Per-watch series carry `{namespace, name}`: their number is bounded by the number of
+//! HostRiskWatch objects the operator serves, which is what an operator of the operator wants
+//! to see lag and effective interval for (a global max would hide which watch starves).
+//!
+//! Exposition: `/metrics` answers OpenMetrics 1.0 when the scraper asks for it (Prometheus
+//! does) and Prometheus text 0.0.4 otherwise, see [`ExpositionFormat`]. prometheus-client
+//! omits a labelled family (its HELP and TYPE lines included) until it has a first series;
+//! `reconciles_total{result="ok"|"error"}` are created at zero so ratios work from the start.
+//!
+//! Wiring, in order of a request's life: the rate limiter calls [`Metrics::record_quota_wait`],
+//! the HSS client calls [`Metrics::record_hss_request`] once per HTTP attempt and
+//! [`Metrics::record_retry`] before each repeat; the controller calls
+//! [`Metrics::record_status_write`] per status decision, [`Metrics::record_reconcile`] per
+//! reconcile, [`Metrics::set_watch_gauges`] after each poll, [`Metrics::set_watch_schedule`]
+//! when the poller (re)computes a watch's interval, and [`Metrics::forget_watch`] when a watch
+//! is deleted; leader election calls [`Metrics::set_leader`].
+
+mod exposition;
+mod families;
+mod http;
+mod labels;
+mod watch;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+
+pub use exposition::{ExpositionFormat, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
+pub use http::metrics_router;
+pub use labels::{reason_label, HssOutcome, ReconcileOutcome, OTHER_REASON};
+pub use watch::{HostSnapshot, RiskTotals, WatchSnapshot};
+
+use families::Families;
+use labels::{code_label, HssRequestLabels, ReasonLabels, ResultLabels, WatchLabels};
+use watch::WatchIndex;
+
+/// Errors of the metrics layer.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("encoding the metrics registry failed")]
+    Encode(#[from] std::fmt::Error),
+}
+
+/// Choices made once at startup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetricsOptions {
+    /// Export per-host series (label `host_id`). Off by default: one series per host and
+    /// risk kind grows with the fleet, not with the number of watches.
+    pub per_host: bool,
+}
+
+/// Handle to the operator's metrics. Clones share the same registry and values.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    options: MetricsOptions,
+    registry: Registry,
+    families: Families,
+    // Serialises snapshot replacement and removal per process, so a `forget_watch` racing a
+    // late `set_watch_gauges` leaves either all or none of the watch's series.
+    watches: Mutex<WatchIndex>,
+}
+
+impl Metrics {
+    pub fn new(options: MetricsOptions) -> Self {
+        Self::with_version(options, env!("CARGO_PKG_VERSION"))
+    }
+
+    /// Like [`Metrics::new`] with an explicit `build_info{version}` value (e.g. a git describe).
+    pub fn with_version(options: MetricsOptions, version: &str) -> Self {
+        let (families, registry) = Families::registered(options.per_host, version);
+        Metrics {
+            inner: Arc::new(Inner {
+                options,
+                registry,
+                families,
+                watches: Mutex::new(WatchIndex::new()),
+            }),
+        }
+    }
+
+    pub fn options(&self) -> MetricsOptions {
+        self.inner.options
+    }
+
+    /// One finished reconcile: `reconciles_total{result}`, its duration, and on error
+    /// `reconcile_errors_total{reason}`.
+    pub fn record_reconcile(&self, outcome: ReconcileOutcome<'_>, duration: Duration) {
+        let f = &self.inner.families;
+        let result = match outcome {
+            ReconcileOutcome::Ok => "ok",
+            ReconcileOutcome::Error(reason) => {
+                let labels = ReasonLabels {
+                    reason: reason_label(reason).to_owned(),
+                };
+                f.reconcile_errors.get_or_create(&labels).inc();
+                "error"
+            }
+        };
+        f.reconciles.get_or_create(&ResultLabels { result }).inc();
+        f.reconcile_duration.observe(duration.as_secs_f64());
+    }
+
+    /// One outbound HSS/IAM HTTP request (each attempt, retries included). `code` is the HTTP
+    /// status, `None` when no answer arrived. A [`HssOutcome::Throttled`] request also counts
+    /// in `hss_throttled_total`, so callers make exactly one call per attempt.
+    pub fn record_hss_request(&self, outcome: HssOutcome, code: Option<u16>, duration: Duration) {
+        let f = &self.inner.families;
+        let labels = HssRequestLabels {
+            outcome: outcome.as_str(),
+            code: code_label(code),
+        };
+        f.hss_requests.get_or_create(&labels).inc();
+        f.hss_request_duration.observe(duration.as_secs_f64());
+        if outcome == HssOutcome::Throttled {
+            f.hss_throttled.inc();
+        }
+    }
+
+    /// A request is about to be repeated after a failed attempt.
+    pub fn record_retry(&self) {
+        self.inner.families.hss_retries.inc();
+    }
+
+    /// Time one call spent waiting for the per-credential rate limiter (record zero waits too,
+    /// so the histogram's count is the number of calls that went through the limiter).
+    pub fn record_quota_wait(&self, waited: Duration) {
+        self.inner
+            .families
+            .hss_quota_wait
+            .observe(waited.as_secs_f64());
+    }
+
+    /// A status update was decided: `written` = a patch was sent, `false` = skipped because
+    /// nothing but timestamps changed.
+    pub fn record_status_write(&self, written: bool) {
+        let f = &self.inner.families;
+        if written {
+            f.status_writes.inc();
+        } else {
+            f.status_writes_skipped.inc();
+        }
+    }
+
+    /// Whether this instance currently leads (set `true` once when leader election is off).
+    pub fn set_leader(&self, leading: bool) {
+        self.inner.families.leader.set(i64::from(leading));
+    }
+
+    /// Replaces the domain gauges of one watch with `snapshot`.
+    pub fn set_watch_gauges(&self, namespace: &str, name: &str, snapshot: &WatchSnapshot) {
+        let mut index = self.watch_index();
+        self.inner.families.watch.set_snapshot(
+            &mut index,
+            watch_labels(namespace, name),
+            snapshot,
+            self.inner.options.per_host,
+        );
+    }
+
+    /// The poll interval a watch actually gets, and by how much it exceeds the one asked for
+    /// (zero when the quota meets the target).
+    pub fn set_watch_schedule(
+        &self,
+        namespace: &str,
+        name: &str,
+        effective: Duration,
+        lag: Duration,
+    ) {
+        let _index = self.watch_index();
+        self.inner
+            .families
+            .watch
+            .set_schedule(&watch_labels(namespace, name), effective, lag);
+    }
+
+    /// Removes every series of a deleted watch.
+    pub fn forget_watch(&self, namespace: &str, name: &str) {
+        let mut index = self.watch_index();
+        self.inner
+            .families
+            .watch
+            .forget(&mut index, &watch_labels(namespace, name));
+    }
+
+    /// The OpenMetrics 1.0 text of all families (ends with `# EOF`).
+    pub fn encode(&self) -> Result<String, MetricsError> {
+        self.encode_as(ExpositionFormat::OpenMetrics)
+    }
+
+    pub fn encode_as(&self, format: ExpositionFormat) -> Result<String, MetricsError> {
+        Ok(format.encode(&self.inner.registry)?)
+    }
+
+    fn watch_index(&self) -> std::sync::MutexGuard<'_, WatchIndex> {
+        // The index only lists label sets; after a panic elsewhere it is still usable.
+        self.inner
+            .watches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn watch_labels(namespace: &str, name: &str) -> WatchLabels {
+    WatchLabels {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    }
+}

@@ -1,0 +1,254 @@
+//! Per-watch series: the plain snapshot callers fill in, and the bookkeeping that lets a new
+//! snapshot replace the previous one exactly (stale categories disappear) and lets a deleted
+//! watch take all its series with it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::Hash;
+use std::time::Duration;
+
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+
+use super::families::WatchFamilies;
+use super::labels::{
+    AgentStatusLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels, ProtectStatusLabels,
+    RiskLabels, WatchLabels,
+};
+
+/// Risk counts as HSS reports them (`asset`, `vulnerability`, `baseline`, `intrusion`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RiskTotals {
+    pub asset: u64,
+    pub vulnerability: u64,
+    pub baseline: u64,
+    pub intrusion: u64,
+}
+
+impl RiskTotals {
+    fn by_kind(&self) -> [(&'static str, u64); 4] {
+        [
+            ("asset", self.asset),
+            ("vulnerability", self.vulnerability),
+            ("baseline", self.baseline),
+            ("intrusion", self.intrusion),
+        ]
+    }
+}
+
+/// One host of a watch that HSS returned, used only when per-host series are enabled.
+/// Leave out hosts HSS did not return: they are counted in `hosts_not_found`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostSnapshot {
+    pub host_id: String,
+    pub agent_status: String,
+    pub protect_status: String,
+    pub detect_result: String,
+    pub risks: RiskTotals,
+}
+
+/// What a watch's last poll found, as plain numbers.
+///
+/// The `*_by_*` maps are keyed by the HSS enum string (`online`, `opened`, `risk`, ...);
+/// a category absent from the map has no series (it is not exported as 0), and a category
+/// present in the previous snapshot but absent from this one is removed.
+/// `hosts` is ignored unless the metrics were created with `per_host: true`.
+///
+/// It mirrors `status.summary` of a HostRiskWatch without depending on the CRD types: e.g.
+/// `hosts_by_agent_status = {"online": summary.agent_online, "offline": ..., ...}`.
+/// Setting a watch's series after [`crate::metrics::Metrics::forget_watch`] recreates them,
+/// so callers forget a watch only after its last poll.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WatchSnapshot {
+    pub hosts_by_agent_status: BTreeMap<String, u64>,
+    pub hosts_by_protect_status: BTreeMap<String, u64>,
+    pub hosts_by_detect_result: BTreeMap<String, u64>,
+    pub risks: RiskTotals,
+    pub hosts_requested: u64,
+    pub hosts_found: u64,
+    pub hosts_not_found: u64,
+    pub hosts: Vec<HostSnapshot>,
+}
+
+/// Label sets currently exported for one watch, so the next snapshot can drop stale ones.
+#[derive(Debug, Default)]
+pub(crate) struct WatchSeries {
+    agent: Vec<AgentStatusLabels>,
+    protect: Vec<ProtectStatusLabels>,
+    detect: Vec<DetectResultLabels>,
+    host_risks: Vec<HostRiskLabels>,
+    host_status: Vec<HostStatusLabels>,
+}
+
+/// Series kept per watch, keyed by (namespace, name).
+pub(crate) type WatchIndex = HashMap<WatchLabels, WatchSeries>;
+
+fn gauge_value(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Sets every `(labels, value)` in `next` and removes the label sets of `previous` that
+/// `next` no longer has. Setting before removing means a concurrent scrape never sees a
+/// category vanish that is still present.
+fn replace<S: Clone + Hash + Eq>(
+    family: &Family<S, Gauge>,
+    previous: &mut Vec<S>,
+    next: Vec<(S, i64)>,
+) {
+    for (labels, value) in &next {
+        family.get_or_create(labels).set(*value);
+    }
+    let current: Vec<S> = next.into_iter().map(|(labels, _)| labels).collect();
+    let kept: HashSet<&S> = current.iter().collect();
+    for stale in previous.iter().filter(|l| !kept.contains(l)) {
+        family.remove(stale);
+    }
+    *previous = current;
+}
+
+impl WatchFamilies {
+    pub(crate) fn set_snapshot(
+        &self,
+        index: &mut WatchIndex,
+        watch: WatchLabels,
+        snapshot: &WatchSnapshot,
+        per_host: bool,
+    ) {
+        let (namespace, name) = (&watch.namespace, &watch.name);
+        let series = index.entry(watch.clone()).or_default();
+
+        let agent = snapshot
+            .hosts_by_agent_status
+            .iter()
+            .map(|(status, count)| {
+                let labels = AgentStatusLabels {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    agent_status: status.clone(),
+                };
+                (labels, gauge_value(*count))
+            });
+        replace(
+            &self.hosts_by_agent_status,
+            &mut series.agent,
+            agent.collect(),
+        );
+
+        let protect = snapshot
+            .hosts_by_protect_status
+            .iter()
+            .map(|(status, count)| {
+                let labels = ProtectStatusLabels {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    protect_status: status.clone(),
+                };
+                (labels, gauge_value(*count))
+            });
+        replace(
+            &self.hosts_by_protect_status,
+            &mut series.protect,
+            protect.collect(),
+        );
+
+        let detect = snapshot
+            .hosts_by_detect_result
+            .iter()
+            .map(|(result, count)| {
+                let labels = DetectResultLabels {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    detect_result: result.clone(),
+                };
+                (labels, gauge_value(*count))
+            });
+        replace(
+            &self.hosts_by_detect_result,
+            &mut series.detect,
+            detect.collect(),
+        );
+
+        for (kind, count) in snapshot.risks.by_kind() {
+            let labels = RiskLabels {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                kind,
+            };
+            self.risks.get_or_create(&labels).set(gauge_value(count));
+        }
+        self.hosts_requested
+            .get_or_create(&watch)
+            .set(gauge_value(snapshot.hosts_requested));
+        self.hosts_found
+            .get_or_create(&watch)
+            .set(gauge_value(snapshot.hosts_found));
+        self.hosts_not_found
+            .get_or_create(&watch)
+            .set(gauge_value(snapshot.hosts_not_found));
+
+        if per_host {
+            self.set_hosts(series, &watch, &snapshot.hosts);
+        }
+    }
+
+    fn set_hosts(&self, series: &mut WatchSeries, watch: &WatchLabels, hosts: &[HostSnapshot]) {
+        let mut risks = Vec::with_capacity(hosts.len() * 4);
+        let mut statuses = Vec::with_capacity(hosts.len());
+        for host in hosts {
+            for (kind, count) in host.risks.by_kind() {
+                let labels = HostRiskLabels {
+                    namespace: watch.namespace.clone(),
+                    name: watch.name.clone(),
+                    host_id: host.host_id.clone(),
+                    kind,
+                };
+                risks.push((labels, gauge_value(count)));
+            }
+            let labels = HostStatusLabels {
+                namespace: watch.namespace.clone(),
+                name: watch.name.clone(),
+                host_id: host.host_id.clone(),
+                agent_status: host.agent_status.clone(),
+                protect_status: host.protect_status.clone(),
+                detect_result: host.detect_result.clone(),
+            };
+            statuses.push((labels, 1));
+        }
+        replace(&self.host_risks, &mut series.host_risks, risks);
+        replace(&self.host_status, &mut series.host_status, statuses);
+    }
+
+    pub(crate) fn set_schedule(&self, watch: &WatchLabels, effective: Duration, lag: Duration) {
+        self.effective_interval
+            .get_or_create(watch)
+            .set(effective.as_secs_f64());
+        self.interval_lag
+            .get_or_create(watch)
+            .set(lag.as_secs_f64());
+    }
+
+    pub(crate) fn forget(&self, index: &mut WatchIndex, watch: &WatchLabels) {
+        self.effective_interval.remove(watch);
+        self.interval_lag.remove(watch);
+        self.hosts_requested.remove(watch);
+        self.hosts_found.remove(watch);
+        self.hosts_not_found.remove(watch);
+        for (kind, _) in RiskTotals::default().by_kind() {
+            self.risks.remove(&RiskLabels {
+                namespace: watch.namespace.clone(),
+                name: watch.name.clone(),
+                kind,
+            });
+        }
+        if let Some(mut series) = index.remove(watch) {
+            replace(&self.hosts_by_agent_status, &mut series.agent, Vec::new());
+            replace(
+                &self.hosts_by_protect_status,
+                &mut series.protect,
+                Vec::new(),
+            );
+            replace(&self.hosts_by_detect_result, &mut series.detect, Vec::new());
+            replace(&self.host_risks, &mut series.host_risks, Vec::new());
+            replace(&self.host_status, &mut series.host_status, Vec::new());
+        }
+    }
+}
