@@ -18,6 +18,8 @@ enum Command {
     Query(cli::query::QueryArgs),
     /// Run the HSS simulator (ListHostsRisk + IAM tokens) until Ctrl-C.
     Simulate(cli::simulate::SimulateArgs),
+    /// Run the controller: mirror HSS risk status into HostRiskWatch resources.
+    Run(cli::run::RunArgs),
     /// Show the operator at work: in-process HSS simulator, Kubernetes API stand-in and
     /// controller, with a live `kubectl get hrw -w` style table, for a short while.
     Demo(cli::demo::DemoArgs),
@@ -27,6 +29,7 @@ enum Command {
 async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Query(args) => ExitCode::from(cli::query::run(args).await),
+        Command::Run(args) => ExitCode::from(cli::run::run(args).await),
         Command::Simulate(args) => {
             let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
             if let Err(error) = telemetry::init_logging(&level, telemetry::LogFormat::Text) {

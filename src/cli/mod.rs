@@ -4,6 +4,7 @@ pub mod demo;
 pub mod env_credentials;
 pub mod output;
 pub mod query;
+pub mod run;
 pub mod simulate;
 
 /// Process exit codes of the CLI.
