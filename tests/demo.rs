@@ -99,8 +99,9 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
     );
     assert!(text.contains("SecretKeyMissing"), "{text}");
 
-    // Every transition reached the status, and the operator said so in Events.
-    assert_eq!(report.steps.len(), 6, "{text}");
+    // Every transition reached the status (and the idle refresh polled HSS without a status
+    // write), and the operator said so in Events.
+    assert_eq!(report.steps.len(), 7, "{text}");
     for step in &report.steps {
         assert!(step.seen_after.is_some(), "not seen: {step:?}\n{text}");
     }
@@ -137,6 +138,10 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
             .windows(2)
             .any(|w| w[0] == Some("2") && w[1] == Some("3")),
         "web-tier AT RISK history {at_risk:?}"
+    );
+    assert!(
+        text.contains("HSS polled, nothing changed: no status write"),
+        "{text}"
     );
     assert!(text.contains("demo finished after"), "{text}");
     assert!(report.hss_calls >= 7, "{} HSS calls", report.hss_calls);

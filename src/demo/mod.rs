@@ -149,13 +149,22 @@ pub async fn run_demo(
         wait_for(&watches, name, &[Expect::Ready("True")], settle_until).await?;
     }
     let steps = demo_steps(&world.hss, &world.hosts)?;
-    let tail = (options.duration / 6).max(Duration::from_secs(2));
+    let tail = (options.duration / 10).max(Duration::from_secs(2));
     let available = deadline
         .saturating_duration_since(Instant::now())
         .saturating_sub(tail);
     // One gap per step plus half a gap before the first.
     let gap = available.mul_f64(1.0 / (steps.len() as f64 + 0.5));
-    let outcomes = play(&world.hss, &client, steps, gap, deadline, &notices).await?;
+    let outcomes = play(
+        &world.hss,
+        &world.kube,
+        &client,
+        steps,
+        gap,
+        deadline,
+        &notices,
+    )
+    .await?;
 
     tokio::time::sleep_until(deadline.into()).await;
     shutdown.cancel();
@@ -200,7 +209,7 @@ async fn write_summary(
         out,
         "{}",
         style.bold(&format!(
-            "demo finished after {:.1}s: {seen}/{} transitions reached the status, {} Events, \
+            "demo finished after {:.1}s: {seen}/{} steps confirmed by reading back, {} Events, \
              {} HSS calls, {} status writes",
             report.elapsed.as_secs_f64(),
             report.steps.len(),
@@ -216,7 +225,7 @@ async fn write_summary(
         let summary = status.summary.clone().unwrap_or_default();
         writeln!(
             out,
-            "  {name:<12} Ready={:<7} {} hosts: {} found, {} not found; {} at risk, {} unprotected, {} agent offline",
+            "  {name:<12} Ready={:<7} hosts requested {}, found {}, not found {}; at risk {}, unprotected {}, agent offline {}",
             ready_status(&status).unwrap_or("<none>"),
             summary.hosts_requested,
             summary.hosts_found,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
-use kube::Api;
+use kube::{Api, Resource};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -19,9 +19,16 @@ use super::DemoError;
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus, REFRESH_ANNOTATION};
 use crate::hss::model::{AgentStatus, DetectResult, HssEdition, ProtectStatus};
 use crate::sim::hss::{HssSimulator, SimHost};
+use crate::sim::kube::StandinApiServer;
 
 /// How often the script reads a watch back while waiting for a change.
 const READ_BACK_EVERY: Duration = Duration::from_millis(100);
+
+/// The simulator's counter key for data-tier's credentials (the first static token).
+const DATA_IDENTITY: &str = "static-token:0";
+
+/// How long after an idle poll the script checks that no status write followed.
+const IDLE_SETTLE: Duration = Duration::from_millis(500);
 
 /// What a step does.
 #[derive(Debug, Clone)]
@@ -30,6 +37,10 @@ pub enum Action {
     SetHosts(Vec<SimHost>),
     /// Merge-patch the named Secret (the operator watches Secrets; no annotation needed).
     PatchSecret { name: String, patch: Value },
+    /// Request a refresh with nothing changed: the operator polls HSS and must write nothing.
+    /// Checked with the simulator's call counter of `identity` and the stand-in's count of
+    /// status writes (both server-side request counters, like an API server's audit log).
+    RefreshUnchanged { identity: &'static str },
 }
 
 /// What the watch's status must show once the step took effect.
@@ -105,7 +116,7 @@ fn expect_host(host_id: &str, field: &'static str, value: &str) -> Expect {
     }
 }
 
-/// The six transitions, built from the simulator's current hosts (the last two restore them).
+/// Six transitions and an idle refresh, built from the simulator's current hosts (the last two restore them).
 pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, DemoError> {
     let web = host(hss, "demo-web-01")?;
     let db = host(hss, "demo-db-01")?;
@@ -181,6 +192,14 @@ pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, De
             action: Action::SetHosts(vec![flip]),
             expect: vec![expect_host(flip_id, "protectStatus", "opened")],
         },
+        Step {
+            title: "nothing changes in HSS; data-tier is refreshed anyway".into(),
+            watch: names::DATA,
+            action: Action::RefreshUnchanged {
+                identity: DATA_IDENTITY,
+            },
+            expect: Vec::new(),
+        },
     ])
 }
 
@@ -188,6 +207,7 @@ pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, De
 /// before anything changes), stopping at `deadline`; returns what happened to each step played.
 pub async fn play(
     hss: &HssSimulator,
+    kube: &StandinApiServer,
     client: &kube::Client,
     steps: Vec<Step>,
     gap: Duration,
@@ -210,31 +230,59 @@ pub async fn play(
                 step.watch
             ),
             Action::PatchSecret { .. } => "Secret patched; the operator watches Secrets".into(),
+            Action::RefreshUnchanged { .. } => format!(
+                "annotated {}/{} {REFRESH_ANNOTATION}; idle polls write nothing",
+                names::NAMESPACE,
+                step.watch
+            ),
         };
         // The viewer may be gone when output failed; the demo then ends anyway.
         let _ = notices.send(Notice::Step {
             title: step.title.clone(),
             how,
         });
-        match &step.action {
+        let changed_at = Instant::now();
+        let until = (started + gap).min(deadline);
+        let seen_after = match &step.action {
             Action::SetHosts(hosts) => {
                 for host in hosts {
                     hss.set_host(host.clone());
                 }
                 request_refresh(&watches, step.watch).await?;
+                wait_for(&watches, step.watch, &step.expect, until).await?
             }
             Action::PatchSecret { name, patch } => {
                 secrets
                     .patch(name, &PatchParams::default(), &Patch::Merge(patch))
                     .await?;
+                wait_for(&watches, step.watch, &step.expect, until).await?
+            }
+            Action::RefreshUnchanged { identity } => {
+                let calls = hss.counters().calls_by(identity);
+                let writes = kube.status_writes(HostRiskWatch::plural(&()).as_ref());
+                request_refresh(&watches, step.watch).await?;
+                let polled = wait_until(until, || hss.counters().calls_by(identity) > calls).await;
+                tokio::time::sleep(
+                    IDLE_SETTLE.min(until.saturating_duration_since(Instant::now())),
+                )
+                .await;
+                let new_writes = kube
+                    .status_writes(HostRiskWatch::plural(&()).as_ref())
+                    .saturating_sub(writes);
+                let _ = notices.send(Notice::Idle {
+                    polled: polled.is_some(),
+                    status_writes: new_writes,
+                });
+                polled.filter(|_| new_writes == 0)
             }
         }
-        let until = (started + gap).min(deadline);
-        let seen_after = wait_for(&watches, step.watch, &step.expect, until).await?;
-        let _ = notices.send(Notice::Seen {
-            watch: step.watch.to_string(),
-            after: seen_after,
-        });
+        .map(|_| changed_at.elapsed());
+        if !matches!(step.action, Action::RefreshUnchanged { .. }) {
+            let _ = notices.send(Notice::Seen {
+                watch: step.watch.to_string(),
+                after: seen_after,
+            });
+        }
         outcomes.push(StepOutcome {
             title: step.title,
             watch: step.watch.to_string(),
@@ -243,6 +291,20 @@ pub async fn play(
         tokio::time::sleep_until(until.into()).await;
     }
     Ok(outcomes)
+}
+
+/// Checks `done` every [`READ_BACK_EVERY`] until it holds (returns how long that took) or `until`.
+async fn wait_until(until: Instant, done: impl Fn() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    loop {
+        if done() {
+            return Some(started.elapsed());
+        }
+        if Instant::now() + READ_BACK_EVERY > until {
+            return None;
+        }
+        tokio::time::sleep(READ_BACK_EVERY).await;
+    }
 }
 
 /// Sets the refresh annotation to the current time, as `kubectl annotate --overwrite` would.
@@ -256,7 +318,7 @@ pub async fn request_refresh(watches: &Api<HostRiskWatch>, name: &str) -> Result
     Ok(())
 }
 
-/// Reads the watch back until every expectation holds (returns how long that took) or `until`.
+/// Reads the watch back until every expectation holds (returns how long it waited) or `until`.
 pub async fn wait_for(
     watches: &Api<HostRiskWatch>,
     name: &str,

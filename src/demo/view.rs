@@ -30,6 +30,8 @@ pub enum Notice {
         watch: String,
         after: Option<Duration>,
     },
+    /// An idle refresh: whether HSS was polled, and how many status writes followed.
+    Idle { polled: bool, status_writes: u64 },
 }
 
 /// Everything the viewer printed, for the report.
@@ -157,6 +159,24 @@ impl View {
                 let line = match after {
                     Some(_) => self.style.dim(&text),
                     None => self.style.red(&text),
+                };
+                self.line(&line)
+            }
+            Notice::Idle {
+                polled,
+                status_writes,
+            } => {
+                let text = match (polled, status_writes) {
+                    (true, 0) => format!(
+                        "{:>6}   ✓ HSS polled, nothing changed: no status write, so no new row",
+                        ""
+                    ),
+                    (true, n) => format!("{:>6}   ✗ HSS polled, then {n} status write(s)", ""),
+                    (false, _) => format!("{:>6}   ✗ HSS not polled before the next step", ""),
+                };
+                let line = match (polled, status_writes) {
+                    (true, 0) => self.style.dim(&text),
+                    _ => self.style.red(&text),
                 };
                 self.line(&line)
             }
