@@ -34,7 +34,7 @@ impl Captured {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
-    let duration = Duration::from_secs(12);
+    let duration = Duration::from_secs(18);
     let captured = Captured::default();
     let started = Instant::now();
     let report = run_demo(

@@ -54,6 +54,8 @@ pub enum Expect {
     },
     /// The `Ready` condition has this status.
     Ready(&'static str),
+    /// HSS answered at least once: the status has a summary.
+    Polled,
 }
 
 impl Expect {
@@ -71,6 +73,7 @@ impl Expect {
                 .and_then(|h| h.get(*field).cloned())
                 .is_some_and(|v| v.as_str() == Some(value.as_str())),
             Self::Ready(want) => ready_status(status) == Some(*want),
+            Self::Polled => status.summary.is_some(),
         }
     }
 }
@@ -374,5 +377,11 @@ mod tests {
         assert!(Expect::Ready("True").holds(&status("online", "True")));
         assert!(!Expect::Ready("True").holds(&status("online", "False")));
         assert!(!Expect::Ready("True").holds(&HostRiskWatchStatus::default()));
+        assert!(!Expect::Polled.holds(&status("online", "True")));
+        let polled = HostRiskWatchStatus {
+            summary: Some(Default::default()),
+            ..Default::default()
+        };
+        assert!(Expect::Polled.holds(&polled));
     }
 }
