@@ -90,7 +90,7 @@ pub async fn reconcile(
             &ctx,
             None,
             PollOutcome::Pending,
-            ctx.settings.policy.default_interval,
+            interval_for(&watch, &ctx),
         );
         write_status(&watch, &ctx, &key, &update.status, None).await?;
         previous = Some(update.status);

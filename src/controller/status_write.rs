@@ -4,7 +4,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource};
 use serde_json::{Map, Value};
 
-use super::context::Context;
+use super::context::{Context, CONTROLLER_NAME};
 use super::health::Counters;
 use super::reconcile::ReconcileError;
 use super::schedule::WatchKey;
@@ -23,7 +23,11 @@ pub async fn write_status(
     let body = status_patch_body(status, previous)?;
     let api: Api<HostRiskWatch> = Api::namespaced(ctx.client.clone(), &key.namespace);
     Counters::inc(&ctx.counters.status_writes);
-    api.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&body))
+    let params = PatchParams {
+        field_manager: Some(CONTROLLER_NAME.to_string()),
+        ..PatchParams::default()
+    };
+    api.patch_status(&key.name, &params, &Patch::Merge(&body))
         .await
         .map_err(|source| ReconcileError::StatusWrite {
             namespace: key.namespace.clone(),
