@@ -339,3 +339,26 @@ async fn concurrency_bounds_the_polls_in_flight() {
     assert!(serial >= Duration::from_millis(1200), "{serial:?}");
     assert!(parallel < Duration::from_millis(1100), "{parallel:?}");
 }
+
+#[tokio::test]
+async fn first_status_is_pending_until_hss_answers() {
+    let h = Harness::start(Options::default()).await;
+    h.sim.update_faults(|f| f.latency_ms = 1500).unwrap();
+    h.create_demo_secret(NS, "hss-creds").await;
+    let created_at = Instant::now();
+    h.create_watch(NS, "slow", &["demo-web-01"], "hss-creds", "1h")
+        .await;
+    let pending = h
+        .wait_for(NS, "slow", "Pending", |_, s| {
+            condition_is(s, "Ready", "Unknown", "Pending")
+        })
+        .await;
+    let pending_ms = created_at.elapsed().as_millis();
+    eprintln!("time from create to first (Pending) status with a 1.5 s HSS: {pending_ms} ms");
+    assert!(pending_ms < 1000, "Pending is written before HSS answers");
+    let status = pending.status.unwrap();
+    assert_eq!(status.observed_generation, Some(1));
+    assert!(status.hosts.is_empty());
+    h.wait_for(NS, "slow", "Ready", is_ready).await;
+    h.stop().await;
+}
