@@ -157,7 +157,7 @@ fn build_controller(
         .inspect(move |event| {
             if let Ok(watcher::Event::Delete(watch)) = event {
                 if let Ok(key) = watch_key(watch) {
-                    forget_ctx.scheduler.forget(&key);
+                    forget_ctx.forget(&key);
                 }
             }
         })
