@@ -32,7 +32,6 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 const ENV: &str = "HOSTRISK_E2E_KUBECONFIG";
-const CRD_YAML: &str = include_str!("../crds/hostriskwatch.yaml");
 const CRD_NAME: &str = "hostriskwatches.hostrisk.io";
 
 async fn cluster_client(path: &str) -> kube::Client {
@@ -43,25 +42,44 @@ async fn cluster_client(path: &str) -> kube::Client {
     kube::Client::try_from(config).expect("client")
 }
 
-/// Applies the CRD; returns whether it existed before.
-async fn apply_crd(client: &kube::Client) -> bool {
+/// Applies every CRD in `crds/` (server-side apply) and waits until each is established;
+/// returns whether the HostRiskWatch CRD existed before.
+async fn apply_crds(client: &kube::Client) -> bool {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let existed = crds.get_opt(CRD_NAME).await.unwrap().is_some();
-    let crd: CustomResourceDefinition = serde_yaml::from_str(CRD_YAML).unwrap();
-    crds.patch(
-        CRD_NAME,
-        &PatchParams::apply("hostrisk-e2e").force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .unwrap();
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        await_condition(crds, CRD_NAME, conditions::is_crd_established()),
-    )
-    .await
-    .expect("CRD established in 30s")
-    .unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/crds");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no CRDs in {dir}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+            if value.is_null() {
+                continue;
+            }
+            let crd: CustomResourceDefinition = serde_json::from_value(value).unwrap();
+            let name = crd.metadata.name.clone().expect("CRD name");
+            crds.patch(
+                &name,
+                &PatchParams::apply("hostrisk-e2e").force(),
+                &Patch::Apply(&crd),
+            )
+            .await
+            .unwrap();
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                await_condition(crds.clone(), &name, conditions::is_crd_established()),
+            )
+            .await
+            .expect("CRD established in 30s")
+            .unwrap();
+        }
+    }
     existed
 }
 
@@ -159,7 +177,7 @@ async fn main_story_on_a_real_cluster() {
         return;
     };
     let client = cluster_client(&path).await;
-    let crd_existed = apply_crd(&client).await;
+    let crd_existed = apply_crds(&client).await;
     let namespace = format!("hostrisk-e2e-{}", std::process::id());
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns_body: Namespace =
