@@ -306,3 +306,59 @@ async fn several_namespaces_each_get_a_controller() {
     assert_eq!(hss_calls(&h.sim), 2);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn concurrency_bounds_the_polls_in_flight() {
+    // Every HSS answer takes 400 ms; with one reconcile at a time three resources take three
+    // answers' time, with three at a time about one.
+    async fn time_to_ready(concurrency: u16) -> Duration {
+        let h = Harness::start(Options {
+            concurrency,
+            ..Options::default()
+        })
+        .await;
+        h.sim.update_faults(|f| f.latency_ms = 400).unwrap();
+        h.create_demo_secret(NS, "hss-creds").await;
+        let started = Instant::now();
+        for name in ["c1", "c2", "c3"] {
+            h.create_watch(NS, name, &["demo-web-01"], "hss-creds", "1h")
+                .await;
+        }
+        for name in ["c1", "c2", "c3"] {
+            h.wait_for(NS, name, "Ready", is_ready).await;
+        }
+        let elapsed = started.elapsed();
+        h.stop().await;
+        elapsed
+    }
+    let serial = time_to_ready(1).await;
+    let parallel = time_to_ready(3).await;
+    eprintln!(
+        "3 watches, 400 ms HSS latency: concurrency 1 {serial:?}, concurrency 3 {parallel:?}"
+    );
+    assert!(serial >= Duration::from_millis(1200), "{serial:?}");
+    assert!(parallel < Duration::from_millis(1100), "{parallel:?}");
+}
+
+#[tokio::test]
+async fn first_status_is_pending_until_hss_answers() {
+    let h = Harness::start(Options::default()).await;
+    h.sim.update_faults(|f| f.latency_ms = 1500).unwrap();
+    h.create_demo_secret(NS, "hss-creds").await;
+    let created_at = Instant::now();
+    h.create_watch(NS, "slow", &["demo-web-01"], "hss-creds", "1h")
+        .await;
+    let pending = h
+        .wait_for(NS, "slow", "Pending", |_, s| {
+            condition_is(s, "Ready", "Unknown", "Pending")
+        })
+        .await;
+    let pending_ms = created_at.elapsed().as_millis();
+    eprintln!("time from create to first (Pending) status with a 1.5 s HSS: {pending_ms} ms");
+    assert!(pending_ms < 1000, "Pending is written before HSS answers");
+    let status = pending.status.unwrap();
+    assert_eq!(status.observed_generation, Some(1));
+    assert!(status.hosts.is_empty());
+    h.wait_for(NS, "slow", "Ready", is_ready).await;
+    h.stop().await;
+}

@@ -32,7 +32,6 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 const ENV: &str = "HOSTRISK_E2E_KUBECONFIG";
-const CRD_YAML: &str = include_str!("../crds/hostriskwatch.yaml");
 const CRD_NAME: &str = "hostriskwatches.hostrisk.io";
 
 async fn cluster_client(path: &str) -> kube::Client {
@@ -43,25 +42,44 @@ async fn cluster_client(path: &str) -> kube::Client {
     kube::Client::try_from(config).expect("client")
 }
 
-/// Applies the CRD; returns whether it existed before.
-async fn apply_crd(client: &kube::Client) -> bool {
+/// Applies every CRD in `crds/` (server-side apply) and waits until each is established;
+/// returns whether the HostRiskWatch CRD existed before.
+async fn apply_crds(client: &kube::Client) -> bool {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let existed = crds.get_opt(CRD_NAME).await.unwrap().is_some();
-    let crd: CustomResourceDefinition = serde_yaml::from_str(CRD_YAML).unwrap();
-    crds.patch(
-        CRD_NAME,
-        &PatchParams::apply("hostrisk-e2e").force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .unwrap();
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        await_condition(crds, CRD_NAME, conditions::is_crd_established()),
-    )
-    .await
-    .expect("CRD established in 30s")
-    .unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/crds");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no CRDs in {dir}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+            if value.is_null() {
+                continue;
+            }
+            let crd: CustomResourceDefinition = serde_json::from_value(value).unwrap();
+            let name = crd.metadata.name.clone().expect("CRD name");
+            crds.patch(
+                &name,
+                &PatchParams::apply("hostrisk-e2e").force(),
+                &Patch::Apply(&crd),
+            )
+            .await
+            .unwrap();
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                await_condition(crds.clone(), &name, conditions::is_crd_established()),
+            )
+            .await
+            .expect("CRD established in 30s")
+            .unwrap();
+        }
+    }
     existed
 }
 
@@ -108,6 +126,48 @@ fn secret(name: &str, keys: &[(&str, &str)]) -> Secret {
     serde_json::from_value(json!({"metadata": {"name": name}, "stringData": data})).unwrap()
 }
 
+/// Deletes the test namespace (and the CRD when this test created it) when the test ends,
+/// passed or failed.
+struct Cleanup {
+    kubeconfig: String,
+    namespace: String,
+    delete_crd: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let (path, namespace, delete_crd) = (
+            self.kubeconfig.clone(),
+            self.namespace.clone(),
+            self.delete_crd,
+        );
+        // Drop cannot await; a separate thread with its own runtime can.
+        let done = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let client = cluster_client(&path).await;
+                let namespaces: Api<Namespace> = Api::all(client.clone());
+                if let Err(error) = namespaces
+                    .delete(&namespace, &DeleteParams::default())
+                    .await
+                {
+                    eprintln!("cleanup: could not delete namespace {namespace}: {error}");
+                }
+                if delete_crd {
+                    let crds: Api<CustomResourceDefinition> = Api::all(client);
+                    if let Err(error) = crds.delete(CRD_NAME, &DeleteParams::default()).await {
+                        eprintln!("cleanup: could not delete the CRD: {error}");
+                    }
+                }
+            });
+        });
+        let _ = done.join();
+    }
+}
+
 #[tokio::test]
 async fn main_story_on_a_real_cluster() {
     let Ok(path) = std::env::var(ENV) else {
@@ -117,7 +177,7 @@ async fn main_story_on_a_real_cluster() {
         return;
     };
     let client = cluster_client(&path).await;
-    let crd_existed = apply_crd(&client).await;
+    let crd_existed = apply_crds(&client).await;
     let namespace = format!("hostrisk-e2e-{}", std::process::id());
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns_body: Namespace =
@@ -126,6 +186,11 @@ async fn main_story_on_a_real_cluster() {
         .create(&PostParams::default(), &ns_body)
         .await
         .unwrap();
+    let _cleanup = Cleanup {
+        kubeconfig: path.clone(),
+        namespace: namespace.clone(),
+        delete_crd: !crd_existed,
+    };
 
     let sim = HssSimulator::start(SimConfig {
         faults: Faults::none(),
@@ -202,6 +267,15 @@ async fn main_story_on_a_real_cluster() {
         .await
         .unwrap();
     let ready = wait_for(&watches, "e2e", "Ready", is_ready).await;
+    let mut idle_watch = watch.clone();
+    idle_watch.metadata.name = Some("idle".into());
+    idle_watch.spec.host_ids = vec!["demo-web-01".into()];
+    idle_watch.spec.interval = Some("1m".into());
+    watches
+        .create(&PostParams::default(), &idle_watch)
+        .await
+        .unwrap();
+    wait_for(&watches, "idle", "idle Ready", is_ready).await;
     let status = ready.status.unwrap();
     let summary = status.summary.expect("summary");
     assert_eq!(
@@ -256,34 +330,39 @@ async fn main_story_on_a_real_cluster() {
     })
     .await;
 
-    // Delete: the poll state goes, and nothing polls any more.
+    // Delete: the poll state of "e2e" goes ("idle" keeps its own).
     watches
         .delete("e2e", &DeleteParams::default())
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !ctx.scheduler.is_empty() {
+    while ctx.scheduler.len() != 1 {
         assert!(
             Instant::now() < deadline,
             "poll state not forgotten after delete"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // An idle poll writes nothing: the "idle" watch (created at the start, 1m interval, the
+    // schema's floor) polls again, and its resourceVersion stays the same.
+    let idle = watches.get("idle").await.unwrap();
+    let idle_version = idle.metadata.resource_version.clone();
     let calls = sim.counters().hss_requests;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(sim.counters().hss_requests, calls);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while sim.counters().hss_requests == calls {
+        assert!(Instant::now() < deadline, "the 1m interval did not poll");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = watches.get("idle").await.unwrap();
+    assert_eq!(
+        idle.metadata.resource_version, idle_version,
+        "idle poll wrote status"
+    );
+    eprintln!("status writes per idle poll: 0 (resourceVersion unchanged over one 1m poll)");
 
     shutdown.cancel();
     controller.await.unwrap().unwrap();
-    namespaces
-        .delete(&namespace, &DeleteParams::default())
-        .await
-        .unwrap();
-    if !crd_existed {
-        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        crds.delete(CRD_NAME, &DeleteParams::default())
-            .await
-            .unwrap();
-    }
     sim.shutdown().await;
 }

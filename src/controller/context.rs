@@ -9,7 +9,8 @@ use kube::runtime::events::Reporter;
 use tokio::sync::Semaphore;
 
 use super::health::{Counters, Health};
-use super::schedule::{BackoffPolicy, PollScheduler};
+use super::schedule::{BackoffPolicy, PollScheduler, WatchKey};
+use super::status_write::WrittenStatuses;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::HssClient;
 
@@ -63,6 +64,8 @@ pub struct Context {
     pub hss: HssClient,
     pub settings: ControllerSettings,
     pub scheduler: PollScheduler,
+    /// The last status written per resource (fresher than a lagging reflector store).
+    pub written: WrittenStatuses,
     pub health: Arc<Health>,
     pub counters: Arc<Counters>,
     /// Bounds HSS polls over all per-namespace controllers (each controller also bounds its own
@@ -77,11 +80,18 @@ impl Context {
             client,
             hss,
             scheduler: PollScheduler::new(settings.backoff),
+            written: WrittenStatuses::default(),
             health: Arc::new(Health::default()),
             counters: Arc::new(Counters::default()),
             poll_permits: Semaphore::new(permits),
             settings,
         }
+    }
+
+    /// Drops everything kept in memory about a deleted resource.
+    pub fn forget(&self, key: &WatchKey) {
+        self.scheduler.forget(key);
+        self.written.forget(key);
     }
 
     /// The reporter stamped on every Event.

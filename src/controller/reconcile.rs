@@ -81,7 +81,9 @@ pub async fn reconcile(
     Counters::inc(&ctx.counters.reconciles);
     let key = watch_key(&watch)?;
     let observed = observed(&watch);
-    let mut previous = watch.status.clone();
+    let mut previous = ctx
+        .written
+        .previous(&key, watch.uid().as_deref(), watch.status.as_ref());
 
     if previous.is_none() {
         // kstatus reads a resource without status as current: say at once that it is pending.
@@ -90,7 +92,7 @@ pub async fn reconcile(
             &ctx,
             None,
             PollOutcome::Pending,
-            ctx.settings.policy.default_interval,
+            interval_for(&watch, &ctx),
         );
         write_status(&watch, &ctx, &key, &update.status, None).await?;
         previous = Some(update.status);

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
 use super::reconcile::{error_policy, reconcile, watch_key};
-use super::schedule::WatchKey;
+use super::schedule::{PollScheduler, WatchKey};
 use crate::crd::{HostRiskWatch, REFRESH_ANNOTATION};
 
 /// Name of the CRD the operator waits for before it reports ready.
@@ -157,7 +157,7 @@ fn build_controller(
         .inspect(move |event| {
             if let Ok(watcher::Event::Delete(watch)) = event {
                 if let Ok(key) = watch_key(watch) {
-                    forget_ctx.scheduler.forget(&key);
+                    forget_ctx.forget(&key);
                 }
             }
         })
@@ -173,7 +173,7 @@ fn build_controller(
     let mapper_store = reader.clone();
     let mapper_ctx = ctx.clone();
     let mapper = move |secret: PartialObjectMeta<Secret>| {
-        watches_using_secret(&mapper_store, &mapper_ctx, &secret)
+        watches_using_secret(&mapper_store, &mapper_ctx.scheduler, &secret)
     };
     let label = scope_label(&scope);
     let concurrency = ctx.settings.concurrency;
@@ -215,7 +215,7 @@ fn secret_touches(
 /// polls with the new credentials.
 fn watches_using_secret(
     store: &Store<HostRiskWatch>,
-    ctx: &Context,
+    scheduler: &PollScheduler,
     secret: &PartialObjectMeta<Secret>,
 ) -> Vec<ObjectRef<HostRiskWatch>> {
     let (Some(namespace), name) = (secret.namespace(), secret.name_any()) else {
@@ -233,8 +233,7 @@ fn watches_using_secret(
                 namespace: namespace.clone(),
                 name: watch.name_any(),
             };
-            ctx.scheduler
-                .mark_secret_changed(key, secret.resource_version());
+            scheduler.mark_secret_changed(key, secret.resource_version());
             tracing::debug!(namespace = %namespace, secret = %name, watch = %watch.name_any(), "secret changed");
             ObjectRef::from_obj(&*watch)
         })
@@ -288,6 +287,7 @@ async fn track_readiness(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::schedule::{Due, Observed, PollReason};
     use crate::crd::{CredentialsSecretRef, HostRiskWatchSpec};
 
     fn watch(generation: i64, refresh: Option<&str>, observed: Option<i64>) -> HostRiskWatch {
@@ -316,6 +316,70 @@ mod tests {
             ..Default::default()
         });
         w
+    }
+
+    fn named(namespace: &str, name: &str, secret: &str) -> HostRiskWatch {
+        let mut w = watch(1, None, None);
+        w.metadata.name = Some(name.into());
+        w.metadata.namespace = Some(namespace.into());
+        w.metadata.uid = Some(format!("uid-{namespace}-{name}"));
+        w.spec.credentials_secret_ref.name = secret.into();
+        w
+    }
+
+    fn secret_meta(namespace: &str, name: &str, version: &str) -> PartialObjectMeta<Secret> {
+        let mut meta = PartialObjectMeta::<Secret>::default();
+        meta.metadata.name = Some(name.into());
+        meta.metadata.namespace = Some(namespace.into());
+        meta.metadata.resource_version = Some(version.into());
+        meta
+    }
+
+    #[test]
+    fn a_secret_maps_to_the_watches_of_its_namespace_that_name_it() {
+        let (reader, mut writer) = reflector::store::<HostRiskWatch>();
+        for w in [
+            named("a", "uses", "creds"),
+            named("a", "other", "other-creds"),
+            named("b", "same-name-elsewhere", "creds"),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(w));
+        }
+        let scheduler = PollScheduler::default();
+        let refs = watches_using_secret(&reader, &scheduler, &secret_meta("a", "creds", "5"));
+        let names: Vec<_> = refs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["uses"]);
+        assert_eq!(refs[0].namespace.as_deref(), Some("a"));
+        let key = |ns: &str, name: &str| WatchKey {
+            namespace: ns.into(),
+            name: name.into(),
+        };
+        let observed = Observed {
+            uid: None,
+            generation: None,
+            refresh_requested_at: None,
+        };
+        let now = std::time::Instant::now();
+        scheduler.record_success(
+            &key("a", "uses"),
+            observed.clone(),
+            Duration::from_secs(60),
+            now,
+        );
+        scheduler.record_success(
+            &key("b", "same-name-elsewhere"),
+            observed.clone(),
+            Duration::from_secs(60),
+            now,
+        );
+        assert_eq!(
+            scheduler.due(&key("a", "uses"), &observed, now),
+            Due::Now(PollReason::SecretChanged)
+        );
+        assert!(matches!(
+            scheduler.due(&key("b", "same-name-elsewhere"), &observed, now),
+            Due::NotBefore(_)
+        ));
     }
 
     #[test]

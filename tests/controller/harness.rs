@@ -31,6 +31,8 @@ pub struct Options {
     /// Allow the simulator's loopback URL as an endpoint.
     pub allow_simulator: bool,
     pub backoff: BackoffPolicy,
+    /// `--concurrency`.
+    pub concurrency: u16,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
                 base: Duration::from_millis(300),
                 floor: Duration::from_millis(100),
             },
+            concurrency: 4,
         }
     }
 }
@@ -94,7 +97,7 @@ impl Harness {
                 allowed_endpoint_prefixes: allowed,
             },
             status_heartbeat: Duration::from_secs(1800),
-            concurrency: 4,
+            concurrency: options.concurrency,
             backoff: options.backoff,
             instance: "test-instance".into(),
         };
