@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::exit;
 use crate::crd::duration::parse_duration;
-use crate::demo::{run_demo, DemoOptions};
+use crate::demo::{run_demo, DemoError, DemoOptions};
 use crate::telemetry::{init_logging, LogFormat};
 
 /// Exit code when the demo could not run (the servers did not start, the controller died, ...).
@@ -72,6 +72,8 @@ pub async fn run(args: DemoArgs) -> u8 {
     };
     match run_demo(options, Box::new(std::io::stdout())).await {
         Ok(_) => exit::OK,
+        // `demo | head`: the reader had enough, like any Unix filter's reader.
+        Err(DemoError::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
         Err(error) => {
             eprintln!("error: {error}");
             DEMO_FAILED

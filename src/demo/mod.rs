@@ -62,6 +62,8 @@ pub enum DemoError {
     Fleet(String),
     #[error("starting the controller: {0}")]
     Controller(String),
+    #[error("the output task failed: {0}")]
+    Viewer(String),
     #[error("the controller stopped: {0}")]
     ControllerStopped(String),
     #[error("writing the output: {0}")]
@@ -142,40 +144,28 @@ pub async fn run_demo(
     let shutdown = CancellationToken::new();
     let controller = controller::start(&world, client.clone(), shutdown.clone())?;
 
-    // The script starts once HSS answered the first polls (the status has a summary), so its
-    // changes are transitions; Ready itself is left for the table to show.
-    let watches = kube::Api::<HostRiskWatch>::namespaced(client.clone(), names::NAMESPACE);
-    let settle_until = (started + options.duration / 3).min(deadline);
-    for name in [names::WEB, names::DATA] {
-        wait_for(&watches, name, &[Expect::Polled], settle_until).await?;
+    let scripted = script_phase(&world, &client, options.duration, started, &notices);
+    // A viewer that stopped (its output closed) ends the demo early.
+    let outcomes = tokio::select! {
+        outcomes = scripted => outcomes,
+        () = stop_view.cancelled() => Ok(Vec::new()),
+    };
+    if outcomes.is_ok() {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline.into()) => {}
+            () = stop_view.cancelled() => {}
+        }
     }
-    let steps = demo_steps(&world.hss, &world.hosts)?;
-    let tail = (options.duration / 10).max(Duration::from_secs(2));
-    let available = deadline
-        .saturating_duration_since(Instant::now())
-        .saturating_sub(tail);
-    // One gap per step plus half a gap before the first.
-    let gap = available.mul_f64(1.0 / (steps.len() as f64 + 0.5));
-    let outcomes = play(
-        &world.hss,
-        &world.kube,
-        &client,
-        steps,
-        gap,
-        deadline,
-        &notices,
-    )
-    .await?;
 
-    tokio::time::sleep_until(deadline.into()).await;
+    // Always stop the controller and the viewer, then report the first failure.
     shutdown.cancel();
     let controller_result = controller.stop().await;
     stop_view.cancel();
-    let (printed, log, mut out) = match viewer.await {
-        Ok(done) => done,
-        Err(join) => return Err(DemoError::Controller(format!("viewer task: {join}"))),
-    };
+    let (printed, log, mut out) = viewer
+        .await
+        .map_err(|join| DemoError::Viewer(join.to_string()))?;
     printed?;
+    let outcomes = outcomes?;
     controller_result?;
 
     let ViewLog { rows, events } = log;
@@ -188,10 +178,46 @@ pub async fn run_demo(
         hss_calls: world.hss.counters().hss_successes,
         status_writes: world.kube.status_writes("hostriskwatches"),
     };
+    let watches = kube::Api::<HostRiskWatch>::namespaced(client.clone(), names::NAMESPACE);
     write_summary(&mut out, &report, &watches, style).await?;
     world.hss.shutdown().await;
     world.kube.shutdown().await;
     Ok(report)
+}
+
+/// Waits for HSS's first answers, then plays the script over what is left of the duration.
+async fn script_phase(
+    world: &setup::DemoWorld,
+    client: &kube::Client,
+    duration: Duration,
+    started: Instant,
+    notices: &mpsc::UnboundedSender<view::Notice>,
+) -> Result<Vec<StepOutcome>, DemoError> {
+    let deadline = started + duration;
+    // The script starts once HSS answered the first polls (the status has a summary), so its
+    // changes are transitions; Ready itself is left for the table to show.
+    let watches = kube::Api::<HostRiskWatch>::namespaced(client.clone(), names::NAMESPACE);
+    let settle_until = (started + duration / 3).min(deadline);
+    for name in [names::WEB, names::DATA] {
+        wait_for(&watches, name, &[Expect::Polled], settle_until).await?;
+    }
+    let steps = demo_steps(&world.hss, &world.hosts)?;
+    let tail = (duration / 10).max(Duration::from_secs(2));
+    let available = deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(tail);
+    // One gap per step plus half a gap before the first.
+    let gap = available.mul_f64(1.0 / (steps.len() as f64 + 0.5));
+    play(
+        &world.hss,
+        &world.kube,
+        client,
+        steps,
+        gap,
+        deadline,
+        notices,
+    )
+    .await
 }
 
 async fn write_summary(

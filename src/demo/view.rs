@@ -119,6 +119,8 @@ impl View {
                 },
             };
             if let Err(error) = printed {
+                // Tell the demo its output is gone, so it ends instead of running unseen.
+                stop.cancel();
                 break Err(error);
             }
             if rows_listed && events_listed {
