@@ -70,10 +70,6 @@ impl View {
         }
     }
 
-    pub fn style(&self) -> Style {
-        self.style
-    }
-
     /// Prints a line as is.
     pub fn line(&mut self, text: &str) -> std::io::Result<()> {
         writeln!(self.out, "{text}")?;
