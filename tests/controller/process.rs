@@ -43,7 +43,12 @@ fn run_command(kubeconfig: &std::path::Path, port: u16) -> Command {
 async fn run_becomes_ready_and_exits_zero_on_sigterm() {
     let (_kube, kubeconfig) = standin_with_kubeconfig().await;
     let port = free_port();
-    let mut child = run_command(kubeconfig.path(), port).spawn().unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = run_command(kubeconfig.path(), port)
+        .env("HOSTRISK_LOG_LEVEL", "info")
+        .stderr(Stdio::from(log.reopen().unwrap()))
+        .spawn()
+        .unwrap();
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -56,7 +61,11 @@ async fn run_becomes_ready_and_exits_zero_on_sigterm() {
         if ready == Ok(200) {
             break;
         }
-        assert!(Instant::now() < deadline, "not ready in 20 s: {ready:?}");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let logs = std::fs::read_to_string(log.path()).unwrap_or_default();
+            panic!("not ready in 20 s: {ready:?}; operator log:\n{logs}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let live = http
