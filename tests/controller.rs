@@ -8,6 +8,9 @@ mod harness;
 #[path = "controller/failures.rs"]
 mod failures;
 
+#[path = "controller/process.rs"]
+mod process;
+
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::hss::model::DetectResult;

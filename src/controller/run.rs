@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::FuturesUnordered;
-use futures::{future, stream, FutureExt, StreamExt, TryStreamExt};
+use futures::{future, stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::PartialObjectMeta;
@@ -22,6 +22,7 @@ use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{predicates, watcher, PredicateConfig, WatchStreamExt};
 use kube::{Api, ResourceExt};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
@@ -88,11 +89,12 @@ pub async fn run_controllers(
     namespaces: Vec<String>,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
-    let mut readers = Vec::new();
+    let mut synced = Vec::new();
     let mut controllers = Vec::new();
     for scope in scopes(&namespaces) {
-        let (reader, controller) = build_controller(ctx.clone(), scope.clone(), shutdown.clone());
-        readers.push(reader);
+        let (first_sync, controller) =
+            build_controller(ctx.clone(), scope.clone(), shutdown.clone());
+        synced.push(first_sync);
         let label = scope_label(&scope);
         controllers.push(async move {
             controller.await;
@@ -102,11 +104,11 @@ pub async fn run_controllers(
     ctx.health.set_controller_alive(true);
     let readiness = tokio::spawn(track_readiness(
         ctx.clone(),
-        readers.clone(),
+        synced.clone(),
         shutdown.clone(),
     ));
     let mut running: FuturesUnordered<_> = controllers.into_iter().collect();
-    let give_up = stop_waiting(&shutdown, &readers);
+    let give_up = stop_waiting(&shutdown, &synced);
     tokio::pin!(give_up);
     let mut result = Ok(());
     loop {
@@ -133,13 +135,17 @@ pub async fn run_controllers(
     result
 }
 
-/// Builds the controller for one scope; returns its store (for readiness) and the future that
-/// drives it.
+/// Builds the controller for one scope; returns a flag that turns true once its primary watch
+/// finished the first list (the store is complete), and the future that drives it.
+///
+/// The flag is set from the watch events rather than by awaiting `Store::wait_until_ready`:
+/// the store's readiness is a one-shot channel that wakes only its latest waiter, so a second
+/// waiter next to the controller's own runner could sleep forever (or steal the runner's wake-up).
 fn build_controller(
     ctx: Arc<Context>,
     scope: Option<String>,
     shutdown: CancellationToken,
-) -> (Store<HostRiskWatch>, impl std::future::Future<Output = ()>) {
+) -> (watch::Receiver<bool>, impl std::future::Future<Output = ()>) {
     let client = ctx.client.clone();
     let (watch_api, secret_api): (Api<HostRiskWatch>, Api<PartialObjectMeta<Secret>>) = match &scope
     {
@@ -151,15 +157,20 @@ fn build_controller(
     };
     let (reader, writer) = reflector::store();
     let forget_ctx = ctx.clone();
+    let (synced_tx, synced_rx) = watch::channel(false);
     let watches = watcher(watch_api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
-        .inspect(move |event| {
-            if let Ok(watcher::Event::Delete(watch)) = event {
+        .inspect(move |event| match event {
+            Ok(watcher::Event::Delete(watch)) => {
                 if let Ok(key) = watch_key(watch) {
                     forget_ctx.forget(&key);
                 }
             }
+            Ok(watcher::Event::InitDone) => {
+                synced_tx.send_replace(true);
+            }
+            _ => {}
         })
         .applied_objects()
         .predicate_filter(poll_trigger_hash, PredicateConfig::default());
@@ -192,7 +203,7 @@ fn build_controller(
             }
             future::ready(())
         });
-    (reader, driver)
+    (synced_rx, driver)
 }
 
 /// Secrets the watch reports: created or changed ones as they are, deleted ones without a
@@ -241,14 +252,12 @@ fn watches_using_secret(
 }
 
 /// Completes when waiting for the controllers to drain after a shutdown request is pointless:
-/// at once if a store never became ready (kube-runtime holds its runner until the store is ready,
-/// and the shutdown stopped the watch that would make it so), else after `DRAIN_GRACE`.
-async fn stop_waiting(shutdown: &CancellationToken, readers: &[Store<HostRiskWatch>]) {
+/// at once if a watch never finished its first list (kube-runtime holds its runner until the
+/// store is ready, and the shutdown stopped the watch that would make it so), else after
+/// `DRAIN_GRACE`.
+async fn stop_waiting(shutdown: &CancellationToken, synced: &[watch::Receiver<bool>]) {
     shutdown.cancelled().await;
-    let all_ready = readers
-        .iter()
-        .all(|reader| reader.wait_until_ready().now_or_never().is_some());
-    if all_ready {
+    if synced.iter().all(|flag| *flag.borrow()) {
         tokio::time::sleep(DRAIN_GRACE).await;
     }
 }
@@ -256,7 +265,7 @@ async fn stop_waiting(shutdown: &CancellationToken, readers: &[Store<HostRiskWat
 /// Ready = the CRD exists and every primary watch finished its first list.
 async fn track_readiness(
     ctx: Arc<Context>,
-    readers: Vec<Store<HostRiskWatch>>,
+    synced: Vec<watch::Receiver<bool>>,
     shutdown: CancellationToken,
 ) {
     let crds: Api<CustomResourceDefinition> = Api::all(ctx.client.clone());
@@ -275,8 +284,9 @@ async fn track_readiness(
         }
     }
     ctx.health.set_crd_found(true);
-    for reader in readers {
-        if reader.wait_until_ready().await.is_err() {
+    for mut flag in synced {
+        // Err only when the controller (the sender) is gone: then it will never be ready.
+        if flag.wait_for(|done| *done).await.is_err() {
             return;
         }
     }
