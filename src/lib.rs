@@ -5,12 +5,14 @@
 //! - [`crd`]: the `HostRiskWatch` resource types, schema rules, code-side validation, CRD YAML.
 //! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
 //! - [`metrics`]: Prometheus / OpenMetrics registry and the `/metrics` route.
+//! - [`leader`]: leader election with a coordination.k8s.io Lease (client-go semantics).
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
 //! - [`cli`]: the subcommands of the binary; [`telemetry`]: logging set-up.
 
 pub mod cli;
 pub mod crd;
 pub mod hss;
+pub mod leader;
 pub mod metrics;
 pub mod sim;
 pub mod status;
