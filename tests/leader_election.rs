@@ -324,8 +324,7 @@ async fn released_lease_is_taken_over_quickly() {
 async fn lease_transitions_count_each_handover_and_renewals_keep_acquire_time() {
     let retry = Duration::from_millis(200);
     let server = standin().await;
-    let mut expected_transitions = 0;
-    for identity in ["a", "b", "c"] {
+    for (expected_transitions, identity) in (0i64..).zip(["a", "b", "c"]) {
         let mut next = Contender::start(&server, config(identity, retry)).await;
         next.wait_leading(Duration::from_secs(5)).await;
         assert_eq!(holder(&server), identity);
@@ -337,7 +336,6 @@ async fn lease_transitions_count_each_handover_and_renewals_keep_acquire_time() 
         assert!(spec_time(&lease(&server), "renewTime") > renewed);
         assert_eq!(transitions(&server), expected_transitions);
         assert!(next.stop().await.is_ok());
-        expected_transitions += 1;
     }
 }
 
