@@ -6,6 +6,7 @@
 //! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
 //! - [`controller`]: the reconciling controller (kube-runtime) and its health server.
 //! - [`metrics`]: Prometheus / OpenMetrics registry and the `/metrics` route.
+//! - [`leader`]: leader election with a coordination.k8s.io Lease (client-go semantics).
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
 //! - [`cli`]: the subcommands of the binary; [`telemetry`]: logging set-up.
 
@@ -14,6 +15,7 @@ pub mod controller;
 pub mod crd;
 pub mod demo;
 pub mod hss;
+pub mod leader;
 pub mod metrics;
 pub mod sim;
 pub mod status;
