@@ -18,6 +18,8 @@ enum Command {
     Query(cli::query::QueryArgs),
     /// Run the HSS simulator (ListHostsRisk + IAM tokens) until Ctrl-C.
     Simulate(cli::simulate::SimulateArgs),
+    /// Print the HostRiskWatch CustomResourceDefinition (YAML); `crds/hostriskwatch.yaml` is this output.
+    Crd,
     /// Run the controller: mirror HSS risk status into HostRiskWatch resources.
     Run(cli::run::RunArgs),
     /// Show the operator at work: in-process HSS simulator, Kubernetes API stand-in and
@@ -28,6 +30,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Crd => {
+            print!("{}", hostrisk_operator::crd::render::crd_yaml());
+            ExitCode::SUCCESS
+        }
         Command::Query(args) => ExitCode::from(cli::query::run(args).await),
         Command::Run(args) => ExitCode::from(cli::run::run(args).await),
         Command::Simulate(args) => {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +17,10 @@ use crate::controller::{run_controllers, Context, ControllerSettings};
 use crate::crd::duration::parse_duration;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::{ClientConfig, HssClient};
+use crate::leader::{
+    default_identity, wait_until_leading, wait_until_not_leading, LeaderElectionConfig,
+    LeaderElector, LeadershipState,
+};
 use crate::telemetry::{init_logging, LogFormat};
 
 use super::exit;
@@ -165,15 +170,6 @@ enum RunFailure {
 }
 
 async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
-    if args.leader_elect {
-        // Two replicas without an elected leader would both poll and write; refuse rather than
-        // pretend.
-        return Err(RunFailure::Usage(format!(
-            "--leader-elect (lease {}/{}) is not supported by this build yet: run one replica without it",
-            args.lease_namespace(),
-            args.lease_name
-        )));
-    }
     let settings = args.controller_settings().map_err(RunFailure::Usage)?;
     let hss = HssClient::new(args.client_config().map_err(RunFailure::Usage)?)
         .map_err(|e| RunFailure::Usage(e.to_string()))?;
@@ -182,11 +178,21 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
             "no Kubernetes configuration (KUBECONFIG or in-cluster): {e}"
         ))
     })?;
+    let elector = if args.leader_elect {
+        let config =
+            LeaderElectionConfig::new(&args.lease_name, args.lease_namespace(), default_identity());
+        let elector = LeaderElector::new(client.clone(), config)
+            .map_err(|e| RunFailure::Usage(format!("leader election: {e}")))?;
+        Some(elector)
+    } else {
+        None
+    };
     tracing::info!(
         namespaces = ?args.namespaces,
         concurrency = args.concurrency,
         default_interval = ?settings.policy.default_interval,
         min_interval = ?settings.policy.min_interval,
+        leader_elect = args.leader_elect,
         "starting hostrisk-operator"
     );
     let listener = health::bind(args.health_addr).await.map_err(|e| {
@@ -197,25 +203,34 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
     })?;
     let ctx = Arc::new(Context::new(client, hss, settings));
     let shutdown = CancellationToken::new();
-    serve(ctx, &args.namespaces, listener, shutdown).await
+    serve(ctx, &args.namespaces, listener, elector, shutdown).await
 }
 
-/// Runs the controllers and the health server until a signal or a task's death.
+/// Runs the controllers and the health server until a signal or a task's death. With an
+/// elector, the controllers start only once this replica leads, and losing the Lease ends the
+/// process (like controller-runtime): a restarted pod contends again from a clean state.
 async fn serve(
     ctx: Arc<Context>,
     namespaces: &[String],
     listener: tokio::net::TcpListener,
+    elector: Option<LeaderElector>,
     shutdown: CancellationToken,
 ) -> Result<(), RunFailure> {
     let mut tasks: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
+    let leadership = elector.as_ref().map(LeaderElector::subscribe);
+    if let Some(elector) = elector {
+        let stop = shutdown.clone().cancelled_owned();
+        tasks.spawn(async move {
+            let result = elector.run(stop).await.map_err(|e| e.to_string());
+            ("leader election", result)
+        });
+    }
     {
         let ctx = ctx.clone();
         let namespaces = namespaces.to_vec();
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
-            let result = run_controllers(ctx, namespaces, shutdown)
-                .await
-                .map_err(|e| e.to_string());
+            let result = run_as_leader(ctx, namespaces, leadership, shutdown).await;
             ("controller", result)
         });
     }
@@ -269,6 +284,46 @@ async fn serve(
         None => {
             tracing::info!("stopped");
             Ok(())
+        }
+    }
+}
+
+/// The controllers, gated by leadership when `leadership` is given: wait (as a live, ready
+/// standby) until leading, then run until shutdown or until the Lease is lost.
+async fn run_as_leader(
+    ctx: Arc<Context>,
+    namespaces: Vec<String>,
+    leadership: Option<watch::Receiver<LeadershipState>>,
+    shutdown: CancellationToken,
+) -> Result<(), String> {
+    let Some(mut leadership) = leadership else {
+        return run_controllers(ctx, namespaces, shutdown)
+            .await
+            .map_err(|e| e.to_string());
+    };
+    ctx.health.set_standby(true);
+    tracing::info!("waiting for the leader-election Lease");
+    let leading = tokio::select! {
+        leading = wait_until_leading(&mut leadership) => leading,
+        () = shutdown.cancelled() => return Ok(()),
+    };
+    ctx.health.set_standby(false);
+    if let Err(error) = leading {
+        return Err(format!("leader election: {error}"));
+    }
+    let leader_work = shutdown.child_token();
+    let controllers = run_controllers(ctx, namespaces, leader_work.clone());
+    tokio::pin!(controllers);
+    tokio::select! {
+        result = &mut controllers => result.map_err(|e| e.to_string()),
+        state = wait_until_not_leading(&mut leadership) => {
+            leader_work.cancel();
+            let stopped = controllers.await.map_err(|e| e.to_string());
+            if shutdown.is_cancelled() {
+                return stopped;
+            }
+            tracing::warn!(?state, "lost the leader-election Lease; stopping");
+            stopped.and(Err("lost the leader-election Lease".to_string()))
         }
     }
 }

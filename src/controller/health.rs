@@ -19,6 +19,7 @@ pub struct Health {
     controller_alive: AtomicBool,
     crd_found: AtomicBool,
     watches_synced: AtomicBool,
+    standby: AtomicBool,
 }
 
 impl Health {
@@ -34,13 +35,22 @@ impl Health {
         self.watches_synced.store(synced, Ordering::SeqCst);
     }
 
+    /// A replica waiting for the leader-election Lease runs no controller yet: it is alive and
+    /// ready (so a rolling update can proceed while the old leader still holds the Lease).
+    pub fn set_standby(&self, standby: bool) {
+        self.standby.store(standby, Ordering::SeqCst);
+    }
+
     pub fn is_live(&self) -> bool {
-        self.controller_alive.load(Ordering::SeqCst)
+        self.standby.load(Ordering::SeqCst) || self.controller_alive.load(Ordering::SeqCst)
     }
 
     /// Ready once the CRD was found and every primary watch completed its first list, and only
     /// while the controller task lives.
     pub fn is_ready(&self) -> bool {
+        if self.standby.load(Ordering::SeqCst) {
+            return true;
+        }
         self.is_live()
             && self.crd_found.load(Ordering::SeqCst)
             && self.watches_synced.load(Ordering::SeqCst)
@@ -195,6 +205,15 @@ mod tests {
         assert!(health.is_ready());
         health.set_controller_alive(false);
         assert!(!health.is_ready() && !health.is_live());
+    }
+
+    #[test]
+    fn a_standby_replica_is_live_and_ready_without_a_controller() {
+        let health = Health::default();
+        health.set_standby(true);
+        assert!(health.is_live() && health.is_ready());
+        health.set_standby(false);
+        assert!(!health.is_live() && !health.is_ready());
     }
 
     #[test]
