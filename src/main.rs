@@ -18,12 +18,24 @@ enum Command {
     Query(cli::query::QueryArgs),
     /// Run the HSS simulator (ListHostsRisk + IAM tokens) until Ctrl-C.
     Simulate(cli::simulate::SimulateArgs),
+    /// Print the HostRiskWatch CustomResourceDefinition (YAML); `crds/hostriskwatch.yaml` is this output.
+    Crd,
+    /// Run the controller: mirror HSS risk status into HostRiskWatch resources.
+    Run(cli::run::RunArgs),
+    /// Show the operator at work: in-process HSS simulator, Kubernetes API stand-in and
+    /// controller, with a live `kubectl get hrw -w` style table, for a short while.
+    Demo(cli::demo::DemoArgs),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Crd => {
+            print!("{}", hostrisk_operator::crd::render::crd_yaml());
+            ExitCode::SUCCESS
+        }
         Command::Query(args) => ExitCode::from(cli::query::run(args).await),
+        Command::Run(args) => ExitCode::from(cli::run::run(args).await),
         Command::Simulate(args) => {
             let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
             if let Err(error) = telemetry::init_logging(&level, telemetry::LogFormat::Text) {
@@ -38,5 +50,6 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Demo(args) => ExitCode::from(cli::demo::run(args).await),
     }
 }

@@ -418,3 +418,14 @@ fn computed_status_round_trips_through_json() {
     // Kubernetes stores times to the second; the computed status already is.
     assert_eq!(back, update.status);
 }
+
+#[test]
+fn crd_subcommand_prints_the_committed_file() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hostrisk-operator"))
+        .arg("crd")
+        .output()
+        .expect("run hostrisk-operator crd");
+    assert!(output.status.success());
+    let committed = std::fs::read_to_string(CRD_PATH).expect("read crds/hostriskwatch.yaml");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), committed);
+}

@@ -1,8 +1,10 @@
 //! The subcommands of the `hostrisk-operator` binary; `main.rs` only parses and dispatches.
 
+pub mod demo;
 pub mod env_credentials;
 pub mod output;
 pub mod query;
+pub mod run;
 pub mod simulate;
 
 /// Process exit codes of the CLI.

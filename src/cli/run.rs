@@ -1,0 +1,424 @@
+//! `hostrisk-operator run`: the controller process. Every flag can also come from an environment
+//! variable `HOSTRISK_<FLAG>` (e.g. `HOSTRISK_CONCURRENCY`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::controller::context::default_instance;
+use crate::controller::health;
+use crate::controller::schedule::BackoffPolicy;
+use crate::controller::{run_controllers, Context, ControllerSettings};
+use crate::crd::duration::parse_duration;
+use crate::crd::validation::ValidationPolicy;
+use crate::hss::{ClientConfig, HssClient};
+use crate::leader::{
+    default_identity, wait_until_leading, wait_until_not_leading, LeaderElectionConfig,
+    LeaderElector, LeadershipState,
+};
+use crate::telemetry::{init_logging, LogFormat};
+
+use super::exit;
+
+/// Longest wait for the tasks after a shutdown request, below Kubernetes' default 30 s grace.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// Flags of `run` (see CONTRACTS.md).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Namespaces to watch (repeatable or comma-separated); none = all namespaces.
+    #[arg(long = "namespace", env = "HOSTRISK_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+
+    /// Reconciles (and HSS polls) at once, over all namespaces.
+    #[arg(long, env = "HOSTRISK_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// Poll interval when spec.interval is absent.
+    #[arg(long, env = "HOSTRISK_DEFAULT_INTERVAL", default_value = "10m", value_parser = duration_arg)]
+    pub default_interval: Duration,
+
+    /// Shortest poll interval accepted (enforced in code as well as by the CRD's CEL rule).
+    #[arg(long, env = "HOSTRISK_MIN_INTERVAL", default_value = "1m", value_parser = duration_arg)]
+    pub min_interval: Duration,
+
+    /// Longest time status.lastSyncTime may lag the latest successful poll.
+    #[arg(long, env = "HOSTRISK_STATUS_HEARTBEAT", default_value = "30m", value_parser = duration_arg)]
+    pub status_heartbeat: Duration,
+
+    /// URL prefixes accepted for spec.endpoint besides the official Huawei Cloud endpoints.
+    #[arg(long, env = "HOSTRISK_ALLOWED_ENDPOINTS", value_delimiter = ',')]
+    pub allowed_endpoints: Vec<String>,
+
+    /// HSS calls per minute per credential identity.
+    #[arg(long, env = "HOSTRISK_HSS_CALLS_PER_MINUTE", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub hss_calls_per_minute: u32,
+
+    /// Extra PEM CA bundle for private HSS/IAM endpoints (TLS verification cannot be turned off).
+    #[arg(long, env = "HOSTRISK_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Address of the /livez, /readyz and /metrics server.
+    #[arg(long, env = "HOSTRISK_HEALTH_ADDR", default_value = "0.0.0.0:8080")]
+    pub health_addr: SocketAddr,
+
+    /// Elect a leader with a coordination.k8s.io Lease (needed with more than one replica).
+    #[arg(long, env = "HOSTRISK_LEADER_ELECT", default_value_t = false)]
+    pub leader_elect: bool,
+
+    /// Name of the Lease used for leader election.
+    #[arg(long, env = "HOSTRISK_LEASE_NAME", default_value = "hostrisk-operator")]
+    pub lease_name: String,
+
+    /// Namespace of the Lease; default: env POD_NAMESPACE, else "default".
+    #[arg(long, env = "HOSTRISK_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// Log filter (tracing EnvFilter syntax, e.g. `info` or `hostrisk_operator=debug,kube=info`).
+    #[arg(long, env = "HOSTRISK_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Log format.
+    #[arg(long, env = "HOSTRISK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+fn duration_arg(value: &str) -> Result<Duration, String> {
+    parse_duration("duration", value).map_err(|e| e.to_string())
+}
+
+impl RunArgs {
+    /// The Lease namespace in force.
+    pub fn lease_namespace(&self) -> String {
+        self.lease_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| "default".to_string())
+    }
+
+    /// The reconciler settings these flags describe.
+    pub fn controller_settings(&self) -> Result<ControllerSettings, String> {
+        if self.min_interval.is_zero() {
+            return Err("--min-interval must be more than 0s".into());
+        }
+        if self.status_heartbeat.is_zero() {
+            return Err("--status-heartbeat must be more than 0s".into());
+        }
+        Ok(ControllerSettings {
+            policy: ValidationPolicy {
+                min_interval: self.min_interval,
+                default_interval: self.default_interval.max(self.min_interval),
+                allowed_endpoint_prefixes: self
+                    .allowed_endpoints
+                    .iter()
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect(),
+            },
+            status_heartbeat: self.status_heartbeat,
+            concurrency: self.concurrency,
+            backoff: BackoffPolicy::default(),
+            instance: default_instance(),
+        })
+    }
+
+    /// The HSS client configuration these flags describe (reads the CA bundle).
+    pub fn client_config(&self) -> Result<ClientConfig, String> {
+        let extra_ca_pem = match &self.ca_bundle {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("cannot read --ca-bundle {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(ClientConfig {
+            calls_per_minute: self.hss_calls_per_minute,
+            extra_ca_pem,
+            ..ClientConfig::default()
+        })
+    }
+}
+
+/// Runs the controller until SIGTERM / Ctrl-C; returns the process exit code.
+pub async fn run(args: RunArgs) -> u8 {
+    if let Err(message) = init_logging(&args.log_level, args.log_format) {
+        eprintln!("error: {message}");
+        return exit::USAGE;
+    }
+    match run_inner(args).await {
+        Ok(()) => exit::OK,
+        Err(RunFailure::Usage(message)) => {
+            tracing::error!(%message, "cannot start");
+            exit::USAGE
+        }
+        Err(RunFailure::Runtime(message)) => {
+            tracing::error!(%message, "operator stopped");
+            1
+        }
+    }
+}
+
+enum RunFailure {
+    Usage(String),
+    Runtime(String),
+}
+
+async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
+    let settings = args.controller_settings().map_err(RunFailure::Usage)?;
+    let hss = HssClient::new(args.client_config().map_err(RunFailure::Usage)?)
+        .map_err(|e| RunFailure::Usage(e.to_string()))?;
+    let client = kube::Client::try_default().await.map_err(|e| {
+        RunFailure::Usage(format!(
+            "no Kubernetes configuration (KUBECONFIG or in-cluster): {e}"
+        ))
+    })?;
+    let elector = if args.leader_elect {
+        let config =
+            LeaderElectionConfig::new(&args.lease_name, args.lease_namespace(), default_identity());
+        let elector = LeaderElector::new(client.clone(), config)
+            .map_err(|e| RunFailure::Usage(format!("leader election: {e}")))?;
+        Some(elector)
+    } else {
+        None
+    };
+    tracing::info!(
+        namespaces = ?args.namespaces,
+        concurrency = args.concurrency,
+        default_interval = ?settings.policy.default_interval,
+        min_interval = ?settings.policy.min_interval,
+        leader_elect = args.leader_elect,
+        "starting hostrisk-operator"
+    );
+    let listener = health::bind(args.health_addr).await.map_err(|e| {
+        RunFailure::Usage(format!(
+            "cannot listen on --health-addr {}: {e}",
+            args.health_addr
+        ))
+    })?;
+    let ctx = Arc::new(Context::new(client, hss, settings));
+    let shutdown = CancellationToken::new();
+    serve(ctx, &args.namespaces, listener, elector, shutdown).await
+}
+
+/// Runs the controllers and the health server until a signal or a task's death. With an
+/// elector, the controllers start only once this replica leads, and losing the Lease ends the
+/// process (like controller-runtime): a restarted pod contends again from a clean state.
+async fn serve(
+    ctx: Arc<Context>,
+    namespaces: &[String],
+    listener: tokio::net::TcpListener,
+    elector: Option<LeaderElector>,
+    shutdown: CancellationToken,
+) -> Result<(), RunFailure> {
+    let mut tasks: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
+    let leadership = elector.as_ref().map(LeaderElector::subscribe);
+    if let Some(elector) = elector {
+        let stop = shutdown.clone().cancelled_owned();
+        tasks.spawn(async move {
+            let result = elector.run(stop).await.map_err(|e| e.to_string());
+            ("leader election", result)
+        });
+    }
+    {
+        let ctx = ctx.clone();
+        let namespaces = namespaces.to_vec();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let result = run_as_leader(ctx, namespaces, leadership, shutdown).await;
+            ("controller", result)
+        });
+    }
+    {
+        let (health, counters) = (ctx.health.clone(), ctx.counters.clone());
+        let stop = shutdown.clone().cancelled_owned();
+        tasks.spawn(async move {
+            let result = health::serve(listener, health, counters, stop)
+                .await
+                .map_err(|e| format!("health server: {e}"));
+            ("health server", result)
+        });
+    }
+    {
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                () = shutdown_signal() => tracing::info!("shutdown signal received"),
+                () = shutdown.cancelled() => {}
+            }
+            shutdown.cancel();
+            ("signal handler", Ok(()))
+        });
+    }
+    // Whatever ends first decides: a signal is a clean exit, any other task ending is fatal.
+    let mut failure = None;
+    loop {
+        let next = tokio::select! {
+            next = tasks.join_next() => next,
+            () = grace_expired(&shutdown) => {
+                failure.get_or_insert_with(|| "tasks did not stop within the shutdown grace period".to_string());
+                tasks.abort_all();
+                break;
+            }
+        };
+        let Some(joined) = next else { break };
+        let (task, result) = match joined {
+            Ok(done) => done,
+            Err(join_error) => ("task", Err(format!("a task panicked: {join_error}"))),
+        };
+        if !shutdown.is_cancelled() {
+            failure.get_or_insert_with(|| format!("{task} ended unexpectedly"));
+            shutdown.cancel();
+        }
+        if let Err(message) = result {
+            failure.get_or_insert(message);
+        }
+    }
+    match failure {
+        Some(message) => Err(RunFailure::Runtime(message)),
+        None => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+    }
+}
+
+/// The controllers, gated by leadership when `leadership` is given: wait (as a live, ready
+/// standby) until leading, then run until shutdown or until the Lease is lost.
+async fn run_as_leader(
+    ctx: Arc<Context>,
+    namespaces: Vec<String>,
+    leadership: Option<watch::Receiver<LeadershipState>>,
+    shutdown: CancellationToken,
+) -> Result<(), String> {
+    let Some(mut leadership) = leadership else {
+        return run_controllers(ctx, namespaces, shutdown)
+            .await
+            .map_err(|e| e.to_string());
+    };
+    ctx.health.set_standby(true);
+    tracing::info!("waiting for the leader-election Lease");
+    let leading = tokio::select! {
+        leading = wait_until_leading(&mut leadership) => leading,
+        () = shutdown.cancelled() => return Ok(()),
+    };
+    ctx.health.set_standby(false);
+    if let Err(error) = leading {
+        return Err(format!("leader election: {error}"));
+    }
+    let leader_work = shutdown.child_token();
+    let controllers = run_controllers(ctx, namespaces, leader_work.clone());
+    tokio::pin!(controllers);
+    tokio::select! {
+        result = &mut controllers => result.map_err(|e| e.to_string()),
+        state = wait_until_not_leading(&mut leadership) => {
+            leader_work.cancel();
+            let stopped = controllers.await.map_err(|e| e.to_string());
+            if shutdown.is_cancelled() {
+                return stopped;
+            }
+            tracing::warn!(?state, "lost the leader-election Lease; stopping");
+            stopped.and(Err("lost the leader-election Lease".to_string()))
+        }
+    }
+}
+
+/// Completes `SHUTDOWN_GRACE` after shutdown was requested: the last resort against a task that
+/// does not stop (Kubernetes would SIGKILL after its own 30 s grace anyway).
+async fn grace_expired(shutdown: &CancellationToken) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(SHUTDOWN_GRACE).await;
+}
+
+/// SIGTERM (what Kubernetes sends) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Harness {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let args = Harness::try_parse_from(["run"]).unwrap().args;
+        assert!(args.namespaces.is_empty());
+        assert_eq!(args.concurrency, 4);
+        assert_eq!(args.default_interval, Duration::from_secs(600));
+        assert_eq!(args.min_interval, Duration::from_secs(60));
+        assert_eq!(args.status_heartbeat, Duration::from_secs(1800));
+        assert_eq!(args.hss_calls_per_minute, 5);
+        assert_eq!(args.health_addr, "0.0.0.0:8080".parse().unwrap());
+        assert!(!args.leader_elect);
+        assert_eq!(args.lease_name, "hostrisk-operator");
+        assert_eq!(args.log_level, "info");
+        assert_eq!(args.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn lists_and_durations_parse() {
+        let args = Harness::try_parse_from([
+            "run",
+            "--namespace",
+            "a,b",
+            "--namespace=c",
+            "--allowed-endpoints",
+            "http://127.0.0.1:9000,https://hss.internal",
+            "--default-interval",
+            "1h30m",
+            "--log-format",
+            "json",
+        ])
+        .unwrap()
+        .args;
+        assert_eq!(args.namespaces, ["a", "b", "c"]);
+        assert_eq!(args.default_interval, Duration::from_secs(5400));
+        let settings = args.controller_settings().unwrap();
+        assert_eq!(
+            settings.policy.allowed_endpoint_prefixes,
+            ["http://127.0.0.1:9000", "https://hss.internal"]
+        );
+        assert!(Harness::try_parse_from(["run", "--default-interval", "10"]).is_err());
+        assert!(Harness::try_parse_from(["run", "--concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn default_interval_is_raised_to_the_floor() {
+        let args = Harness::try_parse_from(["run", "--default-interval", "30s"])
+            .unwrap()
+            .args;
+        let settings = args.controller_settings().unwrap();
+        assert_eq!(settings.policy.default_interval, Duration::from_secs(60));
+    }
+}

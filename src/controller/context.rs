@@ -1,0 +1,104 @@
+//! The state every reconcile shares: the Kubernetes and HSS clients, the operator's policy, and
+//! the in-memory poll table. Tests build it with the stand-in API server's client and an HSS
+//! client pointed at the simulator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::events::Reporter;
+use tokio::sync::Semaphore;
+
+use super::health::{Counters, Health};
+use super::schedule::{BackoffPolicy, PollScheduler, WatchKey};
+use super::status_write::WrittenStatuses;
+use crate::crd::validation::ValidationPolicy;
+use crate::hss::HssClient;
+
+/// Name under which the operator reports Events and manages fields.
+pub const CONTROLLER_NAME: &str = "hostrisk-operator";
+
+/// Operator-wide settings of the reconciler.
+#[derive(Debug, Clone)]
+pub struct ControllerSettings {
+    /// Spec validation: interval floor and default, allowed endpoints.
+    pub policy: ValidationPolicy,
+    /// Longest time `status.lastSyncTime` may lag a successful poll (`--status-heartbeat`).
+    pub status_heartbeat: Duration,
+    /// Reconciles (and so HSS polls) running at once, over all watched namespaces.
+    pub concurrency: u16,
+    /// Retry timing after a failed poll.
+    pub backoff: BackoffPolicy,
+    /// `reportingInstance` of the Events (the pod name, else the host name).
+    pub instance: String,
+}
+
+impl Default for ControllerSettings {
+    fn default() -> Self {
+        Self {
+            policy: ValidationPolicy::default(),
+            status_heartbeat: Duration::from_secs(30 * 60),
+            concurrency: 4,
+            backoff: BackoffPolicy::default(),
+            instance: default_instance(),
+        }
+    }
+}
+
+/// The instance name for Events: env `POD_NAME`, else `HOSTNAME`, else `/etc/hostname`.
+pub fn default_instance() -> String {
+    std::env::var("POD_NAME")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| CONTROLLER_NAME.to_string())
+}
+
+/// Shared by every reconcile of every watched namespace.
+pub struct Context {
+    pub client: kube::Client,
+    pub hss: HssClient,
+    pub settings: ControllerSettings,
+    pub scheduler: PollScheduler,
+    /// The last status written per resource (fresher than a lagging reflector store).
+    pub written: WrittenStatuses,
+    pub health: Arc<Health>,
+    pub counters: Arc<Counters>,
+    /// Bounds HSS polls over all per-namespace controllers (each controller also bounds its own
+    /// reconciles with the same number).
+    pub poll_permits: Semaphore,
+}
+
+impl Context {
+    pub fn new(client: kube::Client, hss: HssClient, settings: ControllerSettings) -> Self {
+        let permits = usize::from(settings.concurrency.max(1));
+        Self {
+            client,
+            hss,
+            scheduler: PollScheduler::new(settings.backoff),
+            written: WrittenStatuses::default(),
+            health: Arc::new(Health::default()),
+            counters: Arc::new(Counters::default()),
+            poll_permits: Semaphore::new(permits),
+            settings,
+        }
+    }
+
+    /// Drops everything kept in memory about a deleted resource.
+    pub fn forget(&self, key: &WatchKey) {
+        self.scheduler.forget(key);
+        self.written.forget(key);
+    }
+
+    /// The reporter stamped on every Event.
+    pub fn reporter(&self) -> Reporter {
+        Reporter {
+            controller: CONTROLLER_NAME.to_string(),
+            instance: Some(self.settings.instance.clone()),
+        }
+    }
+}

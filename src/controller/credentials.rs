@@ -1,0 +1,333 @@
+//! Credentials from the Secret a `HostRiskWatch` names, read at poll time from the resource's
+//! own namespace (never another one: the spec has no namespace field and the name is checked).
+//!
+//! Accepted key sets: `accessKey` + `secretKey` (+ `securityToken` for temporary keys), or
+//! `authToken`, or `username` + `password` + `domainName` (IAM password login). Values are
+//! trimmed of surrounding whitespace, because `kubectl create secret --from-file` keeps the
+//! trailing newline of the file and no key, token or password of Huawei Cloud starts or ends
+//! with whitespace.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret as KubeSecret;
+use k8s_openapi::ByteString;
+use kube::Api;
+
+use crate::hss::endpoint::iam_endpoint_for_region;
+use crate::hss::{Credentials, Secret};
+
+/// Condition reasons of a credentials problem.
+pub mod reason {
+    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
+    pub const AMBIGUOUS_CREDENTIALS: &str = "AmbiguousCredentials";
+    pub const INVALID_CREDENTIALS: &str = "InvalidCredentials";
+}
+
+const ACCESS_KEY: &str = "accessKey";
+const SECRET_KEY: &str = "secretKey";
+const SECURITY_TOKEN: &str = "securityToken";
+const AUTH_TOKEN: &str = "authToken";
+const USERNAME: &str = "username";
+const PASSWORD: &str = "password";
+const DOMAIN_NAME: &str = "domainName";
+
+/// A Secret that cannot give usable credentials; shown in the `CredentialsValid` condition.
+/// The message names keys, never values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CredentialsProblem {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl CredentialsProblem {
+    fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// The Kubernetes API failed to answer the Secret GET: retried like any API failure.
+#[derive(Debug, thiserror::Error)]
+#[error("reading Secret {namespace}/{name}: {source}")]
+pub struct SecretReadError {
+    pub namespace: String,
+    pub name: String,
+    #[source]
+    pub source: kube::Error,
+}
+
+/// What the Secret GET gave: the Secret's `resourceVersion` (`None` when there is no Secret) and
+/// the credentials, or the problem to show in the `CredentialsValid` condition.
+#[derive(Debug)]
+pub struct LoadedCredentials {
+    pub resource_version: Option<String>,
+    pub credentials: Result<Credentials, CredentialsProblem>,
+}
+
+/// Where the resource's HSS endpoint comes from, which decides the IAM endpoint for password
+/// logins.
+#[derive(Debug, Clone, Copy)]
+pub enum EndpointSource<'a> {
+    Region(&'a str),
+    Explicit,
+}
+
+/// GETs Secret `name` in `namespace` and turns it into credentials.
+pub async fn load_credentials(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    endpoint: EndpointSource<'_>,
+) -> Result<LoadedCredentials, SecretReadError> {
+    let not_loaded = |problem| LoadedCredentials {
+        resource_version: None,
+        credentials: Err(problem),
+    };
+    if !is_dns1123_subdomain(name) {
+        return Ok(not_loaded(CredentialsProblem::new(
+            reason::SECRET_NOT_FOUND,
+            format!("spec.credentialsSecretRef.name {name:?} is not a valid Secret name"),
+        )));
+    }
+    let api: Api<KubeSecret> = Api::namespaced(client.clone(), namespace);
+    let secret = api.get_opt(name).await.map_err(|source| SecretReadError {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        source,
+    })?;
+    let Some(secret) = secret else {
+        return Ok(not_loaded(CredentialsProblem::new(
+            reason::SECRET_NOT_FOUND,
+            format!("Secret {name:?} does not exist in namespace {namespace:?}"),
+        )));
+    };
+    let empty = BTreeMap::new();
+    let data = secret.data.as_ref().unwrap_or(&empty);
+    Ok(LoadedCredentials {
+        resource_version: secret.metadata.resource_version.clone(),
+        credentials: credentials_from_data(name, data, endpoint),
+    })
+}
+
+/// Credentials from a Secret's `data`.
+pub fn credentials_from_data(
+    secret_name: &str,
+    data: &BTreeMap<String, ByteString>,
+    endpoint: EndpointSource<'_>,
+) -> Result<Credentials, CredentialsProblem> {
+    let has = |key: &str| data.contains_key(key);
+    let kinds: Vec<&str> = [
+        (
+            has(ACCESS_KEY) || has(SECRET_KEY) || has(SECURITY_TOKEN),
+            "accessKey/secretKey",
+        ),
+        (has(AUTH_TOKEN), "authToken"),
+        (
+            has(USERNAME) || has(PASSWORD) || has(DOMAIN_NAME),
+            "username/password/domainName",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(present, name)| present.then_some(name))
+    .collect();
+    if kinds.len() > 1 {
+        return Err(CredentialsProblem::new(
+            reason::AMBIGUOUS_CREDENTIALS,
+            format!(
+                "Secret {secret_name:?} holds more than one kind of credentials ({}): keep exactly one",
+                kinds.join(" and ")
+            ),
+        ));
+    }
+    let value = |key: &str| read_value(secret_name, data, key);
+    let credentials = match kinds.first().copied() {
+        None => {
+            return Err(CredentialsProblem::new(
+                reason::SECRET_KEY_MISSING,
+                format!(
+                    "Secret {secret_name:?} has none of the credential keys: set accessKey and \
+                     secretKey (+ securityToken), or authToken, or username, password and domainName"
+                ),
+            ))
+        }
+        Some("authToken") => Credentials::Token(Secret::new(value(AUTH_TOKEN)?)),
+        Some("accessKey/secretKey") => {
+            require(secret_name, data, &[ACCESS_KEY, SECRET_KEY])?;
+            let access_key = value(ACCESS_KEY)?;
+            let secret_key = Secret::new(value(SECRET_KEY)?);
+            match has(SECURITY_TOKEN) {
+                true => Credentials::temporary_ak_sk(access_key, secret_key, value(SECURITY_TOKEN)?),
+                false => Credentials::ak_sk(access_key, secret_key),
+            }
+        }
+        Some(_) => {
+            require(secret_name, data, &[USERNAME, PASSWORD, DOMAIN_NAME])?;
+            let EndpointSource::Region(region) = endpoint else {
+                return Err(CredentialsProblem::new(
+                    reason::INVALID_CREDENTIALS,
+                    "username/password credentials need spec.region (the IAM endpoint comes from \
+                     the region); with spec.endpoint use accessKey/secretKey or authToken",
+                ));
+            };
+            let iam_endpoint = iam_endpoint_for_region(region).ok_or_else(|| {
+                CredentialsProblem::new(
+                    reason::INVALID_CREDENTIALS,
+                    format!("no IAM endpoint is known for region {region:?}"),
+                )
+            })?;
+            Credentials::Iam {
+                username: value(USERNAME)?,
+                password: Secret::new(value(PASSWORD)?),
+                domain_name: value(DOMAIN_NAME)?,
+                iam_endpoint,
+            }
+        }
+    };
+    credentials.validate().map_err(|message| {
+        CredentialsProblem::new(
+            reason::INVALID_CREDENTIALS,
+            format!("Secret {secret_name:?}: {message}"),
+        )
+    })?;
+    Ok(credentials)
+}
+
+fn require(
+    secret_name: &str,
+    data: &BTreeMap<String, ByteString>,
+    keys: &[&str],
+) -> Result<(), CredentialsProblem> {
+    let missing: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| !data.contains_key(*k))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(CredentialsProblem::new(
+        reason::SECRET_KEY_MISSING,
+        format!(
+            "Secret {secret_name:?} lacks the key(s) {} (needed with {})",
+            missing.join(", "),
+            keys.join(" + ")
+        ),
+    ))
+}
+
+fn read_value(
+    secret_name: &str,
+    data: &BTreeMap<String, ByteString>,
+    key: &str,
+) -> Result<String, CredentialsProblem> {
+    let bytes = data.get(key).ok_or_else(|| {
+        CredentialsProblem::new(
+            reason::SECRET_KEY_MISSING,
+            format!("Secret {secret_name:?} lacks the key {key}"),
+        )
+    })?;
+    let text = std::str::from_utf8(&bytes.0).map_err(|_| {
+        CredentialsProblem::new(
+            reason::INVALID_CREDENTIALS,
+            format!("Secret {secret_name:?} key {key} is not UTF-8 text"),
+        )
+    })?;
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(CredentialsProblem::new(
+            reason::INVALID_CREDENTIALS,
+            format!("Secret {secret_name:?} key {key} is empty"),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A DNS-1123 subdomain, as Kubernetes requires of Secret names (so a name cannot carry a path
+/// separator into the request URL).
+fn is_dns1123_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, ByteString> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Credentials, CredentialsProblem> {
+        credentials_from_data("creds", &data(pairs), EndpointSource::Region("cn-north-4"))
+    }
+
+    #[test]
+    fn ak_sk_with_and_without_token() {
+        let c = load(&[("accessKey", "AK1\n"), ("secretKey", "SK1\n")]).unwrap();
+        assert_eq!(c, Credentials::ak_sk("AK1", "SK1"));
+        let c = load(&[
+            ("accessKey", "AK"),
+            ("secretKey", "SK"),
+            ("securityToken", "T"),
+        ])
+        .unwrap();
+        assert_eq!(c, Credentials::temporary_ak_sk("AK", "SK", "T"));
+    }
+
+    #[test]
+    fn token_and_iam() {
+        assert_eq!(
+            load(&[("authToken", "tok")]).unwrap(),
+            Credentials::Token(Secret::new("tok"))
+        );
+        let c = load(&[("username", "u"), ("password", "p"), ("domainName", "d")]).unwrap();
+        assert!(matches!(c, Credentials::Iam { ref iam_endpoint, .. }
+            if iam_endpoint.as_str().starts_with("https://iam.cn-north-4.")));
+        let explicit = credentials_from_data(
+            "creds",
+            &data(&[("username", "u"), ("password", "p"), ("domainName", "d")]),
+            EndpointSource::Explicit,
+        )
+        .unwrap_err();
+        assert_eq!(explicit.reason, reason::INVALID_CREDENTIALS);
+    }
+
+    #[test]
+    fn problems_have_reasons_and_never_values() {
+        let missing = load(&[("accessKey", "AKVALUE")]).unwrap_err();
+        assert_eq!(missing.reason, reason::SECRET_KEY_MISSING);
+        assert!(missing.message.contains("secretKey") && !missing.message.contains("AKVALUE"));
+        let none = load(&[("other", "x")]).unwrap_err();
+        assert_eq!(none.reason, reason::SECRET_KEY_MISSING);
+        let both = load(&[("accessKey", "a"), ("secretKey", "s"), ("authToken", "t")]).unwrap_err();
+        assert_eq!(both.reason, reason::AMBIGUOUS_CREDENTIALS);
+        let empty = load(&[("accessKey", "a"), ("secretKey", " \n")]).unwrap_err();
+        assert_eq!(empty.reason, reason::INVALID_CREDENTIALS);
+        let partial_iam = load(&[("username", "u"), ("password", "SECRETPW")]).unwrap_err();
+        assert_eq!(partial_iam.reason, reason::SECRET_KEY_MISSING);
+        assert!(!partial_iam.message.contains("SECRETPW"));
+    }
+
+    #[test]
+    fn secret_names_are_checked() {
+        assert!(is_dns1123_subdomain("hss-creds.v2"));
+        for bad in ["", "../x", "a/b", "Upper", "-a", "a..b", "a_b"] {
+            assert!(!is_dns1123_subdomain(bad), "{bad}");
+        }
+    }
+}

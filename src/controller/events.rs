@@ -1,0 +1,106 @@
+//! Publishes the transition Events that `compute_status` decided on, as `events.k8s.io/v1`
+//! Events regarding the `HostRiskWatch`.
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType as KubeEventType, Recorder, Reporter};
+
+use super::health::Counters;
+use crate::status::{EventType, TransitionEvent};
+
+/// The `action` of every Event: what the operator was doing when it noticed the transition.
+pub const ACTION: &str = "Poll";
+
+/// The Event as kube-runtime's recorder takes it.
+pub fn to_kube_event(event: &TransitionEvent) -> Event {
+    Event {
+        type_: match event.type_ {
+            EventType::Normal => KubeEventType::Normal,
+            EventType::Warning => KubeEventType::Warning,
+        },
+        reason: event.reason.to_string(),
+        note: Some(truncate_note(&event.note)),
+        action: ACTION.to_string(),
+        secondary: None,
+    }
+}
+
+/// Publishes `events` about `regarding`. A failed publish is logged and counted, never fatal:
+/// the status already carries the same facts.
+///
+/// A fresh `Recorder` per Event on purpose: the recorder folds Events with the same reason on the
+/// same object into one series for six minutes and keeps the first note, so "host B became at
+/// risk" would show as a second count of "host A became at risk". Transitions are rare, so one
+/// Event object each is cheap.
+pub async fn publish_events(
+    client: &kube::Client,
+    reporter: &Reporter,
+    regarding: &ObjectReference,
+    events: &[TransitionEvent],
+    counters: &Counters,
+) {
+    for event in events {
+        let recorder = Recorder::new(client.clone(), reporter.clone());
+        match recorder.publish(&to_kube_event(event), regarding).await {
+            Ok(()) => {
+                Counters::inc(&counters.events_published);
+                tracing::info!(
+                    namespace = regarding.namespace.as_deref().unwrap_or_default(),
+                    name = regarding.name.as_deref().unwrap_or_default(),
+                    reason = event.reason,
+                    host = event.host_id.as_deref().unwrap_or_default(),
+                    "event published"
+                );
+            }
+            Err(error) => {
+                Counters::inc(&counters.events_failed);
+                tracing::warn!(
+                    namespace = regarding.namespace.as_deref().unwrap_or_default(),
+                    name = regarding.name.as_deref().unwrap_or_default(),
+                    reason = event.reason,
+                    %error,
+                    "could not publish event"
+                );
+            }
+        }
+    }
+}
+
+/// events.k8s.io limits `note` to 1 kB.
+fn truncate_note(note: &str) -> String {
+    const MAX: usize = 1024;
+    if note.len() <= MAX {
+        return note.to_string();
+    }
+    let mut end = MAX - 3;
+    while !note.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &note[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_type_reason_and_note() {
+        let event = TransitionEvent {
+            host_id: Some("h-1".into()),
+            reason: "BecameAtRisk",
+            note: "host h-1 became at risk".into(),
+            type_: EventType::Warning,
+        };
+        let kube_event = to_kube_event(&event);
+        assert_eq!(kube_event.type_, KubeEventType::Warning);
+        assert_eq!(kube_event.reason, "BecameAtRisk");
+        assert_eq!(kube_event.note.as_deref(), Some("host h-1 became at risk"));
+        assert_eq!(kube_event.action, ACTION);
+    }
+
+    #[test]
+    fn long_notes_are_cut_at_a_char_boundary() {
+        let note = "é".repeat(800);
+        let cut = truncate_note(&note);
+        assert!(cut.len() <= 1024 && cut.ends_with("..."));
+    }
+}

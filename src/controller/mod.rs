@@ -1,0 +1,22 @@
+//! The reconciling controller: `HostRiskWatch` resources in, HSS risk status out.
+//!
+//! - [`context`]: what reconciles share (the seam for tests).
+//! - [`reconcile`]: one reconcile, from spec to status write and Events.
+//! - [`schedule`]: when each resource polls (interval jitter, backoff, in-memory state).
+//! - [`credentials`]: the Secret of a resource turned into HSS credentials.
+//! - [`status_write`]: the merge patch on `/status`.
+//! - [`events`]: transition Events on `events.k8s.io/v1`.
+//! - [`run`]: the kube-runtime `Controller` wiring.
+//! - [`health`]: `/livez`, `/readyz`, `/metrics`.
+
+pub mod context;
+pub mod credentials;
+pub mod events;
+pub mod health;
+pub mod reconcile;
+pub mod run;
+pub mod schedule;
+pub mod status_write;
+
+pub use context::{Context, ControllerSettings, CONTROLLER_NAME};
+pub use run::{run_controllers, RunError};
