@@ -328,3 +328,39 @@ fn ca_bundle_is_mounted_read_only_where_the_flag_points() {
     );
     assert!(pod.node_selector.is_some() && pod.tolerations.is_some() && pod.affinity.is_some());
 }
+
+/// The binary's own flag parser accepts what every value set renders, and reads it back into the
+/// settings the operator would run with (so a renamed flag or a bad value format fails here, not
+/// in a crash-looping pod).
+#[test]
+fn rendered_args_parse_with_the_binary_flag_definitions() {
+    use clap::{FromArgMatches, Subcommand};
+    use hostrisk_operator::cli::run::RunArgs;
+
+    #[derive(Debug, clap::Parser)]
+    enum Binary {
+        Run(RunArgs),
+    }
+    for set in [
+        "defaults",
+        "namespaced",
+        "replicas",
+        "monitoring",
+        "digest",
+        "everything",
+    ] {
+        let rendered = render(set);
+        let argv = std::iter::once("hostrisk-operator".to_string()).chain(rendered.args());
+        let command = Binary::augment_subcommands(clap::Command::new("hostrisk-operator"));
+        let matches = command
+            .try_get_matches_from(argv)
+            .unwrap_or_else(|e| panic!("{set}: the binary refuses the rendered args: {e}"));
+        let Binary::Run(args) = Binary::from_arg_matches(&matches).expect("run args");
+        args.controller_settings()
+            .unwrap_or_else(|e| panic!("{set}: settings: {e}"));
+        if set == "everything" {
+            assert!(args.leader_elect && args.lease_name == "hrw-leader");
+            assert_eq!(args.health_addr.port(), 9090);
+        }
+    }
+}
