@@ -4,6 +4,8 @@
 //!
 //! - [`workload`]: N watches × M hosts with a fixed share of hosts listed by two watches.
 //! - [`world`]: simulator, stand-in, CRD, namespaces, Secrets, and the watches' creation.
+//! - [`remote`]: the same world in a child process (the default), so this process's RSS and
+//!   CPU are the operator's.
 //! - [`observe`]: a watcher timing create → first status with data.
 //! - [`run`]: one mode: creation wave, then one idle sweep measured.
 //! - [`process`]: RSS and CPU time from procfs.
@@ -16,6 +18,7 @@
 
 pub mod observe;
 pub mod process;
+pub mod remote;
 pub mod report;
 pub mod run;
 pub mod workload;
@@ -46,6 +49,15 @@ impl Mode {
     }
 }
 
+/// Where the simulator and the stand-in API server run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorldPlacement {
+    /// In a child process: RSS and CPU figures are the controller's (plus the observer's).
+    Subprocess,
+    /// In this process: RSS and CPU include the simulator and the stand-in.
+    InProcess,
+}
+
 /// What to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchOptions {
@@ -65,6 +77,7 @@ pub struct BenchOptions {
     pub concurrency: u16,
     /// Longest wait for every watch's first data.
     pub timeout: Duration,
+    pub world: WorldPlacement,
 }
 
 impl BenchOptions {
@@ -95,6 +108,8 @@ pub enum BenchError {
     Standin(#[from] crate::sim::kube::StandinError),
     #[error("Kubernetes API request: {0}")]
     Kube(#[from] kube::Error),
+    #[error("benchmark world process: {0}")]
+    World(String),
     #[error("controller: {0}")]
     Controller(String),
     #[error("writing the output: {0}")]
@@ -119,6 +134,13 @@ pub fn setup_lines(options: &BenchOptions, workload: &Workload) -> Vec<String> {
             options.calls_per_minute()
         ),
         format!("bench.concurrency: {} reconciles", options.concurrency),
+        format!(
+            "bench.world: {} placement",
+            match options.world {
+                WorldPlacement::Subprocess => "subprocess",
+                WorldPlacement::InProcess => "in-process",
+            }
+        ),
     ]
 }
 

@@ -21,6 +21,12 @@ pub fn memory() -> Option<Memory> {
     parse_memory(&status)
 }
 
+/// The same for another process of ours (the benchmark's world server).
+pub fn memory_of(pid: u32) -> Option<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_memory(&status)
+}
+
 fn parse_memory(status: &str) -> Option<Memory> {
     let field = |name: &str| -> Option<u64> {
         let line = status.lines().find(|l| l.starts_with(name))?;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::Mode;
+use super::{Mode, WorldPlacement};
 
 /// What one mode measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +38,10 @@ pub struct ModeReport {
     pub peak_rss: Option<u64>,
     /// Whether the kernel's peak-RSS mark was reset at the start of the mode.
     pub peak_reset: bool,
+    /// Where the simulator and stand-in ran (in this process, they are in the RSS figures).
+    pub world: WorldPlacement,
+    /// Peak RSS of the world process when it is a child.
+    pub world_peak_rss: Option<u64>,
     /// Process CPU time (user + system) from controller start to stop.
     pub cpu: Option<Duration>,
     pub reconciles: u64,
@@ -100,6 +104,11 @@ impl ModeReport {
             format!("{m}.peak_rss: {} MiB", mib(self.peak_rss)),
             format!("{m}.peak_rss_reset: {} bool", self.peak_reset),
             format!("{m}.rss_growth: {} MiB", mib(growth)),
+            format!(
+                "{m}.peak_rss_includes_world: {} bool",
+                self.world == WorldPlacement::InProcess
+            ),
+            format!("{m}.world_peak_rss: {} MiB", mib(self.world_peak_rss)),
             format!("{m}.reconciles: {} reconciles", self.reconciles),
             format!("{m}.cpu_seconds: {} s", seconds(self.cpu)),
             format!(
@@ -158,6 +167,8 @@ mod tests {
             rss_setup: Some(20 * 1024 * 1024),
             peak_rss: Some(52 * 1024 * 1024 + 512 * 1024),
             peak_reset: true,
+            world: WorldPlacement::Subprocess,
+            world_peak_rss: None,
             cpu: Some(Duration::from_millis(1500)),
             reconciles: 3000,
             wall_time: Duration::from_secs(90),

@@ -19,9 +19,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::observe::{percentile, start_observer, Timeline};
 use super::process::{cpu_time, memory, reset_peak_rss};
+use super::remote::RemoteWorld;
 use super::report::ModeReport;
-use super::world::start_world;
-use super::{BenchError, BenchOptions, Mode};
+use super::world::{create_watches, start_world, BenchWorld, HssTarget, WorldCounters};
+use super::{BenchError, BenchOptions, Mode, WorldPlacement};
 use crate::controller::{run_controllers, Context, ControllerSettings};
 use crate::crd::duration::format_duration;
 use crate::crd::validation::ValidationPolicy;
@@ -44,8 +45,9 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     let rss_start = memory().map(|m| m.rss);
     let workload = options.workload()?;
     let calls_per_minute = options.calls_per_minute();
-    let world = start_world(&workload, options.watches_per_namespace, calls_per_minute).await?;
-    let client = world.kube.client().await?;
+    let mut world = World::start(options).await?;
+    let client = world.client().await?;
+    let target = world.target();
     let rss_setup = memory().map(|m| m.rss);
 
     let hss = HssClient::new(ClientConfig {
@@ -53,7 +55,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         ..ClientConfig::default()
     })
     .map_err(|e| BenchError::Controller(e.to_string()))?;
-    let settings = controller_settings(options, &world.endpoint, mode);
+    let settings = controller_settings(options, &target.endpoint, mode);
     let ctx = Arc::new(Context::new(client.clone(), hss.clone(), settings));
     let shutdown = CancellationToken::new();
     let cpu_start = cpu_time();
@@ -68,21 +70,20 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
 
     let t0 = Instant::now();
     let interval_text = format_duration(options.interval);
-    world
-        .create_watches(
-            &client,
-            &workload,
-            options.watches_per_namespace,
-            &interval_text,
-            &timeline,
-        )
-        .await?;
+    create_watches(
+        &client,
+        &target,
+        &workload,
+        options.watches_per_namespace,
+        &interval_text,
+        &timeline,
+    )
+    .await?;
     let all_data = timeline
         .wait_for_data(workload.watches, t0 + options.timeout)
         .await;
     let t_ready = Instant::now();
-    let at_ready = world.hss.counters();
-    let writes_at_ready = world.kube.status_writes("hostriskwatches");
+    let at_ready = world.counters().await?;
 
     let wave = t_ready - t0;
     let window_valid = all_data && wave.as_secs_f64() <= MAX_WAVE * options.interval.as_secs_f64();
@@ -92,8 +93,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         t_ready + options.interval
     };
     tokio::time::sleep_until(window_end.into()).await;
-    let at_end = world.hss.counters();
-    let writes_at_end = world.kube.status_writes("hostriskwatches");
+    let at_end = world.counters().await?;
 
     shutdown.cancel();
     let stopped = tokio::time::timeout(STOP_TIMEOUT, controller).await;
@@ -101,6 +101,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     stop_observer.cancel();
     let _ = observer.await;
     let peak_rss = memory().map(|m| m.peak_rss);
+    let world_peak_rss = world.memory().map(|m| m.peak_rss);
     match stopped {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(error))) => return Err(BenchError::Controller(error.to_string())),
@@ -116,8 +117,8 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         min_calls_per_sweep: workload.min_calls_per_sweep() as u64,
         startup_calls: at_ready.hss_requests,
         throttled: at_end.throttled,
-        idle_status_writes: writes_at_end - writes_at_ready,
-        startup_status_writes: writes_at_ready,
+        idle_status_writes: at_end.status_writes - at_ready.status_writes,
+        startup_status_writes: at_ready.status_writes,
         watches_with_data: timeline.with_data() as u64,
         latency_p50: percentile(&latencies, 50.0),
         latency_p99: percentile(&latencies, 99.0),
@@ -130,6 +131,8 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         rss_setup,
         peak_rss,
         peak_reset,
+        world: options.world,
+        world_peak_rss,
         cpu: match (cpu_start, cpu_end) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
             _ => None,
@@ -137,9 +140,71 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         reconciles,
         wall_time: started.elapsed(),
     };
-    world.hss.shutdown().await;
-    world.kube.shutdown().await;
+    world.shutdown().await;
     Ok(report)
+}
+
+/// The simulator and the stand-in, here or in a child process.
+enum World {
+    Local(BenchWorld),
+    Remote(Box<RemoteWorld>),
+}
+
+impl World {
+    async fn start(options: &BenchOptions) -> Result<Self, BenchError> {
+        Ok(match options.world {
+            WorldPlacement::InProcess => {
+                let workload = options.workload()?;
+                World::Local(
+                    start_world(
+                        &workload,
+                        options.watches_per_namespace,
+                        options.calls_per_minute(),
+                    )
+                    .await?,
+                )
+            }
+            WorldPlacement::Subprocess => {
+                World::Remote(Box::new(RemoteWorld::spawn(options).await?))
+            }
+        })
+    }
+
+    async fn client(&self) -> Result<kube::Client, BenchError> {
+        match self {
+            World::Local(world) => Ok(world.kube.client().await?),
+            World::Remote(world) => world.client(),
+        }
+    }
+
+    fn target(&self) -> HssTarget {
+        match self {
+            World::Local(world) => world.target(),
+            World::Remote(world) => world.info.target.clone(),
+        }
+    }
+
+    async fn counters(&mut self) -> Result<WorldCounters, BenchError> {
+        match self {
+            World::Local(world) => Ok(world.counters()),
+            World::Remote(world) => world.counters().await,
+        }
+    }
+
+    /// The world process's memory; `None` in-process (it is part of this process's figures).
+    fn memory(&self) -> Option<super::process::Memory> {
+        match self {
+            World::Local(_) => None,
+            World::Remote(world) => world.memory(),
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            World::Local(world) => world.shutdown().await,
+            World::Remote(world) => world.shutdown().await,
+        }
+    }
 }
 
 /// The controller as `run` would configure it, except that the interval floor is lowered to

@@ -38,8 +38,11 @@ pub struct BenchWorld {
     pub kube: StandinApiServer,
     /// `spec.endpoint` of every watch.
     pub endpoint: String,
-    /// Host ids of the fleet, indexed like [`Workload::host_indices`].
-    pub host_ids: Vec<String>,
+}
+
+/// Id of fleet host `index` (indices as in [`Workload::host_indices`]).
+pub fn host_id(index: usize) -> String {
+    format!("bench-host-{index:07}")
 }
 
 /// Namespace of watch `w`.
@@ -59,15 +62,16 @@ pub async fn start_world(
     calls_per_minute: u32,
 ) -> Result<BenchWorld, BenchError> {
     // Every host in the default enterprise project, which a watch without
-    // enterpriseProjectId queries; the states keep the generator's realistic mix.
+    // enterpriseProjectId queries; the states keep the generator's realistic mix, the ids are
+    // derived from the index so the operator's side needs no copy of the fleet.
     let mut fleet = generate_fleet(FleetSpec {
         hosts: workload.unique_hosts(),
         seed: 5,
     });
-    for host in &mut fleet {
+    for (index, host) in fleet.iter_mut().enumerate() {
         host.enterprise_project_id = "0".to_string();
+        host.risk.host_id = Some(host_id(index));
     }
-    let host_ids = fleet.iter().map(|h| h.host_id().to_string()).collect();
     let mut config = SimConfig::empty();
     config.explicit_hosts = fleet;
     // The simulator enforces the same per-identity quota the operator is told about.
@@ -115,67 +119,102 @@ pub async fn start_world(
         hss,
         kube,
         endpoint,
-        host_ids,
     })
 }
 
-impl BenchWorld {
-    /// The watch object for index `w`.
-    pub fn watch(
-        &self,
-        workload: &Workload,
-        w: usize,
-        per_namespace: usize,
-        interval: &str,
-    ) -> HostRiskWatch {
-        let mut watch = HostRiskWatch::new(
-            &watch_name(w),
-            HostRiskWatchSpec {
-                project_id: self.hss.project_id().to_string(),
-                region: None,
-                endpoint: Some(self.endpoint.clone()),
-                enterprise_project_id: None,
-                host_ids: workload
-                    .host_indices(w)
-                    .into_iter()
-                    .map(|i| self.host_ids[i].clone())
-                    .collect(),
-                credentials_secret_ref: CredentialsSecretRef {
-                    name: SECRET_NAME.to_string(),
-                },
-                interval: Some(interval.to_string()),
-                suspend: false,
+/// Where the watches point: the simulator's URL and project.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HssTarget {
+    pub endpoint: String,
+    pub project_id: String,
+}
+
+/// The watch object for index `w`.
+pub fn watch(
+    target: &HssTarget,
+    workload: &Workload,
+    w: usize,
+    per_namespace: usize,
+    interval: &str,
+) -> HostRiskWatch {
+    let mut watch = HostRiskWatch::new(
+        &watch_name(w),
+        HostRiskWatchSpec {
+            project_id: target.project_id.clone(),
+            region: None,
+            endpoint: Some(target.endpoint.clone()),
+            enterprise_project_id: None,
+            host_ids: workload.host_indices(w).into_iter().map(host_id).collect(),
+            credentials_secret_ref: CredentialsSecretRef {
+                name: SECRET_NAME.to_string(),
             },
-        );
-        watch.metadata.namespace = Some(namespace_of(w, per_namespace));
-        watch
+            interval: Some(interval.to_string()),
+            suspend: false,
+        },
+    );
+    watch.metadata.namespace = Some(namespace_of(w, per_namespace));
+    watch
+}
+
+/// Creates every watch, a few at a time, noting each create time in `timeline`.
+pub async fn create_watches(
+    client: &kube::Client,
+    target: &HssTarget,
+    workload: &Workload,
+    per_namespace: usize,
+    interval: &str,
+    timeline: &Timeline,
+) -> Result<(), BenchError> {
+    stream::iter(0..workload.watches)
+        .map(|w| {
+            let watch = watch(target, workload, w, per_namespace, interval);
+            let namespace = namespace_of(w, per_namespace);
+            let client = client.clone();
+            let timeline = timeline.clone();
+            async move {
+                let api: Api<HostRiskWatch> = Api::namespaced(client, &namespace);
+                timeline.created(&namespace, &watch_name(w), Instant::now());
+                api.create(&PostParams::default(), &watch).await?;
+                Ok::<(), BenchError>(())
+            }
+        })
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
+
+impl BenchWorld {
+    pub fn target(&self) -> HssTarget {
+        HssTarget {
+            endpoint: self.endpoint.clone(),
+            project_id: self.hss.project_id().to_string(),
+        }
     }
 
-    /// Creates every watch, a few at a time, noting each create time in `timeline`.
-    pub async fn create_watches(
-        &self,
-        client: &kube::Client,
-        workload: &Workload,
-        per_namespace: usize,
-        interval: &str,
-        timeline: &Timeline,
-    ) -> Result<(), BenchError> {
-        stream::iter(0..workload.watches)
-            .map(|w| {
-                let watch = self.watch(workload, w, per_namespace, interval);
-                let namespace = namespace_of(w, per_namespace);
-                let client = client.clone();
-                let timeline = timeline.clone();
-                async move {
-                    let api: Api<HostRiskWatch> = Api::namespaced(client, &namespace);
-                    timeline.created(&namespace, &watch_name(w), Instant::now());
-                    api.create(&PostParams::default(), &watch).await?;
-                    Ok::<(), BenchError>(())
-                }
-            })
-            .buffer_unordered(CREATE_CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(())
+    /// What the measurement reads: HSS requests and 429s, status writes received.
+    pub fn counters(&self) -> WorldCounters {
+        let hss = self.hss.counters();
+        WorldCounters {
+            hss_requests: hss.hss_requests,
+            throttled: hss.throttled,
+            status_writes: self.kube.status_writes("hostriskwatches"),
+        }
     }
+
+    pub async fn shutdown(self) {
+        self.hss.shutdown().await;
+        self.kube.shutdown().await;
+    }
+}
+
+/// Counters of the world, read at the start and end of the measured sweep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WorldCounters {
+    /// `ListHostsRisk` requests the simulator received.
+    pub hss_requests: u64,
+    /// 429 answers it sent.
+    pub throttled: u64,
+    /// Writes to `hostriskwatches/status` the API server received.
+    pub status_writes: u64,
 }

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::exit;
-use crate::bench::{run_bench, BenchOptions, Mode};
+use crate::bench::remote::serve_world;
+use crate::bench::{run_bench, BenchOptions, Mode, WorldPlacement};
 use crate::crd::duration::parse_duration;
 use crate::telemetry::{init_logging, LogFormat};
 
@@ -53,6 +54,13 @@ pub struct BenchArgs {
     /// Longest wait for every watch's first status with data.
     #[arg(long, default_value = "10m", value_parser = duration_arg)]
     pub timeout: Duration,
+    /// Where the HSS simulator and the API stand-in run: a child process keeps this process's
+    /// RSS and CPU figures the controller's own.
+    #[arg(long, value_enum, default_value_t = WorldPlacement::Subprocess)]
+    pub world: WorldPlacement,
+    /// Internal: be the world process of a benchmark (see `bench::remote`).
+    #[arg(long, hide = true)]
+    pub serve_world: bool,
     /// Log filter for stderr (tracing EnvFilter syntax).
     #[arg(long, default_value = "error")]
     pub log_level: String,
@@ -84,6 +92,7 @@ impl BenchArgs {
                 .unwrap_or(usize::MAX),
             concurrency: self.concurrency,
             timeout: self.timeout,
+            world: self.world,
         }
     }
 }
@@ -98,6 +107,15 @@ pub async fn run(args: BenchArgs) -> u8 {
     if let Err(error) = options.workload() {
         eprintln!("error: {error}");
         return exit::USAGE;
+    }
+    if args.serve_world {
+        return match serve_world(&options).await {
+            Ok(()) => exit::OK,
+            Err(error) => {
+                eprintln!("error: {error}");
+                BENCH_FAILED
+            }
+        };
     }
     let mut out = std::io::stdout();
     match run_bench(&options, &mut out).await {
