@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::controller::context::default_instance;
 use crate::controller::health;
 use crate::controller::schedule::BackoffPolicy;
-use crate::controller::{run_controllers, Context, ControllerSettings};
+use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
 use crate::crd::duration::parse_duration;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::{ClientConfig, HssClient};
@@ -125,6 +125,7 @@ impl RunArgs {
             concurrency: self.concurrency,
             backoff: BackoffPolicy::default(),
             instance: default_instance(),
+            polling: PollingMode::default(),
         })
     }
 

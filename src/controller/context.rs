@@ -30,6 +30,20 @@ pub struct ControllerSettings {
     pub backoff: BackoffPolicy,
     /// `reportingInstance` of the Events (the pod name, else the host name).
     pub instance: String,
+    /// How watches reach HSS: through the shared, batched poller, or one call per watch.
+    pub polling: PollingMode,
+}
+
+/// How the controller calls HSS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PollingMode {
+    /// One shared poller per (endpoint, project, enterprise project, credential identity):
+    /// host ids of all its watches deduplicated, queried in chunks of up to 100, paced by the
+    /// per-credential quota (`crate::poller`).
+    #[default]
+    Batched,
+    /// One HSS call per watch per reconcile: the naive baseline the benchmark compares with.
+    PerWatch,
 }
 
 impl Default for ControllerSettings {
@@ -40,6 +54,7 @@ impl Default for ControllerSettings {
             concurrency: 4,
             backoff: BackoffPolicy::default(),
             instance: default_instance(),
+            polling: PollingMode::default(),
         }
     }
 }

@@ -18,5 +18,5 @@ pub mod run;
 pub mod schedule;
 pub mod status_write;
 
-pub use context::{Context, ControllerSettings, CONTROLLER_NAME};
+pub use context::{Context, ControllerSettings, PollingMode, CONTROLLER_NAME};
 pub use run::{run_controllers, RunError};

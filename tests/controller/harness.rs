@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::controller::schedule::BackoffPolicy;
-use hostrisk_operator::controller::{run_controllers, Context, ControllerSettings, RunError};
+use hostrisk_operator::controller::{
+    run_controllers, Context, ControllerSettings, PollingMode, RunError,
+};
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus};
 use hostrisk_operator::hss::{ClientConfig, HssClient};
@@ -33,6 +35,8 @@ pub struct Options {
     pub backoff: BackoffPolicy,
     /// `--concurrency`.
     pub concurrency: u16,
+    /// Shared batched poller (the default) or one HSS call per watch.
+    pub polling: PollingMode,
 }
 
 impl Default for Options {
@@ -46,6 +50,7 @@ impl Default for Options {
                 floor: Duration::from_millis(100),
             },
             concurrency: 4,
+            polling: PollingMode::Batched,
         }
     }
 }
@@ -100,6 +105,7 @@ impl Harness {
             concurrency: options.concurrency,
             backoff: options.backoff,
             instance: "test-instance".into(),
+            polling: options.polling,
         };
         let ctx = Arc::new(Context::new(client.clone(), hss, settings));
         let shutdown = CancellationToken::new();
