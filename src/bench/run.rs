@@ -23,7 +23,7 @@ use super::remote::RemoteWorld;
 use super::report::ModeReport;
 use super::world::{create_watches, start_world, BenchWorld, HssTarget, WorldCounters};
 use super::{BenchError, BenchOptions, Mode, WorldPlacement};
-use crate::controller::{run_controllers, Context, ControllerSettings};
+use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
 use crate::crd::duration::format_duration;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::{ClientConfig, HssClient};
@@ -212,8 +212,11 @@ impl World {
 /// allowed (like `--allowed-endpoints`).
 fn controller_settings(options: &BenchOptions, endpoint: &str, mode: Mode) -> ControllerSettings {
     let defaults = ValidationPolicy::default();
-    let _ = mode;
     ControllerSettings {
+        polling: match mode {
+            Mode::Batched => PollingMode::Batched,
+            Mode::PerWatch => PollingMode::PerWatch,
+        },
         policy: ValidationPolicy {
             min_interval: defaults.min_interval.min(options.interval),
             default_interval: options.interval,
