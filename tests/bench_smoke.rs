@@ -51,6 +51,7 @@ fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
         "--hosts-per-watch=4",
         "--interval=4s",
         "--mode=both",
+        "--probes=2",
     ]);
     let n = |name: &str| number(&figures, name, &stdout);
     // 5 watches × 4 hosts, 1 shared id each in pairs: 3 pooled + 15 private ids, one call.
@@ -77,6 +78,8 @@ fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
         );
         assert_eq!(n(&format!("{mode}.watches_with_data")), 5.0, "{stdout}");
         assert_eq!(n(&format!("{mode}.min_calls_per_sweep")), 1.0, "{stdout}");
+        assert_eq!(n(&format!("{mode}.probes")), 2.0, "{stdout}");
+        n(&format!("{mode}.probe_create_to_status_p99"));
         assert_eq!(n(&format!("{mode}.hss_429s")), 0.0, "{stdout}");
         assert_eq!(
             n(&format!("{mode}.status_writes_per_idle_sweep")),

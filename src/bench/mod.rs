@@ -6,6 +6,7 @@
 //! - [`world`]: simulator, stand-in, CRD, namespaces, Secrets, and the watches' creation.
 //! - [`remote`]: the same world in a child process (the default), so this process's RSS and
 //!   CPU are the operator's.
+//! - [`drive`]: creating and observing the watches (next to the world), probe watches.
 //! - [`observe`]: a watcher timing create → first status with data.
 //! - [`run`]: one mode: creation wave, then one idle sweep measured.
 //! - [`process`]: RSS and CPU time from procfs.
@@ -16,6 +17,7 @@
 //! measured limiter wait is printed (`<mode>.quota_wait`) to show it; if it is not zero the
 //! latency figures include it.
 
+pub mod drive;
 pub mod observe;
 pub mod process;
 pub mod remote;
@@ -78,6 +80,8 @@ pub struct BenchOptions {
     /// Longest wait for every watch's first data.
     pub timeout: Duration,
     pub world: WorldPlacement,
+    /// Watches created one at a time after the measured sweep ([`drive`]).
+    pub probes: usize,
 }
 
 impl BenchOptions {

@@ -60,18 +60,42 @@ impl Timeline {
 
     /// Waits until `count` watches showed data or `deadline` passes; returns whether they did.
     pub async fn wait_for_data(&self, count: usize, deadline: Instant) -> bool {
+        self.wait_until(|times| times.first_data.len() >= count, deadline)
+            .await
+    }
+
+    /// Waits until watch `namespace/name` showed data or `deadline` passes.
+    pub async fn wait_for_watch(&self, namespace: &str, name: &str, deadline: Instant) -> bool {
+        let key = (namespace.to_string(), name.to_string());
+        self.wait_until(|times| times.first_data.contains_key(&key), deadline)
+            .await
+    }
+
+    async fn wait_until(&self, done: impl Fn(&Times) -> bool, deadline: Instant) -> bool {
         loop {
             let notified = self.progress.notified();
-            if self.with_data() >= count {
+            if done(&self.lock()) {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
             }
-            // A short cap covers a notification sent between the count and the wait.
+            // A short cap covers a notification sent between the check and the wait.
             let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), notified).await;
         }
+    }
+
+    /// Create → first data of one watch, if it has both.
+    pub fn latency_of(&self, namespace: &str, name: &str) -> Option<Duration> {
+        let key = (namespace.to_string(), name.to_string());
+        let times = self.lock();
+        Some(
+            times
+                .first_data
+                .get(&key)?
+                .saturating_duration_since(*times.created.get(&key)?),
+        )
     }
 
     /// Create → first data of every watch that has both, sorted.

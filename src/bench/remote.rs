@@ -4,10 +4,12 @@
 //! stand-in keeps every object as JSON values and fans each change out to every watcher, and
 //! the simulator holds the whole fleet: in-process they would dwarf the operator.
 //!
-//! The child is this binary run as `bench --serve-world` with the same workload flags. It
-//! speaks one JSON document per line on stdio: it prints [`WorldInfo`] once ready, answers
-//! each `counters` line on its stdin with [`WorldCounters`], and stops on `stop` or when its
-//! stdin closes (so it never outlives the benchmark).
+//! The child is this binary run as `bench --serve-world` with the same workload flags; it also
+//! runs the benchmark's client side ([`Driver`]: creating and observing the watches). It speaks
+//! one JSON document per line on stdio: it prints [`WorldInfo`] once ready, then answers each
+//! command line on its stdin: `create` with [`CreationResult`], `counters` with
+//! [`WorldCounters`], `probe` with [`ProbeResult`]; it stops on `stop` or when its stdin
+//! closes (so it never outlives the benchmark).
 
 use std::io::Write;
 use std::process::Stdio;
@@ -16,15 +18,19 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+use super::drive::{CreationResult, Driver, ProbeResult};
 use super::process::{memory_of, Memory};
 use super::world::{start_world, HssTarget, WorldCounters};
 use super::{BenchError, BenchOptions};
+use crate::crd::duration::format_duration;
 
 /// Longest wait for the child to set up (generating a 90,000-host fleet takes a while in a
 /// debug build).
 const START_TIMEOUT: Duration = Duration::from_secs(300);
 /// Longest wait for one answer or for the child to exit.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the answer to `create` or `probe`, beyond the benchmark's own timeout.
+const DRIVE_MARGIN: Duration = Duration::from_secs(60);
 
 /// What the child prints once its servers run and the CRD, namespaces and Secrets exist.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -48,14 +54,26 @@ pub async fn serve_world(options: &BenchOptions) -> Result<(), BenchError> {
         target: world.target(),
     };
     print_json(&info)?;
+    let driver = Driver::start(
+        world.kube.client().await?,
+        world.target(),
+        workload,
+        options.watches_per_namespace,
+        format_duration(options.interval),
+        options.timeout,
+    )
+    .await;
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
         match line.trim() {
+            "create" => print_json(&driver.create_all().await?)?,
             "counters" => print_json(&world.counters())?,
+            "probe" => print_json(&driver.probe(options.probes).await?)?,
             "stop" => break,
             other => tracing::warn!(command = other, "unknown world command"),
         }
     }
+    driver.stop().await;
     world.shutdown().await;
     Ok(())
 }
@@ -91,6 +109,9 @@ impl RemoteWorld {
                 "--watches-per-namespace={}",
                 options.watches_per_namespace
             ))
+            .arg(format!("--interval={}", format_duration(options.interval)))
+            .arg(format!("--timeout={}", format_duration(options.timeout)))
+            .arg(format!("--probes={}", options.probes))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -120,9 +141,28 @@ impl RemoteWorld {
     }
 
     pub async fn counters(&mut self) -> Result<WorldCounters, BenchError> {
-        self.stdin.write_all(b"counters\n").await?;
+        self.ask("counters", ANSWER_TIMEOUT).await
+    }
+
+    /// Has the child create every watch; answers once each showed data (or its timeout).
+    pub async fn create(&mut self, timeout: Duration) -> Result<CreationResult, BenchError> {
+        self.ask("create", timeout + DRIVE_MARGIN).await
+    }
+
+    pub async fn probe(&mut self, timeout: Duration) -> Result<ProbeResult, BenchError> {
+        self.ask("probe", timeout + DRIVE_MARGIN).await
+    }
+
+    async fn ask<T: serde::de::DeserializeOwned>(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<T, BenchError> {
+        self.stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await?;
         self.stdin.flush().await?;
-        read_json(&mut self.lines, ANSWER_TIMEOUT).await
+        read_json(&mut self.lines, timeout).await
     }
 
     /// RSS of the world process.

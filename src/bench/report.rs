@@ -26,6 +26,12 @@ pub struct ModeReport {
     pub latency_p50: Option<Duration>,
     pub latency_p99: Option<Duration>,
     pub latency_max: Option<Duration>,
+    /// Probe watches (created one at a time after the sweep) that showed data, the ones that
+    /// did not in time, and their create → first data latency.
+    pub probes: u64,
+    pub probes_missing: u64,
+    pub probe_p50: Option<Duration>,
+    pub probe_p99: Option<Duration>,
     /// Time HSS calls waited for the client's per-credential rate limiter (whole mode).
     pub quota_wait: Duration,
     /// First create to the last watch showing data.
@@ -95,6 +101,16 @@ impl ModeReport {
             format!("{m}.create_to_status_p50: {} s", seconds(self.latency_p50)),
             format!("{m}.create_to_status_p99: {} s", seconds(self.latency_p99)),
             format!("{m}.create_to_status_max: {} s", seconds(self.latency_max)),
+            format!("{m}.probes: {} watches", self.probes),
+            format!("{m}.probes_missing: {} watches", self.probes_missing),
+            format!(
+                "{m}.probe_create_to_status_p50: {} s",
+                seconds(self.probe_p50)
+            ),
+            format!(
+                "{m}.probe_create_to_status_p99: {} s",
+                seconds(self.probe_p99)
+            ),
             format!("{m}.quota_wait: {} s", seconds(Some(self.quota_wait))),
             format!("{m}.creation_wave: {} s", seconds(Some(self.creation_wave))),
             format!("{m}.sweep_window: {} s", seconds(Some(self.sweep_window))),
@@ -159,6 +175,10 @@ mod tests {
             latency_p50: Some(Duration::from_millis(120)),
             latency_p99: None,
             latency_max: None,
+            probes: 10,
+            probes_missing: 0,
+            probe_p50: None,
+            probe_p99: None,
             quota_wait: Duration::ZERO,
             creation_wave: Duration::from_secs(2),
             sweep_window: Duration::from_secs(50),

@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::observe::{percentile, start_observer, Timeline};
+use super::drive::{CreationResult, Driver, ProbeResult};
+use super::observe::percentile;
 use super::process::{cpu_time, memory, reset_peak_rss};
 use super::remote::RemoteWorld;
 use super::report::ModeReport;
-use super::world::{create_watches, start_world, BenchWorld, HssTarget, WorldCounters};
+use super::world::{start_world, BenchWorld, HssTarget, WorldCounters};
 use super::{BenchError, BenchOptions, Mode, WorldPlacement};
 use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
 use crate::crd::duration::format_duration;
@@ -62,30 +63,13 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     let controller = tokio::spawn(run_controllers(ctx.clone(), Vec::new(), shutdown.clone()));
     wait_ready(&ctx, &controller).await?;
 
-    let timeline = Timeline::default();
-    let stop_observer = CancellationToken::new();
-    let (observer, observer_synced) =
-        start_observer(client.clone(), timeline.clone(), stop_observer.clone());
-    let _ = tokio::time::timeout(READY_TIMEOUT, observer_synced).await;
-
     let t0 = Instant::now();
-    let interval_text = format_duration(options.interval);
-    create_watches(
-        &client,
-        &target,
-        &workload,
-        options.watches_per_namespace,
-        &interval_text,
-        &timeline,
-    )
-    .await?;
-    let all_data = timeline
-        .wait_for_data(workload.watches, t0 + options.timeout)
-        .await;
+    let creation = world.create(options.timeout).await?;
     let t_ready = Instant::now();
     let at_ready = world.counters().await?;
 
     let wave = t_ready - t0;
+    let all_data = creation.with_data >= workload.watches as u64;
     let window_valid = all_data && wave.as_secs_f64() <= MAX_WAVE * options.interval.as_secs_f64();
     let window_end = if window_valid {
         t0 + options.interval.mul_f64(SWEEP_END)
@@ -94,12 +78,11 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     };
     tokio::time::sleep_until(window_end.into()).await;
     let at_end = world.counters().await?;
+    let probes = world.probe(options.probes, options.timeout).await?;
 
     shutdown.cancel();
     let stopped = tokio::time::timeout(STOP_TIMEOUT, controller).await;
     let cpu_end = cpu_time();
-    stop_observer.cancel();
-    let _ = observer.await;
     let peak_rss = memory().map(|m| m.peak_rss);
     let world_peak_rss = world.memory().map(|m| m.peak_rss);
     match stopped {
@@ -109,7 +92,8 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         Err(_) => return Err(BenchError::Controller("did not stop in time".into())),
     }
 
-    let latencies = timeline.latencies();
+    let latencies = durations(&creation.latencies);
+    let probe_latencies = durations(&probes.latencies);
     let reconciles = ctx.counters.reconciles.load(Ordering::Relaxed);
     let report = ModeReport {
         mode,
@@ -119,10 +103,14 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         throttled: at_end.throttled,
         idle_status_writes: at_end.status_writes - at_ready.status_writes,
         startup_status_writes: at_ready.status_writes,
-        watches_with_data: timeline.with_data() as u64,
+        watches_with_data: creation.with_data,
         latency_p50: percentile(&latencies, 50.0),
         latency_p99: percentile(&latencies, 99.0),
         latency_max: latencies.last().copied(),
+        probes: probe_latencies.len() as u64,
+        probes_missing: probes.missing,
+        probe_p50: percentile(&probe_latencies, 50.0),
+        probe_p99: percentile(&probe_latencies, 99.0),
         quota_wait: hss.stats().rate_limit_wait,
         creation_wave: wave,
         sweep_window: window_end.saturating_duration_since(t_ready),
@@ -144,9 +132,18 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     Ok(report)
 }
 
-/// The simulator and the stand-in, here or in a child process.
+fn durations(seconds: &[f64]) -> Vec<Duration> {
+    let mut all: Vec<Duration> = seconds
+        .iter()
+        .map(|s| Duration::from_secs_f64(s.max(0.0)))
+        .collect();
+    all.sort();
+    all
+}
+
+/// The simulator and the stand-in with the driver, here or in a child process.
 enum World {
-    Local(BenchWorld),
+    Local(Box<(BenchWorld, Driver)>),
     Remote(Box<RemoteWorld>),
 }
 
@@ -155,14 +152,22 @@ impl World {
         Ok(match options.world {
             WorldPlacement::InProcess => {
                 let workload = options.workload()?;
-                World::Local(
-                    start_world(
-                        &workload,
-                        options.watches_per_namespace,
-                        options.calls_per_minute(),
-                    )
-                    .await?,
+                let world = start_world(
+                    &workload,
+                    options.watches_per_namespace,
+                    options.calls_per_minute(),
                 )
+                .await?;
+                let driver = Driver::start(
+                    world.kube.client().await?,
+                    world.target(),
+                    workload,
+                    options.watches_per_namespace,
+                    format_duration(options.interval),
+                    options.timeout,
+                )
+                .await;
+                World::Local(Box::new((world, driver)))
             }
             WorldPlacement::Subprocess => {
                 World::Remote(Box::new(RemoteWorld::spawn(options).await?))
@@ -172,22 +177,36 @@ impl World {
 
     async fn client(&self) -> Result<kube::Client, BenchError> {
         match self {
-            World::Local(world) => Ok(world.kube.client().await?),
+            World::Local(local) => Ok(local.0.kube.client().await?),
             World::Remote(world) => world.client(),
         }
     }
 
     fn target(&self) -> HssTarget {
         match self {
-            World::Local(world) => world.target(),
+            World::Local(local) => local.0.target(),
             World::Remote(world) => world.info.target.clone(),
         }
     }
 
     async fn counters(&mut self) -> Result<WorldCounters, BenchError> {
         match self {
-            World::Local(world) => Ok(world.counters()),
+            World::Local(local) => Ok(local.0.counters()),
             World::Remote(world) => world.counters().await,
+        }
+    }
+
+    async fn create(&mut self, timeout: Duration) -> Result<CreationResult, BenchError> {
+        match self {
+            World::Local(local) => local.1.create_all().await,
+            World::Remote(world) => world.create(timeout).await,
+        }
+    }
+
+    async fn probe(&mut self, count: usize, timeout: Duration) -> Result<ProbeResult, BenchError> {
+        match self {
+            World::Local(local) => local.1.probe(count).await,
+            World::Remote(world) => world.probe(timeout).await,
         }
     }
 
@@ -201,7 +220,11 @@ impl World {
 
     async fn shutdown(self) {
         match self {
-            World::Local(world) => world.shutdown().await,
+            World::Local(local) => {
+                let (world, driver) = *local;
+                driver.stop().await;
+                world.shutdown().await;
+            }
             World::Remote(world) => world.shutdown().await,
         }
     }

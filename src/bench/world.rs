@@ -156,6 +156,40 @@ pub fn watch(
     watch
 }
 
+/// Name of probe watch `p` (see `drive`).
+pub fn probe_name(p: usize) -> String {
+    format!("probe-{p:05}")
+}
+
+/// Creates probe watch `p` in the first namespace, listing the hosts of watch `p` (so the
+/// unique ids do not change); returns when the create was sent.
+pub async fn create_probe(
+    client: &kube::Client,
+    target: &HssTarget,
+    workload: &Workload,
+    p: usize,
+    per_namespace: usize,
+    interval: &str,
+    timeline: &Timeline,
+) -> Result<Instant, BenchError> {
+    let mut probe = watch(
+        target,
+        workload,
+        p % workload.watches,
+        per_namespace,
+        interval,
+    );
+    let namespace = namespace_of(0, per_namespace);
+    probe.metadata.name = Some(probe_name(p));
+    probe.metadata.namespace = Some(namespace.clone());
+    let created = Instant::now();
+    timeline.created(&namespace, &probe_name(p), created);
+    Api::<HostRiskWatch>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &probe)
+        .await?;
+    Ok(created)
+}
+
 /// Creates every watch, a few at a time, noting each create time in `timeline`.
 pub async fn create_watches(
     client: &kube::Client,

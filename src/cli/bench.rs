@@ -58,6 +58,10 @@ pub struct BenchArgs {
     /// RSS and CPU figures the controller's own.
     #[arg(long, value_enum, default_value_t = WorldPlacement::Subprocess)]
     pub world: WorldPlacement,
+    /// Watches created one at a time after the measured sweep, timing create → status in a
+    /// running system at full scale.
+    #[arg(long, default_value_t = 10)]
+    pub probes: u64,
     /// Internal: be the world process of a benchmark (see `bench::remote`).
     #[arg(long, hide = true)]
     pub serve_world: bool,
@@ -93,6 +97,7 @@ impl BenchArgs {
             concurrency: self.concurrency,
             timeout: self.timeout,
             world: self.world,
+            probes: usize::try_from(self.probes).unwrap_or(usize::MAX),
         }
     }
 }
