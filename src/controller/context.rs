@@ -8,11 +8,13 @@ use std::time::Duration;
 use kube::runtime::events::Reporter;
 use tokio::sync::Semaphore;
 
+use super::batched::{BatchedState, PollerSlot};
 use super::health::{Counters, Health};
 use super::schedule::{BackoffPolicy, PollScheduler, WatchKey};
 use super::status_write::WrittenStatuses;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::HssClient;
+use crate::metrics::{Metrics, MetricsOptions};
 
 /// Name under which the operator reports Events and manages fields.
 pub const CONTROLLER_NAME: &str = "hostrisk-operator";
@@ -86,11 +88,37 @@ pub struct Context {
     /// Bounds HSS polls over all per-namespace controllers (each controller also bounds its own
     /// reconciles with the same number).
     pub poll_permits: Semaphore,
+    /// The Prometheus registry served on `/metrics`.
+    pub metrics: Metrics,
+    /// The shared poller while the controllers run in [`PollingMode::Batched`] (only on the
+    /// leader: it is created when the controllers start and shut down when they stop).
+    pub poller: PollerSlot,
+    /// What each watch registered with the poller and which of its updates were applied.
+    pub batched: BatchedState,
 }
 
 impl Context {
+    /// A context with default metrics options (no per-host series).
     pub fn new(client: kube::Client, hss: HssClient, settings: ControllerSettings) -> Self {
+        Self::with_metrics(
+            client,
+            hss,
+            settings,
+            Metrics::new(MetricsOptions::default()),
+        )
+    }
+
+    /// A context reporting to `metrics`. The HSS client reports its requests there too (the
+    /// first metrics attached to a client win); in batched mode the poller records the quota
+    /// waits, so the client records its own limiter waits only in per-watch mode.
+    pub fn with_metrics(
+        client: kube::Client,
+        hss: HssClient,
+        settings: ControllerSettings,
+        metrics: Metrics,
+    ) -> Self {
         let permits = usize::from(settings.concurrency.max(1));
+        hss.attach_metrics(metrics.clone(), settings.polling == PollingMode::PerWatch);
         Self {
             client,
             hss,
@@ -99,14 +127,23 @@ impl Context {
             health: Arc::new(Health::default()),
             counters: Arc::new(Counters::default()),
             poll_permits: Semaphore::new(permits),
+            metrics,
+            poller: PollerSlot::default(),
+            batched: BatchedState::default(),
             settings,
         }
     }
 
-    /// Drops everything kept in memory about a deleted resource.
+    /// Drops everything kept in memory about a deleted resource, its poller registration and
+    /// its metric series included.
     pub fn forget(&self, key: &WatchKey) {
         self.scheduler.forget(key);
         self.written.forget(key);
+        self.batched.forget(key);
+        if let Some(poller) = self.poller.get() {
+            poller.remove(&super::batched::poller_key(key));
+        }
+        self.metrics.forget_watch(&key.namespace, &key.name);
     }
 
     /// The reporter stamped on every Event.

@@ -9,6 +9,7 @@
 //! - [`run`]: the kube-runtime `Controller` wiring.
 //! - [`health`]: `/livez`, `/readyz`, `/metrics`.
 
+pub mod batched;
 pub mod context;
 pub mod credentials;
 pub mod events;

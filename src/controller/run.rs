@@ -25,7 +25,7 @@ use kube::{Api, ResourceExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::context::Context;
+use super::context::{Context, PollingMode};
 use super::reconcile::{error_policy, reconcile, watch_key};
 use super::schedule::{PollScheduler, WatchKey};
 use crate::crd::{HostRiskWatch, REFRESH_ANNOTATION};
@@ -89,6 +89,12 @@ pub async fn run_controllers(
     namespaces: Vec<String>,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
+    // Only the leader gets here (cli/run.rs starts the controllers once leading), so only the
+    // leader polls; the poller stops with the controllers.
+    if ctx.settings.polling == PollingMode::Batched {
+        ctx.poller.start(&ctx.hss, ctx.metrics.clone());
+    }
+    ctx.metrics.set_leader(true);
     let mut synced = Vec::new();
     let mut controllers = Vec::new();
     for scope in scopes(&namespaces) {
@@ -131,6 +137,8 @@ pub async fn run_controllers(
         }
     }
     ctx.health.set_controller_alive(false);
+    ctx.metrics.set_leader(false);
+    ctx.poller.stop();
     readiness.abort();
     result
 }
@@ -157,6 +165,8 @@ fn build_controller(
     };
     let (reader, writer) = reflector::store();
     let forget_ctx = ctx.clone();
+    let prune_store = reader.clone();
+    let prune_scope = scope.clone();
     let (synced_tx, synced_rx) = watch::channel(false);
     let watches = watcher(watch_api, watcher::Config::default())
         .default_backoff()
@@ -168,6 +178,8 @@ fn build_controller(
                 }
             }
             Ok(watcher::Event::InitDone) => {
+                // A re-list reports no deletion: drop what is gone from the fresh store.
+                prune(&forget_ctx, prune_scope.as_deref(), &prune_store);
                 synced_tx.send_replace(true);
             }
             _ => {}
@@ -188,8 +200,10 @@ fn build_controller(
     };
     let label = scope_label(&scope);
     let concurrency = ctx.settings.concurrency;
+    let updates = poller_updates(&ctx, scope.clone());
     let driver = Controller::for_stream(watches, reader.clone())
         .watches_stream(secrets, mapper)
+        .reconcile_on(updates)
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, ctx)
@@ -204,6 +218,58 @@ fn build_controller(
             future::ready(())
         });
     (synced_rx, driver)
+}
+
+/// The watches of `scope` with a new poller update (empty when there is no poller).
+fn poller_updates(
+    ctx: &Context,
+    scope: Option<String>,
+) -> stream::BoxStream<'static, ObjectRef<HostRiskWatch>> {
+    let Some(poller) = ctx.poller.get() else {
+        return stream::empty().boxed();
+    };
+    poller
+        .handle()
+        .subscribe()
+        .filter(move |key| future::ready(scope.as_ref().is_none_or(|ns| *ns == key.namespace)))
+        .map(|key| ObjectRef::new(&key.name).within(&key.namespace))
+        .boxed()
+}
+
+/// Forgets every watch of `scope` known to the poller or the batched state but absent from
+/// the store (deleted while the watch was re-listing).
+fn prune(ctx: &Context, scope: Option<&str>, store: &Store<HostRiskWatch>) {
+    let in_scope = |key: &WatchKey| scope.is_none_or(|ns| ns == key.namespace);
+    let present = |key: &WatchKey| {
+        store
+            .get(&ObjectRef::new(&key.name).within(&key.namespace))
+            .is_some()
+    };
+    let mut gone: Vec<WatchKey> = ctx
+        .batched
+        .keys()
+        .into_iter()
+        .filter(|key| in_scope(key) && !present(key))
+        .collect();
+    if let Some(poller) = ctx.poller.get() {
+        let removed = poller.retain(|key| {
+            let key = WatchKey {
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+            };
+            !in_scope(&key) || present(&key)
+        });
+        gone.extend(removed.into_iter().map(|key| WatchKey {
+            namespace: key.namespace,
+            name: key.name,
+        }));
+    }
+    gone.sort();
+    gone.dedup();
+    for key in gone {
+        tracing::debug!(namespace = %key.namespace, name = %key.name, "watch gone; forgotten");
+        ctx.forget(&key);
+    }
 }
 
 /// Secrets the watch reports: created or changed ones as they are, deleted ones without a

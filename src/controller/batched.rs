@@ -1,0 +1,407 @@
+//! Reconcile in [`PollingMode::Batched`](super::PollingMode::Batched): the reconcile registers
+//! the watch with the shared poller ([`crate::poller`]) and applies the poller's updates; it
+//! never calls HSS itself.
+//!
+//! - A registration is (re)made when the poll scheduler says something changed: first seen,
+//!   new generation, refresh annotation, Secret change, or the periodic re-check after the
+//!   interval (which re-reads the Secret; an equal registration is a no-op for the poller).
+//!   Its revision (uid, generation, refresh annotation, Secret `resourceVersion`) makes the
+//!   poller refresh a new or changed watch with its next call.
+//! - Suspended, refused and credential-less watches are removed from the poller.
+//! - Each poller update (the subscription stream triggers the reconcile) goes through the same
+//!   pure status computation as a per-watch poll, with the interval the poller measured, so a
+//!   watch the quota cannot serve as often as asked says so. Updates of an older revision are
+//!   dropped; an update is marked applied only once its status is written, so a failed write
+//!   applies it again on the retry.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use kube::runtime::controller::Action;
+
+use super::context::Context;
+use super::health::Counters;
+use super::reconcile::{finish, finish_unpolled, prepare, Prepared, ReadyToPoll, ReconcileError};
+use super::schedule::{Due, Observed, WatchKey};
+use crate::crd::{HostRiskSummary, HostRiskWatch, HostRiskWatchStatus, HostStatus};
+use crate::hss::HssClient;
+use crate::metrics::{HostSnapshot, Metrics, RiskTotals, WatchSnapshot};
+use crate::poller::{self, Poller, PollerOptions, WatchRegistration};
+use crate::status::PollOutcome;
+
+/// The poller's key of a watch.
+pub fn poller_key(key: &WatchKey) -> poller::WatchKey {
+    poller::WatchKey::new(&key.namespace, &key.name)
+}
+
+/// The registration revision: what, when it changes, asks for a prompt refresh.
+pub fn revision(observed: &Observed, secret_version: Option<&str>) -> String {
+    format!(
+        "uid={};generation={};refresh={};secret={}",
+        observed.uid.as_deref().unwrap_or_default(),
+        observed.generation.unwrap_or_default(),
+        observed.refresh_requested_at.as_deref().unwrap_or_default(),
+        secret_version.unwrap_or_default(),
+    )
+}
+
+/// The running poller, if any (set while the controllers run in batched mode).
+#[derive(Default)]
+pub struct PollerSlot {
+    poller: Mutex<Option<Arc<Poller>>>,
+}
+
+impl PollerSlot {
+    pub fn get(&self) -> Option<Arc<Poller>> {
+        self.lock().clone()
+    }
+
+    /// Starts a poller planning with the client's quota (call from within the runtime);
+    /// stops any previous one.
+    pub fn start(&self, hss: &HssClient, metrics: Metrics) -> Arc<Poller> {
+        let options = PollerOptions {
+            metrics: Some(metrics),
+            ..PollerOptions::matching(hss.config())
+        };
+        let (poller, _handle) = Poller::new(hss.clone(), options);
+        let poller = Arc::new(poller);
+        if let Some(old) = self.lock().replace(Arc::clone(&poller)) {
+            old.shutdown();
+        }
+        poller
+    }
+
+    /// Stops the poller (its group tasks end, subscription streams close).
+    pub fn stop(&self) {
+        if let Some(poller) = self.lock().take() {
+            poller.shutdown();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Arc<Poller>>> {
+        // Only replaced or taken under the lock; a panic cannot leave it half updated.
+        self.poller.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Registered {
+    revision: String,
+    interval: Duration,
+    /// `WatchUpdate::at` of the last update whose status was written.
+    applied: Option<tokio::time::Instant>,
+}
+
+/// What each watch registered with the poller, and the last update applied.
+#[derive(Debug, Default)]
+pub struct BatchedState {
+    entries: Mutex<HashMap<WatchKey, Registered>>,
+}
+
+impl BatchedState {
+    fn register(&self, key: &WatchKey, revision: String, interval: Duration) {
+        let mut entries = self.lock();
+        let applied = entries
+            .get(key)
+            .filter(|r| r.revision == revision)
+            .and_then(|r| r.applied);
+        entries.insert(
+            key.clone(),
+            Registered {
+                revision,
+                interval,
+                applied,
+            },
+        );
+    }
+
+    fn get(&self, key: &WatchKey) -> Option<Registered> {
+        self.lock().get(key).cloned()
+    }
+
+    fn mark_applied(&self, key: &WatchKey, revision: &str, at: tokio::time::Instant) {
+        if let Some(entry) = self.lock().get_mut(key).filter(|r| r.revision == revision) {
+            entry.applied = Some(at);
+        }
+    }
+
+    /// Watches with a registration.
+    pub fn keys(&self) -> Vec<WatchKey> {
+        self.lock().keys().cloned().collect()
+    }
+
+    pub fn forget(&self, key: &WatchKey) {
+        self.lock().remove(key);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<WatchKey, Registered>> {
+        // Plain map operations; a panic elsewhere leaves it usable.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The batched reconcile, after the first status was written.
+pub(super) async fn reconcile_batched(
+    watch: &HostRiskWatch,
+    ctx: &Context,
+    key: &WatchKey,
+    observed: Observed,
+    previous: Option<&HostRiskWatchStatus>,
+    poller: &Poller,
+) -> Result<Action, ReconcileError> {
+    if let Due::Now(reason) = ctx.scheduler.due(key, &observed, Instant::now()) {
+        match prepare(watch, ctx, key).await? {
+            Prepared::Unpolled(unpolled) => {
+                poller.remove(&poller_key(key));
+                ctx.batched.forget(key);
+                return finish_unpolled(watch, ctx, key, previous, observed, unpolled).await;
+            }
+            Prepared::Ready(ready) => {
+                let ReadyToPoll {
+                    spec,
+                    scope,
+                    credentials,
+                    secret_version,
+                } = *ready;
+                let revision = revision(&observed, secret_version.as_deref());
+                tracing::debug!(
+                    namespace = %key.namespace,
+                    name = %key.name,
+                    trigger = reason.as_str(),
+                    hosts = spec.host_ids.len(),
+                    "registered with the poller"
+                );
+                poller.upsert(WatchRegistration {
+                    key: poller_key(key),
+                    scope,
+                    credentials,
+                    host_ids: spec.host_ids.clone(),
+                    interval: spec.interval,
+                    revision: revision.clone(),
+                });
+                ctx.batched.register(key, revision, spec.interval);
+                // The poller polls from now on; the scheduler only brings the reconcile back
+                // to re-read the Secret once per interval.
+                ctx.scheduler
+                    .record_idle(key, observed.clone(), spec.interval, Instant::now());
+            }
+        }
+    }
+    let Some(registered) = ctx.batched.get(key) else {
+        return Ok(Action::requeue(next_check(ctx, key, &observed)));
+    };
+    let fresh = poller
+        .handle()
+        .latest(&poller_key(key))
+        .filter(|u| u.revision == registered.revision)
+        .filter(|u| registered.applied.is_none_or(|at| u.at > at));
+    match fresh {
+        Some(update) => {
+            let outcome = match update.outcome {
+                Ok(result) => PollOutcome::Success(result),
+                Err(failure) => {
+                    Counters::inc(&ctx.counters.poll_failures);
+                    tracing::warn!(
+                        namespace = %key.namespace,
+                        name = %key.name,
+                        reason = failure.reason,
+                        request_id = failure.request_id.as_deref().unwrap_or_default(),
+                        message = %failure.message,
+                        "HSS poll failed"
+                    );
+                    PollOutcome::Failed(failure)
+                }
+            };
+            finish(
+                watch,
+                ctx,
+                key,
+                previous,
+                outcome,
+                registered.interval,
+                update.smoothed_interval,
+            )
+            .await?;
+            ctx.batched
+                .mark_applied(key, &registered.revision, update.at);
+        }
+        None if previous.is_some_and(|p| p.observed_generation != watch.metadata.generation) => {
+            // The spec changed and HSS has not answered for it yet: say so (Ready=Unknown,
+            // reason Polling) instead of showing the old spec's data as current.
+            finish(
+                watch,
+                ctx,
+                key,
+                previous,
+                PollOutcome::Pending,
+                registered.interval,
+                None,
+            )
+            .await?;
+        }
+        None => {}
+    }
+    Ok(Action::requeue(next_check(ctx, key, &observed)))
+}
+
+/// When the reconcile should come back by itself (the poller's updates bring it back sooner).
+fn next_check(ctx: &Context, key: &WatchKey, observed: &Observed) -> Duration {
+    match ctx.scheduler.due(key, observed, Instant::now()) {
+        Due::NotBefore(wait) => wait,
+        Due::Now(_) => ctx.scheduler.backoff_policy().floor,
+    }
+}
+
+fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}
+
+/// The metric snapshot of a status summary (and its found hosts, for per-host series).
+pub fn watch_snapshot(summary: &HostRiskSummary, hosts: &[HostStatus]) -> WatchSnapshot {
+    let by = |pairs: &[(&str, i64)]| {
+        pairs
+            .iter()
+            .map(|(label, value)| ((*label).to_string(), count(*value)))
+            .collect()
+    };
+    let number = |v: Option<i64>| count(v.unwrap_or_default());
+    WatchSnapshot {
+        hosts_by_agent_status: by(&[
+            ("online", summary.agent_online),
+            ("offline", summary.agent_offline),
+            ("not_installed", summary.agent_not_installed),
+            ("other", summary.agent_other),
+        ]),
+        hosts_by_protect_status: by(&[
+            ("opened", summary.protection_opened),
+            ("closed", summary.protection_closed),
+        ]),
+        hosts_by_detect_result: by(&[
+            ("risk", summary.detect_risk),
+            ("clean", summary.detect_clean),
+            ("scanning", summary.detect_scanning),
+            ("undetected", summary.detect_undetected),
+        ]),
+        risks: RiskTotals {
+            asset: count(summary.asset_total),
+            vulnerability: count(summary.vulnerability_total),
+            baseline: count(summary.baseline_total),
+            intrusion: count(summary.intrusion_total),
+        },
+        hosts_requested: count(summary.hosts_requested),
+        hosts_found: count(summary.hosts_found),
+        hosts_not_found: count(summary.hosts_not_found),
+        hosts: hosts
+            .iter()
+            .filter(|h| h.found)
+            .map(|h| HostSnapshot {
+                host_id: h.host_id.clone(),
+                agent_status: h.agent_status.clone().unwrap_or_default(),
+                protect_status: h.protect_status.clone().unwrap_or_default(),
+                detect_result: h.detect_result.clone().unwrap_or_default(),
+                risks: RiskTotals {
+                    asset: number(h.asset),
+                    vulnerability: number(h.vulnerability),
+                    baseline: number(h.baseline),
+                    intrusion: number(h.intrusion),
+                },
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revision_changes_with_each_trigger() {
+        let base = Observed {
+            uid: Some("u".into()),
+            generation: Some(1),
+            refresh_requested_at: None,
+        };
+        let r = revision(&base, Some("7"));
+        assert_eq!(r, revision(&base.clone(), Some("7")));
+        assert_ne!(r, revision(&base, Some("8")));
+        assert_ne!(r, revision(&base, None));
+        let mut other = base.clone();
+        other.generation = Some(2);
+        assert_ne!(r, revision(&other, Some("7")));
+        let mut other = base.clone();
+        other.refresh_requested_at = Some("now".into());
+        assert_ne!(r, revision(&other, Some("7")));
+        let mut other = base;
+        other.uid = Some("v".into());
+        assert_ne!(r, revision(&other, Some("7")));
+    }
+
+    #[test]
+    fn applied_marks_survive_an_equal_registration_only() {
+        let state = BatchedState::default();
+        let key = WatchKey {
+            namespace: "ns".into(),
+            name: "w".into(),
+        };
+        let at = tokio::time::Instant::now();
+        state.register(&key, "r1".into(), Duration::from_secs(60));
+        state.mark_applied(&key, "r1", at);
+        state.register(&key, "r1".into(), Duration::from_secs(60));
+        assert_eq!(state.get(&key).and_then(|r| r.applied), Some(at));
+        state.register(&key, "r2".into(), Duration::from_secs(60));
+        assert_eq!(state.get(&key).and_then(|r| r.applied), None);
+        // A late mark for the old revision does not count for the new one.
+        state.mark_applied(&key, "r1", at);
+        assert_eq!(state.get(&key).and_then(|r| r.applied), None);
+        state.forget(&key);
+        assert!(state.keys().is_empty());
+    }
+
+    #[test]
+    fn snapshot_mirrors_the_summary_and_lists_found_hosts_only() {
+        let summary = HostRiskSummary {
+            hosts_requested: 3,
+            hosts_found: 2,
+            hosts_not_found: 1,
+            agent_online: 1,
+            agent_offline: 1,
+            protection_opened: 2,
+            detect_risk: 1,
+            detect_clean: 1,
+            vulnerability_total: 5,
+            ..Default::default()
+        };
+        let hosts = vec![
+            HostStatus {
+                host_id: "a".into(),
+                found: true,
+                agent_status: Some("online".into()),
+                vulnerability: Some(5),
+                ..Default::default()
+            },
+            HostStatus {
+                host_id: "b".into(),
+                found: false,
+                ..Default::default()
+            },
+        ];
+        let snapshot = watch_snapshot(&summary, &hosts);
+        assert_eq!(snapshot.hosts_by_agent_status["online"], 1);
+        assert_eq!(snapshot.hosts_by_agent_status["offline"], 1);
+        assert_eq!(snapshot.hosts_by_protect_status["opened"], 2);
+        assert_eq!(snapshot.hosts_by_detect_result["risk"], 1);
+        assert_eq!(snapshot.risks.vulnerability, 5);
+        assert_eq!(
+            (
+                snapshot.hosts_requested,
+                snapshot.hosts_found,
+                snapshot.hosts_not_found
+            ),
+            (3, 2, 1)
+        );
+        assert_eq!(snapshot.hosts.len(), 1);
+        assert_eq!(snapshot.hosts[0].host_id, "a");
+        assert_eq!(snapshot.hosts[0].risks.vulnerability, 5);
+    }
+}
