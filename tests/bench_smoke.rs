@@ -87,6 +87,12 @@ fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
             "{stdout}"
         );
         assert!(n(&format!("{mode}.peak_rss")) > 0.0);
+        // The default quota leaves room for every call: latency holds no quota wait.
+        assert_eq!(
+            n(&format!("{mode}.quota_waits_over_100ms")),
+            0.0,
+            "{stdout}"
+        );
     }
     assert_eq!(n("per_watch.hss_calls_per_sweep"), 5.0, "{stdout}");
     assert_eq!(

@@ -16,9 +16,9 @@
 //! `lastSyncTime`). Quota wait is excluded by construction: the quota (the operator's client
 //! limiter and the simulator alike) defaults to twice the naive poller's calls per sweep, so
 //! the sliding one-minute window always has a free slot and no call waits for a permit. The
-//! time calls spent in the client's limiter is printed (`<mode>.quota_wait`, a sum over all
-//! calls) to show it: with a free slot that is only the timer's wake-up (about a millisecond
-//! per call). What the latency does include is queueing inside the operator: the creation
+//! operator's own quota-wait histogram is printed to show it (`<mode>.quota_wait_total`,
+//! `<mode>.quota_waits`, and `<mode>.quota_waits_over_100ms`, which must be 0): with a free
+//! slot a "wait" is only the timer's wake-up, about a millisecond. What the latency does include is queueing inside the operator: the creation
 //! wave (all N watches created at once) waits for `--concurrency` reconciles at a time, so its
 //! p99 grows with N. The probe figures (`<mode>.probe_create_to_status_*`, watches created one
 //! at a time into the running system at full scale) show the latency without that queue.

@@ -32,8 +32,11 @@ pub struct ModeReport {
     pub probes_missing: u64,
     pub probe_p50: Option<Duration>,
     pub probe_p99: Option<Duration>,
-    /// Time HSS calls waited for the client's per-credential rate limiter (whole mode).
-    pub quota_wait: Duration,
+    /// The operator's own `hostrisk_hss_quota_wait_seconds` (whole mode): the poller's
+    /// planning waits in batched mode, the client limiter's in per-watch mode.
+    pub quota_wait: QuotaWait,
+    /// Time calls spent in the HSS client's own limiter (batched mode: after the poller's).
+    pub client_limiter_wait: Duration,
     /// First create to the last watch showing data.
     pub creation_wave: Duration,
     pub sweep_window: Duration,
@@ -54,7 +57,43 @@ pub struct ModeReport {
     pub wall_time: Duration,
 }
 
+/// The quota-wait histogram of the operator's metrics, read from its exposition.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QuotaWait {
+    pub total: Option<Duration>,
+    pub waits: Option<u64>,
+    /// Waits longer than the timer's wake-up noise: a call that really waited for quota.
+    pub over_100ms: Option<u64>,
+}
+
+const QUOTA_WAIT: &str = "hostrisk_hss_quota_wait_seconds";
+
+impl QuotaWait {
+    /// Reads `hostrisk_hss_quota_wait_seconds` from Prometheus / OpenMetrics text.
+    pub fn from_exposition(text: &str) -> Self {
+        let sample = |series: &str| -> Option<f64> {
+            text.lines().find_map(|line| {
+                let rest = line.strip_prefix(series)?.strip_prefix(' ')?;
+                rest.split_whitespace().next()?.parse().ok()
+            })
+        };
+        let waits = sample(&format!("{QUOTA_WAIT}_count"));
+        let within = sample(&format!("{QUOTA_WAIT}_bucket{{le=\"0.1\"}}"));
+        QuotaWait {
+            total: sample(&format!("{QUOTA_WAIT}_sum"))
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64),
+            waits: waits.map(|w| w as u64),
+            over_100ms: waits.zip(within).map(|(w, b)| (w - b).max(0.0) as u64),
+        }
+    }
+}
+
 const MIB: f64 = 1024.0 * 1024.0;
+
+fn count(value: Option<u64>) -> String {
+    value.map_or_else(|| "n/a".to_string(), |v| v.to_string())
+}
 
 fn seconds(d: Option<Duration>) -> String {
     d.map_or_else(|| "n/a".to_string(), |d| format!("{:.3}", d.as_secs_f64()))
@@ -111,7 +150,16 @@ impl ModeReport {
                 "{m}.probe_create_to_status_p99: {} s",
                 seconds(self.probe_p99)
             ),
-            format!("{m}.quota_wait: {} s", seconds(Some(self.quota_wait))),
+            format!("{m}.quota_wait_total: {} s", seconds(self.quota_wait.total)),
+            format!("{m}.quota_waits: {} waits", count(self.quota_wait.waits)),
+            format!(
+                "{m}.quota_waits_over_100ms: {} waits",
+                count(self.quota_wait.over_100ms)
+            ),
+            format!(
+                "{m}.client_limiter_wait: {} s",
+                seconds(Some(self.client_limiter_wait))
+            ),
             format!("{m}.creation_wave: {} s", seconds(Some(self.creation_wave))),
             format!("{m}.sweep_window: {} s", seconds(Some(self.sweep_window))),
             format!("{m}.sweep_window_valid: {} bool", self.sweep_window_valid),
@@ -179,7 +227,8 @@ mod tests {
             probes_missing: 0,
             probe_p50: None,
             probe_p99: None,
-            quota_wait: Duration::ZERO,
+            quota_wait: QuotaWait::default(),
+            client_limiter_wait: Duration::ZERO,
             creation_wave: Duration::from_secs(2),
             sweep_window: Duration::from_secs(50),
             sweep_window_valid: true,
@@ -208,6 +257,25 @@ mod tests {
         assert!(lines.contains(&"per_watch.create_to_status_p50: 0.120 s".to_string()));
         assert!(lines.contains(&"per_watch.create_to_status_p99: n/a s".to_string()));
         assert!(lines.contains(&"per_watch.cpu_seconds_per_1000_reconciles: 0.500 s".to_string()));
+    }
+
+    #[test]
+    fn quota_wait_is_read_from_the_exposition() {
+        let text = "# TYPE hostrisk_hss_quota_wait_seconds histogram\n\
+            hostrisk_hss_quota_wait_seconds_sum 12.5\n\
+            hostrisk_hss_quota_wait_seconds_count 40\n\
+            hostrisk_hss_quota_wait_seconds_bucket{le=\"0.01\"} 30\n\
+            hostrisk_hss_quota_wait_seconds_bucket{le=\"0.1\"} 37\n\
+            hostrisk_hss_quota_wait_seconds_bucket{le=\"0.5\"} 38\n";
+        assert_eq!(
+            QuotaWait::from_exposition(text),
+            QuotaWait {
+                total: Some(Duration::from_millis(12_500)),
+                waits: Some(40),
+                over_100ms: Some(3),
+            }
+        );
+        assert_eq!(QuotaWait::from_exposition(""), QuotaWait::default());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::drive::{CreationResult, Driver, ProbeResult};
 use super::observe::percentile;
 use super::process::{cpu_time, memory, reset_peak_rss};
 use super::remote::RemoteWorld;
-use super::report::ModeReport;
+use super::report::{ModeReport, QuotaWait};
 use super::world::{start_world, BenchWorld, HssTarget, WorldCounters};
 use super::{BenchError, BenchOptions, Mode, WorldPlacement};
 use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
@@ -111,7 +111,12 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         probes_missing: probes.missing,
         probe_p50: percentile(&probe_latencies, 50.0),
         probe_p99: percentile(&probe_latencies, 99.0),
-        quota_wait: hss.stats().rate_limit_wait,
+        quota_wait: ctx
+            .metrics
+            .encode()
+            .map(|text| QuotaWait::from_exposition(&text))
+            .unwrap_or_default(),
+        client_limiter_wait: hss.stats().rate_limit_wait,
         creation_wave: wave,
         sweep_window: window_end.saturating_duration_since(t_ready),
         sweep_window_valid: window_valid,
