@@ -45,6 +45,8 @@ pub struct ModeReport {
     pub rss_start: Option<u64>,
     pub rss_setup: Option<u64>,
     pub peak_rss: Option<u64>,
+    /// RSS after the probes, before the controller stops (steady state, all watches polled).
+    pub rss_end: Option<u64>,
     /// Whether the kernel's peak-RSS mark was reset at the start of the mode.
     pub peak_reset: bool,
     /// Where the simulator and stand-in ran (in this process, they are in the RSS figures).
@@ -167,6 +169,7 @@ impl ModeReport {
             format!("{m}.rss_after_setup: {} MiB", mib(self.rss_setup)),
             format!("{m}.peak_rss: {} MiB", mib(self.peak_rss)),
             format!("{m}.peak_rss_reset: {} bool", self.peak_reset),
+            format!("{m}.rss_at_end: {} MiB", mib(self.rss_end)),
             format!("{m}.rss_growth: {} MiB", mib(growth)),
             format!(
                 "{m}.peak_rss_includes_world: {} bool",
@@ -235,6 +238,7 @@ mod tests {
             rss_start: Some(10 * 1024 * 1024),
             rss_setup: Some(20 * 1024 * 1024),
             peak_rss: Some(52 * 1024 * 1024 + 512 * 1024),
+            rss_end: Some(40 * 1024 * 1024),
             peak_reset: true,
             world: WorldPlacement::Subprocess,
             world_peak_rss: None,

@@ -79,6 +79,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     tokio::time::sleep_until(window_end.into()).await;
     let at_end = world.counters().await?;
     let probes = world.probe(options.probes, options.timeout).await?;
+    let rss_end = memory().map(|m| m.rss);
 
     shutdown.cancel();
     let stopped = tokio::time::timeout(STOP_TIMEOUT, controller).await;
@@ -123,6 +124,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         rss_start,
         rss_setup,
         peak_rss,
+        rss_end,
         peak_reset,
         world: options.world,
         world_peak_rss,
