@@ -11,6 +11,9 @@ mod failures;
 #[path = "controller/process.rs"]
 mod process;
 
+#[path = "controller/batching.rs"]
+mod batching;
+
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::hss::model::DetectResult;
