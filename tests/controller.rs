@@ -14,6 +14,9 @@ mod process;
 #[path = "controller/batching.rs"]
 mod batching;
 
+#[path = "controller/observability.rs"]
+mod observability;
+
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::hss::model::DetectResult;
