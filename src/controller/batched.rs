@@ -23,7 +23,7 @@ use kube::runtime::controller::Action;
 use super::context::Context;
 use super::health::Counters;
 use super::reconcile::{finish, finish_unpolled, prepare, Prepared, ReadyToPoll, ReconcileError};
-use super::schedule::{Due, Observed, WatchKey};
+use super::schedule::{BackoffPolicy, Due, Observed, WatchKey};
 use crate::crd::{HostRiskSummary, HostRiskWatch, HostRiskWatchStatus, HostStatus};
 use crate::hss::HssClient;
 use crate::metrics::{HostSnapshot, Metrics, RiskTotals, WatchSnapshot};
@@ -57,11 +57,13 @@ impl PollerSlot {
         self.lock().clone()
     }
 
-    /// Starts a poller planning with the client's quota (call from within the runtime);
-    /// stops any previous one.
-    pub fn start(&self, hss: &HssClient, metrics: Metrics) -> Arc<Poller> {
+    /// Starts a poller planning with the client's quota and retrying failed calls with the
+    /// controller's backoff (call from within the runtime); stops any previous one.
+    pub fn start(&self, hss: &HssClient, backoff: BackoffPolicy, metrics: Metrics) -> Arc<Poller> {
         let options = PollerOptions {
             metrics: Some(metrics),
+            backoff_base: backoff.base,
+            backoff_floor: backoff.floor,
             ..PollerOptions::matching(hss.config())
         };
         let (poller, _handle) = Poller::new(hss.clone(), options);

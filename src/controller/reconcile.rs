@@ -418,7 +418,9 @@ pub(super) async fn finish(
 ) -> Result<(), ReconcileError> {
     let success = matches!(outcome, PollOutcome::Success(_));
     let update = status_update(watch, ctx, previous, outcome, interval, achieved);
-    ctx.metrics.record_status_write(update.needs_write);
+    if !update.needs_write {
+        ctx.metrics.record_status_write(false);
+    }
     if update.needs_write {
         write_status(watch, ctx, key, &update.status, previous).await?;
     }

@@ -92,7 +92,8 @@ pub async fn run_controllers(
     // Only the leader gets here (cli/run.rs starts the controllers once leading), so only the
     // leader polls; the poller stops with the controllers.
     if ctx.settings.polling == PollingMode::Batched {
-        ctx.poller.start(&ctx.hss, ctx.metrics.clone());
+        ctx.poller
+            .start(&ctx.hss, ctx.settings.backoff, ctx.metrics.clone());
     }
     ctx.metrics.set_leader(true);
     let mut synced = Vec::new();
