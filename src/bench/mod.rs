@@ -4,6 +4,7 @@
 //!
 //! - [`workload`]: N watches × M hosts with a fixed share of hosts listed by two watches.
 //! - [`world`]: simulator, stand-in, CRD, namespaces, Secrets, and the watches' creation.
+//! - [`isolate`]: with several modes, each runs in a fresh process of its own.
 //! - [`remote`]: the same world in a child process (the default), so this process's RSS and
 //!   CPU are the operator's.
 //! - [`drive`]: creating and observing the watches (next to the world), probe watches.
@@ -24,6 +25,7 @@
 //! at a time into the running system at full scale) show the latency without that queue.
 //!
 pub mod drive;
+pub mod isolate;
 pub mod observe;
 pub mod process;
 pub mod remote;
@@ -35,7 +37,7 @@ pub mod world;
 use std::io::Write;
 use std::time::Duration;
 
-use self::report::{ratio_lines, ModeReport};
+use self::report::ratio_lines;
 use self::workload::Workload;
 
 /// How the controller polls HSS.
@@ -88,6 +90,8 @@ pub struct BenchOptions {
     pub world: WorldPlacement,
     /// Watches created one at a time after the measured sweep ([`drive`]).
     pub probes: usize,
+    /// Log filter of child processes (tracing EnvFilter syntax).
+    pub log_level: String,
 }
 
 impl BenchOptions {
@@ -154,28 +158,37 @@ pub fn setup_lines(options: &BenchOptions, workload: &Workload) -> Vec<String> {
     ]
 }
 
-/// Runs every mode of `options`, printing each figure to `out` as soon as it is known.
-pub async fn run_bench(
-    options: &BenchOptions,
-    out: &mut dyn Write,
-) -> Result<Vec<ModeReport>, BenchError> {
+/// Runs every mode of `options`, printing each figure to `out` as soon as it is known. One
+/// mode runs in this process; several run one after the other, each in a fresh process
+/// ([`isolate`]).
+pub async fn run_bench(options: &BenchOptions, out: &mut dyn Write) -> Result<(), BenchError> {
     let workload = options.workload()?;
     for line in setup_lines(options, &workload) {
         writeln!(out, "{line}")?;
     }
     out.flush()?;
-    let mut reports = Vec::new();
-    for mode in &options.modes {
+    let mut calls = Vec::new();
+    if let [mode] = options.modes.as_slice() {
         let report = run::run_mode(options, *mode).await?;
         for line in report.lines() {
             writeln!(out, "{line}")?;
         }
-        out.flush()?;
-        reports.push(report);
+        calls.push((*mode, report.hss_calls_per_sweep));
+    } else {
+        for mode in &options.modes {
+            let lines = isolate::run_mode_in_child(options, *mode).await?;
+            for line in &lines {
+                writeln!(out, "{line}")?;
+            }
+            out.flush()?;
+            if let Some(count) = isolate::calls_per_sweep(&lines, *mode) {
+                calls.push((*mode, count));
+            }
+        }
     }
-    for line in ratio_lines(&reports) {
+    for line in ratio_lines(&calls) {
         writeln!(out, "{line}")?;
     }
     out.flush()?;
-    Ok(reports)
+    Ok(())
 }

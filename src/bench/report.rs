@@ -188,15 +188,10 @@ impl ModeReport {
     }
 }
 
-/// `ratio.per_watch_over_batched_calls` when both modes ran.
-pub fn ratio_lines(reports: &[ModeReport]) -> Vec<String> {
-    let calls = |mode: Mode| {
-        reports
-            .iter()
-            .find(|r| r.mode == mode)
-            .map(|r| r.hss_calls_per_sweep)
-    };
-    match (calls(Mode::PerWatch), calls(Mode::Batched)) {
+/// `ratio.per_watch_over_batched_calls` when both modes ran, from each mode's calls per sweep.
+pub fn ratio_lines(calls: &[(Mode, u64)]) -> Vec<String> {
+    let of = |mode: Mode| calls.iter().find(|(m, _)| *m == mode).map(|(_, c)| *c);
+    match (of(Mode::PerWatch), of(Mode::Batched)) {
         (Some(naive), Some(batched)) => {
             let ratio = if batched == 0 {
                 "n/a".to_string()
@@ -284,11 +279,15 @@ mod tests {
 
     #[test]
     fn the_ratio_needs_both_modes() {
-        let both = [report(Mode::Batched, 9), report(Mode::PerWatch, 100)];
+        let both = [(Mode::Batched, 9), (Mode::PerWatch, 100)];
         assert_eq!(
             ratio_lines(&both),
             ["ratio.per_watch_over_batched_calls: 11.11 x"]
         );
         assert!(ratio_lines(&both[..1]).is_empty());
+        assert_eq!(
+            ratio_lines(&[(Mode::Batched, 0), (Mode::PerWatch, 5)]),
+            ["ratio.per_watch_over_batched_calls: n/a x"]
+        );
     }
 }

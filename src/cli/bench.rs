@@ -98,6 +98,7 @@ impl BenchArgs {
             timeout: self.timeout,
             world: self.world,
             probes: usize::try_from(self.probes).unwrap_or(usize::MAX),
+            log_level: self.log_level.clone(),
         }
     }
 }
@@ -124,7 +125,7 @@ pub async fn run(args: BenchArgs) -> u8 {
     }
     let mut out = std::io::stdout();
     match run_bench(&options, &mut out).await {
-        Ok(_) => exit::OK,
+        Ok(()) => exit::OK,
         Err(error) => {
             eprintln!("error: {error}");
             BENCH_FAILED
