@@ -27,7 +27,7 @@ use super::schedule::{BackoffPolicy, Due, Observed, WatchKey};
 use crate::crd::{HostRiskSummary, HostRiskWatch, HostRiskWatchStatus, HostStatus};
 use crate::hss::HssClient;
 use crate::metrics::{HostSnapshot, Metrics, RiskTotals, WatchSnapshot};
-use crate::poller::{self, Poller, PollerOptions, WatchRegistration};
+use crate::poller::{self, Poller, PollerOptions, WatchRegistration, WatchUpdate};
 use crate::status::PollOutcome;
 
 /// The poller's key of a watch.
@@ -91,40 +91,58 @@ impl PollerSlot {
 struct Registered {
     revision: String,
     interval: Duration,
-    /// `WatchUpdate::at` of the last update whose status was written.
-    applied: Option<tokio::time::Instant>,
 }
 
-/// What each watch registered with the poller, and the last update applied.
+#[derive(Debug)]
+struct Entry {
+    registered: Registered,
+    /// An update whose status write failed, to apply on the retry.
+    unapplied: Option<WatchUpdate>,
+}
+
+/// What each watch registered with the poller, and an update still to apply.
 #[derive(Debug, Default)]
 pub struct BatchedState {
-    entries: Mutex<HashMap<WatchKey, Registered>>,
+    entries: Mutex<HashMap<WatchKey, Entry>>,
 }
 
 impl BatchedState {
     fn register(&self, key: &WatchKey, revision: String, interval: Duration) {
         let mut entries = self.lock();
-        let applied = entries
-            .get(key)
-            .filter(|r| r.revision == revision)
-            .and_then(|r| r.applied);
+        let unapplied = entries
+            .remove(key)
+            .and_then(|e| e.unapplied)
+            .filter(|u| u.revision == revision);
         entries.insert(
             key.clone(),
-            Registered {
-                revision,
-                interval,
-                applied,
+            Entry {
+                registered: Registered { revision, interval },
+                unapplied,
             },
         );
     }
 
     fn get(&self, key: &WatchKey) -> Option<Registered> {
-        self.lock().get(key).cloned()
+        self.lock().get(key).map(|e| e.registered.clone())
     }
 
-    fn mark_applied(&self, key: &WatchKey, revision: &str, at: tokio::time::Instant) {
-        if let Some(entry) = self.lock().get_mut(key).filter(|r| r.revision == revision) {
-            entry.applied = Some(at);
+    /// The update to apply now: `newest` from the poller if any (it supersedes one kept from
+    /// a failed write), else the kept one; only for the registered revision.
+    fn next_update(&self, key: &WatchKey, newest: Option<WatchUpdate>) -> Option<WatchUpdate> {
+        let mut entries = self.lock();
+        let entry = entries.get_mut(key)?;
+        let kept = entry.unapplied.take();
+        newest
+            .or(kept)
+            .filter(|u| u.revision == entry.registered.revision)
+    }
+
+    /// Keeps an update whose status could not be written (unless a newer one is kept).
+    fn keep_unapplied(&self, key: &WatchKey, update: WatchUpdate) {
+        if let Some(entry) = self.lock().get_mut(key) {
+            if entry.unapplied.as_ref().is_none_or(|u| u.at < update.at) {
+                entry.unapplied = Some(update);
+            }
         }
     }
 
@@ -137,7 +155,7 @@ impl BatchedState {
         self.lock().remove(key);
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<WatchKey, Registered>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<WatchKey, Entry>> {
         // Plain map operations; a panic elsewhere leaves it usable.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -193,14 +211,10 @@ pub(super) async fn reconcile_batched(
     let Some(registered) = ctx.batched.get(key) else {
         return Ok(Action::requeue(next_check(ctx, key, &observed)));
     };
-    let fresh = poller
-        .handle()
-        .latest(&poller_key(key))
-        .filter(|u| u.revision == registered.revision)
-        .filter(|u| registered.applied.is_none_or(|at| u.at > at));
-    match fresh {
+    let newest = poller.handle().take_update(&poller_key(key));
+    match ctx.batched.next_update(key, newest) {
         Some(update) => {
-            let outcome = match update.outcome {
+            let outcome = match update.outcome.clone() {
                 Ok(result) => PollOutcome::Success(result),
                 Err(failure) => {
                     Counters::inc(&ctx.counters.poll_failures);
@@ -215,7 +229,7 @@ pub(super) async fn reconcile_batched(
                     PollOutcome::Failed(failure)
                 }
             };
-            finish(
+            let written = finish(
                 watch,
                 ctx,
                 key,
@@ -224,9 +238,11 @@ pub(super) async fn reconcile_batched(
                 registered.interval,
                 update.smoothed_interval,
             )
-            .await?;
-            ctx.batched
-                .mark_applied(key, &registered.revision, update.at);
+            .await;
+            if written.is_err() {
+                ctx.batched.keep_unapplied(key, update);
+            }
+            written?;
         }
         None if previous.is_some_and(|p| p.observed_generation != watch.metadata.generation) => {
             // The spec changed and HSS has not answered for it yet: say so (Ready=Unknown,
@@ -339,23 +355,61 @@ mod tests {
         assert_ne!(r, revision(&other, Some("7")));
     }
 
+    fn update(revision: &str, at: tokio::time::Instant) -> WatchUpdate {
+        WatchUpdate {
+            key: poller::WatchKey::new("ns", "w"),
+            revision: revision.into(),
+            outcome: Ok(Default::default()),
+            at,
+            oldest_data: None,
+            target_interval: Duration::from_secs(60),
+            effective_interval: None,
+            smoothed_interval: None,
+            lag: Duration::ZERO,
+        }
+    }
+
     #[test]
-    fn applied_marks_survive_an_equal_registration_only() {
+    fn an_unwritten_update_is_applied_later_unless_superseded_or_stale() {
         let state = BatchedState::default();
         let key = WatchKey {
             namespace: "ns".into(),
             name: "w".into(),
         };
-        let at = tokio::time::Instant::now();
+        let t0 = tokio::time::Instant::now();
+        let later = t0 + Duration::from_secs(1);
+        assert!(
+            state.next_update(&key, Some(update("r1", t0))).is_none(),
+            "unregistered"
+        );
         state.register(&key, "r1".into(), Duration::from_secs(60));
-        state.mark_applied(&key, "r1", at);
+        assert!(
+            state.next_update(&key, Some(update("r0", t0))).is_none(),
+            "old revision"
+        );
+        state.keep_unapplied(&key, update("r1", t0));
+        assert_eq!(state.next_update(&key, None).map(|u| u.at), Some(t0));
+        assert!(state.next_update(&key, None).is_none(), "applied once");
+        state.keep_unapplied(&key, update("r1", t0));
+        assert_eq!(
+            state
+                .next_update(&key, Some(update("r1", later)))
+                .map(|u| u.at),
+            Some(later),
+            "a newer update wins"
+        );
+        state.keep_unapplied(&key, update("r1", t0));
         state.register(&key, "r1".into(), Duration::from_secs(60));
-        assert_eq!(state.get(&key).and_then(|r| r.applied), Some(at));
+        assert!(
+            state.next_update(&key, None).is_some(),
+            "same revision keeps it"
+        );
+        state.keep_unapplied(&key, update("r1", t0));
         state.register(&key, "r2".into(), Duration::from_secs(60));
-        assert_eq!(state.get(&key).and_then(|r| r.applied), None);
-        // A late mark for the old revision does not count for the new one.
-        state.mark_applied(&key, "r1", at);
-        assert_eq!(state.get(&key).and_then(|r| r.applied), None);
+        assert!(
+            state.next_update(&key, None).is_none(),
+            "a new revision drops it"
+        );
         state.forget(&key);
         assert!(state.keys().is_empty());
     }
