@@ -49,6 +49,7 @@ pub async fn run_mode_in_child(
         .args(mode_args(options, mode))
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
+        .kill_on_drop(true)
         .output()
         .await?;
     if !output.status.success() {

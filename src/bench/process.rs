@@ -44,6 +44,42 @@ fn parse_memory(status: &str) -> Option<Memory> {
     })
 }
 
+/// Samples `VmRSS` every `every` until dropped, keeping the largest value: the kernel updates
+/// `VmHWM` lazily (when mappings change), so it can read below the current RSS.
+pub struct RssSampler {
+    peak: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssSampler {
+    pub fn start(every: Duration) -> Self {
+        let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let seen = peak.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                if let Some(m) = memory() {
+                    seen.fetch_max(m.rss.max(m.peak_rss), std::sync::atomic::Ordering::Relaxed);
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        Self { peak, task }
+    }
+
+    /// The peak so far: the largest of the samples, `VmHWM` and `VmRSS` now.
+    pub fn peak(&self) -> Option<u64> {
+        let now = memory().map(|m| m.rss.max(m.peak_rss));
+        let sampled = self.peak.load(std::sync::atomic::Ordering::Relaxed);
+        now.map(|n| n.max(sampled))
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Resets `VmHWM` to the current RSS (writing `5` to `/proc/self/clear_refs`, Linux 4.0+), so
 /// a second benchmark mode in the same process gets its own peak. Returns whether it worked.
 pub fn reset_peak_rss() -> bool {

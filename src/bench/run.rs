@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::drive::{CreationResult, Driver, ProbeResult};
 use super::observe::percentile;
-use super::process::{cpu_time, memory, reset_peak_rss};
+use super::process::{cpu_time, memory, reset_peak_rss, RssSampler};
 use super::remote::RemoteWorld;
 use super::report::{ModeReport, QuotaWait};
 use super::world::{start_world, BenchWorld, HssTarget, WorldCounters};
@@ -44,6 +44,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     let started = Instant::now();
     let peak_reset = reset_peak_rss();
     let rss_start = memory().map(|m| m.rss);
+    let sampler = RssSampler::start(Duration::from_millis(200));
     let workload = options.workload()?;
     let calls_per_minute = options.calls_per_minute();
     let mut world = World::start(options).await?;
@@ -84,7 +85,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     shutdown.cancel();
     let stopped = tokio::time::timeout(STOP_TIMEOUT, controller).await;
     let cpu_end = cpu_time();
-    let peak_rss = memory().map(|m| m.peak_rss);
+    let peak_rss = sampler.peak();
     let world_peak_rss = world.memory().map(|m| m.peak_rss);
     match stopped {
         Ok(Ok(Ok(()))) => {}
