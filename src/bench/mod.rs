@@ -62,7 +62,8 @@ impl Mode {
 /// Where the simulator and the stand-in API server run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum WorldPlacement {
-    /// In a child process: RSS and CPU figures are the controller's (plus the observer's).
+    /// In a child process, with the creator and the observer: this process's RSS and CPU
+    /// figures are the controller's alone (plus the tokio runtime and the benchmark's loop).
     Subprocess,
     /// In this process: RSS and CPU include the simulator and the stand-in.
     InProcess,

@@ -1,6 +1,6 @@
 //! The benchmark's world (HSS simulator + stand-in API server) in a child process, so the
 //! benchmark process holds what a deployed operator holds: the controller, its clients and
-//! caches (plus the small observer), and its RSS and CPU figures are the operator's. The
+//! caches, and its RSS and CPU figures are the operator's. The
 //! stand-in keeps every object as JSON values and fans each change out to every watcher, and
 //! the simulator holds the whole fleet: in-process they would dwarf the operator.
 //!

@@ -1,5 +1,5 @@
-//! `hostrisk-operator bench`: the real controller against the in-process HSS simulator and
-//! stand-in API server at a chosen scale, once per polling mode; one figure per line on stdout
+//! `hostrisk-operator bench`: the real controller against the HSS simulator and the stand-in
+//! API server at a chosen scale, once per polling mode; one figure per line on stdout
 //! (`name: value unit`), logs on stderr. See `hostrisk_operator::bench`.
 
 use std::time::Duration;
@@ -23,7 +23,7 @@ pub enum ModeChoice {
 }
 
 /// Measure HSS calls per sweep, idle status writes, create→status latency, RSS and CPU of the
-/// real controller against the in-process HSS simulator and Kubernetes API stand-in.
+/// real controller against the HSS simulator and the Kubernetes API stand-in.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// Number of HostRiskWatch resources.
