@@ -15,25 +15,20 @@
 //!   applies it again on the retry.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use kube::runtime::controller::Action;
 
 use super::context::Context;
 use super::health::Counters;
-use super::reconcile::{finish, finish_unpolled, prepare, Prepared, ReadyToPoll, ReconcileError};
-use super::schedule::{BackoffPolicy, Due, Observed, WatchKey};
-use crate::crd::{HostRiskSummary, HostRiskWatch, HostRiskWatchStatus, HostStatus};
-use crate::hss::HssClient;
-use crate::metrics::{HostSnapshot, Metrics, RiskTotals, WatchSnapshot};
-use crate::poller::{self, Poller, PollerOptions, WatchRegistration, WatchUpdate};
+use super::poller_link::poller_key;
+use super::prepare::{finish_unpolled, prepare, Prepared, ReadyToPoll};
+use super::reconcile::{finish, ReconcileError};
+use super::schedule::{Due, Observed, WatchKey};
+use crate::crd::{HostRiskWatch, HostRiskWatchStatus};
+use crate::poller::{Poller, WatchRegistration, WatchUpdate};
 use crate::status::PollOutcome;
-
-/// The poller's key of a watch.
-pub fn poller_key(key: &WatchKey) -> poller::WatchKey {
-    poller::WatchKey::new(&key.namespace, &key.name)
-}
 
 /// The registration revision: what, when it changes, asks for a prompt refresh.
 pub fn revision(observed: &Observed, secret_version: Option<&str>) -> String {
@@ -44,47 +39,6 @@ pub fn revision(observed: &Observed, secret_version: Option<&str>) -> String {
         observed.refresh_requested_at.as_deref().unwrap_or_default(),
         secret_version.unwrap_or_default(),
     )
-}
-
-/// The running poller, if any (set while the controllers run in batched mode).
-#[derive(Default)]
-pub struct PollerSlot {
-    poller: Mutex<Option<Arc<Poller>>>,
-}
-
-impl PollerSlot {
-    pub fn get(&self) -> Option<Arc<Poller>> {
-        self.lock().clone()
-    }
-
-    /// Starts a poller planning with the client's quota and retrying failed calls with the
-    /// controller's backoff (call from within the runtime); stops any previous one.
-    pub fn start(&self, hss: &HssClient, backoff: BackoffPolicy, metrics: Metrics) -> Arc<Poller> {
-        let options = PollerOptions {
-            metrics: Some(metrics),
-            backoff_base: backoff.base,
-            backoff_floor: backoff.floor,
-            ..PollerOptions::matching(hss.config())
-        };
-        let (poller, _handle) = Poller::new(hss.clone(), options);
-        let poller = Arc::new(poller);
-        if let Some(old) = self.lock().replace(Arc::clone(&poller)) {
-            old.shutdown();
-        }
-        poller
-    }
-
-    /// Stops the poller (its group tasks end, subscription streams close).
-    pub fn stop(&self) {
-        if let Some(poller) = self.lock().take() {
-            poller.shutdown();
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Option<Arc<Poller>>> {
-        // Only replaced or taken under the lock; a panic cannot leave it half updated.
-        self.poller.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -271,64 +225,6 @@ fn next_check(ctx: &Context, key: &WatchKey, observed: &Observed) -> Duration {
     }
 }
 
-fn count(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or_default()
-}
-
-/// The metric snapshot of a status summary (and its found hosts, for per-host series).
-pub fn watch_snapshot(summary: &HostRiskSummary, hosts: &[HostStatus]) -> WatchSnapshot {
-    let by = |pairs: &[(&str, i64)]| {
-        pairs
-            .iter()
-            .map(|(label, value)| ((*label).to_string(), count(*value)))
-            .collect()
-    };
-    let number = |v: Option<i64>| count(v.unwrap_or_default());
-    WatchSnapshot {
-        hosts_by_agent_status: by(&[
-            ("online", summary.agent_online),
-            ("offline", summary.agent_offline),
-            ("not_installed", summary.agent_not_installed),
-            ("other", summary.agent_other),
-        ]),
-        hosts_by_protect_status: by(&[
-            ("opened", summary.protection_opened),
-            ("closed", summary.protection_closed),
-        ]),
-        hosts_by_detect_result: by(&[
-            ("risk", summary.detect_risk),
-            ("clean", summary.detect_clean),
-            ("scanning", summary.detect_scanning),
-            ("undetected", summary.detect_undetected),
-        ]),
-        risks: RiskTotals {
-            asset: count(summary.asset_total),
-            vulnerability: count(summary.vulnerability_total),
-            baseline: count(summary.baseline_total),
-            intrusion: count(summary.intrusion_total),
-        },
-        hosts_requested: count(summary.hosts_requested),
-        hosts_found: count(summary.hosts_found),
-        hosts_not_found: count(summary.hosts_not_found),
-        hosts: hosts
-            .iter()
-            .filter(|h| h.found)
-            .map(|h| HostSnapshot {
-                host_id: h.host_id.clone(),
-                agent_status: h.agent_status.clone().unwrap_or_default(),
-                protect_status: h.protect_status.clone().unwrap_or_default(),
-                detect_result: h.detect_result.clone().unwrap_or_default(),
-                risks: RiskTotals {
-                    asset: number(h.asset),
-                    vulnerability: number(h.vulnerability),
-                    baseline: number(h.baseline),
-                    intrusion: number(h.intrusion),
-                },
-            })
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,7 +253,7 @@ mod tests {
 
     fn update(revision: &str, at: tokio::time::Instant) -> WatchUpdate {
         WatchUpdate {
-            key: poller::WatchKey::new("ns", "w"),
+            key: crate::poller::WatchKey::new("ns", "w"),
             revision: revision.into(),
             outcome: Ok(Default::default()),
             at,
@@ -412,52 +308,5 @@ mod tests {
         );
         state.forget(&key);
         assert!(state.keys().is_empty());
-    }
-
-    #[test]
-    fn snapshot_mirrors_the_summary_and_lists_found_hosts_only() {
-        let summary = HostRiskSummary {
-            hosts_requested: 3,
-            hosts_found: 2,
-            hosts_not_found: 1,
-            agent_online: 1,
-            agent_offline: 1,
-            protection_opened: 2,
-            detect_risk: 1,
-            detect_clean: 1,
-            vulnerability_total: 5,
-            ..Default::default()
-        };
-        let hosts = vec![
-            HostStatus {
-                host_id: "a".into(),
-                found: true,
-                agent_status: Some("online".into()),
-                vulnerability: Some(5),
-                ..Default::default()
-            },
-            HostStatus {
-                host_id: "b".into(),
-                found: false,
-                ..Default::default()
-            },
-        ];
-        let snapshot = watch_snapshot(&summary, &hosts);
-        assert_eq!(snapshot.hosts_by_agent_status["online"], 1);
-        assert_eq!(snapshot.hosts_by_agent_status["offline"], 1);
-        assert_eq!(snapshot.hosts_by_protect_status["opened"], 2);
-        assert_eq!(snapshot.hosts_by_detect_result["risk"], 1);
-        assert_eq!(snapshot.risks.vulnerability, 5);
-        assert_eq!(
-            (
-                snapshot.hosts_requested,
-                snapshot.hosts_found,
-                snapshot.hosts_not_found
-            ),
-            (3, 2, 1)
-        );
-        assert_eq!(snapshot.hosts.len(), 1);
-        assert_eq!(snapshot.hosts[0].host_id, "a");
-        assert_eq!(snapshot.hosts[0].risks.vulnerability, 5);
     }
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 use kube::runtime::events::Reporter;
 use tokio::sync::Semaphore;
 
-use super::batched::{BatchedState, PollerSlot};
+use super::batched::BatchedState;
 use super::health::{Counters, Health};
+use super::poller_link::PollerSlot;
 use super::schedule::{BackoffPolicy, PollScheduler, WatchKey};
 use super::status_write::WrittenStatuses;
 use crate::crd::validation::ValidationPolicy;
@@ -141,7 +142,7 @@ impl Context {
         self.written.forget(key);
         self.batched.forget(key);
         if let Some(poller) = self.poller.get() {
-            poller.remove(&super::batched::poller_key(key));
+            poller.remove(&super::poller_link::poller_key(key));
         }
         self.metrics.forget_watch(&key.namespace, &key.name);
     }

@@ -14,9 +14,12 @@ pub mod context;
 pub mod credentials;
 pub mod events;
 pub mod health;
+pub mod poller_link;
+pub mod prepare;
 pub mod reconcile;
 pub mod run;
 pub mod schedule;
+pub mod snapshot;
 pub mod status_write;
 
 pub use context::{Context, ControllerSettings, PollingMode, CONTROLLER_NAME};

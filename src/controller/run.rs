@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::context::{Context, PollingMode};
+use super::poller_link::{poller_updates, prune};
 use super::reconcile::{error_policy, reconcile, watch_key};
 use super::schedule::{PollScheduler, WatchKey};
 use crate::crd::{HostRiskWatch, REFRESH_ANNOTATION};
@@ -219,58 +220,6 @@ fn build_controller(
             future::ready(())
         });
     (synced_rx, driver)
-}
-
-/// The watches of `scope` with a new poller update (empty when there is no poller).
-fn poller_updates(
-    ctx: &Context,
-    scope: Option<String>,
-) -> stream::BoxStream<'static, ObjectRef<HostRiskWatch>> {
-    let Some(poller) = ctx.poller.get() else {
-        return stream::empty().boxed();
-    };
-    poller
-        .handle()
-        .subscribe()
-        .filter(move |key| future::ready(scope.as_ref().is_none_or(|ns| *ns == key.namespace)))
-        .map(|key| ObjectRef::new(&key.name).within(&key.namespace))
-        .boxed()
-}
-
-/// Forgets every watch of `scope` known to the poller or the batched state but absent from
-/// the store (deleted while the watch was re-listing).
-fn prune(ctx: &Context, scope: Option<&str>, store: &Store<HostRiskWatch>) {
-    let in_scope = |key: &WatchKey| scope.is_none_or(|ns| ns == key.namespace);
-    let present = |key: &WatchKey| {
-        store
-            .get(&ObjectRef::new(&key.name).within(&key.namespace))
-            .is_some()
-    };
-    let mut gone: Vec<WatchKey> = ctx
-        .batched
-        .keys()
-        .into_iter()
-        .filter(|key| in_scope(key) && !present(key))
-        .collect();
-    if let Some(poller) = ctx.poller.get() {
-        let removed = poller.retain(|key| {
-            let key = WatchKey {
-                namespace: key.namespace.clone(),
-                name: key.name.clone(),
-            };
-            !in_scope(&key) || present(&key)
-        });
-        gone.extend(removed.into_iter().map(|key| WatchKey {
-            namespace: key.namespace,
-            name: key.name,
-        }));
-    }
-    gone.sort();
-    gone.dedup();
-    for key in gone {
-        tracing::debug!(namespace = %key.namespace, name = %key.name, "watch gone; forgotten");
-        ctx.forget(&key);
-    }
 }
 
 /// Secrets the watch reports: created or changed ones as they are, deleted ones without a
