@@ -9,8 +9,10 @@
 //! - [`poller`]: the shared, batched, quota-aware HSS poller serving every watch of a credential.
 //! - [`leader`]: leader election with a coordination.k8s.io Lease (client-go semantics).
 //! - [`sim`]: stand-ins for tests and demos (HSS simulator, loopback Kubernetes API server).
+//! - [`bench`]: the scale benchmark (real controller, simulator, stand-in) behind `bench`.
 //! - [`cli`]: the subcommands of the binary; [`telemetry`]: logging set-up.
 
+pub mod bench;
 pub mod cli;
 pub mod controller;
 pub mod crd;

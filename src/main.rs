@@ -25,6 +25,9 @@ enum Command {
     /// Show the operator at work: in-process HSS simulator, Kubernetes API stand-in and
     /// controller, with a live `kubectl get hrw -w` style table, for a short while.
     Demo(cli::demo::DemoArgs),
+    /// Benchmark the real controller (in this process) against the HSS simulator and the
+    /// Kubernetes API stand-in at a chosen scale, batched and per-watch polling; one figure per line.
+    Bench(cli::bench::BenchArgs),
 }
 
 #[tokio::main]
@@ -51,5 +54,6 @@ async fn main() -> ExitCode {
             }
         }
         Command::Demo(args) => ExitCode::from(cli::demo::run(args).await),
+        Command::Bench(args) => ExitCode::from(cli::bench::run(args).await),
     }
 }

@@ -11,12 +11,19 @@ mod failures;
 #[path = "controller/process.rs"]
 mod process;
 
+#[path = "controller/batching.rs"]
+mod batching;
+
+#[path = "controller/observability.rs"]
+mod observability;
+
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::hss::model::DetectResult;
 use serde_json::json;
 
 use harness::{condition, condition_is, hss_calls, is_ready, Harness, Options, NS};
+use hostrisk_operator::controller::PollingMode;
 
 #[tokio::test]
 async fn status_appears_with_every_field_then_follows_host_changes() {
@@ -300,23 +307,29 @@ async fn several_namespaces_each_get_a_controller() {
         let body = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
         namespaces.create(&Default::default(), &body).await.unwrap();
         h.create_demo_secret(ns, "hss-creds").await;
+    }
+    for ns in ["team-a", "team-c"] {
         h.create_watch(ns, "w", &["demo-web-01"], "hss-creds", "1h")
             .await;
     }
     for ns in ["team-a", "team-c"] {
         h.wait_for(ns, "w", "Ready", is_ready).await;
     }
-    assert_eq!(hss_calls(&h.sim), 2);
+    // One poller serves both controllers: same endpoint, project and credential identity, so
+    // the shared host id is asked once.
+    assert_eq!(hss_calls(&h.sim), 1);
     h.stop().await;
 }
 
 #[tokio::test]
 async fn concurrency_bounds_the_polls_in_flight() {
     // Every HSS answer takes 400 ms; with one reconcile at a time three resources take three
-    // answers' time, with three at a time about one.
+    // answers' time, with three at a time about one. Per-watch polling: in batched mode the
+    // three share one call whatever the concurrency.
     async fn time_to_ready(concurrency: u16) -> Duration {
         let h = Harness::start(Options {
             concurrency,
+            polling: PollingMode::PerWatch,
             ..Options::default()
         })
         .await;

@@ -1,5 +1,6 @@
 //! The subcommands of the `hostrisk-operator` binary; `main.rs` only parses and dispatches.
 
+pub mod bench;
 pub mod demo;
 pub mod env_credentials;
 pub mod output;

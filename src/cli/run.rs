@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::controller::context::default_instance;
 use crate::controller::health;
 use crate::controller::schedule::BackoffPolicy;
-use crate::controller::{run_controllers, Context, ControllerSettings};
+use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
 use crate::crd::duration::parse_duration;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::{ClientConfig, HssClient};
@@ -21,6 +21,7 @@ use crate::leader::{
     default_identity, wait_until_leading, wait_until_not_leading, LeaderElectionConfig,
     LeaderElector, LeadershipState,
 };
+use crate::metrics::{Metrics, MetricsOptions};
 use crate::telemetry::{init_logging, LogFormat};
 
 use super::exit;
@@ -86,6 +87,11 @@ pub struct RunArgs {
     /// Log format.
     #[arg(long, env = "HOSTRISK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Also export per-host series on /metrics (label host_id; one series per host and risk
+    /// kind, so off by default).
+    #[arg(long, env = "HOSTRISK_METRICS_PER_HOST", default_value_t = false)]
+    pub metrics_per_host: bool,
 }
 
 fn duration_arg(value: &str) -> Result<Duration, String> {
@@ -125,6 +131,7 @@ impl RunArgs {
             concurrency: self.concurrency,
             backoff: BackoffPolicy::default(),
             instance: default_instance(),
+            polling: PollingMode::default(),
         })
     }
 
@@ -201,7 +208,10 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
             args.health_addr
         ))
     })?;
-    let ctx = Arc::new(Context::new(client, hss, settings));
+    let metrics = Metrics::new(MetricsOptions {
+        per_host: args.metrics_per_host,
+    });
+    let ctx = Arc::new(Context::with_metrics(client, hss, settings, metrics));
     let shutdown = CancellationToken::new();
     serve(ctx, &args.namespaces, listener, elector, shutdown).await
 }
@@ -235,10 +245,10 @@ async fn serve(
         });
     }
     {
-        let (health, counters) = (ctx.health.clone(), ctx.counters.clone());
+        let (health, metrics) = (ctx.health.clone(), ctx.metrics.clone());
         let stop = shutdown.clone().cancelled_owned();
         tasks.spawn(async move {
-            let result = health::serve(listener, health, counters, stop)
+            let result = health::serve(listener, health, metrics, stop)
                 .await
                 .map_err(|e| format!("health server: {e}"));
             ("health server", result)
@@ -384,6 +394,11 @@ mod tests {
         assert_eq!(args.lease_name, "hostrisk-operator");
         assert_eq!(args.log_level, "info");
         assert_eq!(args.log_format, LogFormat::Text);
+        assert!(!args.metrics_per_host);
+        assert_eq!(
+            args.controller_settings().unwrap().polling,
+            PollingMode::Batched
+        );
     }
 
     #[test]

@@ -8,11 +8,14 @@ use std::time::Duration;
 use kube::runtime::events::Reporter;
 use tokio::sync::Semaphore;
 
+use super::batched::BatchedState;
 use super::health::{Counters, Health};
+use super::poller_link::PollerSlot;
 use super::schedule::{BackoffPolicy, PollScheduler, WatchKey};
 use super::status_write::WrittenStatuses;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::HssClient;
+use crate::metrics::{Metrics, MetricsOptions};
 
 /// Name under which the operator reports Events and manages fields.
 pub const CONTROLLER_NAME: &str = "hostrisk-operator";
@@ -30,6 +33,20 @@ pub struct ControllerSettings {
     pub backoff: BackoffPolicy,
     /// `reportingInstance` of the Events (the pod name, else the host name).
     pub instance: String,
+    /// How watches reach HSS: through the shared, batched poller, or one call per watch.
+    pub polling: PollingMode,
+}
+
+/// How the controller calls HSS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PollingMode {
+    /// One shared poller per (endpoint, project, enterprise project, credential identity):
+    /// host ids of all its watches deduplicated, queried in chunks of up to 100, paced by the
+    /// per-credential quota (`crate::poller`).
+    #[default]
+    Batched,
+    /// One HSS call per watch per reconcile: the naive baseline the benchmark compares with.
+    PerWatch,
 }
 
 impl Default for ControllerSettings {
@@ -40,6 +57,7 @@ impl Default for ControllerSettings {
             concurrency: 4,
             backoff: BackoffPolicy::default(),
             instance: default_instance(),
+            polling: PollingMode::default(),
         }
     }
 }
@@ -71,11 +89,37 @@ pub struct Context {
     /// Bounds HSS polls over all per-namespace controllers (each controller also bounds its own
     /// reconciles with the same number).
     pub poll_permits: Semaphore,
+    /// The Prometheus registry served on `/metrics`.
+    pub metrics: Metrics,
+    /// The shared poller while the controllers run in [`PollingMode::Batched`] (only on the
+    /// leader: it is created when the controllers start and shut down when they stop).
+    pub poller: PollerSlot,
+    /// What each watch registered with the poller and which of its updates were applied.
+    pub batched: BatchedState,
 }
 
 impl Context {
+    /// A context with default metrics options (no per-host series).
     pub fn new(client: kube::Client, hss: HssClient, settings: ControllerSettings) -> Self {
+        Self::with_metrics(
+            client,
+            hss,
+            settings,
+            Metrics::new(MetricsOptions::default()),
+        )
+    }
+
+    /// A context reporting to `metrics`. The HSS client reports its requests there too (the
+    /// first metrics attached to a client win); in batched mode the poller records the quota
+    /// waits, so the client records its own limiter waits only in per-watch mode.
+    pub fn with_metrics(
+        client: kube::Client,
+        hss: HssClient,
+        settings: ControllerSettings,
+        metrics: Metrics,
+    ) -> Self {
         let permits = usize::from(settings.concurrency.max(1));
+        hss.attach_metrics(metrics.clone(), settings.polling == PollingMode::PerWatch);
         Self {
             client,
             hss,
@@ -84,14 +128,23 @@ impl Context {
             health: Arc::new(Health::default()),
             counters: Arc::new(Counters::default()),
             poll_permits: Semaphore::new(permits),
+            metrics,
+            poller: PollerSlot::default(),
+            batched: BatchedState::default(),
             settings,
         }
     }
 
-    /// Drops everything kept in memory about a deleted resource.
+    /// Drops everything kept in memory about a deleted resource, its poller registration and
+    /// its metric series included.
     pub fn forget(&self, key: &WatchKey) {
         self.scheduler.forget(key);
         self.written.forget(key);
+        self.batched.forget(key);
+        if let Some(poller) = self.poller.get() {
+            poller.remove(&super::poller_link::poller_key(key));
+        }
+        self.metrics.forget_watch(&key.namespace, &key.name);
     }
 
     /// The reporter stamped on every Event.

@@ -1,17 +1,19 @@
-//! Health and metrics endpoints: `/livez`, `/readyz`, `/metrics` (a few counters in Prometheus
-//! text format; the full metric families come later).
+//! Health and metrics endpoints: `/livez`, `/readyz`, `/metrics` (the registry of
+//! [`crate::metrics`]).
 
-use std::fmt::Write as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+
+use crate::metrics::{metrics_router, Metrics};
 
 /// Liveness and readiness, shared by the controller tasks and the HTTP server.
 #[derive(Debug, Default)]
@@ -57,7 +59,8 @@ impl Health {
     }
 }
 
-/// Counters of what the controller did since it started.
+/// Counters of what the controller did since it started (in-process; `/metrics` serves
+/// [`crate::metrics::Metrics`]).
 #[derive(Debug, Default)]
 pub struct Counters {
     pub reconciles: AtomicU64,
@@ -73,71 +76,30 @@ impl Counters {
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
-
-    /// Prometheus text exposition (format 0.0.4).
-    pub fn render(&self, health: &Health) -> String {
-        let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 7] = [
-            (
-                "hostrisk_reconciles_total",
-                "Reconcile calls.",
-                &self.reconciles,
-            ),
-            (
-                "hostrisk_reconcile_errors_total",
-                "Reconciles that returned an error (Kubernetes API failures).",
-                &self.reconcile_errors,
-            ),
-            ("hostrisk_polls_total", "HSS poll attempts.", &self.polls),
-            (
-                "hostrisk_poll_failures_total",
-                "HSS poll attempts that failed (API or credentials).",
-                &self.poll_failures,
-            ),
-            (
-                "hostrisk_status_writes_total",
-                "Status patches sent to the Kubernetes API.",
-                &self.status_writes,
-            ),
-            (
-                "hostrisk_events_published_total",
-                "Kubernetes Events published.",
-                &self.events_published,
-            ),
-            (
-                "hostrisk_events_failed_total",
-                "Kubernetes Events that could not be published.",
-                &self.events_failed,
-            ),
-        ];
-        for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
-        }
-        let _ = writeln!(
-            out,
-            "# HELP hostrisk_ready Whether the operator is ready (1) or not (0)."
-        );
-        let _ = writeln!(out, "# TYPE hostrisk_ready gauge");
-        let _ = writeln!(out, "hostrisk_ready {}", u8::from(health.is_ready()));
-        out
-    }
 }
 
 #[derive(Clone)]
 struct ServerState {
     health: Arc<Health>,
-    counters: Arc<Counters>,
 }
 
-/// The router serving the three endpoints.
-pub fn router(health: Arc<Health>, counters: Arc<Counters>) -> Router {
+/// The router serving the three endpoints. `/metrics` is the operator's Prometheus registry
+/// ([`crate::metrics::metrics_router`]), with `hostrisk_ready` set to what `/readyz` would
+/// answer at the moment of the scrape.
+pub fn router(health: Arc<Health>, metrics: Metrics) -> Router {
+    let ready_gauge = {
+        let (health, metrics) = (health.clone(), metrics.clone());
+        move |request: Request, next: Next| {
+            metrics.set_ready(health.is_ready());
+            next.run(request)
+        }
+    };
+    let scrape = metrics_router(metrics).layer(middleware::from_fn(ready_gauge));
     Router::new()
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(ServerState { health, counters })
+        .with_state(ServerState { health })
+        .merge(scrape)
 }
 
 /// Binds the health address up front, so a taken port stops the process before any watch starts.
@@ -149,11 +111,11 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
 pub async fn serve(
     listener: tokio::net::TcpListener,
     health: Arc<Health>,
-    counters: Arc<Counters>,
+    metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "health server listening");
-    axum::serve(listener, router(health, counters))
+    axum::serve(listener, router(health, metrics))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -178,16 +140,6 @@ async fn readyz(State(state): State<ServerState>) -> impl IntoResponse {
             "waiting for the HostRiskWatch CRD and the first watch sync\n",
         )
     }
-}
-
-async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.counters.render(&state.health),
-    )
 }
 
 #[cfg(test)]
@@ -216,23 +168,13 @@ mod tests {
         assert!(!health.is_live() && !health.is_ready());
     }
 
-    #[test]
-    fn metrics_render_counters_in_prometheus_text() {
-        let counters = Counters::default();
-        Counters::inc(&counters.polls);
-        Counters::inc(&counters.polls);
-        let text = counters.render(&Health::default());
-        assert!(text.contains("# TYPE hostrisk_polls_total counter\nhostrisk_polls_total 2\n"));
-        assert!(text.contains("hostrisk_ready 0\n"));
-    }
-
     #[tokio::test]
     async fn endpoints_answer_over_http() {
         let health = Arc::new(Health::default());
-        let counters = Arc::new(Counters::default());
+        let metrics = Metrics::new(crate::metrics::MetricsOptions::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = router(health.clone(), counters);
+        let app = router(health.clone(), metrics);
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
         let client = reqwest::Client::new();
         let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
@@ -244,7 +186,11 @@ mod tests {
         health.set_watches_synced(true);
         assert_eq!(get("/readyz").await.unwrap().status(), 200);
         let body = get("/metrics").await.unwrap().text().await.unwrap();
-        assert!(body.contains("hostrisk_ready 1"));
+        assert!(body.contains("hostrisk_ready 1"), "{body}");
+        assert!(body.contains("hostrisk_reconciles_total{result=\"ok\"} 0"));
+        health.set_controller_alive(false);
+        let body = get("/metrics").await.unwrap().text().await.unwrap();
+        assert!(body.contains("hostrisk_ready 0"), "{body}");
         server.abort();
     }
 }

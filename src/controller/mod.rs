@@ -9,14 +9,18 @@
 //! - [`run`]: the kube-runtime `Controller` wiring.
 //! - [`health`]: `/livez`, `/readyz`, `/metrics`.
 
+pub mod batched;
 pub mod context;
 pub mod credentials;
 pub mod events;
 pub mod health;
+pub mod poller_link;
+pub mod prepare;
 pub mod reconcile;
 pub mod run;
 pub mod schedule;
+pub mod snapshot;
 pub mod status_write;
 
-pub use context::{Context, ControllerSettings, CONTROLLER_NAME};
+pub use context::{Context, ControllerSettings, PollingMode, CONTROLLER_NAME};
 pub use run::{run_controllers, RunError};

@@ -1,6 +1,7 @@
-//! One reconcile of a `HostRiskWatch`: first status, spec validation, suspend, credentials, the
-//! HSS poll, the pure status computation, the status write (only when needed), the Events, and
-//! when to come back.
+//! One reconcile of a `HostRiskWatch`: first status, the checks of [`super::prepare`], the HSS
+//! poll (per watch here, or through the shared poller in [`super::batched`]), the pure status
+//! computation, the status write (only when needed), the Events, the metrics, and when to come
+//! back.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,16 +9,20 @@ use std::time::{Duration, Instant};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
-use super::context::Context;
-use super::credentials::{load_credentials, EndpointSource, SecretReadError};
+use super::batched::reconcile_batched;
+use super::context::{Context, PollingMode};
+use super::credentials::SecretReadError;
 use super::events::publish_events;
 use super::health::Counters;
+use super::prepare::{finish_unpolled, prepare, Prepared, ReadyToPoll};
 use super::schedule::{Due, Observed, WatchKey};
+use super::snapshot::watch_snapshot;
 use super::status_write::write_status;
-use crate::crd::validation::{condition_reason, describe, validate_spec, ValidatedSpec};
+use crate::crd::validation::{validate_spec, ValidatedSpec};
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus, REFRESH_ANNOTATION};
-use crate::hss::{HssError, Scope};
-use crate::status::{compute_status, PollFailure, PollOutcome, StatusInput};
+use crate::hss::{Credentials, HssError, Scope};
+use crate::metrics::ReconcileOutcome;
+use crate::status::{compute_status_with_quota, PollFailure, PollOutcome, StatusInput};
 
 /// A reconcile that could not finish because the Kubernetes API failed; retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +43,16 @@ pub enum ReconcileError {
 }
 
 impl ReconcileError {
+    /// CamelCase reason for `hostrisk_reconcile_errors_total{reason}`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::MissingNamespace => "MissingNamespace",
+            Self::StatusWrite { .. } => "StatusWriteFailed",
+            Self::Serialize(_) => "SerializeFailed",
+            Self::SecretRead(_) => "SecretReadFailed",
+        }
+    }
+
     /// Short label for logs and metrics.
     pub fn metric_label(&self) -> &'static str {
         match self {
@@ -78,9 +93,20 @@ pub async fn reconcile(
     watch: Arc<HostRiskWatch>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let result = reconcile_watch(&watch, &ctx).await;
+    let outcome = match &result {
+        Ok(_) => ReconcileOutcome::Ok,
+        Err(error) => ReconcileOutcome::Error(error.reason()),
+    };
+    ctx.metrics.record_reconcile(outcome, started.elapsed());
+    result
+}
+
+async fn reconcile_watch(watch: &HostRiskWatch, ctx: &Context) -> Result<Action, ReconcileError> {
     Counters::inc(&ctx.counters.reconciles);
-    let key = watch_key(&watch)?;
-    let observed = observed(&watch);
+    let key = watch_key(watch)?;
+    let observed = observed(watch);
     let mut previous = ctx
         .written
         .previous(&key, watch.uid().as_deref(), watch.status.as_ref());
@@ -88,14 +114,21 @@ pub async fn reconcile(
     if previous.is_none() {
         // kstatus reads a resource without status as current: say at once that it is pending.
         let update = status_update(
-            &watch,
-            &ctx,
+            watch,
+            ctx,
             None,
             PollOutcome::Pending,
-            interval_for(&watch, &ctx),
+            interval_for(watch, ctx),
+            None,
         );
-        write_status(&watch, &ctx, &key, &update.status, None).await?;
+        write_status(watch, ctx, &key, &update.status, None).await?;
         previous = Some(update.status);
+    }
+
+    if ctx.settings.polling == PollingMode::Batched {
+        if let Some(poller) = ctx.poller.get() {
+            return reconcile_batched(watch, ctx, &key, observed, previous.as_ref(), &poller).await;
+        }
     }
 
     let reason = match ctx.scheduler.due(&key, &observed, Instant::now()) {
@@ -110,50 +143,27 @@ pub async fn reconcile(
         "poll due"
     );
 
-    let validated = match validate_spec(&watch.spec, &ctx.settings.policy) {
-        Ok(validated) => validated,
-        Err(errors) => {
-            let message = describe(&errors);
-            let outcome = match condition_reason(&errors) {
-                "EndpointNotAllowed" => PollOutcome::EndpointNotAllowed(message),
-                _ => PollOutcome::InvalidSpec(message),
-            };
-            let recheck = ctx.settings.policy.default_interval;
-            finish(&watch, &ctx, &key, previous.as_ref(), outcome, recheck).await?;
-            ctx.scheduler
-                .record_idle(&key, observed, recheck, Instant::now());
-            return Ok(Action::requeue(recheck));
+    let ReadyToPoll {
+        spec: validated,
+        scope,
+        credentials,
+        ..
+    } = match prepare(watch, ctx, &key).await? {
+        Prepared::Unpolled(unpolled) => {
+            return finish_unpolled(watch, ctx, &key, previous.as_ref(), observed, unpolled).await;
         }
+        Prepared::Ready(ready) => *ready,
     };
-    if validated.suspend {
-        finish(
-            &watch,
-            &ctx,
-            &key,
-            previous.as_ref(),
-            PollOutcome::Suspended,
-            validated.interval,
-        )
-        .await?;
-        // Resumes when the spec changes (generation) or the refresh annotation changes.
-        ctx.scheduler.record_idle(
-            &key,
-            observed,
-            ctx.settings.policy.default_interval,
-            Instant::now(),
-        );
-        return Ok(Action::await_change());
-    }
-
-    let outcome = poll(&watch, &ctx, &key, &validated).await?;
+    let outcome = poll(watch, ctx, &key, &validated, &scope, &credentials).await;
     let failed = !matches!(outcome, PollOutcome::Success(_));
     finish(
-        &watch,
-        &ctx,
+        watch,
+        ctx,
         &key,
         previous.as_ref(),
         outcome,
         validated.interval,
+        None,
     )
     .await?;
     let now = Instant::now();
@@ -168,59 +178,22 @@ pub async fn reconcile(
     Ok(Action::requeue(delay))
 }
 
-/// Resolves credentials and asks HSS. Only a Kubernetes API failure while reading the Secret is
-/// an error; everything else is an outcome shown in status.
+/// One HSS call per watch ([`PollingMode::PerWatch`]).
 async fn poll(
     watch: &HostRiskWatch,
     ctx: &Context,
     key: &WatchKey,
     spec: &ValidatedSpec,
-) -> Result<PollOutcome, ReconcileError> {
-    let endpoint_source = match spec.region.as_deref() {
-        Some(region) => EndpointSource::Region(region),
-        None => EndpointSource::Explicit,
-    };
-    let loaded = load_credentials(
-        &ctx.client,
-        &key.namespace,
-        &spec.secret_name,
-        endpoint_source,
-    )
-    .await?;
-    ctx.scheduler
-        .record_secret_used(key, loaded.resource_version);
-    let credentials = match loaded.credentials {
-        Ok(credentials) => credentials,
-        Err(problem) => {
-            Counters::inc(&ctx.counters.poll_failures);
-            tracing::warn!(
-                namespace = %key.namespace,
-                name = %key.name,
-                reason = problem.reason,
-                message = %problem.message,
-                "credentials problem"
-            );
-            return Ok(PollOutcome::CredentialsProblem {
-                reason: problem.reason,
-                message: problem.message,
-            });
-        }
-    };
-    let scope = match Scope::for_endpoint(
-        spec.endpoint.clone(),
-        spec.project_id.clone(),
-        spec.enterprise_project_id.clone(),
-    ) {
-        Ok(scope) => scope,
-        Err(error) => return Ok(failure_outcome(ctx, key, &error)),
-    };
+    scope: &Scope,
+    credentials: &Credentials,
+) -> PollOutcome {
     // Only a closed semaphore fails, and Context never closes it.
     let _permit = ctx.poll_permits.acquire().await.ok();
     Counters::inc(&ctx.counters.polls);
     let started = Instant::now();
     match ctx
         .hss
-        .list_hosts_risk(&scope, &credentials, &spec.host_ids)
+        .list_hosts_risk(scope, credentials, &spec.host_ids)
         .await
     {
         Ok(result) => {
@@ -234,13 +207,13 @@ async fn poll(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "polled HSS"
             );
-            Ok(PollOutcome::Success(result))
+            PollOutcome::Success(result)
         }
-        Err(error) => Ok(failure_outcome(ctx, key, &error)),
+        Err(error) => failure_outcome(ctx, key, &error),
     }
 }
 
-fn failure_outcome(ctx: &Context, key: &WatchKey, error: &HssError) -> PollOutcome {
+pub(super) fn failure_outcome(ctx: &Context, key: &WatchKey, error: &HssError) -> PollOutcome {
     Counters::inc(&ctx.counters.poll_failures);
     tracing::warn!(
         namespace = %key.namespace,
@@ -264,30 +237,49 @@ fn status_update(
     previous: Option<&HostRiskWatchStatus>,
     outcome: PollOutcome,
     interval: Duration,
+    achieved: Option<Duration>,
 ) -> crate::status::StatusUpdate {
-    compute_status(StatusInput {
-        spec: &watch.spec,
-        generation: watch.meta().generation,
-        previous,
-        outcome,
-        now: jiff::Timestamp::now(),
-        heartbeat: ctx.settings.status_heartbeat,
-        effective_interval: interval,
-    })
+    compute_status_with_quota(
+        StatusInput {
+            spec: &watch.spec,
+            generation: watch.meta().generation,
+            previous,
+            outcome,
+            now: jiff::Timestamp::now(),
+            heartbeat: ctx.settings.status_heartbeat,
+            effective_interval: interval,
+        },
+        achieved,
+    )
 }
 
 /// Computes the new status, writes it if needed, then publishes the transition Events.
-async fn finish(
+/// `achieved` is the interval the shared poller measured for the watch, if any.
+pub(super) async fn finish(
     watch: &HostRiskWatch,
     ctx: &Context,
     key: &WatchKey,
     previous: Option<&HostRiskWatchStatus>,
     outcome: PollOutcome,
     interval: Duration,
+    achieved: Option<Duration>,
 ) -> Result<(), ReconcileError> {
-    let update = status_update(watch, ctx, previous, outcome, interval);
+    let success = matches!(outcome, PollOutcome::Success(_));
+    let update = status_update(watch, ctx, previous, outcome, interval, achieved);
+    if !update.needs_write {
+        ctx.metrics.record_status_write(false);
+    }
     if update.needs_write {
         write_status(watch, ctx, key, &update.status, previous).await?;
+    }
+    if success {
+        if let Some(summary) = &update.status.summary {
+            ctx.metrics.set_watch_gauges(
+                &key.namespace,
+                &key.name,
+                &watch_snapshot(summary, &update.status.hosts),
+            );
+        }
     }
     if !update.events.is_empty() {
         let regarding = watch.object_ref(&());

@@ -25,7 +25,8 @@ use kube::{Api, ResourceExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::context::Context;
+use super::context::{Context, PollingMode};
+use super::poller_link::{poller_updates, prune};
 use super::reconcile::{error_policy, reconcile, watch_key};
 use super::schedule::{PollScheduler, WatchKey};
 use crate::crd::{HostRiskWatch, REFRESH_ANNOTATION};
@@ -89,6 +90,13 @@ pub async fn run_controllers(
     namespaces: Vec<String>,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
+    // Only the leader gets here (cli/run.rs starts the controllers once leading), so only the
+    // leader polls; the poller stops with the controllers.
+    if ctx.settings.polling == PollingMode::Batched {
+        ctx.poller
+            .start(&ctx.hss, ctx.settings.backoff, ctx.metrics.clone());
+    }
+    ctx.metrics.set_leader(true);
     let mut synced = Vec::new();
     let mut controllers = Vec::new();
     for scope in scopes(&namespaces) {
@@ -131,6 +139,8 @@ pub async fn run_controllers(
         }
     }
     ctx.health.set_controller_alive(false);
+    ctx.metrics.set_leader(false);
+    ctx.poller.stop();
     readiness.abort();
     result
 }
@@ -157,6 +167,8 @@ fn build_controller(
     };
     let (reader, writer) = reflector::store();
     let forget_ctx = ctx.clone();
+    let prune_store = reader.clone();
+    let prune_scope = scope.clone();
     let (synced_tx, synced_rx) = watch::channel(false);
     let watches = watcher(watch_api, watcher::Config::default())
         .default_backoff()
@@ -168,6 +180,8 @@ fn build_controller(
                 }
             }
             Ok(watcher::Event::InitDone) => {
+                // A re-list reports no deletion: drop what is gone from the fresh store.
+                prune(&forget_ctx, prune_scope.as_deref(), &prune_store);
                 synced_tx.send_replace(true);
             }
             _ => {}
@@ -188,8 +202,10 @@ fn build_controller(
     };
     let label = scope_label(&scope);
     let concurrency = ctx.settings.concurrency;
+    let updates = poller_updates(&ctx, scope.clone());
     let driver = Controller::for_stream(watches, reader.clone())
         .watches_stream(secrets, mapper)
+        .reconcile_on(updates)
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, ctx)

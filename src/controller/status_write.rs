@@ -69,6 +69,7 @@ pub async fn write_status(
     let body = status_patch_body(status, previous)?;
     let api: Api<HostRiskWatch> = Api::namespaced(ctx.client.clone(), &key.namespace);
     Counters::inc(&ctx.counters.status_writes);
+    ctx.metrics.record_status_write(true);
     let params = PatchParams {
         field_manager: Some(CONTROLLER_NAME.to_string()),
         ..PatchParams::default()

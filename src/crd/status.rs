@@ -48,7 +48,11 @@ pub struct HostRiskWatchStatus {
     #[schemars(length(max = 64), inner(length(max = 128)))]
     pub last_request_ids: Vec<String>,
 
-    /// The poll interval in force (`spec.interval`, or the operator default when absent), e.g. `10m`.
+    /// How often the data is refreshed, e.g. `10m`: the interval in force (`spec.interval`, or
+    /// the operator default when absent), or, when the HSS call quota of the credential cannot
+    /// refresh this watch that often, the interval it actually gets (then `Ready` has reason
+    /// `QuotaLimited`). A measured value is rounded and changes only when it moves by more than
+    /// 10 %.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_interval: Option<String>,
 }

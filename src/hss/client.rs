@@ -1,7 +1,7 @@
 //! `HssClient`: chunking, pacing, retries and authentication around one `ListHostsRisk` call.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -18,6 +18,7 @@ use super::scope::Scope;
 use super::transport::{
     build_http_client, prepare_hosts_risk_request, send_get, RawAnswer, RequestAuth,
 };
+use crate::metrics::{HssOutcome, Metrics};
 
 /// Counters of one client since it was built, for metrics and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,6 +50,47 @@ struct Inner {
     limiter: RateLimiter,
     iam: IamTokenCache,
     counters: Counters,
+    observer: OnceLock<Observer>,
+}
+
+/// Where the client reports each HTTP attempt.
+#[derive(Debug)]
+struct Observer {
+    metrics: Metrics,
+    /// Also report the waits of the client's own rate limiter (when no planner above the
+    /// client, such as the batched poller, reports them already).
+    quota_waits: bool,
+}
+
+impl Observer {
+    fn attempt(&self, outcome: HssOutcome, code: Option<u16>, elapsed: Duration) {
+        self.metrics.record_hss_request(outcome, code, elapsed);
+    }
+}
+
+/// The class and HTTP code of a failed attempt; `None` when no request left this process
+/// (a local validation error).
+fn attempt_labels(error: &HssError) -> Option<(HssOutcome, Option<u16>)> {
+    let labels = match error {
+        HssError::Authentication { .. } => (HssOutcome::Auth, Some(401)),
+        HssError::Forbidden { .. } => (HssOutcome::Auth, Some(403)),
+        HssError::Throttled { .. } => (HssOutcome::Throttled, Some(429)),
+        HssError::BadRequest { .. } => (HssOutcome::ClientError, Some(400)),
+        HssError::NotFound { .. } => (HssOutcome::ClientError, Some(404)),
+        HssError::Server { status, .. } | HssError::UnexpectedStatus { status, .. } => {
+            (HssOutcome::for_status(*status), Some(*status))
+        }
+        HssError::Transport { .. } | HssError::Timeout { .. } => (HssOutcome::Transport, None),
+        HssError::Decode { .. } => (HssOutcome::Decode, None),
+        HssError::Iam { status, .. } => match status {
+            Some(code) => (HssOutcome::for_status(*code), Some(*code)),
+            None => (HssOutcome::Transport, None),
+        },
+        HssError::InvalidScope { .. }
+        | HssError::InvalidCredentials { .. }
+        | HssError::InvalidConfig { .. } => return None,
+    };
+    Some(labels)
 }
 
 /// The HSS client. Cheap to clone; clones share the HTTP pool, the rate limiter and the IAM
@@ -70,6 +112,7 @@ impl HssClient {
                 limiter: RateLimiter::new(config.calls_per_minute, config.rate_window),
                 iam: IamTokenCache::new(config.iam_refresh_margin),
                 counters: Counters::default(),
+                observer: OnceLock::new(),
                 config,
             }),
         })
@@ -77,6 +120,20 @@ impl HssClient {
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// Reports every HTTP attempt of this client and its clones to `metrics`
+    /// (`hss_requests_total`, `hss_request_duration_seconds`, `hss_retries_total`, and with
+    /// `quota_waits` the client's own limiter waits). Only the first call has an effect;
+    /// returns whether it was this one.
+    pub fn attach_metrics(&self, metrics: Metrics, quota_waits: bool) -> bool {
+        self.inner
+            .observer
+            .set(Observer {
+                metrics,
+                quota_waits,
+            })
+            .is_ok()
     }
 
     /// The limiter shared by every call of this client (the poller may reserve ahead with it).
@@ -162,6 +219,11 @@ impl HssClient {
             attempt += 1;
             let wait = self.inner.limiter.acquire(&identity).await;
             paced += wait;
+            let observer = self.inner.observer.get();
+            if let Some(observer) = observer.filter(|o| o.quota_waits) {
+                observer.metrics.record_quota_wait(wait);
+            }
+            let attempt_started = Instant::now();
             self.inner
                 .counters
                 .rate_wait_micros
@@ -180,10 +242,24 @@ impl HssClient {
                         wait_ms = wait.as_millis() as u64,
                         "ListHostsRisk answered"
                     );
-                    return decode(answer, ids);
+                    let status = answer.status;
+                    let decoded = decode(answer, ids);
+                    if let Some(observer) = observer {
+                        let outcome = match &decoded {
+                            Ok(_) => HssOutcome::for_status(status),
+                            Err(_) => HssOutcome::Decode,
+                        };
+                        observer.attempt(outcome, Some(status), attempt_started.elapsed());
+                    }
+                    return decoded;
                 }
                 Err(err) => err,
             };
+            if let Some(observer) = observer {
+                if let Some((outcome, code)) = attempt_labels(&err) {
+                    observer.attempt(outcome, code, attempt_started.elapsed());
+                }
+            }
             if matches!(err, HssError::Throttled { .. }) {
                 self.inner
                     .counters
@@ -227,6 +303,9 @@ impl HssClient {
                 "retrying ListHostsRisk"
             );
             self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+            if let Some(observer) = observer {
+                observer.metrics.record_retry();
+            }
             tokio::time::sleep(delay).await;
         }
     }

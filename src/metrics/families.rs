@@ -66,6 +66,7 @@ pub(crate) struct Families {
     pub hss_retries: Counter,
     pub hss_quota_wait: Histogram,
     pub leader: Gauge,
+    pub ready: Gauge,
     pub watch: WatchFamilies,
 }
 
@@ -83,6 +84,7 @@ impl Families {
             hss_retries: Counter::default(),
             hss_quota_wait: Histogram::new(QUOTA_WAIT_BUCKETS),
             leader: Gauge::default(),
+            ready: Gauge::default(),
             watch: WatchFamilies::default(),
         }
     }
@@ -107,6 +109,11 @@ impl Families {
             "leader",
             "1 while this instance holds the leader lease (or runs without leader election), else 0",
             families.leader.clone(),
+        );
+        r.register(
+            "ready",
+            "1 while /readyz answers 200 (CRD found and watches synced, or a standby replica), else 0",
+            families.ready.clone(),
         );
 
         r.register(

@@ -6,7 +6,7 @@
 //! Families (all prefixed `hostrisk_`):
 //! - operator health: `reconciles_total{result}`, `reconcile_errors_total{reason}`,
 //!   `reconcile_duration_seconds`, `status_writes_total`, `status_writes_skipped_total`,
-//!   `leader`, `build_info{version}`;
+//!   `leader`, `ready`, `build_info{version}`;
 //! - outbound HSS: `hss_requests_total{outcome,code}`, `hss_request_duration_seconds`,
 //!   `hss_throttled_total`, `hss_retries_total`, `hss_quota_wait_seconds`;
 //! - per watch `{namespace,name}`: `watch_effective_interval_seconds`,
@@ -173,6 +173,11 @@ impl Metrics {
     /// Whether this instance currently leads (set `true` once when leader election is off).
     pub fn set_leader(&self, leading: bool) {
         self.inner.families.leader.set(i64::from(leading));
+    }
+
+    /// Whether the instance is ready (what `/readyz` answers), set by the health server.
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.families.ready.set(i64::from(ready));
     }
 
     /// Replaces the domain gauges of one watch with `snapshot`.

@@ -128,6 +128,12 @@ impl GroupState {
     /// Adds or updates a watch; returns true when it must be polled promptly (new, new
     /// revision or other ids), so the caller wakes the group.
     pub fn upsert(&mut self, reg: WatchRegistration, now: Instant) -> bool {
+        if self.credentials != reg.credentials {
+            // Rotated credentials (the same identity, e.g. a fixed secret key): failures of the
+            // old ones say nothing about them, so the next call is not held back.
+            self.failures = 0;
+            self.not_before = None;
+        }
         self.credentials = reg.credentials;
         self.scope = reg.scope;
         let ids = dedup_ids(&reg.host_ids);

@@ -345,3 +345,32 @@ fn only_a_new_watch_whose_call_would_not_be_full_waits_to_gather() {
         "only due by interval, not new"
     );
 }
+
+#[test]
+fn rotated_credentials_end_the_backoff_but_a_spec_change_does_not() {
+    let t0 = Instant::now();
+    let mut g = group(10, false, &[reg("a", &["a1"], 3600 * S)], t0);
+    let ids = g.plan_chunk(t0);
+    g.begin_call(ids.len());
+    let refused = PollFailure {
+        reason: "InvalidCredentials",
+        message: "401".into(),
+        request_id: None,
+        auth_failure: true,
+    };
+    g.apply_failure(&ids, &refused, t0);
+    assert!(g.not_before.is_some_and(|nb| nb > t0));
+    let mut changed = reg("a", &["a1", "a2"], 3600 * S);
+    changed.revision = "2".into();
+    assert!(g.upsert(changed, t0));
+    assert!(
+        g.not_before.is_some(),
+        "same credentials: still backing off"
+    );
+    let mut rotated = reg("a", &["a1", "a2"], 3600 * S);
+    rotated.revision = "3".into();
+    rotated.credentials = Credentials::ak_sk("AK", "fixed-SK");
+    assert!(g.upsert(rotated, t0));
+    assert_eq!((g.failures, g.not_before), (0, None));
+    assert_eq!(g.wake(t0), Wake::Ready);
+}

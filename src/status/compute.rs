@@ -11,6 +11,7 @@ use super::conditions::{
 };
 use super::events::{self, TransitionEvent};
 use super::hosts::rebuild_hosts;
+use super::quota::{interval_report, IntervalReport};
 use super::summary::summarize;
 use crate::crd::duration::format_duration;
 use crate::crd::spec::HostRiskWatchSpec;
@@ -156,6 +157,8 @@ fn condition_updates(
     previous: Option<&HostRiskWatchStatus>,
     new_generation: bool,
     summary: Option<&HostRiskSummary>,
+    interval: &IntervalReport,
+    target: Duration,
 ) -> Vec<ConditionUpdate> {
     use ConditionStatus::{False, True, Unknown};
     let data_note = if previous.is_some_and(|p| p.last_sync_time.is_some()) {
@@ -168,15 +171,25 @@ fn condition_updates(
             let (requested, found, missing) = summary.map_or((0, 0, 0), |s| {
                 (s.hosts_requested, s.hosts_found, s.hosts_not_found)
             });
-            vec![
+            let answered =
+                format!("HSS answered for {requested} hosts: {found} found, {missing} not found");
+            let ready = if interval.limited {
                 set(
                     READY,
                     True,
-                    reason::SYNCED,
+                    reason::QUOTA_LIMITED,
                     format!(
-                        "HSS answered for {requested} hosts: {found} found, {missing} not found"
+                        "{answered}; the HSS call quota of this credential refreshes the data \
+                         about every {}, not every {} as spec.interval asks",
+                        interval.effective,
+                        format_duration(target)
                     ),
-                ),
+                )
+            } else {
+                set(READY, True, reason::SYNCED, answered)
+            };
+            vec![
+                ready,
                 set(
                     CREDENTIALS_VALID,
                     True,
@@ -322,7 +335,17 @@ fn truncate_to_second(now: Timestamp) -> Timestamp {
     Timestamp::from_second(now.as_second()).unwrap_or(now)
 }
 
-/// The new status after one reconcile; see [`StatusUpdate`].
+/// The new status after one reconcile; see [`StatusUpdate`]. The interval in force is
+/// reported as met (see [`compute_status_with_quota`] for a measured one).
+pub fn compute_status(input: StatusInput<'_>) -> StatusUpdate {
+    compute_status_with_quota(input, None)
+}
+
+/// Like [`compute_status`], with `achieved_interval`: the (smoothed) time between the watch's
+/// last complete refreshes as the shared poller measured it. When it is too far above the
+/// interval in force, `status.effectiveInterval` shows it and `Ready` stays True with reason
+/// `QuotaLimited` on success (see [`super::quota`] for the rounding and hysteresis that keep
+/// idle refreshes free of writes).
 ///
 /// - Success: hosts rebuilt in spec order (`found: false` for ids HSS did not return), each
 ///   host's `lastChangeTime` kept unless its data changed, summary recomputed, `Ready=True`.
@@ -335,7 +358,10 @@ fn truncate_to_second(now: Timestamp) -> Timestamp {
 /// - `lastSyncTime` (with `lastRequestIds`) is set to `now` on a successful poll only when the
 ///   status changed otherwise or is older than `heartbeat`, so idle polls write nothing.
 /// - A failing poll writes when its conditions change, including a new request id in the message.
-pub fn compute_status(input: StatusInput<'_>) -> StatusUpdate {
+pub fn compute_status_with_quota(
+    input: StatusInput<'_>,
+    achieved_interval: Option<Duration>,
+) -> StatusUpdate {
     let StatusInput {
         spec,
         generation,
@@ -368,11 +394,19 @@ pub fn compute_status(input: StatusInput<'_>) -> StatusUpdate {
         }
         _ => (base.hosts.clone(), base.summary.clone()),
     };
-    let updates = condition_updates(&outcome, previous, new_generation, summary.as_ref());
+    let interval = interval_report(effective_interval, achieved_interval, previous);
+    let updates = condition_updates(
+        &outcome,
+        previous,
+        new_generation,
+        summary.as_ref(),
+        &interval,
+        effective_interval,
+    );
     let mut status = HostRiskWatchStatus {
         observed_generation: generation,
         conditions: merge_conditions(&base.conditions, updates, generation, &now_time),
-        effective_interval: Some(format_duration(effective_interval)),
+        effective_interval: Some(interval.effective.clone()),
         hosts,
         summary,
         ..base.clone()

@@ -21,6 +21,9 @@ pub mod reason {
     pub const POLLING: &str = "Polling";
     /// The last poll answered.
     pub const SYNCED: &str = "Synced";
+    /// The last poll answered, but the HSS call quota of the credential cannot refresh the
+    /// watch as often as `spec.interval` asks (`status.effectiveInterval` says how often).
+    pub const QUOTA_LIMITED: &str = "QuotaLimited";
     /// HSS accepted the credentials.
     pub const ACCEPTED: &str = "Accepted";
     /// HSS answered.

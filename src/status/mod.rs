@@ -6,10 +6,11 @@ pub mod compute;
 pub mod conditions;
 pub mod events;
 pub mod hosts;
+pub mod quota;
 pub mod summary;
 
 pub use compute::{
-    compute_status, differs_ignoring_timestamps, PollFailure, PollOutcome, StatusInput,
-    StatusUpdate,
+    compute_status, compute_status_with_quota, differs_ignoring_timestamps, PollFailure,
+    PollOutcome, StatusInput, StatusUpdate,
 };
 pub use events::{EventType, TransitionEvent};

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::controller::schedule::BackoffPolicy;
-use hostrisk_operator::controller::{run_controllers, Context, ControllerSettings, RunError};
+use hostrisk_operator::controller::{
+    run_controllers, Context, ControllerSettings, PollingMode, RunError,
+};
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus};
 use hostrisk_operator::hss::{ClientConfig, HssClient};
@@ -33,6 +35,13 @@ pub struct Options {
     pub backoff: BackoffPolicy,
     /// `--concurrency`.
     pub concurrency: u16,
+    /// Shared batched poller (the default) or one HSS call per watch.
+    pub polling: PollingMode,
+    /// The HSS client's quota: calls per credential identity per `hss_rate_window`.
+    pub hss_calls_per_window: u32,
+    pub hss_rate_window: Duration,
+    /// The simulator's per-identity quota per minute (0 = none).
+    pub sim_quota_per_minute: u32,
 }
 
 impl Default for Options {
@@ -46,6 +55,10 @@ impl Default for Options {
                 floor: Duration::from_millis(100),
             },
             concurrency: 4,
+            polling: PollingMode::Batched,
+            hss_calls_per_window: 10_000,
+            hss_rate_window: Duration::from_secs(60),
+            sim_quota_per_minute: 0,
         }
     }
 }
@@ -68,14 +81,18 @@ impl Harness {
             .await
             .expect("the generated CRD applies");
         let sim = HssSimulator::start(SimConfig {
-            faults: Faults::none(),
+            faults: Faults {
+                quota_per_minute: options.sim_quota_per_minute,
+                ..Faults::none()
+            },
             ..SimConfig::default()
         })
         .await
         .expect("simulator starts");
         let client = kube.client().await.expect("kube client");
         let hss = HssClient::new(ClientConfig {
-            calls_per_minute: 10_000,
+            calls_per_minute: options.hss_calls_per_window,
+            rate_window: options.hss_rate_window,
             max_attempts: 2,
             backoff_base: Duration::from_millis(20),
             backoff_max: Duration::from_millis(50),
@@ -100,6 +117,7 @@ impl Harness {
             concurrency: options.concurrency,
             backoff: options.backoff,
             instance: "test-instance".into(),
+            polling: options.polling,
         };
         let ctx = Arc::new(Context::new(client.clone(), hss, settings));
         let shutdown = CancellationToken::new();

@@ -158,7 +158,9 @@ fn sigterm_and_wait(child: &mut std::process::Child, limit: Duration) -> Option<
 
 /// Two replicas with `--leader-elect`: both report ready (the follower as a standby), exactly
 /// one holds the Lease, and when the leader stops it releases the Lease and the other takes over.
-#[tokio::test]
+/// Multi-threaded: `sigterm_and_wait` blocks its thread, and the stand-in API server must keep
+/// answering meanwhile (the stopping leader releases the Lease through it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_election_hands_over_when_the_leader_stops() {
     let (kube, kubeconfig) = standin_with_kubeconfig().await;
     let client = kube.client().await.unwrap();

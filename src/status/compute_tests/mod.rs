@@ -91,4 +91,5 @@ fn reasons(update: &StatusUpdate) -> Vec<&'static str> {
 }
 
 mod failures;
+mod quota;
 mod successes;

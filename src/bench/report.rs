@@ -1,0 +1,293 @@
+//! The benchmark's figures, one per line as `name: value unit` (value `n/a` when it could not
+//! be measured), so scripts can grep them. Names are `bench.*` for the setup, `<mode>.*` per
+//! mode (`batched`, `per_watch`) and `ratio.*` across modes.
+
+use std::time::Duration;
+
+use super::{Mode, WorldPlacement};
+
+/// What one mode measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeReport {
+    pub mode: Mode,
+    /// `ListHostsRisk` requests the simulator received during the measured sweep.
+    pub hss_calls_per_sweep: u64,
+    /// ceil(unique host ids / 100) of the one scope.
+    pub min_calls_per_sweep: u64,
+    /// Requests during the creation wave (first status of every watch).
+    pub startup_calls: u64,
+    /// 429 answers the simulator sent during the whole mode.
+    pub throttled: u64,
+    /// Status writes the API server received during the measured sweep.
+    pub idle_status_writes: u64,
+    /// Status writes during the creation wave.
+    pub startup_status_writes: u64,
+    pub watches_with_data: u64,
+    pub latency_p50: Option<Duration>,
+    pub latency_p99: Option<Duration>,
+    pub latency_max: Option<Duration>,
+    /// Probe watches (created one at a time after the sweep) that showed data, the ones that
+    /// did not in time, and their create → first data latency.
+    pub probes: u64,
+    pub probes_missing: u64,
+    pub probe_p50: Option<Duration>,
+    pub probe_p99: Option<Duration>,
+    /// The operator's own `hostrisk_hss_quota_wait_seconds` (whole mode): the poller's
+    /// planning waits in batched mode, the client limiter's in per-watch mode.
+    pub quota_wait: QuotaWait,
+    /// Time calls spent in the HSS client's own limiter (batched mode: after the poller's).
+    pub client_limiter_wait: Duration,
+    /// First create to the last watch showing data.
+    pub creation_wave: Duration,
+    pub sweep_window: Duration,
+    /// Whether the window holds exactly one sweep (see `run`).
+    pub sweep_window_valid: bool,
+    pub rss_start: Option<u64>,
+    pub rss_setup: Option<u64>,
+    pub peak_rss: Option<u64>,
+    /// RSS after the probes, before the controller stops (steady state, all watches polled).
+    pub rss_end: Option<u64>,
+    /// Whether the kernel's peak-RSS mark was reset at the start of the mode.
+    pub peak_reset: bool,
+    /// Where the simulator and stand-in ran (in this process, they are in the RSS figures).
+    pub world: WorldPlacement,
+    /// Peak RSS of the world process when it is a child.
+    pub world_peak_rss: Option<u64>,
+    /// Process CPU time (user + system) from controller start to stop.
+    pub cpu: Option<Duration>,
+    pub reconciles: u64,
+    pub wall_time: Duration,
+}
+
+/// The quota-wait histogram of the operator's metrics, read from its exposition.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QuotaWait {
+    pub total: Option<Duration>,
+    pub waits: Option<u64>,
+    /// Waits longer than the timer's wake-up noise: a call that really waited for quota.
+    pub over_100ms: Option<u64>,
+}
+
+const QUOTA_WAIT: &str = "hostrisk_hss_quota_wait_seconds";
+
+impl QuotaWait {
+    /// Reads `hostrisk_hss_quota_wait_seconds` from Prometheus / OpenMetrics text.
+    pub fn from_exposition(text: &str) -> Self {
+        let sample = |series: &str| -> Option<f64> {
+            text.lines().find_map(|line| {
+                let rest = line.strip_prefix(series)?.strip_prefix(' ')?;
+                rest.split_whitespace().next()?.parse().ok()
+            })
+        };
+        let waits = sample(&format!("{QUOTA_WAIT}_count"));
+        let within = sample(&format!("{QUOTA_WAIT}_bucket{{le=\"0.1\"}}"));
+        QuotaWait {
+            total: sample(&format!("{QUOTA_WAIT}_sum"))
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64),
+            waits: waits.map(|w| w as u64),
+            over_100ms: waits.zip(within).map(|(w, b)| (w - b).max(0.0) as u64),
+        }
+    }
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn count(value: Option<u64>) -> String {
+    value.map_or_else(|| "n/a".to_string(), |v| v.to_string())
+}
+
+fn seconds(d: Option<Duration>) -> String {
+    d.map_or_else(|| "n/a".to_string(), |d| format!("{:.3}", d.as_secs_f64()))
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or_else(|| "n/a".to_string(), |b| format!("{:.1}", b as f64 / MIB))
+}
+
+impl ModeReport {
+    /// CPU seconds per 1,000 reconciles.
+    pub fn cpu_per_1000_reconciles(&self) -> Option<f64> {
+        let cpu = self.cpu?;
+        (self.reconciles > 0).then(|| cpu.as_secs_f64() * 1000.0 / self.reconciles as f64)
+    }
+
+    /// The lines of this mode.
+    pub fn lines(&self) -> Vec<String> {
+        let m = self.mode.label();
+        let growth = match (self.rss_setup, self.peak_rss) {
+            (Some(setup), Some(peak)) => Some(peak.saturating_sub(setup)),
+            _ => None,
+        };
+        vec![
+            format!(
+                "{m}.hss_calls_per_sweep: {} calls",
+                self.hss_calls_per_sweep
+            ),
+            format!(
+                "{m}.min_calls_per_sweep: {} calls",
+                self.min_calls_per_sweep
+            ),
+            format!("{m}.startup_calls: {} calls", self.startup_calls),
+            format!("{m}.hss_429s: {} responses", self.throttled),
+            format!(
+                "{m}.status_writes_per_idle_sweep: {} writes",
+                self.idle_status_writes
+            ),
+            format!(
+                "{m}.startup_status_writes: {} writes",
+                self.startup_status_writes
+            ),
+            format!("{m}.watches_with_data: {} watches", self.watches_with_data),
+            format!("{m}.create_to_status_p50: {} s", seconds(self.latency_p50)),
+            format!("{m}.create_to_status_p99: {} s", seconds(self.latency_p99)),
+            format!("{m}.create_to_status_max: {} s", seconds(self.latency_max)),
+            format!("{m}.probes: {} watches", self.probes),
+            format!("{m}.probes_missing: {} watches", self.probes_missing),
+            format!(
+                "{m}.probe_create_to_status_p50: {} s",
+                seconds(self.probe_p50)
+            ),
+            format!(
+                "{m}.probe_create_to_status_p99: {} s",
+                seconds(self.probe_p99)
+            ),
+            format!("{m}.quota_wait_total: {} s", seconds(self.quota_wait.total)),
+            format!("{m}.quota_waits: {} waits", count(self.quota_wait.waits)),
+            format!(
+                "{m}.quota_waits_over_100ms: {} waits",
+                count(self.quota_wait.over_100ms)
+            ),
+            format!(
+                "{m}.client_limiter_wait: {} s",
+                seconds(Some(self.client_limiter_wait))
+            ),
+            format!("{m}.creation_wave: {} s", seconds(Some(self.creation_wave))),
+            format!("{m}.sweep_window: {} s", seconds(Some(self.sweep_window))),
+            format!("{m}.sweep_window_valid: {} bool", self.sweep_window_valid),
+            format!("{m}.rss_at_start: {} MiB", mib(self.rss_start)),
+            format!("{m}.rss_after_setup: {} MiB", mib(self.rss_setup)),
+            format!("{m}.peak_rss: {} MiB", mib(self.peak_rss)),
+            format!("{m}.peak_rss_reset: {} bool", self.peak_reset),
+            format!("{m}.rss_at_end: {} MiB", mib(self.rss_end)),
+            format!("{m}.rss_growth: {} MiB", mib(growth)),
+            format!(
+                "{m}.peak_rss_includes_world: {} bool",
+                self.world == WorldPlacement::InProcess
+            ),
+            format!("{m}.world_peak_rss: {} MiB", mib(self.world_peak_rss)),
+            format!("{m}.reconciles: {} reconciles", self.reconciles),
+            format!("{m}.cpu_seconds: {} s", seconds(self.cpu)),
+            format!(
+                "{m}.cpu_seconds_per_1000_reconciles: {} s",
+                self.cpu_per_1000_reconciles()
+                    .map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"))
+            ),
+            format!("{m}.wall_time: {} s", seconds(Some(self.wall_time))),
+        ]
+    }
+}
+
+/// `ratio.per_watch_over_batched_calls` when both modes ran, from each mode's calls per sweep.
+pub fn ratio_lines(calls: &[(Mode, u64)]) -> Vec<String> {
+    let of = |mode: Mode| calls.iter().find(|(m, _)| *m == mode).map(|(_, c)| *c);
+    match (of(Mode::PerWatch), of(Mode::Batched)) {
+        (Some(naive), Some(batched)) => {
+            let ratio = if batched == 0 {
+                "n/a".to_string()
+            } else {
+                format!("{:.2}", naive as f64 / batched as f64)
+            };
+            vec![format!("ratio.per_watch_over_batched_calls: {ratio} x")]
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(mode: Mode, calls: u64) -> ModeReport {
+        ModeReport {
+            mode,
+            hss_calls_per_sweep: calls,
+            min_calls_per_sweep: 9,
+            startup_calls: 20,
+            throttled: 0,
+            idle_status_writes: 0,
+            startup_status_writes: 200,
+            watches_with_data: 100,
+            latency_p50: Some(Duration::from_millis(120)),
+            latency_p99: None,
+            latency_max: None,
+            probes: 10,
+            probes_missing: 0,
+            probe_p50: None,
+            probe_p99: None,
+            quota_wait: QuotaWait::default(),
+            client_limiter_wait: Duration::ZERO,
+            creation_wave: Duration::from_secs(2),
+            sweep_window: Duration::from_secs(50),
+            sweep_window_valid: true,
+            rss_start: Some(10 * 1024 * 1024),
+            rss_setup: Some(20 * 1024 * 1024),
+            peak_rss: Some(52 * 1024 * 1024 + 512 * 1024),
+            rss_end: Some(40 * 1024 * 1024),
+            peak_reset: true,
+            world: WorldPlacement::Subprocess,
+            world_peak_rss: None,
+            cpu: Some(Duration::from_millis(1500)),
+            reconciles: 3000,
+            wall_time: Duration::from_secs(90),
+        }
+    }
+
+    #[test]
+    fn every_line_is_name_value_unit() {
+        for line in report(Mode::Batched, 9).lines() {
+            let (name, rest) = line.split_once(": ").expect(&line);
+            assert!(name.starts_with("batched."), "{line}");
+            assert_eq!(rest.split(' ').count(), 2, "{line}");
+        }
+        let lines = report(Mode::PerWatch, 100).lines();
+        assert!(lines.contains(&"per_watch.peak_rss: 52.5 MiB".to_string()));
+        assert!(lines.contains(&"per_watch.rss_growth: 32.5 MiB".to_string()));
+        assert!(lines.contains(&"per_watch.create_to_status_p50: 0.120 s".to_string()));
+        assert!(lines.contains(&"per_watch.create_to_status_p99: n/a s".to_string()));
+        assert!(lines.contains(&"per_watch.cpu_seconds_per_1000_reconciles: 0.500 s".to_string()));
+    }
+
+    #[test]
+    fn quota_wait_is_read_from_the_exposition() {
+        let text = "# TYPE hostrisk_hss_quota_wait_seconds histogram\n\
+            hostrisk_hss_quota_wait_seconds_sum 12.5\n\
+            hostrisk_hss_quota_wait_seconds_count 40\n\
+            hostrisk_hss_quota_wait_seconds_bucket{le=\"0.01\"} 30\n\
+            hostrisk_hss_quota_wait_seconds_bucket{le=\"0.1\"} 37\n\
+            hostrisk_hss_quota_wait_seconds_bucket{le=\"0.5\"} 38\n";
+        assert_eq!(
+            QuotaWait::from_exposition(text),
+            QuotaWait {
+                total: Some(Duration::from_millis(12_500)),
+                waits: Some(40),
+                over_100ms: Some(3),
+            }
+        );
+        assert_eq!(QuotaWait::from_exposition(""), QuotaWait::default());
+    }
+
+    #[test]
+    fn the_ratio_needs_both_modes() {
+        let both = [(Mode::Batched, 9), (Mode::PerWatch, 100)];
+        assert_eq!(
+            ratio_lines(&both),
+            ["ratio.per_watch_over_batched_calls: 11.11 x"]
+        );
+        assert!(ratio_lines(&both[..1]).is_empty());
+        assert_eq!(
+            ratio_lines(&[(Mode::Batched, 0), (Mode::PerWatch, 5)]),
+            ["ratio.per_watch_over_batched_calls: n/a x"]
+        );
+    }
+}

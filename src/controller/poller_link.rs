@@ -1,0 +1,114 @@
+//! The link between the controllers and the shared poller ([`crate::poller`]): the slot
+//! holding the poller while the controllers run (only on the leader), the stream of updated
+//! watches for `Controller::reconcile_on`, and pruning of watches deleted unseen.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures::future;
+use futures::stream::{self, StreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::context::Context;
+use super::schedule::{BackoffPolicy, WatchKey};
+use crate::crd::HostRiskWatch;
+use crate::hss::HssClient;
+use crate::metrics::Metrics;
+use crate::poller::{self, Poller, PollerOptions};
+
+/// The poller's key of a watch.
+pub fn poller_key(key: &WatchKey) -> poller::WatchKey {
+    poller::WatchKey::new(&key.namespace, &key.name)
+}
+
+/// The running poller, if any (set while the controllers run in batched mode).
+#[derive(Default)]
+pub struct PollerSlot {
+    poller: Mutex<Option<Arc<Poller>>>,
+}
+
+impl PollerSlot {
+    pub fn get(&self) -> Option<Arc<Poller>> {
+        self.lock().clone()
+    }
+
+    /// Starts a poller planning with the client's quota and retrying failed calls with the
+    /// controller's backoff (call from within the runtime); stops any previous one.
+    pub fn start(&self, hss: &HssClient, backoff: BackoffPolicy, metrics: Metrics) -> Arc<Poller> {
+        let options = PollerOptions {
+            metrics: Some(metrics),
+            backoff_base: backoff.base,
+            backoff_floor: backoff.floor,
+            ..PollerOptions::matching(hss.config())
+        };
+        let (poller, _handle) = Poller::new(hss.clone(), options);
+        let poller = Arc::new(poller);
+        if let Some(old) = self.lock().replace(Arc::clone(&poller)) {
+            old.shutdown();
+        }
+        poller
+    }
+
+    /// Stops the poller (its group tasks end, subscription streams close).
+    pub fn stop(&self) {
+        if let Some(poller) = self.lock().take() {
+            poller.shutdown();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Arc<Poller>>> {
+        // Only replaced or taken under the lock; a panic cannot leave it half updated.
+        self.poller.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The watches of `scope` with a new poller update (empty when there is no poller).
+pub(super) fn poller_updates(
+    ctx: &Context,
+    scope: Option<String>,
+) -> stream::BoxStream<'static, ObjectRef<HostRiskWatch>> {
+    let Some(poller) = ctx.poller.get() else {
+        return stream::empty().boxed();
+    };
+    poller
+        .handle()
+        .subscribe()
+        .filter(move |key| future::ready(scope.as_ref().is_none_or(|ns| *ns == key.namespace)))
+        .map(|key| ObjectRef::new(&key.name).within(&key.namespace))
+        .boxed()
+}
+
+/// Forgets every watch of `scope` known to the poller or the batched state but absent from
+/// the store (deleted while the watch was re-listing).
+pub(super) fn prune(ctx: &Context, scope: Option<&str>, store: &Store<HostRiskWatch>) {
+    let in_scope = |key: &WatchKey| scope.is_none_or(|ns| ns == key.namespace);
+    let present = |key: &WatchKey| {
+        store
+            .get(&ObjectRef::new(&key.name).within(&key.namespace))
+            .is_some()
+    };
+    let mut gone: Vec<WatchKey> = ctx
+        .batched
+        .keys()
+        .into_iter()
+        .filter(|key| in_scope(key) && !present(key))
+        .collect();
+    if let Some(poller) = ctx.poller.get() {
+        let removed = poller.retain(|key| {
+            let key = WatchKey {
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+            };
+            !in_scope(&key) || present(&key)
+        });
+        gone.extend(removed.into_iter().map(|key| WatchKey {
+            namespace: key.namespace,
+            name: key.name,
+        }));
+    }
+    gone.sort();
+    gone.dedup();
+    for key in gone {
+        tracing::debug!(namespace = %key.namespace, name = %key.name, "watch gone; forgotten");
+        ctx.forget(&key);
+    }
+}

@@ -1,0 +1,124 @@
+//! What the controller records in its metrics registry (served on `/metrics`).
+
+use std::time::{Duration, Instant};
+
+use hostrisk_operator::controller::PollingMode;
+
+use super::harness::{hss_calls, is_ready, Harness, Options, NS};
+
+/// The value of the sample whose line starts with `series` (name and labels as exported).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+}
+
+fn metrics(h: &Harness) -> String {
+    h.ctx.metrics.encode().expect("metrics encode")
+}
+
+#[tokio::test]
+async fn metrics_follow_reconciles_writes_and_domain_data_and_forget_deleted_watches() {
+    let h = Harness::start(Options::default()).await;
+    h.create_demo_secret(NS, "hss-creds").await;
+    h.create_watch(NS, "m", &["demo-web-01", "demo-db-01"], "hss-creds", "1h")
+        .await;
+    h.wait_for(NS, "m", "Ready", is_ready).await;
+    let text = metrics(&h);
+    let watch = format!("namespace=\"{NS}\",name=\"m\"");
+    let expect =
+        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no {series} in:\n{text}"));
+    assert_eq!(expect("hostrisk_leader"), 1.0);
+    assert!(expect("hostrisk_reconciles_total{result=\"ok\"}") >= 2.0);
+    assert!(expect("hostrisk_reconcile_duration_seconds_count") >= 2.0);
+    // The Pending status and the first data.
+    assert!(expect("hostrisk_status_writes_total") >= 2.0);
+    assert_eq!(
+        expect(&format!("hostrisk_watch_hosts_requested{{{watch}}}")),
+        2.0
+    );
+    assert_eq!(
+        expect(&format!("hostrisk_watch_hosts_found{{{watch}}}")),
+        2.0
+    );
+    assert_eq!(
+        expect(&format!(
+            "hostrisk_watch_hosts_by_detect_result{{{watch},detect_result=\"risk\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        expect(&format!(
+            "hostrisk_watch_risks{{{watch},kind=\"vulnerability\"}}"
+        )),
+        3.0
+    );
+    assert!(expect("hostrisk_hss_requests_total{outcome=\"ok\",code=\"200\"}") >= 1.0);
+    assert!(expect("hostrisk_hss_quota_wait_seconds_count") >= 1.0);
+    assert!(!text.contains("host_id="), "no per-host series by default");
+
+    // An idle refresh request: polled, nothing to write, counted as skipped.
+    let skipped_before = sample(&text, "hostrisk_status_writes_skipped_total").unwrap_or(0.0);
+    let calls = hss_calls(&h.sim);
+    h.request_refresh(NS, "m", "again").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = metrics(&h);
+        let skipped = sample(&now, "hostrisk_status_writes_skipped_total").unwrap_or(0.0);
+        if hss_calls(&h.sim) > calls && skipped > skipped_before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no skipped write counted:\n{now}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    h.delete_watch(NS, "m").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metrics(&h).contains(&watch) {
+        assert!(
+            Instant::now() < deadline,
+            "series of the deleted watch remain:\n{}",
+            metrics(&h)
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn per_watch_mode_calls_hss_once_per_watch_and_records_each_request() {
+    let h = Harness::start(Options {
+        polling: PollingMode::PerWatch,
+        ..Options::default()
+    })
+    .await;
+    h.create_demo_secret(NS, "hss-creds").await;
+    for name in ["p1", "p2"] {
+        h.create_watch(NS, name, &["demo-web-01"], "hss-creds", "1h")
+            .await;
+    }
+    for name in ["p1", "p2"] {
+        h.wait_for(NS, name, "Ready", is_ready).await;
+    }
+    assert!(h.ctx.poller.get().is_none(), "no poller in per-watch mode");
+    // The naive baseline: the shared id is asked once per watch.
+    assert_eq!(hss_calls(&h.sim), 2);
+    let text = metrics(&h);
+    assert_eq!(
+        sample(
+            &text,
+            "hostrisk_hss_requests_total{outcome=\"ok\",code=\"200\"}"
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "hostrisk_hss_quota_wait_seconds_count"),
+        Some(2.0),
+        "the client's limiter waits, one per request"
+    );
+    h.stop().await;
+}
