@@ -243,8 +243,9 @@ impl Harness {
         .await
     }
 
-    /// Stores any HostRiskWatch document as is. The stand-in checks the OpenAPI schema's
-    /// structure but runs no CEL rules, like an API server with a CRD version that predates them.
+    /// Stores any HostRiskWatch document as is. The stand-in prunes by the CRD's structural
+    /// schema but validates no values (no pattern, maxLength, maxItems or CEL rule), like an API
+    /// server holding a resource stored before those rules existed.
     pub async fn create_watch_json(
         &self,
         namespace: &str,
