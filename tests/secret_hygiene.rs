@@ -123,13 +123,16 @@ fn watch_doc(name: &str, secret: &str, place: serde_json::Value) -> serde_json::
     })
 }
 
+/// A Secret (name, keys) and where its watch points.
+type Setup<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a serde_json::Value);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_logs_status_or_events() {
     let logs = capture_all_logs();
     let h = Harness::start(Options::default()).await;
     let sim = json!({"endpoint": h.endpoint()});
     let region = json!({"region": "ap-southeast-1"});
-    let setups: [(&str, Vec<(&str, &str)>, &serde_json::Value); 8] = [
+    let setups: [Setup; 8] = [
         (
             "aksk",
             vec![
