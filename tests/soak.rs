@@ -23,7 +23,8 @@ use serde_json::json;
 
 use harness::{Harness, Options, NS};
 
-const INTERVAL: Duration = Duration::from_secs(2);
+/// The watches' interval.
+const INTERVAL_TEXT: &str = "2s";
 /// Fault-free time within which a change must show: the next poll (an interval, +10 % jitter),
 /// a backoff capped at the interval, one poll with the client's retries, and the write.
 const STALE_BOUND: Duration = Duration::from_millis(2 * 2200 + 2000 + 1500);
@@ -86,7 +87,8 @@ async fn soak_with_random_faults_loses_no_update() {
         }
         let ids: Vec<&str> = hosts.iter().map(String::as_str).collect();
         let name = format!("soak-{i}");
-        h.create_watch(NS, &name, &ids, "hss-creds", "2s").await;
+        h.create_watch(NS, &name, &ids, "hss-creds", INTERVAL_TEXT)
+            .await;
         watches.push(Watch { name, hosts });
     }
     for w in &watches {
