@@ -1,6 +1,6 @@
 //! Secret hygiene: during a full run with success and error paths (valid AK/SK, temporary keys
-//! with a security token, a static token, a wrong signature, a bad token, an IAM password flow
-//! against a region, an IAM password flow against the simulator with a token expiry, ambiguous
+//! with a security token, a static token, a wrong signature, a bad token, a password Secret the
+//! controller refuses, an IAM password flow against the simulator with a token expiry, ambiguous
 //! and partial Secrets, throttling), no secret key, security token, auth token, IAM token,
 //! password, signature or Authorization header value appears in any log line (every target, at
 //! TRACE, in both the text and the JSON format), in any status, or in any Event.
@@ -131,7 +131,6 @@ async fn no_secret_reaches_logs_status_or_events() {
     let logs = capture_all_logs();
     let h = Harness::start(Options::default()).await;
     let sim = json!({"endpoint": h.endpoint()});
-    let region = json!({"region": "ap-southeast-1"});
     let setups: [Setup; 8] = [
         (
             "aksk",
@@ -167,7 +166,7 @@ async fn no_secret_reaches_logs_status_or_events() {
                 ("password", REGION_IAM_PASSWORD),
                 ("domainName", DEMO_IAM_DOMAIN),
             ],
-            &region,
+            &sim,
         ),
         (
             "ambiguous",
@@ -203,9 +202,10 @@ async fn no_secret_reaches_logs_status_or_events() {
         })
         .await;
     }
-    // The region's IAM endpoint is unreachable from the test machine (or refused): some failure.
-    h.wait_for(NS, "iam", "IAM failure", |_, s| {
-        condition(s, "Ready").is_some_and(|c| c.status == "False" && c.reason != "Pending")
+    // Password credentials with spec.endpoint are refused before any call (the IAM endpoint comes
+    // from spec.region; a region would send the password to the real IAM, which tests must not).
+    h.wait_for(NS, "iam", "password flow refused", |_, s| {
+        condition(s, "CredentialsValid").is_some_and(|c| c.reason == "InvalidCredentials")
     })
     .await;
     // Throttling, with Retry-After.

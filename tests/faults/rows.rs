@@ -12,7 +12,7 @@ use super::harness::{hss_calls, is_ready, max_polls_in, Harness, NS};
 pub const INTERVAL: Duration = Duration::from_secs(2);
 pub const INTERVAL_TEXT: &str = "2s";
 /// Time one poll may take on loopback (request, status write, controller queueing).
-pub const POLL_SLACK: Duration = Duration::from_millis(1500);
+pub const POLL_SLACK: Duration = Duration::from_millis(2000);
 /// The hosts every row watches.
 pub const HOSTS: [&str; 2] = ["demo-web-01", "demo-db-01"];
 /// HTTP attempts per poll in the harness's client.
