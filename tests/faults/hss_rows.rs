@@ -10,7 +10,9 @@ use hostrisk_operator::sim::hss::{
 };
 use serde_json::json;
 
-use super::harness::{condition_is, fast_client, is_ready, with_reason, Harness, Options, NS};
+use super::harness::{
+    condition_is, eventually, fast_client, is_ready, with_reason, Harness, Options, NS,
+};
 use super::rows::{hold_fault, ready_watch, recover, Window, INTERVAL, POLL_SLACK};
 
 /// The client's retry budget within one poll (`max_retry_elapsed` of the harness's client).
@@ -65,15 +67,42 @@ async fn simulator_fault_row(
         request_id_expected,
         "request id in the condition: {message}"
     );
+    let events_at_failure = events_published(&h);
     hold_fault(&h, name, &good, Duration::from_secs(2)).await;
     window.assert_backed_off(&h, 1, name);
+    assert_eq!(
+        events_published(&h),
+        events_at_failure,
+        "{name}: Events on transitions only, none per failed retry"
+    );
+    let failed = h.events_for(NS, name).await;
+    assert!(
+        failed
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("PollFailed")),
+        "{name}: {failed:#?}"
+    );
     recover(&h, name, async {
         h.sim
             .update_faults(|f| *f = hostrisk_operator::sim::hss::Faults::none())
             .unwrap()
     })
     .await;
+    eventually(Duration::from_secs(5), "PollRecovered Event", || async {
+        h.events_for(NS, name)
+            .await
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("PollRecovered"))
+    })
+    .await;
     h.stop().await;
+}
+
+fn events_published(h: &Harness) -> u64 {
+    h.ctx
+        .counters
+        .events_published
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[tokio::test]
