@@ -110,20 +110,21 @@ impl Harness {
             Vec::new()
         };
         allowed.extend(options.extra_allowed.iter().cloned());
-        // Field by field over the defaults, so whatever the controller grows (e.g. a polling
-        // mode) keeps its default here.
-        let mut settings = ControllerSettings::default();
-        // The schema's 1m floor is a CEL rule the stand-in does not run; the code-side floor is
-        // lowered so tests can poll every second.
-        settings.policy = ValidationPolicy {
-            min_interval: Duration::from_secs(1),
-            default_interval: Duration::from_secs(600),
-            allowed_endpoint_prefixes: allowed,
+        // Over the defaults, so whatever the controller grows (e.g. a polling mode) keeps its
+        // default here; the Events' reporting instance is the default one too.
+        let settings = ControllerSettings {
+            // The schema's 1m floor is a CEL rule the stand-in does not run; the code-side floor
+            // is lowered so tests can poll every second.
+            policy: ValidationPolicy {
+                min_interval: Duration::from_secs(1),
+                default_interval: Duration::from_secs(600),
+                allowed_endpoint_prefixes: allowed,
+            },
+            status_heartbeat: Duration::from_secs(1800),
+            concurrency: options.concurrency,
+            backoff: options.backoff,
+            ..ControllerSettings::default()
         };
-        settings.status_heartbeat = Duration::from_secs(1800);
-        settings.concurrency = options.concurrency;
-        settings.backoff = options.backoff;
-        settings.instance = "fault-test".into();
         let ctx = Arc::new(Context::new(client.clone(), hss, settings));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run_controllers(
