@@ -406,8 +406,10 @@ pub fn with_reason<'a>(status: &'a HostRiskWatchStatus, reason: &str) -> Option<
     status.conditions.iter().find(|c| c.reason == reason)
 }
 
+/// Ready=True for the current generation. Any reason: `Synced`, or a design-specific one such as
+/// the batched poller's `QuotaLimited` (data current, refreshed less often than asked).
 pub fn is_ready(watch: &HostRiskWatch, status: &HostRiskWatchStatus) -> bool {
-    condition_is(status, "Ready", "True", "Synced")
+    condition(status, "Ready").is_some_and(|c| c.status == "True")
         && status.observed_generation == watch.metadata.generation
 }
 
