@@ -476,3 +476,35 @@ async fn row_hss_connection_refused() {
     drop(closed);
     endpoint_fault_row("refused", url, &["ApiUnavailable"]).await;
 }
+
+#[tokio::test]
+async fn after_a_fault_ready_says_synced_again_when_the_quota_is_not_limiting() {
+    // The client allows 10,000 calls a minute; the watch asks every 2 s. Once HSS answers again,
+    // nothing but the interval paces the polls, so Ready must come back as `Synced` (not a
+    // quota-related reason blaming the failure's backoff gap on the quota) within two intervals,
+    // and stay there without a status write per poll.
+    let h = Harness::start(Options::default()).await;
+    ready_watch(&h, "after", "hss-creds").await;
+    h.sim.update_faults(|f| f.error_rate = 1.0).unwrap();
+    wait_failure(&h, "after", "ApiUnavailable").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    h.sim.update_faults(|f| f.error_rate = 0.0).unwrap();
+    h.wait_within(2 * INTERVAL + POLL_SLACK, NS, "after", "Synced", |w, s| {
+        condition_is(s, "Ready", "True", "Synced") && s.observed_generation == w.metadata.generation
+    })
+    .await;
+    let writes = h.kube.status_writes("hostriskwatches");
+    tokio::time::sleep(3 * INTERVAL).await;
+    let status = h.status(NS, "after").await;
+    assert!(
+        condition_is(&status, "Ready", "True", "Synced"),
+        "{:?}",
+        status.conditions
+    );
+    assert_eq!(
+        h.kube.status_writes("hostriskwatches"),
+        writes,
+        "idle polls after the recovery write nothing"
+    );
+    h.stop().await;
+}
