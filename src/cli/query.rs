@@ -131,7 +131,10 @@ pub async fn execute(
     };
     if let Some(path) = &args.ca_bundle {
         config.extra_ca_pem = Some(std::fs::read(path).map_err(|e| {
-            QueryError::Usage(format!("cannot read --ca-bundle {}: {e}", path.display()))
+            QueryError::Usage(format!(
+                "cannot read --ca-bundle {}: {e}: give the path of a readable PEM file",
+                path.display()
+            ))
         })?);
     }
     query_and_render(args, config, &scope, &credentials, &ids).await
@@ -188,7 +191,11 @@ async fn execute_on_simulator(args: &QueryArgs) -> Result<String, QueryError> {
 }
 
 fn parse_url(flag: &str, value: &str) -> Result<Url, QueryError> {
-    Url::parse(value).map_err(|e| QueryError::Usage(format!("{flag} {value:?} is not a URL: {e}")))
+    Url::parse(value).map_err(|e| {
+        QueryError::Usage(format!(
+            "{flag} {value:?} is not a URL: {e}: write e.g. https://hss.example.com"
+        ))
+    })
 }
 
 pub fn scope_from_args(args: &QueryArgs) -> Result<Scope, QueryError> {
@@ -228,7 +235,7 @@ pub fn host_ids(args: &QueryArgs) -> Result<Vec<String>, QueryError> {
     let mut ids: Vec<String> = args.host_ids.iter().map(|s| s.trim().to_string()).collect();
     if let Some(path) = &args.hosts_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            QueryError::Usage(format!("cannot read --hosts-file {}: {e}", path.display()))
+            QueryError::Usage(format!("cannot read --hosts-file {}: {e}: give the path of a readable file with one host id per line", path.display()))
         })?;
         ids.extend(parse_hosts_file(&text));
     }

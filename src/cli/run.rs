@@ -111,10 +111,10 @@ impl RunArgs {
     /// The reconciler settings these flags describe.
     pub fn controller_settings(&self) -> Result<ControllerSettings, String> {
         if self.min_interval.is_zero() {
-            return Err("--min-interval must be more than 0s".into());
+            return Err("--min-interval (env HOSTRISK_MIN_INTERVAL) must be more than 0s: set a duration such as 1m".into());
         }
         if self.status_heartbeat.is_zero() {
-            return Err("--status-heartbeat must be more than 0s".into());
+            return Err("--status-heartbeat (env HOSTRISK_STATUS_HEARTBEAT) must be more than 0s: set a duration such as 30m".into());
         }
         Ok(ControllerSettings {
             policy: ValidationPolicy {
@@ -138,10 +138,12 @@ impl RunArgs {
     /// The HSS client configuration these flags describe (reads the CA bundle).
     pub fn client_config(&self) -> Result<ClientConfig, String> {
         let extra_ca_pem = match &self.ca_bundle {
-            Some(path) => Some(
-                std::fs::read(path)
-                    .map_err(|e| format!("cannot read --ca-bundle {}: {e}", path.display()))?,
-            ),
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                format!(
+                    "cannot read --ca-bundle {}: {e}: give the path of a readable PEM file",
+                    path.display()
+                )
+            })?),
             None => None,
         };
         Ok(ClientConfig {
@@ -435,5 +437,19 @@ mod tests {
             .args;
         let settings = args.controller_settings().unwrap();
         assert_eq!(settings.policy.default_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn zero_durations_are_refused_naming_the_flag_and_the_fix() {
+        for (flag, env) in [
+            ("--min-interval", "HOSTRISK_MIN_INTERVAL"),
+            ("--status-heartbeat", "HOSTRISK_STATUS_HEARTBEAT"),
+        ] {
+            let args = Harness::try_parse_from(["run", flag, "0s"]).unwrap().args;
+            let err = args.controller_settings().unwrap_err();
+            assert!(err.starts_with(flag), "{err}");
+            assert!(err.contains(env), "{err}");
+            assert!(err.contains("set a duration such as"), "{err}");
+        }
     }
 }

@@ -12,7 +12,9 @@ pub enum DurationError {
         "{field} `{value}` is not a duration: write one or more <number><s|m|h> groups such as 30s, 5m, 1h or 1h30m"
     )]
     Syntax { field: String, value: String },
-    #[error("{field} `{value}` is too long a duration")]
+    #[error(
+        "{field} `{value}` is too long a duration: write at most 2562047h (the largest duration Kubernetes accepts), such as 1h or 24h"
+    )]
     Overflow { field: String, value: String },
 }
 
@@ -135,10 +137,12 @@ mod tests {
         ));
         // Go's limit: 2562047h47m16s is the largest duration; one hour more is refused.
         assert!(parse("2562047h").is_ok());
-        assert!(matches!(
-            parse("2562048h"),
-            Err(DurationError::Overflow { .. })
-        ));
+        let err = parse("2562048h").expect_err("overflow");
+        assert!(matches!(err, DurationError::Overflow { .. }));
+        // Every user-facing error names the field and the fix.
+        let text = err.to_string();
+        assert!(text.starts_with("spec.interval"), "{text}");
+        assert!(text.contains("write at most 2562047h"), "{text}");
     }
 
     #[test]

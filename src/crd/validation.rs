@@ -154,11 +154,14 @@ fn check_length(errors: &mut Vec<SpecError>, field: &'static str, value: &str, m
     // The API server counts characters (code points), not bytes.
     let len = value.chars().count();
     if len == 0 {
-        errors.push(SpecError::invalid(field, "must not be empty"));
+        errors.push(SpecError::invalid(
+            field,
+            "must not be empty: set it, or remove the field if it is optional",
+        ));
     } else if len > max {
         errors.push(SpecError::invalid(
             field,
-            format!("is {len} characters long; at most {max} are allowed"),
+            format!("is {len} characters long; at most {max} are allowed: shorten it"),
         ));
     }
 }
@@ -204,7 +207,7 @@ fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &[String]) {
         errors.push(SpecError::invalid(
             FIELD,
             format!(
-                "entries at index {} must be 1 to {HOST_ID_MAX_LEN} characters long",
+                "entries at index {} must be 1 to {HOST_ID_MAX_LEN} characters long: use the host ids HSS shows",
                 bad.join(", ")
             ),
         ));
@@ -275,10 +278,12 @@ fn check_endpoint(
     policy: &ValidationPolicy,
 ) -> Option<Url> {
     const FIELD: &str = "spec.endpoint";
-    if endpoint.is_empty() || endpoint.len() > ENDPOINT_MAX_LEN {
+    // The API server counts characters (code points), not bytes.
+    let len = endpoint.chars().count();
+    if len == 0 || len > ENDPOINT_MAX_LEN {
         errors.push(SpecError::invalid(
             FIELD,
-            format!("must be 1 to {ENDPOINT_MAX_LEN} characters long"),
+            format!("is {len} characters long; write a URL of 1 to {ENDPOINT_MAX_LEN} characters such as https://hss.example.com, or use spec.region"),
         ));
         return None;
     }
@@ -359,10 +364,10 @@ fn resolve_interval(
     let Some(text) = interval else {
         return Some(policy.default_interval.max(policy.min_interval));
     };
-    if text.len() > INTERVAL_MAX_LEN {
+    if text.chars().count() > INTERVAL_MAX_LEN {
         errors.push(SpecError::invalid(
             FIELD,
-            format!("must be at most {INTERVAL_MAX_LEN} characters long"),
+            format!("must be at most {INTERVAL_MAX_LEN} characters long: write a duration such as 30s, 5m, 1h or 1h30m"),
         ));
         return None;
     }

@@ -266,3 +266,65 @@ fn every_problem_is_reported_at_once() {
     assert_eq!(condition_reason(&errs), "InvalidSpec");
     assert!(describe(&errs).contains("; spec.hostIds: list at least one host id"));
 }
+
+#[test]
+fn endpoint_length_bound_counts_characters_not_bytes() {
+    // 1500 two-byte characters: 3000+ bytes, but well under the 2048-character bound, on an
+    // allowed prefix, so the spec is accepted like the API server would.
+    let path: String = "é".repeat(1500);
+    let url = format!("https://hss.example.com/{path}");
+    assert!(url.len() > ENDPOINT_MAX_LEN && url.chars().count() < ENDPOINT_MAX_LEN);
+    let ok = validate_spec(&with_endpoint(&url), &policy(&["https://hss.example.com"]))
+        .expect("length is counted in characters");
+    assert_eq!(ok.endpoint.host_str(), Some("hss.example.com"));
+
+    let too_long = format!("https://hss.example.com/{}", "é".repeat(ENDPOINT_MAX_LEN));
+    let errs = errors_of(
+        &with_endpoint(&too_long),
+        &policy(&["https://hss.example.com"]),
+    );
+    assert_eq!(errs[0].field, "spec.endpoint");
+    assert!(
+        errs[0].message.contains("characters long"),
+        "{}",
+        errs[0].message
+    );
+    assert!(errs[0].message.contains("spec.region"), "names the fix");
+}
+
+#[test]
+fn every_message_names_a_fix() {
+    let mut long_interval = spec();
+    long_interval.interval = Some("99999999999999999999h".into());
+    let mut overflow = spec();
+    overflow.interval = Some("9999999999999999h".into());
+    let mut long_project = spec();
+    long_project.project_id = "p".repeat(PROJECT_ID_MAX_LEN + 1);
+    let mut empty_project = spec();
+    empty_project.project_id = String::new();
+    let mut long_ids = spec();
+    long_ids.host_ids = vec!["x".repeat(HOST_ID_MAX_LEN + 1)];
+    for s in [
+        long_interval,
+        overflow,
+        long_project,
+        empty_project,
+        long_ids,
+    ] {
+        for e in errors_of(&s, &ValidationPolicy::default()) {
+            assert!(
+                e.message.contains(':') || e.message.contains(';'),
+                "{} has no fix hint: {}",
+                e.field,
+                e.message
+            );
+            let fix_words = ["write", "use", "shorten", "set", "list", "remove", "poll"];
+            assert!(
+                fix_words.iter().any(|w| e.message.contains(w)),
+                "{} has no fix hint: {}",
+                e.field,
+                e.message
+            );
+        }
+    }
+}
