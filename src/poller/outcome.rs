@@ -166,7 +166,17 @@ impl GroupState {
             "batched HSS call failed; backing off"
         );
         let share = self.options.early_tolerance;
-        self.watchers_of(ids)
+        let watchers = self.watchers_of(ids);
+        // The time between refreshes that spans a failed call measures the failure backoff, not
+        // the quota: restart the measurement so a recovered watch is not reported QuotaLimited.
+        for key in &watchers {
+            if let Some(watch) = self.watches.get_mut(key) {
+                watch.last_complete = None;
+                watch.effective = None;
+                watch.smoothed = None;
+            }
+        }
+        watchers
             .into_iter()
             .filter_map(|key| {
                 let watch = self.watches.get(&key)?;

@@ -127,7 +127,9 @@ fn previous_poll_failure(previous: Option<&HostRiskWatchStatus>) -> Option<&str>
 
 fn with_request_id(message: &str, request_id: Option<&str>) -> String {
     match request_id {
-        Some(id) => format!("{message} (request id {id})"),
+        // HssError's message already names its request id; name it once.
+        Some(id) if !message.contains(id) => format!("{message} (request id {id})"),
+        Some(_) => message.to_string(),
         None => message.to_string(),
     }
 }

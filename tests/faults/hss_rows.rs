@@ -40,7 +40,6 @@ async fn wait_failure_within(h: &Harness, name: &str, reason: &str, limit: Durat
 }
 
 #[tokio::test]
-#[ignore = "bug: the request id is appended twice to failure conditions (HssError's Display already ends with it, and status::compute::with_request_id adds it again)"]
 async fn condition_names_the_request_id_once() {
     let h = Harness::start(Options::default()).await;
     ready_watch(&h, "once", "hss-creds").await;
