@@ -269,7 +269,7 @@ async fn the_real_per_minute_quota_is_never_exceeded() {
 }
 
 #[tokio::test]
-async fn different_credentials_use_separate_groups_and_rotation_stays_in_the_group() {
+async fn different_credentials_use_separate_groups_and_a_wrong_secret_fails_only_its_watch() {
     let sim = simulator(100, 150).await;
     let http = client(5, Duration::from_secs(2));
     let (poller, handle) = poller(http);
@@ -278,7 +278,8 @@ async fn different_credentials_use_separate_groups_and_rotation_stays_in_the_gro
     let token = Credentials::Token(DEMO_STATIC_TOKEN.into());
     let wrong_secret = Credentials::ak_sk(DEMO_ACCESS_KEY, "not-the-secret-key");
     let interval = Duration::from_secs(1);
-    // Same ids under two identities: two groups, each asks for them.
+    // Same ids under two identities: separate groups, each asks for them. The same access key
+    // with a wrong secret is a group of its own: it must not fail the watch whose key is right.
     poller.upsert(registration(&sim, "ak-a", &ids[0..30], interval, aksk()));
     poller.upsert(registration(
         &sim,
@@ -295,12 +296,13 @@ async fn different_credentials_use_separate_groups_and_rotation_stays_in_the_gro
         token.clone(),
     ));
     assert!(eventually(Duration::from_secs(5), || collected.successes("tok-a") >= 1).await);
+    assert!(eventually(Duration::from_secs(5), || collected.successes("ak-a") >= 1).await);
     let groups = handle.stats().groups;
-    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert_eq!(groups.len(), 3, "{groups:?}");
     let ak_group = handle
         .group_of(&WatchKey::new("ns", "ak-a"))
         .expect("group");
-    assert_eq!(
+    assert_ne!(
         handle.group_of(&WatchKey::new("ns", "ak-b")),
         Some(ak_group.clone())
     );
@@ -310,17 +312,20 @@ async fn different_credentials_use_separate_groups_and_rotation_stays_in_the_gro
     );
     assert!(sim.counters().calls_by("static-token:0") >= 1);
 
-    // The group uses the credentials of the latest registration: the wrong secret fails the
-    // shared call, the rotated one (same access key, same identity) recovers it.
+    // The wrong secret fails only its own watch; the right one never fails.
     assert!(
         eventually(Duration::from_secs(5), || {
             collected
-                .updates("ak-a")
+                .updates("ak-b")
                 .iter()
                 .any(|(_, u)| u.outcome.is_err())
         })
         .await
     );
+    assert!(collected
+        .updates("ak-a")
+        .iter()
+        .all(|(_, u)| u.outcome.is_ok()));
     let failed = collected.updates("ak-b");
     let reason = failed
         .iter()
@@ -328,6 +333,7 @@ async fn different_credentials_use_separate_groups_and_rotation_stays_in_the_gro
         .expect("failure");
     assert_eq!(reason.reason, "InvalidCredentials");
     assert!(reason.auth_failure);
+    // Rotated to the right key: the watch joins the group of that key and recovers.
     poller.upsert(registration(&sim, "ak-b", &ids[20..50], interval, aksk()));
     assert!(eventually(Duration::from_secs(5), || collected.successes("ak-b") >= 1).await);
     assert_eq!(

@@ -13,8 +13,9 @@
 //!   [`Poller::remove`] when the watch is deleted or suspended. An equal registration is a
 //!   no-op; a new watch, a new revision or other ids make the watch *urgent*: it goes first
 //!   in the next call the quota allows (not after a full cycle), and only answers from calls
-//!   started after the change count. New credentials of the same identity replace the ones
-//!   the group uses (rotation); another identity moves the watch to another group.
+//!   started after the change count. Groups are keyed by the credentials' secret material as
+//!   well as their identity: other keys (rotation, or a wrong secret for the same access
+//!   key) move the watch to another group, so a bad Secret never fails a good one's calls.
 //! - **Scheduling.** Each watch is due at its last complete refresh + interval. When a watch
 //!   is due, its group takes a permit from the planning limiter, then builds the call at that
 //!   moment: ids still needed by due watches (urgent first, then most overdue first, then by

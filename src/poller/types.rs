@@ -41,6 +41,11 @@ pub struct GroupKey {
     pub enterprise_project_id: Option<String>,
     /// [`crate::hss::CredentialIdentity`] as text: `ak:<AK>`, `iam:...`, `token:<hash>`.
     pub identity: String,
+    /// A digest of the secret material, so two Secrets naming one identity with different
+    /// keys (one of them wrong, or mid-rotation) get groups of their own instead of taking
+    /// turns at the group's credentials. Never shown (not in `Display`); quota stays shared,
+    /// since the rate limiter is keyed by `identity` alone.
+    pub material: u64,
 }
 
 impl GroupKey {
@@ -50,8 +55,40 @@ impl GroupKey {
             project_id: scope.project_id.clone(),
             enterprise_project_id: scope.enterprise_project_id.clone(),
             identity: credentials.identity().to_string(),
+            material: material_digest(credentials),
         }
     }
+}
+
+fn material_digest(credentials: &Credentials) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    match credentials {
+        Credentials::AkSk {
+            secret_key,
+            security_token,
+            ..
+        } => {
+            hasher.update(b"aksk\0");
+            hasher.update(secret_key.expose().as_bytes());
+            hasher.update(b"\0");
+            if let Some(token) = security_token {
+                hasher.update(token.expose().as_bytes());
+            }
+        }
+        Credentials::Token(token) => {
+            hasher.update(b"token\0");
+            hasher.update(token.expose().as_bytes());
+        }
+        Credentials::Iam { password, .. } => {
+            hasher.update(b"iam\0");
+            hasher.update(password.expose().as_bytes());
+        }
+    }
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
 }
 
 impl std::fmt::Display for GroupKey {
