@@ -66,6 +66,15 @@ async fn simulator_fault_row(
         request_id_expected,
         "request id in the condition: {message}"
     );
+    // The PollFailed Event is published just after the status write that shows the failure:
+    // count from when it is there, so only Events per retry would add to the count.
+    eventually(Duration::from_secs(5), "PollFailed Event", || async {
+        h.events_for(NS, name)
+            .await
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("PollFailed"))
+    })
+    .await;
     let events_at_failure = events_published(&h);
     hold_fault(&h, name, &good, Duration::from_secs(2)).await;
     window.assert_backed_off(&h, 1, name);
