@@ -27,7 +27,7 @@ fn python() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
     assert!(
         venv.exists(),
-        "{} is missing: run the README test command (scripts/test), which creates the venv \
+        "{} is missing: run the README test command (.ci/run), which creates the venv \
          with the official Huawei Cloud SDK, or set HOSTRISK_PYTHON",
         venv.display()
     );
