@@ -164,7 +164,7 @@ pub(super) async fn finish_unpolled(
             finish(watch, ctx, key, previous, outcome, interval, None).await?;
             let delay = ctx
                 .scheduler
-                .record_failure(key, observed, interval, Instant::now());
+                .record_failure(key, observed, interval, None, Instant::now());
             Ok(Action::requeue(delay))
         }
     }

@@ -22,7 +22,8 @@ use crate::crd::validation::{validate_spec, ValidatedSpec};
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus, REFRESH_ANNOTATION};
 use crate::hss::{Credentials, HssError, Scope};
 use crate::metrics::ReconcileOutcome;
-use crate::status::{compute_status_with_quota, PollFailure, PollOutcome, StatusInput};
+use crate::poller::poll_failure;
+use crate::status::{compute_status_with_quota, PollOutcome, StatusInput};
 
 /// A reconcile that could not finish because the Kubernetes API failed; retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +157,10 @@ async fn reconcile_watch(watch: &HostRiskWatch, ctx: &Context) -> Result<Action,
     };
     let outcome = poll(watch, ctx, &key, &validated, &scope, &credentials).await;
     let failed = !matches!(outcome, PollOutcome::Success(_));
+    let retry_after = match &outcome {
+        PollOutcome::Failed(failure) => failure.retry_after,
+        _ => None,
+    };
     finish(
         watch,
         ctx,
@@ -169,7 +174,7 @@ async fn reconcile_watch(watch: &HostRiskWatch, ctx: &Context) -> Result<Action,
     let now = Instant::now();
     let delay = if failed {
         ctx.scheduler
-            .record_failure(&key, observed, validated.interval, now)
+            .record_failure(&key, observed, validated.interval, retry_after, now)
     } else {
         ctx.scheduler
             .record_success(&key, observed, validated.interval, now)
@@ -223,12 +228,7 @@ pub(super) fn failure_outcome(ctx: &Context, key: &WatchKey, error: &HssError) -
         %error,
         "HSS poll failed"
     );
-    PollOutcome::Failed(PollFailure {
-        reason: error.reason(),
-        message: error.to_string(),
-        request_id: error.request_id().map(str::to_string),
-        auth_failure: error.is_authentication() || matches!(error, HssError::Forbidden { .. }),
-    })
+    PollOutcome::Failed(poll_failure(error))
 }
 
 fn status_update(
@@ -311,6 +311,7 @@ pub fn error_policy(
         &key,
         observed(&watch),
         interval_for(&watch, &ctx),
+        None,
         Instant::now(),
     );
     tracing::warn!(

@@ -190,12 +190,15 @@ impl PollScheduler {
     }
 
     /// Records a failed poll cycle (HSS error, credentials problem, or a failed status write);
-    /// returns the backoff delay until the next attempt.
+    /// returns the backoff delay until the next attempt: never shorter than `retry_after`, the
+    /// wait a throttling service asked for (it may exceed the interval: calling sooner would
+    /// only be refused again and spend quota).
     pub fn record_failure(
         &self,
         key: &WatchKey,
         observed: Observed,
         interval: Duration,
+        retry_after: Option<Duration>,
         now: Instant,
     ) -> Duration {
         let failures = self
@@ -204,7 +207,8 @@ impl PollScheduler {
             .filter(|s| s.observed.uid == observed.uid)
             .map_or(0, |s| s.consecutive_failures)
             .saturating_add(1);
-        let delay = backoff_delay(self.backoff, failures, interval);
+        let delay =
+            backoff_delay(self.backoff, failures, interval).max(retry_after.unwrap_or_default());
         self.store(key, observed, now + delay, failures);
         delay
     }
@@ -376,15 +380,36 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_after_beyond_the_backoff_sets_the_next_poll() {
+        let scheduler = PollScheduler::default();
+        let now = Instant::now();
+        let obs = observed("u1", 1, None);
+        let interval = Duration::from_secs(10);
+        let asked = Duration::from_secs(45);
+        let delay = scheduler.record_failure(&key(), obs.clone(), interval, Some(asked), now);
+        assert_eq!(
+            delay, asked,
+            "Retry-After wins over the backoff and the interval"
+        );
+        assert!(matches!(
+            scheduler.due(&key(), &obs, now + Duration::from_secs(44)),
+            Due::NotBefore(_)
+        ));
+        // A short Retry-After does not shorten the backoff below its floor.
+        let short = scheduler.record_failure(&key(), obs, interval, Some(Duration::ZERO), now);
+        assert!(short >= BackoffPolicy::default().floor);
+    }
+
+    #[test]
     fn failures_count_up_and_reset_on_success() {
         let scheduler = PollScheduler::default();
         let now = Instant::now();
         let obs = observed("u1", 1, None);
         let interval = Duration::from_secs(600);
-        scheduler.record_failure(&key(), obs.clone(), interval, now);
-        scheduler.record_failure(&key(), obs.clone(), interval, now);
+        scheduler.record_failure(&key(), obs.clone(), interval, None, now);
+        scheduler.record_failure(&key(), obs.clone(), interval, None, now);
         assert_eq!(scheduler.failures(&key()), 2);
-        let delay = scheduler.record_failure(&key(), obs.clone(), interval, now);
+        let delay = scheduler.record_failure(&key(), obs.clone(), interval, None, now);
         assert!(delay <= Duration::from_secs(40));
         assert_eq!(
             scheduler.due(&key(), &obs, now + delay),

@@ -224,6 +224,7 @@ fn a_failure_reaches_only_the_watches_of_the_call_and_backs_off_within_the_inter
         message: "503".into(),
         request_id: Some("r-9".into()),
         auth_failure: false,
+        retry_after: None,
     };
     for n in 1..=6 {
         let updates = g.apply_failure(&ids, &failure, t0 + 2 * S);
@@ -244,6 +245,24 @@ fn a_failure_reaches_only_the_watches_of_the_call_and_backs_off_within_the_inter
     assert_eq!(done, vec![key("a")]);
     assert_eq!(g.not_before, None);
     assert_eq!(g.failures, 0);
+}
+
+#[test]
+fn a_retry_after_longer_than_the_backoff_holds_the_next_call() {
+    let t0 = Instant::now();
+    let mut g = group(10, false, &[reg("a", &["a1"], 2 * S)], t0);
+    let ids = g.plan_chunk(t0);
+    let throttled = PollFailure {
+        reason: "Throttled",
+        message: "429".into(),
+        request_id: None,
+        auth_failure: false,
+        retry_after: Some(30 * S),
+    };
+    g.apply_failure(&ids, &throttled, t0);
+    // The own backoff is capped at the 2 s interval; the service asked for 30 s.
+    assert_eq!(g.not_before, Some(t0 + 30 * S));
+    assert_eq!(g.wake(t0 + 3 * S), Wake::At(t0 + 30 * S));
 }
 
 #[test]
@@ -357,6 +376,7 @@ fn rotated_credentials_end_the_backoff_but_a_spec_change_does_not() {
         message: "401".into(),
         request_id: None,
         auth_failure: true,
+        retry_after: None,
     };
     g.apply_failure(&ids, &refused, t0);
     assert!(g.not_before.is_some_and(|nb| nb > t0));

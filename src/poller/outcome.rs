@@ -155,7 +155,11 @@ impl GroupState {
     ) -> Vec<WatchUpdate> {
         self.stats.failed_calls += 1;
         self.failures = self.failures.saturating_add(1);
-        let delay = self.backoff_delay();
+        // A throttling service's Retry-After wins over our own (shorter) backoff: calling
+        // sooner would be refused again and spend the scope's quota.
+        let delay = self
+            .backoff_delay()
+            .max(failure.retry_after.unwrap_or_default());
         self.not_before = Some(now + delay);
         tracing::warn!(
             group = %self.key,

@@ -227,6 +227,10 @@ pub fn poll_failure(error: &HssError) -> PollFailure {
         message: error.to_string(),
         request_id: error.request_id().map(str::to_string),
         auth_failure: error.is_authentication() || matches!(error, HssError::Forbidden { .. }),
+        retry_after: match error {
+            HssError::Throttled { retry_after, .. } => *retry_after,
+            _ => None,
+        },
     }
 }
 

@@ -36,6 +36,9 @@ pub struct PollFailure {
     /// True when HSS refused the credentials or their permissions (401/403): `CredentialsValid`
     /// turns False and `ApiReachable` stays True (the API answered).
     pub auth_failure: bool,
+    /// How long the service asked us to wait (`Retry-After` of a 429). The next call for this
+    /// scope is not made sooner, even when the operator's own backoff would allow it.
+    pub retry_after: Option<Duration>,
 }
 
 /// What this reconcile found out.

@@ -209,7 +209,6 @@ async fn row_hss_429_with_retry_after_within_the_client_budget() {
 }
 
 #[tokio::test]
-#[ignore = "bug: Retry-After is honoured only inside one poll's retry loop (src/hss/client.rs); when it exceeds the client's retry budget the poll fails at once and the next poll (controller backoff, or the batched poller's group backoff) calls again after the backoff floor, sooner than the server asked"]
 async fn row_hss_429_next_poll_waits_for_retry_after() {
     // Retry-After 3 s is more than the client's 2 s retry budget, so the client gives up at once
     // and the next call is scheduled by the operator's own backoff (floor 200 ms here).

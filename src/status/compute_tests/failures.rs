@@ -73,6 +73,7 @@ fn auth_failure_marks_credentials_invalid_but_api_reachable() {
         message: "HSS answered 401 APIGW.0301".into(),
         request_id: Some("req-401".into()),
         auth_failure: true,
+        retry_after: None,
     });
     let update = run(&s, 1, None, outcome, 0);
     let cred = condition(&update.status, CREDENTIALS_VALID);

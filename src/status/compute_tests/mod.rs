@@ -59,6 +59,7 @@ fn throttled(request_id: &str) -> PollOutcome {
         message: "HSS answered 429 APIGW.0308".into(),
         request_id: Some(request_id.into()),
         auth_failure: false,
+        retry_after: None,
     })
 }
 
