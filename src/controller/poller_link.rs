@@ -90,6 +90,7 @@ pub(super) fn prune(ctx: &Context, scope: Option<&str>, store: &Store<HostRiskWa
         .batched
         .keys()
         .into_iter()
+        .chain(ctx.written.keys())
         .filter(|key| in_scope(key) && !present(key))
         .collect();
     if let Some(poller) = ctx.poller.get() {

@@ -29,6 +29,7 @@ use super::context::{Context, PollingMode};
 use super::poller_link::{poller_updates, prune};
 use super::reconcile::{error_policy, reconcile, watch_key};
 use super::schedule::{PollScheduler, WatchKey};
+use super::slim::slim_event;
 use crate::crd::{HostRiskWatch, REFRESH_ANNOTATION};
 
 /// Name of the CRD the operator waits for before it reports ready.
@@ -170,8 +171,13 @@ fn build_controller(
     let prune_store = reader.clone();
     let prune_scope = scope.clone();
     let (synced_tx, synced_rx) = watch::channel(false);
+    let slim_ctx = ctx.clone();
     let watches = watcher(watch_api, watcher::Config::default())
         .default_backoff()
+        .map_ok(move |mut event| {
+            slim_event(&slim_ctx.written, &mut event);
+            event
+        })
         .reflect(writer)
         .inspect(move |event| match event {
             Ok(watcher::Event::Delete(watch)) => {

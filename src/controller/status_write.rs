@@ -13,7 +13,8 @@ use super::reconcile::ReconcileError;
 use super::schedule::WatchKey;
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus};
 
-/// The last status this process wrote for each resource.
+/// The full status of each resource: the last one this process wrote, or the one the watch
+/// showed before that (see [`super::slim`]: the reflector store keeps no host lists).
 ///
 /// The reflector store can lag behind the operator's own writes (the watch event of a write may
 /// arrive after the next reconcile starts, e.g. one a Secret change triggers at once). A stale
@@ -38,6 +39,27 @@ impl WrittenStatuses {
             Some((written_uid, status)) if written_uid.as_deref() == uid => Some(status.clone()),
             _ => stored.cloned(),
         }
+    }
+
+    /// Keeps `status` (made on demand) as the previous status of an object this process has
+    /// none for, or had one for under another uid. What this process wrote stays: the watch
+    /// may deliver an older status after the write.
+    pub fn seed(
+        &self,
+        key: &WatchKey,
+        uid: Option<String>,
+        status: impl FnOnce() -> HostRiskWatchStatus,
+    ) {
+        let mut entries = self.lock();
+        if entries.get(key).is_some_and(|(known, _)| *known == uid) {
+            return;
+        }
+        entries.insert(key.clone(), (uid, status()));
+    }
+
+    /// Resources with a kept status.
+    pub fn keys(&self) -> Vec<WatchKey> {
+        self.lock().keys().cloned().collect()
     }
 
     pub fn remember(&self, key: &WatchKey, uid: Option<String>, status: HostRiskWatchStatus) {

@@ -2,7 +2,8 @@
 //! identity): registrations, the per-host cache and the planning of the next call. Pure: the
 //! caller passes the time, so every rule here is tested without I/O.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -11,21 +12,39 @@ use super::types::{GroupKey, GroupStats, PollerOptions, WatchKey, WatchRegistrat
 use crate::hss::chunk::dedup_ids;
 use crate::hss::{Credentials, HostRisk, Scope};
 
+/// A host id, shared by the host table and every watch that lists it (at 1,000 watches × 100
+/// hosts, one allocation per id instead of one per use).
+pub(crate) type HostId = Arc<str>;
+
+/// A watch key shared by the watch table and the host table's back references.
+pub(crate) type SharedKey = Arc<WatchKey>;
+
 /// The latest answer for one host id.
 #[derive(Debug, Clone)]
 pub(crate) struct HostEntry {
-    /// `None`: the service did not return this id (not found).
+    /// `None`: the service did not return this id (not found). Its `host_id` is not kept: the
+    /// id is the table key.
     pub answer: Option<HostRisk>,
     /// Start of the call that answered (a call's data is as old as its start).
     pub fetched_at: Instant,
     pub fetched_wall: jiff::Timestamp,
-    pub request_id: Option<String>,
+    /// Shared by every host of one call.
+    pub request_id: Option<Arc<str>>,
+}
+
+/// One host id of the group: who wants it and what the service last said.
+#[derive(Debug, Default)]
+pub(crate) struct HostSlot {
+    /// The watches listing the id: mostly one, so a vector, not a set.
+    pub watchers: Vec<SharedKey>,
+    /// Boxed so the table's spare capacity costs a pointer per slot, not a whole answer.
+    pub latest: Option<Box<HostEntry>>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct WatchState {
     pub revision: String,
-    pub ids: Vec<String>,
+    pub ids: Vec<HostId>,
     pub interval: Duration,
     /// When the next refresh is due (last complete refresh + interval; registration time for a
     /// new or changed watch).
@@ -95,10 +114,10 @@ pub(crate) struct GroupState {
     /// The credentials of the latest registration (rotation within one identity).
     pub credentials: Credentials,
     pub options: PollerOptions,
-    pub watches: BTreeMap<WatchKey, WatchState>,
-    /// Host id -> the watches that want it.
-    pub watchers: HashMap<String, BTreeSet<WatchKey>>,
-    pub cache: HashMap<String, HostEntry>,
+    pub watches: BTreeMap<SharedKey, WatchState>,
+    /// Every id some watch lists: its watchers and latest answer. An id leaves with its last
+    /// watcher.
+    pub hosts: HashMap<HostId, HostSlot>,
     /// Consecutive failed calls, and no call before `not_before` while backing off.
     pub failures: u32,
     pub not_before: Option<Instant>,
@@ -115,8 +134,7 @@ impl GroupState {
             credentials: reg.credentials.clone(),
             options,
             watches: BTreeMap::new(),
-            watchers: HashMap::new(),
-            cache: HashMap::new(),
+            hosts: HashMap::new(),
             failures: 0,
             not_before: None,
             stats: GroupStats::default(),
@@ -139,7 +157,9 @@ impl GroupState {
         let ids = dedup_ids(&reg.host_ids);
         let interval = reg.interval.max(Duration::from_millis(1));
         if let Some(watch) = self.watches.get_mut(&reg.key) {
-            if watch.revision == reg.revision && watch.ids == ids {
+            let same_ids =
+                watch.ids.len() == ids.len() && watch.ids.iter().zip(&ids).all(|(a, b)| **a == **b);
+            if watch.revision == reg.revision && same_ids {
                 if watch.interval != interval {
                     watch.interval = interval;
                     if let Some(last) = watch.last_complete {
@@ -157,14 +177,24 @@ impl GroupState {
             .map(|w| (w.last_complete, w.effective, w.smoothed))
             .unwrap_or_default();
         self.remove(&reg.key);
-        for id in &ids {
-            self.watchers
-                .entry(id.clone())
-                .or_default()
-                .insert(reg.key.clone());
-        }
+        let key: SharedKey = Arc::new(reg.key);
+        let ids: Vec<HostId> = ids
+            .into_iter()
+            .map(|id| {
+                let (shared, slot) = match self.hosts.get_key_value(id.as_str()) {
+                    Some((shared, _)) => (shared.clone(), None),
+                    None => (HostId::from(id), Some(HostSlot::default())),
+                };
+                let slot = match slot {
+                    Some(new) => self.hosts.entry(shared.clone()).or_insert(new),
+                    None => self.hosts.entry(shared.clone()).or_default(),
+                };
+                slot.watchers.push(key.clone());
+                shared
+            })
+            .collect();
         self.watches.insert(
-            reg.key,
+            key,
             WatchState {
                 revision: reg.revision,
                 ids,
@@ -184,15 +214,14 @@ impl GroupState {
 
     /// Drops a watch and the cached hosts nobody else wants; true when it was there.
     pub fn remove(&mut self, key: &WatchKey) -> bool {
-        let Some(watch) = self.watches.remove(key) else {
+        let Some((shared, watch)) = self.watches.remove_entry(key) else {
             return false;
         };
         for id in &watch.ids {
-            if let Some(set) = self.watchers.get_mut(id) {
-                set.remove(key);
-                if set.is_empty() {
-                    self.watchers.remove(id);
-                    self.cache.remove(id);
+            if let Some(slot) = self.hosts.get_mut(id) {
+                slot.watchers.retain(|w| !Arc::ptr_eq(w, &shared));
+                if slot.watchers.is_empty() {
+                    self.hosts.remove(id);
                 }
             }
         }
@@ -203,26 +232,31 @@ impl GroupState {
 
     pub fn refresh_gauges(&mut self) {
         self.stats.watches = self.watches.len();
-        self.stats.unique_ids = self.watchers.len();
+        self.stats.unique_ids = self.hosts.len();
         let per_call = self.options.max_ids_per_call.max(1);
-        self.stats.min_calls_per_sweep = self.watchers.len().div_ceil(per_call) as u64;
+        self.stats.min_calls_per_sweep = self.hosts.len().div_ceil(per_call) as u64;
     }
 
     /// Whether `id` has an answer that counts for a refresh that counts answers from `since`.
     pub fn fresh(&self, id: &str, since: Instant) -> bool {
-        self.cache.get(id).is_some_and(|e| e.fetched_at >= since)
+        self.latest(id).is_some_and(|e| e.fetched_at >= since)
+    }
+
+    /// The latest answer for `id`, if any.
+    pub fn latest(&self, id: &str) -> Option<&HostEntry> {
+        self.hosts.get(id)?.latest.as_deref()
     }
 
     /// Ids of `watch` still without an answer for its refresh in progress.
-    fn needed<'a>(&'a self, watch: &'a WatchState) -> impl Iterator<Item = &'a String> + 'a {
+    fn needed<'a>(&'a self, watch: &'a WatchState) -> impl Iterator<Item = &'a HostId> + 'a {
         let since = watch.since(self.options.early_tolerance);
         watch.ids.iter().filter(move |id| !self.fresh(id, since))
     }
 
     /// Due watches, most urgent first: new or changed ones, then by due time (most overdue
     /// first), then by key so equal due times keep a stable packing from sweep to sweep.
-    fn due_order(&self, now: Instant) -> Vec<&WatchKey> {
-        let mut due: Vec<(&WatchKey, &WatchState)> =
+    fn due_order(&self, now: Instant) -> Vec<&SharedKey> {
+        let mut due: Vec<(&SharedKey, &WatchState)> =
             self.watches.iter().filter(|(_, w)| w.due <= now).collect();
         due.sort_by(|a, b| (!a.1.urgent, a.1.due, a.0).cmp(&(!b.1.urgent, b.1.due, b.0)));
         due.into_iter().map(|(k, _)| k).collect()
@@ -238,7 +272,7 @@ impl GroupState {
                     .get(*k)
                     .is_some_and(|w| self.needed(w).next().is_none())
             })
-            .cloned()
+            .map(|k| WatchKey::clone(k))
             .collect()
     }
 
@@ -269,7 +303,7 @@ impl GroupState {
         {
             return false;
         }
-        let mut needed: HashSet<&String> = HashSet::new();
+        let mut needed: HashSet<&HostId> = HashSet::new();
         for key in due {
             if let Some(watch) = self.watches.get(key) {
                 needed.extend(self.needed(watch));
@@ -289,7 +323,7 @@ impl GroupState {
     pub fn plan_chunk(&mut self, now: Instant) -> Vec<String> {
         let max = self.options.max_ids_per_call.max(1);
         let mut chunk: Vec<String> = Vec::new();
-        let mut taken: HashSet<String> = HashSet::new();
+        let mut taken: HashSet<HostId> = HashSet::new();
         for key in self.due_order(now) {
             let Some(watch) = self.watches.get(key) else {
                 continue;
@@ -299,7 +333,7 @@ impl GroupState {
                     break;
                 }
                 if taken.insert(id.clone()) {
-                    chunk.push(id.clone());
+                    chunk.push(id.to_string());
                 }
             }
             if chunk.len() >= max {
@@ -317,13 +351,13 @@ impl GroupState {
         if !self.options.fill_ahead || chunk.len() >= max {
             return chunk;
         }
-        let mut upcoming: Vec<(&WatchKey, &WatchState)> = self
+        let mut upcoming: Vec<(&SharedKey, &WatchState)> = self
             .watches
             .iter()
             .filter(|(_, w)| w.due > now && w.due <= now + w.interval / 2)
             .collect();
         upcoming.sort_by(|a, b| (a.1.due, a.0).cmp(&(b.1.due, b.0)));
-        let mut pulled: Vec<WatchKey> = Vec::new();
+        let mut pulled: Vec<SharedKey> = Vec::new();
         for (key, watch) in upcoming {
             if chunk.len() >= max {
                 break;
@@ -336,7 +370,7 @@ impl GroupState {
                     break;
                 }
                 if taken.insert(id.clone()) {
-                    chunk.push(id.clone());
+                    chunk.push(id.to_string());
                 }
             }
         }

@@ -8,6 +8,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::group::{GroupState, HostEntry};
+use std::sync::Arc;
 use super::types::{WatchKey, WatchUpdate};
 use crate::hss::HostsRiskResult;
 use crate::status::PollFailure;
@@ -25,9 +26,9 @@ impl GroupState {
     /// Watches wanting any of `ids`.
     fn watchers_of(&self, ids: &[String]) -> BTreeSet<WatchKey> {
         ids.iter()
-            .filter_map(|id| self.watchers.get(id))
-            .flatten()
-            .cloned()
+            .filter_map(|id| self.hosts.get(id.as_str()))
+            .flat_map(|slot| slot.watchers.iter())
+            .map(|key| WatchKey::clone(key))
             .collect()
     }
 
@@ -43,22 +44,26 @@ impl GroupState {
     ) -> Vec<WatchUpdate> {
         self.failures = 0;
         self.not_before = None;
-        let request_id = answer.request_ids.last().cloned();
+        let request_id: Option<Arc<str>> = answer.request_ids.last().map(|r| Arc::from(r.as_str()));
         let mut answer = answer;
         for id in ids {
-            if !self.watchers.contains_key(id) {
-                // Its last watch went away while the call ran.
+            // An id missing here lost its last watch while the call ran.
+            let Some(slot) = self.hosts.get_mut(id.as_str()) else {
                 continue;
+            };
+            let entry = HostEntry {
+                answer: answer.hosts.remove(id).map(|mut host| {
+                    host.host_id = None;
+                    host
+                }),
+                fetched_at: started,
+                fetched_wall: started_wall,
+                request_id: request_id.clone(),
+            };
+            match slot.latest.as_mut() {
+                Some(latest) => **latest = entry,
+                None => slot.latest = Some(Box::new(entry)),
             }
-            self.cache.insert(
-                id.clone(),
-                HostEntry {
-                    answer: answer.hosts.remove(id),
-                    fetched_at: started,
-                    fetched_wall: started_wall,
-                    request_id: request_id.clone(),
-                },
-            );
         }
         let share = self.options.early_tolerance;
         let ready: Vec<WatchKey> = self
@@ -86,20 +91,20 @@ impl GroupState {
         let mut seen_requests = HashSet::new();
         let watch = self.watches.get(key)?;
         for id in &watch.ids {
-            let Some(entry) = self.cache.get(id) else {
+            let Some(entry) = self.latest(id) else {
                 continue;
             };
             match &entry.answer {
                 Some(host) => {
-                    result.hosts.insert(id.clone(), host.clone());
+                    result.hosts.insert(id.to_string(), host.clone());
                 }
                 None => {
-                    result.not_found.insert(id.clone());
+                    result.not_found.insert(id.to_string());
                 }
             }
             if let Some(rid) = &entry.request_id {
                 if seen_requests.insert(rid.clone()) {
-                    result.request_ids.push(rid.clone());
+                    result.request_ids.push(rid.to_string());
                 }
             }
             oldest = Some(oldest.map_or(entry.fetched_wall, |o| o.min(entry.fetched_wall)));
@@ -226,14 +231,14 @@ impl GroupState {
         let watch = self.watches.get(key)?;
         let mut result = HostsRiskResult::default();
         for id in &watch.ids {
-            match self.cache.get(id).map(|e| (&e.answer, &e.request_id)) {
+            match self.latest(id).map(|e| (&e.answer, &e.request_id)) {
                 Some((Some(host), rid)) => {
-                    result.hosts.insert(id.clone(), host.clone());
-                    result.request_ids.extend(rid.iter().cloned());
+                    result.hosts.insert(id.to_string(), host.clone());
+                    result.request_ids.extend(rid.iter().map(|r| r.to_string()));
                 }
                 Some((None, rid)) => {
-                    result.not_found.insert(id.clone());
-                    result.request_ids.extend(rid.iter().cloned());
+                    result.not_found.insert(id.to_string());
+                    result.request_ids.extend(rid.iter().map(|r| r.to_string()));
                 }
                 None => {}
             }
