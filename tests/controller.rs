@@ -2,7 +2,7 @@
 //! stand-in API server (with the generated CRD applied) and the real `HssClient` against the HSS
 //! simulator.
 
-#[path = "controller/harness.rs"]
+#[path = "support/controller_harness/mod.rs"]
 mod harness;
 
 #[path = "controller/failures.rs"]
@@ -22,12 +22,12 @@ use std::time::{Duration, Instant};
 use hostrisk_operator::hss::model::DetectResult;
 use serde_json::json;
 
-use harness::{condition, condition_is, hss_calls, is_ready, Harness, Options, NS};
+use harness::{condition, condition_is, hss_calls, is_synced, Harness, Options, NS};
 use hostrisk_operator::controller::PollingMode;
 
 #[tokio::test]
 async fn status_appears_with_every_field_then_follows_host_changes() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::controller()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     let created_at = Instant::now();
     h.create_watch(
@@ -43,7 +43,7 @@ async fn status_appears_with_every_field_then_follows_host_changes() {
         .wait_for(NS, "web", "first status", |_, s| !s.conditions.is_empty())
         .await;
     let first_ms = created_at.elapsed().as_millis();
-    let watch = h.wait_for(NS, "web", "Ready", is_ready).await;
+    let watch = h.wait_for(NS, "web", "Ready", is_synced).await;
     let ready_ms = created_at.elapsed().as_millis();
     eprintln!("time from create to first status: {first_ms} ms");
     eprintln!("time from create to Ready=True (first HSS answer written): {ready_ms} ms");
@@ -154,7 +154,7 @@ async fn status_appears_with_every_field_then_follows_host_changes() {
 
 #[tokio::test]
 async fn idle_polls_write_nothing() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::controller()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     h.create_watch(
         NS,
@@ -164,7 +164,7 @@ async fn idle_polls_write_nothing() {
         "1s",
     )
     .await;
-    h.wait_for(NS, "idle", "Ready", is_ready).await;
+    h.wait_for(NS, "idle", "Ready", is_synced).await;
     // Let the write that made it Ready settle, then count over several idle polls.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let writes_before = h.kube.status_writes("hostriskwatches");
@@ -187,11 +187,11 @@ async fn idle_polls_write_nothing() {
 
 #[tokio::test]
 async fn spec_change_moves_observed_generation() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::controller()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     h.create_watch(NS, "gen", &["demo-web-01"], "hss-creds", "1h")
         .await;
-    let watch = h.wait_for(NS, "gen", "Ready", is_ready).await;
+    let watch = h.wait_for(NS, "gen", "Ready", is_synced).await;
     assert_eq!(watch.metadata.generation, Some(1));
     // The controller's own status writes (Pending, then Ready) do not trigger polls.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -208,7 +208,7 @@ async fn spec_change_moves_observed_generation() {
     .await;
     let watch = h
         .wait_for(NS, "gen", "generation 2 observed", |w, s| {
-            w.metadata.generation == Some(2) && is_ready(w, s) && s.hosts.len() == 2
+            w.metadata.generation == Some(2) && is_synced(w, s) && s.hosts.len() == 2
         })
         .await;
     let status = watch.status.unwrap();
@@ -220,11 +220,11 @@ async fn spec_change_moves_observed_generation() {
 
 #[tokio::test]
 async fn deleted_watch_stops_polling() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::controller()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     h.create_watch(NS, "gone", &["demo-web-01"], "hss-creds", "1s")
         .await;
-    h.wait_for(NS, "gone", "Ready", is_ready).await;
+    h.wait_for(NS, "gone", "Ready", is_synced).await;
     let start = hss_calls(&h.sim);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(
@@ -243,11 +243,11 @@ async fn deleted_watch_stops_polling() {
 
 #[tokio::test]
 async fn suspend_stops_polling_and_says_so() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::controller()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     h.create_watch(NS, "pause", &["demo-web-01"], "hss-creds", "1s")
         .await;
-    h.wait_for(NS, "pause", "Ready", is_ready).await;
+    h.wait_for(NS, "pause", "Ready", is_synced).await;
     h.patch_watch(NS, "pause", json!({"spec": {"suspend": true}}))
         .await;
     h.wait_for(NS, "pause", "Suspended", |_, s| {
@@ -260,7 +260,7 @@ async fn suspend_stops_polling_and_says_so() {
     assert_eq!(hss_calls(&h.sim), paused, "no polls while suspended");
     h.patch_watch(NS, "pause", json!({"spec": {"suspend": false}}))
         .await;
-    h.wait_for(NS, "pause", "Ready again", is_ready).await;
+    h.wait_for(NS, "pause", "Ready again", is_synced).await;
     h.stop().await;
 }
 
@@ -268,7 +268,7 @@ async fn suspend_stops_polling_and_says_so() {
 async fn watches_only_the_given_namespaces_and_secrets_stay_in_their_namespace() {
     let h = Harness::start(Options {
         namespaces: vec!["team-a".into()],
-        ..Options::default()
+        ..Options::controller()
     })
     .await;
     for ns in ["team-a", "team-b"] {
@@ -298,7 +298,7 @@ async fn watches_only_the_given_namespaces_and_secrets_stay_in_their_namespace()
 async fn several_namespaces_each_get_a_controller() {
     let h = Harness::start(Options {
         namespaces: vec!["team-a".into(), "team-c".into()],
-        ..Options::default()
+        ..Options::controller()
     })
     .await;
     for ns in ["team-a", "team-c"] {
@@ -313,7 +313,7 @@ async fn several_namespaces_each_get_a_controller() {
             .await;
     }
     for ns in ["team-a", "team-c"] {
-        h.wait_for(ns, "w", "Ready", is_ready).await;
+        h.wait_for(ns, "w", "Ready", is_synced).await;
     }
     // One poller serves both controllers: same endpoint, project and credential identity, so
     // the shared host id is asked once.
@@ -330,7 +330,7 @@ async fn concurrency_bounds_the_polls_in_flight() {
         let h = Harness::start(Options {
             concurrency,
             polling: PollingMode::PerWatch,
-            ..Options::default()
+            ..Options::controller()
         })
         .await;
         h.sim.update_faults(|f| f.latency_ms = 400).unwrap();
@@ -341,7 +341,7 @@ async fn concurrency_bounds_the_polls_in_flight() {
                 .await;
         }
         for name in ["c1", "c2", "c3"] {
-            h.wait_for(NS, name, "Ready", is_ready).await;
+            h.wait_for(NS, name, "Ready", is_synced).await;
         }
         let elapsed = started.elapsed();
         h.stop().await;
@@ -358,7 +358,7 @@ async fn concurrency_bounds_the_polls_in_flight() {
 
 #[tokio::test]
 async fn first_status_is_pending_until_hss_answers() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::controller()).await;
     h.sim.update_faults(|f| f.latency_ms = 1500).unwrap();
     h.create_demo_secret(NS, "hss-creds").await;
     let created_at = Instant::now();
@@ -375,6 +375,6 @@ async fn first_status_is_pending_until_hss_answers() {
     let status = pending.status.unwrap();
     assert_eq!(status.observed_generation, Some(1));
     assert!(status.hosts.is_empty());
-    h.wait_for(NS, "slow", "Ready", is_ready).await;
+    h.wait_for(NS, "slow", "Ready", is_synced).await;
     h.stop().await;
 }

@@ -3,7 +3,7 @@
 //! bound gets `Ready=False`, reason `InvalidSpec`, a message naming the field and the fix, and
 //! no HSS call at all.
 
-#[path = "faults/harness.rs"]
+#[path = "support/controller_harness/mod.rs"]
 mod harness;
 
 use std::time::Duration;
@@ -156,7 +156,7 @@ fn merge(base: &mut Value, patch: &Value) {
 
 #[tokio::test]
 async fn every_bound_is_enforced_again_in_code() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     let endpoint = h.endpoint();
     let cases = cases();

@@ -11,7 +11,7 @@
 //! Intervals are short (2 s; the harness lowers the code-side floor to 1 s) so the whole matrix
 //! runs in well under a minute.
 
-#[path = "faults/harness.rs"]
+#[path = "support/controller_harness/mod.rs"]
 mod harness;
 
 #[path = "faults/hss_rows.rs"]

@@ -102,6 +102,14 @@ fn registration(
     }
 }
 
+/// Registers one watch per id list, named [`name`]`(i)`, all on the demo access key at
+/// `interval`.
+fn register_all(poller: &Poller, sim: &HssSimulator, lists: &[Vec<String>], interval: Duration) {
+    for (i, ids) in lists.iter().enumerate() {
+        poller.upsert(registration(sim, &name(i), ids, interval, aksk()));
+    }
+}
+
 /// Every update delivered through the subscription, per watch, in order.
 #[derive(Clone, Default)]
 struct Collected(Arc<Mutex<HashMap<WatchKey, Vec<Received>>>>);
@@ -165,15 +173,7 @@ async fn one_credential_sweeps_with_the_minimum_calls_and_no_429() {
     let collected = Collected::start(&handle);
     let (lists, unique) = workload(&sim.host_ids(), 30, 10);
     let minimum = unique.div_ceil(100) as u64;
-    for (i, ids) in lists.iter().enumerate() {
-        poller.upsert(registration(
-            &sim,
-            &name(i),
-            ids,
-            Duration::from_millis(2500),
-            aksk(),
-        ));
-    }
+    register_all(&poller, &sim, &lists, Duration::from_millis(2500));
     let swept = eventually(Duration::from_secs(12), || {
         handle.stats().groups.values().all(|g| g.sweeps >= 4)
     })
@@ -244,15 +244,7 @@ async fn the_real_per_minute_quota_is_never_exceeded() {
     let (poller, handle) = poller(http.clone());
     let (lists, unique) = workload(&sim.host_ids(), 30, 10);
     assert_eq!(unique.div_ceil(100), 3);
-    for (i, ids) in lists.iter().enumerate() {
-        poller.upsert(registration(
-            &sim,
-            &name(i),
-            ids,
-            Duration::from_millis(500),
-            aksk(),
-        ));
-    }
+    register_all(&poller, &sim, &lists, Duration::from_millis(500));
     assert!(eventually(Duration::from_secs(5), || handle.stats().total_calls() >= 5).await);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let counters = sim.counters();
@@ -358,9 +350,7 @@ async fn a_new_watch_is_refreshed_before_the_others_next_cycle() {
     let collected = Collected::start(&handle);
     let (lists, _) = workload(&sim.host_ids(), 30, 10);
     let interval = Duration::from_secs(6);
-    for (i, ids) in lists.iter().enumerate().take(29) {
-        poller.upsert(registration(&sim, &name(i), ids, interval, aksk()));
-    }
+    register_all(&poller, &sim, &lists[..29], interval);
     assert!(
         eventually(Duration::from_secs(5), || handle
             .stats()
@@ -421,9 +411,7 @@ async fn too_small_a_quota_spreads_polls_fairly_and_reports_the_effective_interv
     let collected = Collected::start(&handle);
     let (lists, _) = workload(&sim.host_ids(), 30, 10);
     let target = Duration::from_secs(1);
-    for (i, ids) in lists.iter().enumerate() {
-        poller.upsert(registration(&sim, &name(i), ids, target, aksk()));
-    }
+    register_all(&poller, &sim, &lists, target);
     tokio::time::sleep(Duration::from_secs(11)).await;
     let mut effective = Vec::new();
     for i in 0..30 {
@@ -601,15 +589,7 @@ async fn two_groups_of_one_credential_share_its_real_quota() {
         Some("all_granted_eps".into()),
     )
     .expect("scope");
-    for (i, ids) in lists.iter().enumerate() {
-        poller.upsert(registration(
-            &sim,
-            &name(i),
-            ids,
-            Duration::from_secs(30),
-            aksk(),
-        ));
-    }
+    register_all(&poller, &sim, &lists, Duration::from_secs(30));
     for (i, ids) in other_lists.iter().enumerate() {
         let mut reg = registration(
             &sim,

@@ -7,7 +7,7 @@
 //!
 //! This file holds a single test: the capturing subscriber is process-wide.
 
-#[path = "faults/harness.rs"]
+#[path = "support/controller_harness/mod.rs"]
 mod harness;
 
 use std::io::Write;
@@ -129,7 +129,7 @@ type Setup<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a serde_json::Value);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_logs_status_or_events() {
     let logs = capture_all_logs();
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     let sim = json!({"endpoint": h.endpoint()});
     let setups: [Setup; 8] = [
         (

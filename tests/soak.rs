@@ -10,7 +10,7 @@
 //! `HOSTRISK_SOAK_SECS` (default 45, CI) sets the faulty phase; `HOSTRISK_SOAK_SEED` replays a
 //! run.
 
-#[path = "faults/harness.rs"]
+#[path = "support/controller_harness/mod.rs"]
 mod harness;
 
 use std::collections::BTreeMap;
@@ -60,7 +60,7 @@ async fn soak_with_random_faults_loses_no_update() {
     eprintln!("soak: seed {seed} (HOSTRISK_SOAK_SEED={seed} replays it), {secs} s of faults");
     let mut rng = StdRng::seed_from_u64(seed);
 
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     let admin = reqwest::Client::new();
     let base = h.sim.base_url();
     // Hosts of the default enterprise project: the watches set none, so others are not found.

@@ -2,7 +2,7 @@
 //! the reference, and only official Huawei Cloud endpoints plus `--allowed-endpoints`; anything
 //! else is never contacted (a local listener counts every connection, and must count zero).
 
-#[path = "faults/harness.rs"]
+#[path = "support/controller_harness/mod.rs"]
 mod harness;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,7 +75,7 @@ fn watch_doc(name: &str, secret: &str, endpoint: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_secret_reference_cannot_leave_the_namespace_by_any_spelling() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     create_namespace(&h, "other").await;
     // Valid credentials exist only in the other namespace; this namespace has none at all.
     h.create_secret(
@@ -186,7 +186,7 @@ async fn only_official_and_allowed_endpoints_are_ever_called() {
     // The operator allows the simulator and one https prefix on the trap's port, path /allowed.
     let h = Harness::start(Options {
         extra_allowed: vec![format!("https://127.0.0.1:{port}/allowed")],
-        ..Options::default()
+        ..Options::faults()
     })
     .await;
     h.create_secret(NS, "token", &[("authToken", DEMO_STATIC_TOKEN)])
@@ -264,7 +264,7 @@ async fn an_allowed_https_prefix_is_called() {
     let (trap, connections) = counting_listener().await;
     let h = Harness::start(Options {
         extra_allowed: vec![format!("https://{trap}/allowed")],
-        ..Options::default()
+        ..Options::faults()
     })
     .await;
     h.create_secret(NS, "token", &[("authToken", DEMO_STATIC_TOKEN)])

@@ -37,6 +37,12 @@ fn reg(name: &str, ids: &[&str], interval: Duration) -> WatchRegistration {
     }
 }
 
+/// `r` at another revision: how the controller says a watch changed (and wants a poll now).
+fn revised(mut r: WatchRegistration, revision: &str) -> WatchRegistration {
+    r.revision = revision.into();
+    r
+}
+
 fn group(max: usize, fill_ahead: bool, regs: &[WatchRegistration], now: Instant) -> GroupState {
     let mut group = GroupState::new(&regs[0], options(max, fill_ahead));
     for r in regs {
@@ -120,9 +126,7 @@ fn the_most_overdue_watch_goes_first_and_a_changed_one_before_all() {
     let (ids, _) = call(&mut g, t0 + 20 * S);
     assert_eq!(ids, vec!["b1", "b2"]);
     // A new revision jumps the queue.
-    let mut changed = reg("c", &["c1"], 10 * S);
-    changed.revision = "2".into();
-    assert!(g.upsert(changed, t0 + 21 * S));
+    assert!(g.upsert(revised(reg("c", &["c1"], 10 * S), "2"), t0 + 21 * S));
     let (ids, done) = call(&mut g, t0 + 21 * S);
     assert_eq!(ids, vec!["c1", "a1"]);
     assert_eq!(done, vec![key("c")]);
@@ -145,15 +149,8 @@ fn fill_ahead_completes_watches_due_soon_in_the_same_call() {
     );
     call(&mut g, t0);
     // Refreshes at different times: a at 0, b at 3 s, far at 3 s.
-    for w in ["b", "far"] {
-        let mut r = reg(
-            w,
-            if w == "b" { &["b1", "b2"] } else { &["f1"] },
-            if w == "b" { 10 * S } else { 100 * S },
-        );
-        r.revision = "2".into();
-        g.upsert(r, t0 + 3 * S);
-    }
+    g.upsert(revised(reg("b", &["b1", "b2"], 10 * S), "2"), t0 + 3 * S);
+    g.upsert(revised(reg("far", &["f1"], 100 * S), "2"), t0 + 3 * S);
     call(&mut g, t0 + 3 * S);
     // At 10 s only a is due; b (due 13 s) fits in the call, far (due 103 s) is too far ahead.
     let (ids, done) = call(&mut g, t0 + 10 * S);
@@ -167,9 +164,7 @@ fn fill_ahead_completes_watches_due_soon_in_the_same_call() {
             t0,
         );
         call(&mut g2, t0);
-        let mut r = reg("b", &["b1"], 10 * S);
-        r.revision = "2".into();
-        g2.upsert(r, t0 + 3 * S);
+        g2.upsert(revised(reg("b", &["b1"], 10 * S), "2"), t0 + 3 * S);
         call(&mut g2, t0 + 3 * S);
         call(&mut g2, t0 + 10 * S).0
     };
@@ -190,9 +185,7 @@ fn a_shared_id_answered_just_before_another_watch_is_due_is_not_asked_again() {
     );
     call(&mut g, t0);
     // b refreshed 200 ms after a (within 10 % of its interval).
-    let mut r = reg("b", &["s", "b1"], 10 * S);
-    r.revision = "2".into();
-    g.upsert(r, t0 + S / 5);
+    g.upsert(revised(reg("b", &["s", "b1"], 10 * S), "2"), t0 + S / 5);
     call(&mut g, t0 + S / 5);
     let (ids, done) = call(&mut g, t0 + 10 * S);
     assert_eq!(ids, vec!["s", "a1"]);
@@ -320,9 +313,7 @@ fn ids_shared_with_a_watch_due_within_half_its_interval_are_asked_once_per_sweep
     );
     call(&mut g, t0);
     // b refreshed 3 s after a: far beyond the 10 % tolerance, within half its interval.
-    let mut r = reg("b", &["s", "b1"], 10 * S);
-    r.revision = "2".into();
-    g.upsert(r, t0 + 3 * S);
+    g.upsert(revised(reg("b", &["s", "b1"], 10 * S), "2"), t0 + 3 * S);
     call(&mut g, t0 + 3 * S);
     let (ids, _) = call(&mut g, t0 + 10 * S);
     assert_eq!(ids, vec!["s", "a1"]);
@@ -341,9 +332,7 @@ fn ids_shared_with_a_watch_due_within_half_its_interval_are_asked_once_per_sweep
         t0,
     );
     call(&mut g, t0);
-    let mut r = reg("d", &["s", "d1"], 4 * S);
-    r.revision = "2".into();
-    g.upsert(r, t0 + 3 * S);
+    g.upsert(revised(reg("d", &["s", "d1"], 4 * S), "2"), t0 + 3 * S);
     call(&mut g, t0 + 3 * S);
     call(&mut g, t0 + 4 * S); // c at 4 s; d is due at 7 s, 3 s > half of 4 s ahead
     let (ids, _) = call(&mut g, t0 + 7 * S);
@@ -380,15 +369,12 @@ fn rotated_credentials_end_the_backoff_but_a_spec_change_does_not() {
     };
     g.apply_failure(&ids, &refused, t0);
     assert!(g.not_before.is_some_and(|nb| nb > t0));
-    let mut changed = reg("a", &["a1", "a2"], 3600 * S);
-    changed.revision = "2".into();
-    assert!(g.upsert(changed, t0));
+    assert!(g.upsert(revised(reg("a", &["a1", "a2"], 3600 * S), "2"), t0));
     assert!(
         g.not_before.is_some(),
         "same credentials: still backing off"
     );
-    let mut rotated = reg("a", &["a1", "a2"], 3600 * S);
-    rotated.revision = "3".into();
+    let mut rotated = revised(reg("a", &["a1", "a2"], 3600 * S), "3");
     rotated.credentials = Credentials::ak_sk("AK", "fixed-SK");
     assert!(g.upsert(rotated, t0));
     assert_eq!((g.failures, g.not_before), (0, None));

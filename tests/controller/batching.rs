@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus};
 use hostrisk_operator::poller::PollerStats;
 
-use super::harness::{condition, condition_is, hss_calls, is_ready, Harness, Options, NS};
+use super::harness::{condition, condition_is, hss_calls, is_synced, Harness, Options, NS};
 
 fn poller_stats(h: &Harness) -> PollerStats {
     h.ctx
@@ -64,7 +64,7 @@ fn assert_own_hosts(h: &Harness, watch: &HostRiskWatch) {
 
 #[tokio::test]
 async fn watches_sharing_a_credential_cost_the_minimum_calls_and_get_their_own_hosts() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::controller()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     // 55 simulated hosts (a few in other enterprise projects, so not found here) and unknown
     // ids, 230 unique ids in all, shared between overlapping watches.
@@ -89,7 +89,7 @@ async fn watches_sharing_a_credential_cost_the_minimum_calls_and_get_their_own_h
         h.create_watch(NS, name, ids, "hss-creds", "2s").await;
     }
     for (name, _) in &watches {
-        let watch = h.wait_for(NS, name, "Ready", is_ready).await;
+        let watch = h.wait_for(NS, name, "Ready", is_synced).await;
         assert_own_hosts(&h, &watch);
     }
     let stats = poller_stats(&h);
@@ -139,12 +139,11 @@ async fn a_quota_too_small_for_the_intervals_is_shared_fairly_and_reported() {
     // One call a second for the credential, both in the client and in the simulator (60 a
     // minute). Three watches of 100 distinct ids each need three calls per sweep: a 1s
     // interval cannot be met, about 3s can.
-    let h = Harness::start(Options {
-        hss_calls_per_window: 1,
-        hss_rate_window: Duration::from_secs(1),
-        sim_quota_per_minute: 60,
-        ..Options::default()
-    })
+    let h = Harness::start(
+        Options::controller()
+            .hss_quota(1, Duration::from_secs(1))
+            .sim_quota_per_minute(60),
+    )
     .await;
     h.create_demo_secret(NS, "hss-creds").await;
     let ids: Vec<String> = (0..300).map(|i| format!("ghost-{i:03}")).collect();
@@ -206,12 +205,7 @@ async fn a_quota_too_small_for_the_intervals_is_shared_fairly_and_reported() {
 
 #[tokio::test]
 async fn idle_refreshes_of_a_quota_limited_watch_write_nothing() {
-    let h = Harness::start(Options {
-        hss_calls_per_window: 1,
-        hss_rate_window: Duration::from_secs(1),
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::start(Options::controller().hss_quota(1, Duration::from_secs(1))).await;
     h.create_demo_secret(NS, "hss-creds").await;
     let ids: Vec<String> = (0..200).map(|i| format!("ghost-{i:03}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use hostrisk_operator::hss::model::DetectResult;
 use hostrisk_operator::sim::hss::{DEMO_ACCESS_KEY, DEMO_SECRET_KEY};
 
-use super::harness::{condition, condition_is, hss_calls, is_ready, Harness, Options, NS};
+use super::harness::{condition, condition_is, hss_calls, is_synced, Harness, Options, NS};
 
 #[tokio::test]
 async fn bad_secret_reported_then_fixed_secret_recovers_without_restart() {
@@ -16,7 +16,7 @@ async fn bad_secret_reported_then_fixed_secret_recovers_without_restart() {
             base: Duration::from_secs(3600),
             floor: Duration::from_secs(600),
         },
-        ..Options::default()
+        ..Options::controller()
     };
     let h = Harness::start(options).await;
     h.create_watch(NS, "creds", &["demo-web-01"], "later-creds", "1h")
@@ -63,7 +63,7 @@ async fn bad_secret_reported_then_fixed_secret_recovers_without_restart() {
     )
     .await;
     let watch = h
-        .wait_for(NS, "creds", "Ready after the fix", is_ready)
+        .wait_for(NS, "creds", "Ready after the fix", is_synced)
         .await;
     eprintln!(
         "time from Secret fix to Ready: {} ms",
@@ -82,7 +82,7 @@ async fn bad_secret_reported_then_fixed_secret_recovers_without_restart() {
 async fn disallowed_endpoint_is_refused_without_calling_hss() {
     let h = Harness::start(Options {
         allow_simulator: false,
-        ..Options::default()
+        ..Options::controller()
     })
     .await;
     h.create_demo_secret(NS, "hss-creds").await;
@@ -101,7 +101,7 @@ async fn disallowed_endpoint_is_refused_without_calling_hss() {
 
 #[tokio::test]
 async fn api_failure_keeps_last_hosts_and_recovers() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::controller()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     h.create_watch(
         NS,
@@ -111,7 +111,7 @@ async fn api_failure_keeps_last_hosts_and_recovers() {
         "1h",
     )
     .await;
-    let good = h.wait_for(NS, "flaky", "Ready", is_ready).await;
+    let good = h.wait_for(NS, "flaky", "Ready", is_synced).await;
     let good_hosts = good.status.as_ref().unwrap().hosts.clone();
 
     h.sim.update_faults(|f| f.error_rate = 1.0).unwrap();
@@ -139,7 +139,7 @@ async fn api_failure_keeps_last_hosts_and_recovers() {
     );
 
     h.sim.update_faults(|f| f.error_rate = 0.0).unwrap();
-    let recovered = h.wait_for(NS, "flaky", "recovered", is_ready).await;
+    let recovered = h.wait_for(NS, "flaky", "recovered", is_synced).await;
     assert_eq!(recovered.status.unwrap().hosts.len(), 2);
     let events = h.events_for(NS, "flaky").await;
     let reasons: Vec<_> = events.iter().filter_map(|e| e.reason.as_deref()).collect();
@@ -152,11 +152,11 @@ async fn api_failure_keeps_last_hosts_and_recovers() {
 
 #[tokio::test]
 async fn failed_status_write_is_retried_and_status_catches_up() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::controller()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     h.create_watch(NS, "outage", &["demo-db-01"], "hss-creds", "1s")
         .await;
-    h.wait_for(NS, "outage", "Ready", is_ready).await;
+    h.wait_for(NS, "outage", "Ready", is_synced).await;
     let errors = || {
         h.ctx
             .counters
@@ -173,7 +173,7 @@ async fn failed_status_write_is_retried_and_status_catches_up() {
             Some(DetectResult::Risk)));
     h.kube.conflict_next_writes("hostriskwatches", 1);
     h.wait_for(NS, "outage", "status after the failed write", |w, s| {
-        is_ready(w, s) && s.hosts[0].detect_result.as_deref() == Some("risk")
+        is_synced(w, s) && s.hosts[0].detect_result.as_deref() == Some("risk")
     })
     .await;
     assert!(

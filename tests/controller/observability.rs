@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use hostrisk_operator::controller::PollingMode;
 
-use super::harness::{hss_calls, is_ready, Harness, Options, NS};
+use super::harness::{hss_calls, is_synced, Harness, Options, NS};
 
 /// The value of the sample whose line starts with `series` (name and labels as exported).
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -19,11 +19,11 @@ fn metrics(h: &Harness) -> String {
 
 #[tokio::test]
 async fn metrics_follow_reconciles_writes_and_domain_data_and_forget_deleted_watches() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::controller()).await;
     h.create_demo_secret(NS, "hss-creds").await;
     h.create_watch(NS, "m", &["demo-web-01", "demo-db-01"], "hss-creds", "1h")
         .await;
-    h.wait_for(NS, "m", "Ready", is_ready).await;
+    h.wait_for(NS, "m", "Ready", is_synced).await;
     let text = metrics(&h);
     let watch = format!("namespace=\"{NS}\",name=\"m\"");
     let expect =
@@ -92,7 +92,7 @@ async fn metrics_follow_reconciles_writes_and_domain_data_and_forget_deleted_wat
 async fn per_watch_mode_calls_hss_once_per_watch_and_records_each_request() {
     let h = Harness::start(Options {
         polling: PollingMode::PerWatch,
-        ..Options::default()
+        ..Options::controller()
     })
     .await;
     h.create_demo_secret(NS, "hss-creds").await;
@@ -101,7 +101,7 @@ async fn per_watch_mode_calls_hss_once_per_watch_and_records_each_request() {
             .await;
     }
     for name in ["p1", "p2"] {
-        h.wait_for(NS, name, "Ready", is_ready).await;
+        h.wait_for(NS, name, "Ready", is_synced).await;
     }
     assert!(h.ctx.poller.get().is_none(), "no poller in per-watch mode");
     // The naive baseline: the shared id is asked once per watch.

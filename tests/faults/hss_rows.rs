@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use hostrisk_operator::controller::PollingMode;
 use hostrisk_operator::hss::model::AgentStatus;
 use hostrisk_operator::hss::{Credentials, HssClient, Scope};
 use hostrisk_operator::sim::hss::{
@@ -41,7 +42,7 @@ async fn wait_failure_within(h: &Harness, name: &str, reason: &str, limit: Durat
 
 #[tokio::test]
 async fn condition_names_the_request_id_once() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     ready_watch(&h, "once", "hss-creds").await;
     h.sim.update_faults(|f| f.error_rate = 1.0).unwrap();
     let message = wait_failure(&h, "once", "ApiUnavailable").await;
@@ -56,7 +57,7 @@ async fn simulator_fault_row(
     reason: &str,
     request_id_expected: bool,
 ) {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     let good = ready_watch(&h, name, "hss-creds").await;
     let window = Window::open(&h);
     h.sim.update_faults(set).unwrap();
@@ -148,7 +149,7 @@ async fn row_hss_clock_skew_rejection() {
 
 #[tokio::test]
 async fn row_hss_429_storm_backs_off_and_honours_retry_after() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     let good = ready_watch(&h, "storm", "hss-creds").await;
     let window = Window::open(&h);
     // Quota 1 per minute: one more call is admitted, then everything is 429 with Retry-After.
@@ -190,7 +191,7 @@ async fn row_hss_429_storm_backs_off_and_honours_retry_after() {
 #[tokio::test]
 async fn row_hss_429_with_retry_after_within_the_client_budget() {
     // Retry-After 2 s fits the client's 2 s retry budget: the client waits it out inside a poll.
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     let good = ready_watch(&h, "patient", "hss-creds").await;
     h.sim
         .update_faults(|f| {
@@ -210,9 +211,25 @@ async fn row_hss_429_with_retry_after_within_the_client_budget() {
 
 #[tokio::test]
 async fn row_hss_429_next_poll_waits_for_retry_after() {
-    // Retry-After 3 s is more than the client's 2 s retry budget, so the client gives up at once
-    // and the next call is scheduled by the operator's own backoff (floor 200 ms here).
-    let h = Harness::start(Options::default()).await;
+    next_poll_waits_for_retry_after(PollingMode::Batched).await;
+}
+
+/// The same row with one HSS call per watch: that mode's scheduler (not the shared poller) must
+/// carry the Retry-After into its next poll delay.
+#[tokio::test]
+async fn row_hss_429_next_poll_waits_for_retry_after_per_watch() {
+    next_poll_waits_for_retry_after(PollingMode::PerWatch).await;
+}
+
+/// Retry-After 3 s is more than the client's 2 s retry budget, so the client gives up at once and
+/// the next call is the operator's to schedule: its backoff alone (floor 200 ms here) would call
+/// again far sooner, so only honouring the header keeps the calls within one per 3 s.
+async fn next_poll_waits_for_retry_after(polling: PollingMode) {
+    let h = Harness::start(Options {
+        polling,
+        ..Options::faults()
+    })
+    .await;
     let good = ready_watch(&h, "patient", "hss-creds").await;
     h.sim
         .update_faults(|f| {
@@ -230,7 +247,7 @@ async fn row_hss_429_next_poll_waits_for_retry_after() {
     let bound = (elapsed / 3.0).ceil() as u64 + 1;
     assert!(
         throttled <= bound,
-        "{throttled} throttled calls in {elapsed:.1} s; Retry-After 3 s allows {bound}"
+        "{polling:?}: {throttled} throttled calls in {elapsed:.1} s; Retry-After 3 s allows {bound}"
     );
     h.stop().await;
 }
@@ -248,7 +265,7 @@ async fn row_hss_quota_never_exceeded() {
             quota_per_minute: 3,
             ..hostrisk_operator::sim::hss::Faults::none()
         },
-        ..Options::default()
+        ..Options::faults()
     })
     .await;
     h.create_demo_secret(NS, "hss-creds").await;
@@ -280,7 +297,7 @@ async fn row_hss_quota_never_exceeded() {
 
 #[tokio::test]
 async fn row_hss_unknown_enum_values_are_kept() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     ready_watch(&h, "enums", "hss-creds").await;
     assert!(h.sim.update_host("demo-web-01", |host| {
         host.risk.agent_status = Some(AgentStatus::Other("hibernating".into()))
@@ -302,7 +319,7 @@ async fn row_hss_unknown_enum_values_are_kept() {
 
 #[tokio::test]
 async fn row_hss_partial_results() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     let good = ready_watch(&h, "partial", "hss-creds").await;
     h.sim.remove_host("demo-db-01").expect("host existed");
     h.request_refresh(NS, "partial", "partial").await;
@@ -330,7 +347,7 @@ async fn row_hss_partial_results() {
 
 #[tokio::test]
 async fn row_hss_wrong_signature_is_not_retried() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     let good = ready_watch(&h, "badsig", "hss-creds").await;
     let retries_before = h.ctx.hss.stats().retries;
     let window = Window::open(&h);
@@ -456,7 +473,7 @@ async fn black_hole() -> (tokio::net::TcpListener, Vec<std::net::TcpStream>, Str
 async fn endpoint_fault_row(name: &str, bad: String, reasons: &[&str]) {
     let h = Harness::start(Options {
         extra_allowed: vec![bad.clone()],
-        ..Options::default()
+        ..Options::faults()
     })
     .await;
     let good = ready_watch(&h, name, "hss-creds").await;
@@ -515,7 +532,7 @@ async fn after_a_fault_ready_says_synced_again_when_the_quota_is_not_limiting() 
     // nothing but the interval paces the polls, so Ready must come back as `Synced` (not a
     // quota-related reason blaming the failure's backoff gap on the quota) within two intervals,
     // and stay there without a status write per poll.
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     ready_watch(&h, "after", "hss-creds").await;
     h.sim.update_faults(|f| f.error_rate = 1.0).unwrap();
     wait_failure(&h, "after", "ApiUnavailable").await;

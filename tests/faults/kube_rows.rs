@@ -56,7 +56,7 @@ async fn hourly_watch(h: &Harness, name: &str) {
 
 #[tokio::test]
 async fn row_kube_watch_streams_dropped() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     hourly_watch(&h, "dropped").await;
     let watches = watch_requests(&h, "hostriskwatches");
     let secret_watches = watch_requests(&h, "secrets");
@@ -72,7 +72,7 @@ async fn row_kube_watch_streams_dropped() {
 
 #[tokio::test]
 async fn row_kube_410_gone_on_resume_relists() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     hourly_watch(&h, "expired").await;
     let lists = list_requests(&h, "hostriskwatches") + list_requests(&h, "secrets");
     // Both watches (HostRiskWatches and Secrets) resuming from their last resourceVersion are
@@ -94,7 +94,7 @@ async fn row_kube_410_gone_on_resume_relists() {
 
 #[tokio::test]
 async fn row_kube_409_conflicts_on_status_writes() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     let good = ready_watch(&h, "conflict", "hss-creds").await;
     let errors = || {
         h.ctx
@@ -137,7 +137,7 @@ async fn row_kube_409_conflicts_on_status_writes() {
 
 #[tokio::test]
 async fn row_kube_api_server_unavailable_for_a_while() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options::faults()).await;
     let good = ready_watch(&h, "outage", "hss-creds").await;
     let window = Window::open(&h);
     let outage = Duration::from_secs(3);
@@ -177,7 +177,7 @@ async fn row_kube_watch_deleted_while_its_poll_is_in_flight() {
             latency_ms: 600,
             ..Faults::none()
         },
-        ..Options::default()
+        ..Options::faults()
     })
     .await;
     h.create_demo_secret(NS, "hss-creds").await;

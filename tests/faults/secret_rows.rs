@@ -22,7 +22,7 @@ async fn start() -> Harness {
             base: Duration::from_secs(3600),
             floor: Duration::from_secs(600),
         },
-        ..Options::default()
+        ..Options::faults()
     })
     .await
 }
