@@ -18,6 +18,7 @@ use kube::ResourceExt;
 use super::reconcile::watch_key;
 use super::status_write::WrittenStatuses;
 use crate::crd::HostRiskWatch;
+use crate::status::hosts::share_vocabulary;
 
 /// The annotation `kubectl apply` keeps a copy of the whole object in.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -38,7 +39,11 @@ fn keep_status(written: &WrittenStatuses, watch: &HostRiskWatch) {
     let (Ok(key), Some(status)) = (watch_key(watch), watch.status.as_ref()) else {
         return;
     };
-    written.seed(&key, watch.uid(), || status.clone());
+    written.seed(&key, watch.uid(), || {
+        let mut kept = status.clone();
+        share_vocabulary(&mut kept);
+        kept
+    });
 }
 
 fn slim(watch: &mut HostRiskWatch) {

@@ -47,9 +47,9 @@ pub fn watch_snapshot(summary: &HostRiskSummary, hosts: &[HostStatus]) -> WatchS
             .filter(|h| h.found)
             .map(|h| HostSnapshot {
                 host_id: h.host_id.clone(),
-                agent_status: h.agent_status.clone().unwrap_or_default(),
-                protect_status: h.protect_status.clone().unwrap_or_default(),
-                detect_result: h.detect_result.clone().unwrap_or_default(),
+                agent_status: h.agent_status.as_deref().unwrap_or_default().to_string(),
+                protect_status: h.protect_status.as_deref().unwrap_or_default().to_string(),
+                detect_result: h.detect_result.as_deref().unwrap_or_default().to_string(),
                 risks: RiskTotals {
                     asset: number(h.asset),
                     vulnerability: number(h.vulnerability),

@@ -98,6 +98,12 @@ pub struct HostRiskSummary {
     pub intrusion_total: i64,
 }
 
+/// A value of a host's status. Almost every value comes from a small vocabulary (`online`,
+/// `opened`, `hss.version.enterprise`, ...): those borrow a `'static` string instead of owning a
+/// copy, which at 100,000 hosts saves one allocation per field (see
+/// `status::hosts::status_value`). Serialized and validated exactly like a `String`.
+pub type StatusValue = std::borrow::Cow<'static, str>;
+
 /// The HSS risk data of one host, values as the API returns them (unknown values kept).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -110,23 +116,23 @@ pub struct HostStatus {
     /// HSS agent status: `online`, `offline`, `not_installed`, `installing`, `install_failed`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = STATUS_VALUE_MAX_LEN))]
-    pub agent_status: Option<String>,
+    pub agent_status: Option<StatusValue>,
     /// Agent installation result, e.g. `install_succeed`, `network_access_timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = STATUS_VALUE_MAX_LEN))]
-    pub install_result_code: Option<String>,
+    pub install_result_code: Option<StatusValue>,
     /// HSS edition protecting the host, e.g. `hss.version.enterprise`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = STATUS_VALUE_MAX_LEN))]
-    pub version: Option<String>,
+    pub version: Option<StatusValue>,
     /// Protection status: `opened` or `closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = STATUS_VALUE_MAX_LEN))]
-    pub protect_status: Option<String>,
+    pub protect_status: Option<StatusValue>,
     /// Detection result: `risk`, `clean`, `scanning` or `undetected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = STATUS_VALUE_MAX_LEN))]
-    pub detect_result: Option<String>,
+    pub detect_result: Option<StatusValue>,
     /// Number of assets HSS reports for the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
@@ -162,11 +168,11 @@ mod tests {
             .map(|i| HostStatus {
                 host_id: format!("{i:0>64}"),
                 found: true,
-                agent_status: Some(long.clone()),
-                install_result_code: Some(long.clone()),
-                version: Some(long.clone()),
-                protect_status: Some(long.clone()),
-                detect_result: Some(long.clone()),
+                agent_status: Some(long.clone().into()),
+                install_result_code: Some(long.clone().into()),
+                version: Some(long.clone().into()),
+                protect_status: Some(long.clone().into()),
+                detect_result: Some(long.clone().into()),
                 asset: Some(i64::MAX),
                 vulnerability: Some(i64::MAX),
                 baseline: Some(i64::MAX),

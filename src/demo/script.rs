@@ -353,7 +353,7 @@ mod tests {
             hosts: vec![HostStatus {
                 host_id: "h".into(),
                 found: true,
-                agent_status: Some(agent.into()),
+                agent_status: Some(agent.to_string().into()),
                 ..Default::default()
             }],
             conditions: vec![Condition {

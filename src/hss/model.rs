@@ -25,6 +25,15 @@ macro_rules! open_string_enum {
                 }
             }
 
+            /// The wire value of a known variant (`None` for [`Self::Other`]), as a `'static`
+            /// string that copies of it can borrow.
+            pub fn known_str(&self) -> Option<&'static str> {
+                match self {
+                    $(Self::$variant => Some($wire),)+
+                    Self::Other(_) => None,
+                }
+            }
+
             pub fn from_wire(value: &str) -> Self {
                 match value {
                     $($wire => Self::$variant,)+

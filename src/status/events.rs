@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::crd::status::HostStatus;
+use crate::crd::status::{HostStatus, StatusValue};
 
 /// `events.k8s.io` Event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,10 @@ fn host_event(
 }
 
 /// `(old, new)` when both observations carry a value and they differ.
-fn changed<'a>(old: &'a Option<String>, new: &'a Option<String>) -> Option<(&'a str, &'a str)> {
+fn changed<'a>(
+    old: &'a Option<StatusValue>,
+    new: &'a Option<StatusValue>,
+) -> Option<(&'a str, &'a str)> {
     match (old.as_deref(), new.as_deref()) {
         (Some(o), Some(n)) if o != n => Some((o, n)),
         _ => None,
@@ -191,9 +194,9 @@ mod tests {
         HostStatus {
             host_id: id.into(),
             found: true,
-            agent_status: Some(agent.into()),
-            protect_status: Some(protect.into()),
-            detect_result: Some(detect.into()),
+            agent_status: Some(agent.to_string().into()),
+            protect_status: Some(protect.to_string().into()),
+            detect_result: Some(detect.to_string().into()),
             vulnerability: Some(2),
             ..HostStatus::default()
         }

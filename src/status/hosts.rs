@@ -1,16 +1,70 @@
 //! Per-host status entries from an HSS answer.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::crd::schema::STATUS_VALUE_MAX_LEN;
-use crate::crd::status::HostStatus;
-use crate::hss::model::{HostRisk, HostsRiskResult};
+use crate::crd::status::{HostRiskWatchStatus, HostStatus, StatusValue};
+use crate::hss::model::{
+    AgentStatus, DetectResult, HostRisk, HostsRiskResult, HssEdition, InstallResultCode,
+    ProtectStatus,
+};
 
 /// Keeps at most [`STATUS_VALUE_MAX_LEN`] characters of a value the service sent.
 fn bounded(value: &str) -> String {
     value.chars().take(STATUS_VALUE_MAX_LEN).collect()
+}
+
+/// A status value: borrowed when the value is one this build knows (no allocation), else a
+/// bounded copy.
+fn value(known: Option<&'static str>, text: &str) -> StatusValue {
+    match known {
+        Some(wire) => Cow::Borrowed(wire),
+        None => Cow::Owned(bounded(text)),
+    }
+}
+
+/// Every value of the HSS vocabularies this build knows.
+fn vocabulary() -> impl Iterator<Item = &'static str> {
+    [
+        AgentStatus::KNOWN,
+        InstallResultCode::KNOWN,
+        HssEdition::KNOWN,
+        ProtectStatus::KNOWN,
+        DetectResult::KNOWN,
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
+}
+
+/// `text` as a status value, borrowing the vocabulary's copy when it has one.
+pub fn status_value(text: &str) -> StatusValue {
+    match vocabulary().find(|known| *known == text) {
+        Some(wire) => Cow::Borrowed(wire),
+        None => Cow::Owned(text.to_string()),
+    }
+}
+
+/// Makes the host values of a status read from the API (each an owned copy) borrow the
+/// vocabulary where they can, so a status kept in memory costs what a computed one does.
+pub fn share_vocabulary(status: &mut HostRiskWatchStatus) {
+    for host in &mut status.hosts {
+        for field in [
+            &mut host.agent_status,
+            &mut host.install_result_code,
+            &mut host.version,
+            &mut host.protect_status,
+            &mut host.detect_result,
+        ] {
+            if let Some(Cow::Owned(text)) = field {
+                *field = Some(status_value(text));
+            }
+        }
+    }
+    status.hosts.shrink_to_fit();
 }
 
 fn count(value: Option<u64>) -> Option<i64> {
@@ -22,14 +76,26 @@ pub fn from_risk(host_id: &str, risk: &HostRisk) -> HostStatus {
     HostStatus {
         host_id: host_id.to_string(),
         found: true,
-        agent_status: risk.agent_status.as_ref().map(|v| bounded(v.as_str())),
+        agent_status: risk
+            .agent_status
+            .as_ref()
+            .map(|v| value(v.known_str(), v.as_str())),
         install_result_code: risk
             .install_result_code
             .as_ref()
-            .map(|v| bounded(v.as_str())),
-        version: risk.version.as_ref().map(|v| bounded(v.as_str())),
-        protect_status: risk.protect_status.as_ref().map(|v| bounded(v.as_str())),
-        detect_result: risk.detect_result.as_ref().map(|v| bounded(v.as_str())),
+            .map(|v| value(v.known_str(), v.as_str())),
+        version: risk
+            .version
+            .as_ref()
+            .map(|v| value(v.known_str(), v.as_str())),
+        protect_status: risk
+            .protect_status
+            .as_ref()
+            .map(|v| value(v.known_str(), v.as_str())),
+        detect_result: risk
+            .detect_result
+            .as_ref()
+            .map(|v| value(v.known_str(), v.as_str())),
         asset: count(risk.asset),
         vulnerability: count(risk.vulnerability),
         baseline: count(risk.baseline),
@@ -71,7 +137,9 @@ pub fn rebuild_hosts(
     let previous_by_id: HashMap<&str, &HostStatus> =
         previous.iter().map(|h| (h.host_id.as_str(), h)).collect();
     let mut seen = BTreeSet::new();
-    host_ids
+    // Sized up front: kept for the object's lifetime, so no growth slack.
+    let mut hosts = Vec::with_capacity(host_ids.len());
+    hosts.extend(host_ids
         .iter()
         .filter(|id| seen.insert(id.as_str()))
         .map(|id| {
@@ -86,8 +154,9 @@ pub fn rebuild_hosts(
                 _ => Some(now.clone()),
             };
             entry
-        })
-        .collect()
+        }));
+    hosts.shrink_to_fit();
+    hosts
 }
 
 #[cfg(test)]
@@ -160,6 +229,34 @@ mod tests {
         let second = rebuild_hosts(&ids(&["a", "b"]), &r2, &first, &at(20));
         assert_eq!(second[0].last_change_time, Some(at(10)));
         assert_eq!(second[1].last_change_time, Some(at(20)));
+    }
+
+    #[test]
+    fn known_values_borrow_the_vocabulary_and_read_back_values_are_shared_again() {
+        let entry = from_risk("h", &risk(DetectResult::Clean));
+        assert!(matches!(entry.detect_result, Some(Cow::Borrowed("clean"))));
+        assert!(matches!(entry.agent_status, Some(Cow::Borrowed("online"))));
+        let mut status = HostRiskWatchStatus {
+            hosts: vec![HostStatus {
+                host_id: "h".into(),
+                found: true,
+                agent_status: Some(Cow::Owned("offline".into())),
+                version: Some(Cow::Owned("hss.version.premium".into())),
+                detect_result: Some(Cow::Owned("quarantined".into())),
+                ..HostStatus::default()
+            }],
+            ..HostRiskWatchStatus::default()
+        };
+        let before = status.clone();
+        share_vocabulary(&mut status);
+        assert_eq!(status, before, "same values");
+        let host = &status.hosts[0];
+        assert!(matches!(host.agent_status, Some(Cow::Borrowed("offline"))));
+        assert!(matches!(
+            host.version,
+            Some(Cow::Borrowed("hss.version.premium"))
+        ));
+        assert!(matches!(host.detect_result, Some(Cow::Owned(_))), "unknown stays owned");
     }
 
     #[test]

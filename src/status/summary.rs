@@ -54,9 +54,9 @@ mod tests {
         HostStatus {
             host_id: format!("{agent:?}{protect}{detect}{vulns}"),
             found: true,
-            agent_status: agent.map(String::from),
-            protect_status: Some(protect.into()),
-            detect_result: Some(detect.into()),
+            agent_status: agent.map(|a| a.to_string().into()),
+            protect_status: Some(protect.to_string().into()),
+            detect_result: Some(detect.to_string().into()),
             asset: Some(1),
             vulnerability: Some(vulns),
             baseline: Some(2),
