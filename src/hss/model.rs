@@ -3,6 +3,15 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// What every HSS string enum offers: its known wire values, and a lossless way from and to
+/// the wire (an unknown value becomes `Other`). Lets a cache keep a known value as its index.
+pub trait OpenEnum: Sized {
+    /// Every value this build knows, in declaration order.
+    const KNOWN: &'static [&'static str];
+    fn as_str(&self) -> &str;
+    fn from_wire(value: &str) -> Self;
+}
+
 /// Declares a string enum whose unknown values are kept verbatim in `Other`.
 macro_rules! open_string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
@@ -39,6 +48,18 @@ macro_rules! open_string_enum {
                     $($wire => Self::$variant,)+
                     other => Self::Other(other.to_string()),
                 }
+            }
+        }
+
+        impl OpenEnum for $name {
+            const KNOWN: &'static [&'static str] = &[$($wire),+];
+
+            fn as_str(&self) -> &str {
+                $name::as_str(self)
+            }
+
+            fn from_wire(value: &str) -> Self {
+                $name::from_wire(value)
             }
         }
 

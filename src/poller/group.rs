@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::compact::CompactRisk;
 use super::types::{GroupKey, GroupStats, PollerOptions, WatchKey, WatchRegistration};
 use crate::hss::chunk::dedup_ids;
-use crate::hss::{Credentials, HostRisk, Scope};
+use crate::hss::{Credentials, Scope};
 
 /// A host id, shared by the host table and every watch that lists it (at 1,000 watches × 100
 /// hosts, one allocation per id instead of one per use).
@@ -22,9 +23,8 @@ pub(crate) type SharedKey = Arc<WatchKey>;
 /// The latest answer for one host id.
 #[derive(Debug, Clone)]
 pub(crate) struct HostEntry {
-    /// `None`: the service did not return this id (not found). Its `host_id` is not kept: the
-    /// id is the table key.
-    pub answer: Option<HostRisk>,
+    /// `None`: the service did not return this id (not found).
+    pub answer: Option<CompactRisk>,
     /// Start of the call that answered (a call's data is as old as its start).
     pub fetched_at: Instant,
     pub fetched_wall: jiff::Timestamp,

@@ -69,6 +69,7 @@
 //! One call at a time per group: calls of a group are sequential (a call takes milliseconds
 //! to a second, permits are seconds apart at the real quota).
 
+mod compact;
 mod group;
 #[cfg(test)]
 mod group_tests;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::time::Instant;
 
+use super::compact::CompactRisk;
 use super::group::{GroupState, HostEntry};
 use std::sync::Arc;
 use super::types::{WatchKey, WatchUpdate};
@@ -45,17 +46,13 @@ impl GroupState {
         self.failures = 0;
         self.not_before = None;
         let request_id: Option<Arc<str>> = answer.request_ids.last().map(|r| Arc::from(r.as_str()));
-        let mut answer = answer;
         for id in ids {
             // An id missing here lost its last watch while the call ran.
             let Some(slot) = self.hosts.get_mut(id.as_str()) else {
                 continue;
             };
             let entry = HostEntry {
-                answer: answer.hosts.remove(id).map(|mut host| {
-                    host.host_id = None;
-                    host
-                }),
+                answer: answer.hosts.get(id).map(CompactRisk::new),
                 fetched_at: started,
                 fetched_wall: started_wall,
                 request_id: request_id.clone(),
@@ -96,7 +93,7 @@ impl GroupState {
             };
             match &entry.answer {
                 Some(host) => {
-                    result.hosts.insert(id.to_string(), host.clone());
+                    result.hosts.insert(id.to_string(), host.risk());
                 }
                 None => {
                     result.not_found.insert(id.to_string());
@@ -233,7 +230,7 @@ impl GroupState {
         for id in &watch.ids {
             match self.latest(id).map(|e| (&e.answer, &e.request_id)) {
                 Some((Some(host), rid)) => {
-                    result.hosts.insert(id.to_string(), host.clone());
+                    result.hosts.insert(id.to_string(), host.risk());
                     result.request_ids.extend(rid.iter().map(|r| r.to_string()));
                 }
                 Some((None, rid)) => {
