@@ -269,6 +269,7 @@ fn args_carry_every_controller_flag_from_values() {
         &format!("--lease-namespace={RELEASE_NAMESPACE}"),
         "--log-level=info,hostrisk_operator=debug",
         "--log-format=json",
+        "--metrics-per-host",
     ];
     let rendered = render("everything");
     assert_eq!(rendered.args(), expected_everything);
@@ -360,6 +361,7 @@ fn rendered_args_parse_with_the_binary_flag_definitions() {
             .unwrap_or_else(|e| panic!("{set}: settings: {e}"));
         if set == "everything" {
             assert!(args.leader_elect && args.lease_name == "hrw-leader");
+            assert!(args.metrics_per_host);
             assert_eq!(args.health_addr.port(), 9090);
         }
     }

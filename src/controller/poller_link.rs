@@ -77,8 +77,9 @@ pub(super) fn poller_updates(
         .boxed()
 }
 
-/// Forgets every watch of `scope` known to the poller or the batched state but absent from
-/// the store (deleted while the watch was re-listing).
+/// Forgets every watch of `scope` known to the poller, the batched state, the kept statuses or
+/// the metrics but absent from the store: deleted while the watch was re-listing, or touched
+/// by a reconcile that finished after the deletion was handled.
 pub(super) fn prune(ctx: &Context, scope: Option<&str>, store: &Store<HostRiskWatch>) {
     let in_scope = |key: &WatchKey| scope.is_none_or(|ns| ns == key.namespace);
     let present = |key: &WatchKey| {
@@ -91,6 +92,12 @@ pub(super) fn prune(ctx: &Context, scope: Option<&str>, store: &Store<HostRiskWa
         .keys()
         .into_iter()
         .chain(ctx.written.keys())
+        .chain(
+            ctx.metrics
+                .watches()
+                .into_iter()
+                .map(|(namespace, name)| WatchKey { namespace, name }),
+        )
         .filter(|key| in_scope(key) && !present(key))
         .collect();
     if let Some(poller) = ctx.poller.get() {
@@ -111,5 +118,60 @@ pub(super) fn prune(ctx: &Context, scope: Option<&str>, store: &Store<HostRiskWa
     for key in gone {
         tracing::debug!(namespace = %key.namespace, name = %key.name, "watch gone; forgotten");
         ctx.forget(&key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::ControllerSettings;
+    use crate::crd::{HostRiskWatchSpec, HostRiskWatchStatus};
+    use crate::hss::ClientConfig;
+    use kube::runtime::watcher;
+    use std::time::Duration;
+
+    fn watch(name: &str) -> HostRiskWatch {
+        let spec: HostRiskWatchSpec = serde_json::from_value(serde_json::json!({
+            "projectId": "p", "region": "ap-southeast-1",
+            "credentialsSecretRef": {"name": "s"}, "hostIds": ["h1"],
+        }))
+        .expect("spec");
+        let mut w = HostRiskWatch::new(name, spec);
+        w.metadata.namespace = Some("ns".into());
+        w
+    }
+
+    fn key(name: &str) -> WatchKey {
+        WatchKey {
+            namespace: "ns".into(),
+            name: name.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn prune_drops_what_a_late_reconcile_left_of_a_deleted_watch() {
+        // Never contacted: prune makes no request.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        let client = kube::Client::try_from(config).expect("client");
+        let hss = HssClient::new(ClientConfig::default()).expect("hss client");
+        let ctx = Context::new(client, hss, ControllerSettings::default());
+        for name in ["kept", "deleted"] {
+            ctx.metrics
+                .set_watch_schedule("ns", name, Duration::from_secs(60), Duration::ZERO);
+            ctx.written
+                .remember(&key(name), None, HostRiskWatchStatus::default());
+        }
+        let (store, mut writer) = kube::runtime::reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Apply(watch("kept")));
+
+        prune(&ctx, None, &store);
+
+        assert_eq!(ctx.metrics.watches(), vec![("ns".into(), "kept".into())]);
+        assert_eq!(ctx.written.keys(), vec![key("kept")]);
+        // Another namespace's controller leaves this one's watches alone.
+        ctx.metrics
+            .set_watch_schedule("ns", "deleted", Duration::from_secs(60), Duration::ZERO);
+        prune(&ctx, Some("other"), &store);
+        assert_eq!(ctx.metrics.watches().len(), 2);
     }
 }

@@ -38,6 +38,10 @@ pub const CRD_NAME: &str = "hostriskwatches.hostrisk.io";
 /// Longest wait for reconciles in flight after a shutdown request.
 const DRAIN_GRACE: Duration = Duration::from_secs(20);
 
+/// How often what is kept about deleted watches is swept (see [`prune`]); a deletion is
+/// handled at once, this only catches a reconcile that finished after it.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
 /// How often the CRD is looked up again while it is missing.
 const CRD_RETRY: Duration = Duration::from_secs(5);
 
@@ -46,6 +50,8 @@ const CRD_RETRY: Duration = Duration::from_secs(5);
 pub enum RunError {
     #[error("the controller for {scope} stopped unexpectedly")]
     ControllerStopped { scope: String },
+    #[error("the poller task of group {group} died; its watches would no longer be polled")]
+    PollerStopped { group: String },
 }
 
 /// Hash of what should trigger a poll when it changes: the generation (spec changes) and the
@@ -119,6 +125,8 @@ pub async fn run_controllers(
     let mut running: FuturesUnordered<_> = controllers.into_iter().collect();
     let give_up = stop_waiting(&shutdown, &synced);
     tokio::pin!(give_up);
+    let poller_died = poller_death(&ctx);
+    tokio::pin!(poller_died);
     let mut result = Ok(());
     loop {
         tokio::select! {
@@ -133,6 +141,11 @@ pub async fn run_controllers(
                 }
                 Some(_) => {}
             },
+            group = &mut poller_died, if result.is_ok() => {
+                tracing::error!(%group, "poller stopped polling a group; stopping the controllers");
+                shutdown.cancel();
+                result = Err(RunError::PollerStopped { group });
+            }
             () = &mut give_up => {
                 tracing::warn!("controllers did not finish after the shutdown request; stopping anyway");
                 break;
@@ -144,6 +157,17 @@ pub async fn run_controllers(
     ctx.poller.stop();
     readiness.abort();
     result
+}
+
+/// Resolves when a group task of the running poller dies; never without a poller.
+fn poller_death(ctx: &Context) -> impl std::future::Future<Output = String> {
+    let died = ctx.poller.get().map(|p| p.handle().group_task_died());
+    async move {
+        match died {
+            Some(died) => died.await,
+            None => future::pending().await,
+        }
+    }
 }
 
 /// Builds the controller for one scope; returns a flag that turns true once its primary watch
@@ -209,6 +233,12 @@ fn build_controller(
     let label = scope_label(&scope);
     let concurrency = ctx.settings.concurrency;
     let updates = poller_updates(&ctx, scope.clone());
+    let pruning = prune_periodically(
+        ctx.clone(),
+        scope.clone(),
+        reader.clone(),
+        synced_rx.clone(),
+    );
     let driver = Controller::for_stream(watches, reader.clone())
         .watches_stream(secrets, mapper)
         .reconcile_on(updates)
@@ -225,7 +255,30 @@ fn build_controller(
             }
             future::ready(())
         });
+    let driver = async move {
+        tokio::select! {
+            () = driver => {}
+            () = pruning => {}
+        }
+    };
     (synced_rx, driver)
+}
+
+/// Runs [`prune`] every [`PRUNE_EVERY`] once the store has been filled; never ends.
+async fn prune_periodically(
+    ctx: Arc<Context>,
+    scope: Option<String>,
+    store: Store<HostRiskWatch>,
+    synced: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if *synced.borrow() {
+            prune(&ctx, scope.as_deref(), &store);
+        }
+    }
 }
 
 /// Secrets the watch reports: created or changed ones as they are, deleted ones without a

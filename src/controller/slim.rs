@@ -57,9 +57,9 @@ fn slim(watch: &mut HostRiskWatch) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::status::HostStatus;
-    use crate::crd::{HostRiskWatchStatus, HostRiskWatchSpec};
     use crate::controller::schedule::WatchKey;
+    use crate::crd::status::HostStatus;
+    use crate::crd::{HostRiskWatchSpec, HostRiskWatchStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 
     fn watch(uid: &str, hosts: &[&str]) -> HostRiskWatch {
@@ -133,7 +133,10 @@ mod tests {
         );
         assert_eq!(kept_hosts(&written, "u1"), vec!["newer"]);
         // A re-created object (another uid) starts from its own stored status.
-        slim_event(&written, &mut watcher::Event::Apply(watch("u2", &["fresh"])));
+        slim_event(
+            &written,
+            &mut watcher::Event::Apply(watch("u2", &["fresh"])),
+        );
         assert_eq!(kept_hosts(&written, "u2"), vec!["fresh"]);
     }
 

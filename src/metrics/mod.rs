@@ -200,11 +200,22 @@ impl Metrics {
         effective: Duration,
         lag: Duration,
     ) {
-        let _index = self.watch_index();
-        self.inner
-            .families
-            .watch
-            .set_schedule(&watch_labels(namespace, name), effective, lag);
+        let mut index = self.watch_index();
+        self.inner.families.watch.set_schedule(
+            &mut index,
+            &watch_labels(namespace, name),
+            effective,
+            lag,
+        );
+    }
+
+    /// Namespace and name of every watch with series, so an owner can drop the series of
+    /// watches that are gone (a reconcile finishing after the deletion may set them again).
+    pub fn watches(&self) -> Vec<(String, String)> {
+        self.watch_index()
+            .keys()
+            .map(|w| (w.namespace.clone(), w.name.clone()))
+            .collect()
     }
 
     /// Removes every series of a deleted watch.

@@ -217,7 +217,15 @@ impl WatchFamilies {
         replace(&self.host_status, &mut series.host_status, statuses);
     }
 
-    pub(crate) fn set_schedule(&self, watch: &WatchLabels, effective: Duration, lag: Duration) {
+    pub(crate) fn set_schedule(
+        &self,
+        index: &mut WatchIndex,
+        watch: &WatchLabels,
+        effective: Duration,
+        lag: Duration,
+    ) {
+        // Listed in the index too, so `forget` and `Metrics::watches` know of the series.
+        index.entry(watch.clone()).or_default();
         self.effective_interval
             .get_or_create(watch)
             .set(effective.as_secs_f64());

@@ -75,6 +75,7 @@ mod group;
 mod group_tests;
 mod outcome;
 mod subscribe;
+mod supervise;
 mod task;
 pub mod types;
 
@@ -154,6 +155,7 @@ pub(crate) struct Shared {
     cancel: CancellationToken,
     runtime: tokio::runtime::Handle,
     state: Mutex<State>,
+    deaths: Arc<supervise::Deaths>,
 }
 
 impl Shared {
@@ -189,6 +191,7 @@ impl Poller {
             cancel: CancellationToken::new(),
             runtime: tokio::runtime::Handle::current(),
             state: Mutex::new(State::default()),
+            deaths: Arc::default(),
         });
         (
             Poller {
@@ -224,7 +227,13 @@ impl Poller {
                     group_key.clone(),
                     Arc::clone(&notify),
                 );
-                self.shared.runtime.spawn(task);
+                let task = self.shared.runtime.spawn(task);
+                self.shared.runtime.spawn(supervise::supervise(
+                    task,
+                    group_key.to_string(),
+                    self.shared.cancel.clone(),
+                    Arc::clone(&self.shared.deaths),
+                ));
                 tracing::debug!(group = %group_key, "poller group started");
                 vacant.insert(GroupSlot {
                     state: GroupState::new(&registration, self.shared.options.clone()),
@@ -288,6 +297,12 @@ impl Drop for Poller {
 }
 
 impl PollerHandle {
+    /// Resolves with the name of the first group whose task died (a panic): its watches are
+    /// no longer polled, so the owner should stop (see `controller::run`).
+    pub fn group_task_died(&self) -> impl std::future::Future<Output = String> + Send + 'static {
+        self.shared.deaths.first()
+    }
+
     /// Keys of watches with a new update, each at most once until read. Ends when the poller
     /// stops. Map it to `ObjectRef`s for `Controller::reconcile_on`.
     pub fn subscribe(&self) -> BoxStream<'static, WatchKey> {

@@ -9,10 +9,10 @@ use tokio::time::Instant;
 
 use super::compact::CompactRisk;
 use super::group::{GroupState, HostEntry};
-use std::sync::Arc;
 use super::types::{WatchKey, WatchUpdate};
 use crate::hss::HostsRiskResult;
 use crate::status::PollFailure;
+use std::sync::Arc;
 
 /// Weight of the newest effective interval in the smoothed one.
 const SMOOTHING: f64 = 0.3;

@@ -139,22 +139,24 @@ pub fn rebuild_hosts(
     let mut seen = BTreeSet::new();
     // Sized up front: kept for the object's lifetime, so no growth slack.
     let mut hosts = Vec::with_capacity(host_ids.len());
-    hosts.extend(host_ids
-        .iter()
-        .filter(|id| seen.insert(id.as_str()))
-        .map(|id| {
-            let mut entry = match result.hosts.get(id) {
-                Some(risk) => from_risk(id, risk),
-                None => not_found(id),
-            };
-            entry.last_change_time = match previous_by_id.get(id.as_str()) {
-                Some(old) if same_data(old, &entry) && old.last_change_time.is_some() => {
-                    old.last_change_time.clone()
-                }
-                _ => Some(now.clone()),
-            };
-            entry
-        }));
+    hosts.extend(
+        host_ids
+            .iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .map(|id| {
+                let mut entry = match result.hosts.get(id) {
+                    Some(risk) => from_risk(id, risk),
+                    None => not_found(id),
+                };
+                entry.last_change_time = match previous_by_id.get(id.as_str()) {
+                    Some(old) if same_data(old, &entry) && old.last_change_time.is_some() => {
+                        old.last_change_time.clone()
+                    }
+                    _ => Some(now.clone()),
+                };
+                entry
+            }),
+    );
     hosts.shrink_to_fit();
     hosts
 }
@@ -256,7 +258,10 @@ mod tests {
             host.version,
             Some(Cow::Borrowed("hss.version.premium"))
         ));
-        assert!(matches!(host.detect_result, Some(Cow::Owned(_))), "unknown stays owned");
+        assert!(
+            matches!(host.detect_result, Some(Cow::Owned(_))),
+            "unknown stays owned"
+        );
     }
 
     #[test]
