@@ -11,7 +11,8 @@ const ABSENT: u8 = 0;
 /// Code of a value this build does not know: the text is in `unknown`.
 const UNKNOWN: u8 = u8::MAX;
 
-/// A [`HostRisk`] without its `host_id` (the table key holds the id).
+/// A [`HostRisk`] without its `host_id`: the table key holds the id (the client keys an answer
+/// by the `host_id` it carries, so the two are the same).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CompactRisk {
     /// agent status, install result, edition, protection, detection: [`ABSENT`], 1 + the index
@@ -59,11 +60,11 @@ impl CompactRisk {
         }
     }
 
-    /// The answer again (`host_id` left out).
-    pub fn risk(&self) -> HostRisk {
+    /// The answer for `host_id` again, as the service sent it.
+    pub fn risk(&self, host_id: &str) -> HostRisk {
         let count = |i: usize| (self.present & (1 << i) != 0).then_some(self.counts[i]);
         HostRisk {
-            host_id: None,
+            host_id: Some(host_id.to_string()),
             agent_status: self.decode::<AgentStatus>(0),
             install_result_code: self.decode::<InstallResultCode>(1),
             version: self.decode::<HssEdition>(2),
@@ -125,7 +126,7 @@ mod tests {
         }
         (0..longest)
             .map(|i| HostRisk {
-                host_id: None,
+                host_id: Some("h-1".into()),
                 agent_status: Some(AgentStatus::from_wire(pick(AgentStatus::KNOWN, i))),
                 install_result_code: Some(InstallResultCode::from_wire(pick(
                     InstallResultCode::KNOWN,
@@ -147,13 +148,14 @@ mod tests {
         for risk in every_known_value() {
             let compact = CompactRisk::new(&risk);
             assert!(compact.unknown.is_none());
-            assert_eq!(compact.risk(), risk);
+            assert_eq!(compact.risk("h-1"), risk);
         }
     }
 
     #[test]
     fn absent_and_unknown_values_round_trip() {
         let risk = HostRisk {
+            host_id: Some("h-1".into()),
             agent_status: Some(AgentStatus::Other("hibernating".into())),
             detect_result: Some(DetectResult::Other(String::new())),
             intrusion: Some(7),
@@ -161,20 +163,24 @@ mod tests {
         };
         let compact = CompactRisk::new(&risk);
         assert!(compact.unknown.is_some());
-        assert_eq!(compact.risk(), risk);
-        assert_eq!(
-            CompactRisk::new(&HostRisk::default()).risk(),
-            HostRisk::default()
-        );
+        assert_eq!(compact.risk("h-1"), risk);
+        let bare = HostRisk {
+            host_id: Some("h-2".into()),
+            ..HostRisk::default()
+        };
+        assert_eq!(CompactRisk::new(&bare).risk("h-2"), bare);
     }
 
     #[test]
-    fn the_host_id_is_not_kept() {
+    fn the_host_id_comes_from_the_key() {
         let risk = HostRisk {
             host_id: Some("h-1".into()),
             ..HostRisk::default()
         };
-        assert_eq!(CompactRisk::new(&risk).risk().host_id, None);
+        assert_eq!(
+            CompactRisk::new(&risk).risk("h-1").host_id.as_deref(),
+            Some("h-1")
+        );
     }
 
     #[test]

@@ -93,7 +93,7 @@ impl GroupState {
             };
             match &entry.answer {
                 Some(host) => {
-                    result.hosts.insert(id.to_string(), host.risk());
+                    result.hosts.insert(id.to_string(), host.risk(id));
                 }
                 None => {
                     result.not_found.insert(id.to_string());
@@ -230,7 +230,7 @@ impl GroupState {
         for id in &watch.ids {
             match self.latest(id).map(|e| (&e.answer, &e.request_id)) {
                 Some((Some(host), rid)) => {
-                    result.hosts.insert(id.to_string(), host.risk());
+                    result.hosts.insert(id.to_string(), host.risk(id));
                     result.request_ids.extend(rid.iter().map(|r| r.to_string()));
                 }
                 Some((None, rid)) => {
