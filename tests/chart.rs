@@ -261,6 +261,7 @@ fn args_carry_every_controller_flag_from_values() {
         "--min-interval=2m",
         "--status-heartbeat=1h",
         "--allowed-endpoints=https://hss.internal.example.com/,https://iam.internal.example.com/",
+        "--iam-endpoint=https://iam.internal.example.com/",
         "--hss-calls-per-minute=12",
         "--ca-bundle=/etc/hostrisk-operator/ca/bundle.pem",
         "--health-addr=0.0.0.0:9090",
@@ -362,6 +363,11 @@ fn rendered_args_parse_with_the_binary_flag_definitions() {
         if set == "everything" {
             assert!(args.leader_elect && args.lease_name == "hrw-leader");
             assert!(args.metrics_per_host);
+            assert!(args
+                .controller_settings()
+                .expect("settings")
+                .iam_endpoint
+                .is_some());
             assert_eq!(args.health_addr.port(), 9090);
         }
     }

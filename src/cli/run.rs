@@ -16,6 +16,7 @@ use crate::controller::schedule::BackoffPolicy;
 use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
 use crate::crd::duration::parse_duration;
 use crate::crd::validation::ValidationPolicy;
+use crate::hss::endpoint::is_loopback;
 use crate::hss::{ClientConfig, HssClient};
 use crate::leader::{
     default_identity, wait_until_leading, wait_until_not_leading, LeaderElectionConfig,
@@ -88,6 +89,11 @@ pub struct RunArgs {
     #[arg(long, env = "HOSTRISK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// IAM endpoint for username/password Secrets of watches with spec.endpoint (private
+    /// clouds; with spec.region the region's IAM endpoint is used). https, or http on loopback.
+    #[arg(long, env = "HOSTRISK_IAM_ENDPOINT")]
+    pub iam_endpoint: Option<String>,
+
     /// Also export per-host series on /metrics (label host_id; one series per host and risk
     /// kind, so off by default).
     #[arg(long, env = "HOSTRISK_METRICS_PER_HOST", default_value_t = false)]
@@ -132,7 +138,31 @@ impl RunArgs {
             backoff: BackoffPolicy::default(),
             instance: default_instance(),
             polling: PollingMode::default(),
+            iam_endpoint: self.iam_endpoint_url()?,
         })
+    }
+
+    /// `--iam-endpoint` checked: an https URL (http only on loopback) without credentials,
+    /// query or fragment, since passwords are sent there.
+    fn iam_endpoint_url(&self) -> Result<Option<url::Url>, String> {
+        let Some(text) = self.iam_endpoint.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        let fix = "give an https:// URL such as https://iam.example.com/";
+        let url = url::Url::parse(text)
+            .map_err(|e| format!("--iam-endpoint {text:?} is not a URL ({e}): {fix}"))?;
+        let secure = url.scheme() == "https" || (url.scheme() == "http" && is_loopback(&url));
+        let clean = url.username().is_empty()
+            && url.password().is_none()
+            && url.query().is_none()
+            && url.fragment().is_none();
+        if !secure || !clean {
+            return Err(format!(
+                "--iam-endpoint {text:?} is refused: passwords go there, so {fix} (plain http only on \
+                 loopback), without credentials, query or fragment"
+            ));
+        }
+        Ok(Some(url))
     }
 
     /// The HSS client configuration these flags describe (reads the CA bundle).
@@ -401,6 +431,35 @@ mod tests {
             args.controller_settings().unwrap().polling,
             PollingMode::Batched
         );
+    }
+
+    #[test]
+    fn iam_endpoint_must_be_safe_to_send_passwords_to() {
+        let settings = |value: &str| {
+            Harness::try_parse_from(["run", "--iam-endpoint", value])
+                .unwrap()
+                .args
+                .controller_settings()
+        };
+        assert_eq!(
+            settings("https://iam.cloud.example.com/")
+                .unwrap()
+                .iam_endpoint
+                .map(String::from),
+            Some("https://iam.cloud.example.com/".to_string())
+        );
+        assert!(settings("http://127.0.0.1:9000/").is_ok(), "loopback http");
+        for refused in [
+            "http://iam.cloud.example.com/",
+            "https://user:pw@iam.cloud.example.com/",
+            "https://iam.cloud.example.com/?x=1",
+            "iam.cloud.example.com",
+        ] {
+            let error = settings(refused).unwrap_err();
+            assert!(error.contains("--iam-endpoint"), "{refused}: {error}");
+        }
+        let none = Harness::try_parse_from(["run"]).unwrap().args;
+        assert_eq!(none.controller_settings().unwrap().iam_endpoint, None);
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub struct ControllerSettings {
     pub instance: String,
     /// How watches reach HSS: through the shared, batched poller, or one call per watch.
     pub polling: PollingMode,
+    /// IAM endpoint for username/password Secrets of watches that set `spec.endpoint` (a
+    /// private cloud, where no region names the IAM endpoint). Set by the administrator
+    /// (`--iam-endpoint`), never by a watch: a namespace user cannot send a password elsewhere.
+    pub iam_endpoint: Option<url::Url>,
 }
 
 /// How the controller calls HSS.
@@ -58,6 +62,7 @@ impl Default for ControllerSettings {
             backoff: BackoffPolicy::default(),
             instance: default_instance(),
             polling: PollingMode::default(),
+            iam_endpoint: None,
         }
     }
 }

@@ -15,6 +15,7 @@ use kube::Api;
 
 use crate::hss::endpoint::iam_endpoint_for_region;
 use crate::hss::{Credentials, Secret};
+use url::Url;
 
 /// Condition reasons of a credentials problem.
 pub mod reason {
@@ -73,7 +74,10 @@ pub struct LoadedCredentials {
 #[derive(Debug, Clone, Copy)]
 pub enum EndpointSource<'a> {
     Region(&'a str),
-    Explicit,
+    /// `spec.endpoint`, with the IAM endpoint the operator was given (`--iam-endpoint`).
+    Explicit {
+        iam_endpoint: Option<&'a Url>,
+    },
 }
 
 /// GETs Secret `name` in `namespace` and turns it into credentials.
@@ -166,19 +170,27 @@ pub fn credentials_from_data(
         }
         Some(_) => {
             require(secret_name, data, &[USERNAME, PASSWORD, DOMAIN_NAME])?;
-            let EndpointSource::Region(region) = endpoint else {
-                return Err(CredentialsProblem::new(
-                    reason::INVALID_CREDENTIALS,
-                    "username/password credentials need spec.region (the IAM endpoint comes from \
-                     the region); with spec.endpoint use accessKey/secretKey or authToken",
-                ));
+            let iam_endpoint = match endpoint {
+                EndpointSource::Region(region) => {
+                    iam_endpoint_for_region(region).ok_or_else(|| {
+                        CredentialsProblem::new(
+                            reason::INVALID_CREDENTIALS,
+                            format!("no IAM endpoint is known for region {region:?}"),
+                        )
+                    })?
+                }
+                EndpointSource::Explicit {
+                    iam_endpoint: Some(url),
+                } => url.clone(),
+                EndpointSource::Explicit { iam_endpoint: None } => {
+                    return Err(CredentialsProblem::new(
+                        reason::INVALID_CREDENTIALS,
+                        "username/password credentials need spec.region (the IAM endpoint comes \
+                         from the region), or an operator started with --iam-endpoint; with \
+                         spec.endpoint use accessKey/secretKey or authToken",
+                    ))
+                }
             };
-            let iam_endpoint = iam_endpoint_for_region(region).ok_or_else(|| {
-                CredentialsProblem::new(
-                    reason::INVALID_CREDENTIALS,
-                    format!("no IAM endpoint is known for region {region:?}"),
-                )
-            })?;
             Credentials::Iam {
                 username: value(USERNAME)?,
                 password: Secret::new(value(PASSWORD)?),
@@ -301,10 +313,22 @@ mod tests {
         let explicit = credentials_from_data(
             "creds",
             &data(&[("username", "u"), ("password", "p"), ("domainName", "d")]),
-            EndpointSource::Explicit,
+            EndpointSource::Explicit { iam_endpoint: None },
         )
         .unwrap_err();
         assert_eq!(explicit.reason, reason::INVALID_CREDENTIALS);
+        assert!(explicit.message.contains("--iam-endpoint"));
+        let private_iam = Url::parse("https://iam.cloud.example.com/").unwrap();
+        let given = credentials_from_data(
+            "creds",
+            &data(&[("username", "u"), ("password", "p"), ("domainName", "d")]),
+            EndpointSource::Explicit {
+                iam_endpoint: Some(&private_iam),
+            },
+        )
+        .unwrap();
+        assert!(matches!(given, Credentials::Iam { ref iam_endpoint, .. }
+            if *iam_endpoint == private_iam));
     }
 
     #[test]

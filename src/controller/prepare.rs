@@ -72,7 +72,9 @@ pub(super) async fn prepare(
     }
     let endpoint_source = match spec.region.as_deref() {
         Some(region) => EndpointSource::Region(region),
-        None => EndpointSource::Explicit,
+        None => EndpointSource::Explicit {
+            iam_endpoint: ctx.settings.iam_endpoint.as_ref(),
+        },
     };
     let loaded = load_credentials(
         &ctx.client,

@@ -14,7 +14,9 @@ use serde_json::json;
 use super::harness::{
     condition_is, eventually, fast_client, is_ready, with_reason, Harness, Options, NS,
 };
-use super::rows::{hold_fault, ready_watch, recover, Window, INTERVAL, POLL_SLACK};
+use super::rows::{
+    hold_fault, ready_watch, recover, Window, HOSTS, INTERVAL, INTERVAL_TEXT, POLL_SLACK,
+};
 
 /// The client's retry budget within one poll (`max_retry_elapsed` of the harness's client).
 const RETRY_BUDGET: Duration = Duration::from_secs(2);
@@ -391,10 +393,79 @@ async fn row_hss_wrong_signature_is_not_retried() {
 }
 
 #[tokio::test]
+async fn row_hss_expired_iam_token_mid_run_through_the_controller() {
+    // A password Secret with spec.endpoint: the operator runs with --iam-endpoint (here the
+    // simulator's IAM). The token expires mid-run; the next poll is refused once, logs in once
+    // more and succeeds within the same poll, so the watch never reports a failure.
+    let h = Harness::start(Options {
+        iam_via_simulator: true,
+        ..Options::faults()
+    })
+    .await;
+    h.create_secret(
+        NS,
+        "iam-creds",
+        &[
+            ("username", DEMO_IAM_USER),
+            ("password", DEMO_IAM_PASSWORD),
+            ("domainName", DEMO_IAM_DOMAIN),
+        ],
+    )
+    .await;
+    h.create_watch(NS, "iam", &HOSTS, "iam-creds", INTERVAL_TEXT)
+        .await;
+    h.wait_for(NS, "iam", "Ready with password credentials", is_ready)
+        .await;
+    let settled = h.sim.counters();
+    assert_eq!(settled.iam_tokens_issued, 1, "one login");
+    let successes_reach = |at_least: u64| {
+        let sim = &h.sim;
+        move || async move { sim.counters().hss_successes >= at_least }
+    };
+    eventually(
+        2 * INTERVAL + POLL_SLACK,
+        "polling goes on",
+        successes_reach(settled.hss_successes + 1),
+    )
+    .await;
+    assert_eq!(h.sim.counters().iam_tokens_issued, 1, "the token is reused");
+
+    assert!(h.sim.expire_tokens() >= 1);
+    let before = h.sim.counters();
+    eventually(
+        3 * INTERVAL + POLL_SLACK,
+        "polls succeed after the expiry",
+        successes_reach(before.hss_successes + 2),
+    )
+    .await;
+    let after = h.sim.counters();
+    assert_eq!(
+        after.iam_tokens_issued,
+        before.iam_tokens_issued + 1,
+        "exactly one refresh"
+    );
+    let refused: u64 =
+        after.auth_failures.values().sum::<u64>() - before.auth_failures.values().sum::<u64>();
+    assert_eq!(refused, 1, "one call refused with the expired token");
+    let status = h.status(NS, "iam").await;
+    assert!(
+        super::harness::condition(&status, "Ready").is_some_and(|c| c.status == "True"),
+        "{status:?}"
+    );
+    assert!(
+        !h.events_for(NS, "iam")
+            .await
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("PollFailed")),
+        "the refresh happened within one poll: no failure was announced"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn row_hss_expired_iam_token_mid_run_refreshes_once() {
-    // Password credentials get their IAM endpoint from spec.region, which only names real Huawei
-    // Cloud endpoints; so this row runs the same HssClient the controller uses, against the
-    // simulator's IAM and HSS, directly.
+    // The same at the client level, counting every request: the HssClient the controller
+    // uses, against the simulator's IAM and HSS directly.
     let sim = HssSimulator::start(SimConfig::default()).await.unwrap();
     let mut faults = sim.faults();
     faults.quota_per_minute = 0;

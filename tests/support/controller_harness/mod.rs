@@ -95,6 +95,9 @@ pub struct Options {
     pub sim_faults: Faults,
     /// `reportingInstance` of the controller's Events.
     pub instance: String,
+    /// Start the operator with `--iam-endpoint` set to the simulator (its IAM token API), so
+    /// username/password Secrets work with `spec.endpoint`.
+    pub iam_via_simulator: bool,
 }
 
 impl Options {
@@ -111,6 +114,7 @@ impl Options {
             client: fast_retry_client(),
             sim_faults: Faults::none(),
             instance: "test-instance".into(),
+            iam_via_simulator: false,
         }
     }
 
@@ -186,6 +190,7 @@ impl Harness {
             backoff: options.backoff,
             instance: options.instance.clone(),
             polling: options.polling,
+            iam_endpoint: options.iam_via_simulator.then(|| sim.base_url()),
         };
         let ctx = Arc::new(Context::new(client.clone(), hss, settings));
         let shutdown = CancellationToken::new();
