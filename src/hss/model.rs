@@ -10,6 +10,8 @@ pub trait OpenEnum: Sized {
     const KNOWN: &'static [&'static str];
     fn as_str(&self) -> &str;
     fn from_wire(value: &str) -> Self;
+    /// The wire value of a known variant as a `'static` string; `None` for `Other`.
+    fn known_str(&self) -> Option<&'static str>;
 }
 
 /// Declares a string enum whose unknown values are kept verbatim in `Other`.
@@ -60,6 +62,10 @@ macro_rules! open_string_enum {
 
             fn from_wire(value: &str) -> Self {
                 $name::from_wire(value)
+            }
+
+            fn known_str(&self) -> Option<&'static str> {
+                $name::known_str(self)
             }
         }
 

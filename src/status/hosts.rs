@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use crate::crd::schema::STATUS_VALUE_MAX_LEN;
 use crate::crd::status::{HostRiskWatchStatus, HostStatus, StatusValue};
 use crate::hss::model::{
-    AgentStatus, DetectResult, HostRisk, HostsRiskResult, HssEdition, InstallResultCode,
+    AgentStatus, DetectResult, HostRisk, HostsRiskResult, HssEdition, InstallResultCode, OpenEnum,
     ProtectStatus,
 };
 
@@ -19,11 +19,12 @@ fn bounded(value: &str) -> String {
 
 /// A status value: borrowed when the value is one this build knows (no allocation), else a
 /// bounded copy.
-fn value(known: Option<&'static str>, text: &str) -> StatusValue {
-    match known {
+fn value<T: OpenEnum>(field: &Option<T>) -> Option<StatusValue> {
+    let field = field.as_ref()?;
+    Some(match field.known_str() {
         Some(wire) => Cow::Borrowed(wire),
-        None => Cow::Owned(bounded(text)),
-    }
+        None => Cow::Owned(bounded(field.as_str())),
+    })
 }
 
 /// Every value of the HSS vocabularies this build knows.
@@ -76,26 +77,11 @@ pub fn from_risk(host_id: &str, risk: &HostRisk) -> HostStatus {
     HostStatus {
         host_id: host_id.to_string(),
         found: true,
-        agent_status: risk
-            .agent_status
-            .as_ref()
-            .map(|v| value(v.known_str(), v.as_str())),
-        install_result_code: risk
-            .install_result_code
-            .as_ref()
-            .map(|v| value(v.known_str(), v.as_str())),
-        version: risk
-            .version
-            .as_ref()
-            .map(|v| value(v.known_str(), v.as_str())),
-        protect_status: risk
-            .protect_status
-            .as_ref()
-            .map(|v| value(v.known_str(), v.as_str())),
-        detect_result: risk
-            .detect_result
-            .as_ref()
-            .map(|v| value(v.known_str(), v.as_str())),
+        agent_status: value(&risk.agent_status),
+        install_result_code: value(&risk.install_result_code),
+        version: value(&risk.version),
+        protect_status: value(&risk.protect_status),
+        detect_result: value(&risk.detect_result),
         asset: count(risk.asset),
         vulnerability: count(risk.vulnerability),
         baseline: count(risk.baseline),
