@@ -1,12 +1,15 @@
 //! The link between the controllers and the shared poller ([`crate::poller`]): the slot
 //! holding the poller while the controllers run (only on the leader), the stream of updated
-//! watches for `Controller::reconcile_on`, and pruning of watches deleted unseen.
+//! watches for `Controller::reconcile_on`, the poller's death as a future, and pruning of
+//! what is kept about watches that are gone.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use futures::future;
 use futures::stream::{self, StreamExt};
 use kube::runtime::reflector::{ObjectRef, Store};
+use tokio::sync::watch;
 
 use super::context::Context;
 use super::schedule::{BackoffPolicy, WatchKey};
@@ -14,6 +17,10 @@ use crate::crd::HostRiskWatch;
 use crate::hss::HssClient;
 use crate::metrics::Metrics;
 use crate::poller::{self, Poller, PollerOptions};
+
+/// How often what is kept about deleted watches is swept (see [`prune`]); a deletion is
+/// handled at once, this only catches a reconcile that finished after it.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// The poller's key of a watch.
 pub fn poller_key(key: &WatchKey) -> poller::WatchKey {
@@ -118,6 +125,34 @@ pub(super) fn prune(ctx: &Context, scope: Option<&str>, store: &Store<HostRiskWa
     for key in gone {
         tracing::debug!(namespace = %key.namespace, name = %key.name, "watch gone; forgotten");
         ctx.forget(&key);
+    }
+}
+
+/// Runs [`prune`] every [`PRUNE_EVERY`] once the store has been filled; never ends.
+pub(super) async fn prune_periodically(
+    ctx: Arc<Context>,
+    scope: Option<String>,
+    store: Store<HostRiskWatch>,
+    synced: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if *synced.borrow() {
+            prune(&ctx, scope.as_deref(), &store);
+        }
+    }
+}
+
+/// Resolves when a group task of the running poller dies; never without a poller.
+pub(super) fn poller_death(ctx: &Context) -> impl std::future::Future<Output = String> {
+    let died = ctx.poller.get().map(|p| p.handle().group_task_died());
+    async move {
+        match died {
+            Some(died) => died.await,
+            None => future::pending().await,
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::context::{Context, PollingMode};
-use super::poller_link::{poller_updates, prune};
+use super::poller_link::{poller_death, poller_updates, prune, prune_periodically};
 use super::reconcile::{error_policy, reconcile, watch_key};
 use super::schedule::{PollScheduler, WatchKey};
 use super::slim::slim_event;
@@ -37,10 +37,6 @@ pub const CRD_NAME: &str = "hostriskwatches.hostrisk.io";
 
 /// Longest wait for reconciles in flight after a shutdown request.
 const DRAIN_GRACE: Duration = Duration::from_secs(20);
-
-/// How often what is kept about deleted watches is swept (see [`prune`]); a deletion is
-/// handled at once, this only catches a reconcile that finished after it.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// How often the CRD is looked up again while it is missing.
 const CRD_RETRY: Duration = Duration::from_secs(5);
@@ -159,17 +155,6 @@ pub async fn run_controllers(
     result
 }
 
-/// Resolves when a group task of the running poller dies; never without a poller.
-fn poller_death(ctx: &Context) -> impl std::future::Future<Output = String> {
-    let died = ctx.poller.get().map(|p| p.handle().group_task_died());
-    async move {
-        match died {
-            Some(died) => died.await,
-            None => future::pending().await,
-        }
-    }
-}
-
 /// Builds the controller for one scope; returns a flag that turns true once its primary watch
 /// finished the first list (the store is complete), and the future that drives it.
 ///
@@ -262,23 +247,6 @@ fn build_controller(
         }
     };
     (synced_rx, driver)
-}
-
-/// Runs [`prune`] every [`PRUNE_EVERY`] once the store has been filled; never ends.
-async fn prune_periodically(
-    ctx: Arc<Context>,
-    scope: Option<String>,
-    store: Store<HostRiskWatch>,
-    synced: watch::Receiver<bool>,
-) {
-    let mut ticks = tokio::time::interval(PRUNE_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        if *synced.borrow() {
-            prune(&ctx, scope.as_deref(), &store);
-        }
-    }
 }
 
 /// Secrets the watch reports: created or changed ones as they are, deleted ones without a
