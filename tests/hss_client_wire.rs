@@ -480,7 +480,7 @@ fn a_bad_ca_bundle_is_a_configuration_error() {
 #[test]
 fn a_valid_ca_bundle_is_accepted() {
     // A self-signed CA generated once with openssl, only ever used as a trust anchor here.
-    let pem = include_bytes!("private-ca.pem").to_vec();
+    let pem = include_bytes!("tls/private-ca.pem").to_vec();
     let client = HssClient::new(ClientConfig {
         extra_ca_pem: Some(pem),
         ..ClientConfig::default()

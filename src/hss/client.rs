@@ -80,7 +80,9 @@ fn attempt_labels(error: &HssError) -> Option<(HssOutcome, Option<u16>)> {
         HssError::Server { status, .. } | HssError::UnexpectedStatus { status, .. } => {
             (HssOutcome::for_status(*status), Some(*status))
         }
-        HssError::Transport { .. } | HssError::Timeout { .. } => (HssOutcome::Transport, None),
+        HssError::Transport { .. }
+        | HssError::Timeout { .. }
+        | HssError::TlsVerification { .. } => (HssOutcome::Transport, None),
         HssError::Decode { .. } => (HssOutcome::Decode, None),
         HssError::Iam { status, .. } => match status {
             Some(code) => (HssOutcome::for_status(*code), Some(*code)),

@@ -119,6 +119,13 @@ pub enum HssError {
         "cannot reach {target}: {message}: check the endpoint, DNS, network policy and CA bundle"
     )]
     Transport { target: String, message: String },
+    /// The endpoint's certificate did not verify (unknown CA, another host name, expired).
+    /// Retrying cannot help, and verification cannot be turned off.
+    #[error(
+        "TLS verification of {target} failed: {message}: if the endpoint uses a private CA, give \
+         its PEM bundle (--ca-bundle); verification cannot be turned off"
+    )]
+    TlsVerification { target: String, message: String },
     /// Connect or request timeout.
     #[error("{target} did not answer in time: {message}")]
     Timeout { target: String, message: String },
@@ -167,6 +174,7 @@ impl HssError {
             Self::Server { .. } | Self::Transport { .. } => "ApiUnavailable",
             Self::UnexpectedStatus { .. } => "UnexpectedResponse",
             Self::Timeout { .. } => "Timeout",
+            Self::TlsVerification { .. } => "TlsVerificationFailed",
             Self::Decode { .. } => "DecodeError",
             Self::InvalidScope { .. } => "InvalidScope",
             Self::InvalidCredentials { .. } => "InvalidCredentials",

@@ -188,12 +188,44 @@ pub fn transport_error(target: &str, err: &reqwest::Error) -> HssError {
             target: target.to_string(),
             message,
         }
+    } else if is_certificate_error(err) {
+        HssError::TlsVerification {
+            target: target.to_string(),
+            message,
+        }
     } else {
         HssError::Transport {
             target: target.to_string(),
             message,
         }
     }
+}
+
+/// True when rustls refused the peer's certificate somewhere down the source chain. An
+/// `io::Error` hides the error it wraps from `source()` (it returns that error's source), so
+/// it is opened with `get_ref`.
+fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(error) = current {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            if matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            ) {
+                return true;
+            }
+        }
+        if let Some(wrapped) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            if is_certificate_error(wrapped) {
+                return true;
+            }
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// What failed, without the URL reqwest would print (it holds the whole query).
