@@ -17,7 +17,7 @@ use super::health::Counters;
 use super::prepare::{finish_unpolled, prepare, Prepared, ReadyToPoll};
 use super::schedule::{Due, Observed, WatchKey};
 use super::snapshot::watch_snapshot;
-use super::status_write::write_status;
+use super::status_write::{previous_status, write_status};
 use crate::crd::validation::{validate_spec, ValidatedSpec};
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus, REFRESH_ANNOTATION};
 use crate::hss::{Credentials, HssError, Scope};
@@ -37,6 +37,13 @@ pub enum ReconcileError {
         #[source]
         source: kube::Error,
     },
+    #[error("reading {namespace}/{name} for its full status: {source}")]
+    StatusRead {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("serializing status: {0}")]
     Serialize(#[from] serde_json::Error),
     #[error(transparent)]
@@ -49,6 +56,7 @@ impl ReconcileError {
         match self {
             Self::MissingNamespace => "MissingNamespace",
             Self::StatusWrite { .. } => "StatusWriteFailed",
+            Self::StatusRead { .. } => "StatusReadFailed",
             Self::Serialize(_) => "SerializeFailed",
             Self::SecretRead(_) => "SecretReadFailed",
         }
@@ -59,6 +67,7 @@ impl ReconcileError {
         match self {
             Self::MissingNamespace => "missing_namespace",
             Self::StatusWrite { .. } => "status_write",
+            Self::StatusRead { .. } => "status_read",
             Self::Serialize(_) => "serialize",
             Self::SecretRead(_) => "secret_read",
         }
@@ -108,9 +117,7 @@ async fn reconcile_watch(watch: &HostRiskWatch, ctx: &Context) -> Result<Action,
     Counters::inc(&ctx.counters.reconciles);
     let key = watch_key(watch)?;
     let observed = observed(watch);
-    let mut previous = ctx
-        .written
-        .previous(&key, watch.uid().as_deref(), watch.status.as_ref());
+    let mut previous = previous_status(watch, ctx, &key).await?;
 
     if previous.is_none() {
         // kstatus reads a resource without status as current: say at once that it is pending.

@@ -98,7 +98,7 @@ mod tests {
 
     fn kept_hosts(written: &WrittenStatuses, uid: &str) -> Vec<String> {
         written
-            .previous(&key(), Some(uid), None)
+            .kept(&key(), Some(uid))
             .map(|s| s.hosts.into_iter().map(|h| h.host_id).collect())
             .unwrap_or_default()
     }
@@ -144,6 +144,6 @@ mod tests {
     fn a_deletion_does_not_seed_anything() {
         let written = WrittenStatuses::default();
         slim_event(&written, &mut watcher::Event::Delete(watch("u1", &["h1"])));
-        assert_eq!(written.previous(&key(), Some("u1"), None), None);
+        assert_eq!(written.kept(&key(), Some("u1")), None);
     }
 }

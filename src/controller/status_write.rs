@@ -12,6 +12,7 @@ use super::health::Counters;
 use super::reconcile::ReconcileError;
 use super::schedule::WatchKey;
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus};
+use crate::status::hosts::share_vocabulary;
 
 /// The full status of each resource: the last one this process wrote, or the one the watch
 /// showed before that (see [`super::slim`]: the reflector store keeps no host lists).
@@ -27,17 +28,11 @@ pub struct WrittenStatuses {
 }
 
 impl WrittenStatuses {
-    /// The previous status to compute from: the one written last for this object, else the
-    /// stored one.
-    pub fn previous(
-        &self,
-        key: &WatchKey,
-        uid: Option<&str>,
-        stored: Option<&HostRiskWatchStatus>,
-    ) -> Option<HostRiskWatchStatus> {
+    /// The full status kept for this object (same uid), if any.
+    pub fn kept(&self, key: &WatchKey, uid: Option<&str>) -> Option<HostRiskWatchStatus> {
         match self.lock().get(key) {
-            Some((written_uid, status)) if written_uid.as_deref() == uid => Some(status.clone()),
-            _ => stored.cloned(),
+            Some((kept_uid, status)) if kept_uid.as_deref() == uid => Some(status.clone()),
+            _ => None,
         }
     }
 
@@ -76,6 +71,44 @@ impl WrittenStatuses {
     ) -> std::sync::MutexGuard<'_, HashMap<WatchKey, (Option<String>, HostRiskWatchStatus)>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The previous status to compute from: the kept one; else, when the object has a status, the
+/// object read from the API. The store's copy has no host lists ([`super::slim`]), so computing
+/// from it would write a status without the last good host data; it is never used. (Kept
+/// statuses are seeded from the watch, so the read only happens when a seed was missed, e.g.
+/// pruned while a re-list had not yet swapped the store.)
+pub async fn previous_status(
+    watch: &HostRiskWatch,
+    ctx: &Context,
+    key: &WatchKey,
+) -> Result<Option<HostRiskWatchStatus>, ReconcileError> {
+    let uid = watch.meta().uid.clone();
+    if let Some(kept) = ctx.written.kept(key, uid.as_deref()) {
+        return Ok(Some(kept));
+    }
+    if watch.status.is_none() {
+        return Ok(None);
+    }
+    let api: Api<HostRiskWatch> = Api::namespaced(ctx.client.clone(), &key.namespace);
+    let current = api
+        .get_opt(&key.name)
+        .await
+        .map_err(|source| ReconcileError::StatusRead {
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            source,
+        })?;
+    // Gone, or re-created under another uid: nothing of this object's to carry on from.
+    let Some(mut status) = current
+        .filter(|object| object.meta().uid == uid)
+        .and_then(|object| object.status)
+    else {
+        return Ok(None);
+    };
+    share_vocabulary(&mut status);
+    ctx.written.seed(key, uid, || status.clone());
+    Ok(Some(status))
 }
 
 /// Writes the whole status with a JSON merge patch on `/status`. Arrays in a merge patch replace
@@ -139,42 +172,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn written_status_wins_over_a_stale_store_for_the_same_object_only() {
+    fn kept_statuses_belong_to_one_object_and_seeds_never_replace_writes() {
         let written = WrittenStatuses::default();
         let key = WatchKey {
             namespace: "ns".into(),
             name: "w".into(),
         };
-        let stored = HostRiskWatchStatus {
-            observed_generation: Some(1),
+        let status = |generation| HostRiskWatchStatus {
+            observed_generation: Some(generation),
             ..Default::default()
         };
+        assert_eq!(written.kept(&key, Some("u1")), None);
+        written.seed(&key, Some("u1".into()), || status(1));
+        assert_eq!(written.kept(&key, Some("u1")), Some(status(1)));
+        written.remember(&key, Some("u1".into()), status(2));
+        written.seed(&key, Some("u1".into()), || status(1));
         assert_eq!(
-            written.previous(&key, Some("u1"), Some(&stored)),
-            Some(stored.clone())
+            written.kept(&key, Some("u1")),
+            Some(status(2)),
+            "a stale watch event does not replace what was written"
         );
-        let newer = HostRiskWatchStatus {
-            observed_generation: Some(2),
-            ..Default::default()
-        };
-        written.remember(&key, Some("u1".into()), newer.clone());
-        assert_eq!(
-            written.previous(&key, Some("u1"), Some(&stored)),
-            Some(newer)
-        );
-        assert_eq!(
-            written
-                .previous(&key, Some("u1"), None)
-                .map(|s| s.observed_generation),
-            Some(Some(2))
-        );
-        // A re-created object (new uid) starts from what is stored.
-        assert_eq!(written.previous(&key, Some("u2"), None), None);
+        // A re-created object (new uid) has nothing kept until its own status is seen.
+        assert_eq!(written.kept(&key, Some("u2")), None);
+        written.seed(&key, Some("u2".into()), || status(7));
+        assert_eq!(written.kept(&key, Some("u2")), Some(status(7)));
         written.forget(&key);
-        assert_eq!(
-            written.previous(&key, Some("u1"), Some(&stored)),
-            Some(stored)
-        );
+        assert_eq!(written.kept(&key, Some("u2")), None);
+        assert!(written.keys().is_empty());
     }
 
     #[test]

@@ -8,7 +8,9 @@ use hostrisk_operator::sim::hss::{Faults, DEMO_STATIC_TOKEN};
 use serde_json::json;
 
 use super::harness::{eventually, hss_calls, is_ready, Harness, Options, NS};
-use super::rows::{db_scanning, ready_watch, Window, ATTEMPTS_PER_POLL, INTERVAL, POLL_SLACK};
+use super::rows::{
+    db_scanning, hold_fault, ready_watch, recover, Window, ATTEMPTS_PER_POLL, INTERVAL, POLL_SLACK,
+};
 
 /// A spec change or Secret change must be seen within this, with a 1h interval.
 const PICKED_UP: Duration = Duration::from_secs(8);
@@ -214,5 +216,58 @@ async fn row_kube_watch_deleted_while_its_poll_is_in_flight() {
     h.create_watch(NS, "survivor", &["demo-web-01"], "hss-creds", "1h")
         .await;
     h.wait_for(NS, "survivor", "Ready", is_ready).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn row_kube_kept_status_missed_reads_the_full_status_back() {
+    // The reflector store keeps objects without host lists (src/controller/slim.rs); the full
+    // status lives in memory, seeded from the watch. If that copy is missing (a seed pruned
+    // while a re-list had not swapped the store yet), the next failing poll must still keep the
+    // last good hosts: the operator reads the object back instead of computing from the slim copy.
+    let h = Harness::start(Options::faults()).await;
+    let good = ready_watch(&h, "kept", "hss-creds").await;
+    let key = hostrisk_operator::controller::schedule::WatchKey {
+        namespace: NS.into(),
+        name: "kept".into(),
+    };
+    let reads_before = h.kube.request_count("get", "hostriskwatches", "");
+    h.ctx.written.forget(&key);
+    h.sim.update_faults(|f| f.error_rate = 1.0).unwrap();
+    h.wait_within(
+        INTERVAL + POLL_SLACK + Duration::from_secs(2),
+        NS,
+        "kept",
+        "failure reported",
+        |_, s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "False")
+        },
+    )
+    .await;
+    hold_fault(&h, "kept", &good, Duration::from_secs(1)).await;
+    assert!(
+        h.kube.request_count("get", "hostriskwatches", "") > reads_before,
+        "the object was read back"
+    );
+    // After recovery, a host whose data did not change keeps its lastChangeTime: the status was
+    // computed from the full previous one, not from a copy without hosts.
+    recover(&h, "kept", async {
+        h.sim.update_faults(|f| f.error_rate = 0.0).unwrap();
+    })
+    .await;
+    let hosts = h.status(NS, "kept").await.hosts;
+    let web = |list: &[hostrisk_operator::crd::HostStatus]| {
+        list.iter()
+            .find(|host| host.host_id == "demo-web-01")
+            .and_then(|host| host.last_change_time.clone())
+    };
+    assert!(web(&good).is_some());
+    assert_eq!(
+        web(&hosts),
+        web(&good),
+        "unchanged host keeps its lastChangeTime"
+    );
     h.stop().await;
 }
