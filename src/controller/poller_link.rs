@@ -194,7 +194,7 @@ mod tests {
             ctx.metrics
                 .set_watch_schedule("ns", name, Duration::from_secs(60), Duration::ZERO);
             ctx.written
-                .remember(&key(name), None, HostRiskWatchStatus::default());
+                .remember(&key(name), None, None, HostRiskWatchStatus::default());
         }
         let (store, mut writer) = kube::runtime::reflector::store();
         writer.apply_watcher_event(&watcher::Event::Apply(watch("kept")));

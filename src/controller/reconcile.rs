@@ -17,7 +17,7 @@ use super::health::Counters;
 use super::prepare::{finish_unpolled, prepare, Prepared, ReadyToPoll};
 use super::schedule::{Due, Observed, WatchKey};
 use super::snapshot::watch_snapshot;
-use super::status_write::{previous_status, write_status};
+use super::status_write::{previous_status, write_status, Previous};
 use crate::crd::validation::{validate_spec, ValidatedSpec};
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus, REFRESH_ANNOTATION};
 use crate::hss::{Credentials, HssError, Scope};
@@ -117,7 +117,13 @@ async fn reconcile_watch(watch: &HostRiskWatch, ctx: &Context) -> Result<Action,
     Counters::inc(&ctx.counters.reconciles);
     let key = watch_key(watch)?;
     let observed = observed(watch);
-    let mut previous = previous_status(watch, ctx, &key).await?;
+    let mut previous = match previous_status(watch, ctx, &key).await? {
+        Previous::Status(status) => status,
+        Previous::Stale => {
+            tracing::debug!(namespace = %key.namespace, name = %key.name, "object gone or re-created; waiting for its events");
+            return Ok(Action::await_change());
+        }
+    };
 
     if previous.is_none() {
         // kstatus reads a resource without status as current: say at once that it is pending.

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
+use crate::hss::retry::MAX_RETRY_AFTER;
+
 /// Identity of a watched resource in the poll table. The uid tells a re-created resource (same
 /// name, new object) from the old one, so it counts as first seen.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,6 +64,10 @@ struct PollState {
     observed: Observed,
     next_due: Instant,
     consecutive_failures: u32,
+    /// No call before this: the service throttled and said when to come back (`Retry-After`).
+    /// Holds whatever triggers a poll, and outlives failures that carry no Retry-After (a
+    /// failed status write, say) until a poll succeeds.
+    throttled_until: Option<Instant>,
 }
 
 /// Backoff settings after a failed poll.
@@ -147,6 +153,13 @@ impl PollScheduler {
         if state.observed.uid != observed.uid {
             return Due::Now(PollReason::FirstSeen);
         }
+        if let Some(wait) = state
+            .throttled_until
+            .and_then(|until| until.checked_duration_since(now))
+            .filter(|wait| !wait.is_zero())
+        {
+            return Due::NotBefore(wait);
+        }
         if state.observed.generation != observed.generation {
             return Due::Now(PollReason::GenerationChanged);
         }
@@ -185,7 +198,7 @@ impl PollScheduler {
         now: Instant,
     ) -> Duration {
         let delay = jittered_interval(interval);
-        self.store(key, observed, now + delay, 0);
+        self.store(key, observed, now + delay, 0, None);
         delay
     }
 
@@ -201,22 +214,27 @@ impl PollScheduler {
         retry_after: Option<Duration>,
         now: Instant,
     ) -> Duration {
-        let failures = self
+        let (failures, held) = self
             .lock_states()
             .get(key)
             .filter(|s| s.observed.uid == observed.uid)
-            .map_or(0, |s| s.consecutive_failures)
-            .saturating_add(1);
-        let delay =
-            backoff_delay(self.backoff, failures, interval).max(retry_after.unwrap_or_default());
-        self.store(key, observed, now + delay, failures);
+            .map_or((0, None), |s| (s.consecutive_failures, s.throttled_until));
+        let failures = failures.saturating_add(1);
+        let asked = retry_after
+            .map(|wait| wait.min(MAX_RETRY_AFTER))
+            .and_then(|wait| now.checked_add(wait));
+        let throttled_until = asked.max(held);
+        let hold =
+            throttled_until.map_or(Duration::ZERO, |until| until.saturating_duration_since(now));
+        let delay = backoff_delay(self.backoff, failures, interval).max(hold);
+        self.store(key, observed, now + delay, failures, throttled_until);
         delay
     }
 
     /// Records that nothing is to be polled for this spec (invalid spec, suspended): the object
     /// is "seen" at this generation and annotation, and the next check is after `recheck`.
     pub fn record_idle(&self, key: &WatchKey, observed: Observed, recheck: Duration, now: Instant) {
-        self.store(key, observed, now + recheck, 0);
+        self.store(key, observed, now + recheck, 0, None);
     }
 
     /// Number of consecutive failures recorded for `key`.
@@ -242,13 +260,21 @@ impl PollScheduler {
         self.len() == 0
     }
 
-    fn store(&self, key: &WatchKey, observed: Observed, next_due: Instant, failures: u32) {
+    fn store(
+        &self,
+        key: &WatchKey,
+        observed: Observed,
+        next_due: Instant,
+        failures: u32,
+        throttled_until: Option<Instant>,
+    ) {
         self.lock_states().insert(
             key.clone(),
             PollState {
                 observed,
                 next_due,
                 consecutive_failures: failures,
+                throttled_until,
             },
         );
     }
@@ -395,9 +421,25 @@ mod tests {
             scheduler.due(&key(), &obs, now + Duration::from_secs(44)),
             Due::NotBefore(_)
         ));
-        // A short Retry-After does not shorten the backoff below its floor.
-        let short = scheduler.record_failure(&key(), obs, interval, Some(Duration::ZERO), now);
-        assert!(short >= BackoffPolicy::default().floor);
+        // A later failure without Retry-After (a failed status write) keeps the hold, and so
+        // does a spec change: calling sooner would only be refused again.
+        let later = scheduler.record_failure(&key(), obs.clone(), interval, None, now);
+        assert_eq!(later, asked);
+        let changed = observed("u1", 2, None);
+        assert!(matches!(
+            scheduler.due(&key(), &changed, now + Duration::from_secs(10)),
+            Due::NotBefore(_)
+        ));
+        assert!(matches!(
+            scheduler.due(&key(), &changed, now + asked),
+            Due::Now(_)
+        ));
+        // A success ends the hold; an absurd Retry-After is bounded.
+        scheduler.record_success(&key(), obs.clone(), interval, now);
+        let short = scheduler.record_failure(&key(), obs.clone(), interval, None, now);
+        assert!(short <= interval);
+        let huge = scheduler.record_failure(&key(), obs, interval, Some(Duration::MAX), now);
+        assert_eq!(huge, MAX_RETRY_AFTER);
     }
 
     #[test]

@@ -39,7 +39,8 @@ fn keep_status(written: &WrittenStatuses, watch: &HostRiskWatch) {
     let (Ok(key), Some(status)) = (watch_key(watch), watch.status.as_ref()) else {
         return;
     };
-    written.seed(&key, watch.uid(), || {
+    let version = watch.metadata.resource_version.as_deref();
+    written.seed(&key, watch.uid(), version, || {
         let mut kept = status.clone();
         share_vocabulary(&mut kept);
         kept
@@ -63,6 +64,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 
     fn watch(uid: &str, hosts: &[&str]) -> HostRiskWatch {
+        versioned(uid, "1", hosts)
+    }
+
+    fn versioned(uid: &str, version: &str, hosts: &[&str]) -> HostRiskWatch {
         let spec: HostRiskWatchSpec = serde_json::from_value(serde_json::json!({
             "projectId": "p", "region": "ap-southeast-1",
             "credentialsSecretRef": {"name": "s"}, "hostIds": ["h1"],
@@ -71,6 +76,7 @@ mod tests {
         let mut w = HostRiskWatch::new("w", spec);
         w.metadata.namespace = Some("ns".into());
         w.metadata.uid = Some(uid.into());
+        w.metadata.resource_version = Some(version.into());
         w.metadata.managed_fields = Some(vec![ManagedFieldsEntry::default()]);
         w.annotations_mut()
             .insert(LAST_APPLIED.into(), "{...}".into());
@@ -125,13 +131,25 @@ mod tests {
         written.remember(
             &key(),
             Some("u1".into()),
+            Some("7".into()),
             watch("u1", &["newer"]).status.expect("status"),
         );
         slim_event(
             &written,
-            &mut watcher::Event::Apply(watch("u1", &["older"])),
+            &mut watcher::Event::Apply(versioned("u1", "6", &["older"])),
         );
         assert_eq!(kept_hosts(&written, "u1"), vec!["newer"]);
+        // The watch reaches the write (version 7); what follows is newer, e.g. the last write of
+        // a previous leader still draining, and replaces it.
+        slim_event(
+            &written,
+            &mut watcher::Event::Apply(versioned("u1", "7", &["newer"])),
+        );
+        slim_event(
+            &written,
+            &mut watcher::Event::Apply(versioned("u1", "8", &["newest"])),
+        );
+        assert_eq!(kept_hosts(&written, "u1"), vec!["newest"]);
         // A re-created object (another uid) starts from its own stored status.
         slim_event(
             &written,

@@ -24,32 +24,59 @@ use crate::status::hosts::share_vocabulary;
 /// freshest previous status for the same object (same uid).
 #[derive(Debug, Default)]
 pub struct WrittenStatuses {
-    entries: Mutex<HashMap<WatchKey, (Option<String>, HostRiskWatchStatus)>>,
+    entries: Mutex<HashMap<WatchKey, Kept>>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    uid: Option<String>,
+    status: HostRiskWatchStatus,
+    /// `Some(resourceVersion)` of this process's own write until the watch delivers that very
+    /// version: events before it are older than the write and must not replace it. `None` once
+    /// the watch has caught up (or for a status first seen on the watch): every later event
+    /// is newer (a watch delivers in order), e.g. the write of a previous leader still draining.
+    awaiting: Option<String>,
 }
 
 impl WrittenStatuses {
     /// The full status kept for this object (same uid), if any.
     pub fn kept(&self, key: &WatchKey, uid: Option<&str>) -> Option<HostRiskWatchStatus> {
         match self.lock().get(key) {
-            Some((kept_uid, status)) if kept_uid.as_deref() == uid => Some(status.clone()),
+            Some(kept) if kept.uid.as_deref() == uid => Some(kept.status.clone()),
             _ => None,
         }
     }
 
-    /// Keeps `status` (made on demand) as the previous status of an object this process has
-    /// none for, or had one for under another uid. What this process wrote stays: the watch
-    /// may deliver an older status after the write.
+    /// Takes the status (made on demand) the watch shows at `resource_version`: kept unless
+    /// it is older than this process's own last write for the same object.
     pub fn seed(
         &self,
         key: &WatchKey,
         uid: Option<String>,
+        resource_version: Option<&str>,
         status: impl FnOnce() -> HostRiskWatchStatus,
     ) {
         let mut entries = self.lock();
-        if entries.get(key).is_some_and(|(known, _)| *known == uid) {
-            return;
+        if let Some(kept) = entries.get_mut(key).filter(|kept| kept.uid == uid) {
+            match kept.awaiting.as_deref() {
+                // The watch reached our write: from now on it reports newer statuses.
+                Some(written) if Some(written) == resource_version => {
+                    kept.awaiting = None;
+                    return;
+                }
+                // Older than our write.
+                Some(_) => return,
+                None => {}
+            }
         }
-        entries.insert(key.clone(), (uid, status()));
+        entries.insert(
+            key.clone(),
+            Kept {
+                uid,
+                status: status(),
+                awaiting: None,
+            },
+        );
     }
 
     /// Resources with a kept status.
@@ -57,8 +84,24 @@ impl WrittenStatuses {
         self.lock().keys().cloned().collect()
     }
 
-    pub fn remember(&self, key: &WatchKey, uid: Option<String>, status: HostRiskWatchStatus) {
-        self.lock().insert(key.clone(), (uid, status));
+    /// Keeps the status this process wrote, which the API server stored at `resource_version`.
+    pub fn remember(
+        &self,
+        key: &WatchKey,
+        uid: Option<String>,
+        resource_version: Option<String>,
+        status: HostRiskWatchStatus,
+    ) {
+        self.lock().insert(
+            key.clone(),
+            Kept {
+                uid,
+                status,
+                // Without a version to wait for, nothing tells older events from newer ones:
+                // keep the write until the next one.
+                awaiting: Some(resource_version.unwrap_or_default()),
+            },
+        );
     }
 
     pub fn forget(&self, key: &WatchKey) {
@@ -66,9 +109,7 @@ impl WrittenStatuses {
     }
 
     // A poisoned lock only means another reconcile panicked mid-update; the map is still usable.
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<WatchKey, (Option<String>, HostRiskWatchStatus)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<WatchKey, Kept>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -82,13 +123,13 @@ pub async fn previous_status(
     watch: &HostRiskWatch,
     ctx: &Context,
     key: &WatchKey,
-) -> Result<Option<HostRiskWatchStatus>, ReconcileError> {
+) -> Result<Previous, ReconcileError> {
     let uid = watch.meta().uid.clone();
     if let Some(kept) = ctx.written.kept(key, uid.as_deref()) {
-        return Ok(Some(kept));
+        return Ok(Previous::Status(Some(kept)));
     }
     if watch.status.is_none() {
-        return Ok(None);
+        return Ok(Previous::Status(None));
     }
     let api: Api<HostRiskWatch> = Api::namespaced(ctx.client.clone(), &key.namespace);
     let current = api
@@ -99,16 +140,33 @@ pub async fn previous_status(
             name: key.name.clone(),
             source,
         })?;
-    // Gone, or re-created under another uid: nothing of this object's to carry on from.
-    let Some(mut status) = current
-        .filter(|object| object.meta().uid == uid)
-        .and_then(|object| object.status)
-    else {
-        return Ok(None);
+    // Gone, or re-created under another uid: the store lags; its own events will follow.
+    let Some(current) = current.filter(|object| object.meta().uid == uid) else {
+        return Ok(Previous::Stale);
+    };
+    let Some(mut status) = current.status else {
+        return Ok(Previous::Status(None));
     };
     share_vocabulary(&mut status);
-    ctx.written.seed(key, uid, || status.clone());
-    Ok(Some(status))
+    ctx.written.seed(
+        key,
+        uid,
+        current.metadata.resource_version.as_deref(),
+        || status.clone(),
+    );
+    Ok(Previous::Status(Some(status)))
+}
+
+/// What a reconcile computes from.
+// Returned once per reconcile and unpacked at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Previous {
+    /// The object's full previous status (`None`: it has none yet).
+    Status(Option<HostRiskWatchStatus>),
+    /// The object is gone or re-created under another uid: nothing may be written for the
+    /// version at hand (a status meant for it would land on the new object).
+    Stale,
 }
 
 /// Writes the whole status with a JSON merge patch on `/status`. Arrays in a merge patch replace
@@ -129,15 +187,20 @@ pub async fn write_status(
         field_manager: Some(CONTROLLER_NAME.to_string()),
         ..PatchParams::default()
     };
-    api.patch_status(&key.name, &params, &Patch::Merge(&body))
+    let stored = api
+        .patch_status(&key.name, &params, &Patch::Merge(&body))
         .await
         .map_err(|source| ReconcileError::StatusWrite {
             namespace: key.namespace.clone(),
             name: key.name.clone(),
             source,
         })?;
-    ctx.written
-        .remember(key, watch.meta().uid.clone(), status.clone());
+    ctx.written.remember(
+        key,
+        watch.meta().uid.clone(),
+        stored.metadata.resource_version,
+        status.clone(),
+    );
     tracing::info!(
         namespace = %key.namespace,
         name = %key.name,
@@ -183,18 +246,32 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(written.kept(&key, Some("u1")), None);
-        written.seed(&key, Some("u1".into()), || status(1));
+        written.seed(&key, Some("u1".into()), Some("1"), || status(1));
         assert_eq!(written.kept(&key, Some("u1")), Some(status(1)));
-        written.remember(&key, Some("u1".into()), status(2));
-        written.seed(&key, Some("u1".into()), || status(1));
+        written.seed(&key, Some("u1".into()), Some("2"), || status(2));
         assert_eq!(
             written.kept(&key, Some("u1")),
             Some(status(2)),
+            "a seen status follows the watch"
+        );
+        written.remember(&key, Some("u1".into()), Some("4".into()), status(4));
+        written.seed(&key, Some("u1".into()), Some("3"), || status(3));
+        assert_eq!(
+            written.kept(&key, Some("u1")),
+            Some(status(4)),
             "a stale watch event does not replace what was written"
+        );
+        written.seed(&key, Some("u1".into()), Some("4"), || status(99));
+        assert_eq!(written.kept(&key, Some("u1")), Some(status(4)), "caught up");
+        written.seed(&key, Some("u1".into()), Some("5"), || status(5));
+        assert_eq!(
+            written.kept(&key, Some("u1")),
+            Some(status(5)),
+            "newer than the write"
         );
         // A re-created object (new uid) has nothing kept until its own status is seen.
         assert_eq!(written.kept(&key, Some("u2")), None);
-        written.seed(&key, Some("u2".into()), || status(7));
+        written.seed(&key, Some("u2".into()), Some("9"), || status(7));
         assert_eq!(written.kept(&key, Some("u2")), Some(status(7)));
         written.forget(&key);
         assert_eq!(written.kept(&key, Some("u2")), None);

@@ -39,16 +39,23 @@ impl Backoff {
     }
 }
 
-/// Parses `Retry-After`: delta seconds or an HTTP date (RFC 9110), relative to `now`.
-/// A date in the past means "now"; anything unparsable is ignored.
+/// The longest `Retry-After` honoured. The quota is per minute, so a longer wait says more about
+/// a misbehaving gateway than about the quota; unbounded, one header could stop polling for
+/// years (or overflow a deadline).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Parses `Retry-After`: delta seconds or an HTTP date (RFC 9110), relative to `now`, at most
+/// [`MAX_RETRY_AFTER`]. A date in the past means "now"; anything unparsable is ignored.
 pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
-    let delta = when.as_millisecond() - now.as_millisecond();
-    Some(Duration::from_millis(u64::try_from(delta).unwrap_or(0)))
+    let wait = if let Ok(seconds) = value.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else {
+        let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+        let delta = when.as_millisecond() - now.as_millisecond();
+        Duration::from_millis(u64::try_from(delta).unwrap_or(0))
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -83,5 +90,14 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("18446744073709551615", now),
+            Some(MAX_RETRY_AFTER),
+            "bounded"
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 01 Jan 9999 00:00:00 GMT", now),
+            Some(MAX_RETRY_AFTER)
+        );
     }
 }

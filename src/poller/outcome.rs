@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::compact::CompactRisk;
 use super::group::{GroupState, HostEntry};
 use super::types::{WatchKey, WatchUpdate};
+use crate::hss::retry::MAX_RETRY_AFTER;
 use crate::hss::HostsRiskResult;
 use crate::status::PollFailure;
 use std::sync::Arc;
@@ -161,8 +162,8 @@ impl GroupState {
         // sooner would be refused again and spend the scope's quota.
         let delay = self
             .backoff_delay()
-            .max(failure.retry_after.unwrap_or_default());
-        self.not_before = Some(now + delay);
+            .max(failure.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
+        self.not_before = Some(now.checked_add(delay).unwrap_or(now + MAX_RETRY_AFTER));
         tracing::warn!(
             group = %self.key,
             reason = failure.reason,
