@@ -22,8 +22,7 @@ use crate::crd::validation::{validate_spec, ValidatedSpec};
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus, REFRESH_ANNOTATION};
 use crate::hss::{Credentials, HssError, Scope};
 use crate::metrics::ReconcileOutcome;
-use crate::poller::poll_failure;
-use crate::status::{compute_status_with_quota, PollOutcome, StatusInput};
+use crate::status::{compute_status_with_quota, PollFailure, PollOutcome, StatusInput};
 
 /// A reconcile that could not finish because the Kubernetes API failed; retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -241,7 +240,7 @@ pub(super) fn failure_outcome(ctx: &Context, key: &WatchKey, error: &HssError) -
         %error,
         "HSS poll failed"
     );
-    PollOutcome::Failed(poll_failure(error))
+    PollOutcome::Failed(PollFailure::from(error))
 }
 
 fn status_update(

@@ -5,9 +5,9 @@
 //! reflector store as well doubled the operator's memory at scale (1,000 watches × 100 hosts:
 //! ~45 MiB per copy), and a real API server adds `managedFields`, which for a list-map of 100
 //! hosts is larger than the status itself. So, before an object enters the store:
-//! - its status is handed to [`WrittenStatuses`] when this process has none for that object
-//!   (start-up, re-list, a re-created object): the status the previous leader wrote is where
-//!   this one carries on from;
+//! - its status is handed to [`WrittenStatuses`] (start-up, re-list, a re-created object, a
+//!   status written by a previous leader still draining), unless it is older than this
+//!   process's own last write;
 //! - the store keeps the status without `hosts` (conditions, summary and generation stay, for
 //!   anything that reads health from the store), and no `managedFields` or
 //!   `last-applied-configuration` annotation, which nothing here reads.
@@ -18,7 +18,6 @@ use kube::ResourceExt;
 use super::reconcile::watch_key;
 use super::status_write::WrittenStatuses;
 use crate::crd::HostRiskWatch;
-use crate::status::hosts::share_vocabulary;
 
 /// The annotation `kubectl apply` keeps a copy of the whole object in.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -40,11 +39,7 @@ fn keep_status(written: &WrittenStatuses, watch: &HostRiskWatch) {
         return;
     };
     let version = watch.metadata.resource_version.as_deref();
-    written.seed(&key, watch.uid(), version, || {
-        let mut kept = status.clone();
-        share_vocabulary(&mut kept);
-        kept
-    });
+    written.seed(&key, watch.uid(), version, || status.clone());
 }
 
 fn slim(watch: &mut HostRiskWatch) {

@@ -20,8 +20,8 @@ use crate::status::hosts::share_vocabulary;
 /// The reflector store can lag behind the operator's own writes (the watch event of a write may
 /// arrive after the next reconcile starts, e.g. one a Secret change triggers at once). A stale
 /// `previous` would re-announce transitions as Events or write the first `Pending` status over
-/// real data. The operator is the only writer of this status, so what it wrote last is the
-/// freshest previous status for the same object (same uid).
+/// real data. So what this process wrote stays until the watch delivers that very write; from
+/// then on the watch is ahead of it (see `Kept::awaiting`).
 #[derive(Debug, Default)]
 pub struct WrittenStatuses {
     entries: Mutex<HashMap<WatchKey, Kept>>,
@@ -48,7 +48,8 @@ impl WrittenStatuses {
     }
 
     /// Takes the status (made on demand) the watch shows at `resource_version`: kept unless
-    /// it is older than this process's own last write for the same object.
+    /// it is older than this process's own last write for the same object. Read back from the
+    /// API, its values are owned copies: they are made to share the vocabulary again.
     pub fn seed(
         &self,
         key: &WatchKey,
@@ -69,11 +70,13 @@ impl WrittenStatuses {
                 None => {}
             }
         }
+        let mut status = status();
+        share_vocabulary(&mut status);
         entries.insert(
             key.clone(),
             Kept {
                 uid,
-                status: status(),
+                status,
                 awaiting: None,
             },
         );
@@ -144,10 +147,9 @@ pub async fn previous_status(
     let Some(current) = current.filter(|object| object.meta().uid == uid) else {
         return Ok(Previous::Stale);
     };
-    let Some(mut status) = current.status else {
+    let Some(status) = current.status else {
         return Ok(Previous::Status(None));
     };
-    share_vocabulary(&mut status);
     ctx.written.seed(
         key,
         uid,

@@ -88,8 +88,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use types::{
-    poll_failure, GroupKey, GroupStats, PollerOptions, PollerStats, WatchKey, WatchRegistration,
-    WatchUpdate,
+    GroupKey, GroupStats, PollerOptions, PollerStats, WatchKey, WatchRegistration, WatchUpdate,
 };
 
 use crate::hss::ratelimit::RateLimiter;

@@ -8,8 +8,9 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::group::Wake;
-use super::types::{poll_failure, GroupKey, WatchUpdate};
+use super::types::{GroupKey, WatchUpdate};
 use super::Shared;
+use crate::status::PollFailure;
 
 pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<Notify>) {
     let cancel = shared.cancel.clone();
@@ -121,7 +122,9 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
                     .state
                     .apply_success(&ids, answer, started, started_wall, now)
             }
-            Err(error) => group.state.apply_failure(&ids, &poll_failure(&error), now),
+            Err(error) => group
+                .state
+                .apply_failure(&ids, &PollFailure::from(&error), now),
         };
         record_schedule(&shared, &updates);
         state.publish(updates);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::hss::config::MAX_CHUNK_SIZE;
-use crate::hss::{ClientConfig, Credentials, HostsRiskResult, HssError, Scope};
+use crate::hss::{ClientConfig, Credentials, HostsRiskResult, Scope};
 use crate::metrics::Metrics;
 use crate::status::PollFailure;
 
@@ -217,20 +217,6 @@ impl WatchUpdate {
         self.smoothed_interval.map_or(Duration::ZERO, |eff| {
             eff.saturating_sub(self.target_interval)
         })
-    }
-}
-
-/// The failure info of an HSS error, as status computation wants it.
-pub fn poll_failure(error: &HssError) -> PollFailure {
-    PollFailure {
-        reason: error.reason(),
-        message: error.to_string(),
-        request_id: error.request_id().map(str::to_string),
-        auth_failure: error.is_authentication() || matches!(error, HssError::Forbidden { .. }),
-        retry_after: match error {
-            HssError::Throttled { retry_after, .. } => *retry_after,
-            _ => None,
-        },
     }
 }
 

@@ -17,6 +17,7 @@ use crate::crd::duration::format_duration;
 use crate::crd::spec::HostRiskWatchSpec;
 use crate::crd::status::{HostRiskSummary, HostRiskWatchStatus};
 use crate::hss::model::HostsRiskResult;
+use crate::hss::HssError;
 
 /// Most request ids kept in status (1000 hosts / 100 per call = 10, plus headroom).
 const MAX_REQUEST_IDS: usize = 64;
@@ -39,6 +40,22 @@ pub struct PollFailure {
     /// How long the service asked us to wait (`Retry-After` of a 429). The next call for this
     /// scope is not made sooner, even when the operator's own backoff would allow it.
     pub retry_after: Option<Duration>,
+}
+
+impl From<&HssError> for PollFailure {
+    /// The failure info of an HSS error, as status computation wants it.
+    fn from(error: &HssError) -> Self {
+        Self {
+            reason: error.reason(),
+            message: error.to_string(),
+            request_id: error.request_id().map(str::to_string),
+            auth_failure: error.is_authentication() || matches!(error, HssError::Forbidden { .. }),
+            retry_after: match error {
+                HssError::Throttled { retry_after, .. } => *retry_after,
+                _ => None,
+            },
+        }
+    }
 }
 
 /// What this reconcile found out.
