@@ -8,7 +8,7 @@ mod harness;
 
 use std::time::Duration;
 
-use hostrisk_operator::sim::hss::DEMO_PROJECT_ID;
+use hostrisk_sim::hss::DEMO_PROJECT_ID;
 use serde_json::{json, Value};
 
 use harness::{condition, Harness, Options, NS};

@@ -18,7 +18,7 @@ use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus};
 use hostrisk_operator::hss::model::DetectResult;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
-use hostrisk_operator::sim::hss::{
+use hostrisk_sim::hss::{
     Faults, HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY,
 };
 use k8s_openapi::api::core::v1::{Namespace, Secret};

@@ -13,7 +13,7 @@ use std::time::Duration;
 use hostrisk_operator::leader::{
     wait_until_leading, LeaderElectionConfig, LeaderElector, LeaderError, LeadershipState,
 };
-use hostrisk_operator::sim::kube::StandinApiServer;
+use hostrisk_sim::kube::StandinApiServer;
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;

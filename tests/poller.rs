@@ -15,7 +15,7 @@ use hostrisk_operator::metrics::{Metrics, MetricsOptions};
 use hostrisk_operator::poller::{
     Poller, PollerHandle, PollerOptions, WatchKey, WatchRegistration, WatchUpdate,
 };
-use hostrisk_operator::sim::hss::{
+use hostrisk_sim::hss::{
     Faults, FleetSpec, HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY,
     DEMO_STATIC_TOKEN,
 };

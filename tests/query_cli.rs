@@ -3,7 +3,7 @@
 
 use std::process::Output;
 
-use hostrisk_operator::sim::hss::{
+use hostrisk_sim::hss::{
     Faults, HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN, DEMO_IAM_PASSWORD,
     DEMO_IAM_USER, DEMO_PROJECT_ID, DEMO_SECRET_KEY, DEMO_STATIC_TOKEN,
 };
@@ -40,26 +40,6 @@ fn aksk_env() -> Vec<(&'static str, &'static str)> {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[tokio::test]
-async fn simulator_flag_answers_with_json() {
-    let out = run(&["--simulator", "--output", "json"], &[]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let hosts = json["hosts"].as_array().expect("hosts");
-    assert_eq!(hosts.len(), 5);
-    assert_eq!(hosts[0]["hostId"], "demo-web-01");
-    assert_eq!(hosts[0]["agentStatus"], "online");
-    assert_eq!(hosts[0]["asset"], 120);
-    let ep = hosts
-        .iter()
-        .find(|h| h["hostId"] == "demo-ep-01")
-        .expect("ep host");
-    assert_eq!(ep["found"], false);
-    assert_eq!(json["summary"]["found"], 4);
-    assert_eq!(json["summary"]["notFound"], 1);
-    assert_eq!(json["requestIds"].as_array().map(Vec::len), Some(1));
 }
 
 #[tokio::test]
@@ -241,7 +221,7 @@ async fn help_documents_credentials_and_exit_codes() {
         "HOSTRISK_IAM_DOMAIN",
         "Exit codes",
         "3 authentication",
-        "--simulator",
+        "hostrisk-dev query",
     ] {
         assert!(help.contains(needle), "{needle} missing from help");
     }

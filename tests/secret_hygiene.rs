@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hostrisk_operator::hss::{Credentials, HssClient, Scope};
-use hostrisk_operator::sim::hss::{
+use hostrisk_sim::hss::{
     DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN, DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_PROJECT_ID,
     DEMO_SECRET_KEY, DEMO_SECURITY_TOKEN, DEMO_STATIC_TOKEN, DEMO_TEMP_ACCESS_KEY,
     DEMO_TEMP_SECRET_KEY,

@@ -112,7 +112,7 @@ async fn soak_with_random_faults_loses_no_update() {
         if now >= end && !phase_end {
             // The faulty phase is over: clear the HSS faults; Kubernetes faults run out.
             h.sim
-                .update_faults(|f| *f = hostrisk_operator::sim::hss::Faults::none())
+                .update_faults(|f| *f = hostrisk_sim::hss::Faults::none())
                 .unwrap();
             hss_fault_until = None;
             phase_end = true;
@@ -149,7 +149,7 @@ async fn soak_with_random_faults_loses_no_update() {
             // HSS faults, one at a time, 0.5-3 s long.
             if hss_fault_until.is_some_and(|t| now >= t) {
                 h.sim
-                    .update_faults(|f| *f = hostrisk_operator::sim::hss::Faults::none())
+                    .update_faults(|f| *f = hostrisk_sim::hss::Faults::none())
                     .unwrap();
                 hss_fault_until = None;
             }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hostrisk_operator::sim::hss::{
+use hostrisk_sim::hss::{
     DEMO_PROJECT_ID, DEMO_SECURITY_TOKEN, DEMO_STATIC_TOKEN, DEMO_TEMP_ACCESS_KEY,
     DEMO_TEMP_SECRET_KEY,
 };

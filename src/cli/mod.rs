@@ -1,12 +1,9 @@
 //! The subcommands of the `hostrisk-operator` binary; `main.rs` only parses and dispatches.
 
-pub mod bench;
-pub mod demo;
 pub mod env_credentials;
 pub mod output;
 pub mod query;
 pub mod run;
-pub mod simulate;
 
 /// Process exit codes of the CLI.
 pub mod exit {

@@ -17,8 +17,8 @@ Credentials come from the environment, exactly one kind:
   HOSTRISK_IAM_USERNAME + HOSTRISK_IAM_PASSWORD + HOSTRISK_IAM_DOMAIN (IAM login; IAM endpoint
     from --region or --iam-endpoint)
 
---simulator starts the HSS simulator in-process and queries it with its demo credentials
-(no flags or environment needed): `hostrisk-operator query --simulator`.
+To try it without an account, `hostrisk-dev query` (crates/devtools) runs the same query against
+an in-process HSS simulator.
 
 Exit codes: 0 ok, 2 usage error, 3 authentication failed, 4 throttled, 5 other API or
 transport failure.";
@@ -63,10 +63,6 @@ pub struct QueryArgs {
     /// HSS calls per minute for this credential (the service allows 5).
     #[arg(long, default_value_t = crate::hss::config::DEFAULT_CALLS_PER_MINUTE)]
     pub calls_per_minute: u32,
-    /// Start the HSS simulator in-process and query it with its demo credentials (environment
-    /// credentials are ignored; without host ids, the simulator's demo hosts are queried).
-    #[arg(long, conflicts_with_all = ["region", "endpoint", "iam_endpoint", "ca_bundle"])]
-    pub simulator: bool,
     /// Log level (tracing EnvFilter syntax); logs go to stderr.
     #[arg(long, default_value = "warn")]
     pub log_level: String,
@@ -118,9 +114,6 @@ pub async fn execute(
     args: &QueryArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, QueryError> {
-    if args.simulator {
-        return execute_on_simulator(args).await;
-    }
     let scope = scope_from_args(args)?;
     let ids = host_ids(args)?;
     let iam_endpoint = iam_endpoint_from_args(args)?;
@@ -137,11 +130,12 @@ pub async fn execute(
             ))
         })?);
     }
-    query_and_render(args, config, &scope, &credentials, &ids).await
+    query_and_render(args.output, config, &scope, &credentials, &ids).await
 }
 
-async fn query_and_render(
-    args: &QueryArgs,
+/// Queries `ids` with `credentials` and renders the report in the chosen output format.
+pub async fn query_and_render(
+    output: OutputFormat,
     config: ClientConfig,
     scope: &Scope,
     credentials: &Credentials,
@@ -150,44 +144,10 @@ async fn query_and_render(
     let client = HssClient::new(config)?;
     let result = client.list_hosts_risk(scope, credentials, ids).await?;
     let report = QueryReport::new(ids, &result);
-    Ok(match args.output {
+    Ok(match output {
         OutputFormat::Table => report.to_table(),
         OutputFormat::Json => report.to_json() + "\n",
     })
-}
-
-/// `--simulator`: an in-process simulator (demo fleet, quota 5/min) and its demo AK/SK.
-async fn execute_on_simulator(args: &QueryArgs) -> Result<String, QueryError> {
-    use crate::sim::hss::{HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_SECRET_KEY};
-    let sim = HssSimulator::start(SimConfig::default())
-        .await
-        .map_err(|e| QueryError::Usage(format!("cannot start the simulator: {e}")))?;
-    let project_id = args
-        .project_id
-        .clone()
-        .unwrap_or_else(|| sim.project_id().to_string());
-    let scope = Scope::for_endpoint(
-        sim.base_url(),
-        project_id,
-        args.enterprise_project_id.clone(),
-    )
-    .map_err(|e| QueryError::Usage(e.to_string()))?;
-    let ids = if args.host_ids.is_empty() && args.hosts_file.is_none() {
-        SimConfig::demo_hosts()
-            .iter()
-            .map(|h| h.host_id().to_string())
-            .collect()
-    } else {
-        host_ids(args)?
-    };
-    let credentials = Credentials::ak_sk(DEMO_ACCESS_KEY, DEMO_SECRET_KEY);
-    let config = ClientConfig {
-        calls_per_minute: args.calls_per_minute,
-        ..ClientConfig::default()
-    };
-    let outcome = query_and_render(args, config, &scope, &credentials, &ids).await;
-    sim.shutdown().await;
-    outcome
 }
 
 fn parse_url(flag: &str, value: &str) -> Result<Url, QueryError> {
@@ -232,8 +192,16 @@ fn iam_endpoint_from_args(args: &QueryArgs) -> Result<Option<Url>, QueryError> {
 
 /// `--host-id` values then `--hosts-file` lines, duplicates removed, first order kept.
 pub fn host_ids(args: &QueryArgs) -> Result<Vec<String>, QueryError> {
-    let mut ids: Vec<String> = args.host_ids.iter().map(|s| s.trim().to_string()).collect();
-    if let Some(path) = &args.hosts_file {
+    collect_host_ids(&args.host_ids, args.hosts_file.as_deref())
+}
+
+/// The ids of `--host-id` and `--hosts-file`, deduplicated.
+pub fn collect_host_ids(
+    given: &[String],
+    hosts_file: Option<&std::path::Path>,
+) -> Result<Vec<String>, QueryError> {
+    let mut ids: Vec<String> = given.iter().map(|s| s.trim().to_string()).collect();
+    if let Some(path) = hosts_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
             QueryError::Usage(format!("cannot read --hosts-file {}: {e}: give the path of a readable file with one host id per line", path.display()))
         })?;

@@ -124,7 +124,10 @@ impl Context {
         metrics: Metrics,
     ) -> Self {
         let permits = usize::from(settings.concurrency.max(1));
-        hss.attach_metrics(metrics.clone(), settings.polling == PollingMode::PerWatch);
+        hss.attach_observer(
+            Arc::new(metrics.clone()),
+            settings.polling == PollingMode::PerWatch,
+        );
         Self {
             client,
             hss,

@@ -15,51 +15,8 @@ pub enum ReconcileOutcome<'a> {
     Error(&'a str),
 }
 
-/// The class of one outbound HSS (or IAM) HTTP exchange.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HssOutcome {
-    /// 2xx with a body that decoded.
-    Ok,
-    /// HTTP 429 (quota exceeded).
-    Throttled,
-    /// 401 / 403, or a token that IAM refused.
-    Auth,
-    /// Any other 4xx.
-    ClientError,
-    /// 5xx.
-    ServerError,
-    /// No HTTP answer at all: connect, TLS, timeout, reset.
-    Transport,
-    /// 2xx whose body did not decode into the expected shape.
-    Decode,
-}
-
-impl HssOutcome {
-    /// The outcome an HTTP answer with `status` gets, before its body is looked at (a 2xx whose
-    /// body then fails to decode is [`HssOutcome::Decode`]). Statuses HSS does not send
-    /// (1xx, 3xx: reqwest follows redirects) count as [`HssOutcome::ClientError`].
-    pub fn for_status(status: u16) -> Self {
-        match status {
-            200..=299 => HssOutcome::Ok,
-            401 | 403 => HssOutcome::Auth,
-            429 => HssOutcome::Throttled,
-            500..=599 => HssOutcome::ServerError,
-            _ => HssOutcome::ClientError,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HssOutcome::Ok => "ok",
-            HssOutcome::Throttled => "throttled",
-            HssOutcome::Auth => "auth",
-            HssOutcome::ClientError => "client_error",
-            HssOutcome::ServerError => "server_error",
-            HssOutcome::Transport => "transport",
-            HssOutcome::Decode => "decode",
-        }
-    }
-}
+/// The class of one outbound HSS (or IAM) HTTP exchange (defined by the HSS client).
+pub use hostrisk_hss::AttemptOutcome as HssOutcome;
 
 /// Value of the `reason` label for anything that is not a short CamelCase word.
 pub const OTHER_REASON: &str = "Other";
@@ -178,20 +135,6 @@ mod tests {
         assert_eq!(reason_label("Bad\"Quote"), OTHER_REASON);
         assert_eq!(reason_label(&"A".repeat(65)), OTHER_REASON);
         assert_eq!(reason_label(&"A".repeat(64)), "A".repeat(64));
-    }
-
-    #[test]
-    fn http_status_classes_map_to_outcomes() {
-        assert_eq!(HssOutcome::for_status(200), HssOutcome::Ok);
-        assert_eq!(HssOutcome::for_status(204), HssOutcome::Ok);
-        assert_eq!(HssOutcome::for_status(401), HssOutcome::Auth);
-        assert_eq!(HssOutcome::for_status(403), HssOutcome::Auth);
-        assert_eq!(HssOutcome::for_status(429), HssOutcome::Throttled);
-        assert_eq!(HssOutcome::for_status(400), HssOutcome::ClientError);
-        assert_eq!(HssOutcome::for_status(404), HssOutcome::ClientError);
-        assert_eq!(HssOutcome::for_status(302), HssOutcome::ClientError);
-        assert_eq!(HssOutcome::for_status(500), HssOutcome::ServerError);
-        assert_eq!(HssOutcome::for_status(503), HssOutcome::ServerError);
     }
 
     #[test]

@@ -251,3 +251,18 @@ fn watch_labels(namespace: &str, name: &str) -> WatchLabels {
         name: name.to_owned(),
     }
 }
+
+/// The HSS client reports its HTTP attempts, retries and limiter waits here.
+impl hostrisk_hss::HssObserver for Metrics {
+    fn attempt(&self, outcome: HssOutcome, status: Option<u16>, elapsed: Duration) {
+        self.record_hss_request(outcome, status, elapsed);
+    }
+
+    fn retry(&self) {
+        self.record_retry();
+    }
+
+    fn quota_wait(&self, waited: Duration) {
+        self.record_quota_wait(waited);
+    }
+}

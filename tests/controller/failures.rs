@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::hss::model::DetectResult;
-use hostrisk_operator::sim::hss::{DEMO_ACCESS_KEY, DEMO_SECRET_KEY};
+use hostrisk_sim::hss::{DEMO_ACCESS_KEY, DEMO_SECRET_KEY};
 
 use super::harness::{condition, condition_is, hss_calls, is_synced, Harness, Options, NS};
 

@@ -3,7 +3,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hostrisk_operator::sim::kube::StandinApiServer;
+use hostrisk_sim::kube::StandinApiServer;
 
 use super::harness::CRD_YAML;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use hostrisk_operator::controller::PollingMode;
 use hostrisk_operator::hss::model::AgentStatus;
 use hostrisk_operator::hss::{Credentials, HssClient, Scope};
-use hostrisk_operator::sim::hss::{
+use hostrisk_sim::hss::{
     HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN, DEMO_IAM_PASSWORD, DEMO_IAM_USER,
     DEMO_PROJECT_ID, DEMO_SECRET_KEY,
 };
@@ -55,7 +55,7 @@ async fn condition_names_the_request_id_once() {
 /// The common body of the HSS rows whose fault is a simulator switch.
 async fn simulator_fault_row(
     name: &str,
-    set: impl FnOnce(&mut hostrisk_operator::sim::hss::Faults),
+    set: impl FnOnce(&mut hostrisk_sim::hss::Faults),
     reason: &str,
     request_id_expected: bool,
 ) {
@@ -95,7 +95,7 @@ async fn simulator_fault_row(
     );
     recover(&h, name, async {
         h.sim
-            .update_faults(|f| *f = hostrisk_operator::sim::hss::Faults::none())
+            .update_faults(|f| *f = hostrisk_sim::hss::Faults::none())
             .unwrap()
     })
     .await;
@@ -263,9 +263,9 @@ async fn row_hss_quota_never_exceeded() {
             calls_per_minute: 3,
             ..fast_client()
         },
-        sim_faults: hostrisk_operator::sim::hss::Faults {
+        sim_faults: hostrisk_sim::hss::Faults {
             quota_per_minute: 3,
-            ..hostrisk_operator::sim::hss::Faults::none()
+            ..hostrisk_sim::hss::Faults::none()
         },
         ..Options::faults()
     })

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::hss::model::DetectResult;
-use hostrisk_operator::sim::hss::{Faults, DEMO_STATIC_TOKEN};
+use hostrisk_sim::hss::{Faults, DEMO_STATIC_TOKEN};
 use serde_json::json;
 
 use super::harness::{eventually, hss_calls, is_ready, Harness, Options, NS};

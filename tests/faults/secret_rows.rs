@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use hostrisk_operator::controller::schedule::BackoffPolicy;
 use hostrisk_operator::crd::HostStatus;
-use hostrisk_operator::sim::hss::{
+use hostrisk_sim::hss::{
     DEMO_SECURITY_TOKEN, DEMO_STATIC_TOKEN, DEMO_TEMP_ACCESS_KEY, DEMO_TEMP_SECRET_KEY,
 };
 
@@ -102,8 +102,8 @@ async fn row_secret_emptied_then_refilled() {
         NS,
         "creds",
         &[
-            ("accessKey", hostrisk_operator::sim::hss::DEMO_ACCESS_KEY),
-            ("secretKey", hostrisk_operator::sim::hss::DEMO_SECRET_KEY),
+            ("accessKey", hostrisk_sim::hss::DEMO_ACCESS_KEY),
+            ("secretKey", hostrisk_sim::hss::DEMO_SECRET_KEY),
         ],
     )
     .await;
@@ -161,8 +161,8 @@ async fn row_secret_with_two_kinds_of_credentials() {
         NS,
         "creds",
         &[
-            ("accessKey", hostrisk_operator::sim::hss::DEMO_ACCESS_KEY),
-            ("secretKey", hostrisk_operator::sim::hss::DEMO_SECRET_KEY),
+            ("accessKey", hostrisk_sim::hss::DEMO_ACCESS_KEY),
+            ("secretKey", hostrisk_sim::hss::DEMO_SECRET_KEY),
             ("authToken", DEMO_STATIC_TOKEN),
         ],
     )

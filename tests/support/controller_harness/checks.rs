@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use hostrisk_operator::controller::schedule::BackoffPolicy;
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus};
-use hostrisk_operator::sim::hss::HssSimulator;
+use hostrisk_sim::hss::HssSimulator;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 pub fn condition<'a>(status: &'a HostRiskWatchStatus, type_: &str) -> Option<&'a Condition> {

@@ -26,8 +26,8 @@ use hostrisk_operator::controller::{
 };
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
-use hostrisk_operator::sim::hss::{Faults, HssSimulator, SimConfig};
-use hostrisk_operator::sim::kube::StandinApiServer;
+use hostrisk_sim::hss::{Faults, HssSimulator, SimConfig};
+use hostrisk_sim::kube::StandinApiServer;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus};
-use hostrisk_operator::sim::hss::{DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY};
+use hostrisk_sim::hss::{DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};

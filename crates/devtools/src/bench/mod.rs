@@ -1,0 +1,195 @@
+//! `hostrisk-dev bench`: the real controller, in this process, against the HSS simulator
+//! and the stand-in Kubernetes API server (real kube client over loopback HTTP), at a chosen
+//! scale, once per polling mode; prints one figure per line ([`report`]).
+//!
+//! - [`workload`]: N watches × M hosts with a fixed share of hosts listed by two watches.
+//! - [`world`]: simulator, stand-in, CRD, namespaces, Secrets, and the watches' creation.
+//! - [`isolate`]: with several modes, each runs in a fresh process of its own.
+//! - [`remote`]: the same world in a child process (the default), so this process's RSS and
+//!   CPU are the operator's.
+//! - [`drive`]: creating and observing the watches (next to the world), probe watches.
+//! - [`observe`]: a watcher timing create → first status with data.
+//! - [`run`]: one mode: creation wave, then one idle sweep measured.
+//! - [`process`]: RSS and CPU time from procfs.
+//!
+//! Latency, and how quota wait is kept out of it: create → first status with data is timed
+//! per watch by an observer over HTTP (create sent → watch event whose status has a summary and
+//! `lastSyncTime`). Quota wait is excluded by construction: the quota (the operator's client
+//! limiter and the simulator alike) defaults to twice the naive poller's calls per sweep, so
+//! the sliding one-minute window always has a free slot and no call waits for a permit. The
+//! operator's own quota-wait histogram is printed to show it (`<mode>.quota_wait_total`,
+//! `<mode>.quota_waits`, and `<mode>.quota_waits_over_100ms`, which must be 0): with a free
+//! slot a "wait" is only the timer's wake-up, about a millisecond. What the latency does include is queueing inside the operator: the creation
+//! wave (all N watches created at once) waits for `--concurrency` reconciles at a time, so its
+//! p99 grows with N. The probe figures (`<mode>.probe_create_to_status_*`, watches created one
+//! at a time into the running system at full scale) show the latency without that queue.
+//!
+pub mod drive;
+pub mod isolate;
+pub mod observe;
+pub mod process;
+pub mod remote;
+pub mod report;
+pub mod run;
+pub mod workload;
+pub mod world;
+
+use std::io::Write;
+use std::time::Duration;
+
+use self::report::ratio_lines;
+use self::workload::Workload;
+
+/// How the controller polls HSS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// One shared poller per HSS scope, host ids deduplicated, 100 per call.
+    Batched,
+    /// The naive baseline: one call per watch (per 100 of its hosts) per interval.
+    PerWatch,
+}
+
+impl Mode {
+    /// Prefix of the mode's report lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Batched => "batched",
+            Self::PerWatch => "per_watch",
+        }
+    }
+}
+
+/// Where the simulator and the stand-in API server run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorldPlacement {
+    /// In a child process, with the creator and the observer: this process's RSS and CPU
+    /// figures are the controller's alone (plus the tokio runtime and the benchmark's loop).
+    Subprocess,
+    /// In this process: RSS and CPU include the simulator and the stand-in.
+    InProcess,
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchOptions {
+    pub watches: usize,
+    pub hosts_per_watch: usize,
+    /// Share of each watch's hosts also listed by one other watch ([`workload`]).
+    pub shared_fraction: f64,
+    /// HSS calls per minute for the one credential; `None` = twice the naive sweep.
+    pub calls_per_minute: Option<u32>,
+    /// `spec.interval` of every watch.
+    pub interval: Duration,
+    /// Modes, run one after the other in this order.
+    pub modes: Vec<Mode>,
+    /// Watches per namespace (one Secret each, same credential).
+    pub watches_per_namespace: usize,
+    /// The controller's `--concurrency`.
+    pub concurrency: u16,
+    /// Longest wait for every watch's first data.
+    pub timeout: Duration,
+    pub world: WorldPlacement,
+    /// Watches created one at a time after the measured sweep ([`drive`]).
+    pub probes: usize,
+    /// Log filter of child processes (tracing EnvFilter syntax).
+    pub log_level: String,
+}
+
+impl BenchOptions {
+    pub fn workload(&self) -> Result<Workload, BenchError> {
+        Workload::new(self.watches, self.hosts_per_watch, self.shared_fraction)
+            .map_err(BenchError::Options)
+    }
+
+    /// The quota in force.
+    pub fn calls_per_minute(&self) -> u32 {
+        self.calls_per_minute.unwrap_or_else(|| {
+            let naive = self
+                .watches
+                .saturating_mul(self.hosts_per_watch.div_ceil(workload::IDS_PER_CALL));
+            u32::try_from(naive.saturating_mul(2).max(60)).unwrap_or(u32::MAX)
+        })
+    }
+}
+
+/// Why the benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{0}")]
+    Options(String),
+    #[error("HSS simulator: {0}")]
+    Simulator(#[from] hostrisk_sim::hss::SimError),
+    #[error("stand-in API server: {0}")]
+    Standin(#[from] hostrisk_sim::kube::StandinError),
+    #[error("Kubernetes API request: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("benchmark world process: {0}")]
+    World(String),
+    #[error("controller: {0}")]
+    Controller(String),
+    #[error("writing the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// The setup lines printed before the modes.
+pub fn setup_lines(options: &BenchOptions, workload: &Workload) -> Vec<String> {
+    vec![
+        format!("bench.watches: {} watches", workload.watches),
+        format!("bench.hosts_per_watch: {} hosts", workload.hosts_per_watch),
+        format!("bench.shared_fraction: {} ratio", options.shared_fraction),
+        format!(
+            "bench.shared_hosts_per_watch: {} hosts",
+            workload.shared_per_watch
+        ),
+        format!("bench.unique_host_ids: {} ids", workload.unique_hosts()),
+        "bench.hss_scopes: 1 scopes".to_string(),
+        format!("bench.interval: {:.3} s", options.interval.as_secs_f64()),
+        format!(
+            "bench.calls_per_minute: {} calls/min",
+            options.calls_per_minute()
+        ),
+        format!("bench.concurrency: {} reconciles", options.concurrency),
+        format!(
+            "bench.world: {} placement",
+            match options.world {
+                WorldPlacement::Subprocess => "subprocess",
+                WorldPlacement::InProcess => "in-process",
+            }
+        ),
+    ]
+}
+
+/// Runs every mode of `options`, printing each figure to `out` as soon as it is known. One
+/// mode runs in this process; several run one after the other, each in a fresh process
+/// ([`isolate`]).
+pub async fn run_bench(options: &BenchOptions, out: &mut dyn Write) -> Result<(), BenchError> {
+    let workload = options.workload()?;
+    for line in setup_lines(options, &workload) {
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    let mut calls = Vec::new();
+    if let [mode] = options.modes.as_slice() {
+        let report = run::run_mode(options, *mode).await?;
+        for line in report.lines() {
+            writeln!(out, "{line}")?;
+        }
+        calls.push((*mode, report.hss_calls_per_sweep));
+    } else {
+        for mode in &options.modes {
+            let lines = isolate::run_mode_in_child(options, *mode).await?;
+            for line in &lines {
+                writeln!(out, "{line}")?;
+            }
+            out.flush()?;
+            if let Some(count) = isolate::calls_per_sweep(&lines, *mode) {
+                calls.push((*mode, count));
+            }
+        }
+    }
+    for line in ratio_lines(&calls) {
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}

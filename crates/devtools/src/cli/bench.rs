@@ -1,0 +1,176 @@
+//! `hostrisk-dev bench`: the real controller against the HSS simulator and the stand-in
+//! API server at a chosen scale, once per polling mode; one figure per line on stdout
+//! (`name: value unit`), logs on stderr. See `hostrisk_operator::bench`.
+
+use std::time::Duration;
+
+use super::exit;
+use crate::bench::remote::serve_world;
+use crate::bench::{run_bench, BenchOptions, Mode, WorldPlacement};
+use hostrisk_operator::crd::duration::parse_duration;
+use hostrisk_operator::telemetry::{init_logging, LogFormat};
+
+/// Exit code when the benchmark could not run.
+const BENCH_FAILED: u8 = 1;
+
+/// Which polling modes to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeChoice {
+    Batched,
+    PerWatch,
+    /// Batched, then per-watch, then the ratio of their calls.
+    Both,
+}
+
+/// Measure HSS calls per sweep, idle status writes, create→status latency, RSS and CPU of the
+/// real controller against the HSS simulator and the Kubernetes API stand-in.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Number of HostRiskWatch resources.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub watches: u64,
+    /// Host ids listed by each watch.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub hosts_per_watch: u64,
+    /// Share of each watch's hosts that one other watch lists too.
+    #[arg(long, default_value_t = 0.2)]
+    pub shared_fraction: f64,
+    /// HSS calls per minute for the one credential (operator and simulator alike); default:
+    /// twice the naive poller's calls per sweep, so no call waits for quota.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub calls_per_minute: Option<u32>,
+    /// spec.interval of every watch (the operator's interval floor is lowered to it).
+    #[arg(long, default_value = "1m", value_parser = duration_arg)]
+    pub interval: Duration,
+    /// Polling modes to measure.
+    #[arg(long, value_enum, default_value_t = ModeChoice::Both)]
+    pub mode: ModeChoice,
+    /// Watches per namespace (one credential Secret per namespace, one credential overall).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub watches_per_namespace: u64,
+    /// The controller's reconcile concurrency (`run --concurrency`).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Longest wait for every watch's first status with data.
+    #[arg(long, default_value = "10m", value_parser = duration_arg)]
+    pub timeout: Duration,
+    /// Where the HSS simulator and the API stand-in run: a child process keeps this process's
+    /// RSS and CPU figures the controller's own.
+    #[arg(long, value_enum, default_value_t = WorldPlacement::Subprocess)]
+    pub world: WorldPlacement,
+    /// Watches created one at a time after the measured sweep, timing create → status in a
+    /// running system at full scale.
+    #[arg(long, default_value_t = 10)]
+    pub probes: u64,
+    /// Internal: be the world process of a benchmark (see `bench::remote`).
+    #[arg(long, hide = true)]
+    pub serve_world: bool,
+    /// Log filter for stderr (tracing EnvFilter syntax).
+    #[arg(long, default_value = "error")]
+    pub log_level: String,
+}
+
+fn duration_arg(value: &str) -> Result<Duration, String> {
+    let duration = parse_duration("duration", value).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("must be more than 0s".into());
+    }
+    Ok(duration)
+}
+
+impl BenchArgs {
+    pub fn options(&self) -> BenchOptions {
+        let modes = match self.mode {
+            ModeChoice::Batched => vec![Mode::Batched],
+            ModeChoice::PerWatch => vec![Mode::PerWatch],
+            ModeChoice::Both => vec![Mode::Batched, Mode::PerWatch],
+        };
+        BenchOptions {
+            watches: usize::try_from(self.watches).unwrap_or(usize::MAX),
+            hosts_per_watch: usize::try_from(self.hosts_per_watch).unwrap_or(usize::MAX),
+            shared_fraction: self.shared_fraction,
+            calls_per_minute: self.calls_per_minute,
+            interval: self.interval,
+            modes,
+            watches_per_namespace: usize::try_from(self.watches_per_namespace)
+                .unwrap_or(usize::MAX),
+            concurrency: self.concurrency,
+            timeout: self.timeout,
+            world: self.world,
+            probes: usize::try_from(self.probes).unwrap_or(usize::MAX),
+            log_level: self.log_level.clone(),
+        }
+    }
+}
+
+/// Runs the benchmark on stdout; returns the process exit code.
+pub async fn run(args: BenchArgs) -> u8 {
+    if let Err(message) = init_logging(&args.log_level, LogFormat::Text) {
+        eprintln!("error: {message}");
+        return exit::USAGE;
+    }
+    let options = args.options();
+    if let Err(error) = options.workload() {
+        eprintln!("error: {error}");
+        return exit::USAGE;
+    }
+    if args.serve_world {
+        return match serve_world(&options).await {
+            Ok(()) => exit::OK,
+            Err(error) => {
+                eprintln!("error: {error}");
+                BENCH_FAILED
+            }
+        };
+    }
+    let mut out = std::io::stdout();
+    match run_bench(&options, &mut out).await {
+        Ok(()) => exit::OK,
+        Err(error) => {
+            eprintln!("error: {error}");
+            BENCH_FAILED
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Harness {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    #[test]
+    fn defaults_run_both_modes_at_100_by_10() {
+        let options = Harness::try_parse_from(["bench"]).unwrap().args.options();
+        assert_eq!((options.watches, options.hosts_per_watch), (100, 10));
+        assert_eq!(options.modes, [Mode::Batched, Mode::PerWatch]);
+        assert_eq!(options.interval, Duration::from_secs(60));
+        // Twice the naive sweep of 100 calls.
+        assert_eq!(options.calls_per_minute(), 200);
+    }
+
+    #[test]
+    fn flags_parse() {
+        let options = Harness::try_parse_from([
+            "bench",
+            "--watches=1000",
+            "--hosts-per-watch=100",
+            "--mode=per-watch",
+            "--interval=10s",
+            "--calls-per-minute=5000",
+        ])
+        .unwrap()
+        .args
+        .options();
+        assert_eq!(options.modes, [Mode::PerWatch]);
+        assert_eq!(options.calls_per_minute(), 5000);
+        assert_eq!(options.interval, Duration::from_secs(10));
+        assert!(Harness::try_parse_from(["bench", "--interval=0s"]).is_err());
+        assert!(Harness::try_parse_from(["bench", "--watches=0"]).is_err());
+    }
+}

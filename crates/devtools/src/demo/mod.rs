@@ -1,0 +1,274 @@
+//! `hostrisk-dev demo`: the whole operator on one machine, in one process, for a short
+//! while. The HSS simulator and the stand-in Kubernetes API server start on loopback, the CRD
+//! and the resources of `examples/` (rewritten for the simulator, see [`manifests`]) are applied,
+//! the real controller runs against them, and a `kubectl get hrw -A -w` style table plus the
+//! operator's Events are printed while a script changes hosts ([`script`]).
+//!
+//! Everything printed about the watches is read back from the API server over HTTP through a
+//! real `kube::Client` (a watch on the resources, a watch on Events); the simulator is touched
+//! only to change hosts, as the cloud would change them.
+
+pub mod banner;
+pub mod columns;
+pub mod events;
+pub mod manifests;
+pub mod script;
+pub mod setup;
+pub mod table;
+pub mod view;
+
+mod controller;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use kube::api::ApiResource;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use self::columns::{default_columns, PrinterColumn};
+use self::events::ObservedEvent;
+use self::manifests::names;
+use self::script::{demo_steps, play, ready_status, wait_for, Expect, StepOutcome};
+use self::setup::{read_crd, start_world};
+use self::table::{ObservedRow, Style, Table};
+use self::view::{View, ViewLog};
+use hostrisk_operator::crd::{HostRiskWatch, VERSION};
+
+/// Longest wait for the viewer's first list before the controller starts anyway.
+const VIEW_SYNC_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How the demo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoOptions {
+    /// Total run time; the script spreads its steps over it.
+    pub duration: Duration,
+    /// ANSI colours in the output.
+    pub color: bool,
+}
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("starting the HSS simulator: {0}")]
+    Simulator(#[from] hostrisk_sim::hss::SimError),
+    #[error("stand-in API server: {0}")]
+    Standin(#[from] hostrisk_sim::kube::StandinError),
+    #[error("Kubernetes API request: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("demo resources: {0}")]
+    Manifest(#[from] manifests::ManifestError),
+    #[error("demo fleet: {0}")]
+    Fleet(String),
+    #[error("starting the controller: {0}")]
+    Controller(String),
+    #[error("the output task failed: {0}")]
+    Viewer(String),
+    #[error("the controller stopped: {0}")]
+    ControllerStopped(String),
+    #[error("writing the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// What the demo showed, for the closing summary and for tests.
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    /// The printer columns of the table, as the CRD declares them.
+    pub columns: Vec<PrinterColumn>,
+    /// Every table row printed, in order.
+    pub rows: Vec<ObservedRow>,
+    /// Every Event printed, in order.
+    pub events: Vec<ObservedEvent>,
+    /// The script's steps that were played.
+    pub steps: Vec<StepOutcome>,
+    /// Wall time of the whole demo.
+    pub elapsed: Duration,
+    /// `ListHostsRisk` calls the simulator answered successfully.
+    pub hss_calls: u64,
+    /// Status writes the stand-in API server received.
+    pub status_writes: u64,
+}
+
+impl DemoReport {
+    /// The `Ready` column of every row printed for `name`, in order.
+    pub fn ready_history(&self, name: &str) -> Vec<Option<&str>> {
+        self.rows
+            .iter()
+            .filter(|r| r.name == name)
+            .map(|r| r.value(&self.columns, "Ready"))
+            .collect()
+    }
+}
+
+/// Runs the demo for `options.duration`, printing to `out`.
+pub async fn run_demo(
+    options: DemoOptions,
+    out: Box<dyn Write + Send>,
+) -> Result<DemoReport, DemoError> {
+    let started = Instant::now();
+    let deadline = started + options.duration;
+    let style = Style {
+        color: options.color,
+    };
+
+    let world = start_world().await?;
+    let client = world.kube.client().await?;
+    let crd = read_crd(&client).await?;
+    let columns = default_columns(&crd, VERSION);
+    let expected_names: Vec<(String, String)> = [names::WEB, names::DATA, names::BATCH]
+        .iter()
+        .map(|n| (names::NAMESPACE.to_string(), n.to_string()))
+        .collect();
+    let table = Table::new(columns.clone(), &expected_names, style);
+
+    let mut view = View::new(out, table, style, started);
+    for line in banner::banner_lines(&world, style) {
+        view.line(&line)?;
+    }
+    view.header()?;
+
+    let (notices, notice_rx) = mpsc::unbounded_channel();
+    let (synced, view_synced) = oneshot::channel();
+    let stop_view = CancellationToken::new();
+    let resource = ApiResource::erase::<HostRiskWatch>(&());
+    let viewer = tokio::spawn(view.run(
+        client.clone(),
+        resource,
+        notice_rx,
+        synced,
+        stop_view.clone(),
+    ));
+    // Start the controller once the viewer listed what exists, so its first writes show up as
+    // changes; a viewer that takes longer only misses that first impression.
+    let _ = tokio::time::timeout(VIEW_SYNC_TIMEOUT, view_synced).await;
+    let shutdown = CancellationToken::new();
+    let controller = controller::start(&world, client.clone(), shutdown.clone())?;
+
+    let scripted = script_phase(&world, &client, options.duration, started, &notices);
+    // A viewer that stopped (its output closed) ends the demo early.
+    let outcomes = tokio::select! {
+        outcomes = scripted => outcomes,
+        () = stop_view.cancelled() => Ok(Vec::new()),
+    };
+    if outcomes.is_ok() {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline.into()) => {}
+            () = stop_view.cancelled() => {}
+        }
+    }
+
+    // Always stop the controller and the viewer, then report the first failure.
+    shutdown.cancel();
+    let controller_result = controller.stop().await;
+    stop_view.cancel();
+    let (printed, log, mut out) = viewer
+        .await
+        .map_err(|join| DemoError::Viewer(join.to_string()))?;
+    printed?;
+    let outcomes = outcomes?;
+    controller_result?;
+
+    let ViewLog { rows, events } = log;
+    let report = DemoReport {
+        columns,
+        rows,
+        events,
+        steps: outcomes,
+        elapsed: started.elapsed(),
+        hss_calls: world.hss.counters().hss_successes,
+        status_writes: world.kube.status_writes("hostriskwatches"),
+    };
+    let watches = kube::Api::<HostRiskWatch>::namespaced(client.clone(), names::NAMESPACE);
+    write_summary(&mut out, &report, &watches, style).await?;
+    world.hss.shutdown().await;
+    world.kube.shutdown().await;
+    Ok(report)
+}
+
+/// Waits for HSS's first answers, then plays the script over what is left of the duration.
+async fn script_phase(
+    world: &setup::DemoWorld,
+    client: &kube::Client,
+    duration: Duration,
+    started: Instant,
+    notices: &mpsc::UnboundedSender<view::Notice>,
+) -> Result<Vec<StepOutcome>, DemoError> {
+    let deadline = started + duration;
+    // The script starts once HSS answered the first polls (the status has a summary), so its
+    // changes are transitions; Ready itself is left for the table to show.
+    let watches = kube::Api::<HostRiskWatch>::namespaced(client.clone(), names::NAMESPACE);
+    let settle_until = (started + duration / 3).min(deadline);
+    for name in [names::WEB, names::DATA] {
+        wait_for(&watches, name, &[Expect::Polled], settle_until).await?;
+    }
+    let steps = demo_steps(&world.hss, &world.hosts)?;
+    let tail = (duration / 10).max(Duration::from_secs(2));
+    let available = deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(tail);
+    // One gap per step plus half a gap before the first.
+    let gap = available.mul_f64(1.0 / (steps.len() as f64 + 0.5));
+    play(
+        &world.hss,
+        &world.kube,
+        client,
+        steps,
+        gap,
+        deadline,
+        notices,
+    )
+    .await
+}
+
+async fn write_summary(
+    out: &mut Box<dyn Write + Send>,
+    report: &DemoReport,
+    watches: &kube::Api<HostRiskWatch>,
+    style: Style,
+) -> Result<(), DemoError> {
+    let seen = report
+        .steps
+        .iter()
+        .filter(|s| s.seen_after.is_some())
+        .count();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        style.bold(&format!(
+            "demo finished after {:.1}s: {seen}/{} steps confirmed by reading back, {} Events, \
+             {} HSS calls, {} status writes",
+            report.elapsed.as_secs_f64(),
+            report.steps.len(),
+            report.events.len(),
+            report.hss_calls,
+            report.status_writes,
+        ))
+    )?;
+    // Read back once more over HTTP: what a `kubectl get hrw -o yaml` would show now.
+    for watch in watches.list(&Default::default()).await? {
+        let status = watch.status.clone().unwrap_or_default();
+        let name = kube::ResourceExt::name_any(&watch);
+        let summary = status.summary.clone().unwrap_or_default();
+        writeln!(
+            out,
+            "  {name:<12} Ready={:<7} hosts requested {}, found {}, not found {}; at risk {}, unprotected {}, agent offline {}",
+            ready_status(&status).unwrap_or("<none>"),
+            summary.hosts_requested,
+            summary.hosts_found,
+            summary.hosts_not_found,
+            summary.detect_risk,
+            summary.protection_closed,
+            summary.agent_offline,
+        )?;
+    }
+    writeln!(
+        out,
+        "{}",
+        style.dim(
+            "Next: `hostrisk-operator crd | kubectl apply -f -`, then examples/ on a real cluster."
+        )
+    )?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! The transitions the demo plays: hosts change in the HSS simulator (through its Rust API),
+//! then the watch gets a `hostrisk.io/refresh-requested-at` annotation so the operator polls at
+//! once instead of at its interval; one step fixes a broken Secret instead, which the operator
+//! notices through its watch on Secrets. After each step the script reads the watch back from the
+//! API server until the change shows in its status.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::manifests::{batch_secret_fix, names, DemoHosts};
+use super::view::Notice;
+use super::DemoError;
+use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus, REFRESH_ANNOTATION};
+use hostrisk_operator::hss::model::{AgentStatus, DetectResult, HssEdition, ProtectStatus};
+use hostrisk_sim::hss::{HssSimulator, SimHost};
+use hostrisk_sim::kube::StandinApiServer;
+
+/// How often the script reads a watch back while waiting for a change.
+const READ_BACK_EVERY: Duration = Duration::from_millis(100);
+
+/// The simulator's counter key for data-tier's credentials (the first static token).
+const DATA_IDENTITY: &str = "static-token:0";
+
+/// How long after an idle poll the script checks that no status write followed.
+const IDLE_SETTLE: Duration = Duration::from_millis(500);
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Replace hosts in the simulator, then request a refresh of the watch.
+    SetHosts(Vec<SimHost>),
+    /// Merge-patch the named Secret (the operator watches Secrets; no annotation needed).
+    PatchSecret { name: String, patch: Value },
+    /// Request a refresh with nothing changed: the operator polls HSS and must write nothing.
+    /// Checked with the simulator's call counter of `identity` and the stand-in's count of
+    /// status writes (both server-side request counters, like an API server's audit log).
+    RefreshUnchanged { identity: &'static str },
+}
+
+/// What the watch's status must show once the step took effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// `status.hosts[hostId].<field>` equals the value (field in camelCase).
+    Host {
+        host_id: String,
+        field: &'static str,
+        value: String,
+    },
+    /// The `Ready` condition has this status.
+    Ready(&'static str),
+    /// HSS answered at least once: the status has a summary.
+    Polled,
+}
+
+impl Expect {
+    pub fn holds(&self, status: &HostRiskWatchStatus) -> bool {
+        match self {
+            Self::Host {
+                host_id,
+                field,
+                value,
+            } => status
+                .hosts
+                .iter()
+                .find(|h| &h.host_id == host_id)
+                .and_then(|h| serde_json::to_value(h).ok())
+                .and_then(|h| h.get(*field).cloned())
+                .is_some_and(|v| v.as_str() == Some(value.as_str())),
+            Self::Ready(want) => ready_status(status) == Some(*want),
+            Self::Polled => status.summary.is_some(),
+        }
+    }
+}
+
+/// One transition.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub title: String,
+    /// The watch (in the demo namespace) whose status shows the change.
+    pub watch: &'static str,
+    pub action: Action,
+    pub expect: Vec<Expect>,
+}
+
+/// How a step went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepOutcome {
+    pub title: String,
+    pub watch: String,
+    /// Time from the change to its appearance in the watch's stored status.
+    pub seen_after: Option<Duration>,
+}
+
+/// Status of the `Ready` condition.
+pub fn ready_status(status: &HostRiskWatchStatus) -> Option<&str> {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.status.as_str())
+}
+
+fn host(hss: &HssSimulator, id: &str) -> Result<SimHost, DemoError> {
+    hss.host(id)
+        .ok_or_else(|| DemoError::Fleet(format!("the simulator has no host {id}")))
+}
+
+fn expect_host(host_id: &str, field: &'static str, value: &str) -> Expect {
+    Expect::Host {
+        host_id: host_id.to_string(),
+        field,
+        value: value.to_string(),
+    }
+}
+
+/// Six transitions and an idle refresh, built from the simulator's current hosts (the last two restore them).
+pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, DemoError> {
+    let web = host(hss, "demo-web-01")?;
+    let db = host(hss, "demo-db-01")?;
+    let flip_id = hosts
+        .data
+        .first()
+        .ok_or_else(|| DemoError::Fleet("data-tier has no hosts".into()))?;
+    let flip = host(hss, flip_id)?;
+    let short = &flip_id[..flip_id.len().min(8)];
+
+    let mut db_risky = db.clone();
+    db_risky.risk.detect_result = Some(DetectResult::Risk);
+    db_risky.risk.vulnerability = Some(4);
+    db_risky.risk.baseline = Some(1);
+
+    // Switching protection off releases the edition and stops detection (the simulator's
+    // consistency rules, see sim::hss::fleet).
+    let mut unprotected = flip.clone();
+    unprotected.risk.protect_status = Some(ProtectStatus::Closed);
+    unprotected.risk.version = Some(HssEdition::Null);
+    unprotected.risk.detect_result = Some(DetectResult::Undetected);
+    unprotected.risk.asset = Some(0);
+    unprotected.risk.vulnerability = Some(0);
+    unprotected.risk.baseline = Some(0);
+    unprotected.risk.intrusion = Some(0);
+
+    let mut web_offline = web.clone();
+    web_offline.risk.agent_status = Some(AgentStatus::Offline);
+
+    Ok(vec![
+        Step {
+            title: "demo-db-01: HSS finds 4 vulnerabilities and a baseline risk".into(),
+            watch: names::WEB,
+            action: Action::SetHosts(vec![db_risky]),
+            expect: vec![expect_host("demo-db-01", "detectResult", "risk")],
+        },
+        Step {
+            title: format!("{short}…: HSS protection switched off"),
+            watch: names::DATA,
+            action: Action::SetHosts(vec![unprotected]),
+            expect: vec![expect_host(flip_id, "protectStatus", "closed")],
+        },
+        Step {
+            title: "demo-web-01: the HSS agent stops reporting".into(),
+            watch: names::WEB,
+            action: Action::SetHosts(vec![web_offline]),
+            expect: vec![expect_host("demo-web-01", "agentStatus", "offline")],
+        },
+        Step {
+            title: format!(
+                "Secret {}: the missing secretKey and securityToken are added",
+                names::BATCH_SECRET
+            ),
+            watch: names::BATCH,
+            action: Action::PatchSecret {
+                name: names::BATCH_SECRET.into(),
+                patch: batch_secret_fix(),
+            },
+            expect: vec![Expect::Ready("True")],
+        },
+        Step {
+            title: "demo-web-01 back online, demo-db-01 patched".into(),
+            watch: names::WEB,
+            action: Action::SetHosts(vec![web, db]),
+            expect: vec![
+                expect_host("demo-web-01", "agentStatus", "online"),
+                expect_host("demo-db-01", "detectResult", "clean"),
+            ],
+        },
+        Step {
+            title: format!("{short}…: HSS protection switched back on"),
+            watch: names::DATA,
+            action: Action::SetHosts(vec![flip]),
+            expect: vec![expect_host(flip_id, "protectStatus", "opened")],
+        },
+        Step {
+            title: "nothing changes in HSS; data-tier is refreshed anyway".into(),
+            watch: names::DATA,
+            action: Action::RefreshUnchanged {
+                identity: DATA_IDENTITY,
+            },
+            expect: Vec::new(),
+        },
+    ])
+}
+
+/// Plays `steps`, one every `gap` (the first after half a gap, so the first table is read
+/// before anything changes), stopping at `deadline`; returns what happened to each step played.
+pub async fn play(
+    hss: &HssSimulator,
+    kube: &StandinApiServer,
+    client: &kube::Client,
+    steps: Vec<Step>,
+    gap: Duration,
+    deadline: Instant,
+    notices: &mpsc::UnboundedSender<Notice>,
+) -> Result<Vec<StepOutcome>, DemoError> {
+    let watches: Api<HostRiskWatch> = Api::namespaced(client.clone(), names::NAMESPACE);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), names::NAMESPACE);
+    let mut outcomes = Vec::new();
+    tokio::time::sleep_until((Instant::now() + gap / 2).min(deadline).into()).await;
+    for step in steps {
+        let started = Instant::now();
+        if started + gap / 2 > deadline {
+            break;
+        }
+        let how = match &step.action {
+            Action::SetHosts(_) => format!(
+                "simulator changed; annotated {}/{} {REFRESH_ANNOTATION}",
+                names::NAMESPACE,
+                step.watch
+            ),
+            Action::PatchSecret { .. } => "Secret patched; the operator watches Secrets".into(),
+            Action::RefreshUnchanged { .. } => format!(
+                "annotated {}/{} {REFRESH_ANNOTATION}; idle polls write nothing",
+                names::NAMESPACE,
+                step.watch
+            ),
+        };
+        // The viewer may be gone when output failed; the demo then ends anyway.
+        let _ = notices.send(Notice::Step {
+            title: step.title.clone(),
+            how,
+        });
+        let changed_at = Instant::now();
+        let until = (started + gap).min(deadline);
+        let seen_after = match &step.action {
+            Action::SetHosts(hosts) => {
+                for host in hosts {
+                    hss.set_host(host.clone());
+                }
+                request_refresh(&watches, step.watch).await?;
+                wait_for(&watches, step.watch, &step.expect, until).await?
+            }
+            Action::PatchSecret { name, patch } => {
+                secrets
+                    .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+                    .await?;
+                wait_for(&watches, step.watch, &step.expect, until).await?
+            }
+            Action::RefreshUnchanged { identity } => {
+                let calls = hss.counters().calls_by(identity);
+                let writes = kube.status_writes(HostRiskWatch::plural(&()).as_ref());
+                request_refresh(&watches, step.watch).await?;
+                let polled = wait_until(until, || hss.counters().calls_by(identity) > calls).await;
+                tokio::time::sleep(
+                    IDLE_SETTLE.min(until.saturating_duration_since(Instant::now())),
+                )
+                .await;
+                let new_writes = kube
+                    .status_writes(HostRiskWatch::plural(&()).as_ref())
+                    .saturating_sub(writes);
+                let _ = notices.send(Notice::Idle {
+                    polled: polled.is_some(),
+                    status_writes: new_writes,
+                });
+                polled.filter(|_| new_writes == 0)
+            }
+        }
+        .map(|_| changed_at.elapsed());
+        if !matches!(step.action, Action::RefreshUnchanged { .. }) {
+            let _ = notices.send(Notice::Seen {
+                watch: step.watch.to_string(),
+                after: seen_after,
+            });
+        }
+        outcomes.push(StepOutcome {
+            title: step.title,
+            watch: step.watch.to_string(),
+            seen_after,
+        });
+        tokio::time::sleep_until(until.into()).await;
+    }
+    Ok(outcomes)
+}
+
+/// Checks `done` every [`READ_BACK_EVERY`] until it holds (returns how long that took) or `until`.
+async fn wait_until(until: Instant, done: impl Fn() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    loop {
+        if done() {
+            return Some(started.elapsed());
+        }
+        if Instant::now() + READ_BACK_EVERY > until {
+            return None;
+        }
+        tokio::time::sleep(READ_BACK_EVERY).await;
+    }
+}
+
+/// Sets the refresh annotation to the current time, as `kubectl annotate --overwrite` would.
+pub async fn request_refresh(watches: &Api<HostRiskWatch>, name: &str) -> Result<(), DemoError> {
+    let mut annotations = BTreeMap::new();
+    annotations.insert(REFRESH_ANNOTATION, jiff::Timestamp::now().to_string());
+    let patch = json!({"metadata": {"annotations": annotations}});
+    watches
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Reads the watch back until every expectation holds (returns how long it waited) or `until`.
+pub async fn wait_for(
+    watches: &Api<HostRiskWatch>,
+    name: &str,
+    expect: &[Expect],
+    until: Instant,
+) -> Result<Option<Duration>, DemoError> {
+    let started = Instant::now();
+    loop {
+        let watch = watches.get(name).await?;
+        let status = watch.status.unwrap_or_default();
+        if expect.iter().all(|e| e.holds(&status)) {
+            return Ok(Some(started.elapsed()));
+        }
+        if Instant::now() + READ_BACK_EVERY > until {
+            return Ok(None);
+        }
+        tokio::time::sleep(READ_BACK_EVERY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hostrisk_operator::crd::HostStatus;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+    fn status(agent: &str, ready: &str) -> HostRiskWatchStatus {
+        HostRiskWatchStatus {
+            hosts: vec![HostStatus {
+                host_id: "h".into(),
+                found: true,
+                agent_status: Some(agent.to_string().into()),
+                ..Default::default()
+            }],
+            conditions: vec![Condition {
+                type_: "Ready".into(),
+                status: ready.into(),
+                reason: "Synced".into(),
+                message: String::new(),
+                last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
+                observed_generation: None,
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn expectations_read_host_fields_and_ready() {
+        let offline = expect_host("h", "agentStatus", "offline");
+        assert!(offline.holds(&status("offline", "True")));
+        assert!(!offline.holds(&status("online", "True")));
+        assert!(!expect_host("other", "agentStatus", "offline").holds(&status("offline", "True")));
+        assert!(Expect::Ready("True").holds(&status("online", "True")));
+        assert!(!Expect::Ready("True").holds(&status("online", "False")));
+        assert!(!Expect::Ready("True").holds(&HostRiskWatchStatus::default()));
+        assert!(!Expect::Polled.holds(&status("online", "True")));
+        let polled = HostRiskWatchStatus {
+            summary: Some(Default::default()),
+            ..Default::default()
+        };
+        assert!(Expect::Polled.holds(&polled));
+    }
+}

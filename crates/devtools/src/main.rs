@@ -1,0 +1,51 @@
+//! `hostrisk-dev`: parses the command line and dispatches into `hostrisk_devtools::cli`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hostrisk_devtools::cli;
+use hostrisk_operator::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(name = "hostrisk-dev", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the operator at work: in-process HSS simulator, Kubernetes API stand-in and
+    /// controller, with a live `kubectl get hrw -w` style table, for a short while.
+    Demo(cli::demo::DemoArgs),
+    /// Benchmark the real controller against the HSS simulator and the Kubernetes API
+    /// stand-in at a chosen scale, batched and per-watch polling; one figure per line.
+    Bench(cli::bench::BenchArgs),
+    /// Run the HSS simulator (ListHostsRisk + IAM tokens) until Ctrl-C.
+    Simulate(cli::simulate::SimulateArgs),
+    /// One ListHostsRisk query against an in-process HSS simulator.
+    Query(cli::query::SimQueryArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Demo(args) => ExitCode::from(cli::demo::run(args).await),
+        Command::Bench(args) => ExitCode::from(cli::bench::run(args).await),
+        Command::Query(args) => ExitCode::from(cli::query::run(args).await),
+        Command::Simulate(args) => {
+            let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
+            if let Err(error) = telemetry::init_logging(&level, telemetry::LogFormat::Text) {
+                eprintln!("error: {error}");
+                return ExitCode::from(cli::exit::USAGE);
+            }
+            match cli::simulate::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `hostrisk-dev bench` at a tiny scale (5 watches × 4 hosts, both modes, 4 s interval):
+//! the binary runs the real controller against the in-process simulator and stand-in, and its
+//! figures must show what the design guarantees: the batched poller spends the physical
+//! minimum of calls per sweep, the per-watch baseline one call per watch, no 429s, and no
+//! status write while nothing changes.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+fn run_bench(args: &[&str]) -> (BTreeMap<String, (String, String)>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_hostrisk-dev"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .expect("run hostrisk-dev bench");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "bench failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut figures = BTreeMap::new();
+    for line in stdout.lines() {
+        let (name, rest) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("not `name: value unit`: {line:?}"));
+        let (value, unit) = rest
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("no unit: {line:?}"));
+        assert!(!unit.contains(' '), "one word of unit: {line:?}");
+        let previous = figures.insert(name.to_string(), (value.to_string(), unit.to_string()));
+        assert!(previous.is_none(), "printed twice: {name}");
+    }
+    (figures, stdout)
+}
+
+fn number(figures: &BTreeMap<String, (String, String)>, name: &str, stdout: &str) -> f64 {
+    let (value, _) = figures
+        .get(name)
+        .unwrap_or_else(|| panic!("no line {name} in:\n{stdout}"));
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number: {value}\n{stdout}"))
+}
+
+#[test]
+fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
+    let (figures, stdout) = run_bench(&[
+        "--watches=5",
+        "--hosts-per-watch=4",
+        "--interval=4s",
+        "--mode=both",
+        "--probes=2",
+    ]);
+    let n = |name: &str| number(&figures, name, &stdout);
+    // 5 watches × 4 hosts, 1 shared id each in pairs: 3 pooled + 15 private ids, one call.
+    assert_eq!(n("bench.unique_host_ids"), 18.0);
+    for mode in ["batched", "per_watch"] {
+        for figure in [
+            "hss_calls_per_sweep",
+            "min_calls_per_sweep",
+            "hss_429s",
+            "status_writes_per_idle_sweep",
+            "create_to_status_p50",
+            "create_to_status_p99",
+            "peak_rss",
+            "rss_growth",
+            "cpu_seconds_per_1000_reconciles",
+            "wall_time",
+        ] {
+            n(&format!("{mode}.{figure}"));
+        }
+        assert_eq!(
+            figures[&format!("{mode}.sweep_window_valid")].0,
+            "true",
+            "{stdout}"
+        );
+        assert_eq!(n(&format!("{mode}.watches_with_data")), 5.0, "{stdout}");
+        assert_eq!(n(&format!("{mode}.min_calls_per_sweep")), 1.0, "{stdout}");
+        assert_eq!(n(&format!("{mode}.probes")), 2.0, "{stdout}");
+        n(&format!("{mode}.probe_create_to_status_p99"));
+        assert_eq!(n(&format!("{mode}.hss_429s")), 0.0, "{stdout}");
+        assert_eq!(
+            n(&format!("{mode}.status_writes_per_idle_sweep")),
+            0.0,
+            "{stdout}"
+        );
+        assert!(n(&format!("{mode}.peak_rss")) > 0.0);
+        // The default quota leaves room for every call: latency holds no quota wait.
+        assert_eq!(
+            n(&format!("{mode}.quota_waits_over_100ms")),
+            0.0,
+            "{stdout}"
+        );
+    }
+    assert_eq!(n("per_watch.hss_calls_per_sweep"), 5.0, "{stdout}");
+    assert_eq!(
+        n("batched.hss_calls_per_sweep"),
+        n("batched.min_calls_per_sweep"),
+        "{stdout}"
+    );
+    assert_eq!(n("ratio.per_watch_over_batched_calls"), 5.0, "{stdout}");
+}

@@ -1,0 +1,26 @@
+//! Huawei Cloud HSS client (`ListHostsRisk`) and IAM token acquisition, independent of
+//! Kubernetes: the operator, the CLI and the simulator's tests all use it as a plain library.
+
+pub mod chunk;
+pub mod client;
+pub mod config;
+pub mod credentials;
+pub mod endpoint;
+pub mod error;
+pub mod iam;
+pub mod model;
+pub mod observe;
+pub mod ratelimit;
+pub mod retry;
+pub mod scope;
+pub mod sign;
+pub mod transport;
+
+pub use chunk::{dedup_ids, merge_answer};
+pub use client::{ClientStats, HssClient};
+pub use config::ClientConfig;
+pub use credentials::{CredentialIdentity, Credentials, Secret};
+pub use error::{AuthKind, HssError};
+pub use model::{HostRisk, HostsRiskResult, ListHostsRiskResponse};
+pub use observe::{AttemptOutcome, HssObserver};
+pub use scope::Scope;

@@ -1,0 +1,116 @@
+//! Pacing of HSS calls per credential identity.
+//!
+//! A sliding window: at most `calls` permits in any `window` (one minute by default). This is
+//! stricter than a token bucket of the same rate (which would allow a 6th call 12 s after a
+//! burst of 5) and never exceeds a per-minute quota however the service counts it (fixed or
+//! sliding minute). Permits are reserved in order: each caller takes the next free slot and
+//! sleeps until it, so concurrent callers queue fairly instead of racing.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::credentials::CredentialIdentity;
+
+#[derive(Debug)]
+struct Window {
+    /// Times of the most recent `calls` permits (granted or reserved), oldest first.
+    slots: VecDeque<Instant>,
+}
+
+/// Rate limiter shared by every caller of one client, keyed by credential identity.
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    calls: usize,
+    window: Duration,
+    windows: Arc<Mutex<HashMap<CredentialIdentity, Window>>>,
+}
+
+impl RateLimiter {
+    pub fn new(calls: u32, window: Duration) -> Self {
+        Self {
+            calls: calls.max(1) as usize,
+            window,
+            windows: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Reserves the next permit for `identity` and returns when it is due, without waiting.
+    pub fn reserve(&self, identity: &CredentialIdentity) -> Instant {
+        let now = Instant::now();
+        let mut windows = match self.windows.lock() {
+            Ok(guard) => guard,
+            // A panic while holding this lock cannot leave the map inconsistent (every
+            // mutation is a single push/pop), so keep using it.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let window = windows.entry(identity.clone()).or_insert_with(|| Window {
+            slots: VecDeque::with_capacity(self.calls),
+        });
+        let due = if window.slots.len() < self.calls {
+            now
+        } else {
+            let oldest = window.slots.front().copied().unwrap_or(now);
+            (oldest + self.window).max(now)
+        };
+        if window.slots.len() >= self.calls {
+            window.slots.pop_front();
+        }
+        window.slots.push_back(due);
+        due
+    }
+
+    /// Waits for a permit; returns how long the caller waited (for logs and metrics).
+    pub async fn acquire(&self, identity: &CredentialIdentity) -> Duration {
+        let start = Instant::now();
+        let due = self.reserve(identity);
+        tokio::time::sleep_until(due).await;
+        start.elapsed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Credentials;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn reservations_fill_the_window_then_wait_for_its_oldest_slot() {
+        let limiter = RateLimiter::new(5, Duration::from_secs(60));
+        let id = Credentials::ak_sk("AK", "SK").identity();
+        let other = Credentials::ak_sk("AK2", "SK").identity();
+        let start = Instant::now();
+        let dues: Vec<Duration> = (0..12).map(|_| limiter.reserve(&id) - start).collect();
+        for (i, due) in dues.iter().enumerate() {
+            let expected = Duration::from_secs(60 * (i as u64 / 5));
+            assert!(
+                *due >= expected && *due < expected + 50 * MS,
+                "permit {i}: {due:?}"
+            );
+        }
+        assert!(limiter.reserve(&other) - start < 50 * MS);
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_the_window() {
+        let limiter = RateLimiter::new(2, 150 * MS);
+        let id = Credentials::ak_sk("AK", "SK").identity();
+        let mut tasks = Vec::new();
+        for _ in 0..6 {
+            let limiter = limiter.clone();
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move { limiter.acquire(&id).await }));
+        }
+        let mut waits = Vec::new();
+        for t in tasks {
+            waits.push(t.await.expect("task"));
+        }
+        waits.sort();
+        let windows: Vec<u128> = waits.iter().map(|w| w.as_millis() / 150).collect();
+        assert_eq!(windows, vec![0, 0, 1, 1, 2, 2]);
+    }
+}
