@@ -2,18 +2,23 @@
 
 use url::Url;
 
-use super::query::QueryError;
 use crate::hss::{Credentials, Secret};
 
 const AKSK_VARS: &str = "HUAWEICLOUD_SDK_AK + HUAWEICLOUD_SDK_SK";
 const TOKEN_VAR: &str = "HOSTRISK_AUTH_TOKEN";
 const IAM_VARS: &str = "HOSTRISK_IAM_USERNAME + HOSTRISK_IAM_PASSWORD + HOSTRISK_IAM_DOMAIN";
 
+/// The environment does not hold exactly one usable kind of credentials; the message names the
+/// variables to set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EnvCredentialsError(pub String);
+
 /// Exactly one kind of credentials from the environment (empty variables count as unset).
 pub fn credentials_from_env(
     env: &dyn Fn(&str) -> Option<String>,
     iam_endpoint: Option<Url>,
-) -> Result<Credentials, QueryError> {
+) -> Result<Credentials, EnvCredentialsError> {
     let get = |name: &str| env(name).filter(|v| !v.is_empty());
     let ak = get("HUAWEICLOUD_SDK_AK");
     let sk = get("HUAWEICLOUD_SDK_SK");
@@ -29,13 +34,13 @@ pub fn credentials_from_env(
         .filter(|k| **k)
         .count();
     if kinds == 0 {
-        return Err(QueryError::Usage(format!(
+        return Err(EnvCredentialsError(format!(
             "no credentials in the environment: set {AKSK_VARS} (+ HUAWEICLOUD_SDK_SECURITY_TOKEN), \
              or {TOKEN_VAR}, or {IAM_VARS}"
         )));
     }
     if kinds > 1 {
-        return Err(QueryError::Usage(format!(
+        return Err(EnvCredentialsError(format!(
             "several kinds of credentials in the environment: set only one of {AKSK_VARS}, \
              {TOKEN_VAR}, or {IAM_VARS}"
         )));
@@ -47,7 +52,7 @@ pub fn credentials_from_env(
                 secret_key: Secret::new(sk),
                 security_token: security_token.map(Secret::new),
             }),
-            _ => Err(QueryError::Usage(format!(
+            _ => Err(EnvCredentialsError(format!(
                 "incomplete access keys: {AKSK_VARS} must both be set"
             ))),
         };
@@ -58,7 +63,7 @@ pub fn credentials_from_env(
     match (username, password, domain) {
         (Some(username), Some(password), Some(domain_name)) => {
             let iam_endpoint = iam_endpoint.ok_or_else(|| {
-                QueryError::Usage(
+                EnvCredentialsError(
                     "IAM credentials need an IAM endpoint: give --region or --iam-endpoint"
                         .to_string(),
                 )
@@ -70,7 +75,7 @@ pub fn credentials_from_env(
                 iam_endpoint,
             })
         }
-        _ => Err(QueryError::Usage(format!(
+        _ => Err(EnvCredentialsError(format!(
             "incomplete IAM credentials: {IAM_VARS} must all be set"
         ))),
     }
@@ -94,7 +99,10 @@ mod tests {
     fn exactly_one_kind_of_credentials() {
         let none = credentials_from_env(&env_of(&[]), None).expect_err("none");
         assert!(none.to_string().contains("HUAWEICLOUD_SDK_AK"));
-        assert_eq!(none.exit_code(), exit::USAGE);
+        assert_eq!(
+            crate::cli::query::QueryError::from(none).exit_code(),
+            exit::USAGE
+        );
         let both = credentials_from_env(
             &env_of(&[
                 ("HUAWEICLOUD_SDK_AK", "a"),

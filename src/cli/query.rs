@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use url::Url;
 
-use super::env_credentials::credentials_from_env;
+use super::env_credentials::{credentials_from_env, EnvCredentialsError};
 use super::exit;
 use super::output::QueryReport;
 use crate::hss::endpoint::iam_endpoint_for_region;
@@ -75,6 +75,12 @@ pub enum QueryError {
     Usage(String),
     #[error(transparent)]
     Hss(#[from] HssError),
+}
+
+impl From<EnvCredentialsError> for QueryError {
+    fn from(error: EnvCredentialsError) -> Self {
+        Self::Usage(error.0)
+    }
 }
 
 impl QueryError {
@@ -240,18 +246,14 @@ mod tests {
         assert_eq!(
             hss(HssError::Authentication {
                 auth: crate::hss::AuthKind::AkSk,
-                code: None,
-                message: None,
-                request_id: None
+                body: Default::default(),
             }),
             exit::AUTHENTICATION
         );
         assert_eq!(
             hss(HssError::Throttled {
                 retry_after: None,
-                code: None,
-                message: None,
-                request_id: None
+                body: Default::default(),
             }),
             exit::THROTTLED
         );

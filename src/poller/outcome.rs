@@ -4,13 +4,12 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use rand::Rng;
 use tokio::time::Instant;
 
 use super::compact::CompactRisk;
 use super::group::{GroupState, HostEntry};
 use super::types::{WatchKey, WatchUpdate};
-use crate::hss::retry::MAX_RETRY_AFTER;
+use crate::hss::retry::{Backoff, MAX_RETRY_AFTER};
 use crate::hss::HostsRiskResult;
 use crate::status::PollFailure;
 use std::sync::Arc;
@@ -202,9 +201,9 @@ impl GroupState {
             .collect()
     }
 
-    /// Exponential backoff with full jitter: uniform in `[floor, ceiling]`, the ceiling
-    /// doubling per consecutive failure from `backoff_base`, capped at the group's smallest
-    /// interval (a failing group never waits longer than a healthy watch would).
+    /// The group's backoff after its `failures`-th consecutive failed call: the project's one
+    /// full-jitter backoff, capped at the group's smallest interval (a failing group never
+    /// waits longer than a healthy watch would).
     pub fn backoff_delay(&self) -> Duration {
         let smallest = self
             .watches
@@ -212,16 +211,12 @@ impl GroupState {
             .map(|w| w.interval)
             .min()
             .unwrap_or(self.options.backoff_base);
-        let exponent = self.failures.saturating_sub(1).min(20);
-        let ceiling = self
-            .options
-            .backoff_base
-            .saturating_mul(1u32 << exponent)
-            .min(smallest)
-            .max(self.options.backoff_floor);
-        let floor = self.options.backoff_floor.min(ceiling);
-        let secs = rand::rng().random_range(floor.as_secs_f64()..=ceiling.as_secs_f64());
-        Duration::from_secs_f64(secs)
+        Backoff {
+            base: self.options.backoff_base,
+            max: smallest,
+            floor: self.options.backoff_floor,
+        }
+        .delay(self.failures, None)
     }
 
     /// The last good answers of `key`'s ids (ids never answered are absent from both sets).

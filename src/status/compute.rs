@@ -49,7 +49,7 @@ impl From<&HssError> for PollFailure {
             reason: error.reason(),
             message: error.to_string(),
             request_id: error.request_id().map(str::to_string),
-            auth_failure: error.is_authentication() || matches!(error, HssError::Forbidden { .. }),
+            auth_failure: error.is_authentication() || matches!(error, HssError::Forbidden(_)),
             retry_after: match error {
                 HssError::Throttled { retry_after, .. } => *retry_after,
                 _ => None,

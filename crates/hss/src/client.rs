@@ -73,10 +73,10 @@ impl Observer {
 fn attempt_labels(error: &HssError) -> Option<(AttemptOutcome, Option<u16>)> {
     let labels = match error {
         HssError::Authentication { .. } => (AttemptOutcome::Auth, Some(401)),
-        HssError::Forbidden { .. } => (AttemptOutcome::Auth, Some(403)),
+        HssError::Forbidden(_) => (AttemptOutcome::Auth, Some(403)),
         HssError::Throttled { .. } => (AttemptOutcome::Throttled, Some(429)),
-        HssError::BadRequest { .. } => (AttemptOutcome::ClientError, Some(400)),
-        HssError::NotFound { .. } => (AttemptOutcome::ClientError, Some(404)),
+        HssError::BadRequest(_) => (AttemptOutcome::ClientError, Some(400)),
+        HssError::NotFound(_) => (AttemptOutcome::ClientError, Some(404)),
         HssError::Server { status, .. } | HssError::UnexpectedStatus { status, .. } => {
             (AttemptOutcome::for_status(*status), Some(*status))
         }
@@ -206,6 +206,7 @@ impl HssClient {
         let backoff = Backoff {
             base: config.backoff_base,
             max: config.backoff_max,
+            floor: Duration::ZERO,
         };
         let identity = credentials.identity();
         let started = Instant::now();
@@ -395,10 +396,10 @@ fn check_inputs(scope: &Scope, credentials: &Credentials) -> Result<(), HssError
 /// `APIGW.0307` (token expired), or `APIGW.0301` while using an IAM token.
 fn is_token_expiry(err: &HssError, credentials: &Credentials) -> bool {
     match err {
-        HssError::Authentication { code, .. } => {
-            is_gateway_code(code.as_deref(), "0307")
-                || (matches!(credentials, Credentials::Iam { .. })
-                    && is_gateway_code(code.as_deref(), "0301"))
+        HssError::Authentication { body, .. } => {
+            let code = body.code.as_deref();
+            is_gateway_code(code, "0307")
+                || (matches!(credentials, Credentials::Iam { .. }) && is_gateway_code(code, "0301"))
         }
         _ => false,
     }
@@ -412,9 +413,10 @@ mod tests {
     fn token_expiry_detection() {
         let auth = |code: &str| HssError::Authentication {
             auth: AuthKind::Iam,
-            code: Some(code.into()),
-            message: None,
-            request_id: None,
+            body: crate::error::ErrorBody {
+                code: Some(code.into()),
+                ..Default::default()
+            },
         };
         let iam = Credentials::Iam {
             username: "u".into(),

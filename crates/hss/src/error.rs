@@ -4,29 +4,32 @@
 
 use std::time::Duration;
 
-/// Formats `; request id X` when there is one.
-struct RequestIdSuffix<'a>(&'a Option<String>);
-
-impl std::fmt::Display for RequestIdSuffix<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(id) => write!(f, " (request id {id})"),
-            None => Ok(()),
-        }
-    }
+/// What an error answer of HSS, the API gateway or IAM says about itself: the error code
+/// (`APIGW.0301`, `HSS.0001`), its message and the `X-Request-Id`, each as far as it was sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
 }
 
-/// Formats `code: message` as far as they are known.
-struct CodeAndMessage<'a>(&'a Option<String>, &'a Option<String>);
-
-impl std::fmt::Display for CodeAndMessage<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.0, self.1) {
-            (Some(code), Some(msg)) => write!(f, "{code}: {msg}"),
-            (Some(code), None) => f.write_str(code),
-            (None, Some(msg)) => f.write_str(msg),
-            (None, None) => f.write_str("no error body"),
+impl ErrorBody {
+    /// Formats `code: message` as far as they are known.
+    fn code_and_message(&self) -> String {
+        match (&self.code, &self.message) {
+            (Some(code), Some(msg)) => format!("{code}: {msg}"),
+            (Some(code), None) => code.clone(),
+            (None, Some(msg)) => msg.clone(),
+            (None, None) => "no error body".to_string(),
         }
+    }
+
+    /// Formats ` (request id X)` when there is one.
+    fn request_id_suffix(&self) -> String {
+        self.request_id
+            .as_ref()
+            .map(|id| format!(" (request id {id})"))
+            .unwrap_or_default()
     }
 }
 
@@ -51,69 +54,40 @@ impl AuthKind {
 #[derive(Debug, thiserror::Error)]
 pub enum HssError {
     /// 401 from HSS: bad keys, bad signature, expired or invalid token.
-    #[error("HSS rejected the credentials ({}): {}{}", CodeAndMessage(code, message), auth.hint(), RequestIdSuffix(request_id))]
-    Authentication {
-        auth: AuthKind,
-        code: Option<String>,
-        message: Option<String>,
-        request_id: Option<String>,
-    },
+    #[error("HSS rejected the credentials ({}): {}{}", body.code_and_message(), auth.hint(), body.request_id_suffix())]
+    Authentication { auth: AuthKind, body: ErrorBody },
     /// 429: the per-credential quota (5 calls/min) or the API quota is exhausted.
     #[error("HSS throttled the call ({}){}: lower the call rate for this credential or poll less often{}",
-        CodeAndMessage(code, message),
+        body.code_and_message(),
         retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default(),
-        RequestIdSuffix(request_id))]
+        body.request_id_suffix())]
     Throttled {
         retry_after: Option<Duration>,
-        code: Option<String>,
-        message: Option<String>,
-        request_id: Option<String>,
+        body: ErrorBody,
     },
     /// 403: project unavailable, HSS not enabled, or the user lacks HSS permissions.
-    #[error("HSS refused access ({}): check that the project id is right, HSS is enabled for it and the user has HSS read permissions{}", CodeAndMessage(code, message), RequestIdSuffix(request_id))]
-    Forbidden {
-        code: Option<String>,
-        message: Option<String>,
-        request_id: Option<String>,
-    },
+    #[error("HSS refused access ({}): check that the project id is right, HSS is enabled for it and the user has HSS read permissions{}", .0.code_and_message(), .0.request_id_suffix())]
+    Forbidden(ErrorBody),
     /// 400: a parameter the service does not accept (ids too long, bad enterprise project).
     #[error(
         "HSS rejected the request as invalid ({}): check the host ids and enterprise project id{}",
-        CodeAndMessage(code, message),
-        RequestIdSuffix(request_id)
+        .0.code_and_message(),
+        .0.request_id_suffix()
     )]
-    BadRequest {
-        code: Option<String>,
-        message: Option<String>,
-        request_id: Option<String>,
-    },
+    BadRequest(ErrorBody),
     /// 404: no such API at this endpoint (wrong endpoint or path prefix).
-    #[error("HSS answered 404 ({}): the endpoint does not serve ListHostsRisk, check the region or endpoint URL{}", CodeAndMessage(code, message), RequestIdSuffix(request_id))]
-    NotFound {
-        code: Option<String>,
-        message: Option<String>,
-        request_id: Option<String>,
-    },
+    #[error("HSS answered 404 ({}): the endpoint does not serve ListHostsRisk, check the region or endpoint URL{}", .0.code_and_message(), .0.request_id_suffix())]
+    NotFound(ErrorBody),
     /// 5xx after all retries.
-    #[error("HSS is failing (HTTP {status}, {}): the service or a proxy in front of it is unavailable, it will be retried later{}", CodeAndMessage(code, message), RequestIdSuffix(request_id))]
-    Server {
-        status: u16,
-        code: Option<String>,
-        message: Option<String>,
-        request_id: Option<String>,
-    },
+    #[error("HSS is failing (HTTP {status}, {}): the service or a proxy in front of it is unavailable, it will be retried later{}", body.code_and_message(), body.request_id_suffix())]
+    Server { status: u16, body: ErrorBody },
     /// Any other status (3xx redirects are not followed: signed headers stay with their host).
     #[error(
         "HSS answered an unexpected HTTP {status} ({}): check the endpoint URL{}",
-        CodeAndMessage(code, message),
-        RequestIdSuffix(request_id)
+        body.code_and_message(),
+        body.request_id_suffix()
     )]
-    UnexpectedStatus {
-        status: u16,
-        code: Option<String>,
-        message: Option<String>,
-        request_id: Option<String>,
-    },
+    UnexpectedStatus { status: u16, body: ErrorBody },
     /// Connection refused, DNS, TLS, reset: nothing usable came back.
     #[error(
         "cannot reach {target}: {message}: check the endpoint, DNS, network policy and CA bundle"
@@ -132,7 +106,7 @@ pub enum HssError {
     /// A 2xx whose body is not the documented JSON.
     #[error(
         "HSS answer could not be decoded: {message}{}",
-        RequestIdSuffix(request_id)
+        request_id.as_ref().map(|id| format!(" (request id {id})")).unwrap_or_default()
     )]
     Decode {
         message: String,
@@ -150,15 +124,13 @@ pub enum HssError {
     /// Getting an IAM token failed (`status` is `None` when IAM could not be reached).
     #[error("IAM token request to {endpoint} failed{}: {}{}{}",
         status.map(|s| format!(" with HTTP {s}")).unwrap_or_default(),
-        CodeAndMessage(code, message),
+        body.code_and_message(),
         if status.is_some_and(|s| matches!(s, 400 | 401 | 403)) { "; check username/password/domainName and the project id" } else { "" },
-        RequestIdSuffix(request_id))]
+        body.request_id_suffix())]
     Iam {
         endpoint: String,
         status: Option<u16>,
-        code: Option<String>,
-        message: Option<String>,
-        request_id: Option<String>,
+        body: ErrorBody,
     },
 }
 
@@ -168,9 +140,9 @@ impl HssError {
         match self {
             Self::Authentication { .. } => "InvalidCredentials",
             Self::Throttled { .. } => "Throttled",
-            Self::Forbidden { .. } => "Forbidden",
-            Self::BadRequest { .. } => "BadRequest",
-            Self::NotFound { .. } => "ApiNotFound",
+            Self::Forbidden(_) => "Forbidden",
+            Self::BadRequest(_) => "BadRequest",
+            Self::NotFound(_) => "ApiNotFound",
             Self::Server { .. } | Self::Transport { .. } => "ApiUnavailable",
             Self::UnexpectedStatus { .. } => "UnexpectedResponse",
             Self::Timeout { .. } => "Timeout",
@@ -204,35 +176,32 @@ impl HssError {
         self.reason() == "InvalidCredentials"
     }
 
+    /// What the error answer said about itself, when there was an answer with a body.
+    pub fn body(&self) -> Option<&ErrorBody> {
+        match self {
+            Self::Authentication { body, .. }
+            | Self::Throttled { body, .. }
+            | Self::Server { body, .. }
+            | Self::UnexpectedStatus { body, .. }
+            | Self::Iam { body, .. }
+            | Self::Forbidden(body)
+            | Self::BadRequest(body)
+            | Self::NotFound(body) => Some(body),
+            _ => None,
+        }
+    }
+
     /// The `X-Request-Id` of the failed answer, when there is one.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Self::Authentication { request_id, .. }
-            | Self::Throttled { request_id, .. }
-            | Self::Forbidden { request_id, .. }
-            | Self::BadRequest { request_id, .. }
-            | Self::NotFound { request_id, .. }
-            | Self::Server { request_id, .. }
-            | Self::UnexpectedStatus { request_id, .. }
-            | Self::Decode { request_id, .. }
-            | Self::Iam { request_id, .. } => request_id.as_deref(),
-            _ => None,
+            Self::Decode { request_id, .. } => request_id.as_deref(),
+            other => other.body()?.request_id.as_deref(),
         }
     }
 
     /// The gateway or service error code (`APIGW.0301`, `HSS.0001`), when there is one.
     pub fn code(&self) -> Option<&str> {
-        match self {
-            Self::Authentication { code, .. }
-            | Self::Throttled { code, .. }
-            | Self::Forbidden { code, .. }
-            | Self::BadRequest { code, .. }
-            | Self::NotFound { code, .. }
-            | Self::Server { code, .. }
-            | Self::UnexpectedStatus { code, .. }
-            | Self::Iam { code, .. } => code.as_deref(),
-            _ => None,
-        }
+        self.body()?.code.as_deref()
     }
 }
 
@@ -259,9 +228,11 @@ mod tests {
     fn messages_name_the_fix_and_request_id() {
         let err = HssError::Authentication {
             auth: AuthKind::AkSk,
-            code: Some("APIGW.0301".into()),
-            message: Some("Incorrect IAM authentication information".into()),
-            request_id: Some("req-1".into()),
+            body: ErrorBody {
+                code: Some("APIGW.0301".into()),
+                message: Some("Incorrect IAM authentication information".into()),
+                request_id: Some("req-1".into()),
+            },
         };
         let text = err.to_string();
         assert!(text.contains("APIGW.0301"), "{text}");
@@ -271,9 +242,7 @@ mod tests {
         assert!(!err.is_retryable());
         let throttled = HssError::Throttled {
             retry_after: Some(Duration::from_secs(7)),
-            code: None,
-            message: None,
-            request_id: None,
+            body: ErrorBody::default(),
         };
         assert!(throttled.to_string().contains("retry after 7s"));
         assert!(throttled.is_retryable());
@@ -284,9 +253,7 @@ mod tests {
         let iam = |status| HssError::Iam {
             endpoint: "https://iam.example".into(),
             status,
-            code: None,
-            message: None,
-            request_id: None,
+            body: ErrorBody::default(),
         };
         assert_eq!(iam(Some(401)).reason(), "InvalidCredentials");
         assert!(!iam(Some(401)).is_retryable());

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::credentials::Secret;
-use super::error::HssError;
+use super::error::{ErrorBody, HssError};
 use super::model::ApiErrorBody;
 use super::transport::{request_id_of, transport_error};
 
@@ -193,9 +193,11 @@ async fn request_token(
     let iam_error = |status: Option<u16>, code, message, request_id| HssError::Iam {
         endpoint: target.clone(),
         status,
-        code,
-        message,
-        request_id,
+        body: ErrorBody {
+            code,
+            message,
+            request_id,
+        },
     };
     let obtained_at = jiff::Timestamp::now();
     let response = http

@@ -20,7 +20,7 @@ pub use chunk::{dedup_ids, merge_answer};
 pub use client::{ClientStats, HssClient};
 pub use config::ClientConfig;
 pub use credentials::{CredentialIdentity, Credentials, Secret};
-pub use error::{AuthKind, HssError};
+pub use error::{AuthKind, ErrorBody, HssError};
 pub use model::{HostRisk, HostsRiskResult, ListHostsRiskResponse};
 pub use observe::{AttemptOutcome, HssObserver};
 pub use scope::Scope;

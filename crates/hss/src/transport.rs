@@ -5,7 +5,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::config::ClientConfig;
 use super::credentials::Secret;
-use super::error::{AuthKind, HssError};
+use super::error::{AuthKind, ErrorBody, HssError};
 use super::model::ApiErrorBody;
 use super::retry::parse_retry_after;
 use super::scope::Scope;
@@ -259,51 +259,25 @@ pub fn hss_error_from(
 ) -> HssError {
     let parsed: ApiErrorBody = serde_json::from_slice(body).unwrap_or_default();
     let request_id = request_id_of(headers).or(parsed.request_id);
-    let code = parsed.error_code;
-    let message = parsed.error_msg;
+    let body = ErrorBody {
+        code: parsed.error_code,
+        message: parsed.error_msg,
+        request_id,
+    };
     match status {
-        401 => HssError::Authentication {
-            auth,
-            code,
-            message,
-            request_id,
-        },
+        401 => HssError::Authentication { auth, body },
         429 => HssError::Throttled {
             retry_after: headers
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, now)),
-            code,
-            message,
-            request_id,
+            body,
         },
-        403 => HssError::Forbidden {
-            code,
-            message,
-            request_id,
-        },
-        400 => HssError::BadRequest {
-            code,
-            message,
-            request_id,
-        },
-        404 => HssError::NotFound {
-            code,
-            message,
-            request_id,
-        },
-        500..=599 => HssError::Server {
-            status,
-            code,
-            message,
-            request_id,
-        },
-        _ => HssError::UnexpectedStatus {
-            status,
-            code,
-            message,
-            request_id,
-        },
+        403 => HssError::Forbidden(body),
+        400 => HssError::BadRequest(body),
+        404 => HssError::NotFound(body),
+        500..=599 => HssError::Server { status, body },
+        _ => HssError::UnexpectedStatus { status, body },
     }
 }
 

@@ -7,10 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::faults::Faults;
-use super::fleet::SimHost;
-use hostrisk_hss::model::{
-    AgentStatus, DetectResult, HssEdition, InstallResultCode, ProtectStatus,
-};
+use super::fleet::{FleetSpec, SimHost};
+use hostrisk_hss::model::{AgentStatus, DetectResult, HssEdition, InstallResultCode};
 
 /// Project id of the demo setup (32 lower-case hex characters, the shape of a real project id).
 pub const DEMO_PROJECT_ID: &str = "0a1b2c3d4e5f40718293a4b5c6d7e8f9";
@@ -71,21 +69,6 @@ impl std::fmt::Debug for IamUser {
             .field("name", &self.name)
             .field("domain", &self.domain)
             .finish_non_exhaustive()
-    }
-}
-
-/// How the generated part of the fleet is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FleetSpec {
-    /// Number of generated hosts (explicit hosts come on top).
-    pub hosts: usize,
-    /// Same seed, same fleet.
-    pub seed: u64,
-}
-
-impl Default for FleetSpec {
-    fn default() -> Self {
-        Self { hosts: 50, seed: 1 }
     }
 }
 
@@ -201,12 +184,18 @@ impl SimConfig {
     }
 }
 
-/// Protect status a freshly generated installed host gets; exists so demo hosts agree with
-/// the generator's rules (protection opened whenever an edition is set).
-pub(crate) fn protect_for(edition: &HssEdition) -> ProtectStatus {
-    if *edition == HssEdition::Null {
-        ProtectStatus::Closed
-    } else {
-        ProtectStatus::Opened
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_serializes_like_the_service_plus_its_enterprise_project() {
+        let host = &SimConfig::demo_hosts()[0];
+        let json = serde_json::to_value(host).expect("encodes");
+        assert_eq!(json["host_id"], "demo-web-01");
+        assert_eq!(json["enterprise_project_id"], "0");
+        assert_eq!(json["version"], "hss.version.enterprise");
+        let back: SimHost = serde_json::from_value(json).expect("decodes");
+        assert_eq!(&back, host);
     }
 }

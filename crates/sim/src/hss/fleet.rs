@@ -21,10 +21,34 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::config::{protect_for, FleetSpec};
 use hostrisk_hss::model::{
     AgentStatus, DetectResult, HostRisk, HssEdition, InstallResultCode, ProtectStatus,
 };
+
+/// How the generated part of the fleet is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetSpec {
+    /// Number of generated hosts (explicit hosts come on top).
+    pub hosts: usize,
+    /// Same seed, same fleet.
+    pub seed: u64,
+}
+
+impl Default for FleetSpec {
+    fn default() -> Self {
+        Self { hosts: 50, seed: 1 }
+    }
+}
+
+/// Protect status a freshly generated installed host gets; exists so demo hosts agree with
+/// the generator's rules (protection opened whenever an edition is set).
+pub(crate) fn protect_for(edition: &HssEdition) -> ProtectStatus {
+    if *edition == HssEdition::Null {
+        ProtectStatus::Closed
+    } else {
+        ProtectStatus::Opened
+    }
+}
 
 /// One simulated host: the exact record the service returns for it plus the enterprise
 /// project it belongs to (which the real answer does not carry).
@@ -343,16 +367,5 @@ mod tests {
                 _ => {}
             }
         }
-    }
-
-    #[test]
-    fn host_serializes_like_the_service_plus_its_enterprise_project() {
-        let host = &super::super::config::SimConfig::demo_hosts()[0];
-        let json = serde_json::to_value(host).expect("encodes");
-        assert_eq!(json["host_id"], "demo-web-01");
-        assert_eq!(json["enterprise_project_id"], "0");
-        assert_eq!(json["version"], "hss.version.enterprise");
-        let back: SimHost = serde_json::from_value(json).expect("decodes");
-        assert_eq!(&back, host);
     }
 }

@@ -22,7 +22,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::errors::{json_response, RequestId};
-use super::server::apply_latency;
 use super::state::{lock, IssuedToken, SimState};
 use hostrisk_hss::sign::constant_time_eq;
 
@@ -77,7 +76,7 @@ pub(crate) async fn issue_token(
     body: Bytes,
 ) -> Response {
     state.count(|c| c.total_requests += 1);
-    apply_latency(&state).await;
+    state.apply_latency().await;
     match issue(&state, &body) {
         Ok(response) => {
             state.count(|c| c.iam_tokens_issued += 1);

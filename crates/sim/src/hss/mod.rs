@@ -37,13 +37,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{
-    AccessKeyCredential, FleetSpec, IamUser, SimConfig, DEMO_ACCESS_KEY,
-    DEMO_ENTERPRISE_PROJECT_ID, DEMO_IAM_DOMAIN, DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_PROJECT_ID,
-    DEMO_PROJECT_NAME, DEMO_SECRET_KEY, DEMO_SECURITY_TOKEN, DEMO_STATIC_TOKEN,
-    DEMO_TEMP_ACCESS_KEY, DEMO_TEMP_SECRET_KEY,
+    AccessKeyCredential, IamUser, SimConfig, DEMO_ACCESS_KEY, DEMO_ENTERPRISE_PROJECT_ID,
+    DEMO_IAM_DOMAIN, DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_PROJECT_ID, DEMO_PROJECT_NAME,
+    DEMO_SECRET_KEY, DEMO_SECURITY_TOKEN, DEMO_STATIC_TOKEN, DEMO_TEMP_ACCESS_KEY,
+    DEMO_TEMP_SECRET_KEY,
 };
 pub use counters::SimCounters;
 pub use faults::{Faults, DEFAULT_QUOTA_PER_MINUTE};
+pub use fleet::FleetSpec;
 pub use fleet::{enterprise_projects_for_seed, generate_fleet, SimHost};
 
 use state::{lock, SimState};

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -65,13 +64,6 @@ async fn no_such_api(
     ApiFailure::no_such_api().into_response(&request_id)
 }
 
-pub(crate) async fn apply_latency(state: &SimState) {
-    let latency = state.faults().latency_ms;
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
-}
-
 async fn hosts_risk(
     State(state): State<Arc<SimState>>,
     Extension(request_id): Extension<RequestId>,
@@ -84,7 +76,7 @@ async fn hosts_risk(
         c.total_requests += 1;
         c.hss_requests += 1;
     });
-    apply_latency(&state).await;
+    state.apply_latency().await;
     // Taken from the raw path rather than axum's `Path`, whose own 400 for an undecodable
     // segment would not carry the gateway's error body.
     let project_id = uri

@@ -45,6 +45,14 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SimState {
+    /// Waits the configured answer latency, if any (every endpoint of the simulator).
+    pub(crate) async fn apply_latency(&self) {
+        let latency = self.faults().latency_ms;
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+    }
+
     pub(crate) fn new(config: &SimConfig) -> Self {
         let mut hosts = BTreeMap::new();
         for host in generate_fleet(config.fleet)
