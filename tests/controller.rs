@@ -237,7 +237,7 @@ async fn deleted_watch_stops_polling() {
     let after_delete = hss_calls(&h.sim);
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(hss_calls(&h.sim), after_delete, "no polls after delete");
-    assert!(h.ctx.scheduler.is_empty(), "poll state forgotten");
+    assert!(h.ctx.state.is_empty(), "watch state forgotten");
     h.stop().await;
 }
 

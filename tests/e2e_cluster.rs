@@ -336,7 +336,7 @@ async fn main_story_on_a_real_cluster() {
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ctx.scheduler.len() != 1 {
+    while ctx.state.len() != 1 {
         assert!(
             Instant::now() < deadline,
             "poll state not forgotten after delete"

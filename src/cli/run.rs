@@ -10,9 +10,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::controller::context::default_instance;
 use crate::controller::health;
-use crate::controller::schedule::BackoffPolicy;
+use crate::controller::BackoffPolicy;
+use crate::controller::{default_instance, kube_client};
 use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
 use crate::crd::duration::parse_duration;
 use crate::crd::validation::ValidationPolicy;
@@ -212,11 +212,13 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
     let settings = args.controller_settings().map_err(RunFailure::Usage)?;
     let hss = HssClient::new(args.client_config().map_err(RunFailure::Usage)?)
         .map_err(|e| RunFailure::Usage(e.to_string()))?;
-    let client = kube::Client::try_default().await.map_err(|e| {
+    let config = kube::Config::infer().await.map_err(|e| {
         RunFailure::Usage(format!(
             "no Kubernetes configuration (KUBECONFIG or in-cluster): {e}"
         ))
     })?;
+    let client = kube_client(config)
+        .map_err(|e| RunFailure::Usage(format!("cannot build the Kubernetes client: {e}")))?;
     let elector = if args.leader_elect {
         let config =
             LeaderElectionConfig::new(&args.lease_name, args.lease_namespace(), default_identity());

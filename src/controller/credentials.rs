@@ -1,5 +1,5 @@
-//! Credentials from the Secret a `HostRiskWatch` names, read at poll time from the resource's
-//! own namespace (never another one: the spec has no namespace field and the name is checked).
+//! Credentials from the data of the Secret a `HostRiskWatch` names (read from the resource's own
+//! namespace only, see [`super::secrets`]): pure parsing, no I/O.
 //!
 //! Accepted key sets: `accessKey` + `secretKey` (+ `securityToken` for temporary keys), or
 //! `authToken`, or `username` + `password` + `domainName` (IAM password login). Values are
@@ -9,9 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Secret as KubeSecret;
 use k8s_openapi::ByteString;
-use kube::Api;
 
 use crate::hss::endpoint::iam_endpoint_for_region;
 use crate::hss::{Credentials, Secret};
@@ -51,24 +49,6 @@ impl CredentialsProblem {
     }
 }
 
-/// The Kubernetes API failed to answer the Secret GET: retried like any API failure.
-#[derive(Debug, thiserror::Error)]
-#[error("reading Secret {namespace}/{name}: {source}")]
-pub struct SecretReadError {
-    pub namespace: String,
-    pub name: String,
-    #[source]
-    pub source: kube::Error,
-}
-
-/// What the Secret GET gave: the Secret's `resourceVersion` (`None` when there is no Secret) and
-/// the credentials, or the problem to show in the `CredentialsValid` condition.
-#[derive(Debug)]
-pub struct LoadedCredentials {
-    pub resource_version: Option<String>,
-    pub credentials: Result<Credentials, CredentialsProblem>,
-}
-
 /// Where the resource's HSS endpoint comes from, which decides the IAM endpoint for password
 /// logins.
 #[derive(Debug, Clone, Copy)]
@@ -80,41 +60,31 @@ pub enum EndpointSource<'a> {
     },
 }
 
-/// GETs Secret `name` in `namespace` and turns it into credentials.
-pub async fn load_credentials(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-    endpoint: EndpointSource<'_>,
-) -> Result<LoadedCredentials, SecretReadError> {
-    let not_loaded = |problem| LoadedCredentials {
-        resource_version: None,
-        credentials: Err(problem),
-    };
-    if !is_dns1123_subdomain(name) {
-        return Ok(not_loaded(CredentialsProblem::new(
-            reason::SECRET_NOT_FOUND,
-            format!("spec.credentialsSecretRef.name {name:?} is not a valid Secret name"),
-        )));
-    }
-    let api: Api<KubeSecret> = Api::namespaced(client.clone(), namespace);
-    let secret = api.get_opt(name).await.map_err(|source| SecretReadError {
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-        source,
-    })?;
-    let Some(secret) = secret else {
-        return Ok(not_loaded(CredentialsProblem::new(
-            reason::SECRET_NOT_FOUND,
-            format!("Secret {name:?} does not exist in namespace {namespace:?}"),
-        )));
-    };
-    let empty = BTreeMap::new();
-    let data = secret.data.as_ref().unwrap_or(&empty);
-    Ok(LoadedCredentials {
-        resource_version: secret.metadata.resource_version.clone(),
-        credentials: credentials_from_data(name, data, endpoint),
-    })
+/// The keys of a Secret's data the operator reads; anything else in the Secret is never kept.
+pub const CREDENTIAL_KEYS: [&str; 7] = [
+    ACCESS_KEY,
+    SECRET_KEY,
+    SECURITY_TOKEN,
+    AUTH_TOKEN,
+    USERNAME,
+    PASSWORD,
+    DOMAIN_NAME,
+];
+
+/// The problem of a watch whose Secret does not exist.
+pub fn secret_not_found(namespace: &str, name: &str) -> CredentialsProblem {
+    CredentialsProblem::new(
+        reason::SECRET_NOT_FOUND,
+        format!("Secret {name:?} does not exist in namespace {namespace:?}"),
+    )
+}
+
+/// The problem of a watch naming something that cannot be a Secret.
+pub fn invalid_secret_name(name: &str) -> CredentialsProblem {
+    CredentialsProblem::new(
+        reason::SECRET_NOT_FOUND,
+        format!("spec.credentialsSecretRef.name {name:?} is not a valid Secret name"),
+    )
 }
 
 /// Credentials from a Secret's `data`.
@@ -260,7 +230,7 @@ fn read_value(
 
 /// A DNS-1123 subdomain, as Kubernetes requires of Secret names (so a name cannot carry a path
 /// separator into the request URL).
-fn is_dns1123_subdomain(name: &str) -> bool {
+pub fn is_dns1123_subdomain(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|label| {

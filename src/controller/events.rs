@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType as KubeEventType, Recorder, Reporter};
 
-use super::health::Counters;
+use crate::metrics::Metrics;
 use crate::status::{EventType, TransitionEvent};
 
 /// The `action` of every Event: what the operator was doing when it noticed the transition.
@@ -36,13 +36,13 @@ pub async fn publish_events(
     reporter: &Reporter,
     regarding: &ObjectReference,
     events: &[TransitionEvent],
-    counters: &Counters,
+    metrics: &Metrics,
 ) {
     for event in events {
         let recorder = Recorder::new(client.clone(), reporter.clone());
         match recorder.publish(&to_kube_event(event), regarding).await {
             Ok(()) => {
-                Counters::inc(&counters.events_published);
+                metrics.record_event(true);
                 tracing::info!(
                     namespace = regarding.namespace.as_deref().unwrap_or_default(),
                     name = regarding.name.as_deref().unwrap_or_default(),
@@ -52,7 +52,7 @@ pub async fn publish_events(
                 );
             }
             Err(error) => {
-                Counters::inc(&counters.events_failed);
+                metrics.record_event(false);
                 tracing::warn!(
                     namespace = regarding.namespace.as_deref().unwrap_or_default(),
                     name = regarding.name.as_deref().unwrap_or_default(),

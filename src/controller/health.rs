@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -56,25 +56,6 @@ impl Health {
         self.is_live()
             && self.crd_found.load(Ordering::SeqCst)
             && self.watches_synced.load(Ordering::SeqCst)
-    }
-}
-
-/// Counters of what the controller did since it started (in-process; `/metrics` serves
-/// [`crate::metrics::Metrics`]).
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub reconciles: AtomicU64,
-    pub reconcile_errors: AtomicU64,
-    pub polls: AtomicU64,
-    pub poll_failures: AtomicU64,
-    pub status_writes: AtomicU64,
-    pub events_published: AtomicU64,
-    pub events_failed: AtomicU64,
-}
-
-impl Counters {
-    pub fn inc(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -1,28 +1,36 @@
 //! The reconciling controller: `HostRiskWatch` resources in, HSS risk status out.
 //!
-//! - [`context`]: what reconciles share (the seam for tests).
-//! - [`reconcile`]: one reconcile, from spec to status write and Events.
-//! - [`schedule`]: when each resource polls (interval jitter, backoff, in-memory state).
-//! - [`credentials`]: the Secret of a resource turned into HSS credentials.
-//! - [`status_write`]: the merge patch on `/status`, and the statuses this process keeps.
-//! - [`slim`]: objects without their host lists in the reflector store.
-//! - [`events`]: transition Events on `events.k8s.io/v1`.
-//! - [`run`]: the kube-runtime `Controller` wiring.
-//! - [`health`]: `/livez`, `/readyz`, `/metrics`.
+//! The files form layers, each importing only from those above it in this list:
+//! - [`error`], [`settings`]: the error type, the settings and names;
+//! - [`state`]: the one owner of what is kept per watch ([`state::WatchTable`]);
+//! - [`context`]: what reconciles share (the seam for tests);
+//! - [`credentials`], [`secrets`]: a watch's Secret turned into HSS credentials, read once per
+//!   `resourceVersion`; [`status_write`]: the previous status and the merge patch on
+//!   `/status`; [`events`]: transition Events on `events.k8s.io/v1`; [`slim`]: objects
+//!   without their host lists in the reflector store; [`snapshot`]: status as metric gauges;
+//! - [`reconcile`]: one reconcile, as the steps of one value;
+//! - [`triggers`]: Secret changes and poller updates as reconcile triggers;
+//! - [`run`]: the kube-runtime `Controller` wiring; [`health`]: `/livez`, `/readyz`, `/metrics`.
 
-pub mod batched;
 pub mod context;
 pub mod credentials;
+pub mod error;
 pub mod events;
 pub mod health;
-pub mod poller_link;
-pub mod prepare;
 pub mod reconcile;
 pub mod run;
-pub mod schedule;
+pub mod secrets;
+pub mod settings;
 pub mod slim;
 pub mod snapshot;
+pub mod state;
 pub mod status_write;
+pub mod triggers;
 
-pub use context::{Context, ControllerSettings, PollingMode, CONTROLLER_NAME};
+pub use context::Context;
+pub use error::Error;
 pub use run::{run_controllers, RunError};
+pub use settings::{
+    default_instance, kube_client, BackoffPolicy, ControllerSettings, PollingMode, CONTROLLER_NAME,
+    USER_AGENT,
+};

@@ -1,7 +1,17 @@
-//! One reconcile of a `HostRiskWatch`: first status, the checks of [`super::prepare`], the HSS
-//! poll (per watch here, or through the shared poller in [`super::batched`]), the pure status
-//! computation, the status write (only when needed), the Events, the metrics, and when to come
-//! back.
+//! One reconcile of a `HostRiskWatch`, as the steps of [`WatchReconcile`]:
+//!
+//! 1. the previous status (kept in the table, seeded from the watch);
+//! 2. the plan: validate the spec, honour `suspend`, resolve the credentials (from the table;
+//!    the Secret is read only when its `resourceVersion` changed) and the HSS scope;
+//! 3. register the watch with the poller (a no-op when nothing changed), or unregister it;
+//! 4. the outcome to show: the poller's newest update, the reason it is not polled, or
+//!    `Pending` while HSS has not answered for this generation;
+//! 5. the pure status computation, the status write (only when something but timestamps
+//!    changed), the transition Events and the metrics.
+//!
+//! The poller drives polling: a reconcile never calls HSS, and comes back when the poller
+//! publishes an update, the spec or the refresh annotation changes, or the Secret changes. With
+//! nothing changed, a reconcile sends nothing to the API server.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,330 +19,299 @@ use std::time::{Duration, Instant};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
-use super::batched::reconcile_batched;
-use super::context::{Context, PollingMode};
-use super::credentials::SecretReadError;
+use super::context::Context;
+use super::credentials::EndpointSource;
+use super::error::{Error, Result};
 use super::events::publish_events;
-use super::health::Counters;
-use super::prepare::{finish_unpolled, prepare, Prepared, ReadyToPoll};
-use super::schedule::{Due, Observed, WatchKey};
+use super::secrets;
 use super::snapshot::watch_snapshot;
 use super::status_write::{previous_status, write_status, Previous};
-use crate::crd::validation::{validate_spec, ValidatedSpec};
-use crate::crd::{HostRiskWatch, HostRiskWatchStatus, REFRESH_ANNOTATION};
-use crate::hss::{Credentials, HssError, Scope};
+use crate::crd::validation::{condition_reason, describe, validate_spec};
+use crate::crd::{HostRiskWatch, HostRiskWatchStatus, WatchKey, REFRESH_ANNOTATION};
+use crate::hss::Scope;
 use crate::metrics::ReconcileOutcome;
+use crate::poller::{WatchRegistration, WatchUpdate};
 use crate::status::{compute_status_with_quota, PollFailure, PollOutcome, StatusInput};
 
-/// A reconcile that could not finish because the Kubernetes API failed; retried with backoff.
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error("HostRiskWatch has no namespace")]
-    MissingNamespace,
-    #[error("writing status of {namespace}/{name}: {source}")]
-    StatusWrite {
-        namespace: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("reading {namespace}/{name} for its full status: {source}")]
-    StatusRead {
-        namespace: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("serializing status: {0}")]
-    Serialize(#[from] serde_json::Error),
-    #[error(transparent)]
-    SecretRead(#[from] SecretReadError),
-}
-
-impl ReconcileError {
-    /// CamelCase reason for `hostrisk_reconcile_errors_total{reason}`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::MissingNamespace => "MissingNamespace",
-            Self::StatusWrite { .. } => "StatusWriteFailed",
-            Self::StatusRead { .. } => "StatusReadFailed",
-            Self::Serialize(_) => "SerializeFailed",
-            Self::SecretRead(_) => "SecretReadFailed",
-        }
-    }
-
-    /// Short label for logs and metrics.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Self::MissingNamespace => "missing_namespace",
-            Self::StatusWrite { .. } => "status_write",
-            Self::StatusRead { .. } => "status_read",
-            Self::Serialize(_) => "serialize",
-            Self::SecretRead(_) => "secret_read",
-        }
-    }
-}
-
-/// The key of `watch` in the poll table.
-pub fn watch_key(watch: &HostRiskWatch) -> Result<WatchKey, ReconcileError> {
-    Ok(WatchKey {
-        namespace: watch.namespace().ok_or(ReconcileError::MissingNamespace)?,
-        name: watch.name_any(),
-    })
-}
-
-/// What decides whether a poll is due.
-pub fn observed(watch: &HostRiskWatch) -> Observed {
-    Observed {
-        uid: watch.uid(),
-        generation: watch.meta().generation,
-        refresh_requested_at: watch.annotations().get(REFRESH_ANNOTATION).cloned(),
-    }
-}
-
-/// The interval in force for `watch` even when its spec is invalid (for backoff caps).
-fn interval_for(watch: &HostRiskWatch, ctx: &Context) -> Duration {
-    validate_spec(&watch.spec, &ctx.settings.policy)
-        .map(|v| v.interval)
-        .unwrap_or(ctx.settings.policy.default_interval)
-}
-
 /// The reconciler given to `kube_runtime::Controller::run`.
-pub async fn reconcile(
-    watch: Arc<HostRiskWatch>,
-    ctx: Arc<Context>,
-) -> Result<Action, ReconcileError> {
+pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    let result = reconcile_watch(&watch, &ctx).await;
+    let Some(key) = WatchKey::of(&watch) else {
+        return Err(Error::MissingNamespace);
+    };
+    let result = WatchReconcile {
+        watch: &watch,
+        ctx: &ctx,
+        key: &key,
+    }
+    .run()
+    .await;
+    ctx.state.settled(&key);
     let outcome = match &result {
-        Ok(_) => ReconcileOutcome::Ok,
+        Ok(_) => {
+            ctx.state.record_success(&key);
+            ReconcileOutcome::Ok
+        }
         Err(error) => ReconcileOutcome::Error(error.reason()),
     };
     ctx.metrics.record_reconcile(outcome, started.elapsed());
     result
 }
 
-async fn reconcile_watch(watch: &HostRiskWatch, ctx: &Context) -> Result<Action, ReconcileError> {
-    Counters::inc(&ctx.counters.reconciles);
-    let key = watch_key(watch)?;
-    let observed = observed(watch);
-    let mut previous = match previous_status(watch, ctx, &key).await? {
-        Previous::Status(status) => status,
-        Previous::Stale => {
-            tracing::debug!(namespace = %key.namespace, name = %key.name, "object gone or re-created; waiting for its events");
-            return Ok(Action::await_change());
-        }
+/// The error policy given to `Controller::run`: back off exponentially with jitter, capped at
+/// the interval, and never stop retrying.
+pub fn error_policy(watch: Arc<HostRiskWatch>, error: &Error, ctx: Arc<Context>) -> Action {
+    let default = ctx.settings.policy.default_interval;
+    let Some(key) = WatchKey::of(&watch) else {
+        tracing::error!(reason = error.reason(), %error, "cannot reconcile");
+        return Action::requeue(default);
     };
-
-    if previous.is_none() {
-        // kstatus reads a resource without status as current: say at once that it is pending.
-        let update = status_update(
-            watch,
-            ctx,
-            None,
-            PollOutcome::Pending,
-            interval_for(watch, ctx),
-            None,
-        );
-        write_status(watch, ctx, &key, &update.status, None).await?;
-        previous = Some(update.status);
-    }
-
-    if ctx.settings.polling == PollingMode::Batched {
-        if let Some(poller) = ctx.poller.get() {
-            return reconcile_batched(watch, ctx, &key, observed, previous.as_ref(), &poller).await;
-        }
-    }
-
-    let reason = match ctx.scheduler.due(&key, &observed, Instant::now()) {
-        Due::NotBefore(wait) => return Ok(Action::requeue(wait)),
-        Due::Now(reason) => reason,
-    };
-    tracing::debug!(
-        namespace = %key.namespace,
-        name = %key.name,
-        generation = observed.generation.unwrap_or_default(),
-        trigger = reason.as_str(),
-        "poll due"
-    );
-
-    let ReadyToPoll {
-        spec: validated,
-        scope,
-        credentials,
-        ..
-    } = match prepare(watch, ctx, &key).await? {
-        Prepared::Unpolled(unpolled) => {
-            return finish_unpolled(watch, ctx, &key, previous.as_ref(), observed, unpolled).await;
-        }
-        Prepared::Ready(ready) => *ready,
-    };
-    let outcome = poll(watch, ctx, &key, &validated, &scope, &credentials).await;
-    let failed = !matches!(outcome, PollOutcome::Success(_));
-    let retry_after = match &outcome {
-        PollOutcome::Failed(failure) => failure.retry_after,
-        _ => None,
-    };
-    finish(
-        watch,
-        ctx,
-        &key,
-        previous.as_ref(),
-        outcome,
-        validated.interval,
-        None,
-    )
-    .await?;
-    let now = Instant::now();
-    let delay = if failed {
-        ctx.scheduler
-            .record_failure(&key, observed, validated.interval, retry_after, now)
-    } else {
-        ctx.scheduler
-            .record_success(&key, observed, validated.interval, now)
-    };
-    tracing::debug!(namespace = %key.namespace, name = %key.name, delay_ms = delay.as_millis() as u64, failed, "next poll scheduled");
-    Ok(Action::requeue(delay))
-}
-
-/// One HSS call per watch ([`PollingMode::PerWatch`]).
-async fn poll(
-    watch: &HostRiskWatch,
-    ctx: &Context,
-    key: &WatchKey,
-    spec: &ValidatedSpec,
-    scope: &Scope,
-    credentials: &Credentials,
-) -> PollOutcome {
-    // Only a closed semaphore fails, and Context never closes it.
-    let _permit = ctx.poll_permits.acquire().await.ok();
-    Counters::inc(&ctx.counters.polls);
-    let started = Instant::now();
-    match ctx
-        .hss
-        .list_hosts_risk(scope, credentials, &spec.host_ids)
-        .await
-    {
-        Ok(result) => {
-            tracing::info!(
-                namespace = %key.namespace,
-                name = %key.name,
-                generation = watch.meta().generation.unwrap_or_default(),
-                hosts = spec.host_ids.len(),
-                found = result.hosts.len(),
-                request_id = result.request_ids.last().map(String::as_str).unwrap_or_default(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "polled HSS"
-            );
-            PollOutcome::Success(result)
-        }
-        Err(error) => failure_outcome(ctx, key, &error),
-    }
-}
-
-pub(super) fn failure_outcome(ctx: &Context, key: &WatchKey, error: &HssError) -> PollOutcome {
-    Counters::inc(&ctx.counters.poll_failures);
+    let failures = ctx.state.record_failure(&key);
+    let interval = validate_spec(&watch.spec, &ctx.settings.policy)
+        .map(|v| v.interval)
+        .unwrap_or(default);
+    let delay = ctx
+        .settings
+        .backoff
+        .capped_at(interval)
+        .delay(failures, None);
     tracing::warn!(
         namespace = %key.namespace,
         name = %key.name,
         reason = error.reason(),
-        request_id = error.request_id().unwrap_or_default(),
-        %error,
-        "HSS poll failed"
-    );
-    PollOutcome::Failed(PollFailure::from(error))
-}
-
-fn status_update(
-    watch: &HostRiskWatch,
-    ctx: &Context,
-    previous: Option<&HostRiskWatchStatus>,
-    outcome: PollOutcome,
-    interval: Duration,
-    achieved: Option<Duration>,
-) -> crate::status::StatusUpdate {
-    compute_status_with_quota(
-        StatusInput {
-            spec: &watch.spec,
-            generation: watch.meta().generation,
-            previous,
-            outcome,
-            now: jiff::Timestamp::now(),
-            heartbeat: ctx.settings.status_heartbeat,
-            effective_interval: interval,
-        },
-        achieved,
-    )
-}
-
-/// Computes the new status, writes it if needed, then publishes the transition Events.
-/// `achieved` is the interval the shared poller measured for the watch, if any.
-pub(super) async fn finish(
-    watch: &HostRiskWatch,
-    ctx: &Context,
-    key: &WatchKey,
-    previous: Option<&HostRiskWatchStatus>,
-    outcome: PollOutcome,
-    interval: Duration,
-    achieved: Option<Duration>,
-) -> Result<(), ReconcileError> {
-    let success = matches!(outcome, PollOutcome::Success(_));
-    let update = status_update(watch, ctx, previous, outcome, interval, achieved);
-    if !update.needs_write {
-        ctx.metrics.record_status_write(false);
-    }
-    if update.needs_write {
-        write_status(watch, ctx, key, &update.status, previous).await?;
-    }
-    if success {
-        if let Some(summary) = &update.status.summary {
-            ctx.metrics.set_watch_gauges(
-                &key.namespace,
-                &key.name,
-                &watch_snapshot(summary, &update.status.hosts),
-            );
-        }
-    }
-    if !update.events.is_empty() {
-        let regarding = watch.object_ref(&());
-        publish_events(
-            &ctx.client,
-            &ctx.reporter(),
-            &regarding,
-            &update.events,
-            &ctx.counters,
-        )
-        .await;
-    }
-    Ok(())
-}
-
-/// The error policy given to `Controller::run`: back off exponentially with jitter, capped at the
-/// interval, and never stop retrying.
-pub fn error_policy(
-    watch: Arc<HostRiskWatch>,
-    error: &ReconcileError,
-    ctx: Arc<Context>,
-) -> Action {
-    Counters::inc(&ctx.counters.reconcile_errors);
-    let Ok(key) = watch_key(&watch) else {
-        tracing::error!(%error, "cannot reconcile");
-        return Action::requeue(ctx.settings.policy.default_interval);
-    };
-    let delay = ctx.scheduler.record_failure(
-        &key,
-        observed(&watch),
-        interval_for(&watch, &ctx),
-        None,
-        Instant::now(),
-    );
-    tracing::warn!(
-        namespace = %key.namespace,
-        name = %key.name,
-        reason = error.metric_label(),
         %error,
         retry_in_ms = delay.as_millis() as u64,
         "reconcile failed"
     );
     Action::requeue(delay)
+}
+
+/// What to do with a watch after its spec, Secret and scope were looked at.
+enum Plan {
+    /// Poll it with this registration.
+    Poll(Box<WatchRegistration>),
+    /// Do not poll it; show `outcome` (refused, suspended, unusable credentials).
+    Skip {
+        outcome: PollOutcome,
+        interval: Duration,
+    },
+}
+
+/// One reconcile of one watch.
+struct WatchReconcile<'a> {
+    watch: &'a HostRiskWatch,
+    ctx: &'a Context,
+    key: &'a WatchKey,
+}
+
+impl WatchReconcile<'_> {
+    fn uid(&self) -> Option<&str> {
+        self.watch.meta().uid.as_deref()
+    }
+
+    async fn run(&self) -> Result<Action> {
+        let previous = match previous_status(self.watch, self.ctx, self.key).await? {
+            Previous::Status(status) => status,
+            Previous::Stale => {
+                tracing::debug!(namespace = %self.key.namespace, name = %self.key.name, "object gone or re-created; waiting for its events");
+                return Ok(Action::await_change());
+            }
+        };
+        match self.plan().await? {
+            Plan::Skip { outcome, interval } => {
+                self.ctx.state.unregister(self.key);
+                self.finish(previous.as_ref(), outcome, interval, None)
+                    .await?;
+            }
+            Plan::Poll(registration) => {
+                let interval = registration.interval;
+                self.ctx.state.register(self.uid(), *registration);
+                match self.ctx.state.next_update(self.key) {
+                    Some(update) => self.apply(previous.as_ref(), update, interval).await?,
+                    // Say at once that the watch is pending (kstatus reads a resource without
+                    // status as current), or that HSS has not answered for the new spec yet
+                    // (instead of showing the old spec's data as current).
+                    None if previous.as_ref().is_none_or(|p| {
+                        p.observed_generation != self.watch.metadata.generation
+                    }) =>
+                    {
+                        self.finish(previous.as_ref(), PollOutcome::Pending, interval, None)
+                            .await?;
+                    }
+                    None => {}
+                }
+            }
+        }
+        Ok(Action::await_change())
+    }
+
+    /// Validates the spec and resolves the credentials and the scope. Only a Kubernetes API
+    /// failure while reading the Secret is an error; everything else is an outcome in status.
+    async fn plan(&self) -> Result<Plan> {
+        let ctx = self.ctx;
+        let spec = match validate_spec(&self.watch.spec, &ctx.settings.policy) {
+            Ok(validated) => validated,
+            Err(errors) => {
+                let message = describe(&errors);
+                let outcome = match condition_reason(&errors) {
+                    "EndpointNotAllowed" => PollOutcome::EndpointNotAllowed(message),
+                    _ => PollOutcome::InvalidSpec(message),
+                };
+                return Ok(Plan::Skip {
+                    outcome,
+                    interval: ctx.settings.policy.default_interval,
+                });
+            }
+        };
+        if spec.suspend {
+            return Ok(Plan::Skip {
+                outcome: PollOutcome::Suspended,
+                interval: spec.interval,
+            });
+        }
+        let endpoint = match spec.region.as_deref() {
+            Some(region) => EndpointSource::Region(region),
+            None => EndpointSource::Explicit {
+                iam_endpoint: ctx.settings.iam_endpoint.as_ref(),
+            },
+        };
+        let resolved =
+            secrets::resolve(ctx, self.key, self.uid(), &spec.secret_name, endpoint).await?;
+        let credentials = match resolved.credentials {
+            Ok(credentials) => credentials,
+            Err(problem) => {
+                tracing::warn!(
+                    namespace = %self.key.namespace,
+                    name = %self.key.name,
+                    reason = problem.reason,
+                    problem = %problem.message,
+                    "credentials problem"
+                );
+                return Ok(Plan::Skip {
+                    outcome: PollOutcome::CredentialsProblem {
+                        reason: problem.reason,
+                        message: problem.message,
+                    },
+                    interval: spec.interval,
+                });
+            }
+        };
+        let scope = match Scope::for_endpoint(
+            spec.endpoint.clone(),
+            spec.project_id.clone(),
+            spec.enterprise_project_id.clone(),
+        ) {
+            Ok(scope) => scope,
+            Err(error) => {
+                return Ok(Plan::Skip {
+                    outcome: PollOutcome::Failed(PollFailure::from(&error)),
+                    interval: spec.interval,
+                })
+            }
+        };
+        Ok(Plan::Poll(Box::new(WatchRegistration {
+            key: self.key.clone(),
+            scope,
+            credentials,
+            host_ids: spec.host_ids,
+            interval: spec.interval,
+            revision: self.revision(resolved.version.as_deref()),
+        })))
+    }
+
+    /// The registration revision: what, when it changes, asks the poller for a prompt refresh
+    /// (a re-created object, a spec change, a refresh request, other credentials).
+    fn revision(&self, secret_version: Option<&str>) -> String {
+        format!(
+            "uid={};generation={};refresh={};secret={}",
+            self.uid().unwrap_or_default(),
+            self.watch.metadata.generation.unwrap_or_default(),
+            self.watch
+                .annotations()
+                .get(REFRESH_ANNOTATION)
+                .map(String::as_str)
+                .unwrap_or_default(),
+            secret_version.unwrap_or_default(),
+        )
+    }
+
+    /// Shows a poller update; kept to apply again when its status cannot be written.
+    async fn apply(
+        &self,
+        previous: Option<&HostRiskWatchStatus>,
+        update: WatchUpdate,
+        interval: Duration,
+    ) -> Result<()> {
+        let outcome = match update.outcome.clone() {
+            Ok(result) => PollOutcome::Success(result),
+            Err(failure) => {
+                tracing::warn!(
+                    namespace = %self.key.namespace,
+                    name = %self.key.name,
+                    reason = failure.reason,
+                    request_id = failure.request_id.as_deref().unwrap_or_default(),
+                    error = %failure.message,
+                    "HSS poll failed"
+                );
+                PollOutcome::Failed(failure)
+            }
+        };
+        let written = self
+            .finish(previous, outcome, interval, update.smoothed_interval)
+            .await;
+        if written.is_err() {
+            self.ctx.state.keep_unapplied(self.key, update);
+        }
+        written
+    }
+
+    /// Computes the new status, writes it if needed, then publishes the transition Events and
+    /// sets the watch's gauges. `achieved` is the interval the poller measured, if any.
+    async fn finish(
+        &self,
+        previous: Option<&HostRiskWatchStatus>,
+        outcome: PollOutcome,
+        interval: Duration,
+        achieved: Option<Duration>,
+    ) -> Result<()> {
+        let ctx = self.ctx;
+        let success = matches!(outcome, PollOutcome::Success(_));
+        let update = compute_status_with_quota(
+            StatusInput {
+                spec: &self.watch.spec,
+                generation: self.watch.meta().generation,
+                previous,
+                outcome,
+                now: jiff::Timestamp::now(),
+                heartbeat: ctx.settings.status_heartbeat,
+                effective_interval: interval,
+            },
+            achieved,
+        );
+        if update.needs_write {
+            write_status(self.watch, ctx, self.key, &update.status, previous).await?;
+        } else {
+            ctx.metrics.record_status_write(false);
+        }
+        if success {
+            if let Some(summary) = &update.status.summary {
+                ctx.metrics.set_watch_gauges(
+                    &self.key.namespace,
+                    &self.key.name,
+                    &watch_snapshot(summary, &update.status.hosts),
+                );
+            }
+        }
+        if !update.events.is_empty() {
+            publish_events(
+                &ctx.client,
+                &ctx.reporter(),
+                &self.watch.object_ref(&()),
+                &update.events,
+                &ctx.metrics,
+            )
+            .await;
+        }
+        Ok(())
+    }
 }

@@ -1,11 +1,11 @@
 //! Slim objects for the reflector store: one full copy of each status in memory, not two.
 //!
 //! The reconciler computes every status from the previous one, and the freshest previous status
-//! is the one this process wrote last ([`WrittenStatuses`]). Keeping the per-host list in the
+//! is the one this process wrote last (kept in the [`WatchTable`]). Keeping the per-host list in the
 //! reflector store as well doubled the operator's memory at scale (1,000 watches × 100 hosts:
 //! ~45 MiB per copy), and a real API server adds `managedFields`, which for a list-map of 100
 //! hosts is larger than the status itself. So, before an object enters the store:
-//! - its status is handed to [`WrittenStatuses`] (start-up, re-list, a re-created object, a
+//! - its status is handed to the [`WatchTable`] (start-up, re-list, a re-created object, a
 //!   status written by a previous leader still draining), unless it is older than this
 //!   process's own last write;
 //! - the store keeps the status without `hosts` (conditions, summary and generation stay, for
@@ -15,18 +15,17 @@
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
-use super::reconcile::watch_key;
-use super::status_write::WrittenStatuses;
-use crate::crd::HostRiskWatch;
+use super::state::WatchTable;
+use crate::crd::{HostRiskWatch, WatchKey};
 
 /// The annotation `kubectl apply` keeps a copy of the whole object in.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Slims the object of a watch event, first handing its full status to `written` where needed.
-pub fn slim_event(written: &WrittenStatuses, event: &mut watcher::Event<HostRiskWatch>) {
+pub fn slim_event(table: &WatchTable, event: &mut watcher::Event<HostRiskWatch>) {
     match event {
         watcher::Event::Apply(watch) | watcher::Event::InitApply(watch) => {
-            keep_status(written, watch);
+            keep_status(table, watch);
             slim(watch);
         }
         watcher::Event::Delete(watch) => slim(watch),
@@ -34,12 +33,12 @@ pub fn slim_event(written: &WrittenStatuses, event: &mut watcher::Event<HostRisk
     }
 }
 
-fn keep_status(written: &WrittenStatuses, watch: &HostRiskWatch) {
-    let (Ok(key), Some(status)) = (watch_key(watch), watch.status.as_ref()) else {
+fn keep_status(table: &WatchTable, watch: &HostRiskWatch) {
+    let (Some(key), Some(status)) = (WatchKey::of(watch), watch.status.as_ref()) else {
         return;
     };
     let version = watch.metadata.resource_version.as_deref();
-    written.seed(&key, watch.uid(), version, || status.clone());
+    table.seed(&key, watch.metadata.uid.as_deref(), version, status);
 }
 
 fn slim(watch: &mut HostRiskWatch) {
@@ -53,9 +52,9 @@ fn slim(watch: &mut HostRiskWatch) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::schedule::WatchKey;
     use crate::crd::status::HostStatus;
     use crate::crd::{HostRiskWatchSpec, HostRiskWatchStatus};
+    use crate::metrics::{Metrics, MetricsOptions};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 
     fn watch(uid: &str, hosts: &[&str]) -> HostRiskWatch {
@@ -91,22 +90,23 @@ mod tests {
     }
 
     fn key() -> WatchKey {
-        WatchKey {
-            namespace: "ns".into(),
-            name: "w".into(),
-        }
+        WatchKey::new("ns", "w")
     }
 
-    fn kept_hosts(written: &WrittenStatuses, uid: &str) -> Vec<String> {
+    fn table() -> WatchTable {
+        WatchTable::new(Metrics::new(MetricsOptions::default()))
+    }
+
+    fn kept_hosts(written: &WatchTable, uid: &str) -> Vec<String> {
         written
-            .kept(&key(), Some(uid))
+            .kept_status(&key(), Some(uid))
             .map(|s| s.hosts.into_iter().map(|h| h.host_id).collect())
             .unwrap_or_default()
     }
 
     #[test]
     fn the_store_copy_loses_hosts_and_bulky_metadata_but_the_status_is_kept() {
-        let written = WrittenStatuses::default();
+        let written = table();
         let mut event = watcher::Event::InitApply(watch("u1", &["h1", "h2"]));
         slim_event(&written, &mut event);
         let watcher::Event::InitApply(slimmed) = event else {
@@ -122,12 +122,12 @@ mod tests {
 
     #[test]
     fn what_this_process_wrote_is_not_replaced_by_a_stale_watch_event() {
-        let written = WrittenStatuses::default();
-        written.remember(
+        let written = table();
+        written.remember_write(
             &key(),
-            Some("u1".into()),
+            Some("u1"),
             Some("7".into()),
-            watch("u1", &["newer"]).status.expect("status"),
+            &watch("u1", &["newer"]).status.expect("status"),
         );
         slim_event(
             &written,
@@ -155,8 +155,8 @@ mod tests {
 
     #[test]
     fn a_deletion_does_not_seed_anything() {
-        let written = WrittenStatuses::default();
+        let written = table();
         slim_event(&written, &mut watcher::Event::Delete(watch("u1", &["h1"])));
-        assert_eq!(written.kept(&key(), Some("u1")), None);
+        assert_eq!(written.kept_status(&key(), Some("u1")), None);
     }
 }

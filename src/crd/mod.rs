@@ -3,12 +3,14 @@
 
 pub mod cel;
 pub mod duration;
+pub mod key;
 pub mod render;
 pub mod schema;
 pub mod spec;
 pub mod status;
 pub mod validation;
 
+pub use key::WatchKey;
 pub use spec::{CredentialsSecretRef, HostRiskWatch, HostRiskWatchSpec};
 pub use status::{HostRiskSummary, HostRiskWatchStatus, HostStatus};
 

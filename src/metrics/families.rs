@@ -60,6 +60,7 @@ pub(crate) struct Families {
     pub reconcile_duration: Histogram,
     pub status_writes: Counter,
     pub status_writes_skipped: Counter,
+    pub events: Family<ResultLabels, Counter>,
     pub hss_requests: Family<HssRequestLabels, Counter>,
     pub hss_request_duration: Histogram,
     pub hss_throttled: Counter,
@@ -78,6 +79,7 @@ impl Families {
             reconcile_duration: Histogram::new(RECONCILE_BUCKETS),
             status_writes: Counter::default(),
             status_writes_skipped: Counter::default(),
+            events: Family::default(),
             hss_requests: Family::default(),
             hss_request_duration: Histogram::new(HSS_REQUEST_BUCKETS),
             hss_throttled: Counter::default(),
@@ -141,6 +143,11 @@ impl Families {
             "status_writes_skipped",
             "Status patches not sent because nothing but timestamps would have changed",
             families.status_writes_skipped.clone(),
+        );
+        r.register(
+            "events",
+            "Kubernetes Events of transitions the operator sent, by result (published|failed)",
+            families.events.clone(),
         );
 
         r.register(

@@ -170,6 +170,45 @@ impl Metrics {
         }
     }
 
+    /// One transition Event sent to the API server (`published`) or refused (`failed`).
+    pub fn record_event(&self, published: bool) {
+        let result = if published { "published" } else { "failed" };
+        self.inner
+            .families
+            .events
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// Reconciles so far (both results), for the benchmark's reconciles-per-sweep figure.
+    pub fn reconciles_total(&self) -> u64 {
+        self.reconciles("ok") + self.reconciles("error")
+    }
+
+    /// Transition Events published so far.
+    pub fn events_published_total(&self) -> u64 {
+        self.inner
+            .families
+            .events
+            .get_or_create(&ResultLabels {
+                result: "published",
+            })
+            .get()
+    }
+
+    /// Reconciles so far that failed.
+    pub fn reconcile_errors_total(&self) -> u64 {
+        self.reconciles("error")
+    }
+
+    fn reconciles(&self, result: &'static str) -> u64 {
+        self.inner
+            .families
+            .reconciles
+            .get_or_create(&ResultLabels { result })
+            .get()
+    }
+
     /// Whether this instance currently leads (set `true` once when leader election is off).
     pub fn set_leader(&self, leading: bool) {
         self.inner.families.leader.set(i64::from(leading));

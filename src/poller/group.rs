@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::compact::CompactRisk;
 use super::types::{GroupKey, GroupStats, PollerOptions, WatchKey, WatchRegistration};
 use crate::hss::chunk::dedup_ids;
 use crate::hss::{Credentials, Scope};
+use crate::status::compact::CompactRisk;
 
 /// A host id, shared by the host table and every watch that lists it (at 1,000 watches × 100
 /// hosts, one allocation per id instead of one per use).
@@ -127,9 +127,9 @@ pub(crate) struct GroupState {
 }
 
 impl GroupState {
-    pub fn new(reg: &WatchRegistration, options: PollerOptions) -> Self {
+    pub fn new(key: GroupKey, reg: &WatchRegistration, options: PollerOptions) -> Self {
         Self {
-            key: reg.group_key(),
+            key,
             scope: reg.scope.clone(),
             credentials: reg.credentials.clone(),
             options,

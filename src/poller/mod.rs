@@ -69,7 +69,6 @@
 //! One call at a time per group: calls of a group are sequential (a call takes milliseconds
 //! to a second, permits are seconds apart at the real quota).
 
-mod compact;
 mod group;
 #[cfg(test)]
 mod group_tests;
@@ -88,7 +87,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use types::{
-    GroupKey, GroupStats, PollerOptions, PollerStats, WatchKey, WatchRegistration, WatchUpdate,
+    GroupKey, GroupStats, Grouping, PollerOptions, PollerStats, WatchKey, WatchRegistration,
+    WatchUpdate,
 };
 
 use crate::hss::ratelimit::RateLimiter;
@@ -151,6 +151,11 @@ pub(crate) struct Shared {
     client: HssClient,
     options: PollerOptions,
     planner: RateLimiter,
+    /// Bounds the calls in flight over all groups ([`PollerOptions::max_calls_in_flight`]).
+    in_flight: Option<tokio::sync::Semaphore>,
+    /// While true no group plans a call: the owner is still registering the watches it
+    /// already knows (operator start, new leader), so the first sweep packs all of them.
+    held: tokio::sync::watch::Sender<bool>,
     cancel: CancellationToken,
     runtime: tokio::runtime::Handle,
     state: Mutex<State>,
@@ -185,6 +190,9 @@ impl Poller {
             .clamp(1, client.config().chunk_size.max(1));
         let shared = Arc::new(Shared {
             planner: RateLimiter::new(options.calls_per_window, options.window),
+            in_flight: (options.max_calls_in_flight > 0)
+                .then(|| tokio::sync::Semaphore::new(options.max_calls_in_flight)),
+            held: tokio::sync::watch::channel(false).0,
             client,
             options,
             cancel: CancellationToken::new(),
@@ -203,7 +211,7 @@ impl Poller {
     /// Registers or updates a watch (see the module docs for what counts as a change).
     pub fn upsert(&self, registration: WatchRegistration) {
         let now = Instant::now();
-        let group_key = registration.group_key();
+        let group_key = registration.group_key(self.shared.options.grouping);
         let watch_key = registration.key.clone();
         let mut state = self.shared.lock();
         if let Some(old) = state.watch_group.get(&watch_key).cloned() {
@@ -235,7 +243,11 @@ impl Poller {
                 ));
                 tracing::debug!(group = %group_key, "poller group started");
                 vacant.insert(GroupSlot {
-                    state: GroupState::new(&registration, self.shared.options.clone()),
+                    state: GroupState::new(
+                        group_key.clone(),
+                        &registration,
+                        self.shared.options.clone(),
+                    ),
                     notify,
                 })
             }
@@ -243,6 +255,18 @@ impl Poller {
         if slot.state.upsert(registration, now) {
             slot.notify.notify_one();
         }
+    }
+
+    /// Holds every group before its next call until [`Poller::release`]: registrations made
+    /// meanwhile are planned together (a first sweep over every known watch packs the fewest
+    /// calls, instead of whatever registered first going out half empty).
+    pub fn hold(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Ends a [`Poller::hold`].
+    pub fn release(&self) {
+        self.shared.held.send_replace(false);
     }
 
     /// Stops polling for a watch; its ids are no longer asked unless another watch wants them.
@@ -296,6 +320,11 @@ impl Drop for Poller {
 }
 
 impl PollerHandle {
+    /// True while the owner holds the groups back ([`Poller::hold`]).
+    pub fn is_held(&self) -> bool {
+        *self.shared.held.borrow()
+    }
+
     /// Resolves with the name of the first group whose task died (a panic): its watches are
     /// no longer polled, so the owner should stop (see `controller::run`).
     pub fn group_task_died(&self) -> impl std::future::Future<Output = String> + Send + 'static {

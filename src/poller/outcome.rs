@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::compact::CompactRisk;
 use super::group::{GroupState, HostEntry};
 use super::types::{WatchKey, WatchUpdate};
 use crate::hss::retry::{Backoff, MAX_RETRY_AFTER};
 use crate::hss::HostsRiskResult;
+use crate::status::compact::CompactRisk;
 use crate::status::PollFailure;
 use std::sync::Arc;
 

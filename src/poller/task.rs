@@ -62,6 +62,12 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
                 _ = cancel.cancelled() => return,
             }
         }
+        // Held while the owner registers the watches it knows: plan once they are all in.
+        let mut held = shared.held.subscribe();
+        tokio::select! {
+            _ = held.wait_for(|held| !*held) => {}
+            _ = cancel.cancelled() => return,
+        }
         let Some(identity) = shared
             .lock()
             .groups
@@ -79,6 +85,14 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
         if let Some(metrics) = &shared.options.metrics {
             metrics.record_quota_wait(waited);
         }
+        let _slot = match &shared.in_flight {
+            Some(bound) => tokio::select! {
+                // Only a closed semaphore fails, and the poller never closes it.
+                permit = bound.acquire() => permit.ok(),
+                _ = cancel.cancelled() => return,
+            },
+            None => None,
+        };
         let started = Instant::now();
         let planned = {
             let mut state = shared.lock();

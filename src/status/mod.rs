@@ -2,10 +2,12 @@
 //! whether it must be written, and the transition events. No I/O and no clock reads: the caller
 //! passes the time in.
 
+pub mod compact;
 pub mod compute;
 pub mod conditions;
 pub mod events;
 pub mod hosts;
+pub mod kept;
 pub mod quota;
 pub mod summary;
 

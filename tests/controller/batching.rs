@@ -11,8 +11,8 @@ use super::harness::{condition, condition_is, hss_calls, is_synced, Harness, Opt
 
 fn poller_stats(h: &Harness) -> PollerStats {
     h.ctx
-        .poller
-        .get()
+        .state
+        .poller()
         .expect("the poller runs while the controllers do")
         .handle()
         .stats()

@@ -12,7 +12,7 @@ async fn bad_secret_reported_then_fixed_secret_recovers_without_restart() {
     // Failures back off for at least 10 minutes here, so a quick recovery can only come from the
     // Secret watch, not from a retry timer.
     let options = Options {
-        backoff: hostrisk_operator::controller::schedule::BackoffPolicy {
+        backoff: hostrisk_operator::controller::BackoffPolicy {
             base: Duration::from_secs(3600),
             floor: Duration::from_secs(600),
         },
@@ -157,12 +157,7 @@ async fn failed_status_write_is_retried_and_status_catches_up() {
     h.create_watch(NS, "outage", &["demo-db-01"], "hss-creds", "1s")
         .await;
     h.wait_for(NS, "outage", "Ready", is_synced).await;
-    let errors = || {
-        h.ctx
-            .counters
-            .reconcile_errors
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let errors = || h.ctx.metrics.reconcile_errors_total();
     let errors_before = errors();
     // HSS changes, and the next write to the resource answers 409 (kube's client does not retry
     // those, unlike 503s): the next poll succeeds, its status write fails, the error policy

@@ -103,7 +103,15 @@ async fn per_watch_mode_calls_hss_once_per_watch_and_records_each_request() {
     for name in ["p1", "p2"] {
         h.wait_for(NS, name, "Ready", is_synced).await;
     }
-    assert!(h.ctx.poller.get().is_none(), "no poller in per-watch mode");
+    let groups = h
+        .ctx
+        .state
+        .poller()
+        .expect("the poller runs while the controllers do")
+        .handle()
+        .stats()
+        .groups;
+    assert_eq!(groups.len(), 2, "one poller group per watch: {groups:?}");
     // The naive baseline: the shared id is asked once per watch.
     assert_eq!(hss_calls(&h.sim), 2);
     let text = metrics(&h);

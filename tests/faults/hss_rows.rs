@@ -110,10 +110,7 @@ async fn simulator_fault_row(
 }
 
 fn events_published(h: &Harness) -> u64 {
-    h.ctx
-        .counters
-        .events_published
-        .load(std::sync::atomic::Ordering::Relaxed)
+    h.ctx.metrics.events_published_total()
 }
 
 #[tokio::test]

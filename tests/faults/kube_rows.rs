@@ -98,12 +98,7 @@ async fn row_kube_410_gone_on_resume_relists() {
 async fn row_kube_409_conflicts_on_status_writes() {
     let h = Harness::start(Options::faults()).await;
     let good = ready_watch(&h, "conflict", "hss-creds").await;
-    let errors = || {
-        h.ctx
-            .counters
-            .reconcile_errors
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let errors = || h.ctx.metrics.reconcile_errors_total();
     let errors_before = errors();
     let window = Window::open(&h);
     assert!(h
@@ -227,12 +222,9 @@ async fn row_kube_kept_status_missed_reads_the_full_status_back() {
     // last good hosts: the operator reads the object back instead of computing from the slim copy.
     let h = Harness::start(Options::faults()).await;
     let good = ready_watch(&h, "kept", "hss-creds").await;
-    let key = hostrisk_operator::controller::schedule::WatchKey {
-        namespace: NS.into(),
-        name: "kept".into(),
-    };
+    let key = hostrisk_operator::crd::WatchKey::new(NS, "kept");
     let reads_before = h.kube.request_count("get", "hostriskwatches", "");
-    h.ctx.written.forget(&key);
+    h.ctx.state.forget_kept_status(&key);
     h.sim.update_faults(|f| f.error_rate = 1.0).unwrap();
     h.wait_within(
         INTERVAL + POLL_SLACK + Duration::from_secs(2),

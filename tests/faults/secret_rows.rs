@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use hostrisk_operator::controller::schedule::BackoffPolicy;
+use hostrisk_operator::controller::BackoffPolicy;
 use hostrisk_operator::crd::HostStatus;
 use hostrisk_sim::hss::{
     DEMO_SECURITY_TOKEN, DEMO_STATIC_TOKEN, DEMO_TEMP_ACCESS_KEY, DEMO_TEMP_SECRET_KEY,

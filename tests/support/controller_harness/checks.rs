@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use hostrisk_operator::controller::schedule::BackoffPolicy;
+use hostrisk_operator::controller::BackoffPolicy;
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus};
 use hostrisk_sim::hss::HssSimulator;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;

@@ -19,10 +19,9 @@ pub use checks::*;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hostrisk_operator::controller::context::default_instance;
-use hostrisk_operator::controller::schedule::BackoffPolicy;
+use hostrisk_operator::controller::BackoffPolicy;
 use hostrisk_operator::controller::{
-    run_controllers, Context, ControllerSettings, PollingMode, RunError,
+    default_instance, run_controllers, Context, ControllerSettings, PollingMode, RunError,
 };
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};

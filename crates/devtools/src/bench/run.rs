@@ -11,7 +11,6 @@
 //!   once around `t0 + I` too. Nothing changes in HSS meanwhile, so every status write in this
 //!   window is an idle write.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -96,7 +95,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
 
     let latencies = durations(&creation.latencies);
     let probe_latencies = durations(&probes.latencies);
-    let reconciles = ctx.counters.reconciles.load(Ordering::Relaxed);
+    let reconciles = ctx.metrics.reconciles_total();
     let report = ModeReport {
         mode,
         hss_calls_per_sweep: at_end.hss_requests - at_ready.hss_requests,

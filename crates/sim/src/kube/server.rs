@@ -126,11 +126,14 @@ impl StandinApiServer {
 
     /// A real `kube::Client` for this server, built with `Config::from_custom_kubeconfig`.
     pub async fn client(&self) -> Result<kube::Client, StandinError> {
-        let config =
-            kube::Config::from_custom_kubeconfig(self.kubeconfig(), &KubeConfigOptions::default())
-                .await
-                .map_err(|e| StandinError::Kubeconfig(e.to_string()))?;
-        kube::Client::try_from(config).map_err(StandinError::Client)
+        kube::Client::try_from(self.config().await?).map_err(StandinError::Client)
+    }
+
+    /// The client configuration of this server, as `Config::from_custom_kubeconfig` makes it.
+    pub async fn config(&self) -> Result<kube::Config, StandinError> {
+        kube::Config::from_custom_kubeconfig(self.kubeconfig(), &KubeConfigOptions::default())
+            .await
+            .map_err(|e| StandinError::Kubeconfig(e.to_string()))
     }
 
     /// Every request counted so far, by (verb, resource plural, subresource).

@@ -1,4 +1,5 @@
-//! How the poller's host table keeps an answer: known enum values as one-byte codes, counts
+//! How answers are kept in memory (the poller's host table, the statuses the controller
+//! remembers): known enum values as one-byte codes, counts
 //! without `Option` padding, unknown values boxed aside. 48 bytes instead of the 208 of a
 //! [`HostRisk`]; at 90,000 unique hosts that is ~14 MiB less for the same information.
 
@@ -14,7 +15,7 @@ const UNKNOWN: u8 = u8::MAX;
 /// A [`HostRisk`] without its `host_id`: the table key holds the id (the client keys an answer
 /// by the `host_id` it carries, so the two are the same).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CompactRisk {
+pub struct CompactRisk {
     /// agent status, install result, edition, protection, detection: [`ABSENT`], 1 + the index
     /// in the enum's `KNOWN`, or [`UNKNOWN`].
     codes: [u8; 5],

@@ -1,0 +1,47 @@
+//! The controller's one error type: what can make a reconcile fail (a Kubernetes API call that
+//! did not succeed). Everything else — a bad spec, a missing Secret, HSS refusing or failing —
+//! is an outcome shown in status, not an error.
+
+use crate::crd::WatchKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("HostRiskWatch has no namespace")]
+    MissingNamespace,
+    #[error("writing status of {key}: {source}")]
+    StatusWrite {
+        key: WatchKey,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("reading {key} for its full status: {source}")]
+    StatusRead {
+        key: WatchKey,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("serializing status: {0}")]
+    Serialize(#[from] serde_json::Error),
+    #[error("reading Secret {namespace}/{name}: {source}")]
+    SecretRead {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    /// Short CamelCase reason, for logs and `hostrisk_reconcile_errors_total{reason}`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::MissingNamespace => "MissingNamespace",
+            Self::StatusWrite { .. } => "StatusWriteFailed",
+            Self::StatusRead { .. } => "StatusReadFailed",
+            Self::Serialize(_) => "SerializeFailed",
+            Self::SecretRead { .. } => "SecretReadFailed",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
