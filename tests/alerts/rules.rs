@@ -111,7 +111,10 @@ fn every_alert_has_severity_summary_and_description_naming_the_watch() {
         assert!(alert["for"].is_string(), "{name}: for");
         for key in ["summary", "description"] {
             let text = alert["annotations"][key].as_str().expect(key);
-            assert!(!text.contains("{{ \"{{\" }}"), "{name}.{key}: Helm escape left in: {text}");
+            assert!(
+                !text.contains("{{ \"{{\" }}"),
+                "{name}.{key}: Helm escape left in: {text}"
+            );
             if name == "HostRiskOperatorDown" {
                 assert!(text.contains("{{ $labels.job }}"), "{name}.{key}: {text}");
                 continue;
@@ -139,7 +142,10 @@ fn values_set_thresholds_for_severity_and_labels() {
     let defaults = prometheus_rule("defaults");
     let at_risk = find(&defaults, "HostRiskHostAtRisk");
     assert_eq!(
-        (at_risk["for"].as_str(), at_risk["labels"]["severity"].as_str()),
+        (
+            at_risk["for"].as_str(),
+            at_risk["labels"]["severity"].as_str()
+        ),
         (Some("15m"), Some("warning"))
     );
     assert!(at_risk["expr"].as_str().expect("expr").ends_with("> 0"));
@@ -154,7 +160,10 @@ fn values_set_thresholds_for_severity_and_labels() {
     assert_eq!(changed["metadata"]["labels"]["release"], "prometheus");
     let at_risk = find(&changed, "HostRiskHostAtRisk");
     assert_eq!(
-        (at_risk["for"].as_str(), at_risk["labels"]["severity"].as_str()),
+        (
+            at_risk["for"].as_str(),
+            at_risk["labels"]["severity"].as_str()
+        ),
         (Some("5m"), Some("critical"))
     );
     assert!(at_risk["expr"].as_str().expect("expr").ends_with("> 2"));
