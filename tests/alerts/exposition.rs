@@ -204,3 +204,36 @@ async fn every_series_label_and_value_the_rules_use_is_exported() {
         "promtool check metrics:\n{report}"
     );
 }
+
+/// The check itself catches a misspelt metric, a label the series lack, a state never seen and an
+/// annotation printing a label that is not there.
+#[test]
+fn the_check_flags_what_does_not_exist() {
+    let exposition = read_exposition(
+        "hostrisk_watch_risks{namespace=\"a\",name=\"w\",kind=\"asset\"} 3\n\
+         hostrisk_watch_risks{namespace=\"a\",name=\"w\",kind=\"intrusion\"} 0\n",
+    );
+    let rule = |expr: &str, description: &str| serde_json::json!({"alert": "X", "expr": expr, "annotations": {"description": description}});
+    let mut pending = BTreeSet::new();
+    let mut problems = |expr: &str, description: &str| {
+        check_rule(&rule(expr, description), &exposition, &mut pending).len()
+    };
+    assert_eq!(
+        problems(
+            "hostrisk_watch_risks{kind=\"asset\"} > 0",
+            "{{ $labels.name }}"
+        ),
+        0
+    );
+    assert_eq!(problems("hostrisk_watch_risk{kind=\"asset\"} > 0", ""), 1);
+    assert_eq!(problems("hostrisk_watch_risks{sort=\"asset\"} > 0", ""), 1);
+    assert_eq!(
+        problems("hostrisk_watch_risks{kind=\"intrusion\"} > 0", ""),
+        1
+    );
+    assert_eq!(
+        problems("hostrisk_watch_risks > 0", "{{ $labels.host }}"),
+        1
+    );
+    assert_eq!(problems("sum by (host) (hostrisk_watch_risks) > 0", ""), 1);
+}
