@@ -9,6 +9,9 @@ library: no `helm` binary and no cluster are needed.
     render-chart.py render [-f values.yaml ...]           # helm template, YAML on stdout
     render-chart.py all    [--out DIR]                    # every value set in tests/chart/values
                                                           # + every invalid set in tests/chart/invalid
+    render-chart.py durations TABLE                       # each value of a duration table (lines
+                                                          # `VALUE<TAB>valid|invalid`) in every duration
+                                                          # field of the chart: `VALUE<TAB>FIELD<TAB>accepted|rejected`
 
 `render` and `lint` exit 1 with the engine's message on stderr when the values
 are rejected (schema) or a template fails, so callers can test rejections.
@@ -124,9 +127,41 @@ def run_all(chart: pathlib.Path, out: pathlib.Path | None) -> int:
     return 1 if failures else 0
 
 
+# The chart values that are durations in the operator's grammar (values.schema.json `#/definitions/duration`).
+DURATION_FIELDS = ("controller.defaultInterval", "controller.minInterval", "controller.statusHeartbeat")
+
+
+def table_values(table: pathlib.Path) -> list[str]:
+    """The VALUE column of a duration table: `#` lines and blank lines skipped, `""` is the empty string."""
+    values = []
+    for line in table.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        value = line.split("\t")[0]
+        values.append("" if value == '""' else value)
+    return values
+
+
+def run_durations(chart: pathlib.Path, table: pathlib.Path) -> int:
+    """Whether the engine's schema validation accepts each table value in each duration field."""
+    for value in table_values(table):
+        for field in DURATION_FIELDS:
+            section, key = field.split(".")
+            try:
+                render(chart, {section: {key: value}})
+                verdict = "accepted"
+            except ChartError as err:
+                # Only a schema refusal of this very field counts; anything else is reported as is.
+                pointer = "/" + field.replace(".", "/")
+                verdict = "rejected" if f"at '{pointer}'" in str(err) else f"error: {err}".replace("\n", " ")
+            print(f"{value}\t{field}\t{verdict}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["lint", "render", "notes", "all"])
+    parser.add_argument("command", choices=["lint", "render", "notes", "all", "durations"])
+    parser.add_argument("table", nargs="?", type=pathlib.Path, help="with `durations`: the table file")
     parser.add_argument("-f", "--values", action="append", type=pathlib.Path, default=[], help="values file")
     parser.add_argument("--chart", type=pathlib.Path, default=CHART)
     parser.add_argument("--out", type=pathlib.Path, help="with `all`: write <DIR>/<value set>.yaml")
@@ -135,6 +170,10 @@ def main() -> int:
     try:
         if args.command == "all":
             return run_all(args.chart, args.out)
+        if args.command == "durations":
+            if args.table is None:
+                parser.error("durations needs a TABLE file")
+            return run_durations(args.chart, args.table)
         values = load_values(args.values)
         if args.command == "lint":
             for line in lint(args.chart, values):

@@ -5,16 +5,22 @@
 mod extras;
 #[path = "chart/files.rs"]
 mod files;
+#[path = "chart/platform.rs"]
+mod platform;
 #[path = "chart/rbac.rs"]
 mod rbac;
 #[path = "chart/render.rs"]
 mod render;
+#[path = "chart/schema.rs"]
+mod schema;
 
 use std::collections::BTreeSet;
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use rbac::{allow_list, grant, operator_grants, Scope};
-use render::{render, run_script, selects_pods, value_sets, values_file, RELEASE_NAMESPACE};
+use render::{
+    cluster_scoped, render, run_script, selects_pods, value_sets, values_file, RELEASE_NAMESPACE,
+};
 
 #[test]
 fn chart_lints_clean_for_every_value_set() {
@@ -37,7 +43,7 @@ fn every_rendered_object_parses_as_the_kubernetes_type_it_claims() {
         assert_eq!(rendered.service_accounts.len(), 1, "{set}");
         assert_eq!(rendered.services.len(), 1, "{set}");
         for doc in &rendered.docs {
-            let namespaced = !matches!(doc.kind().1, "ClusterRole" | "ClusterRoleBinding");
+            let namespaced = !cluster_scoped(doc.kind().1);
             let namespace = doc
                 .value
                 .pointer("/metadata/namespace")
@@ -167,19 +173,21 @@ fn aggregated_roles_extend_view_edit_admin_with_hostriskwatches_only() {
     assert_eq!(aggregated.len(), 2, "a view and an edit/admin role");
 }
 
+/// The restricted Pod Security Standard in every value set. The ids are the image's user unless a
+/// value set nulls them (nulls.yaml: the platform assigns them, as OpenShift's restricted SCC does).
 #[test]
 fn pod_and_container_security_context_are_restricted() {
     for set in value_sets() {
         let rendered = render(&set);
-        let pod = rendered
-            .deployment()
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.spec.as_ref())
-            .expect("pod");
+        let pod = rendered.pod_spec();
         let pod_sc = pod.security_context.as_ref().expect("pod securityContext");
         assert_eq!(pod_sc.run_as_non_root, Some(true), "{set}");
-        assert_eq!(pod_sc.run_as_user, Some(65532), "{set}");
+        let ids = (set != "nulls").then_some(65532);
+        assert_eq!(
+            (pod_sc.run_as_user, pod_sc.run_as_group, pod_sc.fs_group),
+            (ids, ids, ids),
+            "{set}"
+        );
         let pod_seccomp = pod_sc.seccomp_profile.as_ref().map(|p| p.type_.as_str());
         assert_eq!(pod_seccomp, Some("RuntimeDefault"), "{set}");
         assert_ne!(pod.host_network, Some(true), "{set}");
@@ -192,12 +200,17 @@ fn pod_and_container_security_context_are_restricted() {
         assert_eq!(sc.read_only_root_filesystem, Some(true), "{set}");
         assert_eq!(sc.allow_privilege_escalation, Some(false), "{set}");
         assert_ne!(sc.privileged, Some(true), "{set}");
+        assert_ne!(sc.run_as_user, Some(0), "{set}");
         let caps = sc.capabilities.expect("capabilities");
         assert_eq!(caps.drop, Some(vec!["ALL".to_owned()]), "{set}");
         assert_eq!(caps.add, None, "{set}");
         let seccomp = sc.seccomp_profile.map(|p| p.type_);
         assert_eq!(seccomp.as_deref(), Some("RuntimeDefault"), "{set}");
-        assert!(rendered.container().resources.is_some(), "{set}: resources");
+        assert_eq!(
+            rendered.container().resources.is_some(),
+            set != "nulls",
+            "{set}: resources"
+        );
     }
 }
 
@@ -343,14 +356,8 @@ fn rendered_args_parse_with_the_binary_flag_definitions() {
     enum Binary {
         Run(RunArgs),
     }
-    for set in [
-        "defaults",
-        "namespaced",
-        "replicas",
-        "monitoring",
-        "digest",
-        "everything",
-    ] {
+    for set in value_sets() {
+        let set = set.as_str();
         let rendered = render(set);
         let argv = std::iter::once("hostrisk-operator".to_string()).chain(rendered.args());
         let command = Binary::augment_subcommands(clap::Command::new("hostrisk-operator"));

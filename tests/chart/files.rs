@@ -1,13 +1,8 @@
 //! Checks on the chart's and the image's files that need no rendering.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
-use serde_json::{Map, Value};
-
-use super::render::{repo, ChartMetadata};
-
-const CHART: &str = "charts/hostrisk-operator";
+use super::render::{python, repo, ChartMetadata, CHART};
 
 #[test]
 fn chart_version_and_app_version_follow_cargo_toml() {
@@ -25,123 +20,185 @@ fn chart_version_and_app_version_follow_cargo_toml() {
     );
 }
 
+/// The CRD the chart renders (templates/crd.yaml) comes from files/crds/hostriskwatch.yaml, a plain
+/// copy of the repository's crds/hostriskwatch.yaml. The chart has no crds/ directory: Helm would
+/// install that before the templates and the templated CRD would then collide with it.
 #[test]
 fn chart_crd_is_byte_for_byte_the_repository_crd() {
-    let chart_crd = std::fs::read(repo().join(CHART).join("crds/hostriskwatch.yaml"))
-        .expect("chart crds/hostriskwatch.yaml");
+    let chart_crd = std::fs::read(repo().join(CHART).join("files/crds/hostriskwatch.yaml"))
+        .expect("chart files/crds/hostriskwatch.yaml");
     let repo_crd =
         std::fs::read(repo().join("crds/hostriskwatch.yaml")).expect("crds/hostriskwatch.yaml");
     assert!(
         chart_crd == repo_crd,
-        "{CHART}/crds/hostriskwatch.yaml differs from crds/hostriskwatch.yaml: \
-         run `cp crds/hostriskwatch.yaml {CHART}/crds/`"
+        "{CHART}/files/crds/hostriskwatch.yaml differs from crds/hostriskwatch.yaml: \
+         run `cp crds/hostriskwatch.yaml {CHART}/files/crds/`"
     );
-}
-
-fn values_yaml() -> String {
-    std::fs::read_to_string(repo().join(CHART).join("values.yaml")).expect("values.yaml")
-}
-
-fn schema() -> Value {
-    let text = std::fs::read_to_string(repo().join(CHART).join("values.schema.json"))
-        .expect("values.schema.json");
-    serde_json::from_str(&text).expect("values.schema.json is JSON")
-}
-
-/// The schema of a chart-owned block: an object whose keys the chart defines (additionalProperties false).
-fn owned_properties(node: &Value) -> Option<&Map<String, Value>> {
-    let closed = node.get("additionalProperties") == Some(&Value::Bool(false));
-    node.get("properties")
-        .and_then(Value::as_object)
-        .filter(|_| closed)
-}
-
-/// Every key values.yaml sets in a chart-owned block has a schema entry and the other way round,
-/// so a default can neither escape validation nor be documented only in the schema.
-#[test]
-fn schema_and_values_yaml_define_the_same_keys() {
-    fn walk(path: &str, values: &Value, schema: &Value) {
-        let Some(properties) = owned_properties(schema) else {
-            return;
-        };
-        let values = values
-            .as_object()
-            .unwrap_or_else(|| panic!("{path} is a block"));
-        let in_values: BTreeSet<&String> = values.keys().collect();
-        let in_schema: BTreeSet<&String> = properties.keys().filter(|k| *k != "global").collect();
-        assert_eq!(in_values, in_schema, "keys of {path}");
-        // Blocks with a `required` list require every key they define; the others (resources) are open.
-        let required: Option<BTreeSet<&str>> = schema["required"]
-            .as_array()
-            .map(|r| r.iter().filter_map(Value::as_str).collect());
-        for (key, value) in values {
-            if let Some(required) = &required {
-                assert!(required.contains(key.as_str()), "{path}.{key} not required");
-            }
-            walk(&format!("{path}.{key}"), value, &properties[key]);
-        }
-    }
-    let values: Value = serde_yaml::from_str(&values_yaml()).expect("values.yaml parses");
-    walk("values", &values, &schema());
-}
-
-/// Every setting in a chart-owned block of values.yaml has a comment right above it.
-#[test]
-fn values_yaml_documents_every_setting() {
-    let schema = schema();
-    let text = values_yaml();
-    let lines: Vec<&str> = text.lines().collect();
-    // (indent, schema node) of the enclosing keys.
-    let mut stack: Vec<(usize, Value)> = vec![];
-    let mut undocumented = vec![];
-    for (index, line) in lines.iter().enumerate() {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        let Some((key, _)) = trimmed.split_once(':') else {
-            continue;
-        };
-        if trimmed.starts_with('#') || trimmed.starts_with('-') || key.contains(' ') {
-            continue;
-        }
-        while stack.last().is_some_and(|(level, _)| *level >= indent) {
-            stack.pop();
-        }
-        let parent = stack.last().map_or(&schema, |(_, node)| node);
-        let Some(node) = owned_properties(parent).and_then(|p| p.get(key)) else {
-            continue; // inside a free-form Kubernetes value (resources, affinity, ...)
-        };
-        let is_block = owned_properties(node).is_some();
-        let commented = index > 0 && lines[index - 1].trim_start().starts_with('#');
-        if !is_block && !commented {
-            undocumented.push(format!("line {}: {}", index + 1, line.trim()));
-        }
-        stack.push((indent, node.clone()));
-    }
     assert!(
-        undocumented.is_empty(),
-        "undocumented values: {undocumented:#?}"
+        !repo().join(CHART).join("crds").exists(),
+        "{CHART}/crds/ would be installed by Helm besides the templated CRD"
     );
 }
 
-/// The image copies the binary `cargo build --release --target <triple>` writes, under the [[bin]] name.
+/// Chart.yaml's kubeVersion, the Kubernetes API version the operator is built against (k8s-openapi's
+/// `v1_NN` feature in Cargo.toml) and the minimum the docs state are one and the same.
 #[test]
-fn dockerfile_copies_the_binary_cargo_builds() {
+fn kube_version_matches_the_api_the_operator_is_built_for_and_the_docs() {
+    let cargo = std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml");
+    let k8s_openapi = cargo
+        .lines()
+        .find(|l| l.starts_with("k8s-openapi"))
+        .expect("k8s-openapi dependency");
+    let minor = k8s_openapi
+        .split("\"v1_")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a v1_NN feature");
+    let chart: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join(CHART).join("Chart.yaml")).expect("Chart.yaml"),
+    )
+    .expect("Chart.yaml parses");
+    assert_eq!(
+        chart["kubeVersion"].as_str(),
+        Some(format!(">=1.{minor}.0-0").as_str()),
+        "Chart.yaml kubeVersion"
+    );
+    for doc in [
+        "README.md",
+        "docs/install.md",
+        "charts/hostrisk-operator/README.md",
+    ] {
+        let text = std::fs::read_to_string(repo().join(doc)).expect(doc);
+        assert!(
+            text.contains(&format!("Kubernetes 1.{minor}")),
+            "{doc} does not state Kubernetes 1.{minor}"
+        );
+        for older in 20..minor.parse::<u32>().expect("minor") {
+            assert!(
+                !text.contains(&format!("Kubernetes 1.{older}+"))
+                    && !text.contains(&format!("Kubernetes 1.{older} or newer")),
+                "{doc} states an older minimum, 1.{older}"
+            );
+        }
+    }
+}
+
+/// The chart README's values table is what scripts/chart-values-table.py makes of values.yaml now.
+#[test]
+fn chart_readme_values_table_matches_values_yaml() {
+    let output = std::process::Command::new(python())
+        .arg(repo().join("scripts/chart-values-table.py"))
+        .arg("--check")
+        .current_dir(repo())
+        .output()
+        .expect("run chart-values-table.py");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let readme = std::fs::read_to_string(repo().join(CHART).join("README.md")).expect("README");
+    for key in [
+        "`podSecurityContext.runAsUser`",
+        "`crds.install`",
+        "`prometheusRule.rules.hostAtRisk.for`",
+    ] {
+        assert!(readme.contains(key), "values table lacks {key}");
+    }
+}
+
+/// The image builds for linux/amd64 and linux/arm64: BuildKit's TARGETARCH picks the musl target of
+/// the stage's platform, any other architecture stops the build, and the binary installed is the one
+/// the single build command writes for that target, under the [[bin]] name.
+#[test]
+fn dockerfile_builds_the_binary_for_amd64_and_arm64() {
     let binary = Path::new(env!("CARGO_BIN_EXE_hostrisk-operator"))
         .file_name()
         .and_then(|n| n.to_str())
         .expect("binary name")
         .to_owned();
     let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).expect("Dockerfile");
-    assert!(dockerfile.contains("ARG TARGET=x86_64-unknown-linux-musl"));
-    assert!(dockerfile.contains("cargo build --release --locked --target \"${TARGET}\""));
-    assert!(dockerfile.contains(&format!("\"target/${{TARGET}}/release/{binary}\"")));
-    assert!(dockerfile.contains(&format!("ENTRYPOINT [\"/{binary}\"]")));
-    assert!(dockerfile.contains("USER 65532:65532"));
-    assert!(dockerfile.contains("org.opencontainers.image.version"));
     let from_lines: Vec<&str> = dockerfile
         .lines()
         .filter(|l| l.starts_with("FROM "))
         .collect();
     assert_eq!(from_lines.len(), 2, "one build stage, one runtime stage");
     assert!(from_lines[1].ends_with(":nonroot"), "{}", from_lines[1]);
+    for from in &from_lines {
+        // A stage pinned to one platform would put an amd64 binary into the arm64 image.
+        assert!(
+            !from.contains("--platform=linux/"),
+            "{from}: the stages follow the platform being built"
+        );
+    }
+    let build_stage = dockerfile.split(from_lines[1]).next().expect("build stage");
+    assert!(
+        build_stage.contains("\nARG TARGETARCH\n"),
+        "TARGETARCH declared in the build stage"
+    );
+    let arch_cases: Vec<&str> = build_stage
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains(") target="))
+        .collect();
+    assert_eq!(
+        arch_cases,
+        [
+            "amd64) target=x86_64-unknown-linux-musl ;; \\",
+            "arm64) target=aarch64-unknown-linux-musl ;; \\",
+        ]
+    );
+    assert!(
+        build_stage.contains("*) echo") && build_stage.contains("exit 1 ;;"),
+        "an unknown TARGETARCH fails the build"
+    );
+    assert!(build_stage.contains("rustup target add \"${target}\""));
+    let build_commands: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.contains("cargo build"))
+        .collect();
+    assert_eq!(
+        build_commands,
+        [format!(
+            "ARG BUILD_COMMAND=\"cargo build --release --locked --bin {binary}\""
+        )],
+        "one line holds the build command"
+    );
+    assert!(build_stage.contains("${BUILD_COMMAND} --target \"${target}\""));
+    assert!(build_stage.contains(&format!("\"target/${{target}}/release/{binary}\"")));
+    assert!(build_stage.contains("id=hostrisk-target-${TARGETARCH}"));
+    assert!(dockerfile.contains(&format!("ENTRYPOINT [\"/{binary}\"]")));
+    assert!(dockerfile.contains("USER 65532:65532"));
+    assert!(dockerfile.contains("org.opencontainers.image.version"));
+}
+
+/// The upgrade commands the docs give work across chart versions: none reuses the old release's
+/// values wholesale (`--reuse-values` drops every value a new chart version adds).
+#[test]
+fn upgrade_docs_never_reuse_values() {
+    let mut upgrades = 0;
+    for doc in [
+        "README.md",
+        "docs/install.md",
+        "charts/hostrisk-operator/README.md",
+    ] {
+        let text = std::fs::read_to_string(repo().join(doc)).expect(doc);
+        // A command with its continuation lines.
+        let joined = text.replace("\\\n", " ");
+        for line in joined
+            .lines()
+            .filter(|l| l.trim_start().starts_with("helm upgrade"))
+        {
+            upgrades += 1;
+            assert!(!line.contains("--reuse-values"), "{doc}: {line}");
+            assert!(
+                line.contains(" -f ")
+                    || line.contains("--reset-then-reuse-values")
+                    || line.contains("--set"),
+                "{doc}: an upgrade should carry its values: {line}"
+            );
+        }
+    }
+    assert!(upgrades >= 2, "the docs show how to upgrade");
 }

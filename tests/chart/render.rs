@@ -11,11 +11,13 @@ use k8s_openapi::api::core::v1::{Container, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub const RELEASE_NAMESPACE: &str = "hostrisk-system";
+pub const CHART: &str = "charts/hostrisk-operator";
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -99,6 +101,8 @@ pub struct Rendered {
     pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
     pub network_policies: Vec<NetworkPolicy>,
     pub service_monitors: Vec<Value>,
+    pub prometheus_rules: Vec<Value>,
+    pub crds: Vec<CustomResourceDefinition>,
 }
 
 impl Rendered {
@@ -117,6 +121,19 @@ impl Rendered {
     pub fn args(&self) -> Vec<String> {
         self.container().args.clone().unwrap_or_default()
     }
+
+    pub fn pod_spec(&self) -> &k8s_openapi::api::core::v1::PodSpec {
+        let spec = self.deployment().spec.as_ref().expect("deployment spec");
+        spec.template.spec.as_ref().expect("pod spec")
+    }
+}
+
+/// Kinds without a namespace.
+pub fn cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "ClusterRole" | "ClusterRoleBinding" | "CustomResourceDefinition"
+    )
 }
 
 /// Renders a value set once per test binary and caches the result.
@@ -178,6 +195,10 @@ fn sort_into(rendered: &mut Rendered, doc: &Doc) {
         ("monitoring.coreos.com/v1", "ServiceMonitor") => {
             rendered.service_monitors.push(doc.value.clone())
         }
+        ("monitoring.coreos.com/v1", "PrometheusRule") => {
+            rendered.prometheus_rules.push(doc.value.clone())
+        }
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => rendered.crds.push(typed(doc)),
         (api_version, kind) => panic!(
             "{}: {} renders an unexpected {api_version}/{kind}",
             rendered.set, doc.source

@@ -21,13 +21,21 @@
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* Labels on every object. */}}
+{{/* Labels on every object: the chart's own, then commonLabels (the schema keeps the selector labels out of them). */}}
 {{- define "hostrisk-operator.labels" -}}
-helm.sh/chart: {{ include "hostrisk-operator.chart" . }}
-{{ include "hostrisk-operator.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: hostrisk-operator
+{{- $labels := dict
+  "helm.sh/chart" (include "hostrisk-operator.chart" .)
+  "app.kubernetes.io/version" (.Chart.AppVersion | toString)
+  "app.kubernetes.io/managed-by" .Release.Service
+  "app.kubernetes.io/part-of" "hostrisk-operator" }}
+{{- $labels = mergeOverwrite $labels (include "hostrisk-operator.selectorLabels" . | fromYaml) (.Values.commonLabels | default dict) }}
+{{- toYaml $labels }}
+{{- end }}
+
+{{/* labels plus the map in `extra` (its keys win): (dict "ctx" $ "extra" .Values.serviceMonitor.labels). */}}
+{{- define "hostrisk-operator.labelsWith" -}}
+{{- $labels := include "hostrisk-operator.labels" .ctx | fromYaml }}
+{{- toYaml (mergeOverwrite $labels (.extra | default dict)) }}
 {{- end }}
 
 {{/* Labels that select the operator pods; never change them after a release exists (selectors are immutable). */}}
@@ -88,4 +96,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- end }}
+
+{{/* Labels of the operator pods: commonLabels, podLabels, then the selector labels, which always win. */}}
+{{- define "hostrisk-operator.podLabels" -}}
+{{- $labels := mergeOverwrite (dict) (.Values.commonLabels | default dict) (.Values.podLabels | default dict) }}
+{{- toYaml (mergeOverwrite $labels (include "hostrisk-operator.selectorLabels" . | fromYaml)) }}
+{{- end }}
+
+{{/* The job label of the operator's scrape target in alert expressions. */}}
+{{- define "hostrisk-operator.alertJob" -}}
+{{- default (printf "%s-metrics" (include "hostrisk-operator.fullname" .)) .Values.prometheusRule.job }}
+{{- end }}
+
+{{/* Labels of one alert: prometheusRule.alertLabels, then its severity: (dict "rule" $rule "extra" $alertLabels). */}}
+{{- define "hostrisk-operator.alertLabels" -}}
+{{- toYaml (mergeOverwrite (dict) (.extra | default dict) (dict "severity" .rule.severity)) }}
 {{- end }}
