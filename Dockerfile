@@ -10,7 +10,7 @@
 FROM rust:1.95-bookworm AS build
 ARG TARGETARCH
 # The one command that builds the production binary; `--target <triple>` is appended.
-ARG BUILD_COMMAND="cargo build --release --locked --bin hostrisk-operator"
+ARG BUILD_COMMAND="cargo build --release --locked -p hostrisk-operator --bin hostrisk-operator"
 # musl-tools provides musl-gcc, which ring's build script uses to compile its C and assembly parts for musl.
 RUN set -eu; \
     case "${TARGETARCH}" in \

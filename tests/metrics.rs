@@ -13,7 +13,7 @@ use hostrisk_operator::metrics::{
 };
 use support::{counts, exercise_everything, sample, samples_containing, two_host_snapshot};
 
-const FAMILIES: [(&str, &str); 22] = [
+const FAMILIES: [(&str, &str); 25] = [
     ("hostrisk_build", "info"),
     ("hostrisk_leader", "gauge"),
     ("hostrisk_reconciles", "counter"),
@@ -21,11 +21,14 @@ const FAMILIES: [(&str, &str); 22] = [
     ("hostrisk_reconcile_duration_seconds", "histogram"),
     ("hostrisk_status_writes", "counter"),
     ("hostrisk_status_writes_skipped", "counter"),
+    ("hostrisk_events", "counter"),
     ("hostrisk_hss_requests", "counter"),
     ("hostrisk_hss_request_duration_seconds", "histogram"),
     ("hostrisk_hss_throttled", "counter"),
     ("hostrisk_hss_retries", "counter"),
     ("hostrisk_hss_quota_wait_seconds", "histogram"),
+    ("hostrisk_watch_condition", "gauge"),
+    ("hostrisk_watch_last_success_timestamp_seconds", "gauge"),
     ("hostrisk_watch_effective_interval_seconds", "gauge"),
     ("hostrisk_watch_interval_lag_seconds", "gauge"),
     ("hostrisk_watch_hosts_by_agent_status", "gauge"),
@@ -352,7 +355,7 @@ fn forget_watch_removes_every_series_of_that_watch_only() {
     metrics.set_watch_schedule("team-b", "prod", Duration::from_secs(600), Duration::ZERO);
     let before = metrics.encode().expect("encode");
     let a_series = samples_containing(&before, "namespace=\"team-a\"").len();
-    assert_eq!(a_series, 23, "{before}");
+    assert_eq!(a_series, 30, "{before}");
 
     metrics.forget_watch("team-a", "prod");
     let after = metrics.encode().expect("encode");

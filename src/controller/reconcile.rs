@@ -259,8 +259,14 @@ impl WatchReconcile<'_> {
         let written = self
             .finish(previous, outcome, interval, update.smoothed_interval)
             .await;
-        if written.is_err() {
-            self.ctx.state.keep_unapplied(self.key, update);
+        match (&written, update.oldest_data) {
+            (Err(_), _) => self.ctx.state.keep_unapplied(self.key, update),
+            (Ok(()), Some(fetched)) => {
+                self.ctx
+                    .metrics
+                    .set_watch_last_success(&self.key.namespace, &self.key.name, fetched)
+            }
+            (Ok(()), None) => {}
         }
         written
     }
@@ -293,6 +299,14 @@ impl WatchReconcile<'_> {
         } else {
             ctx.metrics.record_status_write(false);
         }
+        let conditions: Vec<(&str, &str)> = update
+            .status
+            .conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect();
+        ctx.metrics
+            .set_watch_conditions(&self.key.namespace, &self.key.name, &conditions);
         if success {
             if let Some(summary) = &update.status.summary {
                 ctx.metrics.set_watch_gauges(

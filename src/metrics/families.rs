@@ -14,7 +14,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::labels::{
-    AgentStatusLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels, HssRequestLabels,
+    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels, HssRequestLabels,
     ProtectStatusLabels, ReasonLabels, ResultLabels, RiskLabels, WatchLabels,
 };
 
@@ -38,6 +38,8 @@ const QUOTA_WAIT_BUCKETS: [f64; 12] = [
 
 #[derive(Debug, Default)]
 pub(crate) struct WatchFamilies {
+    pub condition: Family<ConditionLabels, Gauge>,
+    pub last_success: Family<WatchLabels, SecondsGauge>,
     pub effective_interval: Family<WatchLabels, SecondsGauge>,
     pub interval_lag: Family<WatchLabels, SecondsGauge>,
     pub hosts_by_agent_status: Family<AgentStatusLabels, Gauge>,
@@ -179,6 +181,18 @@ impl Families {
         );
 
         let w = &families.watch;
+        r.register(
+            "watch_condition",
+            "Conditions of a watch's status (Ready, CredentialsValid, ApiReachable): 1 for the \
+             current status (True|False|Unknown) of each type, 0 for the other two",
+            w.condition.clone(),
+        );
+        r.register_with_unit(
+            "watch_last_success_timestamp",
+            "Unix time of the data of a watch's last successful poll (start of its oldest call)",
+            Unit::Seconds,
+            w.last_success.clone(),
+        );
         r.register_with_unit(
             "watch_effective_interval",
             "Poll interval a watch actually gets under the shared HSS quota",

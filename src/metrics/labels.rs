@@ -72,6 +72,14 @@ pub(crate) struct WatchLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ConditionLabels {
+    pub namespace: String,
+    pub name: String,
+    pub r#type: &'static str,
+    pub status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct AgentStatusLabels {
     pub namespace: String,
     pub name: String,

@@ -52,7 +52,7 @@ use prometheus_client::registry::Registry;
 pub use exposition::{ExpositionFormat, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
 pub use http::metrics_router;
 pub use labels::{reason_label, HssOutcome, ReconcileOutcome, OTHER_REASON};
-pub use watch::{HostSnapshot, RiskTotals, WatchSnapshot};
+pub use watch::{HostSnapshot, RiskTotals, WatchSnapshot, CONDITION_TYPES};
 
 use families::Families;
 use labels::{code_label, HssRequestLabels, ReasonLabels, ResultLabels, WatchLabels};
@@ -228,6 +228,35 @@ impl Metrics {
             snapshot,
             self.inner.options.per_host,
         );
+    }
+
+    /// The conditions of a watch's status, as `(type, status)` pairs of the types in
+    /// [`CONDITION_TYPES`] (others are ignored).
+    pub fn set_watch_conditions(&self, namespace: &str, name: &str, conditions: &[(&str, &str)]) {
+        let known: Vec<(&'static str, &str)> = conditions
+            .iter()
+            .filter_map(|(type_, status)| {
+                CONDITION_TYPES
+                    .iter()
+                    .find(|known| *known == type_)
+                    .map(|known| (*known, *status))
+            })
+            .collect();
+        let mut index = self.watch_index();
+        self.inner
+            .families
+            .watch
+            .set_conditions(&mut index, &watch_labels(namespace, name), &known);
+    }
+
+    /// When the data of a watch's last successful poll was fetched.
+    pub fn set_watch_last_success(&self, namespace: &str, name: &str, at: jiff::Timestamp) {
+        let unix = at.as_millisecond() as f64 / 1000.0;
+        let mut index = self.watch_index();
+        self.inner
+            .families
+            .watch
+            .set_last_success(&mut index, &watch_labels(namespace, name), unix);
     }
 
     /// The poll interval a watch actually gets, and by how much it exceeds the one asked for

@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 
 use super::families::WatchFamilies;
 use super::labels::{
-    AgentStatusLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels, ProtectStatusLabels,
+    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels, ProtectStatusLabels,
     RiskLabels, WatchLabels,
 };
 
@@ -81,6 +81,10 @@ pub(crate) struct WatchSeries {
 
 /// Series kept per watch, keyed by (namespace, name).
 pub(crate) type WatchIndex = HashMap<WatchLabels, WatchSeries>;
+
+/// The condition types of a watch's status, and the statuses a condition takes.
+pub const CONDITION_TYPES: [&str; 3] = ["Ready", "CredentialsValid", "ApiReachable"];
+const CONDITION_STATUSES: [&str; 3] = ["True", "False", "Unknown"];
 
 fn gauge_value(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -234,7 +238,47 @@ impl WatchFamilies {
             .set(lag.as_secs_f64());
     }
 
+    /// Sets the condition series of a watch: for each `(type, status)`, 1 on that status and 0
+    /// on the two others.
+    pub(crate) fn set_conditions(
+        &self,
+        index: &mut WatchIndex,
+        watch: &WatchLabels,
+        conditions: &[(&'static str, &str)],
+    ) {
+        index.entry(watch.clone()).or_default();
+        for (type_, current) in conditions {
+            for status in CONDITION_STATUSES {
+                let labels = ConditionLabels {
+                    namespace: watch.namespace.clone(),
+                    name: watch.name.clone(),
+                    r#type: type_,
+                    status,
+                };
+                self.condition
+                    .get_or_create(&labels)
+                    .set(i64::from(status == *current));
+            }
+        }
+    }
+
+    pub(crate) fn set_last_success(&self, index: &mut WatchIndex, watch: &WatchLabels, unix: f64) {
+        index.entry(watch.clone()).or_default();
+        self.last_success.get_or_create(watch).set(unix);
+    }
+
     pub(crate) fn forget(&self, index: &mut WatchIndex, watch: &WatchLabels) {
+        for type_ in CONDITION_TYPES {
+            for status in CONDITION_STATUSES {
+                self.condition.remove(&ConditionLabels {
+                    namespace: watch.namespace.clone(),
+                    name: watch.name.clone(),
+                    r#type: type_,
+                    status,
+                });
+            }
+        }
+        self.last_success.remove(watch);
         self.effective_interval.remove(watch);
         self.interval_lag.remove(watch);
         self.hosts_requested.remove(watch);

@@ -151,13 +151,13 @@ fn record_schedule(shared: &Shared, updates: &[WatchUpdate]) {
         return;
     };
     for update in updates.iter().filter(|u| u.outcome.is_ok()) {
-        if let Some(effective) = update.smoothed_interval {
-            metrics.set_watch_schedule(
-                &update.key.namespace,
-                &update.key.name,
-                effective,
-                update.interval_excess(),
-            );
-        }
+        // Before a second refresh measures it, the interval a watch gets is the one it asked for.
+        let effective = update.smoothed_interval.unwrap_or(update.target_interval);
+        metrics.set_watch_schedule(
+            &update.key.namespace,
+            &update.key.name,
+            effective,
+            update.interval_excess(),
+        );
     }
 }

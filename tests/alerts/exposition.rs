@@ -9,17 +9,12 @@ use std::process::Stdio;
 use super::harness::{condition_is, is_synced, NS};
 use super::promql::{parse, read_exposition, Exposition};
 use super::promtool::promtool;
-use super::rules::{prometheus_rule, rules, PENDING_ALERTS};
+use super::rules::{prometheus_rule, rules};
 use super::world::World;
 
 /// Series Prometheus makes itself for every target, and the labels it adds to every scraped series.
 const SYNTHESIZED: [&str; 1] = ["up"];
 const TARGET_LABELS: [&str; 2] = ["job", "instance"];
-/// Metrics the operator does not export yet; only the alerts in PENDING_ALERTS (off by default) use them.
-const PENDING_METRICS: [&str; 2] = [
-    "hostrisk_watch_condition",
-    "hostrisk_watch_last_success_timestamp_seconds",
-];
 
 /// A scrape taken after the operator polled watches in each state the alerts are about.
 async fn scrape_every_state() -> String {
@@ -82,26 +77,13 @@ fn labels_of(exposition: &Exposition, metric: &str) -> BTreeSet<String> {
 }
 
 /// Problems of one alert rule against the exposition.
-fn check_rule(
-    rule: &serde_json::Value,
-    exposition: &Exposition,
-    pending: &mut BTreeSet<String>,
-) -> Vec<String> {
+fn check_rule(rule: &serde_json::Value, exposition: &Exposition) -> Vec<String> {
     let name = rule["alert"].as_str().expect("alert");
     let expr = parse(rule["expr"].as_str().expect("expr"));
     let mut problems = vec![];
     let mut available: BTreeSet<String> = TARGET_LABELS.iter().map(|l| l.to_string()).collect();
     for selector in &expr.selectors {
         let metric = selector.metric.as_str();
-        if PENDING_METRICS.contains(&metric) {
-            if !PENDING_ALERTS.contains(&name) {
-                problems.push(format!(
-                    "{name} uses {metric}, not exported yet, but is on by default"
-                ));
-            }
-            pending.insert(metric.to_owned());
-            continue;
-        }
         if !SYNTHESIZED.contains(&metric) && !exposition.labels.contains_key(metric) {
             problems.push(format!("{name}: no series {metric} on /metrics"));
             continue;
@@ -122,13 +104,6 @@ fn check_rule(
                 }
             }
         }
-    }
-    if expr
-        .selectors
-        .iter()
-        .any(|s| PENDING_METRICS.contains(&s.metric.as_str()))
-    {
-        return problems; // the labels of a metric that does not exist yet cannot be checked
     }
     for label in &expr.grouping {
         if !available.contains(label) {
@@ -164,20 +139,10 @@ async fn every_series_label_and_value_the_rules_use_is_exported() {
     let exposition = read_exposition(&text);
     let all_rules = prometheus_rule("promtool");
     let mut problems = vec![];
-    let mut pending = BTreeSet::new();
     for rule in rules(&all_rules) {
-        problems.extend(check_rule(&rule, &exposition, &mut pending));
+        problems.extend(check_rule(&rule, &exposition));
     }
     assert!(problems.is_empty(), "{problems:#?}\n/metrics:\n{text}");
-    // When the operator starts exporting one of them, its alert can be on by default.
-    let pending_metrics: BTreeSet<String> = PENDING_METRICS.iter().map(|m| m.to_string()).collect();
-    assert_eq!(pending, pending_metrics, "pending metrics in use");
-    for metric in PENDING_METRICS {
-        assert!(
-            !exposition.labels.contains_key(metric),
-            "{metric} is exported now: turn its alert on by default and drop it from PENDING_METRICS"
-        );
-    }
 
     // promtool's own linter finds nothing wrong with the exposition.
     let mut child = promtool()
@@ -214,10 +179,8 @@ fn the_check_flags_what_does_not_exist() {
          hostrisk_watch_risks{namespace=\"a\",name=\"w\",kind=\"intrusion\"} 0\n",
     );
     let rule = |expr: &str, description: &str| serde_json::json!({"alert": "X", "expr": expr, "annotations": {"description": description}});
-    let mut pending = BTreeSet::new();
-    let mut problems = |expr: &str, description: &str| {
-        check_rule(&rule(expr, description), &exposition, &mut pending).len()
-    };
+    let problems =
+        |expr: &str, description: &str| check_rule(&rule(expr, description), &exposition).len();
     assert_eq!(
         problems(
             "hostrisk_watch_risks{kind=\"asset\"} > 0",

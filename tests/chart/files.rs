@@ -161,7 +161,8 @@ fn dockerfile_builds_the_binary_for_amd64_and_arm64() {
     assert_eq!(
         build_commands,
         [format!(
-            "ARG BUILD_COMMAND=\"cargo build --release --locked --bin {binary}\""
+            "ARG BUILD_COMMAND=\"cargo build --release --locked -p {} --bin {binary}\"",
+            env!("CARGO_PKG_NAME")
         )],
         "one line holds the build command"
     );

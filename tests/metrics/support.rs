@@ -81,4 +81,15 @@ pub fn exercise_everything(metrics: &Metrics) {
         Duration::from_secs(300),
     );
     metrics.set_watch_gauges("team-a", "prod", &two_host_snapshot());
+    metrics.set_watch_conditions(
+        "team-a",
+        "prod",
+        &[("Ready", "False"), ("CredentialsValid", "True")],
+    );
+    metrics.set_watch_last_success(
+        "team-a",
+        "prod",
+        "2026-01-02T03:04:05Z".parse().expect("timestamp"),
+    );
+    metrics.record_event(true);
 }
