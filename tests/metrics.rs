@@ -353,6 +353,12 @@ fn forget_watch_removes_every_series_of_that_watch_only() {
     exercise_everything(&metrics);
     metrics.set_watch_gauges("team-b", "prod", &two_host_snapshot());
     metrics.set_watch_schedule("team-b", "prod", Duration::from_secs(600), Duration::ZERO);
+    metrics.set_watch_conditions(
+        "team-b",
+        "prod",
+        &[("Ready", "True"), ("CredentialsValid", "True")],
+    );
+    metrics.set_watch_last_success("team-b", "prod", jiff::Timestamp::UNIX_EPOCH);
     let before = metrics.encode().expect("encode");
     let a_series = samples_containing(&before, "namespace=\"team-a\"").len();
     assert_eq!(a_series, 30, "{before}");

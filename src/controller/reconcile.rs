@@ -261,11 +261,11 @@ impl WatchReconcile<'_> {
             .await;
         match (&written, update.oldest_data) {
             (Err(_), _) => self.ctx.state.keep_unapplied(self.key, update),
-            (Ok(()), Some(fetched)) => {
-                self.ctx
-                    .metrics
-                    .set_watch_last_success(&self.key.namespace, &self.key.name, fetched)
-            }
+            (Ok(()), Some(fetched)) => self.ctx.metrics.set_watch_last_success(
+                &self.key.namespace,
+                &self.key.name,
+                fetched,
+            ),
             (Ok(()), None) => {}
         }
         written

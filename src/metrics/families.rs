@@ -14,8 +14,8 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::labels::{
-    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels, HssRequestLabels,
-    ProtectStatusLabels, ReasonLabels, ResultLabels, RiskLabels, WatchLabels,
+    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels,
+    HssRequestLabels, ProtectStatusLabels, ReasonLabels, ResultLabels, RiskLabels, WatchLabels,
 };
 
 pub(crate) const PREFIX: &str = "hostrisk";

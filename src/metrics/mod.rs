@@ -243,20 +243,22 @@ impl Metrics {
             })
             .collect();
         let mut index = self.watch_index();
-        self.inner
-            .families
-            .watch
-            .set_conditions(&mut index, &watch_labels(namespace, name), &known);
+        self.inner.families.watch.set_conditions(
+            &mut index,
+            &watch_labels(namespace, name),
+            &known,
+        );
     }
 
     /// When the data of a watch's last successful poll was fetched.
     pub fn set_watch_last_success(&self, namespace: &str, name: &str, at: jiff::Timestamp) {
         let unix = at.as_millisecond() as f64 / 1000.0;
         let mut index = self.watch_index();
-        self.inner
-            .families
-            .watch
-            .set_last_success(&mut index, &watch_labels(namespace, name), unix);
+        self.inner.families.watch.set_last_success(
+            &mut index,
+            &watch_labels(namespace, name),
+            unix,
+        );
     }
 
     /// The poll interval a watch actually gets, and by how much it exceeds the one asked for

@@ -11,8 +11,8 @@ use prometheus_client::metrics::gauge::Gauge;
 
 use super::families::WatchFamilies;
 use super::labels::{
-    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels, ProtectStatusLabels,
-    RiskLabels, WatchLabels,
+    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels,
+    ProtectStatusLabels, RiskLabels, WatchLabels,
 };
 
 /// Risk counts as HSS reports them (`asset`, `vulnerability`, `baseline`, `intrusion`).
