@@ -322,11 +322,16 @@ fn interval_floor_is_one_minute() {
 fn malformed_interval_is_left_to_the_pattern() {
     // The guard keeps `duration()` from raising an evaluation error; the schema's `pattern`
     // (which the API server checks, kube-cel does not) refuses the value.
-    let mut spec = valid_spec();
-    spec["interval"] = json!("ten minutes");
-    assert!(cel_errors(spec).is_empty());
+    for malformed in ["ten minutes", "30m1h", "1m1m", "500ms", ""] {
+        let mut spec = valid_spec();
+        spec["interval"] = json!(malformed);
+        assert!(cel_errors(spec).is_empty(), "{malformed:?}");
+    }
     let pattern = root_schema()["properties"]["spec"]["properties"]["interval"]["pattern"].clone();
-    assert_eq!(pattern, json!("^([0-9]+(s|m|h))+$"));
+    assert_eq!(
+        pattern,
+        json!(hostrisk_operator::crd::duration::DURATION_PATTERN)
+    );
 }
 
 #[test]

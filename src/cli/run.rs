@@ -14,7 +14,7 @@ use crate::controller::health;
 use crate::controller::BackoffPolicy;
 use crate::controller::{default_instance, kube_client};
 use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
-use crate::crd::duration::parse_duration;
+use crate::crd::duration::parse_duration_flag;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::endpoint::is_loopback;
 use crate::hss::{ClientConfig, HssClient};
@@ -42,15 +42,15 @@ pub struct RunArgs {
     pub concurrency: u16,
 
     /// Poll interval when spec.interval is absent.
-    #[arg(long, env = "HOSTRISK_DEFAULT_INTERVAL", default_value = "10m", value_parser = duration_arg)]
+    #[arg(long, env = "HOSTRISK_DEFAULT_INTERVAL", default_value = "10m", value_parser = parse_duration_flag)]
     pub default_interval: Duration,
 
     /// Shortest poll interval accepted (enforced in code as well as by the CRD's CEL rule).
-    #[arg(long, env = "HOSTRISK_MIN_INTERVAL", default_value = "1m", value_parser = duration_arg)]
+    #[arg(long, env = "HOSTRISK_MIN_INTERVAL", default_value = "1m", value_parser = parse_duration_flag)]
     pub min_interval: Duration,
 
     /// Longest time status.lastSyncTime may lag the latest successful poll.
-    #[arg(long, env = "HOSTRISK_STATUS_HEARTBEAT", default_value = "30m", value_parser = duration_arg)]
+    #[arg(long, env = "HOSTRISK_STATUS_HEARTBEAT", default_value = "30m", value_parser = parse_duration_flag)]
     pub status_heartbeat: Duration,
 
     /// URL prefixes accepted for spec.endpoint besides the official Huawei Cloud endpoints.
@@ -98,10 +98,6 @@ pub struct RunArgs {
     /// kind, so off by default).
     #[arg(long, env = "HOSTRISK_METRICS_PER_HOST", default_value_t = false)]
     pub metrics_per_host: bool,
-}
-
-fn duration_arg(value: &str) -> Result<Duration, String> {
-    parse_duration("duration", value).map_err(|e| e.to_string())
 }
 
 impl RunArgs {

@@ -28,9 +28,9 @@ pub const DNS1123_SUBDOMAIN_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// Longest `spec.interval` string; also keeps CEL's `duration()` away from overflow-sized input.
 pub const INTERVAL_MAX_LEN: usize = 16;
-/// `spec.interval` syntax: one or more `<digits><s|m|h>` groups (a subset of Go's duration syntax,
-/// so CEL's `duration()` accepts every value that matches).
-pub const INTERVAL_PATTERN: &str = "^([0-9]+(s|m|h))+$";
+/// `spec.interval` syntax: the operator's one duration grammar (`90s`, `10m`, `1h30m`; see
+/// [`super::duration`]), a subset of Go's, so CEL's `duration()` accepts every value that matches.
+pub const INTERVAL_PATTERN: &str = super::duration::DURATION_PATTERN;
 /// Longest string kept for an API-provided value in status (enum values, versions). Longer values
 /// are cut so a misbehaving service cannot grow status without bound.
 pub const STATUS_VALUE_MAX_LEN: usize = 64;

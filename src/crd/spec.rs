@@ -135,7 +135,8 @@ pub struct HostRiskWatchSpec {
     /// The Secret holding the HSS credentials, in the same namespace as this resource.
     pub credentials_secret_ref: CredentialsSecretRef,
 
-    /// How often to poll HSS, as `<n>s`, `<n>m`, `<n>h` or a sum like `1h30m`; at least `1m`.
+    /// How often to poll HSS, Kubernetes-style: `90s`, `10m`, `1h` or `1h30m` (whole numbers, units
+    /// h, m, s largest first, each at most once); at least `1m`.
     /// When absent the operator's `--default-interval` applies (10m unless changed). Resources
     /// sharing credentials are batched and paced together, so the interval achieved can be longer:
     /// see `status.effectiveInterval`.

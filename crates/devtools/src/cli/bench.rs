@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::exit;
 use crate::bench::remote::serve_world;
 use crate::bench::{run_bench, BenchOptions, Mode, WorldPlacement};
-use hostrisk_operator::crd::duration::parse_duration;
+use hostrisk_operator::crd::duration::parse_duration_flag;
 use hostrisk_operator::telemetry::{init_logging, LogFormat};
 
 /// Exit code when the benchmark could not run.
@@ -71,7 +71,7 @@ pub struct BenchArgs {
 }
 
 fn duration_arg(value: &str) -> Result<Duration, String> {
-    let duration = parse_duration("duration", value).map_err(|e| e.to_string())?;
+    let duration = parse_duration_flag(value)?;
     if duration.is_zero() {
         return Err("must be more than 0s".into());
     }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use hostrisk_operator::crd::duration::parse_duration_flag;
+
 use hostrisk_sim::hss::{
     Faults, FleetSpec, HssSimulator, SimConfig, SimError, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN,
     DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_SECRET_KEY, DEMO_STATIC_TOKEN,
@@ -43,35 +45,12 @@ pub struct SimulateArgs {
     /// Share (0.0-1.0) of successful HSS answers cut off half-way.
     #[arg(long, default_value_t = 0.0)]
     pub truncated_rate: f64,
-    /// Lifetime of IAM tokens, e.g. 24h, 90s, 500ms.
-    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    /// Lifetime of IAM tokens, e.g. 24h, 90s, 1h30m.
+    #[arg(long, default_value = "24h", value_parser = parse_duration_flag)]
     pub token_ttl: Duration,
     /// Print every host id with its enterprise project and agent status.
     #[arg(long)]
     pub print_hosts: bool,
-}
-
-/// Parses `<number><unit>` with unit ms, s, m, h or d.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit (ms, s, m, h, d)"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a number"))?;
-    let seconds = match unit {
-        "ms" => return Ok(Duration::from_millis(number)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}")),
-    };
-    number
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("{text:?} is too long"))
 }
 
 impl SimulateArgs {
@@ -211,12 +190,14 @@ mod tests {
     }
 
     #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert!(parse_duration("10").is_err());
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("3w").is_err());
+    fn token_ttl_uses_the_operator_duration_grammar() {
+        let ttl = |value: &str| {
+            Wrapper::try_parse_from(["simulate", "--token-ttl", value]).map(|w| w.args.token_ttl)
+        };
+        assert_eq!(ttl("1h30m").ok(), Some(Duration::from_secs(5400)));
+        assert_eq!(ttl("90s").ok(), Some(Duration::from_secs(90)));
+        for refused in ["500ms", "1d", "10", "30m1h"] {
+            assert!(ttl(refused).is_err(), "{refused}");
+        }
     }
 }
