@@ -8,7 +8,7 @@ use super::exit;
 use crate::bench::remote::serve_world;
 use crate::bench::{run_bench, BenchOptions, Mode, WorldPlacement};
 use hostrisk_operator::crd::duration::parse_duration_flag;
-use hostrisk_operator::telemetry::{init_logging, LogFormat};
+use hostrisk_operator::telemetry::{init_logging, LogArgs};
 
 /// Exit code when the benchmark could not run.
 const BENCH_FAILED: u8 = 1;
@@ -37,8 +37,9 @@ pub struct BenchArgs {
     pub shared_fraction: f64,
     /// HSS calls per minute for the one credential (operator and simulator alike); default:
     /// twice the naive poller's calls per sweep, so no call waits for quota.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pub calls_per_minute: Option<u32>,
+    // The hidden alias is the spelling the bench's child processes are still started with.
+    #[arg(long, env = "HOSTRISK_HSS_CALLS_PER_MINUTE", alias = "calls-per-minute", value_parser = clap::value_parser!(u32).range(1..))]
+    pub hss_calls_per_minute: Option<u32>,
     /// spec.interval of every watch (the operator's interval floor is lowered to it).
     #[arg(long, default_value = "1m", value_parser = duration_arg)]
     pub interval: Duration,
@@ -65,9 +66,8 @@ pub struct BenchArgs {
     /// Internal: be the world process of a benchmark (see `bench::remote`).
     #[arg(long, hide = true)]
     pub serve_world: bool,
-    /// Log filter for stderr (tracing EnvFilter syntax).
-    #[arg(long, default_value = "error")]
-    pub log_level: String,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 fn duration_arg(value: &str) -> Result<Duration, String> {
@@ -89,7 +89,7 @@ impl BenchArgs {
             watches: usize::try_from(self.watches).unwrap_or(usize::MAX),
             hosts_per_watch: usize::try_from(self.hosts_per_watch).unwrap_or(usize::MAX),
             shared_fraction: self.shared_fraction,
-            calls_per_minute: self.calls_per_minute,
+            calls_per_minute: self.hss_calls_per_minute,
             interval: self.interval,
             modes,
             watches_per_namespace: usize::try_from(self.watches_per_namespace)
@@ -98,15 +98,15 @@ impl BenchArgs {
             timeout: self.timeout,
             world: self.world,
             probes: usize::try_from(self.probes).unwrap_or(usize::MAX),
-            log_level: self.log_level.clone(),
+            log_level: self.log.log_level.clone(),
         }
     }
 }
 
 /// Runs the benchmark on stdout; returns the process exit code.
 pub async fn run(args: BenchArgs) -> u8 {
-    if let Err(message) = init_logging(&args.log_level, LogFormat::Text) {
-        eprintln!("error: {message}");
+    if let Err(error) = init_logging(&args.log) {
+        eprintln!("error: {error}");
         return exit::USAGE;
     }
     let options = args.options();
@@ -162,7 +162,7 @@ mod tests {
             "--hosts-per-watch=100",
             "--mode=per-watch",
             "--interval=10s",
-            "--calls-per-minute=5000",
+            "--hss-calls-per-minute=5000",
         ])
         .unwrap()
         .args
@@ -170,6 +170,9 @@ mod tests {
         assert_eq!(options.modes, [Mode::PerWatch]);
         assert_eq!(options.calls_per_minute(), 5000);
         assert_eq!(options.interval, Duration::from_secs(10));
+        // The spelling the bench still starts its child processes with.
+        let child = Harness::try_parse_from(["bench", "--calls-per-minute=7"]).unwrap();
+        assert_eq!(child.args.options().calls_per_minute(), 7);
         assert!(Harness::try_parse_from(["bench", "--interval=0s"]).is_err());
         assert!(Harness::try_parse_from(["bench", "--watches=0"]).is_err());
     }

@@ -6,11 +6,14 @@ use std::time::Duration;
 use clap::Args;
 
 use hostrisk_operator::crd::duration::parse_duration_flag;
+use hostrisk_operator::telemetry::{init_logging, LogArgs};
 
 use hostrisk_sim::hss::{
     Faults, FleetSpec, HssSimulator, SimConfig, SimError, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN,
     DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_SECRET_KEY, DEMO_STATIC_TOKEN,
 };
+
+use super::exit;
 
 /// Flags of `simulate`.
 #[derive(Debug, Clone, Args)]
@@ -27,9 +30,10 @@ pub struct SimulateArgs {
     /// Project the fleet lives in.
     #[arg(long, default_value = hostrisk_sim::hss::DEMO_PROJECT_ID)]
     pub project_id: String,
-    /// Accepted calls per credential per sliding minute; 0 = unlimited.
-    #[arg(long, default_value_t = hostrisk_sim::hss::DEFAULT_QUOTA_PER_MINUTE)]
-    pub quota_per_minute: u32,
+    /// HSS calls accepted per credential per sliding minute (more answer 429 APIGW.0308);
+    /// 0 = unlimited. The same flag as the operator's, which paces itself to it.
+    #[arg(long, env = "HOSTRISK_HSS_CALLS_PER_MINUTE", default_value_t = hostrisk_sim::hss::DEFAULT_QUOTA_PER_MINUTE)]
+    pub hss_calls_per_minute: u32,
     /// Send `Retry-After: N` with every 429 (off by default: undocumented for the real gateway).
     #[arg(long)]
     pub retry_after_seconds: Option<u64>,
@@ -51,6 +55,8 @@ pub struct SimulateArgs {
     /// Print every host id with its enterprise project and agent status.
     #[arg(long)]
     pub print_hosts: bool,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 impl SimulateArgs {
@@ -64,7 +70,7 @@ impl SimulateArgs {
             },
             token_ttl: self.token_ttl,
             faults: Faults {
-                quota_per_minute: self.quota_per_minute,
+                quota_per_minute: self.hss_calls_per_minute,
                 retry_after_seconds: self.retry_after_seconds,
                 latency_ms: self.latency_ms,
                 error_rate: self.error_rate,
@@ -77,8 +83,26 @@ impl SimulateArgs {
     }
 }
 
+/// Exit code when the simulator could not start.
+const SIMULATOR_FAILED: u8 = 1;
+
+/// Runs the simulator until Ctrl-C; returns the process exit code.
+pub async fn run(args: SimulateArgs) -> u8 {
+    if let Err(error) = init_logging(&args.log) {
+        eprintln!("error: {error}");
+        return exit::USAGE;
+    }
+    match serve(args).await {
+        Ok(()) => exit::OK,
+        Err(error) => {
+            eprintln!("error: {error}");
+            SIMULATOR_FAILED
+        }
+    }
+}
+
 /// Starts the simulator, prints how to use it, and serves until Ctrl-C.
-pub async fn run(args: SimulateArgs) -> Result<(), SimError> {
+async fn serve(args: SimulateArgs) -> Result<(), SimError> {
     let sim = HssSimulator::start(args.to_config()).await?;
     let base = sim.base_url();
     let base = base.as_str().trim_end_matches('/');
@@ -166,7 +190,7 @@ mod tests {
             "--hosts=7",
             "--seed=9",
             "--project-id=p1",
-            "--quota-per-minute=0",
+            "--hss-calls-per-minute=0",
             "--retry-after-seconds=3",
             "--latency-ms=20",
             "--error-rate=0.5",
