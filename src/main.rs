@@ -14,7 +14,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// One-shot HSS ListHostsRisk query (exit codes: 0 ok, 2 usage, 3 authentication, 4 throttled, 5 other failure).
+    /// One-shot HSS ListHostsRisk query (exit codes: 0 ok, 2 usage, 3 authentication, 4 throttled, 5 other failure, 6 --fail-on matched).
     Query(cli::query::QueryArgs),
     /// Print the HostRiskWatch CustomResourceDefinition (YAML); `crds/hostriskwatch.yaml` is this output.
     Crd,

@@ -166,6 +166,13 @@ fn check_length(errors: &mut Vec<SpecError>, field: &'static str, value: &str, m
     }
 }
 
+/// Whether `id` is a host id `spec.hostIds` admits: 1 to [`HOST_ID_MAX_LEN`] characters (the
+/// schema's `minLength`/`maxLength`, which count characters). `hostrisk-operator query` holds its
+/// ids to the same rule.
+pub fn is_valid_host_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= HOST_ID_MAX_LEN
+}
+
 fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &[String]) {
     const FIELD: &str = "spec.hostIds";
     if host_ids.is_empty() {
@@ -200,7 +207,7 @@ fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &[String]) {
     let bad: Vec<_> = host_ids
         .iter()
         .enumerate()
-        .filter(|(_, id)| id.is_empty() || id.chars().count() > HOST_ID_MAX_LEN)
+        .filter(|(_, id)| !is_valid_host_id(id))
         .map(|(i, _)| i.to_string())
         .collect();
     if !bad.is_empty() {
