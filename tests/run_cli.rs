@@ -153,3 +153,47 @@ async fn an_unknown_context_is_a_usage_error_naming_the_flag() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--context nosuch"), "{stderr}");
 }
+
+/// `<subcommand> --help` of this binary.
+fn help(subcommand: &str) -> String {
+    let output = Command::new(BIN)
+        .args([subcommand, "--help"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{subcommand} --help");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Every subcommand has the same log flags, defaults and variables, and the HSS quota has one
+/// name wherever it is a flag.
+#[test]
+fn every_subcommand_has_the_same_log_and_quota_flags() {
+    for subcommand in ["run", "query", "crd"] {
+        let help = help(subcommand);
+        for needle in [
+            "--log-level <LOG_LEVEL>",
+            "[env: HOSTRISK_LOG_LEVEL=]",
+            "[default: info]",
+            "--log-format <LOG_FORMAT>",
+            "[env: HOSTRISK_LOG_FORMAT=]",
+            "[default: text]",
+        ] {
+            assert!(
+                help.contains(needle),
+                "{subcommand}: no {needle:?} in\n{help}"
+            );
+        }
+        assert!(
+            !help.contains("--calls-per-minute") && !help.contains("--quota-per-minute"),
+            "{subcommand}: another name for the quota\n{help}"
+        );
+        if help.contains("per-minute") {
+            assert!(
+                help.contains("--hss-calls-per-minute <HSS_CALLS_PER_MINUTE>")
+                    && help.contains("[env: HOSTRISK_HSS_CALLS_PER_MINUTE="),
+                "{subcommand}\n{help}"
+            );
+        }
+    }
+}
