@@ -94,7 +94,10 @@ pub enum QueryError {
     /// HSS or IAM refused the credentials from the environment; the message names the
     /// variables to check.
     #[error("{message}")]
-    Refused { message: String, source: HssError },
+    Refused {
+        message: String,
+        source: Box<HssError>,
+    },
 }
 
 impl From<EnvCredentialsError> for QueryError {
@@ -113,12 +116,8 @@ impl QueryError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) => exit::USAGE,
-            Self::Hss(error) | Self::Refused { source: error, .. } => match error {
-                HssError::InvalidScope { .. } | HssError::InvalidConfig { .. } => exit::USAGE,
-                error if error.is_authentication() => exit::AUTHENTICATION,
-                HssError::Throttled { .. } => exit::THROTTLED,
-                _ => exit::API,
-            },
+            Self::Hss(error) => hss_exit_code(error),
+            Self::Refused { source, .. } => hss_exit_code(source),
         }
     }
 
@@ -127,7 +126,7 @@ impl QueryError {
         match refused_message(&error, credentials) {
             Some(message) => Self::Refused {
                 message,
-                source: error,
+                source: Box::new(error),
             },
             None => Self::Hss(error),
         }
@@ -242,6 +241,15 @@ pub fn render(report: &QueryReport, output: OutputFormat) -> String {
     match output {
         OutputFormat::Table => report.to_table(),
         OutputFormat::Json => report.to_json() + "\n",
+    }
+}
+
+fn hss_exit_code(error: &HssError) -> u8 {
+    match error {
+        HssError::InvalidScope { .. } | HssError::InvalidConfig { .. } => exit::USAGE,
+        error if error.is_authentication() => exit::AUTHENTICATION,
+        HssError::Throttled { .. } => exit::THROTTLED,
+        _ => exit::API,
     }
 }
 
