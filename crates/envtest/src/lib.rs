@@ -39,3 +39,4 @@ pub use audit::{AuditEvent, AuditObjectRef, AuditResponseStatus, AuditUser};
 pub use control_plane::{ControlPlane, Options, ASSETS_ENV, REPORT_ENV};
 pub use error::EnvtestError;
 pub use helpers::{apply_crds, create_namespace, unique_name};
+pub use process::spawn_tied;

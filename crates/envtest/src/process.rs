@@ -55,6 +55,14 @@ pub(crate) fn spawn(binary: &Path, args: &[String], log: &Path) -> Result<Child,
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr);
+    spawn_tied(command).map_err(|e| EnvtestError::io(format!("starting {}", binary.display()), e))
+}
+
+/// Spawns `command` so that the kernel kills it (SIGKILL) when the test process dies, however
+/// it dies: for every process a test starts (an operator under test, a simulator), not only
+/// the control plane's. Forked by a thread that lives as long as the process (see the module
+/// documentation).
+pub fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
     let parent = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
     // SAFETY: the closure runs between fork and exec and only calls the async-signal-safe
     // prctl(2) and getppid(2); it allocates nothing.
@@ -71,23 +79,17 @@ pub(crate) fn spawn(binary: &Path, args: &[String], log: &Path) -> Result<Child,
         });
     }
     let (reply_tx, reply_rx) = mpsc::channel();
-    let sent = spawner()?
+    let spawner = spawner().map_err(std::io::Error::other)?;
+    let sent = spawner
         .lock()
-        .map_err(|_| EnvtestError::io("spawning", std::io::Error::other("spawner lock poisoned")))?
+        .map_err(|_| std::io::Error::other("the envtest spawner lock is poisoned"))?
         .send((command, reply_tx));
     if sent.is_err() {
-        return Err(EnvtestError::io(
-            "spawning",
-            std::io::Error::other("the spawner thread is gone"),
-        ));
+        return Err(std::io::Error::other("the envtest spawner thread is gone"));
     }
-    let spawned = reply_rx.recv().map_err(|_| {
-        EnvtestError::io(
-            "spawning",
-            std::io::Error::other("the spawner thread did not answer"),
-        )
-    })?;
-    spawned.map_err(|e| EnvtestError::io(format!("starting {}", binary.display()), e))
+    reply_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the envtest spawner thread did not answer"))?
 }
 
 /// SIGTERM, up to `grace` to exit, then SIGKILL; always reaps the child.
