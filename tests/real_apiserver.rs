@@ -12,6 +12,8 @@ mod render;
 #[path = "real_apiserver/support.rs"]
 mod support;
 
+#[path = "real_apiserver/leader.rs"]
+mod leader;
 #[path = "real_apiserver/least_privilege.rs"]
 mod least_privilege;
 #[path = "real_apiserver/main_story.rs"]

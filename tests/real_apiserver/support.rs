@@ -350,3 +350,41 @@ pub fn kubectl() -> PathBuf {
         PathBuf::from("kubectl")
     }
 }
+
+/// The operator binary with the admin kubeconfig, the simulator allowed, a quota out of the
+/// way, and `extra` args.
+pub async fn admin_operator(
+    plane: &ControlPlane,
+    sim_url: &str,
+    name: &str,
+    extra: &[&str],
+) -> Operator {
+    let port = free_port();
+    let mut args = vec![
+        "run".to_string(),
+        format!("--health-addr=127.0.0.1:{port}"),
+        format!("--allowed-endpoints={sim_url}"),
+        "--hss-calls-per-minute=600".into(),
+        "--log-level=info,hostrisk_operator=debug".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let mut operator = Operator::spawn(
+        name,
+        &args,
+        port,
+        plane.kubeconfig_path(),
+        plane.dir(),
+        &[("POD_NAME", name)],
+    );
+    operator.wait_ready(Duration::from_secs(60)).await;
+    operator
+}
+
+/// An audit timestamp (`requestReceivedTimestamp`).
+pub fn audit_time(event: &AuditEvent) -> jiff::Timestamp {
+    event
+        .request_received_timestamp
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no timestamp: {}", event.summary()))
+}
