@@ -18,3 +18,5 @@ mod leader;
 mod least_privilege;
 #[path = "real_apiserver/main_story.rs"]
 mod main_story;
+#[path = "real_apiserver/restart.rs"]
+mod restart;

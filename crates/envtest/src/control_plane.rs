@@ -34,6 +34,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(90);
 const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Grace after SIGTERM on restart, where etcd's data must stay intact.
 const RESTART_GRACE: Duration = Duration::from_secs(15);
+/// kube-apiserver's graceful shutdown waits for open watches (a running operator always has
+/// some) far longer than a test should; it keeps no state of its own, so after this it is
+/// killed, like an API server that crashed.
+const APISERVER_GRACE: Duration = Duration::from_secs(2);
 const USER_AGENT: &str = "hostrisk-envtest";
 
 /// How to start a control plane.
@@ -305,7 +309,8 @@ impl ControlPlane {
         .await
     }
 
-    /// Stops kube-apiserver and etcd (SIGTERM, so etcd closes its data cleanly) and starts
+    /// Stops kube-apiserver (SIGTERM, SIGKILL after 2 s if watches keep it busy) and etcd
+    /// (SIGTERM, so it closes its data cleanly) and starts
     /// both again on the same ports with the same data, then waits for `/readyz`. Clients
     /// made before keep working: the URL and the PKI do not change.
     pub async fn restart(&mut self) -> Result<(), EnvtestError> {
@@ -454,7 +459,7 @@ impl ControlPlane {
     /// The API server first (it would log etcd errors while etcd goes), then etcd.
     fn kill_processes(&mut self, grace: Duration) {
         if let Some(mut child) = self.apiserver.take() {
-            process::terminate(&mut child, grace);
+            process::terminate(&mut child, grace.min(APISERVER_GRACE));
         }
         if let Some(mut child) = self.etcd.take() {
             process::terminate(&mut child, grace);
