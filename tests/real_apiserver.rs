@@ -12,11 +12,15 @@ mod render;
 #[path = "real_apiserver/support.rs"]
 mod support;
 
+#[path = "real_apiserver/crd_upgrade.rs"]
+mod crd_upgrade;
 #[path = "real_apiserver/leader.rs"]
 mod leader;
 #[path = "real_apiserver/least_privilege.rs"]
 mod least_privilege;
 #[path = "real_apiserver/main_story.rs"]
 mod main_story;
+#[path = "real_apiserver/ownership.rs"]
+mod ownership;
 #[path = "real_apiserver/restart.rs"]
 mod restart;
