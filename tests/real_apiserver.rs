@@ -2,7 +2,6 @@
 //! started per test from `KUBEBUILDER_ASSETS`; without it every test prints a SKIP line and
 //! passes. One binary, a module per row, so the set-up compiles once.
 
-#[allow(dead_code)]
 #[path = "support/e2e_story.rs"]
 mod e2e_story;
 #[allow(dead_code)]

@@ -275,8 +275,14 @@ async fn audit_log_records_user_verb_object_code_and_user_agent() {
 #[tokio::test]
 async fn two_control_planes_run_at_once_and_leave_nothing_behind() {
     let (a, b) = tokio::join!(
-        start("two_control_planes_run_at_once (a)", Options::default()),
-        start("two_control_planes_run_at_once (b)", Options::default()),
+        start(
+            "two_control_planes_run_at_once_and_leave_nothing_behind",
+            Options::default()
+        ),
+        start(
+            "two_control_planes_run_at_once_and_leave_nothing_behind",
+            Options::default()
+        ),
     );
     let (Some(a), Some(b)) = (a, b) else {
         return;
