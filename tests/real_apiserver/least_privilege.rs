@@ -367,3 +367,80 @@ async fn without_events_create_the_operator_says_so_and_keeps_running() {
     deployed.sim.shutdown().await;
     deployed.plane.stop().await;
 }
+
+/// Keeps only `get` on Secrets in the operator's ClusterRole (no list/watch).
+fn secrets_get_only(objects: &mut [Value]) {
+    let role = objects
+        .iter_mut()
+        .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == OPERATOR)
+        .expect("the operator's ClusterRole");
+    let rule = role["rules"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|rule| rule["resources"] == json!(["secrets"]))
+        .expect("a rule for secrets");
+    rule["verbs"] = json!(["get"]);
+}
+
+#[tokio::test]
+async fn without_secrets_list_watch_the_operator_says_so_and_keeps_polling() {
+    let Some(mut deployed) = deploy(
+        "without_secrets_list_watch_the_operator_says_so_and_keeps_polling",
+        "defaults",
+        json!({}),
+        |objects| secrets_get_only(objects),
+    )
+    .await
+    else {
+        return;
+    };
+    let pid = deployed.operator.pid();
+    let client = deployed.plane.client();
+    create_namespace_named(&client, "apps").await;
+    let watches: Api<HostRiskWatch> = Api::namespaced(client.clone(), "apps");
+    Api::<Secret>::namespaced(client.clone(), "apps")
+        .create(&PostParams::default(), &demo_secret("creds"))
+        .await
+        .unwrap();
+    watches
+        .create(
+            &PostParams::default(),
+            &watch_of("fleet", &deployed.sim, &["demo-web-01"], "creds"),
+        )
+        .await
+        .unwrap();
+    // Polling reads the Secret with get: status still works.
+    wait_for(&watches, "fleet", "Ready", is_ready).await;
+    // The refused Secret watch is in the log, naming the verb and the resource.
+    let needle = "cannot list resource \\\"secrets\\\"";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while count_in(&deployed.operator.log(), needle) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log line about the refused Secret list:\n{}",
+            deployed.operator.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Not a crash loop: same process, still answering; retries back off rather than hammer.
+    let observed_from = std::time::Instant::now();
+    let retries_before = count_in(&deployed.operator.log(), needle);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let retries = count_in(&deployed.operator.log(), needle) - retries_before;
+    assert!(deployed.operator.exited().is_none(), "the operator exited");
+    assert_eq!(deployed.operator.pid(), pid);
+    assert!(deployed.operator.readyz().await.is_some());
+    assert!(
+        retries <= 20,
+        "{retries} refused Secret lists logged in {:?}: a hot loop",
+        observed_from.elapsed()
+    );
+    eprintln!(
+        "refused Secret lists logged in {:.0} s: {retries}",
+        observed_from.elapsed().as_secs_f64()
+    );
+    assert_eq!(deployed.operator.terminate(), Some(0));
+    deployed.sim.shutdown().await;
+    deployed.plane.stop().await;
+}
