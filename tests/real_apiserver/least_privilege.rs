@@ -161,8 +161,12 @@ fn assert_no_403(deployed: &Deployed) -> Vec<hostrisk_envtest::AuditEvent> {
         deployed.operator.log()
     );
     assert!(!mine.is_empty(), "no request of {} audited", deployed.user);
+    let agents: std::collections::BTreeSet<_> = mine
+        .iter()
+        .map(|e| e.user_agent.clone().unwrap_or_default())
+        .collect();
     eprintln!(
-        "{}: requests by verb/resource/code: {used:?}",
+        "{}: requests by verb/resource/code: {used:?}; user agents: {agents:?}",
         deployed.user
     );
     mine
