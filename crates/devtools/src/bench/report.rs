@@ -110,15 +110,18 @@ impl RestartReport {
                 over.map_or_else(|| "n/a".to_string(), |o| format!("{o:.2}"))
             ),
             format!("{m}.first_sweep_poller_calls: {} calls", self.poller_calls),
-            format!("{m}.first_sweep_time: {} s", seconds(Some(self.first_sweep))),
+            format!(
+                "{m}.first_sweep_time: {} s",
+                seconds(Some(self.first_sweep))
+            ),
             format!("{m}.restart_status_writes: {} writes", self.status_writes),
             format!("{m}.restart_reconciles: {} reconciles", self.reconciles),
         ];
         if let Some(soak) = &self.soak {
             let growth = match (soak.rss_after_first_sweep, soak.rss_max) {
-                (Some(first), Some(max)) if first > 0 => Some(
-                    (max.saturating_sub(first)) as f64 * 100.0 / first as f64,
-                ),
+                (Some(first), Some(max)) if first > 0 => {
+                    Some((max.saturating_sub(first)) as f64 * 100.0 / first as f64)
+                }
                 _ => None,
             };
             lines.extend([
@@ -223,9 +226,7 @@ impl ModeReport {
                 "{m}.status_writes_per_idle_sweep: {} writes",
                 self.idle_status_writes
             ),
-            format!(
-                "{m}.api_requests_per_idle_sweep: {idle_non_watch} requests"
-            ),
+            format!("{m}.api_requests_per_idle_sweep: {idle_non_watch} requests"),
             format!(
                 "{m}.reconciles_per_idle_sweep: {} reconciles",
                 self.idle_reconciles
