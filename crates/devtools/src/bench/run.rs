@@ -4,11 +4,13 @@
 //! Timeline (t0 = first create, I = interval, S = t_ready − t0):
 //! - `[t0, t_ready]`: creation wave; `t_ready` is when the observer saw HSS data in the status
 //!   of every watch.
-//! - `[t_ready, t0 + 1.6 I]`: the measured idle sweep. A per-watch poller repolls each watch
-//!   once, `I` after its first poll, i.e. inside `[t0 + I, t_ready + I]`: so the window holds
-//!   exactly one sweep when `S ≤ 0.5 I` (reported as `sweep_window_valid`). A batched poller
-//!   refreshes every watch once around `t0 + I` too. Nothing changes in HSS meanwhile, so every
-//!   status write and every request but a watch in this window is idle cost.
+//! - `[t_ready + 0.1 I, t0 + 1.6 I]`: the measured idle sweep. A per-watch poller repolls each
+//!   watch once, `I` after its first poll, i.e. inside `[t0 + I, t_ready + I]`: so the window
+//!   holds exactly one sweep when `S ≤ 0.5 I` (reported as `sweep_window_valid`). A batched
+//!   poller refreshes every watch once around `t0 + I` too. Nothing changes in HSS meanwhile, so
+//!   every status write, reconcile and request but a watch in this window is idle cost. The
+//!   window opens a tenth of an interval after the last watch showed data, so the tail of the
+//!   creation wave (the Events of the last first status, its reconcile ending) is not counted.
 //! - probes: watches created one at a time into the running system.
 //! - restart: the controller stops and a fresh one starts (as after a restart, an upgrade or a
 //!   leader failover) with every watch already there; measured until every watch was refreshed
@@ -45,6 +47,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const SWEEP_END: f64 = 1.6;
 /// The window holds exactly one sweep if the creation wave took at most this × interval.
 const MAX_WAVE: f64 = 0.5;
+/// The window opens this × interval after every watch showed data.
+const WINDOW_OPENS: f64 = 0.1;
 
 /// One running controller and what it was given.
 struct Running {
@@ -175,6 +179,8 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     let t0 = Instant::now();
     let creation = world.create(options.timeout).await?;
     let t_ready = Instant::now();
+    let startup_writes = first.status_writes();
+    tokio::time::sleep(options.interval.mul_f64(WINDOW_OPENS)).await;
     let at_ready = world.counters().await?;
     let writes_at_ready = first.status_writes();
     let requests_at_ready = first.requests.snapshot();
@@ -221,7 +227,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         idle_status_writes: idle_writes,
         idle_requests: request_counts(&idle_requests),
         idle_reconciles,
-        startup_status_writes: writes_at_ready,
+        startup_status_writes: startup_writes,
         watches_with_data: creation.with_data,
         latency_p50: percentile(&latencies, 50.0),
         latency_p99: percentile(&latencies, 99.0),
@@ -233,7 +239,8 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         quota_wait,
         client_limiter_wait,
         creation_wave: wave,
-        sweep_window: window_end.saturating_duration_since(t_ready),
+        sweep_window: window_end
+            .saturating_duration_since(t_ready + options.interval.mul_f64(WINDOW_OPENS)),
         sweep_window_valid: window_valid,
         restart,
         rss_start,
