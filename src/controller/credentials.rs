@@ -18,6 +18,7 @@ use url::Url;
 /// Condition reasons of a credentials problem.
 pub mod reason {
     pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    pub const SECRET_FORBIDDEN: &str = "SecretForbidden";
     pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
     pub const AMBIGUOUS_CREDENTIALS: &str = "AmbiguousCredentials";
     pub const INVALID_CREDENTIALS: &str = "InvalidCredentials";
@@ -76,6 +77,19 @@ pub fn secret_not_found(namespace: &str, name: &str) -> CredentialsProblem {
     CredentialsProblem::new(
         reason::SECRET_NOT_FOUND,
         format!("Secret {name:?} does not exist in namespace {namespace:?}"),
+    )
+}
+
+/// The problem of a watch whose Secret the operator may not read (its RBAC lacks `get` on
+/// Secrets in that namespace).
+pub fn secret_forbidden(namespace: &str, name: &str) -> CredentialsProblem {
+    CredentialsProblem::new(
+        reason::SECRET_FORBIDDEN,
+        format!(
+            "the operator may not read Secret {name:?} in namespace {namespace:?}: grant its \
+             ServiceAccount get on secrets there (the chart's RBAC does, for the namespaces it \
+             watches)"
+        ),
     )
 }
 

@@ -118,7 +118,8 @@ async fn readyz(State(state): State<ServerState>) -> impl IntoResponse {
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "waiting for the HostRiskWatch CRD and the first watch sync\n",
+            "waiting for the HostRiskWatch CRD and the first list of HostRiskWatches and Secrets \
+             (may the operator list and watch both? its log names any refusal)\n",
         )
     }
 }

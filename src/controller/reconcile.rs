@@ -48,10 +48,7 @@ pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<A
     .await;
     ctx.state.settled(&key);
     let outcome = match &result {
-        Ok(_) => {
-            ctx.state.record_success(&key);
-            ReconcileOutcome::Ok
-        }
+        Ok(_) => ReconcileOutcome::Ok,
         Err(error) => ReconcileOutcome::Error(error.reason()),
     };
     ctx.metrics.record_reconcile(outcome, started.elapsed());
@@ -90,10 +87,12 @@ pub fn error_policy(watch: Arc<HostRiskWatch>, error: &Error, ctx: Arc<Context>)
 enum Plan {
     /// Poll it with this registration.
     Poll(Box<WatchRegistration>),
-    /// Do not poll it; show `outcome` (refused, suspended, unusable credentials).
+    /// Do not poll it; show `outcome` (refused, suspended, unusable credentials). Looked at
+    /// again when something it depends on changes, or, with `retry`, after a backoff too.
     Skip {
         outcome: PollOutcome,
         interval: Duration,
+        retry: bool,
     },
 }
 
@@ -118,10 +117,19 @@ impl WatchReconcile<'_> {
             }
         };
         match self.plan().await? {
-            Plan::Skip { outcome, interval } => {
+            Plan::Skip {
+                outcome,
+                interval,
+                retry,
+            } => {
                 self.ctx.state.unregister(self.key);
                 self.finish(previous.as_ref(), outcome, interval, None)
                     .await?;
+                if retry {
+                    let failures = self.ctx.state.record_failure(self.key);
+                    let backoff = self.ctx.settings.backoff.capped_at(interval);
+                    return Ok(Action::requeue(backoff.delay(failures, None)));
+                }
             }
             Plan::Poll(registration) => {
                 let interval = registration.interval;
@@ -142,6 +150,7 @@ impl WatchReconcile<'_> {
                 }
             }
         }
+        self.ctx.state.record_success(self.key);
         Ok(Action::await_change())
     }
 
@@ -160,6 +169,7 @@ impl WatchReconcile<'_> {
                 return Ok(Plan::Skip {
                     outcome,
                     interval: ctx.settings.policy.default_interval,
+                    retry: false,
                 });
             }
         };
@@ -167,6 +177,7 @@ impl WatchReconcile<'_> {
             return Ok(Plan::Skip {
                 outcome: PollOutcome::Suspended,
                 interval: spec.interval,
+                retry: false,
             });
         }
         let endpoint = match spec.region.as_deref() {
@@ -193,6 +204,7 @@ impl WatchReconcile<'_> {
                         message: problem.message,
                     },
                     interval: spec.interval,
+                    retry: resolved.retry,
                 });
             }
         };
@@ -206,6 +218,7 @@ impl WatchReconcile<'_> {
                 return Ok(Plan::Skip {
                     outcome: PollOutcome::Failed(PollFailure::from(&error)),
                     interval: spec.interval,
+                    retry: false,
                 })
             }
         };

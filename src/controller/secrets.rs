@@ -10,8 +10,8 @@ use kube::Api;
 
 use super::context::Context;
 use super::credentials::{
-    credentials_from_data, invalid_secret_name, is_dns1123_subdomain, secret_not_found,
-    CredentialsProblem, EndpointSource, CREDENTIAL_KEYS,
+    credentials_from_data, invalid_secret_name, is_dns1123_subdomain, secret_forbidden,
+    secret_not_found, CredentialsProblem, EndpointSource, CREDENTIAL_KEYS,
 };
 use super::error::{Error, Result};
 use super::state::{SecretKey, SecretRead};
@@ -24,6 +24,9 @@ use crate::hss::Credentials;
 pub struct Resolved {
     pub version: Option<String>,
     pub credentials: std::result::Result<Credentials, CredentialsProblem>,
+    /// The problem may go away without any change the operator would see (the Secret was not
+    /// readable: RBAC may be fixed): look again after a backoff.
+    pub retry: bool,
 }
 
 /// The credentials in Secret `name` of the watch's namespace, read from the API only when the
@@ -40,6 +43,7 @@ pub async fn resolve(
         return Ok(Resolved {
             version: None,
             credentials: Err(invalid_secret_name(name)),
+            retry: false,
         });
     }
     let secret = SecretKey {
@@ -48,11 +52,23 @@ pub async fn resolve(
     };
     let read = match ctx.state.cached_secret(key, uid, &secret) {
         Ok(read) => read,
-        Err(ticket) => {
-            let read = read_secret(&ctx.client, &secret).await?;
-            ctx.state.store_secret(secret, read.clone(), ticket);
-            read
-        }
+        Err(ticket) => match read_secret(&ctx.client, &secret).await {
+            Ok(read) => {
+                ctx.state.store_secret(secret, read.clone(), ticket);
+                read
+            }
+            Err(Error::SecretRead {
+                source: kube::Error::Api(status),
+                ..
+            }) if status.code == 403 => {
+                return Ok(Resolved {
+                    version: None,
+                    credentials: Err(secret_forbidden(&key.namespace, name)),
+                    retry: true,
+                })
+            }
+            Err(error) => return Err(error),
+        },
     };
     let credentials = match read.version {
         None => Err(secret_not_found(&key.namespace, name)),
@@ -61,6 +77,7 @@ pub async fn resolve(
     Ok(Resolved {
         version: read.version,
         credentials,
+        retry: false,
     })
 }
 

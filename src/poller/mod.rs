@@ -122,6 +122,18 @@ impl State {
         }
     }
 
+    /// `update` with its host data, read from its group's cache.
+    fn filled(&self, mut update: WatchUpdate) -> WatchUpdate {
+        if let Some(group) = self
+            .watch_group
+            .get(&update.key)
+            .and_then(|g| self.groups.get(g))
+        {
+            group.state.fill(&mut update);
+        }
+        update
+    }
+
     fn publish(&mut self, updates: Vec<WatchUpdate>) {
         for update in updates {
             let key = update.key.clone();
@@ -344,12 +356,16 @@ impl PollerHandle {
 
     /// The latest update of a watch (kept until the next one or removal).
     pub fn latest(&self, key: &WatchKey) -> Option<WatchUpdate> {
-        self.shared.lock().latest.get(key).cloned()
+        let state = self.shared.lock();
+        let update = state.latest.get(key).cloned()?;
+        Some(state.filled(update))
     }
 
     /// The latest update of a watch, once: a second call returns `None` until a new one.
     pub fn take_update(&self, key: &WatchKey) -> Option<WatchUpdate> {
-        self.shared.lock().latest.remove(key)
+        let mut state = self.shared.lock();
+        let update = state.latest.remove(key)?;
+        Some(state.filled(update))
     }
 
     /// The last good answers for a watch's ids, whatever happened since.

@@ -81,31 +81,11 @@ impl GroupState {
             .collect()
     }
 
-    /// Completes the refresh of `key` from the cache and schedules its next one.
+    /// Completes the refresh of `key` and schedules its next one. The update carries no host
+    /// data yet: [`GroupState::fill`] reads it from the cache when the update is taken, so a
+    /// sweep completing a thousand watches at once does not hold a thousand copies of their
+    /// hosts while the controller works through them.
     pub fn complete(&mut self, key: &WatchKey, now: Instant) -> Option<WatchUpdate> {
-        let mut result = HostsRiskResult::default();
-        let mut oldest: Option<jiff::Timestamp> = None;
-        let mut seen_requests = HashSet::new();
-        let watch = self.watches.get(key)?;
-        for id in &watch.ids {
-            let Some(entry) = self.latest(id) else {
-                continue;
-            };
-            match &entry.answer {
-                Some(host) => {
-                    result.hosts.insert(id.to_string(), host.risk(id));
-                }
-                None => {
-                    result.not_found.insert(id.to_string());
-                }
-            }
-            if let Some(rid) = &entry.request_id {
-                if seen_requests.insert(rid.clone()) {
-                    result.request_ids.push(rid.to_string());
-                }
-            }
-            oldest = Some(oldest.map_or(entry.fetched_wall, |o| o.min(entry.fetched_wall)));
-        }
         let watch = self.watches.get_mut(key)?;
         let lag = now.saturating_duration_since(watch.due);
         if let Some(last) = watch.last_complete {
@@ -124,9 +104,9 @@ impl GroupState {
         let update = WatchUpdate {
             key: key.clone(),
             revision: watch.revision.clone(),
-            outcome: Ok(result),
+            outcome: Ok(HostsRiskResult::default()),
             at: now,
-            oldest_data: oldest,
+            oldest_data: None,
             target_interval: watch.interval,
             effective_interval: watch.effective,
             smoothed_interval: watch.smoothed,
@@ -219,25 +199,49 @@ impl GroupState {
         .delay(self.failures, None)
     }
 
-    /// The last good answers of `key`'s ids (ids never answered are absent from both sets).
-    pub fn cached(&self, key: &WatchKey) -> Option<HostsRiskResult> {
-        let watch = self.watches.get(key)?;
-        let mut result = HostsRiskResult::default();
-        for id in &watch.ids {
-            match self.latest(id).map(|e| (&e.answer, &e.request_id)) {
-                Some((Some(host), rid)) => {
-                    result.hosts.insert(id.to_string(), host.risk(id));
-                    result.request_ids.extend(rid.iter().map(|r| r.to_string()));
-                }
-                Some((None, rid)) => {
-                    result.not_found.insert(id.to_string());
-                    result.request_ids.extend(rid.iter().map(|r| r.to_string()));
-                }
-                None => {}
+    /// The data of a successful update, from the cache as it is now (as new as, or newer
+    /// than, at completion): the watch's hosts and not-found ids, the request ids of the calls
+    /// that answered them (in order of first use) and the start of the oldest of those calls.
+    pub fn fill(&self, update: &mut WatchUpdate) {
+        if let Ok(result) = update.outcome.as_mut() {
+            if let Some((data, oldest)) = self.answers_of(&update.key) {
+                *result = data;
+                update.oldest_data = oldest;
             }
         }
+    }
+
+    /// The last good answers of `key`'s ids (ids never answered are absent from both sets).
+    pub fn cached(&self, key: &WatchKey) -> Option<HostsRiskResult> {
+        let (mut result, _) = self.answers_of(key)?;
         result.request_ids.sort();
-        result.request_ids.dedup();
         Some(result)
+    }
+
+    fn answers_of(&self, key: &WatchKey) -> Option<(HostsRiskResult, Option<jiff::Timestamp>)> {
+        let watch = self.watches.get(key)?;
+        let mut result = HostsRiskResult::default();
+        let mut oldest: Option<jiff::Timestamp> = None;
+        let mut seen_requests = HashSet::new();
+        for id in &watch.ids {
+            let Some(entry) = self.latest(id) else {
+                continue;
+            };
+            match &entry.answer {
+                Some(host) => {
+                    result.hosts.insert(id.to_string(), host.risk(id));
+                }
+                None => {
+                    result.not_found.insert(id.to_string());
+                }
+            }
+            if let Some(rid) = &entry.request_id {
+                if seen_requests.insert(rid.clone()) {
+                    result.request_ids.push(rid.to_string());
+                }
+            }
+            oldest = Some(oldest.map_or(entry.fetched_wall, |o| o.min(entry.fetched_wall)));
+        }
+        Some((result, oldest))
     }
 }

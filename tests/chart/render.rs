@@ -154,7 +154,7 @@ pub fn render(set: &str) -> Rendered {
     rendered
 }
 
-fn parse_stream(set: &str, stream: &str) -> Rendered {
+pub fn parse_stream(set: &str, stream: &str) -> Rendered {
     let mut rendered = Rendered {
         set: set.to_owned(),
         ..Rendered::default()

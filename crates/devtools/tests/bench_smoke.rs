@@ -1,8 +1,9 @@
 //! `hostrisk-dev bench` at a tiny scale (5 watches × 4 hosts, both modes, 4 s interval):
 //! the binary runs the real controller against the in-process simulator and stand-in, and its
 //! figures must show what the design guarantees: the batched poller spends the physical
-//! minimum of calls per sweep, the per-watch baseline one call per watch, no 429s, and no
-//! status write while nothing changes.
+//! minimum of calls per sweep (its first sweep after a restart too), the per-watch baseline one
+//! call per watch, no 429s, no status write and no request but watches while nothing changes,
+//! and at most one reconcile per watch and sweep.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -85,6 +86,25 @@ fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
             n(&format!("{mode}.status_writes_per_idle_sweep")),
             0.0,
             "{stdout}"
+        );
+        assert_eq!(
+            n(&format!("{mode}.api_requests_per_idle_sweep")),
+            0.0,
+            "only watches while idle: {stdout}"
+        );
+        assert!(
+            n(&format!("{mode}.reconciles_per_idle_sweep")) <= 5.0,
+            "one poll result costs at most one reconcile per watch: {stdout}"
+        );
+        assert_eq!(
+            n(&format!("{mode}.first_sweep_calls")),
+            n(&format!("{mode}.first_sweep_min_calls")),
+            "the first sweep after a restart is at the minimum: {stdout}"
+        );
+        assert_eq!(
+            n(&format!("{mode}.restart_status_writes")),
+            0.0,
+            "a restart with nothing changed writes nothing: {stdout}"
         );
         assert!(n(&format!("{mode}.peak_rss")) > 0.0);
         // The default quota leaves room for every call: latency holds no quota wait.

@@ -11,6 +11,7 @@ use super::config::ClientConfig;
 use super::credentials::{Credentials, Secret};
 use super::error::{is_gateway_code, AuthKind, HssError};
 use super::iam::{IamLogin, IamTokenCache};
+use super::idtoken::Exchange;
 use super::model::HostsRiskResult;
 use super::observe::{AttemptOutcome, HssObserver};
 use super::ratelimit::RateLimiter;
@@ -29,8 +30,10 @@ pub struct ClientStats {
     pub retries: u64,
     /// 429 answers received.
     pub throttled: u64,
-    /// IAM logins attempted.
+    /// IAM password logins attempted.
     pub iam_logins: u64,
+    /// Id-token exchanges attempted (refused ones included).
+    pub id_token_exchanges: u64,
     /// Total time spent waiting for the rate limiter.
     pub rate_limit_wait: Duration,
 }
@@ -88,7 +91,12 @@ fn attempt_labels(error: &HssError) -> Option<(AttemptOutcome, Option<u16>)> {
             Some(code) => (AttemptOutcome::for_status(*code), Some(*code)),
             None => (AttemptOutcome::Transport, None),
         },
-        HssError::InvalidScope { .. }
+        HssError::IdentityExchangeRefused(refused) => (
+            AttemptOutcome::for_status(refused.status),
+            Some(refused.status),
+        ),
+        HssError::IdTokenSource { .. }
+        | HssError::InvalidScope { .. }
         | HssError::InvalidCredentials { .. }
         | HssError::InvalidConfig { .. } => return None,
     };
@@ -146,6 +154,7 @@ impl HssClient {
             retries: c.retries.load(Ordering::Relaxed),
             throttled: c.throttled.load(Ordering::Relaxed),
             iam_logins: self.inner.iam.logins(),
+            id_token_exchanges: self.inner.iam.exchanges(),
             rate_limit_wait: Duration::from_micros(c.rate_wait_micros.load(Ordering::Relaxed)),
         }
     }
@@ -318,7 +327,7 @@ impl HssClient {
         rejected_token: Option<Secret>,
     ) -> (Result<RawAnswer, HssError>, Option<Secret>) {
         let config = &self.inner.config;
-        // Declared here so the request can borrow it; set only for IAM credentials.
+        // Declared here so the request can borrow it; set only for IAM and id-token credentials.
         let iam_token: Secret;
         let (auth, auth_kind, used_token) = match credentials {
             Credentials::AkSk {
@@ -368,6 +377,39 @@ impl HssClient {
                     Some(iam_token.clone()),
                 )
             }
+            Credentials::IdToken {
+                source,
+                identity_provider_id,
+                subject,
+                iam_endpoint,
+            } => {
+                let exchange = Exchange {
+                    source: source.as_ref(),
+                    identity_provider_id,
+                    subject,
+                    iam_endpoint,
+                    project_id: &scope.project_id,
+                };
+                iam_token = match self
+                    .inner
+                    .iam
+                    .exchanged_token(
+                        &self.inner.http,
+                        &config.user_agent,
+                        &exchange,
+                        rejected_token.as_ref(),
+                    )
+                    .await
+                {
+                    Ok(token) => token,
+                    Err(err) => return (Err(err), None),
+                };
+                (
+                    RequestAuth::Token(&iam_token),
+                    AuthKind::IdToken,
+                    Some(iam_token.clone()),
+                )
+            }
         };
         let prepared = prepare_hosts_risk_request(
             scope,
@@ -393,13 +435,17 @@ fn check_inputs(scope: &Scope, credentials: &Credentials) -> Result<(), HssError
         .map_err(|message| HssError::InvalidCredentials { message })
 }
 
-/// `APIGW.0307` (token expired), or `APIGW.0301` while using an IAM token.
+/// `APIGW.0307` (token expired), or `APIGW.0301` while using an IAM token we obtained
+/// (password login or id-token exchange).
 fn is_token_expiry(err: &HssError, credentials: &Credentials) -> bool {
     match err {
         HssError::Authentication { body, .. } => {
             let code = body.code.as_deref();
-            is_gateway_code(code, "0307")
-                || (matches!(credentials, Credentials::Iam { .. }) && is_gateway_code(code, "0301"))
+            let obtained = matches!(
+                credentials,
+                Credentials::Iam { .. } | Credentials::IdToken { .. }
+            );
+            is_gateway_code(code, "0307") || (obtained && is_gateway_code(code, "0301"))
         }
         _ => false,
     }

@@ -1,7 +1,11 @@
 //! Credentials for HSS calls, and the secret-free identity used as rate-limit and cache key.
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 use url::Url;
+
+use super::idtoken::IdTokenSource;
 
 /// A secret string whose `Debug` and `Display` print `***`, so it cannot leak through a
 /// `{:?}` in a log line or an error message. Read it only where it goes on the wire.
@@ -48,7 +52,11 @@ impl From<&str> for Secret {
 }
 
 /// How a call authenticates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Equality compares what the credentials are, not object identity: two `IdToken`
+/// credentials are equal when their provider, subject, IAM endpoint and source description
+/// are, so re-building them from the same resource does not look like a rotation.
+#[derive(Debug, Clone)]
 pub enum Credentials {
     /// Permanent (or, with `security_token`, temporary) access keys: requests are signed.
     AkSk {
@@ -65,7 +73,71 @@ pub enum Credentials {
         domain_name: String,
         iam_endpoint: Url,
     },
+    /// Workload identity: an OIDC id token from `source` (for the operator, a Kubernetes
+    /// ServiceAccount token) exchanged at IAM (`POST /v3.0/OS-AUTH/id-token/tokens`) for an
+    /// IAM token scoped to the project of each call; cached and refreshed like `Iam`.
+    IdToken {
+        /// Asked for a fresh id token only when an exchange is due.
+        source: Arc<dyn IdTokenSource>,
+        /// The IAM identity provider (`X-Idp-Id`).
+        identity_provider_id: String,
+        /// Who the id tokens name (their `sub`, e.g. `system:serviceaccount:team-a:reader`):
+        /// part of the identity and the token cache key; never a secret.
+        subject: String,
+        iam_endpoint: Url,
+    },
 }
+
+impl PartialEq for Credentials {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                Self::AkSk {
+                    access_key: a1,
+                    secret_key: s1,
+                    security_token: t1,
+                },
+                Self::AkSk {
+                    access_key: a2,
+                    secret_key: s2,
+                    security_token: t2,
+                },
+            ) => a1 == a2 && s1 == s2 && t1 == t2,
+            (Self::Token(a), Self::Token(b)) => a == b,
+            (
+                Self::Iam {
+                    username: u1,
+                    password: p1,
+                    domain_name: d1,
+                    iam_endpoint: e1,
+                },
+                Self::Iam {
+                    username: u2,
+                    password: p2,
+                    domain_name: d2,
+                    iam_endpoint: e2,
+                },
+            ) => u1 == u2 && p1 == p2 && d1 == d2 && e1 == e2,
+            (
+                Self::IdToken {
+                    source: s1,
+                    identity_provider_id: i1,
+                    subject: n1,
+                    iam_endpoint: e1,
+                },
+                Self::IdToken {
+                    source: s2,
+                    identity_provider_id: i2,
+                    subject: n2,
+                    iam_endpoint: e2,
+                },
+            ) => i1 == i2 && n1 == n2 && e1 == e2 && s1.describe() == s2.describe(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Credentials {}
 
 impl Credentials {
     pub fn ak_sk(access_key: impl Into<String>, secret_key: impl Into<Secret>) -> Self {
@@ -88,8 +160,9 @@ impl Credentials {
         }
     }
 
-    /// The secret-free name of this credential: `ak:<AK>`, `iam:<domain>/<user>@<iam host>`
-    /// or `token:<first 12 hex of sha256(token)>`. Used as rate-limit key and in logs.
+    /// The secret-free name of this credential: `ak:<AK>`, `iam:<domain>/<user>@<iam host>`,
+    /// `idtoken:<identity provider>/<subject>@<iam host>` or
+    /// `token:<first 12 hex of sha256(token)>`. Used as rate-limit key and in logs.
     pub fn identity(&self) -> CredentialIdentity {
         match self {
             Self::AkSk { access_key, .. } => CredentialIdentity(format!("ak:{access_key}")),
@@ -104,6 +177,15 @@ impl Credentials {
                 ..
             } => CredentialIdentity(format!(
                 "iam:{domain_name}/{username}@{}",
+                iam_endpoint.host_str().unwrap_or_default()
+            )),
+            Self::IdToken {
+                identity_provider_id,
+                subject,
+                iam_endpoint,
+                ..
+            } => CredentialIdentity(format!(
+                "idtoken:{identity_provider_id}/{subject}@{}",
                 iam_endpoint.host_str().unwrap_or_default()
             )),
         }
@@ -144,6 +226,25 @@ impl Credentials {
                 }
                 if password.is_empty() {
                     return Err("the IAM password is empty".into());
+                }
+                super::scope::check_transport_security(iam_endpoint)
+                    .map_err(|e| format!("IAM endpoint: {e}"))
+            }
+            Self::IdToken {
+                identity_provider_id,
+                subject,
+                iam_endpoint,
+                ..
+            } => {
+                // The id goes into the X-Idp-Id header: a control character would make the
+                // request unsendable, so say so here rather than as a transport error.
+                if identity_provider_id.trim().is_empty()
+                    || identity_provider_id.chars().any(char::is_control)
+                {
+                    return Err("the identity provider id is empty or not a header value".into());
+                }
+                if subject.trim().is_empty() {
+                    return Err("the id token subject is empty".into());
                 }
                 super::scope::check_transport_security(iam_endpoint)
                     .map_err(|e| format!("IAM endpoint: {e}"))

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::idtoken::IdTokenError;
+
 /// What an error answer of HSS, the API gateway or IAM says about itself: the error code
 /// (`APIGW.0301`, `HSS.0001`), its message and the `X-Request-Id`, each as far as it was sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub enum AuthKind {
     AkSk,
     Token,
     Iam,
+    /// An IAM token obtained by exchanging an id token (workload identity).
+    IdToken,
 }
 
 impl AuthKind {
@@ -47,6 +51,7 @@ impl AuthKind {
             Self::AkSk => "check accessKey/secretKey (and securityToken for temporary keys) in the Secret, and the clock of this machine",
             Self::Token => "the static auth token is invalid or expired: provide a new authToken",
             Self::Iam => "check username/password/domainName in the Secret and that the user may access the project",
+            Self::IdToken => "the IAM token obtained with the id token was refused: check that the identity provider's conversion rules give the mapped user group access to the project",
         }
     }
 }
@@ -132,6 +137,33 @@ pub enum HssError {
         status: Option<u16>,
         body: ErrorBody,
     },
+    /// IAM refused to exchange an id token (a 4xx answer other than 408/429). Never retried:
+    /// the same token would be refused again, and the fix is in IAM's or the cluster's
+    /// configuration. Boxed: the error type stays small on every `Result` of the crate.
+    #[error("{0}")]
+    IdentityExchangeRefused(Box<RefusedExchange>),
+    /// The id token source could not produce a token (for the operator: the ServiceAccount
+    /// is missing, the audience is not allowed, the API server refused the TokenRequest).
+    #[error("cannot get an id token for {subject}: {error}")]
+    IdTokenSource {
+        subject: String,
+        error: IdTokenError,
+    },
+}
+
+/// What IAM said when it refused an id-token exchange ([`HssError::IdentityExchangeRefused`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("IAM at {endpoint} refused to exchange the id token of {subject} with identity provider {identity_provider_id} (HTTP {status}, {}): check that the identity provider exists and is enabled, that its client id is the token audience, that its issuer and signing keys are the cluster's ServiceAccount issuer and JWKS (kubectl get --raw /openid/v1/jwks), and that a conversion rule maps {subject} to a user group with access to the project{}",
+    body.code_and_message(),
+    body.request_id_suffix())]
+pub struct RefusedExchange {
+    /// `scheme://authority` of the IAM endpoint.
+    pub endpoint: String,
+    pub identity_provider_id: String,
+    pub subject: String,
+    /// The HTTP status (400, 401, 403, 404...).
+    pub status: u16,
+    pub body: ErrorBody,
 }
 
 impl HssError {
@@ -155,6 +187,8 @@ impl HssError {
                 Some(400 | 401 | 403) => "InvalidCredentials",
                 _ => "IamUnavailable",
             },
+            Self::IdentityExchangeRefused(_) => "IdentityExchangeRefused",
+            Self::IdTokenSource { error, .. } => error.reason,
         }
     }
 
@@ -167,13 +201,20 @@ impl HssError {
             | Self::Transport { .. }
             | Self::Timeout { .. } => true,
             Self::Iam { status, .. } => status.is_none_or(|s| s == 429 || s >= 500),
+            Self::IdTokenSource { error, .. } => error.retryable,
             _ => false,
         }
     }
 
-    /// True when the credentials themselves were refused (by HSS or by IAM), or are unusable.
+    /// True when the credentials themselves were refused (by HSS or by IAM), or are unusable:
+    /// what turns `CredentialsValid` False. An id token source failure counts unless it is
+    /// transient (an unreachable API server says nothing about the credentials).
     pub fn is_authentication(&self) -> bool {
-        self.reason() == "InvalidCredentials"
+        match self {
+            Self::IdentityExchangeRefused(_) => true,
+            Self::IdTokenSource { error, .. } => !error.retryable,
+            other => other.reason() == "InvalidCredentials",
+        }
     }
 
     /// What the error answer said about itself, when there was an answer with a body.
@@ -187,6 +228,7 @@ impl HssError {
             | Self::Forbidden(body)
             | Self::BadRequest(body)
             | Self::NotFound(body) => Some(body),
+            Self::IdentityExchangeRefused(refused) => Some(&refused.body),
             _ => None,
         }
     }

@@ -1,42 +1,49 @@
-//! IAM password login (`POST /v3/auth/tokens?nocatalog=true`) and the shared token cache.
+//! IAM tokens: password login (`POST /v3/auth/tokens?nocatalog=true`) and the token cache it
+//! shares with the id-token exchange ([`super::idtoken`]); both send their request with
+//! `token_post`.
 //!
-//! Tokens live 24 h. Each is cached per (user, domain, password digest, IAM endpoint,
-//! project) and reused until it is within the refresh margin of its expiry: the configured
-//! margin (1 h by default), capped at half the token's lifetime so short-lived tokens (as a
-//! test IAM may issue) are still reused. Concurrent callers of one key share a single login:
-//! the per-key async mutex is held across the login, so the others wait and reuse its token.
+//! Tokens live 24 h. Each is cached per key (for a login: user, domain, password digest, IAM
+//! endpoint and project; for an exchange see [`super::idtoken`]) and reused until it is
+//! within the refresh margin of its expiry: the configured margin (1 h by default), capped at
+//! half the token's lifetime so short-lived tokens (as a test IAM may issue) are still reused.
+//! Concurrent callers of one key share a single acquisition: the per-key async mutex is held
+//! across it, so the others wait and reuse its token.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::credentials::Secret;
-use super::error::{ErrorBody, HssError};
-use super::model::ApiErrorBody;
-use super::transport::{request_id_of, transport_error};
+use super::error::HssError;
+use super::token_post::{post_for_token, TokenPost};
 
-/// What identifies one cached token. The password enters only as a digest, so a rotated
-/// password gets a fresh login instead of an old token.
+/// What identifies one cached token. Secrets enter only as digests (a rotated password gets
+/// a fresh login instead of an old token).
 #[derive(Clone, PartialEq, Eq, Hash)]
-struct CacheKey {
-    username: String,
-    domain_name: String,
-    password_digest: [u8; 32],
-    iam_endpoint: String,
-    project_id: String,
+pub(crate) enum CacheKey {
+    Password {
+        username: String,
+        domain_name: String,
+        password_digest: [u8; 32],
+        iam_endpoint: String,
+        project_id: String,
+    },
+    IdToken {
+        identity_provider_id: String,
+        subject: String,
+        /// [`super::idtoken::IdTokenSource::describe`]: another audience, another token.
+        source: String,
+        iam_endpoint: String,
+        project_id: String,
+    },
 }
 
-#[derive(Clone)]
-struct CachedToken {
-    token: Secret,
-    obtained_at: jiff::Timestamp,
-    expires_at: jiff::Timestamp,
-}
+pub(crate) use super::token_post::CachedToken;
 
 type Slot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
 
@@ -51,7 +58,7 @@ pub struct IamLogin<'a> {
 
 impl IamLogin<'_> {
     fn key(&self) -> CacheKey {
-        CacheKey {
+        CacheKey::Password {
             username: self.username.to_string(),
             domain_name: self.domain_name.to_string(),
             password_digest: Sha256::digest(self.password.expose().as_bytes()).into(),
@@ -61,11 +68,12 @@ impl IamLogin<'_> {
     }
 }
 
-/// Token cache shared by every caller of one client.
+/// Token cache shared by every caller of one client, for every kind of IAM token.
 pub struct IamTokenCache {
     margin: Duration,
     slots: Mutex<HashMap<CacheKey, Slot>>,
     logins: AtomicU64,
+    pub(crate) exchanges: AtomicU64,
 }
 
 impl std::fmt::Debug for IamTokenCache {
@@ -73,6 +81,7 @@ impl std::fmt::Debug for IamTokenCache {
         f.debug_struct("IamTokenCache")
             .field("margin", &self.margin)
             .field("logins", &self.logins())
+            .field("exchanges", &self.exchanges())
             .finish_non_exhaustive()
     }
 }
@@ -83,12 +92,18 @@ impl IamTokenCache {
             margin,
             slots: Mutex::new(HashMap::new()),
             logins: AtomicU64::new(0),
+            exchanges: AtomicU64::new(0),
         }
     }
 
-    /// How many IAM logins were attempted so far.
+    /// How many IAM password logins were attempted so far.
     pub fn logins(&self) -> u64 {
         self.logins.load(Ordering::Relaxed)
+    }
+
+    /// How many id-token exchanges were attempted so far (refused ones included).
+    pub fn exchanges(&self) -> u64 {
+        self.exchanges.load(Ordering::Relaxed)
     }
 
     fn slot(&self, key: CacheKey) -> Slot {
@@ -109,7 +124,27 @@ impl IamTokenCache {
         login: &IamLogin<'_>,
         rejected: Option<&Secret>,
     ) -> Result<Secret, HssError> {
-        let slot = self.slot(login.key());
+        self.cached_or(login.key(), rejected, || {
+            self.logins.fetch_add(1, Ordering::Relaxed);
+            request_token(http, user_agent, login)
+        })
+        .await
+    }
+
+    /// The token cached under `key` unless it is stale or `rejected`; else the one `acquire`
+    /// gets, which is cached on success. A failure caches nothing, so the next call acquires
+    /// again (its caller decides when that is: see the client's retry rules).
+    pub(crate) async fn cached_or<F, Fut>(
+        &self,
+        key: CacheKey,
+        rejected: Option<&Secret>,
+        acquire: F,
+    ) -> Result<Secret, HssError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<CachedToken, HssError>>,
+    {
+        let slot = self.slot(key);
         let mut cached = slot.lock().await;
         let now = jiff::Timestamp::now();
         if let Some(entry) = cached.as_ref() {
@@ -119,8 +154,7 @@ impl IamTokenCache {
             }
         }
         *cached = None;
-        self.logins.fetch_add(1, Ordering::Relaxed);
-        let fresh = request_token(http, user_agent, login).await?;
+        let fresh = acquire().await?;
         let token = fresh.token.clone();
         *cached = Some(fresh);
         Ok(token)
@@ -132,28 +166,6 @@ impl IamTokenCache {
         let margin_ms = (self.margin.as_millis() as u64).min(lifetime_ms / 2);
         now.as_millisecond() + (margin_ms as i64) < entry.expires_at.as_millisecond()
     }
-}
-
-#[derive(Deserialize)]
-struct TokenBody {
-    token: TokenInfo,
-}
-
-#[derive(Deserialize)]
-struct TokenInfo {
-    expires_at: String,
-}
-
-/// IAM's own error body shape: `{"error": {"code": 401, "message": "...", "title": "..."}}`.
-#[derive(Deserialize, Default)]
-struct IamErrorBody {
-    error: Option<IamErrorInner>,
-}
-
-#[derive(Deserialize, Default)]
-struct IamErrorInner {
-    code: Option<serde_json::Value>,
-    message: Option<String>,
 }
 
 /// The password-identity login body, scoped to the project of the call.
@@ -180,108 +192,18 @@ async fn request_token(
     user_agent: &str,
     login: &IamLogin<'_>,
 ) -> Result<CachedToken, HssError> {
-    let endpoint = login.iam_endpoint;
-    let target = format!(
-        "{}://{}",
-        endpoint.scheme(),
-        super::scope::authority_of(endpoint)
-    );
-    let url = format!(
-        "{target}{}/v3/auth/tokens?nocatalog=true",
-        endpoint.path().trim_end_matches('/')
-    );
-    let iam_error = |status: Option<u16>, code, message, request_id| HssError::Iam {
-        endpoint: target.clone(),
-        status,
-        body: ErrorBody {
-            code,
-            message,
-            request_id,
+    post_for_token(
+        http,
+        &TokenPost {
+            iam_endpoint: login.iam_endpoint,
+            path: "/v3/auth/tokens?nocatalog=true",
+            content_type: "application/json;charset=utf8",
+            user_agent,
+            extra_headers: &[],
+            body: login_body(login).to_string(),
         },
-    };
-    let obtained_at = jiff::Timestamp::now();
-    let response = http
-        .post(url.as_str())
-        .header("Content-Type", "application/json;charset=utf8")
-        .header("User-Agent", user_agent)
-        .body(login_body(login).to_string())
-        .send()
-        .await
-        .map_err(|e| match transport_error(&target, &e) {
-            HssError::Timeout { message, .. } | HssError::Transport { message, .. } => {
-                iam_error(None, None, Some(message), None)
-            }
-            other => other,
-        })?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let request_id = request_id_of(&headers);
-    let body = response.bytes().await.map_err(|e| {
-        iam_error(
-            None,
-            None,
-            Some(transport_error(&target, &e).to_string()),
-            request_id.clone(),
-        )
-    })?;
-    if !(200..300).contains(&status) {
-        let (code, message) = iam_error_fields(&body);
-        return Err(iam_error(Some(status), code, message, request_id));
-    }
-    let token = headers
-        .get("x-subject-token")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .map(Secret::new)
-        .ok_or_else(|| {
-            iam_error(
-                Some(status),
-                None,
-                Some("the answer has no X-Subject-Token header".into()),
-                request_id.clone(),
-            )
-        })?;
-    let expires_at = serde_json::from_slice::<TokenBody>(&body)
-        .ok()
-        .and_then(|b| b.token.expires_at.parse::<jiff::Timestamp>().ok())
-        .ok_or_else(|| {
-            iam_error(
-                Some(status),
-                None,
-                Some("the answer has no valid token.expires_at".into()),
-                request_id.clone(),
-            )
-        })?;
-    tracing::debug!(
-        iam = %target,
-        request_id = request_id.as_deref().unwrap_or(""),
-        expires_at = %expires_at,
-        "obtained IAM token"
-    );
-    Ok(CachedToken {
-        token,
-        obtained_at,
-        expires_at,
-    })
-}
-
-fn iam_error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
-    if let Ok(api) = serde_json::from_slice::<ApiErrorBody>(body) {
-        if api.error_code.is_some() || api.error_msg.is_some() {
-            return (api.error_code, api.error_msg);
-        }
-    }
-    let iam: IamErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    match iam.error {
-        Some(inner) => (
-            inner.code.map(|c| match c {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            }),
-            inner.message,
-        ),
-        None => (None, None),
-    }
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -329,15 +251,5 @@ mod tests {
         };
         assert!(cache.still_fresh(&short, "2024-01-01T00:04:00Z".parse().expect("ts")));
         assert!(!cache.still_fresh(&short, "2024-01-01T00:05:01Z".parse().expect("ts")));
-    }
-
-    #[test]
-    fn iam_error_bodies_of_both_shapes() {
-        let (code, msg) =
-            iam_error_fields(br#"{"error":{"code":401,"message":"bad password","title":"x"}}"#);
-        assert_eq!(code.as_deref(), Some("401"));
-        assert_eq!(msg.as_deref(), Some("bad password"));
-        let (code, _) = iam_error_fields(br#"{"error_code":"IAM.0101","error_msg":"m"}"#);
-        assert_eq!(code.as_deref(), Some("IAM.0101"));
     }
 }

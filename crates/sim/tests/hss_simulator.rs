@@ -14,6 +14,10 @@ use hostrisk_sim::hss::{
 use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
 
+#[path = "hss_simulator/id_tokens.rs"]
+mod id_tokens;
+#[path = "hss_simulator/idp_admin.rs"]
+mod idp_admin;
 #[path = "hss_simulator/support.rs"]
 mod support;
 #[path = "hss_simulator/tokens_admin.rs"]

@@ -97,7 +97,7 @@ impl Driver {
 
     /// Creates `count` probe watches one after the other.
     pub async fn probe(&self, count: usize) -> Result<ProbeResult, BenchError> {
-        let namespace = namespace_of(0, self.per_namespace);
+        let namespace = namespace_of(&self.target.namespace_prefix, 0, self.per_namespace);
         let mut latencies = Vec::new();
         let mut missing = 0;
         for p in 0..count {

@@ -37,7 +37,22 @@ pub fn mode_args(options: &BenchOptions, mode: Mode) -> Vec<String> {
         ),
         format!("--probes={}", options.probes),
         format!("--log-level={}", options.log_level),
+        format!("--namespace-prefix={}", options.namespace_prefix),
     ]
+    .into_iter()
+    .chain(
+        options
+            .kubeconfig
+            .iter()
+            .map(|path| format!("--kubeconfig={}", path.display())),
+    )
+    .chain(
+        options
+            .soak
+            .iter()
+            .map(|soak| format!("--soak={}", format_duration(*soak))),
+    )
+    .collect()
 }
 
 /// Runs `mode` in a child process; returns its `<mode>.*` lines.
@@ -99,6 +114,9 @@ mod tests {
             world: WorldPlacement::InProcess,
             probes: 4,
             log_level: "warn".into(),
+            kubeconfig: Some("/tmp/kc".into()),
+            namespace_prefix: "hostrisk-bench-7".into(),
+            soak: Some(Duration::from_secs(600)),
         };
         let args = mode_args(&options, Mode::PerWatch);
         for expected in [
@@ -114,6 +132,9 @@ mod tests {
             "--world=in-process",
             "--probes=4",
             "--log-level=warn",
+            "--kubeconfig=/tmp/kc",
+            "--namespace-prefix=hostrisk-bench-7",
+            "--soak=10m",
         ] {
             assert!(args.iter().any(|a| a == expected), "{expected} in {args:?}");
         }

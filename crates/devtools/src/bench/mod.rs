@@ -1,6 +1,7 @@
 //! `hostrisk-dev bench`: the real controller, in this process, against the HSS simulator
-//! and the stand-in Kubernetes API server (real kube client over loopback HTTP), at a chosen
-//! scale, once per polling mode; prints one figure per line ([`report`]).
+//! and the stand-in Kubernetes API server (real kube client over loopback HTTP) or a real
+//! kube-apiserver (`--kubeconfig`), at a chosen scale, once per polling mode; prints one figure
+//! per line ([`report`]).
 //!
 //! - [`workload`]: N watches × M hosts with a fixed share of hosts listed by two watches.
 //! - [`world`]: simulator, stand-in, CRD, namespaces, Secrets, and the watches' creation.
@@ -9,7 +10,8 @@
 //!   CPU are the operator's.
 //! - [`drive`]: creating and observing the watches (next to the world), probe watches.
 //! - [`observe`]: a watcher timing create → first status with data.
-//! - [`run`]: one mode: creation wave, then one idle sweep measured.
+//! - [`run`]: one mode: creation wave, one idle sweep measured, probes, a restart measured.
+//! - [`requests`]: the operator's API requests, counted on its own client.
 //! - [`process`]: RSS and CPU time from procfs.
 //!
 //! Latency, and how quota wait is kept out of it: create → first status with data is timed
@@ -30,6 +32,7 @@ pub mod observe;
 pub mod process;
 pub mod remote;
 pub mod report;
+pub mod requests;
 pub mod run;
 pub mod workload;
 pub mod world;
@@ -93,6 +96,12 @@ pub struct BenchOptions {
     pub probes: usize,
     /// Log filter of child processes (tracing EnvFilter syntax).
     pub log_level: String,
+    /// A real API server instead of the stand-in.
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// Prefix of the benchmark's namespaces (fresh ones per run on a real API server).
+    pub namespace_prefix: String,
+    /// Keep the restarted controller running this long, sampling RSS.
+    pub soak: Option<Duration>,
 }
 
 impl BenchOptions {
@@ -149,6 +158,13 @@ pub fn setup_lines(options: &BenchOptions, workload: &Workload) -> Vec<String> {
             options.calls_per_minute()
         ),
         format!("bench.concurrency: {} reconciles", options.concurrency),
+        format!(
+            "bench.api_server: {} server",
+            match &options.kubeconfig {
+                Some(_) => "kube-apiserver",
+                None => "stand-in",
+            }
+        ),
         format!(
             "bench.world: {} placement",
             match options.world {

@@ -20,7 +20,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::drive::{CreationResult, Driver, ProbeResult};
 use super::process::{memory_of, Memory};
-use super::world::{start_world, HssTarget, WorldCounters};
+use super::world::{kubeconfig_client, start_world, HssTarget, WorldApi, WorldCounters};
 use super::{BenchError, BenchOptions};
 use hostrisk_operator::crd::duration::format_duration;
 
@@ -35,9 +35,41 @@ const DRIVE_MARGIN: Duration = Duration::from_secs(60);
 /// What the child prints once its servers run and the CRD, namespaces and Secrets exist.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WorldInfo {
-    /// `http://127.0.0.1:<port>` of the stand-in API server.
-    pub kube_url: String,
+    /// The API server: `http://127.0.0.1:<port>` of the stand-in, or the kubeconfig of a real one.
+    pub api: ApiAddress,
     pub target: HssTarget,
+}
+
+/// How the operator reaches the world's API server.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ApiAddress {
+    Standin(String),
+    Kubeconfig(std::path::PathBuf),
+}
+
+impl ApiAddress {
+    /// The client configuration for the operator.
+    pub async fn config(&self) -> Result<kube::Config, BenchError> {
+        match self {
+            ApiAddress::Standin(url) => {
+                let url: http::Uri = url
+                    .parse()
+                    .map_err(|e| BenchError::World(format!("bad stand-in URL: {e}")))?;
+                Ok(kube::Config::new(url))
+            }
+            ApiAddress::Kubeconfig(path) => Ok(kubeconfig_client(path).await?.0),
+        }
+    }
+}
+
+impl super::world::BenchWorld {
+    /// Where the operator finds this world's API server.
+    pub fn address(&self) -> ApiAddress {
+        match &self.api {
+            WorldApi::Standin(kube) => ApiAddress::Standin(kube.url()),
+            WorldApi::External { kubeconfig, .. } => ApiAddress::Kubeconfig(kubeconfig.clone()),
+        }
+    }
 }
 
 /// Child side: sets the world up, then serves the line protocol until `stop` or end of input.
@@ -47,15 +79,17 @@ pub async fn serve_world(options: &BenchOptions) -> Result<(), BenchError> {
         &workload,
         options.watches_per_namespace,
         options.calls_per_minute(),
+        options.kubeconfig.as_deref(),
+        &options.namespace_prefix,
     )
     .await?;
     let info = WorldInfo {
-        kube_url: world.kube.url(),
+        api: world.address(),
         target: world.target(),
     };
     print_json(&info)?;
     let driver = Driver::start(
-        world.kube.client().await?,
+        world.client().await?,
         world.target(),
         workload,
         options.watches_per_namespace,
@@ -112,6 +146,13 @@ impl RemoteWorld {
             .arg(format!("--interval={}", format_duration(options.interval)))
             .arg(format!("--timeout={}", format_duration(options.timeout)))
             .arg(format!("--probes={}", options.probes))
+            .arg(format!("--namespace-prefix={}", options.namespace_prefix))
+            .args(
+                options
+                    .kubeconfig
+                    .iter()
+                    .map(|path| format!("--kubeconfig={}", path.display())),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -128,16 +169,6 @@ impl RemoteWorld {
             lines,
             info,
         })
-    }
-
-    /// A kube client for the child's stand-in API server (plain HTTP, no credentials).
-    pub fn client(&self) -> Result<kube::Client, BenchError> {
-        let url: http::Uri = self
-            .info
-            .kube_url
-            .parse()
-            .map_err(|e| BenchError::World(format!("bad stand-in URL: {e}")))?;
-        kube::Client::try_from(kube::Config::new(url)).map_err(BenchError::Kube)
     }
 
     pub async fn counters(&mut self) -> Result<WorldCounters, BenchError> {

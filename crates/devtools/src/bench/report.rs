@@ -2,6 +2,7 @@
 //! be measured), so scripts can grep them. Names are `bench.*` for the setup, `<mode>.*` per
 //! mode (`batched`, `per_watch`) and `ratio.*` across modes.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Mode, WorldPlacement};
@@ -18,8 +19,13 @@ pub struct ModeReport {
     pub startup_calls: u64,
     /// 429 answers the simulator sent during the whole mode.
     pub throttled: u64,
-    /// Status writes the API server received during the measured sweep.
+    /// Status writes the operator sent during the measured sweep.
     pub idle_status_writes: u64,
+    /// The operator's requests to the API server during the measured sweep, by
+    /// `verb.resource[/subresource]` (watch requests included).
+    pub idle_requests: BTreeMap<String, u64>,
+    /// Reconciles during the measured sweep.
+    pub idle_reconciles: u64,
     /// Status writes during the creation wave.
     pub startup_status_writes: u64,
     pub watches_with_data: u64,
@@ -42,6 +48,8 @@ pub struct ModeReport {
     pub sweep_window: Duration,
     /// Whether the window holds exactly one sweep (see `run`).
     pub sweep_window_valid: bool,
+    /// The restart of the controller with every watch there.
+    pub restart: RestartReport,
     pub rss_start: Option<u64>,
     pub rss_setup: Option<u64>,
     pub peak_rss: Option<u64>,
@@ -57,6 +65,83 @@ pub struct ModeReport {
     pub cpu: Option<Duration>,
     pub reconciles: u64,
     pub wall_time: Duration,
+    /// `stand-in` or `kube-apiserver`.
+    pub api_server: &'static str,
+}
+
+/// A fresh controller starting with every watch already there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestartReport {
+    /// `ListHostsRisk` requests the simulator received until every watch was refreshed once.
+    pub first_sweep_calls: u64,
+    /// The same, as the operator's poller counted them.
+    pub poller_calls: u64,
+    /// The minimum for the watches registered: ceil(unique ids / 100) per group.
+    pub min_calls: u64,
+    /// Controller start to every watch refreshed.
+    pub first_sweep: Duration,
+    /// Status writes of the restarted controller up to the end of its first sweep (and soak).
+    pub status_writes: u64,
+    pub reconciles: u64,
+    pub soak: Option<SoakReport>,
+}
+
+/// The restarted controller kept running (`--soak`): RSS sampled once per interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoakReport {
+    pub duration: Duration,
+    pub rss_after_first_sweep: Option<u64>,
+    pub rss_max: Option<u64>,
+    pub rss_end: Option<u64>,
+    pub reconciles: u64,
+    pub status_writes: u64,
+}
+
+impl RestartReport {
+    fn lines(&self, m: &str) -> Vec<String> {
+        let over = (self.min_calls > 0).then(|| {
+            (self.first_sweep_calls as f64 - self.min_calls as f64) * 100.0 / self.min_calls as f64
+        });
+        let mut lines = vec![
+            format!("{m}.first_sweep_calls: {} calls", self.first_sweep_calls),
+            format!("{m}.first_sweep_min_calls: {} calls", self.min_calls),
+            format!(
+                "{m}.first_sweep_over_min: {} %",
+                over.map_or_else(|| "n/a".to_string(), |o| format!("{o:.2}"))
+            ),
+            format!("{m}.first_sweep_poller_calls: {} calls", self.poller_calls),
+            format!(
+                "{m}.first_sweep_time: {} s",
+                seconds(Some(self.first_sweep))
+            ),
+            format!("{m}.restart_status_writes: {} writes", self.status_writes),
+            format!("{m}.restart_reconciles: {} reconciles", self.reconciles),
+        ];
+        if let Some(soak) = &self.soak {
+            let growth = match (soak.rss_after_first_sweep, soak.rss_max) {
+                (Some(first), Some(max)) if first > 0 => {
+                    Some((max.saturating_sub(first)) as f64 * 100.0 / first as f64)
+                }
+                _ => None,
+            };
+            lines.extend([
+                format!("{m}.soak_duration: {} s", seconds(Some(soak.duration))),
+                format!(
+                    "{m}.soak_rss_after_first_sweep: {} MiB",
+                    mib(soak.rss_after_first_sweep)
+                ),
+                format!("{m}.soak_rss_max: {} MiB", mib(soak.rss_max)),
+                format!("{m}.soak_rss_end: {} MiB", mib(soak.rss_end)),
+                format!(
+                    "{m}.soak_rss_growth: {} %",
+                    growth.map_or_else(|| "n/a".to_string(), |g| format!("{g:.2}"))
+                ),
+                format!("{m}.soak_reconciles: {} reconciles", soak.reconciles),
+                format!("{m}.soak_status_writes: {} writes", soak.status_writes),
+            ]);
+        }
+        lines
+    }
 }
 
 /// The quota-wait histogram of the operator's metrics, read from its exposition.
@@ -119,7 +204,14 @@ impl ModeReport {
             (Some(setup), Some(peak)) => Some(peak.saturating_sub(setup)),
             _ => None,
         };
-        vec![
+        let idle_non_watch: u64 = self
+            .idle_requests
+            .iter()
+            .filter(|(kind, _)| !kind.starts_with("watch."))
+            .map(|(_, n)| n)
+            .sum();
+        let mut lines = vec![
+            format!("{m}.api_server: {} server", self.api_server),
             format!(
                 "{m}.hss_calls_per_sweep: {} calls",
                 self.hss_calls_per_sweep
@@ -133,6 +225,11 @@ impl ModeReport {
             format!(
                 "{m}.status_writes_per_idle_sweep: {} writes",
                 self.idle_status_writes
+            ),
+            format!("{m}.api_requests_per_idle_sweep: {idle_non_watch} requests"),
+            format!(
+                "{m}.reconciles_per_idle_sweep: {} reconciles",
+                self.idle_reconciles
             ),
             format!(
                 "{m}.startup_status_writes: {} writes",
@@ -184,7 +281,14 @@ impl ModeReport {
                     .map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"))
             ),
             format!("{m}.wall_time: {} s", seconds(Some(self.wall_time))),
-        ]
+        ];
+        lines.extend(
+            self.idle_requests
+                .iter()
+                .map(|(kind, n)| format!("{m}.api_requests_per_idle_sweep.{kind}: {n} requests")),
+        );
+        lines.extend(self.restart.lines(m));
+        lines
     }
 }
 
@@ -216,6 +320,8 @@ mod tests {
             startup_calls: 20,
             throttled: 0,
             idle_status_writes: 0,
+            idle_requests: [("watch.hostriskwatches".to_string(), 1)].into(),
+            idle_reconciles: 100,
             startup_status_writes: 200,
             watches_with_data: 100,
             latency_p50: Some(Duration::from_millis(120)),
@@ -230,6 +336,22 @@ mod tests {
             creation_wave: Duration::from_secs(2),
             sweep_window: Duration::from_secs(50),
             sweep_window_valid: true,
+            restart: RestartReport {
+                first_sweep_calls: 9,
+                poller_calls: 9,
+                min_calls: 9,
+                first_sweep: Duration::from_secs(1),
+                status_writes: 0,
+                reconciles: 100,
+                soak: Some(SoakReport {
+                    duration: Duration::from_secs(600),
+                    rss_after_first_sweep: Some(40 * 1024 * 1024),
+                    rss_max: Some(41 * 1024 * 1024),
+                    rss_end: Some(40 * 1024 * 1024),
+                    reconciles: 1000,
+                    status_writes: 0,
+                }),
+            },
             rss_start: Some(10 * 1024 * 1024),
             rss_setup: Some(20 * 1024 * 1024),
             peak_rss: Some(52 * 1024 * 1024 + 512 * 1024),
@@ -240,6 +362,7 @@ mod tests {
             cpu: Some(Duration::from_millis(1500)),
             reconciles: 3000,
             wall_time: Duration::from_secs(90),
+            api_server: "stand-in",
         }
     }
 
@@ -256,6 +379,12 @@ mod tests {
         assert!(lines.contains(&"per_watch.create_to_status_p50: 0.120 s".to_string()));
         assert!(lines.contains(&"per_watch.create_to_status_p99: n/a s".to_string()));
         assert!(lines.contains(&"per_watch.cpu_seconds_per_1000_reconciles: 0.500 s".to_string()));
+        assert!(lines.contains(&"per_watch.api_requests_per_idle_sweep: 0 requests".to_string()));
+        assert!(lines.contains(
+            &"per_watch.api_requests_per_idle_sweep.watch.hostriskwatches: 1 requests".to_string()
+        ));
+        assert!(lines.contains(&"per_watch.first_sweep_over_min: 0.00 %".to_string()));
+        assert!(lines.contains(&"per_watch.soak_rss_growth: 2.50 %".to_string()));
     }
 
     #[test]

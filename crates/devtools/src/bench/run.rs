@@ -1,35 +1,45 @@
-//! One benchmark mode, start to finish: a fresh world, the real controller in this process,
-//! the watches created, the first sweep awaited, then one idle sweep measured.
+//! One benchmark mode, start to finish: a fresh world, the real controller in this process, the
+//! watches created, one idle sweep measured, probes, then a restart measured.
 //!
 //! Timeline (t0 = first create, I = interval, S = t_ready − t0):
 //! - `[t0, t_ready]`: creation wave; `t_ready` is when the observer saw HSS data in the status
-//!   of every watch. Per-watch polling makes each watch's first call here.
-//! - `[t_ready, t0 + 1.6 I]`: the measured sweep. A per-watch poller repolls each watch once,
-//!   `I ± 10 %` after its first poll, i.e. inside `[t0 + 0.9 I, t_ready + 1.1 I]`, and its next
-//!   repoll comes after `t0 + 1.8 I`: so the window holds exactly one sweep when
-//!   `S ≤ 0.5 I` (reported as `sweep_window_valid`). A batched poller refreshes every watch
-//!   once around `t0 + I` too. Nothing changes in HSS meanwhile, so every status write in this
-//!   window is an idle write.
+//!   of every watch.
+//! - `[t_ready + 0.1 I, t0 + 1.6 I]`: the measured idle sweep. A per-watch poller repolls each
+//!   watch once, `I` after its first poll, i.e. inside `[t0 + I, t_ready + I]`: so the window
+//!   holds exactly one sweep when `S ≤ 0.5 I` (reported as `sweep_window_valid`). A batched
+//!   poller refreshes every watch once around `t0 + I` too. Nothing changes in HSS meanwhile, so
+//!   every status write, reconcile and request but a watch in this window is idle cost. The
+//!   window opens a tenth of an interval after the last watch showed data, so the tail of the
+//!   creation wave (the Events of the last first status, its reconcile ending) is not counted.
+//! - probes: watches created one at a time into the running system.
+//! - restart: the controller stops and a fresh one starts (as after a restart, an upgrade or a
+//!   leader failover) with every watch already there; measured until every watch was refreshed
+//!   once (its first sweep), then, with `--soak`, kept running while RSS is sampled.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::drive::{CreationResult, Driver, ProbeResult};
 use super::observe::percentile;
 use super::process::{cpu_time, memory, reset_peak_rss, RssSampler};
-use super::remote::RemoteWorld;
-use super::report::{ModeReport, QuotaWait};
+use super::remote::{ApiAddress, RemoteWorld};
+use super::report::{ModeReport, QuotaWait, RestartReport, SoakReport};
+use super::requests::{since, RequestCounter, RequestKind};
 use super::world::{start_world, BenchWorld, HssTarget, WorldCounters};
 use super::{BenchError, BenchOptions, Mode, WorldPlacement};
-use hostrisk_operator::controller::{run_controllers, Context, ControllerSettings, PollingMode};
+use hostrisk_operator::controller::{
+    run_controllers, Context, ControllerSettings, PollingMode, RunError,
+};
 use hostrisk_operator::crd::duration::format_duration;
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
 
 /// Longest wait for the controller to report ready (CRD found, watches listed).
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest wait for the controller to stop after the measurement.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -37,6 +47,119 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const SWEEP_END: f64 = 1.6;
 /// The window holds exactly one sweep if the creation wave took at most this × interval.
 const MAX_WAVE: f64 = 0.5;
+/// The window opens this × interval after every watch showed data.
+const WINDOW_OPENS: f64 = 0.1;
+
+/// One running controller and what it was given.
+struct Running {
+    ctx: Arc<Context>,
+    hss: HssClient,
+    requests: RequestCounter,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), RunError>>,
+}
+
+impl Running {
+    /// Starts the controller as `run` would, with a client whose requests are counted, and
+    /// waits until it is ready.
+    async fn start(
+        options: &BenchOptions,
+        mode: Mode,
+        api: &ApiAddress,
+        target: &HssTarget,
+    ) -> Result<Self, BenchError> {
+        let requests = RequestCounter::default();
+        let client = requests.client(api.config().await?)?;
+        let hss = HssClient::new(ClientConfig {
+            calls_per_minute: options.calls_per_minute(),
+            ..ClientConfig::default()
+        })
+        .map_err(|e| BenchError::Controller(e.to_string()))?;
+        let settings = controller_settings(options, &target.endpoint, mode);
+        let ctx = Arc::new(Context::new(client, hss.clone(), settings));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run_controllers(ctx.clone(), Vec::new(), shutdown.clone()));
+        let running = Self {
+            ctx,
+            hss,
+            requests,
+            shutdown,
+            task,
+        };
+        running.wait_ready().await?;
+        Ok(running)
+    }
+
+    async fn wait_ready(&self) -> Result<(), BenchError> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !self.ctx.health.is_ready() {
+            if self.task.is_finished() {
+                return Err(BenchError::Controller("stopped before it was ready".into()));
+            }
+            if Instant::now() > deadline {
+                return Err(BenchError::Controller(format!(
+                    "not ready after {}s",
+                    READY_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// HSS calls the poller made, and whether every group has swept at least `sweeps` times
+    /// with `watches` watches registered.
+    fn poller_progress(&self, watches: usize, sweeps: u64) -> (u64, bool) {
+        let Some(poller) = self.ctx.state.poller() else {
+            return (0, false);
+        };
+        let handle = poller.handle();
+        let stats = handle.stats();
+        let registered = handle.registered().len();
+        let swept = registered >= watches
+            && !stats.groups.is_empty()
+            && stats
+                .groups
+                .values()
+                .filter(|g| g.watches > 0)
+                .all(|g| g.sweeps >= sweeps);
+        (stats.total_calls(), swept)
+    }
+
+    fn min_calls_now(&self) -> u64 {
+        self.ctx.state.poller().map_or(0, |p| {
+            p.handle()
+                .stats()
+                .groups
+                .values()
+                .map(|g| g.min_calls_per_sweep)
+                .sum()
+        })
+    }
+
+    fn status_writes(&self) -> u64 {
+        self.requests
+            .snapshot()
+            .iter()
+            .filter(|(k, _)| {
+                k.verb == "patch"
+                    && k.resource == "hostriskwatches"
+                    && k.subresource.as_deref() == Some("status")
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    async fn stop(self) -> Result<(), BenchError> {
+        self.shutdown.cancel();
+        match tokio::time::timeout(STOP_TIMEOUT, self.task).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(error))) => Err(BenchError::Controller(error.to_string())),
+            Ok(Err(join)) => Err(BenchError::Controller(join.to_string())),
+            Err(_) => Err(BenchError::Controller("did not stop in time".into())),
+        }
+    }
+}
 
 /// Runs `mode` once and measures it.
 pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, BenchError> {
@@ -45,28 +168,23 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     let rss_start = memory().map(|m| m.rss);
     let sampler = RssSampler::start(Duration::from_millis(200));
     let workload = options.workload()?;
-    let calls_per_minute = options.calls_per_minute();
     let mut world = World::start(options).await?;
-    let client = world.client().await?;
+    let api = world.address();
     let target = world.target();
     let rss_setup = memory().map(|m| m.rss);
 
-    let hss = HssClient::new(ClientConfig {
-        calls_per_minute,
-        ..ClientConfig::default()
-    })
-    .map_err(|e| BenchError::Controller(e.to_string()))?;
-    let settings = controller_settings(options, &target.endpoint, mode);
-    let ctx = Arc::new(Context::new(client.clone(), hss.clone(), settings));
-    let shutdown = CancellationToken::new();
     let cpu_start = cpu_time();
-    let controller = tokio::spawn(run_controllers(ctx.clone(), Vec::new(), shutdown.clone()));
-    wait_ready(&ctx, &controller).await?;
+    let first = Running::start(options, mode, &api, &target).await?;
 
     let t0 = Instant::now();
     let creation = world.create(options.timeout).await?;
     let t_ready = Instant::now();
+    let startup_writes = first.status_writes();
+    tokio::time::sleep(options.interval.mul_f64(WINDOW_OPENS)).await;
     let at_ready = world.counters().await?;
+    let writes_at_ready = first.status_writes();
+    let requests_at_ready = first.requests.snapshot();
+    let reconciles_at_ready = first.ctx.metrics.reconciles_total();
 
     let wave = t_ready - t0;
     let all_data = creation.with_data >= workload.watches as u64;
@@ -78,32 +196,38 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     };
     tokio::time::sleep_until(window_end.into()).await;
     let at_end = world.counters().await?;
+    let idle_requests = since(&requests_at_ready, &first.requests.snapshot());
+    let idle_writes = first.status_writes() - writes_at_ready;
+    let idle_reconciles = first.ctx.metrics.reconciles_total() - reconciles_at_ready;
     let probes = world.probe(options.probes, options.timeout).await?;
     let rss_end = memory().map(|m| m.rss);
+    let quota_wait = first
+        .ctx
+        .metrics
+        .encode()
+        .map(|text| QuotaWait::from_exposition(&text))
+        .unwrap_or_default();
+    let client_limiter_wait = first.hss.stats().rate_limit_wait;
+    let reconciles = first.ctx.metrics.reconciles_total();
+    first.stop().await?;
 
-    shutdown.cancel();
-    let stopped = tokio::time::timeout(STOP_TIMEOUT, controller).await;
+    let restart = restart(options, mode, &api, &target, &mut world, &workload).await?;
     let cpu_end = cpu_time();
     let peak_rss = sampler.peak();
     let world_peak_rss = world.memory().map(|m| m.peak_rss);
-    match stopped {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(error))) => return Err(BenchError::Controller(error.to_string())),
-        Ok(Err(join)) => return Err(BenchError::Controller(join.to_string())),
-        Err(_) => return Err(BenchError::Controller("did not stop in time".into())),
-    }
 
     let latencies = durations(&creation.latencies);
     let probe_latencies = durations(&probes.latencies);
-    let reconciles = ctx.metrics.reconciles_total();
     let report = ModeReport {
         mode,
         hss_calls_per_sweep: at_end.hss_requests - at_ready.hss_requests,
         min_calls_per_sweep: workload.min_calls_per_sweep() as u64,
         startup_calls: at_ready.hss_requests,
         throttled: at_end.throttled,
-        idle_status_writes: at_end.status_writes - at_ready.status_writes,
-        startup_status_writes: at_ready.status_writes,
+        idle_status_writes: idle_writes,
+        idle_requests: request_counts(&idle_requests),
+        idle_reconciles,
+        startup_status_writes: startup_writes,
         watches_with_data: creation.with_data,
         latency_p50: percentile(&latencies, 50.0),
         latency_p99: percentile(&latencies, 99.0),
@@ -112,15 +236,13 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         probes_missing: probes.missing,
         probe_p50: percentile(&probe_latencies, 50.0),
         probe_p99: percentile(&probe_latencies, 99.0),
-        quota_wait: ctx
-            .metrics
-            .encode()
-            .map(|text| QuotaWait::from_exposition(&text))
-            .unwrap_or_default(),
-        client_limiter_wait: hss.stats().rate_limit_wait,
+        quota_wait,
+        client_limiter_wait,
         creation_wave: wave,
-        sweep_window: window_end.saturating_duration_since(t_ready),
+        sweep_window: window_end
+            .saturating_duration_since(t_ready + options.interval.mul_f64(WINDOW_OPENS)),
         sweep_window_valid: window_valid,
+        restart,
         rss_start,
         rss_setup,
         peak_rss,
@@ -134,9 +256,90 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         },
         reconciles,
         wall_time: started.elapsed(),
+        api_server: match api {
+            ApiAddress::Standin(_) => "stand-in",
+            ApiAddress::Kubeconfig(_) => "kube-apiserver",
+        },
     };
     world.shutdown().await;
     Ok(report)
+}
+
+/// A fresh controller with every watch (and probe) already there: its first sweep, then the
+/// soak when asked for.
+async fn restart(
+    options: &BenchOptions,
+    mode: Mode,
+    api: &ApiAddress,
+    target: &HssTarget,
+    world: &mut World,
+    workload: &super::workload::Workload,
+) -> Result<RestartReport, BenchError> {
+    let watches = workload.watches + options.probes;
+    let before = world.counters().await?;
+    let started = Instant::now();
+    let second = Running::start(options, mode, api, target).await?;
+    let deadline = started + options.timeout;
+    loop {
+        let (_, swept) = second.poller_progress(watches, 1);
+        if swept {
+            break;
+        }
+        if Instant::now() > deadline {
+            second.stop().await?;
+            return Err(BenchError::Controller(
+                "the restarted controller did not finish its first sweep in time".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first_sweep = started.elapsed();
+    let (poller_calls, _) = second.poller_progress(watches, 1);
+    let after = world.counters().await?;
+    let min_calls = second.min_calls_now();
+    let status_writes = second.status_writes();
+    let reconciles = second.ctx.metrics.reconciles_total();
+    let soak = match options.soak {
+        Some(duration) => Some(soak(&second, duration, options.interval).await),
+        None => None,
+    };
+    second.stop().await?;
+    Ok(RestartReport {
+        first_sweep_calls: after.hss_requests - before.hss_requests,
+        poller_calls,
+        min_calls,
+        first_sweep,
+        status_writes,
+        reconciles,
+        soak,
+    })
+}
+
+/// Keeps the controller running for `duration`, sampling RSS once per interval.
+async fn soak(running: &Running, duration: Duration, interval: Duration) -> SoakReport {
+    let start_rss = memory().map(|m| m.rss);
+    let reconciles_before = running.ctx.metrics.reconciles_total();
+    let writes_before = running.status_writes();
+    let ends = Instant::now() + duration;
+    let mut samples = Vec::new();
+    while Instant::now() < ends {
+        tokio::time::sleep(interval.min(ends.saturating_duration_since(Instant::now()))).await;
+        if let Some(m) = memory() {
+            samples.push(m.rss);
+        }
+    }
+    SoakReport {
+        duration,
+        rss_after_first_sweep: start_rss,
+        rss_max: samples.iter().copied().max(),
+        rss_end: samples.last().copied(),
+        reconciles: running.ctx.metrics.reconciles_total() - reconciles_before,
+        status_writes: running.status_writes() - writes_before,
+    }
+}
+
+fn request_counts(requests: &BTreeMap<RequestKind, u64>) -> BTreeMap<String, u64> {
+    requests.iter().map(|(k, n)| (k.label(), *n)).collect()
 }
 
 fn durations(seconds: &[f64]) -> Vec<Duration> {
@@ -148,7 +351,7 @@ fn durations(seconds: &[f64]) -> Vec<Duration> {
     all
 }
 
-/// The simulator and the stand-in with the driver, here or in a child process.
+/// The simulator and the API server with the driver, here or in a child process.
 enum World {
     Local(Box<(BenchWorld, Driver)>),
     Remote(Box<RemoteWorld>),
@@ -163,10 +366,12 @@ impl World {
                     &workload,
                     options.watches_per_namespace,
                     options.calls_per_minute(),
+                    options.kubeconfig.as_deref(),
+                    &options.namespace_prefix,
                 )
                 .await?;
                 let driver = Driver::start(
-                    world.kube.client().await?,
+                    world.client().await?,
                     world.target(),
                     workload,
                     options.watches_per_namespace,
@@ -182,10 +387,10 @@ impl World {
         })
     }
 
-    async fn client(&self) -> Result<kube::Client, BenchError> {
+    fn address(&self) -> ApiAddress {
         match self {
-            World::Local(local) => Ok(local.0.kube.client().await?),
-            World::Remote(world) => world.client(),
+            World::Local(local) => local.0.address(),
+            World::Remote(world) => world.info.api.clone(),
         }
     }
 
@@ -256,21 +461,4 @@ fn controller_settings(options: &BenchOptions, endpoint: &str, mode: Mode) -> Co
         instance: "bench".to_string(),
         ..ControllerSettings::default()
     }
-}
-
-async fn wait_ready(
-    ctx: &Context,
-    controller: &tokio::task::JoinHandle<Result<(), hostrisk_operator::controller::RunError>>,
-) -> Result<(), BenchError> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    while !ctx.health.is_ready() {
-        if controller.is_finished() {
-            return Err(BenchError::Controller("stopped before it was ready".into()));
-        }
-        if Instant::now() > deadline {
-            return Err(BenchError::Controller("not ready after 30s".into()));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(())
 }

@@ -1,14 +1,18 @@
-//! The benchmark's world: the HSS simulator holding exactly the workload's hosts, the stand-in
-//! API server with the CRD, the namespaces and one credential Secret per namespace (all the
-//! same AK/SK, so every watch falls in one HSS scope and one quota), and the creation of the
-//! watches over HTTP with a real kube client.
+//! The benchmark's world: the HSS simulator holding exactly the workload's hosts, the API server
+//! (the stand-in, or a real kube-apiserver named by a kubeconfig) with the CRD, the namespaces and
+//! one credential Secret per namespace (all the same AK/SK, so every watch falls in one HSS scope
+//! and one quota), and the creation of the watches over HTTP with a real kube client.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{ObjectMeta, PostParams};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::{conditions, wait::await_condition};
 use kube::Api;
 
 use super::observe::Timeline;
@@ -32,12 +36,29 @@ const CREATE_CONCURRENCY: usize = 16;
 /// in the operator's process.
 const STANDIN_HISTORY: usize = 100;
 
+/// How long a real API server may take to establish the CRD.
+const CRD_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The API server of the world.
+pub enum WorldApi {
+    /// The stand-in, started by the world.
+    Standin(StandinApiServer),
+    /// A real API server; the world's namespaces are deleted at shutdown.
+    External {
+        kubeconfig: PathBuf,
+        client: kube::Client,
+        namespaces: Vec<String>,
+    },
+}
+
 /// The running servers.
 pub struct BenchWorld {
     pub hss: HssSimulator,
-    pub kube: StandinApiServer,
+    pub api: WorldApi,
     /// `spec.endpoint` of every watch.
     pub endpoint: String,
+    /// Prefix of the namespaces the watches live in.
+    pub namespace_prefix: String,
 }
 
 /// Id of fleet host `index` (indices as in [`Workload::host_indices`]).
@@ -46,8 +67,19 @@ pub fn host_id(index: usize) -> String {
 }
 
 /// Namespace of watch `w`.
-pub fn namespace_of(w: usize, per_namespace: usize) -> String {
-    format!("bench-{:03}", w / per_namespace.max(1))
+pub fn namespace_of(prefix: &str, w: usize, per_namespace: usize) -> String {
+    format!("{prefix}-{:03}", w / per_namespace.max(1))
+}
+
+/// A kube client (and its configuration) from a kubeconfig file, its current context.
+pub async fn kubeconfig_client(path: &Path) -> Result<(kube::Config, kube::Client), BenchError> {
+    let kubeconfig = Kubeconfig::read_from(path)
+        .map_err(|e| BenchError::Options(format!("cannot read {}: {e}", path.display())))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| BenchError::Options(format!("unusable kubeconfig {}: {e}", path.display())))?;
+    let client = kube::Client::try_from(config.clone())?;
+    Ok((config, client))
 }
 
 /// Name of watch `w`.
@@ -55,11 +87,14 @@ pub fn watch_name(w: usize) -> String {
     format!("w-{w:05}")
 }
 
-/// Starts both servers and applies the CRD, namespaces and Secrets.
+/// Starts the simulator (and the stand-in unless `kubeconfig` names a real API server) and
+/// applies the CRD, namespaces and Secrets.
 pub async fn start_world(
     workload: &Workload,
     per_namespace: usize,
     calls_per_minute: u32,
+    kubeconfig: Option<&Path>,
+    namespace_prefix: &str,
 ) -> Result<BenchWorld, BenchError> {
     // Every host in the default enterprise project, which a watch without
     // enterpriseProjectId queries; the states keep the generator's realistic mix, the ids are
@@ -77,15 +112,31 @@ pub async fn start_world(
     // The simulator enforces the same per-identity quota the operator is told about.
     config.faults.quota_per_minute = calls_per_minute;
     let hss = HssSimulator::start(config).await?;
-    let kube = StandinApiServer::start(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    kube.set_history_limit(STANDIN_HISTORY);
     let endpoint = hss.base_url().as_str().trim_end_matches('/').to_string();
-
-    kube.apply_yaml_documents(&crd_yaml()).await?;
-    let client = kube.client().await?;
+    let (client, mut api) = match kubeconfig {
+        None => {
+            let kube = StandinApiServer::start(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            kube.set_history_limit(STANDIN_HISTORY);
+            kube.apply_yaml_documents(&crd_yaml()).await?;
+            (kube.client().await?, WorldApi::Standin(kube))
+        }
+        Some(path) => {
+            let (_, client) = kubeconfig_client(path).await?;
+            apply_crd(&client).await?;
+            let api = WorldApi::External {
+                kubeconfig: path.to_path_buf(),
+                client: client.clone(),
+                namespaces: Vec::new(),
+            };
+            (client, api)
+        }
+    };
     let namespaces = workload.watches.div_ceil(per_namespace.max(1));
     for n in 0..namespaces {
-        let name = namespace_of(n * per_namespace.max(1), per_namespace);
+        let name = namespace_of(namespace_prefix, n * per_namespace.max(1), per_namespace);
+        if let WorldApi::External { namespaces, .. } = &mut api {
+            namespaces.push(name.clone());
+        }
         let ns = Namespace {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
@@ -117,16 +168,40 @@ pub async fn start_world(
     }
     Ok(BenchWorld {
         hss,
-        kube,
+        api,
         endpoint,
+        namespace_prefix: namespace_prefix.to_string(),
     })
 }
 
-/// Where the watches point: the simulator's URL and project.
+/// Applies the CRD server-side to a real API server and waits until it is established.
+async fn apply_crd(client: &kube::Client) -> Result<(), BenchError> {
+    let crd: CustomResourceDefinition = serde_yaml::from_str(&crd_yaml())
+        .map_err(|e| BenchError::Options(format!("the generated CRD does not parse: {e}")))?;
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.patch(
+        &name,
+        &PatchParams::apply("hostrisk-bench").force(),
+        &Patch::Apply(&crd),
+    )
+    .await?;
+    tokio::time::timeout(
+        CRD_ESTABLISHED_TIMEOUT,
+        await_condition(crds, &name, conditions::is_crd_established()),
+    )
+    .await
+    .map_err(|_| BenchError::Options(format!("CRD {name} not established in time")))?
+    .map_err(|e| BenchError::Options(format!("waiting for CRD {name}: {e}")))?;
+    Ok(())
+}
+
+/// Where the watches point (the simulator's URL and project) and where they live.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HssTarget {
     pub endpoint: String,
     pub project_id: String,
+    pub namespace_prefix: String,
 }
 
 /// The watch object for index `w`.
@@ -152,7 +227,7 @@ pub fn watch(
             suspend: false,
         },
     );
-    watch.metadata.namespace = Some(namespace_of(w, per_namespace));
+    watch.metadata.namespace = Some(namespace_of(&target.namespace_prefix, w, per_namespace));
     watch
 }
 
@@ -179,7 +254,7 @@ pub async fn create_probe(
         per_namespace,
         interval,
     );
-    let namespace = namespace_of(0, per_namespace);
+    let namespace = namespace_of(&target.namespace_prefix, 0, per_namespace);
     probe.metadata.name = Some(probe_name(p));
     probe.metadata.namespace = Some(namespace.clone());
     let created = Instant::now();
@@ -202,7 +277,7 @@ pub async fn create_watches(
     stream::iter(0..workload.watches)
         .map(|w| {
             let watch = watch(target, workload, w, per_namespace, interval);
-            let namespace = namespace_of(w, per_namespace);
+            let namespace = namespace_of(&target.namespace_prefix, w, per_namespace);
             let client = client.clone();
             let timeline = timeline.clone();
             async move {
@@ -223,22 +298,44 @@ impl BenchWorld {
         HssTarget {
             endpoint: self.endpoint.clone(),
             project_id: self.hss.project_id().to_string(),
+            namespace_prefix: self.namespace_prefix.clone(),
         }
     }
 
-    /// What the measurement reads: HSS requests and 429s, status writes received.
+    /// A kube client for the world's API server (the driver's: it is not the operator's).
+    pub async fn client(&self) -> Result<kube::Client, BenchError> {
+        match &self.api {
+            WorldApi::Standin(kube) => Ok(kube.client().await?),
+            WorldApi::External { client, .. } => Ok(client.clone()),
+        }
+    }
+
+    /// What the measurement reads of the world: HSS requests and 429s.
     pub fn counters(&self) -> WorldCounters {
         let hss = self.hss.counters();
         WorldCounters {
             hss_requests: hss.hss_requests,
             throttled: hss.throttled,
-            status_writes: self.kube.status_writes("hostriskwatches"),
         }
     }
 
+    /// Stops the servers; on a real API server, deletes the world's namespaces (and with them
+    /// the watches and Secrets).
     pub async fn shutdown(self) {
         self.hss.shutdown().await;
-        self.kube.shutdown().await;
+        match self.api {
+            WorldApi::Standin(kube) => kube.shutdown().await,
+            WorldApi::External {
+                client, namespaces, ..
+            } => {
+                let api: Api<Namespace> = Api::all(client);
+                for namespace in namespaces {
+                    if let Err(error) = api.delete(&namespace, &DeleteParams::default()).await {
+                        tracing::warn!(%namespace, %error, "could not delete a benchmark namespace");
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -249,6 +346,4 @@ pub struct WorldCounters {
     pub hss_requests: u64,
     /// 429 answers it sent.
     pub throttled: u64,
-    /// Writes to `hostriskwatches/status` the API server received.
-    pub status_writes: u64,
 }

@@ -63,9 +63,22 @@ pub struct BenchArgs {
     /// running system at full scale.
     #[arg(long, default_value_t = 10)]
     pub probes: u64,
+    /// Run against a real kube-apiserver instead of the stand-in: the watches, Secrets and
+    /// namespaces are created in fresh namespaces (`hostrisk-bench-<pid>-NNN`) and deleted at
+    /// the end; the CRD is applied server-side. The API server enforces the CRD's 1m interval
+    /// floor.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// After the restart's first sweep, keep the controller running this long and report RSS
+    /// growth (a leak check).
+    #[arg(long, value_parser = duration_arg)]
+    pub soak: Option<Duration>,
     /// Internal: be the world process of a benchmark (see `bench::remote`).
     #[arg(long, hide = true)]
     pub serve_world: bool,
+    /// Internal: the namespace prefix chosen by the parent process.
+    #[arg(long, hide = true)]
+    pub namespace_prefix: Option<String>,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -99,6 +112,16 @@ impl BenchArgs {
             world: self.world,
             probes: usize::try_from(self.probes).unwrap_or(usize::MAX),
             log_level: self.log.log_level.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            namespace_prefix: self.namespace_prefix.clone().unwrap_or_else(|| {
+                match &self.kubeconfig {
+                    // Namespaces of a real API server may be taken, or still terminating from
+                    // an earlier run: fresh names each time.
+                    Some(_) => format!("hostrisk-bench-{}", std::process::id()),
+                    None => "bench".to_string(),
+                }
+            }),
+            soak: self.soak,
         }
     }
 }

@@ -14,7 +14,12 @@
 //! | GET    | `/_sim/faults`        | the active [`Faults`] |
 //! | PUT    | `/_sim/faults`        | replace them (fields left out take their defaults) |
 //! | PATCH  | `/_sim/faults`        | change only the fields given |
-//! | POST   | `/_sim/tokens/expire` | expire every IAM token issued so far (`{"expired": n}`) |
+//! | POST   | `/_sim/tokens/expire` | expire every IAM token issued so far, exchanged ones included (`{"expired": n}`) |
+//! | GET    | `/_sim/identity-providers` | every OIDC identity provider (config with a JWKS bearer token as `***`, plus `kids`) |
+//! | GET    | `/_sim/identity-providers/{id}` | one, 404 if unknown |
+//! | PUT    | `/_sim/identity-providers/{id}` | create (201) or replace (200) an [`IdentityProviderConfig`]; a JWKS URL is fetched now, a fetch or key failure is 400 |
+//! | PATCH  | `/_sim/identity-providers/{id}` | JSON merge patch (`{"enabled": false}`, `{"rules": [...]}`); keys fetched again only if `jwks` changed |
+//! | DELETE | `/_sim/identity-providers/{id}` | remove one (204), 404 if unknown |
 //!
 //! Errors are `{"error_code": "SIM.0400" | "SIM.0404", "error_msg", "request_id"}`.
 
@@ -31,6 +36,9 @@ use super::counters::SimCounters;
 use super::errors::{json_response, ApiFailure, RequestId};
 use super::faults::Faults;
 use super::fleet::SimHost;
+use super::oidc;
+#[cfg(doc)]
+use super::oidc::IdentityProviderConfig;
 use super::state::{lock, SimState};
 
 pub(crate) fn router() -> Router<Arc<SimState>> {
@@ -49,6 +57,7 @@ pub(crate) fn router() -> Router<Arc<SimState>> {
             get(get_faults).put(put_faults).patch(patch_faults),
         )
         .route("/tokens/expire", post(expire_tokens))
+        .merge(oidc::admin::router())
 }
 
 fn not_found(what: &str, request_id: &RequestId) -> Response {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::faults::Faults;
 use super::fleet::{FleetSpec, SimHost};
+use super::oidc::IdentityProviderConfig;
 use hostrisk_hss::model::{AgentStatus, DetectResult, HssEdition, InstallResultCode};
 
 /// Project id of the demo setup (32 lower-case hex characters, the shape of a real project id).
@@ -88,7 +89,11 @@ pub struct SimConfig {
     /// Tokens accepted in `X-Auth-Token` for `project_id` that never expire.
     pub static_tokens: Vec<String>,
     pub iam_users: Vec<IamUser>,
-    /// Lifetime of tokens issued by `POST /v3/auth/tokens` (real IAM: 24 h).
+    /// OpenID Connect identity providers for `POST /v3.0/OS-AUTH/id-token/tokens`; a JWKS
+    /// given by URL is fetched once at start (a failure fails the start).
+    pub identity_providers: Vec<IdentityProviderConfig>,
+    /// Lifetime of tokens issued by `POST /v3/auth/tokens` and by the id-token exchange
+    /// (real IAM: 24 h).
     pub token_ttl: Duration,
     /// Faults active from the start; change them later with [`super::HssSimulator::set_faults`].
     pub faults: Faults,
@@ -122,6 +127,7 @@ impl Default for SimConfig {
                 password: DEMO_IAM_PASSWORD.to_string(),
                 domain: DEMO_IAM_DOMAIN.to_string(),
             }],
+            identity_providers: Vec::new(),
             token_ttl: Duration::from_secs(24 * 3600),
             faults: Faults::default(),
         }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A snapshot of the counters. Credential identities are `ak:{access key}`,
-/// `token:{user}@{domain}` (IAM tokens) and `static-token:{index}`; never a secret.
+/// `token:{user}@{domain}` (IAM password tokens), `idtoken:{identity provider}/{user}`
+/// (exchanged id tokens) and `static-token:{index}`; never a secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimCounters {
     /// Every HSS and IAM request received (admin requests excluded).
@@ -26,6 +27,13 @@ pub struct SimCounters {
     /// Tokens issued by `POST /v3/auth/tokens`, and refused token requests.
     pub iam_tokens_issued: u64,
     pub iam_failures: u64,
+    /// Tokens issued by the id-token exchange (`POST /v3.0/OS-AUTH/id-token/tokens`), and
+    /// refused exchanges keyed by reason ([`super::oidc::ExchangeRefusal::as_str`]:
+    /// `bad_signature`, `unmapped_subject`, ...).
+    #[serde(default)]
+    pub id_token_exchanges: u64,
+    #[serde(default)]
+    pub id_token_refusals: BTreeMap<String, u64>,
     /// Successful `ListHostsRisk` answers (including ones whose body was then corrupted).
     pub hss_successes: u64,
     /// `host_id_list` values received in answered calls (duplicates included), and the
@@ -42,6 +50,16 @@ impl SimCounters {
     /// Calls made by one credential identity.
     pub fn calls_by(&self, identity: &str) -> u64 {
         self.calls_by_identity.get(identity).copied().unwrap_or(0)
+    }
+
+    /// Exchanges refused for one reason ([`super::oidc::ExchangeRefusal::as_str`]).
+    pub fn refusals(&self, reason: &str) -> u64 {
+        self.id_token_refusals.get(reason).copied().unwrap_or(0)
+    }
+
+    /// Every exchange refused so far, whatever the reason.
+    pub fn total_refusals(&self) -> u64 {
+        self.id_token_refusals.values().sum()
     }
 
     /// Faults of one kind injected so far.

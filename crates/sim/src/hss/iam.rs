@@ -131,30 +131,12 @@ fn issue(state: &SimState, body: &[u8]) -> Result<Response, (StatusCode, &'stati
             "The project in the scope is unknown.",
         ));
     }
-    let issued_at = state.now();
-    let ttl = *lock(&state.token_ttl);
-    let expires_at = jiff::SignedDuration::try_from(ttl)
-        .ok()
-        .and_then(|ttl| issued_at.checked_add(ttl).ok())
-        .unwrap_or(issued_at);
-    let token = format!(
-        "MIIsim{:064x}{:064x}",
-        rand::random::<u128>(),
-        rand::random::<u128>()
-    );
     let identity = format!("token:{}@{}", known.name, known.domain);
-    lock(&state.tokens).insert(
-        token.clone(),
-        IssuedToken {
-            identity,
-            project_id: state.project_id.clone(),
-            expires_at,
-        },
-    );
+    let minted = mint_token(state, identity);
     let body = json!({
         "token": {
-            "expires_at": expires_at.to_string(),
-            "issued_at": issued_at.to_string(),
+            "expires_at": minted.expires_at.to_string(),
+            "issued_at": minted.issued_at.to_string(),
             "methods": ["password"],
             "user": {
                 "name": known.name,
@@ -166,8 +148,52 @@ fn issue(state: &SimState, body: &[u8]) -> Result<Response, (StatusCode, &'stati
             },
         }
     });
-    let mut response = json_response(StatusCode::CREATED, &body);
-    let header = HeaderValue::from_str(&token).map_err(|_| {
+    token_response(&body, &minted.token)
+}
+
+/// A token just stored in the token store.
+pub(super) struct Minted {
+    pub token: String,
+    pub issued_at: jiff::Timestamp,
+    pub expires_at: jiff::Timestamp,
+}
+
+/// Issues a token for `identity` scoped to the simulator's project, valid for the configured
+/// TTL, into the one token store the gateway checks (and `/_sim/tokens/expire` expires).
+pub(super) fn mint_token(state: &SimState, identity: String) -> Minted {
+    let issued_at = state.now();
+    let ttl = *lock(&state.token_ttl);
+    let expires_at = jiff::SignedDuration::try_from(ttl)
+        .ok()
+        .and_then(|ttl| issued_at.checked_add(ttl).ok())
+        .unwrap_or(issued_at);
+    let token = format!(
+        "MIIsim{:064x}{:064x}",
+        rand::random::<u128>(),
+        rand::random::<u128>()
+    );
+    lock(&state.tokens).insert(
+        token.clone(),
+        IssuedToken {
+            identity,
+            project_id: state.project_id.clone(),
+            expires_at,
+        },
+    );
+    Minted {
+        token,
+        issued_at,
+        expires_at,
+    }
+}
+
+/// 201 with `body` and the token in `X-Subject-Token`.
+pub(super) fn token_response(
+    body: &serde_json::Value,
+    token: &str,
+) -> Result<Response, (StatusCode, &'static str)> {
+    let mut response = json_response(StatusCode::CREATED, body);
+    let header = HeaderValue::from_str(token).map_err(|_| {
         (
             StatusCode::INTERNAL_SERVER_ERROR,
             "The token could not be encoded.",
@@ -177,7 +203,7 @@ fn issue(state: &SimState, body: &[u8]) -> Result<Response, (StatusCode, &'stati
     Ok(response)
 }
 
-fn iam_error(status: StatusCode, message: &str, request_id: &RequestId) -> Response {
+pub(super) fn iam_error(status: StatusCode, message: &str, request_id: &RequestId) -> Response {
     let code = match status {
         StatusCode::UNAUTHORIZED => "IAM.0004",
         _ => "IAM.0001",

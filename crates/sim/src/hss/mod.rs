@@ -5,6 +5,9 @@
 //!   tokens verified like the API gateway ([`auth`]), data from a seeded fleet ([`fleet`]).
 //! - `POST /v3/auth/tokens` (module `iam`) on the same address, so [`HssSimulator::iam_url`] equals
 //!   [`HssSimulator::base_url`].
+//! - `POST /v3.0/OS-AUTH/id-token/tokens` ([`oidc`]): OpenID Connect id tokens (Kubernetes
+//!   ServiceAccount tokens) verified against configured identity providers and exchanged
+//!   for IAM tokens.
 //! - Faults ([`Faults`]): quota, latency, 5xx, malformed or truncated bodies, clock offset,
 //!   token expiry; switchable at start, through the admin API ([`admin`]) and from Rust.
 //! - Every answer carries `X-Request-Id`; errors carry the gateway's error body (module `errors`).
@@ -26,6 +29,7 @@ mod errors;
 pub mod faults;
 pub mod fleet;
 mod iam;
+pub mod oidc;
 pub mod server;
 mod state;
 
@@ -46,6 +50,10 @@ pub use counters::SimCounters;
 pub use faults::{Faults, DEFAULT_QUOTA_PER_MINUTE};
 pub use fleet::FleetSpec;
 pub use fleet::{enterprise_projects_for_seed, generate_fleet, SimHost};
+pub use oidc::{
+    service_account_subject, ConversionRule, ExchangeRefusal, IdentityProviderConfig, JwksSource,
+    JwksUrl, TestIssuer,
+};
 
 use state::{lock, SimState};
 
@@ -60,6 +68,9 @@ pub enum SimError {
     },
     #[error("invalid simulator configuration: {0}")]
     Config(String),
+    /// The test issuer could not make a key or a token.
+    #[error("test issuer: {0}")]
+    Issuer(String),
 }
 
 /// A running simulator. Dropping it stops the server too (without waiting).
@@ -85,7 +96,11 @@ impl HssSimulator {
         if config.project_id.is_empty() {
             return Err(SimError::Config("project_id must not be empty".into()));
         }
-        let state = Arc::new(SimState::new(&config));
+        let mut identity_providers = Vec::with_capacity(config.identity_providers.len());
+        for idp in &config.identity_providers {
+            identity_providers.push(oidc::resolve(idp.clone()).await.map_err(SimError::Config)?);
+        }
+        let state = Arc::new(SimState::new(&config, identity_providers));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| SimError::Bind {
@@ -202,6 +217,41 @@ impl HssSimulator {
     /// Lifetime of tokens issued from now on.
     pub fn set_token_ttl(&self, ttl: Duration) {
         *lock(&self.state.token_ttl) = ttl;
+    }
+
+    /// Creates or replaces an identity provider, fetching its JWKS when given by URL.
+    pub async fn set_identity_provider(
+        &self,
+        config: IdentityProviderConfig,
+    ) -> Result<(), SimError> {
+        let resolved = oidc::resolve(config).await.map_err(SimError::Config)?;
+        lock(&self.state.identity_providers).insert(resolved.config.id.clone(), resolved);
+        Ok(())
+    }
+
+    /// Enables or disables an identity provider; false when there is no such provider.
+    pub fn set_identity_provider_enabled(&self, id: &str, enabled: bool) -> bool {
+        match lock(&self.state.identity_providers).get_mut(id) {
+            Some(idp) => {
+                idp.config.enabled = enabled;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn remove_identity_provider(&self, id: &str) -> Option<IdentityProviderConfig> {
+        lock(&self.state.identity_providers)
+            .remove(id)
+            .map(|idp| idp.config)
+    }
+
+    /// Every identity provider's configuration, ordered by id.
+    pub fn identity_providers(&self) -> Vec<IdentityProviderConfig> {
+        lock(&self.state.identity_providers)
+            .values()
+            .map(|idp| idp.config.clone())
+            .collect()
     }
 
     /// Expires every IAM token issued so far (new ones are valid); returns how many.

@@ -22,6 +22,7 @@ use super::counters::SimCounters;
 use super::errors::{bytes_response, ApiFailure, RequestId};
 use super::faults::{corrupt, draw_body_fault, draw_server_error, BodyFault};
 use super::iam;
+use super::oidc::exchange::{exchange_id_token, ID_TOKEN_TOKENS_PATH};
 use super::state::{lock, SimState};
 use hostrisk_hss::model::{HostRisk, ListHostsRiskResponse};
 use hostrisk_hss::sign::{parse_query, percent_decode};
@@ -35,6 +36,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route(HOSTS_RISK_ROUTE, get(hosts_risk))
         .route(IAM_TOKENS_PATH, post(iam::issue_token))
+        .route(ID_TOKEN_TOKENS_PATH, post(exchange_id_token))
         .nest("/_sim", admin::router())
         .fallback(no_such_api)
         .method_not_allowed_fallback(no_such_api)

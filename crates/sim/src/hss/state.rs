@@ -11,11 +11,13 @@ use super::config::{AccessKeyCredential, IamUser, SimConfig};
 use super::counters::SimCounters;
 use super::faults::Faults;
 use super::fleet::{generate_fleet, SimHost};
+use super::oidc::verify::ResolvedIdp;
 
 /// A token issued by the simulated IAM.
 #[derive(Debug, Clone)]
 pub(crate) struct IssuedToken {
-    /// `token:{user}@{domain}`.
+    /// `token:{user}@{domain}` (password login) or `idtoken:{identity provider}/{user}`
+    /// (id-token exchange).
     pub identity: String,
     pub project_id: String,
     pub expires_at: Timestamp,
@@ -32,6 +34,8 @@ pub(crate) struct SimState {
     pub faults: Mutex<Faults>,
     pub counters: Mutex<SimCounters>,
     pub tokens: Mutex<HashMap<String, IssuedToken>>,
+    /// OpenID Connect identity providers by id, with their keys resolved.
+    pub identity_providers: Mutex<BTreeMap<String, ResolvedIdp>>,
     /// Accepted calls per identity in the last 60 s (sliding window).
     pub quota_windows: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
@@ -53,7 +57,9 @@ impl SimState {
         }
     }
 
-    pub(crate) fn new(config: &SimConfig) -> Self {
+    /// `identity_providers`: those of `config`, already resolved (their JWKS may have had to
+    /// be fetched).
+    pub(crate) fn new(config: &SimConfig, identity_providers: Vec<ResolvedIdp>) -> Self {
         let mut hosts = BTreeMap::new();
         for host in generate_fleet(config.fleet)
             .into_iter()
@@ -72,6 +78,12 @@ impl SimState {
             faults: Mutex::new(config.faults.clone()),
             counters: Mutex::new(SimCounters::default()),
             tokens: Mutex::new(HashMap::new()),
+            identity_providers: Mutex::new(
+                identity_providers
+                    .into_iter()
+                    .map(|idp| (idp.config.id.clone(), idp))
+                    .collect(),
+            ),
             quota_windows: Mutex::new(HashMap::new()),
         }
     }
