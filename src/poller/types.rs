@@ -67,6 +67,12 @@ fn material_digest(credentials: &Credentials) -> u64 {
             hasher.update(b"iam\0");
             hasher.update(password.expose().as_bytes());
         }
+        // No secret material: the identity (provider, subject) and what the source asks for
+        // (its audience) tell two sources apart.
+        Credentials::IdToken { source, .. } => {
+            hasher.update(b"idtoken\0");
+            hasher.update(source.describe().as_bytes());
+        }
     }
     let digest = hasher.finalize();
     let mut first = [0u8; 8];
