@@ -88,6 +88,10 @@ const PROJECT_ID_SOURCES: &str = "--project-id or HUAWEICLOUD_SDK_PROJECT_ID";
 /// variables the user set; `None` for any other error. The library's own messages speak of the
 /// Secret's keys, which mean nothing to someone who exported variables.
 pub fn refused_message(error: &HssError, credentials: &Credentials) -> Option<String> {
+    if matches!(credentials, Credentials::IdToken { .. }) {
+        // Never read from the environment: the library's message stands.
+        return None;
+    }
     let set = variables_set(credentials);
     let message = match error {
         HssError::Authentication { body, .. } => {
@@ -108,6 +112,7 @@ pub fn refused_message(error: &HssError, credentials: &Credentials) -> Option<St
                 Credentials::Iam { .. } => format!(
                     "check {set}, and that the user may access the project ({PROJECT_ID_SOURCES})"
                 ),
+                Credentials::IdToken { .. } => return None,
             };
             format!(
                 "HSS rejected the credentials from the environment ({}): {fix}{}",
@@ -154,6 +159,7 @@ fn variables_set(credentials: &Credentials) -> String {
             "HOSTRISK_IAM_PASSWORD",
             "HOSTRISK_IAM_DOMAIN",
         ],
+        Credentials::IdToken { .. } => &[],
     };
     match names {
         [] => String::new(),
