@@ -86,8 +86,9 @@ pub fn cause(reason: &str) -> Option<&'static str> {
         }
         r::AGENT_ONLINE => "the HSS agent on the host reports again",
         r::POLL_FAILED => {
-            "a poll of HSS failed (the note says why); the last good data stays, the conditions \
-             say what failed, and polling backs off"
+            "the watch could not be polled: HSS refused or failed, or, as for batch-jobs, its \
+             credentials Secret is unusable (the note says which); the last good data stays, the \
+             conditions say what failed, and polling backs off"
         }
         r::POLL_RECOVERED => {
             "HSS answered again after a failure. Here the Secret was fixed: the operator watches \
