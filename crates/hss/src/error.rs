@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::idtoken::IdTokenError;
+use super::id_token_source::IdTokenError;
 
 /// What an error answer of HSS, the API gateway or IAM says about itself: the error code
 /// (`APIGW.0301`, `HSS.0001`), its message and the `X-Request-Id`, each as far as it was sent.

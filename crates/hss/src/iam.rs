@@ -36,7 +36,7 @@ pub(crate) enum CacheKey {
     IdToken {
         identity_provider_id: String,
         subject: String,
-        /// [`super::idtoken::IdTokenSource::describe`]: another audience, another token.
+        /// [`super::id_token_source::IdTokenSource::describe`]: another audience, another token.
         source: String,
         iam_endpoint: String,
         project_id: String,

@@ -16,8 +16,6 @@
 //! becomes [`HssError::IdentityExchangeRefused`], which is never retried by the client; an
 //! unreachable or failing IAM stays [`HssError::Iam`] and is retried like any outage.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 
 use url::Url;
@@ -25,69 +23,11 @@ use url::Url;
 use super::credentials::Secret;
 use super::error::{HssError, RefusedExchange};
 use super::iam::{CacheKey, IamTokenCache};
+pub use super::id_token_source::{IdTokenError, IdTokenFuture, IdTokenSource};
 use super::token_post::{post_for_token, CachedToken, TokenPost};
 
 /// Path of `CreateTokenWithIdToken` below the IAM endpoint.
 pub const ID_TOKEN_EXCHANGE_PATH: &str = "/v3.0/OS-AUTH/id-token/tokens";
-
-/// What [`IdTokenSource::id_token`] returns: a boxed future, so the trait stays object safe.
-pub type IdTokenFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Secret, IdTokenError>> + Send + 'a>>;
-
-/// Where id tokens come from. The operator implements it with a Kubernetes TokenRequest for
-/// one ServiceAccount and audience; this crate knows nothing of Kubernetes.
-pub trait IdTokenSource: Send + Sync {
-    /// A fresh id token (a JWT). Called only when an exchange is due, so minting one per
-    /// call is fine; the token goes to IAM and nowhere else.
-    fn id_token(&self) -> IdTokenFuture<'_>;
-
-    /// What this source mints, without any secret (e.g.
-    /// `serviceaccount team-a/reader audience=iam.example`). Shown by `Debug`, and part of
-    /// the credentials' equality and of the IAM token cache key, so a source with another
-    /// audience never reuses a token obtained with the first.
-    fn describe(&self) -> String;
-}
-
-impl std::fmt::Debug for dyn IdTokenSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "IdTokenSource({})", self.describe())
-    }
-}
-
-/// Why a source could not produce an id token. `reason` is a CamelCase condition reason the
-/// operator chooses (`ServiceAccountNotFound`, `AudienceNotAllowed`, ...) and
-/// [`HssError::reason`] returns as is; `message` says what to fix and must not contain a
-/// token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct IdTokenError {
-    pub reason: &'static str,
-    pub message: String,
-    /// Whether a later attempt may succeed without anyone changing anything (the API server
-    /// was unreachable), so the client retries with backoff; false for a missing
-    /// ServiceAccount or a refused audience.
-    pub retryable: bool,
-}
-
-impl IdTokenError {
-    /// A failure that persists until someone fixes something.
-    pub fn permanent(reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            reason,
-            message: message.into(),
-            retryable: false,
-        }
-    }
-
-    /// A failure a later attempt may not hit.
-    pub fn transient(reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            reason,
-            message: message.into(),
-            retryable: true,
-        }
-    }
-}
 
 /// The exchange of one call: whose token, at which IAM, for which project.
 pub(crate) struct Exchange<'a> {
