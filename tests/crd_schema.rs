@@ -374,7 +374,10 @@ fn typed_spec() -> hostrisk_operator::crd::HostRiskWatchSpec {
         endpoint: None,
         enterprise_project_id: None,
         host_ids: vec!["h1".into()],
-        credentials_secret_ref: hostrisk_operator::crd::CredentialsSecretRef { name: "s".into() },
+        credentials_secret_ref: Some(hostrisk_operator::crd::CredentialsSecretRef {
+            name: "s".into(),
+        }),
+        workload_identity: None,
         interval: None,
         suspend: false,
     }

@@ -47,9 +47,10 @@ fn valid_spec() -> impl Strategy<Value = HostRiskWatchSpec> {
                 region: region.map(str::to_string),
                 enterprise_project_id: eps,
                 host_ids: ids.into_iter().collect(),
-                credentials_secret_ref: CredentialsSecretRef {
+                credentials_secret_ref: Some(CredentialsSecretRef {
                     name: labels.join("."),
-                },
+                }),
+                workload_identity: None,
                 interval: interval.map(|(n, unit)| format!("{n}{unit}")),
                 suspend,
             },
@@ -75,7 +76,8 @@ fn any_spec() -> impl Strategy<Value = HostRiskWatchSpec> {
                 endpoint,
                 enterprise_project_id: eps,
                 host_ids: ids,
-                credentials_secret_ref: CredentialsSecretRef { name: secret },
+                credentials_secret_ref: Some(CredentialsSecretRef { name: secret }),
+                workload_identity: None,
                 interval,
                 suspend,
             },

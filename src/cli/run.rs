@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::controller::health;
 use crate::controller::BackoffPolicy;
-use crate::controller::{default_instance, kube_client};
+use crate::controller::{default_instance, kube_client, WorkloadIdentityPolicy};
 use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
 use crate::crd::duration::parse_duration_flag;
 use crate::crd::validation::ValidationPolicy;
@@ -102,6 +102,34 @@ pub struct RunArgs {
     /// kind, so off by default).
     #[arg(long, env = "HOSTRISK_METRICS_PER_HOST", default_value_t = false)]
     pub metrics_per_host: bool,
+
+    /// Audiences (identity provider client ids) the operator mints ServiceAccount tokens for,
+    /// for watches with spec.workloadIdentity (repeatable or comma-separated; with
+    /// --workload-identity-providers, empty = keyless credentials off).
+    #[arg(
+        long,
+        env = "HOSTRISK_WORKLOAD_IDENTITY_AUDIENCES",
+        value_delimiter = ','
+    )]
+    pub workload_identity_audiences: Vec<String>,
+
+    /// IAM identity provider ids watches may exchange their ServiceAccount tokens at
+    /// (repeatable or comma-separated).
+    #[arg(
+        long,
+        env = "HOSTRISK_WORKLOAD_IDENTITY_PROVIDERS",
+        value_delimiter = ','
+    )]
+    pub workload_identity_providers: Vec<String>,
+}
+
+/// The non-empty, trimmed entries of a list flag.
+fn list(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 /// `HOST:PORT`, or Go's `:PORT` for every interface (`0.0.0.0:PORT`).
@@ -150,7 +178,25 @@ impl RunArgs {
             instance: default_instance(),
             polling: PollingMode::default(),
             iam_endpoint: self.iam_endpoint_url()?,
+            workload_identity: self.workload_identity_policy()?,
         })
+    }
+
+    /// `--workload-identity-audiences` and `--workload-identity-providers`: both or neither.
+    fn workload_identity_policy(&self) -> Result<WorkloadIdentityPolicy, String> {
+        let policy = WorkloadIdentityPolicy {
+            audiences: list(&self.workload_identity_audiences),
+            identity_providers: list(&self.workload_identity_providers),
+        };
+        if policy.audiences.is_empty() != policy.identity_providers.is_empty() {
+            return Err(
+                "keyless credentials need both --workload-identity-audiences and \
+                 --workload-identity-providers (env HOSTRISK_WORKLOAD_IDENTITY_AUDIENCES, \
+                 HOSTRISK_WORKLOAD_IDENTITY_PROVIDERS): set both, or neither to leave them off"
+                    .into(),
+            );
+        }
+        Ok(policy)
     }
 
     /// `--iam-endpoint` checked: an https URL (http only on loopback) without credentials,

@@ -20,13 +20,14 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::context::Context;
-use super::credentials::EndpointSource;
+use super::credentials::{CredentialsProblem, EndpointSource};
 use super::error::{Error, Result};
 use super::events::publish_events;
 use super::secrets;
 use super::snapshot::watch_snapshot;
 use super::status_write::{previous_status, write_status, Previous};
-use crate::crd::validation::{condition_reason, describe, validate_spec};
+use super::workload_identity;
+use crate::crd::validation::{condition_reason, describe, validate_spec, CredentialsSource};
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus, WatchKey, REFRESH_ANNOTATION};
 use crate::hss::Scope;
 use crate::metrics::ReconcileOutcome;
@@ -186,27 +187,26 @@ impl WatchReconcile<'_> {
                 iam_endpoint: ctx.settings.iam_endpoint.as_ref(),
             },
         };
-        let resolved =
-            secrets::resolve(ctx, self.key, self.uid(), &spec.secret_name, endpoint).await?;
-        let credentials = match resolved.credentials {
-            Ok(credentials) => credentials,
-            Err(problem) => {
-                tracing::warn!(
-                    namespace = %self.key.namespace,
-                    name = %self.key.name,
-                    reason = problem.reason,
-                    problem = %problem.message,
-                    "credentials problem"
-                );
-                return Ok(Plan::Skip {
-                    outcome: PollOutcome::CredentialsProblem {
-                        reason: problem.reason,
-                        message: problem.message,
-                    },
-                    interval: spec.interval,
-                    retry: resolved.retry,
-                });
+        let (credentials, secret_version) = match &spec.credentials {
+            CredentialsSource::Secret(name) => {
+                let resolved = secrets::resolve(ctx, self.key, self.uid(), name, endpoint).await?;
+                match resolved.credentials {
+                    Ok(credentials) => (credentials, resolved.version),
+                    Err(problem) => {
+                        return Ok(self.unusable(problem, spec.interval, resolved.retry))
+                    }
+                }
             }
+            CredentialsSource::WorkloadIdentity(identity) => match workload_identity::credentials(
+                &ctx.client,
+                &self.key.namespace,
+                identity,
+                &ctx.settings.workload_identity,
+                endpoint,
+            ) {
+                Ok(credentials) => (credentials, None),
+                Err(problem) => return Ok(self.unusable(problem, spec.interval, false)),
+            },
         };
         let scope = match Scope::for_endpoint(
             spec.endpoint.clone(),
@@ -228,8 +228,27 @@ impl WatchReconcile<'_> {
             credentials,
             host_ids: spec.host_ids,
             interval: spec.interval,
-            revision: self.revision(resolved.version.as_deref()),
+            revision: self.revision(secret_version.as_deref()),
         })))
+    }
+
+    /// A watch whose credentials cannot be used: the problem goes into `CredentialsValid`.
+    fn unusable(&self, problem: CredentialsProblem, interval: Duration, retry: bool) -> Plan {
+        tracing::warn!(
+            namespace = %self.key.namespace,
+            name = %self.key.name,
+            reason = problem.reason,
+            problem = %problem.message,
+            "credentials problem"
+        );
+        Plan::Skip {
+            outcome: PollOutcome::CredentialsProblem {
+                reason: problem.reason,
+                message: problem.message,
+            },
+            interval,
+            retry,
+        }
     }
 
     /// The registration revision: what, when it changes, asks the poller for a prompt refresh

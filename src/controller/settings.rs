@@ -63,6 +63,20 @@ pub enum PollingMode {
     PerWatch,
 }
 
+/// What the administrator allows (`run --workload-identity-*`). Empty lists: workload identity
+/// is off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkloadIdentityPolicy {
+    pub audiences: Vec<String>,
+    pub identity_providers: Vec<String>,
+}
+
+impl WorkloadIdentityPolicy {
+    pub fn is_enabled(&self) -> bool {
+        !self.audiences.is_empty() && !self.identity_providers.is_empty()
+    }
+}
+
 /// Operator-wide settings of the reconciler.
 #[derive(Debug, Clone)]
 pub struct ControllerSettings {
@@ -82,6 +96,8 @@ pub struct ControllerSettings {
     /// private cloud, where no region names the IAM endpoint). Set by the administrator
     /// (`--iam-endpoint`), never by a watch: a namespace user cannot send a password elsewhere.
     pub iam_endpoint: Option<url::Url>,
+    /// Which audiences and identity providers watches may use for keyless credentials.
+    pub workload_identity: WorkloadIdentityPolicy,
 }
 
 impl Default for ControllerSettings {
@@ -94,6 +110,7 @@ impl Default for ControllerSettings {
             instance: default_instance(),
             polling: PollingMode::default(),
             iam_endpoint: None,
+            workload_identity: WorkloadIdentityPolicy::default(),
         }
     }
 }

@@ -13,6 +13,13 @@ pub const REGION_OR_ENDPOINT_RULE: &str = "has(self.region) || has(self.endpoint
 pub const REGION_OR_ENDPOINT_MESSAGE: &str =
     "set exactly one of spec.region (a Huawei Cloud region such as ap-southeast-1) or spec.endpoint (a URL)";
 
+/// Spec rule: exactly one way to the credentials.
+pub const ONE_CREDENTIALS_SOURCE_RULE: &str =
+    "has(self.credentialsSecretRef) != has(self.workloadIdentity)";
+/// Message of [`ONE_CREDENTIALS_SOURCE_RULE`].
+pub const ONE_CREDENTIALS_SOURCE_MESSAGE: &str =
+    "set exactly one of spec.credentialsSecretRef (a Secret of this namespace) or spec.workloadIdentity (a ServiceAccount of this namespace)";
+
 /// Endpoint rule: an http(s) URL. The operator narrows this further at run time
 /// (`--allowed-endpoints`, loopback-only plain http).
 pub const ENDPOINT_SCHEME_RULE: &str = "self.startsWith('https://') || self.startsWith('http://')";
@@ -45,6 +52,10 @@ pub const SPEC_RULES: &[CelRule] = &[
     CelRule {
         rule: REGION_OR_ENDPOINT_RULE,
         message: REGION_OR_ENDPOINT_MESSAGE,
+    },
+    CelRule {
+        rule: ONE_CREDENTIALS_SOURCE_RULE,
+        message: ONE_CREDENTIALS_SOURCE_MESSAGE,
     },
 ];
 

@@ -11,7 +11,7 @@ pub mod status;
 pub mod validation;
 
 pub use key::WatchKey;
-pub use spec::{CredentialsSecretRef, HostRiskWatch, HostRiskWatchSpec};
+pub use spec::{CredentialsSecretRef, HostRiskWatch, HostRiskWatchSpec, WorkloadIdentity};
 pub use status::{HostRiskSummary, HostRiskWatchStatus, HostStatus};
 
 /// API group of the resource.

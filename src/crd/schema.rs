@@ -23,6 +23,10 @@ pub const HOST_ID_MAX_LEN: usize = 64;
 pub const ENDPOINT_MAX_LEN: usize = 2048;
 /// Longest Secret name (DNS-1123 subdomain).
 pub const SECRET_NAME_MAX_LEN: usize = 253;
+/// Longest IAM identity provider id accepted (IAM's own limit is 64 characters).
+pub const IDENTITY_PROVIDER_ID_MAX_LEN: usize = 64;
+/// Longest token audience (an identity provider's client id) accepted.
+pub const AUDIENCE_MAX_LEN: usize = 255;
 /// DNS-1123 subdomain, as Kubernetes validates object names.
 pub const DNS1123_SUBDOMAIN_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";

@@ -9,10 +9,11 @@ use url::Url;
 
 use super::duration::parse_duration;
 use super::schema::{
-    ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX, HOST_ID_MAX_LEN,
-    INTERVAL_MAX_LEN, PROJECT_ID_MAX_LEN, SECRET_NAME_MAX_LEN,
+    AUDIENCE_MAX_LEN, ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX,
+    HOST_ID_MAX_LEN, IDENTITY_PROVIDER_ID_MAX_LEN, INTERVAL_MAX_LEN, PROJECT_ID_MAX_LEN,
+    SECRET_NAME_MAX_LEN,
 };
-use super::spec::HostRiskWatchSpec;
+use super::spec::{HostRiskWatchSpec, WorkloadIdentity};
 use crate::crd::duration::format_duration;
 use crate::hss::endpoint::{hss_endpoint_for_region, is_loopback, is_official_endpoint};
 
@@ -52,11 +53,20 @@ pub struct ValidatedSpec {
     pub enterprise_project_id: Option<String>,
     /// The requested ids, in spec order.
     pub host_ids: Vec<String>,
-    /// Name of the Secret in the resource's namespace.
-    pub secret_name: String,
+    /// Where the credentials come from, in the resource's namespace.
+    pub credentials: CredentialsSource,
     /// The interval in force.
     pub interval: Duration,
     pub suspend: bool,
+}
+
+/// Where a watch's credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsSource {
+    /// A Secret of the watch's namespace, by name.
+    Secret(String),
+    /// A ServiceAccount token of the watch's namespace, exchanged at IAM.
+    WorkloadIdentity(WorkloadIdentity),
 }
 
 /// What kind of refusal a [`SpecError`] is; decides the condition reason.
@@ -132,20 +142,22 @@ pub fn validate_spec(
         );
     }
     check_host_ids(&mut errors, &spec.host_ids);
-    check_secret_name(&mut errors, &spec.credentials_secret_ref.name);
+    let credentials = resolve_credentials(&mut errors, spec);
     let endpoint = resolve_endpoint(&mut errors, spec, policy);
     let interval = resolve_interval(&mut errors, spec.interval.as_deref(), policy);
-    match (endpoint, interval) {
-        (Some(endpoint), Some(interval)) if errors.is_empty() => Ok(ValidatedSpec {
-            endpoint,
-            region: spec.region.clone(),
-            project_id: spec.project_id.clone(),
-            enterprise_project_id: spec.enterprise_project_id.clone(),
-            host_ids: spec.host_ids.clone(),
-            secret_name: spec.credentials_secret_ref.name.clone(),
-            interval,
-            suspend: spec.suspend,
-        }),
+    match (endpoint, interval, credentials) {
+        (Some(endpoint), Some(interval), Some(credentials)) if errors.is_empty() => {
+            Ok(ValidatedSpec {
+                endpoint,
+                region: spec.region.clone(),
+                project_id: spec.project_id.clone(),
+                enterprise_project_id: spec.enterprise_project_id.clone(),
+                host_ids: spec.host_ids.clone(),
+                credentials,
+                interval,
+                suspend: spec.suspend,
+            })
+        }
         _ => Err(errors),
     }
 }
@@ -232,14 +244,58 @@ fn is_dns1123_label(label: &str) -> bool {
     }
 }
 
-fn check_secret_name(errors: &mut Vec<SpecError>, name: &str) {
-    const FIELD: &str = "spec.credentialsSecretRef.name";
+fn resolve_credentials(
+    errors: &mut Vec<SpecError>,
+    spec: &HostRiskWatchSpec,
+) -> Option<CredentialsSource> {
+    match (&spec.credentials_secret_ref, &spec.workload_identity) {
+        (Some(secret), None) => {
+            check_object_name(
+                errors,
+                "spec.credentialsSecretRef.name",
+                "a Secret",
+                &secret.name,
+            );
+            Some(CredentialsSource::Secret(secret.name.clone()))
+        }
+        (None, Some(identity)) => {
+            check_object_name(
+                errors,
+                "spec.workloadIdentity.serviceAccountName",
+                "a ServiceAccount",
+                &identity.service_account_name,
+            );
+            check_length(
+                errors,
+                "spec.workloadIdentity.identityProviderId",
+                &identity.identity_provider_id,
+                IDENTITY_PROVIDER_ID_MAX_LEN,
+            );
+            check_length(
+                errors,
+                "spec.workloadIdentity.audience",
+                &identity.audience,
+                AUDIENCE_MAX_LEN,
+            );
+            Some(CredentialsSource::WorkloadIdentity(identity.clone()))
+        }
+        _ => {
+            errors.push(SpecError::invalid(
+                "spec",
+                super::cel::ONE_CREDENTIALS_SOURCE_MESSAGE,
+            ));
+            None
+        }
+    }
+}
+
+fn check_object_name(errors: &mut Vec<SpecError>, field: &'static str, what: &str, name: &str) {
     if name.is_empty() || name.len() > SECRET_NAME_MAX_LEN || !name.split('.').all(is_dns1123_label)
     {
         errors.push(SpecError::invalid(
-            FIELD,
+            field,
             format!(
-                "`{name}` is not a Secret name: use 1 to {SECRET_NAME_MAX_LEN} lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+                "`{name}` is not {what} name: use 1 to {SECRET_NAME_MAX_LEN} lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
             ),
         ));
     }

@@ -138,10 +138,15 @@ impl GroupState {
         self.stats.failed_calls += 1;
         self.failures = self.failures.saturating_add(1);
         // A throttling service's Retry-After wins over our own (shorter) backoff: calling
-        // sooner would be refused again and spend the scope's quota.
-        let delay = self
-            .backoff_delay()
-            .max(failure.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
+        // sooner would be refused again and spend the scope's quota. Refused credentials are
+        // not tried again before the group's interval (repeated signature failures can lock a
+        // key; a refused token exchange will be refused again), unless they are replaced.
+        let delay = if failure.auth_failure {
+            self.smallest_interval()
+        } else {
+            self.backoff_delay()
+        }
+        .max(failure.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
         self.not_before = Some(now.checked_add(delay).unwrap_or(now + MAX_RETRY_AFTER));
         tracing::warn!(
             group = %self.key,
@@ -185,18 +190,21 @@ impl GroupState {
     /// full-jitter backoff, capped at the group's smallest interval (a failing group never
     /// waits longer than a healthy watch would).
     pub fn backoff_delay(&self) -> Duration {
-        let smallest = self
-            .watches
-            .values()
-            .map(|w| w.interval)
-            .min()
-            .unwrap_or(self.options.backoff_base);
         Backoff {
             base: self.options.backoff_base,
-            max: smallest,
+            max: self.smallest_interval(),
             floor: self.options.backoff_floor,
         }
         .delay(self.failures, None)
+    }
+
+    /// The smallest interval of the group's watches.
+    fn smallest_interval(&self) -> Duration {
+        self.watches
+            .values()
+            .map(|w| w.interval)
+            .min()
+            .unwrap_or(self.options.backoff_base)
     }
 
     /// The data of a successful update, from the cache as it is now (as new as, or newer

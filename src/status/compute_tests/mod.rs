@@ -14,7 +14,8 @@ fn spec(ids: &[&str]) -> HostRiskWatchSpec {
         endpoint: None,
         enterprise_project_id: None,
         host_ids: ids.iter().map(|s| s.to_string()).collect(),
-        credentials_secret_ref: CredentialsSecretRef { name: "s".into() },
+        credentials_secret_ref: Some(CredentialsSecretRef { name: "s".into() }),
+        workload_identity: None,
         interval: None,
         suspend: false,
     }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use hostrisk_operator::controller::BackoffPolicy;
 use hostrisk_operator::controller::{
     default_instance, run_controllers, Context, ControllerSettings, PollingMode, RunError,
+    WorkloadIdentityPolicy,
 };
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
@@ -97,6 +98,8 @@ pub struct Options {
     /// Start the operator with `--iam-endpoint` set to the simulator (its IAM token API), so
     /// username/password Secrets work with `spec.endpoint`.
     pub iam_via_simulator: bool,
+    /// `--workload-identity-audiences` / `--workload-identity-providers`.
+    pub workload_identity: WorkloadIdentityPolicy,
 }
 
 impl Options {
@@ -114,6 +117,7 @@ impl Options {
             sim_faults: Faults::none(),
             instance: "test-instance".into(),
             iam_via_simulator: false,
+            workload_identity: WorkloadIdentityPolicy::default(),
         }
     }
 
@@ -190,6 +194,7 @@ impl Harness {
             instance: options.instance.clone(),
             polling: options.polling,
             iam_endpoint: options.iam_via_simulator.then(|| sim.base_url()),
+            workload_identity: options.workload_identity.clone(),
         };
         let ctx = Arc::new(Context::new(client.clone(), hss, settings));
         let shutdown = CancellationToken::new();

@@ -220,9 +220,10 @@ pub fn watch(
             endpoint: Some(target.endpoint.clone()),
             enterprise_project_id: None,
             host_ids: workload.host_indices(w).into_iter().map(host_id).collect(),
-            credentials_secret_ref: CredentialsSecretRef {
+            credentials_secret_ref: Some(CredentialsSecretRef {
                 name: SECRET_NAME.to_string(),
-            },
+            }),
+            workload_identity: None,
             interval: Some(interval.to_string()),
             suspend: false,
         },

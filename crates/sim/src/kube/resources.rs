@@ -93,8 +93,11 @@ pub fn builtins() -> Vec<ResourceType> {
     crd.short_names = vec!["crd".into(), "crds".into()];
     let mut ev = ResourceType::builtin("events.k8s.io", "v1", "events", "Event", true, false);
     ev.short_names = vec!["ev".into()];
+    let mut sa = ResourceType::builtin("", "v1", "serviceaccounts", "ServiceAccount", true, false);
+    sa.short_names = vec!["sa".into()];
     vec![
         ResourceType::builtin("", "v1", "secrets", "Secret", true, false),
+        sa,
         ns,
         ev,
         ResourceType::builtin("coordination.k8s.io", "v1", "leases", "Lease", true, false),
