@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::group::{GroupState, HostEntry};
+use super::group::GroupState;
 use super::types::{WatchKey, WatchUpdate};
 use crate::hss::retry::{Backoff, MAX_RETRY_AFTER};
 use crate::hss::HostsRiskResult;
-use crate::status::compact::CompactRisk;
 use crate::status::PollFailure;
-use std::sync::Arc;
 
 /// Weight of the newest effective interval in the smoothed one.
 const SMOOTHING: f64 = 0.3;
@@ -26,11 +24,7 @@ impl GroupState {
 
     /// Watches wanting any of `ids`.
     fn watchers_of(&self, ids: &[String]) -> BTreeSet<WatchKey> {
-        ids.iter()
-            .filter_map(|id| self.hosts.get(id.as_str()))
-            .flat_map(|slot| slot.watchers.iter())
-            .map(|key| WatchKey::clone(key))
-            .collect()
+        self.hosts.watchers_of(ids)
     }
 
     /// Stores the answer of a call started at `started` for `ids` and returns the updates of
@@ -45,23 +39,7 @@ impl GroupState {
     ) -> Vec<WatchUpdate> {
         self.failures = 0;
         self.not_before = None;
-        let request_id: Option<Arc<str>> = answer.request_ids.last().map(|r| Arc::from(r.as_str()));
-        for id in ids {
-            // An id missing here lost its last watch while the call ran.
-            let Some(slot) = self.hosts.get_mut(id.as_str()) else {
-                continue;
-            };
-            let entry = HostEntry {
-                answer: answer.hosts.get(id).map(CompactRisk::new),
-                fetched_at: started,
-                fetched_wall: started_wall,
-                request_id: request_id.clone(),
-            };
-            match slot.latest.as_mut() {
-                Some(latest) => **latest = entry,
-                None => slot.latest = Some(Box::new(entry)),
-            }
-        }
+        self.hosts.record(ids, &answer, started, started_wall);
         let share = self.options.early_tolerance;
         let ready: Vec<WatchKey> = self
             .watchers_of(ids)
@@ -232,23 +210,23 @@ impl GroupState {
         let mut oldest: Option<jiff::Timestamp> = None;
         let mut seen_requests = HashSet::new();
         for id in &watch.ids {
-            let Some(entry) = self.latest(id) else {
+            let Some((answer, call)) = self.hosts.latest(id) else {
                 continue;
             };
-            match &entry.answer {
+            match answer.found(id) {
                 Some(host) => {
-                    result.hosts.insert(id.to_string(), host.risk(id));
+                    result.hosts.insert(id.to_string(), host);
                 }
                 None => {
                     result.not_found.insert(id.to_string());
                 }
             }
-            if let Some(rid) = &entry.request_id {
-                if seen_requests.insert(rid.clone()) {
+            if let Some(rid) = &call.request_id {
+                if seen_requests.insert(rid.as_ref()) {
                     result.request_ids.push(rid.to_string());
                 }
             }
-            oldest = Some(oldest.map_or(entry.fetched_wall, |o| o.min(entry.fetched_wall)));
+            oldest = Some(oldest.map_or(call.started_wall, |o| o.min(call.started_wall)));
         }
         Some((result, oldest))
     }

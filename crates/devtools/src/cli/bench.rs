@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::exit;
 use crate::bench::remote::serve_world;
+use crate::bench::restart::run_restart;
 use crate::bench::{run_bench, BenchOptions, Mode, WorldPlacement};
 use hostrisk_operator::crd::duration::parse_duration_flag;
 use hostrisk_operator::telemetry::{init_logging, LogArgs};
@@ -75,6 +76,10 @@ pub struct BenchArgs {
     /// Internal: be the world process of a benchmark (see `bench::remote`).
     #[arg(long, hide = true)]
     pub serve_world: bool,
+    /// Internal: be the restarted operator of a benchmark, against the world this JSON
+    /// describes (see `bench::restart`).
+    #[arg(long, hide = true, value_name = "JSON")]
+    pub restart_against: Option<String>,
     /// Internal: the namespace prefix chosen by the parent process.
     #[arg(long, hide = true)]
     pub namespace_prefix: Option<String>,
@@ -135,6 +140,19 @@ pub async fn run(args: BenchArgs) -> u8 {
     if let Err(error) = options.workload() {
         eprintln!("error: {error}");
         return exit::USAGE;
+    }
+    if let Some(world) = &args.restart_against {
+        let mode = match args.mode {
+            ModeChoice::PerWatch => Mode::PerWatch,
+            _ => Mode::Batched,
+        };
+        return match run_restart(&options, mode, world).await {
+            Ok(()) => exit::OK,
+            Err(error) => {
+                eprintln!("error: {error}");
+                BENCH_FAILED
+            }
+        };
     }
     if args.serve_world {
         return match serve_world(&options).await {
