@@ -172,10 +172,8 @@ fn schema_is_structural_and_documented() {
     let schema = root_schema();
     assert_structural(&schema, "");
     let spec = &schema["properties"]["spec"];
-    assert_eq!(
-        spec["required"],
-        json!(["credentialsSecretRef", "hostIds", "projectId"])
-    );
+    // credentialsSecretRef or workloadIdentity: exactly one, by a CEL rule, so neither is required.
+    assert_eq!(spec["required"], json!(["hostIds", "projectId"]));
     // Optional spec fields are not nullable, so an explicit null is pruned, not stored.
     for field in ["region", "endpoint", "interval", "enterpriseProjectId"] {
         assert!(

@@ -23,3 +23,5 @@ mod main_story;
 mod ownership;
 #[path = "real_apiserver/restart.rs"]
 mod restart;
+#[path = "real_apiserver/workload_identity.rs"]
+mod workload_identity;
