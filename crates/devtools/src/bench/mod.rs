@@ -234,7 +234,11 @@ async fn run_on_envtest(options: &BenchOptions, out: &mut dyn Write) -> Result<(
                 .into(),
         )
     })?;
-    writeln!(out, "bench.kube_apiserver_version: {} version", plane.version())?;
+    writeln!(
+        out,
+        "bench.kube_apiserver_version: {} version",
+        plane.version()
+    )?;
     let on_plane = BenchOptions {
         kubeconfig: Some(plane.kubeconfig_path().to_path_buf()),
         envtest: false,
