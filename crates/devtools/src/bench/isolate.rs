@@ -55,13 +55,11 @@ pub fn mode_args(options: &BenchOptions, mode: Mode) -> Vec<String> {
     .collect()
 }
 
-/// Runs `mode` in a child process; returns its `<mode>.*` lines.
-pub async fn run_mode_in_child(
-    options: &BenchOptions,
-    mode: Mode,
-) -> Result<Vec<String>, BenchError> {
+/// Runs this executable with `args` (stderr passed through); its stdout, or an error naming
+/// `what` when it fails.
+pub async fn run_child(args: Vec<String>, what: &str) -> Result<String, BenchError> {
     let output = Command::new(std::env::current_exe()?)
-        .args(mode_args(options, mode))
+        .args(args)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -69,13 +67,22 @@ pub async fn run_mode_in_child(
         .await?;
     if !output.status.success() {
         return Err(BenchError::World(format!(
-            "the {} run failed ({})",
-            mode.label(),
+            "{what} failed ({})",
             output.status
         )));
     }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Runs `mode` in a child process; returns its `<mode>.*` lines.
+pub async fn run_mode_in_child(
+    options: &BenchOptions,
+    mode: Mode,
+) -> Result<Vec<String>, BenchError> {
+    let what = format!("the {} run", mode.label());
+    let stdout = run_child(mode_args(options, mode), &what).await?;
     let prefix = format!("{}.", mode.label());
-    Ok(String::from_utf8_lossy(&output.stdout)
+    Ok(stdout
         .lines()
         .filter(|line| line.starts_with(&prefix))
         .map(str::to_string)

@@ -20,7 +20,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::drive::{CreationResult, Driver, ProbeResult};
 use super::process::{memory_of, Memory};
-use super::world::{kubeconfig_client, start_world, HssTarget, WorldApi, WorldCounters};
+use super::world::{kubeconfig_client, start_world_for, HssTarget, WorldApi, WorldCounters};
 use super::{BenchError, BenchOptions};
 use hostrisk_operator::crd::duration::format_duration;
 
@@ -75,14 +75,7 @@ impl super::world::BenchWorld {
 /// Child side: sets the world up, then serves the line protocol until `stop` or end of input.
 pub async fn serve_world(options: &BenchOptions) -> Result<(), BenchError> {
     let workload = options.workload()?;
-    let world = start_world(
-        &workload,
-        options.watches_per_namespace,
-        options.calls_per_minute(),
-        options.kubeconfig.as_deref(),
-        &options.namespace_prefix,
-    )
-    .await?;
+    let world = start_world_for(options).await?;
     let info = WorldInfo {
         api: world.address(),
         target: world.target(),

@@ -4,12 +4,9 @@
 //! heap the first controller left behind. It reports its first sweep (calls against the minimum,
 //! time, status writes, reconciles), its peak RSS and, with `--soak`, RSS while it keeps running.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::process::Command;
-
-use super::isolate::mode_args;
+use super::isolate::{mode_args, run_child};
 use super::operator::Running;
 use super::process::{memory, reset_peak_rss, RssSampler};
 use super::remote::WorldInfo;
@@ -24,21 +21,9 @@ pub async fn restart_in_child(
     world: &WorldInfo,
 ) -> Result<RestartReport, BenchError> {
     let world = serde_json::to_string(world).map_err(|e| BenchError::World(e.to_string()))?;
-    let output = Command::new(std::env::current_exe()?)
-        .args(mode_args(options, mode))
-        .arg(format!("--restart-against={world}"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .output()
-        .await?;
-    if !output.status.success() {
-        return Err(BenchError::Controller(format!(
-            "the restarted operator failed ({})",
-            output.status
-        )));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut args = mode_args(options, mode);
+    args.push(format!("--restart-against={world}"));
+    let stdout = run_child(args, "the restarted operator").await?;
     let line = stdout
         .lines()
         .last()

@@ -26,7 +26,7 @@ use super::remote::{ApiAddress, RemoteWorld, WorldInfo};
 use super::report::{ModeReport, QuotaWait};
 use super::requests::{since, RequestKind};
 use super::restart::restart_in_child;
-use super::world::{start_world, BenchWorld, HssTarget, WorldCounters};
+use super::world::{start_world_for, BenchWorld, HssTarget, WorldCounters};
 use super::{BenchError, BenchOptions, Mode, WorldPlacement};
 use hostrisk_operator::crd::duration::format_duration;
 
@@ -182,14 +182,7 @@ impl World {
         Ok(match options.world {
             WorldPlacement::InProcess => {
                 let workload = options.workload()?;
-                let world = start_world(
-                    &workload,
-                    options.watches_per_namespace,
-                    options.calls_per_minute(),
-                    options.kubeconfig.as_deref(),
-                    &options.namespace_prefix,
-                )
-                .await?;
+                let world = start_world_for(options).await?;
                 let driver = Driver::start(
                     world.client().await?,
                     world.target(),

@@ -87,6 +87,18 @@ pub fn watch_name(w: usize) -> String {
     format!("w-{w:05}")
 }
 
+/// [`start_world`] with the benchmark's options.
+pub async fn start_world_for(options: &super::BenchOptions) -> Result<BenchWorld, BenchError> {
+    start_world(
+        &options.workload()?,
+        options.watches_per_namespace,
+        options.calls_per_minute(),
+        options.kubeconfig.as_deref(),
+        &options.namespace_prefix,
+    )
+    .await
+}
+
 /// Starts the simulator (and the stand-in unless `kubeconfig` names a real API server) and
 /// applies the CRD, namespaces and Secrets.
 pub async fn start_world(
