@@ -191,6 +191,12 @@ pub fn assert_no_403(deployed: &Deployed) -> Vec<hostrisk_envtest::AuditEvent> {
         "{}: requests by verb/resource/code: {used:?}; user agents: {agents:?}",
         deployed.user
     );
+    // Audit logs and API server metrics tell the operator apart by its User-Agent.
+    let expected = format!("hostrisk-operator/{}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        agents.iter().all(|agent| agent == &expected),
+        "every request names the operator ({expected}): {agents:?}"
+    );
     mine
 }
 
