@@ -369,6 +369,8 @@ fn typed_spec() -> hostrisk_operator::crd::HostRiskWatchSpec {
         endpoint: None,
         enterprise_project_id: None,
         host_ids: vec!["h1".into()],
+        node_selector: None,
+        node_host_id_from: None,
         credentials_secret_ref: hostrisk_operator::crd::CredentialsSecretRef { name: "s".into() },
         interval: None,
         suspend: false,

@@ -98,6 +98,12 @@ pub struct RunArgs {
     /// kind, so off by default).
     #[arg(long, env = "HOSTRISK_METRICS_PER_HOST", default_value_t = false)]
     pub metrics_per_host: bool,
+
+    /// Serve node-backed HostRiskWatches (spec.nodeSelector) by watching the cluster's Nodes;
+    /// needs get/list/watch on nodes and all namespaces (ignored with --namespace, where such
+    /// watches are refused with reason NodeWatchesDisabled).
+    #[arg(long, env = "HOSTRISK_NODE_WATCHES", default_value_t = false)]
+    pub node_watches: bool,
 }
 
 fn duration_arg(value: &str) -> Result<Duration, String> {
@@ -139,6 +145,7 @@ impl RunArgs {
             instance: default_instance(),
             polling: PollingMode::default(),
             iam_endpoint: self.iam_endpoint_url()?,
+            node_watches: self.node_watches,
         })
     }
 
@@ -234,6 +241,7 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
         default_interval = ?settings.policy.default_interval,
         min_interval = ?settings.policy.min_interval,
         leader_elect = args.leader_elect,
+        node_watches = args.node_watches,
         "starting hostrisk-operator"
     );
     let listener = health::bind(args.health_addr).await.map_err(|e| {

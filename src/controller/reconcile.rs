@@ -1,8 +1,9 @@
 //! One reconcile of a `HostRiskWatch`, as the steps of [`WatchReconcile`]:
 //!
 //! 1. the previous status (kept in the table, seeded from the watch);
-//! 2. the plan: validate the spec, honour `suspend`, resolve the credentials (from the table;
-//!    the Secret is read only when its `resourceVersion` changed) and the HSS scope;
+//! 2. the plan: validate the spec, find a node-backed watch's hosts among the Nodes (from the
+//!    Node cache), honour `suspend`, resolve the credentials (from the table; the Secret is
+//!    read only when its `resourceVersion` changed) and the HSS scope;
 //! 3. register the watch with the poller (a no-op when nothing changed), or unregister it;
 //! 4. the outcome to show: the poller's newest update, the reason it is not polled, or
 //!    `Pending` while HSS has not answered for this generation;
@@ -10,9 +11,12 @@
 //!    changed), the transition Events and the metrics.
 //!
 //! The poller drives polling: a reconcile never calls HSS, and comes back when the poller
-//! publishes an update, the spec or the refresh annotation changes, or the Secret changes. With
-//! nothing changed, a reconcile sends nothing to the API server.
+//! publishes an update, the spec or the refresh annotation changes, the Secret changes, or (for
+//! node-backed watches) a Node it selects changes. With nothing changed, a reconcile sends
+//! nothing to the API server.
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,15 +27,16 @@ use super::context::Context;
 use super::credentials::EndpointSource;
 use super::error::{Error, Result};
 use super::events::publish_events;
+use super::node_cache::NodeAnswer;
 use super::secrets;
 use super::snapshot::watch_snapshot;
 use super::status_write::{previous_status, write_status, Previous};
-use crate::crd::validation::{condition_reason, describe, validate_spec};
+use crate::crd::validation::{condition_reason, describe, validate_spec, ValidatedSpec};
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus, WatchKey, REFRESH_ANNOTATION};
 use crate::hss::Scope;
 use crate::metrics::ReconcileOutcome;
 use crate::poller::{WatchRegistration, WatchUpdate};
-use crate::status::{compute_status_with_quota, PollFailure, PollOutcome, StatusInput};
+use crate::status::{compute_status_for, PollFailure, PollOutcome, StatusInput, Targets};
 
 /// The reconciler given to `kube_runtime::Controller::run`.
 pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<Action> {
@@ -83,16 +88,28 @@ pub fn error_policy(watch: Arc<HostRiskWatch>, error: &Error, ctx: Arc<Context>)
     Action::requeue(delay)
 }
 
-/// What to do with a watch after its spec, Secret and scope were looked at.
+/// What to do with a watch after its spec, Nodes, Secret and scope were looked at. Each plan
+/// carries the watch's [`Targets`]: the hosts its status shows.
 enum Plan {
     /// Poll it with this registration.
-    Poll(Box<WatchRegistration>),
-    /// Do not poll it; show `outcome` (refused, suspended, unusable credentials). Looked at
-    /// again when something it depends on changes, or, with `retry`, after a backoff too.
+    Poll {
+        registration: Box<WatchRegistration>,
+        targets: Targets,
+    },
+    /// Do not poll it; show `outcome` (refused, suspended, unusable credentials, no host).
+    /// Looked at again when something it depends on changes, or, with `retry`, after a backoff
+    /// too.
     Skip {
         outcome: PollOutcome,
         interval: Duration,
         retry: bool,
+        targets: Targets,
+    },
+    /// A node-backed watch whose Nodes are being listed: nothing to decide until the list is
+    /// done (it brings the watch back); a watch without status gets its first one.
+    Wait {
+        interval: Duration,
+        targets: Targets,
     },
 }
 
@@ -116,14 +133,18 @@ impl WatchReconcile<'_> {
                 return Ok(Action::await_change());
             }
         };
+        let outdated = previous
+            .as_ref()
+            .is_none_or(|p| p.observed_generation != self.watch.metadata.generation);
         match self.plan().await? {
             Plan::Skip {
                 outcome,
                 interval,
                 retry,
+                targets,
             } => {
                 self.ctx.state.unregister(self.key);
-                self.finish(previous.as_ref(), outcome, interval, None)
+                self.finish(previous.as_ref(), outcome, interval, None, &targets)
                     .await?;
                 if retry {
                     let failures = self.ctx.state.record_failure(self.key);
@@ -131,20 +152,42 @@ impl WatchReconcile<'_> {
                     return Ok(Action::requeue(backoff.delay(failures, None)));
                 }
             }
-            Plan::Poll(registration) => {
+            Plan::Wait { interval, targets } => {
+                if outdated {
+                    self.finish(
+                        previous.as_ref(),
+                        PollOutcome::Pending,
+                        interval,
+                        None,
+                        &targets,
+                    )
+                    .await?;
+                }
+            }
+            Plan::Poll {
+                registration,
+                targets,
+            } => {
                 let interval = registration.interval;
                 self.ctx.state.register(self.uid(), *registration);
                 match self.ctx.state.next_update(self.key) {
-                    Some(update) => self.apply(previous.as_ref(), update, interval).await?,
+                    Some(update) => {
+                        self.apply(previous.as_ref(), update, interval, &targets)
+                            .await?
+                    }
                     // Say at once that the watch is pending (kstatus reads a resource without
                     // status as current), or that HSS has not answered for the new spec yet
-                    // (instead of showing the old spec's data as current).
-                    None if previous.as_ref().is_none_or(|p| {
-                        p.observed_generation != self.watch.metadata.generation
-                    }) =>
-                    {
-                        self.finish(previous.as_ref(), PollOutcome::Pending, interval, None)
-                            .await?;
+                    // (instead of showing the old spec's data as current). A node-backed
+                    // watch also shows what its Nodes say now (written only when that changed).
+                    None if outdated || targets.nodes.is_some() => {
+                        self.finish(
+                            previous.as_ref(),
+                            PollOutcome::Pending,
+                            interval,
+                            None,
+                            &targets,
+                        )
+                        .await?;
                     }
                     None => {}
                 }
@@ -154,8 +197,9 @@ impl WatchReconcile<'_> {
         Ok(Action::await_change())
     }
 
-    /// Validates the spec and resolves the credentials and the scope. Only a Kubernetes API
-    /// failure while reading the Secret is an error; everything else is an outcome in status.
+    /// Validates the spec, finds a node-backed watch's hosts and resolves the credentials and
+    /// the scope. Only a Kubernetes API failure while reading the Secret is an error;
+    /// everything else is an outcome in status.
     async fn plan(&self) -> Result<Plan> {
         let ctx = self.ctx;
         let spec = match validate_spec(&self.watch.spec, &ctx.settings.policy) {
@@ -166,18 +210,33 @@ impl WatchReconcile<'_> {
                     "EndpointNotAllowed" => PollOutcome::EndpointNotAllowed(message),
                     _ => PollOutcome::InvalidSpec(message),
                 };
+                ctx.state.set_node_source(self.key, self.uid(), None);
                 return Ok(Plan::Skip {
                     outcome,
                     interval: ctx.settings.policy.default_interval,
                     retry: false,
+                    targets: Targets::listed(&self.watch.spec.host_ids),
                 });
             }
+        };
+        let targets = match self.targets(&spec) {
+            Ok(targets) => targets,
+            Err(plan) => return Ok(*plan),
         };
         if spec.suspend {
             return Ok(Plan::Skip {
                 outcome: PollOutcome::Suspended,
                 interval: spec.interval,
                 retry: false,
+                targets,
+            });
+        }
+        if spec.nodes.is_some() && targets.hosts.is_empty() {
+            return Ok(Plan::Skip {
+                outcome: PollOutcome::NoHosts,
+                interval: spec.interval,
+                retry: false,
+                targets,
             });
         }
         let endpoint = match spec.region.as_deref() {
@@ -205,6 +264,7 @@ impl WatchReconcile<'_> {
                     },
                     interval: spec.interval,
                     retry: resolved.retry,
+                    targets,
                 });
             }
         };
@@ -219,23 +279,57 @@ impl WatchReconcile<'_> {
                     outcome: PollOutcome::Failed(PollFailure::from(&error)),
                     interval: spec.interval,
                     retry: false,
+                    targets,
                 })
             }
         };
-        Ok(Plan::Poll(Box::new(WatchRegistration {
-            key: self.key.clone(),
-            scope,
-            credentials,
-            host_ids: spec.host_ids,
-            interval: spec.interval,
-            revision: self.revision(resolved.version.as_deref()),
-        })))
+        let host_ids = targets.ids();
+        let revision = self.revision(resolved.version.as_deref(), spec.nodes.is_some(), &host_ids);
+        Ok(Plan::Poll {
+            registration: Box::new(WatchRegistration {
+                key: self.key.clone(),
+                scope,
+                credentials,
+                host_ids,
+                interval: spec.interval,
+                revision,
+            }),
+            targets,
+        })
+    }
+
+    /// The hosts of the watch: its list, or what the Node cache says of its Nodes. `Err`: the
+    /// plan when the Nodes are not known (being listed, or refused).
+    fn targets(&self, spec: &ValidatedSpec) -> Result<Targets, Box<Plan>> {
+        self.ctx
+            .state
+            .set_node_source(self.key, self.uid(), spec.nodes.as_ref());
+        let Some(source) = &spec.nodes else {
+            return Ok(Targets::listed(&spec.host_ids));
+        };
+        match self.ctx.nodes.targets_for(source) {
+            NodeAnswer::Known(targets) => Ok(targets),
+            NodeAnswer::Listing => Err(Box::new(Plan::Wait {
+                interval: spec.interval,
+                targets: Targets::unknown_nodes(source.describe()),
+            })),
+            NodeAnswer::Unavailable { reason, message } => Err(Box::new(Plan::Skip {
+                outcome: PollOutcome::NodesUnavailable { reason, message },
+                interval: spec.interval,
+                retry: false,
+                targets: Targets::unknown_nodes(source.describe()),
+            })),
+        }
     }
 
     /// The registration revision: what, when it changes, asks the poller for a prompt refresh
-    /// (a re-created object, a spec change, a refresh request, other credentials).
-    fn revision(&self, secret_version: Option<&str>) -> String {
-        format!(
+    /// (a re-created object, a spec change, a refresh request, other credentials) and makes an
+    /// update for an older revision void. For a node-backed watch the ids themselves, since
+    /// Nodes coming and going change them without a new generation (an answer for the old ids
+    /// must not be shown for the new ones); never the Nodes' labels, so a label change that
+    /// keeps the ids is no change at all.
+    fn revision(&self, secret_version: Option<&str>, node_backed: bool, ids: &[String]) -> String {
+        let mut revision = format!(
             "uid={};generation={};refresh={};secret={}",
             self.uid().unwrap_or_default(),
             self.watch.metadata.generation.unwrap_or_default(),
@@ -245,7 +339,13 @@ impl WatchReconcile<'_> {
                 .map(String::as_str)
                 .unwrap_or_default(),
             secret_version.unwrap_or_default(),
-        )
+        );
+        if node_backed {
+            let mut hasher = DefaultHasher::new();
+            ids.hash(&mut hasher);
+            revision.push_str(&format!(";hosts={:016x}", hasher.finish()));
+        }
+        revision
     }
 
     /// Shows a poller update; kept to apply again when its status cannot be written.
@@ -254,6 +354,7 @@ impl WatchReconcile<'_> {
         previous: Option<&HostRiskWatchStatus>,
         update: WatchUpdate,
         interval: Duration,
+        targets: &Targets,
     ) -> Result<()> {
         let outcome = match update.outcome.clone() {
             Ok(result) => PollOutcome::Success(result),
@@ -270,7 +371,13 @@ impl WatchReconcile<'_> {
             }
         };
         let written = self
-            .finish(previous, outcome, interval, update.smoothed_interval)
+            .finish(
+                previous,
+                outcome,
+                interval,
+                update.smoothed_interval,
+                targets,
+            )
             .await;
         match (&written, update.oldest_data) {
             (Err(_), _) => self.ctx.state.keep_unapplied(self.key, update),
@@ -284,18 +391,21 @@ impl WatchReconcile<'_> {
         written
     }
 
-    /// Computes the new status, writes it if needed, then publishes the transition Events and
-    /// sets the watch's gauges. `achieved` is the interval the poller measured, if any.
+    /// Computes the new status of `targets`, writes it if needed, then publishes the
+    /// transition Events and sets the watch's gauges. `achieved` is the interval the poller
+    /// measured, if any.
     async fn finish(
         &self,
         previous: Option<&HostRiskWatchStatus>,
         outcome: PollOutcome,
         interval: Duration,
         achieved: Option<Duration>,
+        targets: &Targets,
     ) -> Result<()> {
         let ctx = self.ctx;
-        let success = matches!(outcome, PollOutcome::Success(_));
-        let update = compute_status_with_quota(
+        // No host to poll is a complete answer too: the gauges go to zero (alerts resolve).
+        let success = matches!(outcome, PollOutcome::Success(_) | PollOutcome::NoHosts);
+        let update = compute_status_for(
             StatusInput {
                 spec: &self.watch.spec,
                 generation: self.watch.meta().generation,
@@ -306,6 +416,7 @@ impl WatchReconcile<'_> {
                 effective_interval: interval,
             },
             achieved,
+            targets,
         );
         if update.needs_write {
             write_status(self.watch, ctx, self.key, &update.status, previous).await?;

@@ -12,6 +12,7 @@ use super::schema::{
     ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX, HOST_ID_MAX_LEN,
     INTERVAL_MAX_LEN, PROJECT_ID_MAX_LEN, SECRET_NAME_MAX_LEN,
 };
+use super::selector::{check_node_source, NodeSource};
 use super::spec::HostRiskWatchSpec;
 use crate::crd::duration::format_duration;
 use crate::hss::endpoint::{hss_endpoint_for_region, is_loopback, is_official_endpoint};
@@ -50,8 +51,10 @@ pub struct ValidatedSpec {
     pub region: Option<String>,
     pub project_id: String,
     pub enterprise_project_id: Option<String>,
-    /// The requested ids, in spec order.
+    /// The requested ids, in spec order (empty for a node-backed watch).
     pub host_ids: Vec<String>,
+    /// A node-backed watch's Nodes and where their ids are read (`None`: `host_ids` is the list).
+    pub nodes: Option<NodeSource>,
     /// Name of the Secret in the resource's namespace.
     pub secret_name: String,
     /// The interval in force.
@@ -79,7 +82,7 @@ pub struct SpecError {
 }
 
 impl SpecError {
-    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self {
             field,
             message: message.into(),
@@ -131,7 +134,15 @@ pub fn validate_spec(
             ENTERPRISE_PROJECT_ID_MAX_LEN,
         );
     }
-    check_host_ids(&mut errors, &spec.host_ids);
+    let nodes = check_node_source(
+        &mut errors,
+        &spec.host_ids,
+        spec.node_selector.as_ref(),
+        spec.node_host_id_from.as_ref(),
+    );
+    if spec.node_selector.is_none() {
+        check_host_ids(&mut errors, &spec.host_ids);
+    }
     check_secret_name(&mut errors, &spec.credentials_secret_ref.name);
     let endpoint = resolve_endpoint(&mut errors, spec, policy);
     let interval = resolve_interval(&mut errors, spec.interval.as_deref(), policy);
@@ -142,6 +153,7 @@ pub fn validate_spec(
             project_id: spec.project_id.clone(),
             enterprise_project_id: spec.enterprise_project_id.clone(),
             host_ids: spec.host_ids.clone(),
+            nodes,
             secret_name: spec.credentials_secret_ref.name.clone(),
             interval,
             suspend: spec.suspend,
@@ -169,7 +181,10 @@ fn check_length(errors: &mut Vec<SpecError>, field: &'static str, value: &str, m
 fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &[String]) {
     const FIELD: &str = "spec.hostIds";
     if host_ids.is_empty() {
-        errors.push(SpecError::invalid(FIELD, "list at least one host id"));
+        errors.push(SpecError::invalid(
+            FIELD,
+            "list at least one host id, or watch the cluster's Nodes with spec.nodeSelector",
+        ));
     }
     if host_ids.len() > HOST_IDS_MAX {
         errors.push(SpecError::invalid(

@@ -8,6 +8,8 @@ fn spec() -> HostRiskWatchSpec {
         endpoint: None,
         enterprise_project_id: None,
         host_ids: vec!["h1".into(), "h2".into()],
+        node_selector: None,
+        node_host_id_from: None,
         credentials_secret_ref: CredentialsSecretRef {
             name: "hss-credentials".into(),
         },
@@ -247,6 +249,8 @@ fn every_problem_is_reported_at_once() {
         endpoint: None,
         enterprise_project_id: None,
         host_ids: vec![],
+        node_selector: None,
+        node_host_id_from: None,
         credentials_secret_ref: CredentialsSecretRef { name: "Bad".into() },
         interval: Some("5s".into()),
         suspend: false,

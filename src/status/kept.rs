@@ -18,6 +18,8 @@ use crate::hss::model::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct KeptHost {
     id: Box<str>,
+    /// The Node of a node-backed watch's host.
+    node: Option<Box<str>>,
     /// `None`: HSS did not return the id (`found: false`).
     risk: Option<CompactRisk>,
     last_change: Option<Timestamp>,
@@ -42,6 +44,7 @@ impl KeptStatus {
             .iter()
             .map(|host| KeptHost {
                 id: host.host_id.as_str().into(),
+                node: host.node_name.as_deref().map(Into::into),
                 risk: host.found.then(|| CompactRisk::new(&risk_of(host))),
                 last_change: host.last_change_time.as_ref().map(|time| time.0),
             })
@@ -59,6 +62,7 @@ impl KeptStatus {
                     Some(risk) => from_risk(&host.id, &risk.risk(&host.id)),
                     None => not_found(&host.id),
                 };
+                entry.node_name = host.node.as_deref().map(str::to_string);
                 entry.last_change_time = host.last_change.map(Time);
                 entry
             })
@@ -99,7 +103,7 @@ fn risk_of(host: &HostStatus) -> HostRisk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::status::HostRiskSummary;
+    use crate::crd::status::{HostRiskSummary, NodeSummary, UnresolvedNode};
     use crate::status::hosts::status_value;
 
     fn time(seconds: i64) -> Time {
@@ -116,6 +120,7 @@ mod tests {
             hosts: vec![
                 HostStatus {
                     host_id: "web-1".into(),
+                    node_name: Some("worker-1".into()),
                     found: true,
                     agent_status: Some(status_value("online")),
                     install_result_code: Some(status_value("install_succeed")),
@@ -145,6 +150,17 @@ mod tests {
             last_sync_time: Some(time(1_700_000_100)),
             last_request_ids: vec!["r1".into()],
             effective_interval: Some("10m".into()),
+            source: Some("nodes: pool=web".into()),
+            nodes: Some(NodeSummary {
+                selected: 4,
+                watched: 3,
+                unresolved: 1,
+            }),
+            unresolved_nodes: vec![UnresolvedNode {
+                node_name: "kind-worker".into(),
+                reason: "ForeignProviderId".into(),
+                message: "another cloud".into(),
+            }],
             ..HostRiskWatchStatus::default()
         }
     }
@@ -154,6 +170,9 @@ mod tests {
         let original = status();
         let kept = KeptStatus::new(&original);
         assert_eq!(kept.to_status(), original);
+        // Every field is set somewhere, so a field the compact form forgot would fail above.
+        assert!(original.hosts.iter().any(|h| h.node_name.is_some()));
+        assert!(original.hosts.iter().any(|h| h.node_name.is_none()));
         assert_eq!(kept.observed_generation(), Some(3));
         let empty = HostRiskWatchStatus::default();
         assert_eq!(KeptStatus::new(&empty).to_status(), empty);
