@@ -60,18 +60,43 @@ fn every_rendered_object_parses_as_the_kubernetes_type_it_claims() {
 
 #[test]
 fn operator_rbac_grants_exactly_the_allow_list_in_cluster_mode() {
-    for (set, leader_election) in [
-        ("defaults", false),
-        ("replicas", true),
-        ("everything", true),
+    for (set, leader_election, nodes) in [
+        ("defaults", false, false),
+        ("replicas", true, false),
+        ("everything", true, true),
     ] {
         let rendered = render(set);
         assert_eq!(
             operator_grants(&rendered),
-            allow_list(&[Scope::Cluster], leader_election),
+            allow_list(&[Scope::Cluster], leader_election, nodes),
             "value set {set}"
         );
     }
+}
+
+/// `nodeWatches.enabled` adds exactly get/list/watch on nodes (cluster-wide) and `--node-watches`;
+/// without it the operator can neither read Nodes nor is asked to.
+#[test]
+fn node_watches_toggle_the_nodes_rule_and_the_flag_together() {
+    let on = render("everything");
+    let off = render("defaults");
+    let nodes = |rendered: &render::Rendered| -> Vec<_> {
+        operator_grants(rendered)
+            .into_iter()
+            .filter(|g| g.resource == "nodes")
+            .collect()
+    };
+    assert_eq!(
+        nodes(&on),
+        ["get", "list", "watch"]
+            .iter()
+            .map(|verb| grant(&Scope::Cluster, "", "nodes", verb, None))
+            .collect::<Vec<_>>()
+    );
+    assert!(on.args().contains(&"--node-watches".to_owned()));
+    assert!(nodes(&off).is_empty(), "{:?}", nodes(&off));
+    assert!(!off.args().iter().any(|a| a == "--node-watches"));
+    assert!(nodes(&render("namespaced")).is_empty());
 }
 
 #[test]
@@ -81,7 +106,7 @@ fn namespaced_mode_grants_only_in_the_watched_namespaces_and_scopes_the_operator
         Scope::Namespace("team-a".into()),
         Scope::Namespace("team-b".into()),
     ];
-    assert_eq!(operator_grants(&rendered), allow_list(&teams, false));
+    assert_eq!(operator_grants(&rendered), allow_list(&teams, false, false));
     let role_namespaces: BTreeSet<_> = rendered
         .roles
         .iter()
@@ -284,6 +309,7 @@ fn args_carry_every_controller_flag_from_values() {
         "--log-level=info,hostrisk_operator=debug",
         "--log-format=json",
         "--metrics-per-host",
+        "--node-watches",
     ];
     let rendered = render("everything");
     assert_eq!(rendered.args(), expected_everything);

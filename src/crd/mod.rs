@@ -9,6 +9,7 @@ pub mod render;
 pub mod schema;
 pub mod selector;
 pub mod spec;
+pub mod spec_error;
 pub mod status;
 pub mod validation;
 

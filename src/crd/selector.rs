@@ -9,8 +9,8 @@ use super::nodes::{HostIdSource, NodeHostIdFrom, NodeSelector, NodeSelectorRequi
 use super::schema::{
     LABEL_VALUE_MAX_LEN, SELECTOR_EXPRESSIONS_MAX, SELECTOR_LABELS_MAX, SELECTOR_VALUES_MAX,
 };
+use super::spec_error::SpecError;
 use super::status::SOURCE_MAX_LEN;
-use super::validation::SpecError;
 
 /// Longest name part of a label key.
 const KEY_NAME_MAX_LEN: usize = 63;

@@ -14,6 +14,7 @@ use super::schema::{
 };
 use super::selector::{check_node_source, NodeSource};
 use super::spec::HostRiskWatchSpec;
+pub use super::spec_error::{SpecError, SpecErrorKind};
 use crate::crd::duration::format_duration;
 use crate::hss::endpoint::{hss_endpoint_for_region, is_loopback, is_official_endpoint};
 
@@ -60,35 +61,6 @@ pub struct ValidatedSpec {
     /// The interval in force.
     pub interval: Duration,
     pub suspend: bool,
-}
-
-/// What kind of refusal a [`SpecError`] is; decides the condition reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpecErrorKind {
-    /// The spec breaks a schema rule (reason `InvalidSpec`).
-    Invalid,
-    /// `spec.endpoint` is well-formed but this operator is not allowed to call it
-    /// (reason `EndpointNotAllowed`).
-    EndpointNotAllowed,
-}
-
-/// One problem with a spec: the field, what is wrong and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct SpecError {
-    pub field: &'static str,
-    pub message: String,
-    pub kind: SpecErrorKind,
-}
-
-impl SpecError {
-    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-            kind: SpecErrorKind::Invalid,
-        }
-    }
 }
 
 /// The condition reason for a set of errors: `EndpointNotAllowed` when that is the only problem,
