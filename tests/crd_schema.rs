@@ -174,11 +174,9 @@ fn schema_is_structural_and_documented() {
     let schema = root_schema();
     assert_structural(&schema, "");
     let spec = &schema["properties"]["spec"];
-    // hostIds or nodeSelector: a CEL rule says exactly one, so neither is required.
-    assert_eq!(
-        spec["required"],
-        json!(["credentialsSecretRef", "projectId"])
-    );
+    // hostIds or nodeSelector, credentialsSecretRef or workloadIdentity: exactly one of each, by
+    // CEL rules, so none of them is required.
+    assert_eq!(spec["required"], json!(["projectId"]));
     // Optional spec fields are not nullable, so an explicit null is pruned, not stored (and
     // `has()` in the rules means "set").
     for field in [
@@ -454,11 +452,16 @@ fn interval_floor_is_one_minute() {
 fn malformed_interval_is_left_to_the_pattern() {
     // The guard keeps `duration()` from raising an evaluation error; the schema's `pattern`
     // (which the API server checks, kube-cel does not) refuses the value.
-    let mut spec = valid_spec();
-    spec["interval"] = json!("ten minutes");
-    assert!(cel_errors(spec).is_empty());
+    for malformed in ["ten minutes", "30m1h", "1m1m", "500ms", ""] {
+        let mut spec = valid_spec();
+        spec["interval"] = json!(malformed);
+        assert!(cel_errors(spec).is_empty(), "{malformed:?}");
+    }
     let pattern = root_schema()["properties"]["spec"]["properties"]["interval"]["pattern"].clone();
-    assert_eq!(pattern, json!("^([0-9]+(s|m|h))+$"));
+    assert_eq!(
+        pattern,
+        json!(hostrisk_operator::crd::duration::DURATION_PATTERN)
+    );
 }
 
 #[test]
@@ -503,7 +506,10 @@ fn typed_spec() -> hostrisk_operator::crd::HostRiskWatchSpec {
         host_ids: vec!["h1".into()],
         node_selector: None,
         node_host_id_from: None,
-        credentials_secret_ref: hostrisk_operator::crd::CredentialsSecretRef { name: "s".into() },
+        credentials_secret_ref: Some(hostrisk_operator::crd::CredentialsSecretRef {
+            name: "s".into(),
+        }),
+        workload_identity: None,
         interval: None,
         suspend: false,
     }

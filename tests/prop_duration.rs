@@ -1,4 +1,4 @@
-//! Property tests for the interval parser (issue 6, "Bad input").
+//! Property tests for the duration parser (issue 6, "Bad input"; grammar of issue 14).
 
 use std::time::Duration;
 
@@ -16,14 +16,33 @@ proptest! {
         }
     }
 
-    /// A sum of `<n><unit>` groups parses to the sum of its parts.
+    /// `[<h>h][<m>m][<s>s]` (largest unit first, each at most once) parses to its total.
     #[test]
-    fn sums_of_units_parse_to_their_total(
-        groups in proptest::collection::vec((0u64..100_000, prop_oneof![Just(('s', 1u64)), Just(('m', 60)), Just(('h', 3600))]), 1..6),
+    fn ordered_parts_parse_to_their_total(
+        hours in proptest::option::of(0u64..100_000),
+        minutes in proptest::option::of(0u64..100_000),
+        seconds in proptest::option::of(0u64..100_000),
     ) {
-        let text: String = groups.iter().map(|(n, (unit, _))| format!("{n}{unit}")).collect();
-        let total: u64 = groups.iter().map(|(n, (_, secs))| n * secs).sum();
+        prop_assume!(hours.is_some() || minutes.is_some() || seconds.is_some());
+        let mut text = String::new();
+        for (amount, unit) in [(hours, 'h'), (minutes, 'm'), (seconds, 's')] {
+            if let Some(amount) = amount {
+                text.push_str(&format!("{amount}{unit}"));
+            }
+        }
+        let total = hours.unwrap_or(0) * 3600 + minutes.unwrap_or(0) * 60 + seconds.unwrap_or(0);
         prop_assert_eq!(parse_duration("f", &text), Ok(Duration::from_secs(total)));
+    }
+
+    /// Two parts out of order (or the same unit twice) are refused, never summed.
+    #[test]
+    fn out_of_order_or_repeated_units_are_refused(
+        first in 0u64..1000,
+        second in 0u64..1000,
+        units in prop_oneof![Just(('m', 'h')), Just(('s', 'm')), Just(('s', 'h')), Just(('h', 'h')), Just(('m', 'm')), Just(('s', 's'))],
+    ) {
+        let text = format!("{first}{}{second}{}", units.0, units.1);
+        prop_assert!(parse_duration("f", &text).is_err(), "{}", text);
     }
 
     #[test]

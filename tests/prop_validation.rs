@@ -49,9 +49,10 @@ fn valid_spec() -> impl Strategy<Value = HostRiskWatchSpec> {
                 host_ids: ids.into_iter().collect(),
                 node_selector: None,
                 node_host_id_from: None,
-                credentials_secret_ref: CredentialsSecretRef {
+                credentials_secret_ref: Some(CredentialsSecretRef {
                     name: labels.join("."),
-                },
+                }),
+                workload_identity: None,
                 interval: interval.map(|(n, unit)| format!("{n}{unit}")),
                 suspend,
             },
@@ -79,7 +80,8 @@ fn any_spec() -> impl Strategy<Value = HostRiskWatchSpec> {
                 host_ids: ids,
                 node_selector: None,
                 node_host_id_from: None,
-                credentials_secret_ref: CredentialsSecretRef { name: secret },
+                credentials_secret_ref: Some(CredentialsSecretRef { name: secret }),
+                workload_identity: None,
                 interval,
                 suspend,
             },

@@ -177,6 +177,12 @@ async fn wrong_key_exits_3_with_request_id_and_no_secret() {
         "{stderr}"
     );
     assert!(!stderr.contains("definitely-wrong-secret"));
+    // The fix names what the user set, not a Secret they do not have.
+    assert!(
+        stderr.contains("check HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Secret"), "{stderr}");
     assert_eq!(sim.counters().hss_requests, 1);
 }
 
@@ -221,6 +227,11 @@ async fn help_documents_credentials_and_exit_codes() {
         "HOSTRISK_IAM_DOMAIN",
         "Exit codes",
         "3 authentication",
+        "6 a host matched --fail-on",
+        "-o, --output",
+        "--fail-on",
+        "--hss-calls-per-minute",
+        "--log-format",
         "hostrisk-dev query",
     ] {
         assert!(help.contains(needle), "{needle} missing from help");
@@ -258,5 +269,150 @@ async fn iam_login_with_explicit_iam_endpoint() {
     ];
     let refused = run(&with_iam, &wrong).await;
     assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
-    assert!(!text(&refused.stderr).contains("nope"));
+    let stderr = text(&refused.stderr);
+    assert!(!stderr.contains("nope"));
+    assert!(
+        stderr.contains("HOSTRISK_IAM_USERNAME, HOSTRISK_IAM_PASSWORD and HOSTRISK_IAM_DOMAIN"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Secret") && !stderr.contains("domainName"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn ids_follow_the_crd_bounds_before_anything_is_sent() {
+    let sim = simulator(Faults::none()).await;
+    let endpoint = sim.base_url().to_string();
+    let empty = run(
+        &[
+            "--endpoint",
+            &endpoint,
+            "--host-id",
+            "demo-db-01",
+            "--host-id",
+            "",
+        ],
+        &aksk_env(),
+    )
+    .await;
+    assert_eq!(empty.status.code(), Some(2), "{}", text(&empty.stderr));
+    assert!(
+        text(&empty.stderr).contains("--host-id \"\": the host id is empty"),
+        "{}",
+        text(&empty.stderr)
+    );
+    let long_id = "h".repeat(65);
+    let long = run(
+        &["--endpoint", &endpoint, "--host-id", &long_id],
+        &aksk_env(),
+    )
+    .await;
+    assert_eq!(long.status.code(), Some(2));
+    assert!(
+        text(&long.stderr).contains("65 characters long")
+            && text(&long.stderr).contains("1 to 64 characters"),
+        "{}",
+        text(&long.stderr)
+    );
+    let longest = "h".repeat(64);
+    let ok = run(
+        &["--endpoint", &endpoint, "--host-id", &longest, "-o", "json"],
+        &aksk_env(),
+    )
+    .await;
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("-o json");
+    assert_eq!(json["summary"]["notFound"], 1);
+    assert_eq!(
+        sim.counters().hss_requests,
+        1,
+        "the refused ids sent nothing"
+    );
+}
+
+#[tokio::test]
+async fn fail_on_exits_6_after_printing_the_result() {
+    let sim = simulator(Faults::none()).await;
+    let endpoint = sim.base_url().to_string();
+    let args = [
+        "--endpoint",
+        endpoint.as_str(),
+        "--host-id",
+        "demo-web-01",
+        "--host-id",
+        "missing-01",
+        "-o",
+        "json",
+    ];
+    let gate = |conditions: &'static str| {
+        let mut argv = args.to_vec();
+        argv.extend(["--fail-on", conditions]);
+        argv
+    };
+    let plain = run(&args, &aksk_env()).await;
+    assert_eq!(plain.status.code(), Some(0), "no --fail-on, no gate");
+    let flagged = run(&gate("offline,not-found"), &aksk_env()).await;
+    assert_eq!(flagged.status.code(), Some(6), "{}", text(&flagged.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&flagged.stdout).expect("result printed");
+    assert_eq!(json["hosts"].as_array().map(Vec::len), Some(2));
+    assert!(
+        text(&flagged.stderr).contains("--fail-on: 1 host not found: missing-01"),
+        "{}",
+        text(&flagged.stderr)
+    );
+    // demo-web-01 is online and protected: nothing to fail on.
+    let passed = run(
+        &[
+            "--endpoint",
+            endpoint.as_str(),
+            "--host-id",
+            "demo-web-01",
+            "--fail-on",
+            "offline",
+            "--fail-on",
+            "unprotected,not-found",
+        ],
+        &aksk_env(),
+    )
+    .await;
+    assert_eq!(passed.status.code(), Some(0), "{}", text(&passed.stderr));
+    let unknown = run(&gate("sometimes"), &aksk_env()).await;
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+/// 650 ids are 7 calls; with 5 calls per (shortened) window the sixth waits for the quota, and
+/// the progress line says so before the wait. The window is 4 s so that the first five calls,
+/// a few milliseconds each on loopback, leave a wait well over the line's 1 s threshold.
+#[tokio::test]
+async fn waiting_for_the_quota_is_announced() {
+    use hostrisk_operator::cli::query::query_report;
+    use hostrisk_operator::hss::{ClientConfig, Credentials, Scope};
+    let sim = simulator(Faults::none()).await;
+    let scope =
+        Scope::for_endpoint(sim.base_url(), DEMO_PROJECT_ID.to_string(), None).expect("scope");
+    let credentials = Credentials::ak_sk(DEMO_ACCESS_KEY, DEMO_SECRET_KEY);
+    let ids: Vec<String> = (0..650).map(|i| format!("host-{i:03}")).collect();
+    let config = ClientConfig {
+        calls_per_minute: 5,
+        rate_window: std::time::Duration::from_secs(4),
+        ..ClientConfig::default()
+    };
+    let mut lines = Vec::new();
+    let report = query_report(config, &scope, &credentials, &ids, &mut |line| {
+        lines.push(line)
+    })
+    .await
+    .expect("query");
+    assert_eq!(report.hosts.len(), 650);
+    assert_eq!(sim.counters().hss_requests, 7);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("query: 500 of 650 hosts asked; waiting ")
+            && lines[0].contains(
+                "for the HSS quota (5 calls per minute per credential, --hss-calls-per-minute"
+            ),
+        "{lines:?}"
+    );
 }

@@ -2,7 +2,7 @@
 
 use url::Url;
 
-use crate::hss::{Credentials, Secret};
+use crate::hss::{Credentials, ErrorBody, HssError, Secret};
 
 const AKSK_VARS: &str = "HUAWEICLOUD_SDK_AK + HUAWEICLOUD_SDK_SK";
 const TOKEN_VAR: &str = "HOSTRISK_AUTH_TOKEN";
@@ -81,6 +81,122 @@ pub fn credentials_from_env(
     }
 }
 
+/// Where the project id of the CLI comes from, for messages.
+const PROJECT_ID_SOURCES: &str = "--project-id or HUAWEICLOUD_SDK_PROJECT_ID";
+
+/// The message for credentials from the environment that HSS or IAM refused, naming the
+/// variables the user set; `None` for any other error. The library's own messages speak of the
+/// Secret's keys, which mean nothing to someone who exported variables.
+pub fn refused_message(error: &HssError, credentials: &Credentials) -> Option<String> {
+    if matches!(credentials, Credentials::IdToken { .. }) {
+        // Never read from the environment: the library's message stands.
+        return None;
+    }
+    let set = variables_set(credentials);
+    let message = match error {
+        HssError::Authentication { body, .. } => {
+            let fix = match credentials {
+                Credentials::AkSk {
+                    security_token: None,
+                    ..
+                } => format!(
+                    "check {set} (temporary keys also need HUAWEICLOUD_SDK_SECURITY_TOKEN) and \
+                     the clock of this machine"
+                ),
+                Credentials::AkSk { .. } => format!(
+                    "check {set} (all three from one temporary key) and the clock of this machine"
+                ),
+                Credentials::Token(_) => {
+                    format!("the token in {set} is invalid or expired: set a new one")
+                }
+                Credentials::Iam { .. } => format!(
+                    "check {set}, and that the user may access the project ({PROJECT_ID_SOURCES})"
+                ),
+                Credentials::IdToken { .. } => return None,
+            };
+            format!(
+                "HSS rejected the credentials from the environment ({}): {fix}{}",
+                code_and_message(body),
+                request_id_suffix(body)
+            )
+        }
+        HssError::Iam {
+            endpoint,
+            status: Some(status @ (400 | 401 | 403)),
+            body,
+        } => format!(
+            "IAM at {endpoint} refused the login (HTTP {status}, {}): check {set}, and the project \
+             id ({PROJECT_ID_SOURCES}){}",
+            code_and_message(body),
+            request_id_suffix(body)
+        ),
+        HssError::Forbidden(body) => format!(
+            "HSS refused access ({}): check the project id ({PROJECT_ID_SOURCES}), that HSS is \
+             enabled for it, and that the user of {set} has HSS read permissions{}",
+            code_and_message(body),
+            request_id_suffix(body)
+        ),
+        _ => return None,
+    };
+    Some(message)
+}
+
+/// The variables behind `credentials`, as set: `A and B`, `A, B and C`.
+fn variables_set(credentials: &Credentials) -> String {
+    let names: &[&str] = match credentials {
+        Credentials::AkSk {
+            security_token: None,
+            ..
+        } => &["HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"],
+        Credentials::AkSk { .. } => &[
+            "HUAWEICLOUD_SDK_AK",
+            "HUAWEICLOUD_SDK_SK",
+            "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+        ],
+        Credentials::Token(_) => &[TOKEN_VAR],
+        Credentials::Iam { .. } => &[
+            "HOSTRISK_IAM_USERNAME",
+            "HOSTRISK_IAM_PASSWORD",
+            "HOSTRISK_IAM_DOMAIN",
+        ],
+        Credentials::IdToken { .. } => &[],
+    };
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// Every variable the CLI reads credentials or the project id from; `hostrisk-dev query` says
+/// when it ignores them.
+pub const VARIABLES: [&str; 8] = [
+    "HUAWEICLOUD_SDK_PROJECT_ID",
+    "HUAWEICLOUD_SDK_AK",
+    "HUAWEICLOUD_SDK_SK",
+    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    TOKEN_VAR,
+    "HOSTRISK_IAM_USERNAME",
+    "HOSTRISK_IAM_PASSWORD",
+    "HOSTRISK_IAM_DOMAIN",
+];
+
+fn code_and_message(body: &ErrorBody) -> String {
+    match (&body.code, &body.message) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.clone(),
+        (None, Some(message)) => message.clone(),
+        (None, None) => "no error body".to_string(),
+    }
+}
+
+fn request_id_suffix(body: &ErrorBody) -> String {
+    body.request_id
+        .as_ref()
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +209,58 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn refusals_name_the_variables_not_the_secret() {
+        let body = ErrorBody {
+            code: Some("APIGW.0301".into()),
+            message: Some("Incorrect IAM authentication information".into()),
+            request_id: Some("req-9".into()),
+        };
+        let refused = HssError::Authentication {
+            auth: crate::hss::AuthKind::AkSk,
+            body: body.clone(),
+        };
+        let aksk = Credentials::ak_sk("AK", "SK");
+        let text = refused_message(&refused, &aksk).expect("a refusal");
+        assert!(
+            text.contains("HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"),
+            "{text}"
+        );
+        assert!(
+            text.contains("APIGW.0301") && text.contains("request id req-9"),
+            "{text}"
+        );
+        assert!(!text.contains("Secret"), "{text}");
+        let token = Credentials::Token(Secret::new("t".to_string()));
+        let text = refused_message(&refused, &token).expect("a refusal");
+        assert!(text.contains("the token in HOSTRISK_AUTH_TOKEN"), "{text}");
+        let iam_refused = HssError::Iam {
+            endpoint: "https://iam.example/".into(),
+            status: Some(401),
+            body,
+        };
+        let iam = Credentials::Iam {
+            username: "u".into(),
+            password: Secret::new("p".to_string()),
+            domain_name: "d".into(),
+            iam_endpoint: Url::parse("https://iam.example").expect("url"),
+        };
+        let text = refused_message(&iam_refused, &iam).expect("a refusal");
+        assert!(
+            text.contains("HOSTRISK_IAM_USERNAME, HOSTRISK_IAM_PASSWORD and HOSTRISK_IAM_DOMAIN"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Secret") && !text.contains("domainName"),
+            "{text}"
+        );
+        let other = HssError::Timeout {
+            target: "t".into(),
+            message: "m".into(),
+        };
+        assert_eq!(refused_message(&other, &aksk), None);
     }
 
     #[test]

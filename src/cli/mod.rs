@@ -1,6 +1,8 @@
 //! The subcommands of the `hostrisk-operator` binary; `main.rs` only parses and dispatches.
 
 pub mod env_credentials;
+pub mod fail_on;
+pub mod host_ids;
 pub mod output;
 pub mod query;
 pub mod run;
@@ -16,4 +18,6 @@ pub mod exit {
     pub const THROTTLED: u8 = 4;
     /// Any other API or transport failure.
     pub const API: u8 = 5;
+    /// `query --fail-on`: the query worked and a host is in one of the states named.
+    pub const HOSTS_FLAGGED: u8 = 6;
 }

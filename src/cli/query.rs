@@ -1,14 +1,19 @@
 //! `hostrisk-operator query`: one ListHostsRisk query from the command line.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use tokio::time::Instant;
 use url::Url;
 
-use super::env_credentials::{credentials_from_env, EnvCredentialsError};
+use super::env_credentials::{credentials_from_env, refused_message, EnvCredentialsError};
 use super::exit;
+use super::fail_on::{findings, FailOn};
+use super::host_ids::{collect_host_ids, HostIdError};
 use super::output::QueryReport;
 use crate::hss::endpoint::iam_endpoint_for_region;
-use crate::hss::{dedup_ids, ClientConfig, Credentials, HssClient, HssError, Scope};
+use crate::hss::{ClientConfig, Credentials, HostsRiskResult, HssClient, HssError, Scope};
+use crate::telemetry::LogArgs;
 
 const AFTER_HELP: &str = "\
 Credentials come from the environment, exactly one kind:
@@ -17,11 +22,18 @@ Credentials come from the environment, exactly one kind:
   HOSTRISK_IAM_USERNAME + HOSTRISK_IAM_PASSWORD + HOSTRISK_IAM_DOMAIN (IAM login; IAM endpoint
     from --region or --iam-endpoint)
 
+Host ids are 1 to 64 characters, as in spec.hostIds. HSS answers 100 ids per call and allows
+5 calls per minute per credential: more than 500 ids wait for the quota (a line on stderr says
+how long).
+
 To try it without an account, `hostrisk-dev query` (crates/devtools) runs the same query against
 an in-process HSS simulator.
 
 Exit codes: 0 ok, 2 usage error, 3 authentication failed, 4 throttled, 5 other API or
-transport failure.";
+transport failure, 6 a host matched --fail-on (the result is printed all the same).";
+
+/// The least wait for the quota worth a progress line.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -46,14 +58,19 @@ pub struct QueryArgs {
     /// Enterprise project (default: the service default "0"; "all_granted_eps" for all).
     #[arg(long)]
     pub enterprise_project_id: Option<String>,
-    /// A host (ECS) ID; repeat for several.
+    /// A host (ECS) ID, 1 to 64 characters; repeat for several.
     #[arg(long = "host-id", value_name = "ID")]
     pub host_ids: Vec<String>,
     /// File with one host ID per line; blank lines and lines starting with # are skipped.
     #[arg(long, value_name = "FILE")]
     pub hosts_file: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    /// Output format: a table for people, or JSON for scripts.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+    /// Exit with code 6 when a host is in one of these states (comma-separated or repeated),
+    /// after printing the result; stderr names the hosts.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "STATES")]
+    pub fail_on: Vec<FailOn>,
     /// IAM endpoint for username/password credentials (default: the region's).
     #[arg(long)]
     pub iam_endpoint: Option<String>,
@@ -61,11 +78,10 @@ pub struct QueryArgs {
     #[arg(long, value_name = "PATH")]
     pub ca_bundle: Option<PathBuf>,
     /// HSS calls per minute for this credential (the service allows 5).
-    #[arg(long, default_value_t = crate::hss::config::DEFAULT_CALLS_PER_MINUTE)]
-    pub calls_per_minute: u32,
-    /// Log level (tracing EnvFilter syntax); logs go to stderr.
-    #[arg(long, default_value = "warn")]
-    pub log_level: String,
+    #[arg(long, env = "HOSTRISK_HSS_CALLS_PER_MINUTE", default_value_t = crate::hss::config::DEFAULT_CALLS_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..))]
+    pub hss_calls_per_minute: u32,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// Why a query did not print a result; each maps to an exit code.
@@ -75,6 +91,13 @@ pub enum QueryError {
     Usage(String),
     #[error(transparent)]
     Hss(#[from] HssError),
+    /// HSS or IAM refused the credentials from the environment; the message names the
+    /// variables to check.
+    #[error("{message}")]
+    Refused {
+        message: String,
+        source: Box<HssError>,
+    },
 }
 
 impl From<EnvCredentialsError> for QueryError {
@@ -83,30 +106,62 @@ impl From<EnvCredentialsError> for QueryError {
     }
 }
 
+impl From<HostIdError> for QueryError {
+    fn from(error: HostIdError) -> Self {
+        Self::Usage(error.0)
+    }
+}
+
 impl QueryError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) => exit::USAGE,
-            Self::Hss(HssError::InvalidScope { .. } | HssError::InvalidConfig { .. }) => {
-                exit::USAGE
-            }
-            Self::Hss(err) if err.is_authentication() => exit::AUTHENTICATION,
-            Self::Hss(HssError::Throttled { .. }) => exit::THROTTLED,
-            Self::Hss(_) => exit::API,
+            Self::Hss(error) => hss_exit_code(error),
+            Self::Refused { source, .. } => hss_exit_code(source),
+        }
+    }
+
+    /// An HSS error, reworded when it is about the credentials from the environment.
+    fn from_hss(error: HssError, credentials: &Credentials) -> Self {
+        match refused_message(&error, credentials) {
+            Some(message) => Self::Refused {
+                message,
+                source: Box::new(error),
+            },
+            None => Self::Hss(error),
         }
     }
 }
 
 /// Runs the query and prints the result to stdout; returns the exit code.
 pub async fn run(args: QueryArgs) -> u8 {
-    if let Err(e) = crate::telemetry::init_logging(&args.log_level, Default::default()) {
+    if let Err(e) = crate::telemetry::init_logging(&args.log) {
         eprintln!("error: {e}");
         return exit::USAGE;
     }
-    match execute(&args, &|name| std::env::var(name).ok()).await {
-        Ok(text) => {
-            print!("{text}");
-            exit::OK
+    let mut progress = |line: String| eprintln!("{line}");
+    let outcome = execute(&args, &|name| std::env::var(name).ok(), &mut progress).await;
+    finish(outcome, args.output, &args.fail_on)
+}
+
+/// Prints a query's outcome (the result on stdout, errors and `--fail-on` findings on stderr);
+/// returns the exit code. Shared with `hostrisk-dev query`.
+pub fn finish(
+    outcome: Result<QueryReport, QueryError>,
+    output: OutputFormat,
+    fail_on: &[FailOn],
+) -> u8 {
+    match outcome {
+        Ok(report) => {
+            print!("{}", render(&report, output));
+            let found = findings(&report, fail_on);
+            if found.is_empty() {
+                return exit::OK;
+            }
+            for finding in found {
+                eprintln!("--fail-on: {finding}");
+            }
+            exit::HOSTS_FLAGGED
         }
         Err(err) => {
             eprintln!("error: {err}");
@@ -115,17 +170,19 @@ pub async fn run(args: QueryArgs) -> u8 {
     }
 }
 
-/// Everything but printing: returns the rendered output.
+/// Everything but printing: the report of the query. `progress` gets a line whenever the query
+/// waits for the HSS quota.
 pub async fn execute(
     args: &QueryArgs,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, QueryError> {
+    progress: &mut dyn FnMut(String),
+) -> Result<QueryReport, QueryError> {
     let scope = scope_from_args(args)?;
-    let ids = host_ids(args)?;
+    let ids = collect_host_ids(&args.host_ids, args.hosts_file.as_deref())?;
     let iam_endpoint = iam_endpoint_from_args(args)?;
     let credentials = credentials_from_env(env, iam_endpoint)?;
     let mut config = ClientConfig {
-        calls_per_minute: args.calls_per_minute,
+        calls_per_minute: args.hss_calls_per_minute,
         ..ClientConfig::default()
     };
     if let Some(path) = &args.ca_bundle {
@@ -136,24 +193,64 @@ pub async fn execute(
             ))
         })?);
     }
-    query_and_render(args.output, config, &scope, &credentials, &ids).await
+    query_report(config, &scope, &credentials, &ids, progress).await
 }
 
-/// Queries `ids` with `credentials` and renders the report in the chosen output format.
-pub async fn query_and_render(
-    output: OutputFormat,
+/// Queries `ids` (without duplicates) with `credentials`, one request per chunk of ids, and
+/// tells `progress` before each wait for the quota.
+pub async fn query_report(
     config: ClientConfig,
     scope: &Scope,
     credentials: &Credentials,
     ids: &[String],
-) -> Result<String, QueryError> {
+    progress: &mut dyn FnMut(String),
+) -> Result<QueryReport, QueryError> {
+    let calls_per_minute = config.calls_per_minute;
     let client = HssClient::new(config)?;
-    let result = client.list_hosts_risk(scope, credentials, ids).await?;
-    let report = QueryReport::new(ids, &result);
-    Ok(match output {
+    let identity = credentials.identity();
+    let mut result = HostsRiskResult::default();
+    let mut asked = 0;
+    for chunk in ids.chunks(client.config().chunk_size) {
+        let wait = client
+            .rate_limiter()
+            .next_due(&identity)
+            .saturating_duration_since(Instant::now());
+        if wait >= PROGRESS_AFTER {
+            progress(format!(
+                "query: {asked} of {} hosts asked; waiting {}s for the HSS quota ({calls_per_minute} \
+                 calls per minute per credential, --hss-calls-per-minute; {} ids per call)",
+                ids.len(),
+                wait.as_secs_f64().ceil(),
+                client.config().chunk_size,
+            ));
+        }
+        let part = client
+            .list_hosts_risk_chunk(scope, credentials, chunk)
+            .await
+            .map_err(|e| QueryError::from_hss(e, credentials))?;
+        result.hosts.extend(part.hosts);
+        result.not_found.extend(part.not_found);
+        result.request_ids.extend(part.request_ids);
+        asked += chunk.len();
+    }
+    Ok(QueryReport::new(ids, &result))
+}
+
+/// The report in the chosen output format.
+pub fn render(report: &QueryReport, output: OutputFormat) -> String {
+    match output {
         OutputFormat::Table => report.to_table(),
         OutputFormat::Json => report.to_json() + "\n",
-    })
+    }
+}
+
+fn hss_exit_code(error: &HssError) -> u8 {
+    match error {
+        HssError::InvalidScope { .. } | HssError::InvalidConfig { .. } => exit::USAGE,
+        error if error.is_authentication() => exit::AUTHENTICATION,
+        HssError::Throttled { .. } => exit::THROTTLED,
+        _ => exit::API,
+    }
 }
 
 fn parse_url(flag: &str, value: &str) -> Result<Url, QueryError> {
@@ -196,49 +293,9 @@ fn iam_endpoint_from_args(args: &QueryArgs) -> Result<Option<Url>, QueryError> {
     Ok(args.region.as_deref().and_then(iam_endpoint_for_region))
 }
 
-/// `--host-id` values then `--hosts-file` lines, duplicates removed, first order kept.
-pub fn host_ids(args: &QueryArgs) -> Result<Vec<String>, QueryError> {
-    collect_host_ids(&args.host_ids, args.hosts_file.as_deref())
-}
-
-/// The ids of `--host-id` and `--hosts-file`, deduplicated.
-pub fn collect_host_ids(
-    given: &[String],
-    hosts_file: Option<&std::path::Path>,
-) -> Result<Vec<String>, QueryError> {
-    let mut ids: Vec<String> = given.iter().map(|s| s.trim().to_string()).collect();
-    if let Some(path) = hosts_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            QueryError::Usage(format!("cannot read --hosts-file {}: {e}: give the path of a readable file with one host id per line", path.display()))
-        })?;
-        ids.extend(parse_hosts_file(&text));
-    }
-    ids.retain(|id| !id.is_empty());
-    if ids.is_empty() {
-        return Err(QueryError::Usage(
-            "no host ids: give --host-id ID (repeatable) or --hosts-file FILE".to_string(),
-        ));
-    }
-    Ok(dedup_ids(&ids))
-}
-
-/// One id per line; blank lines and `#` comments (whole line or trailing) are skipped.
-pub fn parse_hosts_file(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|line| line.split('#').next().unwrap_or_default().trim())
-        .filter(|line| !line.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[test]
-    fn hosts_file_skips_comments_and_blanks() {
-        let ids = parse_hosts_file("# fleet\nh1\n\n  h2  # web\n#h3\nh1\n");
-        assert_eq!(ids, vec!["h1", "h2", "h1"]);
-    }
 
     #[test]
     fn exit_codes_by_failure() {
@@ -264,5 +321,14 @@ mod tests {
             }),
             exit::API
         );
+        let refused = QueryError::from_hss(
+            HssError::Authentication {
+                auth: crate::hss::AuthKind::Token,
+                body: Default::default(),
+            },
+            &Credentials::Token(crate::hss::Secret::new("t")),
+        );
+        assert!(matches!(refused, QueryError::Refused { .. }));
+        assert_eq!(refused.exit_code(), exit::AUTHENTICATION);
     }
 }

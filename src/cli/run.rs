@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::controller::health;
 use crate::controller::BackoffPolicy;
-use crate::controller::{default_instance, kube_client};
+use crate::controller::{default_instance, kube_client, WorkloadIdentityPolicy};
 use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
-use crate::crd::duration::parse_duration;
+use crate::crd::duration::parse_duration_flag;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::endpoint::is_loopback;
 use crate::hss::{ClientConfig, HssClient};
@@ -23,7 +23,7 @@ use crate::leader::{
     LeaderElector, LeadershipState,
 };
 use crate::metrics::{Metrics, MetricsOptions};
-use crate::telemetry::{init_logging, LogFormat};
+use crate::telemetry::{init_logging, LogArgs};
 
 use super::exit;
 
@@ -34,23 +34,32 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Namespaces to watch (repeatable or comma-separated); none = all namespaces.
-    #[arg(long = "namespace", env = "HOSTRISK_NAMESPACES", value_delimiter = ',')]
+    #[arg(long = "namespace", env = "HOSTRISK_NAMESPACE", value_delimiter = ',')]
     pub namespaces: Vec<String>,
+
+    /// Kubeconfig file to use; default: KUBECONFIG, else ~/.kube/config, else the in-cluster
+    /// service account.
+    #[arg(long, env = "HOSTRISK_KUBECONFIG", value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use; default: the kubeconfig's current-context.
+    #[arg(long, env = "HOSTRISK_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
 
     /// Reconciles (and HSS polls) at once, over all namespaces.
     #[arg(long, env = "HOSTRISK_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
     /// Poll interval when spec.interval is absent.
-    #[arg(long, env = "HOSTRISK_DEFAULT_INTERVAL", default_value = "10m", value_parser = duration_arg)]
+    #[arg(long, env = "HOSTRISK_DEFAULT_INTERVAL", default_value = "10m", value_parser = parse_duration_flag)]
     pub default_interval: Duration,
 
     /// Shortest poll interval accepted (enforced in code as well as by the CRD's CEL rule).
-    #[arg(long, env = "HOSTRISK_MIN_INTERVAL", default_value = "1m", value_parser = duration_arg)]
+    #[arg(long, env = "HOSTRISK_MIN_INTERVAL", default_value = "1m", value_parser = parse_duration_flag)]
     pub min_interval: Duration,
 
     /// Longest time status.lastSyncTime may lag the latest successful poll.
-    #[arg(long, env = "HOSTRISK_STATUS_HEARTBEAT", default_value = "30m", value_parser = duration_arg)]
+    #[arg(long, env = "HOSTRISK_STATUS_HEARTBEAT", default_value = "30m", value_parser = parse_duration_flag)]
     pub status_heartbeat: Duration,
 
     /// URL prefixes accepted for spec.endpoint besides the official Huawei Cloud endpoints.
@@ -65,8 +74,8 @@ pub struct RunArgs {
     #[arg(long, env = "HOSTRISK_CA_BUNDLE")]
     pub ca_bundle: Option<PathBuf>,
 
-    /// Address of the /livez, /readyz and /metrics server.
-    #[arg(long, env = "HOSTRISK_HEALTH_ADDR", default_value = "0.0.0.0:8080")]
+    /// Address of the /livez, /readyz and /metrics server; `:8080` means every interface.
+    #[arg(long, env = "HOSTRISK_HEALTH_ADDR", default_value = "0.0.0.0:8080", value_parser = parse_listen_addr)]
     pub health_addr: SocketAddr,
 
     /// Elect a leader with a coordination.k8s.io Lease (needed with more than one replica).
@@ -81,13 +90,8 @@ pub struct RunArgs {
     #[arg(long, env = "HOSTRISK_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
 
-    /// Log filter (tracing EnvFilter syntax, e.g. `info` or `hostrisk_operator=debug,kube=info`).
-    #[arg(long, env = "HOSTRISK_LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
-
-    /// Log format.
-    #[arg(long, env = "HOSTRISK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub log: LogArgs,
 
     /// IAM endpoint for username/password Secrets of watches with spec.endpoint (private
     /// clouds; with spec.region the region's IAM endpoint is used). https, or http on loopback.
@@ -104,10 +108,45 @@ pub struct RunArgs {
     /// watches are refused with reason NodeWatchesDisabled).
     #[arg(long, env = "HOSTRISK_NODE_WATCHES", default_value_t = false)]
     pub node_watches: bool,
+
+    /// Audiences (identity provider client ids) the operator mints ServiceAccount tokens for,
+    /// for watches with spec.workloadIdentity (repeatable or comma-separated; with
+    /// --workload-identity-providers, empty = keyless credentials off).
+    #[arg(
+        long,
+        env = "HOSTRISK_WORKLOAD_IDENTITY_AUDIENCES",
+        value_delimiter = ','
+    )]
+    pub workload_identity_audiences: Vec<String>,
+
+    /// IAM identity provider ids watches may exchange their ServiceAccount tokens at
+    /// (repeatable or comma-separated).
+    #[arg(
+        long,
+        env = "HOSTRISK_WORKLOAD_IDENTITY_PROVIDERS",
+        value_delimiter = ','
+    )]
+    pub workload_identity_providers: Vec<String>,
 }
 
-fn duration_arg(value: &str) -> Result<Duration, String> {
-    parse_duration("duration", value).map_err(|e| e.to_string())
+/// The non-empty, trimmed entries of a list flag.
+fn list(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// `HOST:PORT`, or Go's `:PORT` for every interface (`0.0.0.0:PORT`).
+fn parse_listen_addr(value: &str) -> Result<SocketAddr, String> {
+    let full = match value.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => value.to_string(),
+    };
+    full.parse().map_err(|e| {
+        format!("{e}: write an address and port such as 0.0.0.0:8080, 127.0.0.1:8080 or :8080")
+    })
 }
 
 impl RunArgs {
@@ -146,7 +185,25 @@ impl RunArgs {
             polling: PollingMode::default(),
             iam_endpoint: self.iam_endpoint_url()?,
             node_watches: self.node_watches,
+            workload_identity: self.workload_identity_policy()?,
         })
+    }
+
+    /// `--workload-identity-audiences` and `--workload-identity-providers`: both or neither.
+    fn workload_identity_policy(&self) -> Result<WorkloadIdentityPolicy, String> {
+        let policy = WorkloadIdentityPolicy {
+            audiences: list(&self.workload_identity_audiences),
+            identity_providers: list(&self.workload_identity_providers),
+        };
+        if policy.audiences.is_empty() != policy.identity_providers.is_empty() {
+            return Err(
+                "keyless credentials need both --workload-identity-audiences and \
+                 --workload-identity-providers (env HOSTRISK_WORKLOAD_IDENTITY_AUDIENCES, \
+                 HOSTRISK_WORKLOAD_IDENTITY_PROVIDERS): set both, or neither to leave them off"
+                    .into(),
+            );
+        }
+        Ok(policy)
     }
 
     /// `--iam-endpoint` checked: an https URL (http only on loopback) without credentials,
@@ -193,18 +250,18 @@ impl RunArgs {
 
 /// Runs the controller until SIGTERM / Ctrl-C; returns the process exit code.
 pub async fn run(args: RunArgs) -> u8 {
-    if let Err(message) = init_logging(&args.log_level, args.log_format) {
-        eprintln!("error: {message}");
+    if let Err(error) = init_logging(&args.log) {
+        eprintln!("error: {error}");
         return exit::USAGE;
     }
     match run_inner(args).await {
         Ok(()) => exit::OK,
-        Err(RunFailure::Usage(message)) => {
-            tracing::error!(%message, "cannot start");
+        Err(RunFailure::Usage(reason)) => {
+            tracing::error!(%reason, "cannot start");
             exit::USAGE
         }
-        Err(RunFailure::Runtime(message)) => {
-            tracing::error!(%message, "operator stopped");
+        Err(RunFailure::Runtime(reason)) => {
+            tracing::error!(%reason, "operator stopped");
             1
         }
     }
@@ -219,11 +276,7 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
     let settings = args.controller_settings().map_err(RunFailure::Usage)?;
     let hss = HssClient::new(args.client_config().map_err(RunFailure::Usage)?)
         .map_err(|e| RunFailure::Usage(e.to_string()))?;
-    let config = kube::Config::infer().await.map_err(|e| {
-        RunFailure::Usage(format!(
-            "no Kubernetes configuration (KUBECONFIG or in-cluster): {e}"
-        ))
-    })?;
+    let config = kube_config(&args).await.map_err(RunFailure::Usage)?;
     let client = kube_client(config)
         .map_err(|e| RunFailure::Usage(format!("cannot build the Kubernetes client: {e}")))?;
     let elector = if args.leader_elect {
@@ -256,6 +309,46 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
     let ctx = Arc::new(Context::with_metrics(client, hss, settings, metrics));
     let shutdown = CancellationToken::new();
     serve(ctx, &args.namespaces, listener, elector, shutdown).await
+}
+
+/// The Kubernetes client configuration: `--kubeconfig` / `--context` when given, else what
+/// kubectl would use (KUBECONFIG, ~/.kube/config) or the in-cluster service account.
+async fn kube_config(args: &RunArgs) -> Result<kube::Config, String> {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    match (&args.kubeconfig, &args.context) {
+        (Some(path), _) => {
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+                format!(
+                    "cannot read --kubeconfig {} (env HOSTRISK_KUBECONFIG): {e}",
+                    path.display()
+                )
+            })?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| kubeconfig_problem(args, &e))
+        }
+        (None, Some(_)) => kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| kubeconfig_problem(args, &e)),
+        (None, None) => kube::Config::infer().await.map_err(|e| {
+            format!(
+                "no Kubernetes configuration (--kubeconfig, KUBECONFIG, ~/.kube/config or \
+                 in-cluster): {e}"
+            )
+        }),
+    }
+}
+
+fn kubeconfig_problem(args: &RunArgs, error: &kube::config::KubeconfigError) -> String {
+    let context = match &args.context {
+        Some(name) => format!(" with --context {name} (env HOSTRISK_CONTEXT)"),
+        None => String::new(),
+    };
+    format!("cannot use the kubeconfig{context}: {error}")
 }
 
 /// Runs the controllers and the health server until a signal or a task's death. With an
@@ -434,13 +527,48 @@ mod tests {
         assert_eq!(args.health_addr, "0.0.0.0:8080".parse().unwrap());
         assert!(!args.leader_elect);
         assert_eq!(args.lease_name, "hostrisk-operator");
-        assert_eq!(args.log_level, "info");
-        assert_eq!(args.log_format, LogFormat::Text);
+        assert_eq!(args.log, LogArgs::default());
         assert!(!args.metrics_per_host);
         assert_eq!(
             args.controller_settings().unwrap().polling,
             PollingMode::Batched
         );
+    }
+
+    /// Every flag of `run` reads the environment variable `HOSTRISK_<FLAG>`, derived here from
+    /// clap's own definition so a new flag cannot slip through.
+    #[test]
+    fn every_flag_reads_hostrisk_and_its_name() {
+        use clap::CommandFactory;
+        let command = Harness::command();
+        let mut checked = 0;
+        for arg in command.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            let expected = format!("HOSTRISK_{}", long.to_uppercase().replace('-', "_"));
+            let env = arg.get_env().and_then(|e| e.to_str());
+            assert_eq!(env, Some(expected.as_str()), "--{long}");
+            checked += 1;
+        }
+        assert!(checked >= 18, "only {checked} flags");
+    }
+
+    #[test]
+    fn health_addr_takes_go_style_port_only() {
+        let addr = |value: &str| {
+            Harness::try_parse_from(["run", "--health-addr", value]).map(|h| h.args.health_addr)
+        };
+        assert_eq!(addr(":8080").unwrap(), "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(
+            addr("127.0.0.1:9090").unwrap(),
+            "127.0.0.1:9090".parse().unwrap()
+        );
+        assert_eq!(addr("[::1]:9090").unwrap(), "[::1]:9090".parse().unwrap());
+        let error = addr(":http").unwrap_err().to_string();
+        assert!(error.contains("such as 0.0.0.0:8080"), "{error}");
+        assert!(addr("8080").is_err());
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub struct CredentialsProblem {
 }
 
 impl CredentialsProblem {
-    fn new(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             reason,
             message: message.into(),

@@ -6,7 +6,7 @@
 //!   [`node_cache`]: the cluster's Nodes as node-backed watches read them;
 //! - [`context`]: what reconciles share (the seam for tests);
 //! - [`credentials`], [`secrets`]: a watch's Secret turned into HSS credentials, read once per
-//!   `resourceVersion`; [`status_write`]: the previous status and the merge patch on
+//!   `resourceVersion`; [`workload_identity`]: keyless credentials from a ServiceAccount token; [`status_write`]: the previous status and the merge patch on
 //!   `/status`; [`events`]: transition Events on `events.k8s.io/v1`; [`slim`]: objects
 //!   without their host lists in the reflector store; [`snapshot`]: status as metric gauges;
 //! - [`reconcile`]: one reconcile, as the steps of one value;
@@ -30,11 +30,12 @@ pub mod snapshot;
 pub mod state;
 pub mod status_write;
 pub mod triggers;
+pub mod workload_identity;
 
 pub use context::Context;
 pub use error::Error;
 pub use run::{run_controllers, RunError};
 pub use settings::{
-    default_instance, kube_client, BackoffPolicy, ControllerSettings, PollingMode, CONTROLLER_NAME,
-    USER_AGENT,
+    default_instance, kube_client, BackoffPolicy, ControllerSettings, PollingMode,
+    WorkloadIdentityPolicy, CONTROLLER_NAME, USER_AGENT,
 };

@@ -24,14 +24,17 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::context::Context;
-use super::credentials::EndpointSource;
+use super::credentials::{CredentialsProblem, EndpointSource};
 use super::error::{Error, Result};
 use super::events::publish_events;
 use super::node_cache::NodeAnswer;
 use super::secrets;
 use super::snapshot::watch_snapshot;
 use super::status_write::{previous_status, write_status, Previous};
-use crate::crd::validation::{condition_reason, describe, validate_spec, ValidatedSpec};
+use super::workload_identity;
+use crate::crd::validation::{
+    condition_reason, describe, validate_spec, CredentialsSource, ValidatedSpec,
+};
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus, WatchKey, REFRESH_ANNOTATION};
 use crate::hss::Scope;
 use crate::metrics::ReconcileOutcome;
@@ -245,28 +248,26 @@ impl WatchReconcile<'_> {
                 iam_endpoint: ctx.settings.iam_endpoint.as_ref(),
             },
         };
-        let resolved =
-            secrets::resolve(ctx, self.key, self.uid(), &spec.secret_name, endpoint).await?;
-        let credentials = match resolved.credentials {
-            Ok(credentials) => credentials,
-            Err(problem) => {
-                tracing::warn!(
-                    namespace = %self.key.namespace,
-                    name = %self.key.name,
-                    reason = problem.reason,
-                    problem = %problem.message,
-                    "credentials problem"
-                );
-                return Ok(Plan::Skip {
-                    outcome: PollOutcome::CredentialsProblem {
-                        reason: problem.reason,
-                        message: problem.message,
-                    },
-                    interval: spec.interval,
-                    retry: resolved.retry,
-                    targets,
-                });
+        let (credentials, secret_version) = match &spec.credentials {
+            CredentialsSource::Secret(name) => {
+                let resolved = secrets::resolve(ctx, self.key, self.uid(), name, endpoint).await?;
+                match resolved.credentials {
+                    Ok(credentials) => (credentials, resolved.version),
+                    Err(problem) => {
+                        return Ok(self.unusable(problem, spec.interval, resolved.retry, targets))
+                    }
+                }
             }
+            CredentialsSource::WorkloadIdentity(identity) => match workload_identity::credentials(
+                &ctx.client,
+                &self.key.namespace,
+                identity,
+                &ctx.settings.workload_identity,
+                endpoint,
+            ) {
+                Ok(credentials) => (credentials, None),
+                Err(problem) => return Ok(self.unusable(problem, spec.interval, false, targets)),
+            },
         };
         let scope = match Scope::for_endpoint(
             spec.endpoint.clone(),
@@ -284,7 +285,7 @@ impl WatchReconcile<'_> {
             }
         };
         let host_ids = targets.ids();
-        let revision = self.revision(resolved.version.as_deref(), spec.nodes.is_some(), &host_ids);
+        let revision = self.revision(secret_version.as_deref(), spec.nodes.is_some(), &host_ids);
         Ok(Plan::Poll {
             registration: Box::new(WatchRegistration {
                 key: self.key.clone(),
@@ -319,6 +320,32 @@ impl WatchReconcile<'_> {
                 retry: false,
                 targets: Targets::unknown_nodes(source.describe()),
             })),
+        }
+    }
+
+    /// A watch whose credentials cannot be used: the problem goes into `CredentialsValid`.
+    fn unusable(
+        &self,
+        problem: CredentialsProblem,
+        interval: Duration,
+        retry: bool,
+        targets: Targets,
+    ) -> Plan {
+        tracing::warn!(
+            namespace = %self.key.namespace,
+            name = %self.key.name,
+            reason = problem.reason,
+            problem = %problem.message,
+            "credentials problem"
+        );
+        Plan::Skip {
+            outcome: PollOutcome::CredentialsProblem {
+                reason: problem.reason,
+                message: problem.message,
+            },
+            interval,
+            retry,
+            targets,
         }
     }
 

@@ -63,6 +63,20 @@ pub enum PollingMode {
     PerWatch,
 }
 
+/// What the administrator allows (`run --workload-identity-*`). Empty lists: workload identity
+/// is off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkloadIdentityPolicy {
+    pub audiences: Vec<String>,
+    pub identity_providers: Vec<String>,
+}
+
+impl WorkloadIdentityPolicy {
+    pub fn is_enabled(&self) -> bool {
+        !self.audiences.is_empty() && !self.identity_providers.is_empty()
+    }
+}
+
 /// Operator-wide settings of the reconciler.
 #[derive(Debug, Clone)]
 pub struct ControllerSettings {
@@ -85,6 +99,8 @@ pub struct ControllerSettings {
     /// Serve node-backed watches (`spec.nodeSelector`) with a watch of the cluster's Nodes
     /// (`--node-watches`; needs get/list/watch on nodes and an operator watching all namespaces).
     pub node_watches: bool,
+    /// Which audiences and identity providers watches may use for keyless credentials.
+    pub workload_identity: WorkloadIdentityPolicy,
 }
 
 impl Default for ControllerSettings {
@@ -98,6 +114,7 @@ impl Default for ControllerSettings {
             polling: PollingMode::default(),
             iam_endpoint: None,
             node_watches: false,
+            workload_identity: WorkloadIdentityPolicy::default(),
         }
     }
 }

@@ -40,6 +40,13 @@ pub const REQUIREMENT_VALUES_RULE: &str =
 pub const REQUIREMENT_VALUES_MESSAGE: &str =
     "values must be non-empty for operators In and NotIn, and empty for Exists and DoesNotExist";
 
+/// Spec rule: exactly one way to the credentials.
+pub const ONE_CREDENTIALS_SOURCE_RULE: &str =
+    "has(self.credentialsSecretRef) != has(self.workloadIdentity)";
+/// Message of [`ONE_CREDENTIALS_SOURCE_RULE`].
+pub const ONE_CREDENTIALS_SOURCE_MESSAGE: &str =
+    "set exactly one of spec.credentialsSecretRef (a Secret of this namespace) or spec.workloadIdentity (a ServiceAccount of this namespace)";
+
 /// Endpoint rule: an http(s) URL. The operator narrows this further at run time
 /// (`--allowed-endpoints`, loopback-only plain http).
 pub const ENDPOINT_SCHEME_RULE: &str = "self.startsWith('https://') || self.startsWith('http://')";
@@ -47,10 +54,11 @@ pub const ENDPOINT_SCHEME_RULE: &str = "self.startsWith('https://') || self.star
 pub const ENDPOINT_SCHEME_MESSAGE: &str =
     "spec.endpoint must be an https:// URL (http:// only for loopback test endpoints)";
 
-/// Interval rule: at least one minute. The `matches` guard keeps a malformed value from turning
-/// into a CEL evaluation error: the `pattern` of the schema reports it with a clearer message.
+/// Interval rule: at least one minute. The guard (the schema's `pattern`, see
+/// [`super::duration::DURATION_PATTERN`], and not empty) keeps a malformed value from turning into
+/// a CEL evaluation error: the `pattern` and `minLength` of the schema report it more clearly.
 pub const INTERVAL_FLOOR_RULE: &str =
-    "!self.matches('^([0-9]+(s|m|h))+$') || duration(self) >= duration('1m')";
+    "self == '' || !self.matches('^([0-9]+h)?([0-9]+m)?([0-9]+s)?$') || duration(self) >= duration('1m')";
 /// Message of [`INTERVAL_FLOOR_RULE`].
 pub const INTERVAL_FLOOR_MESSAGE: &str =
     "spec.interval must be at least 1m (HSS allows 5 calls per minute per user)";
@@ -79,6 +87,10 @@ pub const SPEC_RULES: &[CelRule] = &[
     CelRule {
         rule: HOST_ID_FROM_NEEDS_NODES_RULE,
         message: HOST_ID_FROM_NEEDS_NODES_MESSAGE,
+    },
+    CelRule {
+        rule: ONE_CREDENTIALS_SOURCE_RULE,
+        message: ONE_CREDENTIALS_SOURCE_MESSAGE,
     },
 ];
 
@@ -114,4 +126,18 @@ pub fn validations_json(rules: &[CelRule]) -> serde_json::Value {
             .map(|r| serde_json::json!({ "rule": r.rule, "message": r.message }))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_guard_is_the_duration_grammar() {
+        let quoted = format!("'{}'", crate::crd::duration::DURATION_PATTERN);
+        assert!(
+            INTERVAL_FLOOR_RULE.contains(&quoted),
+            "{INTERVAL_FLOOR_RULE}"
+        );
+    }
 }

@@ -1,16 +1,34 @@
-//! Interval strings: `30s`, `5m`, `1h`, `1h30m`. A subset of Go's duration syntax, so the values
-//! the schema's `pattern` admits are exactly those CEL's `duration()` and this parser accept.
+//! The one duration grammar of the operator, Kubernetes/Go style: `90s`, `10m`, `1h`, `1h30m`,
+//! `1h30m15s`. Used for `spec.interval`, every duration flag of both binaries and the chart's
+//! values; the CRD's `pattern` ([`DURATION_PATTERN`]) and the chart schema spell the same grammar
+//! as a regular expression, and `tests/chart/durations.txt` lists the cases all of them must agree
+//! on.
+//!
+//! Decided: whole seconds only, so no `ms` (nothing the operator times needs less than a second,
+//! and a sub-second interval would only hammer HSS); no `d` (Go and Kubernetes have none, and a
+//! day is not always 24 h); units in descending order, each at most once, so every value has one
+//! obvious reading (`30m1h` and `1m1m` are refused rather than summed). Every value this accepts
+//! is also a valid Go `time.ParseDuration` input, which is what CEL's `duration()` uses.
 
 use std::time::Duration;
+
+/// The grammar as a regular expression (Go RE2 and Rust `regex` read it alike). It also matches
+/// the empty string: schemas pair it with `minLength: 1`, the parser refuses `""` itself.
+pub const DURATION_PATTERN: &str = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
+
+/// What to write instead, shown in every syntax error.
+const SYNTAX_HINT: &str = "write whole numbers with units h, m, s, largest first and each at most \
+                           once, such as 90s, 10m or 1h30m";
+
+/// The largest duration Go (and so Kubernetes and CEL) can represent, in whole seconds.
+const MAX_SECONDS: u64 = (i64::MAX as u64) / 1_000_000_000;
 
 /// Why a duration string was refused. Every variant names the field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
-    #[error("{field} is empty: write a duration such as 30s, 5m, 1h or 1h30m")]
+    #[error("{field} is empty: write a duration such as 90s, 10m or 1h30m")]
     Empty { field: String },
-    #[error(
-        "{field} `{value}` is not a duration: write one or more <number><s|m|h> groups such as 30s, 5m, 1h or 1h30m"
-    )]
+    #[error("{field} `{value}` is not a duration: {hint}", hint = syntax_hint(value))]
     Syntax { field: String, value: String },
     #[error(
         "{field} `{value}` is too long a duration: write at most 2562047h (the largest duration Kubernetes accepts), such as 1h or 24h"
@@ -18,7 +36,25 @@ pub enum DurationError {
     Overflow { field: String, value: String },
 }
 
-/// Parses `value` (the content of `field`, named in errors) as a sum of `<digits><s|m|h>` groups.
+/// The fix for a refused value; common mistakes get a pointed one.
+fn syntax_hint(value: &str) -> String {
+    let pointed = if value.ends_with("ms") || value.ends_with("us") || value.ends_with("ns") {
+        Some("durations are whole seconds, so no ms, us or ns")
+    } else if value.ends_with('d') || value.ends_with('w') {
+        Some("there is no unit for days or weeks: write hours, such as 24h")
+    } else if !value.is_empty() && value.chars().all(|c| c.is_ascii_digit()) {
+        Some("a bare number has no unit: add one, such as 30s")
+    } else {
+        None
+    };
+    match pointed {
+        Some(pointed) => format!("{pointed}; {SYNTAX_HINT}"),
+        None => SYNTAX_HINT.to_string(),
+    }
+}
+
+/// Parses `value` (the content of `field`, named in errors) as `[<n>h][<n>m][<n>s]`, at least
+/// one part present.
 pub fn parse_duration(field: &str, value: &str) -> Result<Duration, DurationError> {
     let syntax = || DurationError::Syntax {
         field: field.to_string(),
@@ -33,42 +69,53 @@ pub fn parse_duration(field: &str, value: &str) -> Result<Duration, DurationErro
             field: field.to_string(),
         });
     }
+    // Units in the only order allowed; each part found moves past its unit, so a repeated or
+    // out-of-order unit finds no place left and is refused.
+    const UNITS: [(char, u64); 3] = [('h', 3600), ('m', 60), ('s', 1)];
+    let mut next_unit = 0;
     let mut total: u64 = 0;
-    let mut digits: Option<u64> = None;
-    for ch in value.chars() {
-        if let Some(digit) = ch.to_digit(10) {
-            let so_far = digits.unwrap_or(0);
-            digits = Some(
-                so_far
-                    .checked_mul(10)
-                    .and_then(|n| n.checked_add(u64::from(digit)))
-                    .ok_or_else(overflow)?,
-            );
-            continue;
+    let mut rest = value;
+    while !rest.is_empty() {
+        let digits_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(syntax)?;
+        if digits_end == 0 {
+            return Err(syntax());
         }
-        let unit_seconds = match ch {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return Err(syntax()),
-        };
-        let amount = digits.take().ok_or_else(syntax)?;
+        let (digits, after) = rest.split_at(digits_end);
+        let unit = after.chars().next().ok_or_else(syntax)?;
+        let offset = UNITS[next_unit..]
+            .iter()
+            .position(|(u, _)| *u == unit)
+            .ok_or_else(syntax)?;
+        let unit_seconds = UNITS[next_unit + offset].1;
+        next_unit += offset + 1;
+        // Leading zeros are fine (`007m`); only the value's size can overflow.
+        let amount = digits
+            .bytes()
+            .try_fold(0u64, |n, digit| {
+                n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+            })
+            .ok_or_else(overflow)?;
         let seconds = amount.checked_mul(unit_seconds).ok_or_else(overflow)?;
         total = total.checked_add(seconds).ok_or_else(overflow)?;
-    }
-    if digits.is_some() {
-        // Trailing digits without a unit, e.g. `10` or `1h30`.
-        return Err(syntax());
+        rest = &after[unit.len_utf8()..];
     }
     // Go's time.Duration (what CEL uses) tops out near 292 years; refuse what it would refuse.
-    if total > (i64::MAX as u64) / 1_000_000_000 {
+    if total > MAX_SECONDS {
         return Err(overflow());
     }
     Ok(Duration::from_secs(total))
 }
 
-/// Formats whole seconds as the shortest `XhYmZs` form (`10m`, `1h30m`, `45s`, `0s`);
-/// sub-second parts are dropped.
+/// A clap `value_parser` for duration flags: the same grammar, the message without a field name
+/// (clap already names the flag).
+pub fn parse_duration_flag(value: &str) -> Result<Duration, String> {
+    parse_duration("value", value).map_err(|e| e.to_string())
+}
+
+/// Formats whole seconds as the shortest `XhYmZs` form (`10m`, `1h30m`, `45s`, `0s`), which
+/// [`parse_duration`] reads back; sub-second parts are dropped.
 pub fn format_duration(duration: Duration) -> String {
     let total = duration.as_secs();
     if total == 0 {
@@ -100,15 +147,37 @@ mod tests {
         assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse("1h0m5s"), Ok(Duration::from_secs(3605)));
+        assert_eq!(parse("1h5s"), Ok(Duration::from_secs(3605)));
         assert_eq!(parse("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("0s"), Ok(Duration::ZERO));
         assert_eq!(parse("007m"), Ok(Duration::from_secs(420)));
+        assert_eq!(
+            parse("0000000000000000000000001s"),
+            Ok(Duration::from_secs(1))
+        );
     }
 
     #[test]
     fn rejects_malformed_values_naming_the_field() {
         for bad in [
-            "10", "m", "1h30", "1.5h", "-1m", "1 m", "1d", "1M", "1ms", "h1", "1hh", " 1m",
+            "10",
+            "m",
+            "1h30",
+            "1.5h",
+            "-1m",
+            "1 m",
+            "1d",
+            "1M",
+            "1ms",
+            "h1",
+            "1hh",
+            " 1m",
+            "30m1h",
+            "1s1m",
+            "1m1m",
+            "1h1h",
+            "1h30m10s5",
+            "١m",
         ] {
             let err = parse(bad).expect_err(bad);
             assert!(
@@ -116,6 +185,10 @@ mod tests {
                 "{bad}: {err:?}"
             );
             assert!(err.to_string().starts_with("spec.interval `"), "{err}");
+            assert!(
+                err.to_string().contains("such as 90s, 10m or 1h30m"),
+                "{err}"
+            );
         }
         assert_eq!(
             parse(""),
@@ -123,6 +196,14 @@ mod tests {
                 field: "spec.interval".into()
             })
         );
+    }
+
+    #[test]
+    fn common_mistakes_get_a_pointed_hint() {
+        let text = |v: &str| parse(v).expect_err(v).to_string();
+        assert!(text("500ms").contains("whole seconds"), "{}", text("500ms"));
+        assert!(text("1d").contains("such as 24h"), "{}", text("1d"));
+        assert!(text("10").contains("add one"), "{}", text("10"));
     }
 
     #[test]
@@ -156,5 +237,15 @@ mod tests {
             let d = Duration::from_secs(secs);
             assert_eq!(parse(&format_duration(d)), Ok(d));
         }
+    }
+
+    #[test]
+    fn flag_parser_uses_the_same_grammar() {
+        assert_eq!(parse_duration_flag("1h30m"), Ok(Duration::from_secs(5400)));
+        let error = parse_duration_flag("30m1h").expect_err("out of order");
+        assert!(
+            error.starts_with("value `30m1h` is not a duration"),
+            "{error}"
+        );
     }
 }

@@ -15,7 +15,7 @@ pub mod validation;
 
 pub use key::WatchKey;
 pub use nodes::{HostIdSource, NodeHostIdFrom, NodeSelector, NodeSelectorRequirement};
-pub use spec::{CredentialsSecretRef, HostRiskWatch, HostRiskWatchSpec};
+pub use spec::{CredentialsSecretRef, HostRiskWatch, HostRiskWatchSpec, WorkloadIdentity};
 pub use status::{HostRiskSummary, HostRiskWatchStatus, HostStatus, NodeSummary, UnresolvedNode};
 
 /// API group of the resource.

@@ -23,14 +23,18 @@ pub const HOST_ID_MAX_LEN: usize = 64;
 pub const ENDPOINT_MAX_LEN: usize = 2048;
 /// Longest Secret name (DNS-1123 subdomain).
 pub const SECRET_NAME_MAX_LEN: usize = 253;
+/// Longest IAM identity provider id accepted (IAM's own limit is 64 characters).
+pub const IDENTITY_PROVIDER_ID_MAX_LEN: usize = 64;
+/// Longest token audience (an identity provider's client id) accepted.
+pub const AUDIENCE_MAX_LEN: usize = 255;
 /// DNS-1123 subdomain, as Kubernetes validates object names.
 pub const DNS1123_SUBDOMAIN_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// Longest `spec.interval` string; also keeps CEL's `duration()` away from overflow-sized input.
 pub const INTERVAL_MAX_LEN: usize = 16;
-/// `spec.interval` syntax: one or more `<digits><s|m|h>` groups (a subset of Go's duration syntax,
-/// so CEL's `duration()` accepts every value that matches).
-pub const INTERVAL_PATTERN: &str = "^([0-9]+(s|m|h))+$";
+/// `spec.interval` syntax: the operator's one duration grammar (`90s`, `10m`, `1h30m`; see
+/// [`super::duration`]), a subset of Go's, so CEL's `duration()` accepts every value that matches.
+pub const INTERVAL_PATTERN: &str = super::duration::DURATION_PATTERN;
 /// Longest label or annotation key: a DNS-1123 subdomain prefix (253), `/`, a name (63).
 pub const LABEL_KEY_MAX_LEN: usize = 317;
 /// Longest label value.

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::nodes::{NodeHostIdFrom, NodeSelector};
 use super::schema::{
-    self, DNS1123_SUBDOMAIN_PATTERN, ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX,
-    HOST_ID_MAX_LEN, INTERVAL_MAX_LEN, INTERVAL_PATTERN, PROJECT_ID_MAX_LEN, SECRET_NAME_MAX_LEN,
+    self, AUDIENCE_MAX_LEN, DNS1123_SUBDOMAIN_PATTERN, ENDPOINT_MAX_LEN,
+    ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX, HOST_ID_MAX_LEN, IDENTITY_PROVIDER_ID_MAX_LEN,
+    INTERVAL_MAX_LEN, INTERVAL_PATTERN, PROJECT_ID_MAX_LEN, SECRET_NAME_MAX_LEN,
 };
 use super::status::HostRiskWatchStatus;
 
@@ -162,10 +163,20 @@ pub struct HostRiskWatchSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_host_id_from: Option<NodeHostIdFrom>,
 
-    /// The Secret holding the HSS credentials, in the same namespace as this resource.
-    pub credentials_secret_ref: CredentialsSecretRef,
+    /// The Secret holding the HSS credentials, in the same namespace as this resource. Exactly
+    /// one of `credentialsSecretRef` and `workloadIdentity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<CredentialsSecretRef>,
 
-    /// How often to poll HSS, as `<n>s`, `<n>m`, `<n>h` or a sum like `1h30m`; at least `1m`.
+    /// Keyless credentials: the operator mints a short-lived token for this ServiceAccount of
+    /// the resource's own namespace and exchanges it at IAM (an OpenID Connect identity provider
+    /// trusting the cluster's ServiceAccount issuer) for an IAM token. No access key anywhere.
+    /// Exactly one of `credentialsSecretRef` and `workloadIdentity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<WorkloadIdentity>,
+
+    /// How often to poll HSS, Kubernetes-style: `90s`, `10m`, `1h` or `1h30m` (whole numbers, units
+    /// h, m, s largest first, each at most once); at least `1m`.
     /// When absent the operator's `--default-interval` applies (10m unless changed). Resources
     /// sharing credentials are batched and paced together, so the interval achieved can be longer:
     /// see `status.effectiveInterval`.
@@ -180,6 +191,25 @@ pub struct HostRiskWatchSpec {
     /// Stop polling while true; the status keeps the last data and says `Suspended`.
     #[serde(default)]
     pub suspend: bool,
+}
+
+/// A ServiceAccount of the resource's namespace, the IAM identity provider that trusts the
+/// cluster's ServiceAccount tokens, and the audience (the provider's client id) to mint them for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadIdentity {
+    /// Name of the ServiceAccount (a DNS-1123 subdomain); there is deliberately no namespace
+    /// field: a resource may only act as a ServiceAccount of its own namespace.
+    #[schemars(length(min = 1, max = SECRET_NAME_MAX_LEN), regex(pattern = DNS1123_SUBDOMAIN_PATTERN))]
+    pub service_account_name: String,
+    /// Id of the IAM identity provider (sent as `X-Idp-Id`); the operator only uses the ones it
+    /// was started with (`--workload-identity-providers`).
+    #[schemars(length(min = 1, max = IDENTITY_PROVIDER_ID_MAX_LEN))]
+    pub identity_provider_id: String,
+    /// Audience of the minted token: the identity provider's client id. The operator only mints
+    /// tokens for audiences it was started with (`--workload-identity-audiences`).
+    #[schemars(length(min = 1, max = AUDIENCE_MAX_LEN))]
+    pub audience: String,
 }
 
 /// Reference to a Secret in the resource's own namespace. Accepted key sets: `accessKey` +

@@ -9,11 +9,12 @@ use url::Url;
 
 use super::duration::parse_duration;
 use super::schema::{
-    ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX, HOST_ID_MAX_LEN,
-    INTERVAL_MAX_LEN, PROJECT_ID_MAX_LEN, SECRET_NAME_MAX_LEN,
+    AUDIENCE_MAX_LEN, ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX,
+    HOST_ID_MAX_LEN, IDENTITY_PROVIDER_ID_MAX_LEN, INTERVAL_MAX_LEN, PROJECT_ID_MAX_LEN,
+    SECRET_NAME_MAX_LEN,
 };
 use super::selector::{check_node_source, NodeSource};
-use super::spec::HostRiskWatchSpec;
+use super::spec::{HostRiskWatchSpec, WorkloadIdentity};
 pub use super::spec_error::{SpecError, SpecErrorKind};
 use crate::crd::duration::format_duration;
 use crate::hss::endpoint::{hss_endpoint_for_region, is_loopback, is_official_endpoint};
@@ -56,11 +57,20 @@ pub struct ValidatedSpec {
     pub host_ids: Vec<String>,
     /// A node-backed watch's Nodes and where their ids are read (`None`: `host_ids` is the list).
     pub nodes: Option<NodeSource>,
-    /// Name of the Secret in the resource's namespace.
-    pub secret_name: String,
+    /// Where the credentials come from, in the resource's namespace.
+    pub credentials: CredentialsSource,
     /// The interval in force.
     pub interval: Duration,
     pub suspend: bool,
+}
+
+/// Where a watch's credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsSource {
+    /// A Secret of the watch's namespace, by name.
+    Secret(String),
+    /// A ServiceAccount token of the watch's namespace, exchanged at IAM.
+    WorkloadIdentity(WorkloadIdentity),
 }
 
 /// The condition reason for a set of errors: `EndpointNotAllowed` when that is the only problem,
@@ -115,21 +125,23 @@ pub fn validate_spec(
     if spec.node_selector.is_none() {
         check_host_ids(&mut errors, &spec.host_ids);
     }
-    check_secret_name(&mut errors, &spec.credentials_secret_ref.name);
+    let credentials = resolve_credentials(&mut errors, spec);
     let endpoint = resolve_endpoint(&mut errors, spec, policy);
     let interval = resolve_interval(&mut errors, spec.interval.as_deref(), policy);
-    match (endpoint, interval) {
-        (Some(endpoint), Some(interval)) if errors.is_empty() => Ok(ValidatedSpec {
-            endpoint,
-            region: spec.region.clone(),
-            project_id: spec.project_id.clone(),
-            enterprise_project_id: spec.enterprise_project_id.clone(),
-            host_ids: spec.host_ids.clone(),
-            nodes,
-            secret_name: spec.credentials_secret_ref.name.clone(),
-            interval,
-            suspend: spec.suspend,
-        }),
+    match (endpoint, interval, credentials) {
+        (Some(endpoint), Some(interval), Some(credentials)) if errors.is_empty() => {
+            Ok(ValidatedSpec {
+                endpoint,
+                region: spec.region.clone(),
+                project_id: spec.project_id.clone(),
+                enterprise_project_id: spec.enterprise_project_id.clone(),
+                host_ids: spec.host_ids.clone(),
+                nodes,
+                credentials,
+                interval,
+                suspend: spec.suspend,
+            })
+        }
         _ => Err(errors),
     }
 }
@@ -148,6 +160,13 @@ fn check_length(errors: &mut Vec<SpecError>, field: &'static str, value: &str, m
             format!("is {len} characters long; at most {max} are allowed: shorten it"),
         ));
     }
+}
+
+/// Whether `id` is a host id `spec.hostIds` admits: 1 to [`HOST_ID_MAX_LEN`] characters (the
+/// schema's `minLength`/`maxLength`, which count characters). `hostrisk-operator query` holds its
+/// ids to the same rule.
+pub fn is_valid_host_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= HOST_ID_MAX_LEN
 }
 
 fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &[String]) {
@@ -187,7 +206,7 @@ fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &[String]) {
     let bad: Vec<_> = host_ids
         .iter()
         .enumerate()
-        .filter(|(_, id)| id.is_empty() || id.chars().count() > HOST_ID_MAX_LEN)
+        .filter(|(_, id)| !is_valid_host_id(id))
         .map(|(i, _)| i.to_string())
         .collect();
     if !bad.is_empty() {
@@ -212,14 +231,58 @@ fn is_dns1123_label(label: &str) -> bool {
     }
 }
 
-fn check_secret_name(errors: &mut Vec<SpecError>, name: &str) {
-    const FIELD: &str = "spec.credentialsSecretRef.name";
+fn resolve_credentials(
+    errors: &mut Vec<SpecError>,
+    spec: &HostRiskWatchSpec,
+) -> Option<CredentialsSource> {
+    match (&spec.credentials_secret_ref, &spec.workload_identity) {
+        (Some(secret), None) => {
+            check_object_name(
+                errors,
+                "spec.credentialsSecretRef.name",
+                "a Secret",
+                &secret.name,
+            );
+            Some(CredentialsSource::Secret(secret.name.clone()))
+        }
+        (None, Some(identity)) => {
+            check_object_name(
+                errors,
+                "spec.workloadIdentity.serviceAccountName",
+                "a ServiceAccount",
+                &identity.service_account_name,
+            );
+            check_length(
+                errors,
+                "spec.workloadIdentity.identityProviderId",
+                &identity.identity_provider_id,
+                IDENTITY_PROVIDER_ID_MAX_LEN,
+            );
+            check_length(
+                errors,
+                "spec.workloadIdentity.audience",
+                &identity.audience,
+                AUDIENCE_MAX_LEN,
+            );
+            Some(CredentialsSource::WorkloadIdentity(identity.clone()))
+        }
+        _ => {
+            errors.push(SpecError::invalid(
+                "spec",
+                super::cel::ONE_CREDENTIALS_SOURCE_MESSAGE,
+            ));
+            None
+        }
+    }
+}
+
+fn check_object_name(errors: &mut Vec<SpecError>, field: &'static str, what: &str, name: &str) {
     if name.is_empty() || name.len() > SECRET_NAME_MAX_LEN || !name.split('.').all(is_dns1123_label)
     {
         errors.push(SpecError::invalid(
-            FIELD,
+            field,
             format!(
-                "`{name}` is not a Secret name: use 1 to {SECRET_NAME_MAX_LEN} lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+                "`{name}` is not {what} name: use 1 to {SECRET_NAME_MAX_LEN} lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
             ),
         ));
     }

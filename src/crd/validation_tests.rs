@@ -10,9 +10,10 @@ fn spec() -> HostRiskWatchSpec {
         host_ids: vec!["h1".into(), "h2".into()],
         node_selector: None,
         node_host_id_from: None,
-        credentials_secret_ref: CredentialsSecretRef {
+        credentials_secret_ref: Some(CredentialsSecretRef {
             name: "hss-credentials".into(),
-        },
+        }),
+        workload_identity: None,
         interval: None,
         suspend: false,
     }
@@ -46,7 +47,10 @@ fn valid_region_spec_resolves_endpoint_and_default_interval() {
     );
     assert_eq!(ok.interval, Duration::from_secs(600));
     assert_eq!(ok.host_ids, vec!["h1", "h2"]);
-    assert_eq!(ok.secret_name, "hss-credentials");
+    assert_eq!(
+        ok.credentials,
+        crate::crd::validation::CredentialsSource::Secret("hss-credentials".into())
+    );
 }
 
 #[test]
@@ -152,7 +156,7 @@ fn string_bounds_count_characters() {
 fn secret_name_must_be_dns_subdomain() {
     for good in ["a", "hss-credentials", "a.b-c.d1"] {
         let mut s = spec();
-        s.credentials_secret_ref.name = good.into();
+        s.credentials_secret_ref.as_mut().expect("a Secret").name = good.into();
         assert!(
             validate_spec(&s, &ValidationPolicy::default()).is_ok(),
             "{good}"
@@ -169,7 +173,7 @@ fn secret_name_must_be_dns_subdomain() {
         &"a".repeat(254),
     ] {
         let mut s = spec();
-        s.credentials_secret_ref.name = bad.to_string();
+        s.credentials_secret_ref.as_mut().expect("a Secret").name = bad.to_string();
         let errs = errors_of(&s, &ValidationPolicy::default());
         assert_eq!(errs[0].field, "spec.credentialsSecretRef.name", "{bad}");
     }
@@ -251,7 +255,8 @@ fn every_problem_is_reported_at_once() {
         host_ids: vec![],
         node_selector: None,
         node_host_id_from: None,
-        credentials_secret_ref: CredentialsSecretRef { name: "Bad".into() },
+        credentials_secret_ref: Some(CredentialsSecretRef { name: "Bad".into() }),
+        workload_identity: None,
         interval: Some("5s".into()),
         suspend: false,
     };

@@ -2,7 +2,7 @@
 //! identity): registrations, the per-host cache and the planning of the next call. Pure: the
 //! caller passes the time, so every rule here is tested without I/O.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,35 +11,9 @@ use tokio::time::Instant;
 use super::types::{GroupKey, GroupStats, PollerOptions, WatchKey, WatchRegistration};
 use crate::hss::chunk::dedup_ids;
 use crate::hss::{Credentials, Scope};
-use crate::status::compact::CompactRisk;
 
-/// A host id, shared by the host table and every watch that lists it (at 1,000 watches × 100
-/// hosts, one allocation per id instead of one per use).
-pub(crate) type HostId = Arc<str>;
-
-/// A watch key shared by the watch table and the host table's back references.
-pub(crate) type SharedKey = Arc<WatchKey>;
-
-/// The latest answer for one host id.
-#[derive(Debug, Clone)]
-pub(crate) struct HostEntry {
-    /// `None`: the service did not return this id (not found).
-    pub answer: Option<CompactRisk>,
-    /// Start of the call that answered (a call's data is as old as its start).
-    pub fetched_at: Instant,
-    pub fetched_wall: jiff::Timestamp,
-    /// Shared by every host of one call.
-    pub request_id: Option<Arc<str>>,
-}
-
-/// One host id of the group: who wants it and what the service last said.
-#[derive(Debug, Default)]
-pub(crate) struct HostSlot {
-    /// The watches listing the id: mostly one, so a vector, not a set.
-    pub watchers: Vec<SharedKey>,
-    /// Boxed so the table's spare capacity costs a pointer per slot, not a whole answer.
-    pub latest: Option<Box<HostEntry>>,
-}
+use super::hosts::HostTable;
+pub(crate) use super::hosts::{HostId, SharedKey};
 
 #[derive(Debug, Clone)]
 pub(crate) struct WatchState {
@@ -117,10 +91,13 @@ pub(crate) struct GroupState {
     pub watches: BTreeMap<SharedKey, WatchState>,
     /// Every id some watch lists: its watchers and latest answer. An id leaves with its last
     /// watcher.
-    pub hosts: HashMap<HostId, HostSlot>,
+    pub hosts: HostTable,
     /// Consecutive failed calls, and no call before `not_before` while backing off.
     pub failures: u32,
     pub not_before: Option<Instant>,
+    /// When a watch was last added or changed (a wave of registrations is still arriving
+    /// while this keeps moving).
+    pub last_registration: Option<Instant>,
     pub stats: GroupStats,
     pub sweep_start_calls: u64,
     pub swept: HashSet<WatchKey>,
@@ -134,9 +111,10 @@ impl GroupState {
             credentials: reg.credentials.clone(),
             options,
             watches: BTreeMap::new(),
-            hosts: HashMap::new(),
+            hosts: HostTable::default(),
             failures: 0,
             not_before: None,
+            last_registration: None,
             stats: GroupStats::default(),
             sweep_start_calls: 0,
             swept: HashSet::new(),
@@ -178,21 +156,8 @@ impl GroupState {
             .unwrap_or_default();
         self.remove(&reg.key);
         let key: SharedKey = Arc::new(reg.key);
-        let ids: Vec<HostId> = ids
-            .into_iter()
-            .map(|id| {
-                let (shared, slot) = match self.hosts.get_key_value(id.as_str()) {
-                    Some((shared, _)) => (shared.clone(), None),
-                    None => (HostId::from(id), Some(HostSlot::default())),
-                };
-                let slot = match slot {
-                    Some(new) => self.hosts.entry(shared.clone()).or_insert(new),
-                    None => self.hosts.entry(shared.clone()).or_default(),
-                };
-                slot.watchers.push(key.clone());
-                shared
-            })
-            .collect();
+        let ids: Vec<HostId> = ids.iter().map(|id| self.hosts.watch(id, &key)).collect();
+        self.last_registration = Some(now);
         self.watches.insert(
             key,
             WatchState {
@@ -218,12 +183,7 @@ impl GroupState {
             return false;
         };
         for id in &watch.ids {
-            if let Some(slot) = self.hosts.get_mut(id) {
-                slot.watchers.retain(|w| !Arc::ptr_eq(w, &shared));
-                if slot.watchers.is_empty() {
-                    self.hosts.remove(id);
-                }
-            }
+            self.hosts.unwatch(id, &shared);
         }
         self.swept.remove(key);
         self.refresh_gauges();
@@ -239,12 +199,7 @@ impl GroupState {
 
     /// Whether `id` has an answer that counts for a refresh that counts answers from `since`.
     pub fn fresh(&self, id: &str, since: Instant) -> bool {
-        self.latest(id).is_some_and(|e| e.fetched_at >= since)
-    }
-
-    /// The latest answer for `id`, if any.
-    pub fn latest(&self, id: &str) -> Option<&HostEntry> {
-        self.hosts.get(id)?.latest.as_deref()
+        self.hosts.fresh(id, since)
     }
 
     /// Ids of `watch` still without an answer for its refresh in progress.
@@ -313,6 +268,12 @@ impl GroupState {
             }
         }
         true
+    }
+
+    /// After a gathering pause that began at `since`: worth waiting on while the call would
+    /// still not be full and registrations kept arriving during the pause (a creation wave).
+    pub fn keep_gathering(&self, now: Instant, since: Instant) -> bool {
+        self.last_registration.is_some_and(|at| at > since) && self.wants_gathering(now)
     }
 
     /// The ids of the next call at `now`: the deduplicated ids of due watches, most urgent

@@ -293,8 +293,8 @@ fn removal_forgets_ids_nobody_else_wants() {
     call(&mut g, t0);
     assert!(g.remove(&key("b")));
     assert_eq!(g.stats.unique_ids, 2);
-    assert!(g.latest("s").is_some());
-    assert!(!g.hosts.contains_key("b1"));
+    assert!(g.hosts.latest("s").is_some());
+    assert!(g.hosts.latest("b1").is_none());
     assert!(g.remove(&key("a")));
     assert!(g.hosts.is_empty());
     assert_eq!(g.wake(t0), Wake::Exit);

@@ -72,6 +72,7 @@
 mod group;
 #[cfg(test)]
 mod group_tests;
+mod hosts;
 mod outcome;
 mod subscribe;
 mod supervise;

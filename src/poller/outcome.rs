@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::group::{GroupState, HostEntry};
+use super::group::GroupState;
 use super::types::{WatchKey, WatchUpdate};
 use crate::hss::retry::{Backoff, MAX_RETRY_AFTER};
 use crate::hss::HostsRiskResult;
-use crate::status::compact::CompactRisk;
 use crate::status::PollFailure;
-use std::sync::Arc;
 
 /// Weight of the newest effective interval in the smoothed one.
 const SMOOTHING: f64 = 0.3;
@@ -26,11 +24,7 @@ impl GroupState {
 
     /// Watches wanting any of `ids`.
     fn watchers_of(&self, ids: &[String]) -> BTreeSet<WatchKey> {
-        ids.iter()
-            .filter_map(|id| self.hosts.get(id.as_str()))
-            .flat_map(|slot| slot.watchers.iter())
-            .map(|key| WatchKey::clone(key))
-            .collect()
+        self.hosts.watchers_of(ids)
     }
 
     /// Stores the answer of a call started at `started` for `ids` and returns the updates of
@@ -45,23 +39,7 @@ impl GroupState {
     ) -> Vec<WatchUpdate> {
         self.failures = 0;
         self.not_before = None;
-        let request_id: Option<Arc<str>> = answer.request_ids.last().map(|r| Arc::from(r.as_str()));
-        for id in ids {
-            // An id missing here lost its last watch while the call ran.
-            let Some(slot) = self.hosts.get_mut(id.as_str()) else {
-                continue;
-            };
-            let entry = HostEntry {
-                answer: answer.hosts.get(id).map(CompactRisk::new),
-                fetched_at: started,
-                fetched_wall: started_wall,
-                request_id: request_id.clone(),
-            };
-            match slot.latest.as_mut() {
-                Some(latest) => **latest = entry,
-                None => slot.latest = Some(Box::new(entry)),
-            }
-        }
+        self.hosts.record(ids, &answer, started, started_wall);
         let share = self.options.early_tolerance;
         let ready: Vec<WatchKey> = self
             .watchers_of(ids)
@@ -138,10 +116,15 @@ impl GroupState {
         self.stats.failed_calls += 1;
         self.failures = self.failures.saturating_add(1);
         // A throttling service's Retry-After wins over our own (shorter) backoff: calling
-        // sooner would be refused again and spend the scope's quota.
-        let delay = self
-            .backoff_delay()
-            .max(failure.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
+        // sooner would be refused again and spend the scope's quota. Refused credentials are
+        // not tried again before the group's interval (repeated signature failures can lock a
+        // key; a refused token exchange will be refused again), unless they are replaced.
+        let delay = if failure.auth_failure {
+            self.smallest_interval()
+        } else {
+            self.backoff_delay()
+        }
+        .max(failure.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER));
         self.not_before = Some(now.checked_add(delay).unwrap_or(now + MAX_RETRY_AFTER));
         tracing::warn!(
             group = %self.key,
@@ -185,18 +168,21 @@ impl GroupState {
     /// full-jitter backoff, capped at the group's smallest interval (a failing group never
     /// waits longer than a healthy watch would).
     pub fn backoff_delay(&self) -> Duration {
-        let smallest = self
-            .watches
-            .values()
-            .map(|w| w.interval)
-            .min()
-            .unwrap_or(self.options.backoff_base);
         Backoff {
             base: self.options.backoff_base,
-            max: smallest,
+            max: self.smallest_interval(),
             floor: self.options.backoff_floor,
         }
         .delay(self.failures, None)
+    }
+
+    /// The smallest interval of the group's watches.
+    fn smallest_interval(&self) -> Duration {
+        self.watches
+            .values()
+            .map(|w| w.interval)
+            .min()
+            .unwrap_or(self.options.backoff_base)
     }
 
     /// The data of a successful update, from the cache as it is now (as new as, or newer
@@ -224,23 +210,23 @@ impl GroupState {
         let mut oldest: Option<jiff::Timestamp> = None;
         let mut seen_requests = HashSet::new();
         for id in &watch.ids {
-            let Some(entry) = self.latest(id) else {
+            let Some((answer, call)) = self.hosts.latest(id) else {
                 continue;
             };
-            match &entry.answer {
+            match answer.found(id) {
                 Some(host) => {
-                    result.hosts.insert(id.to_string(), host.risk(id));
+                    result.hosts.insert(id.to_string(), host);
                 }
                 None => {
                     result.not_found.insert(id.to_string());
                 }
             }
-            if let Some(rid) = &entry.request_id {
-                if seen_requests.insert(rid.clone()) {
+            if let Some(rid) = &call.request_id {
+                if seen_requests.insert(rid.as_ref()) {
                     result.request_ids.push(rid.to_string());
                 }
             }
-            oldest = Some(oldest.map_or(entry.fetched_wall, |o| o.min(entry.fetched_wall)));
+            oldest = Some(oldest.map_or(call.started_wall, |o| o.min(call.started_wall)));
         }
         Some((result, oldest))
     }

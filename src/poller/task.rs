@@ -49,24 +49,41 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
             }
             Wake::Ready => {}
         }
+        // Held while the owner registers the watches it knows: plan once they are all in. A
+        // hold is a gathering of its own: no need to wait for more company after it.
+        let mut held = shared.held.subscribe();
+        let was_held = *held.borrow_and_update();
+        tokio::select! {
+            _ = held.wait_for(|held| !*held) => {}
+            _ = cancel.cancelled() => return,
+        }
         let gather = shared.options.gather;
-        let gathering = !gather.is_zero()
+        let gathering = !was_held
+            && !gather.is_zero()
             && shared
                 .lock()
                 .groups
                 .get(&key)
                 .is_some_and(|g| g.state.wants_gathering(now));
-        if gathering {
+        // While registrations keep arriving (a creation wave) and the call would not be full,
+        // keep waiting for them, up to GATHER_ROUNDS pauses: the wave's calls go out full and
+        // only its tail is partial. A lone new watch waits one pause.
+        let mut rounds = 0;
+        while gathering && rounds < GATHER_ROUNDS {
+            let paused_at = Instant::now();
             tokio::select! {
                 _ = tokio::time::sleep(gather) => {}
                 _ = cancel.cancelled() => return,
             }
-        }
-        // Held while the owner registers the watches it knows: plan once they are all in.
-        let mut held = shared.held.subscribe();
-        tokio::select! {
-            _ = held.wait_for(|held| !*held) => {}
-            _ = cancel.cancelled() => return,
+            rounds += 1;
+            let still = shared
+                .lock()
+                .groups
+                .get(&key)
+                .is_some_and(|g| g.state.keep_gathering(Instant::now(), paused_at));
+            if !still {
+                break;
+            }
         }
         let Some(identity) = shared
             .lock()
@@ -144,6 +161,9 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
         state.publish(updates);
     }
 }
+
+/// Longest a creation wave may hold a group's partial call back, in gathering pauses.
+const GATHER_ROUNDS: u32 = 5;
 
 /// Effective interval and its excess over target, for each completed refresh.
 fn record_schedule(shared: &Shared, updates: &[WatchUpdate]) {

@@ -1,7 +1,7 @@
 //! How answers are kept in memory (the poller's host table, the statuses the controller
-//! remembers): known enum values as one-byte codes, counts
-//! without `Option` padding, unknown values boxed aside. 48 bytes instead of the 208 of a
-//! [`HostRisk`]; at 90,000 unique hosts that is ~14 MiB less for the same information.
+//! remembers): known enum values as one-byte codes, counts as 32-bit numbers without `Option`
+//! padding, and what does not fit (unknown values, counts beyond `u32`) boxed aside. 32 bytes
+//! instead of the 208 of a [`HostRisk`], and the answer "not found" needs no `Option` around it.
 
 use crate::hss::model::{
     AgentStatus, DetectResult, HostRisk, HssEdition, InstallResultCode, OpenEnum, ProtectStatus,
@@ -12,21 +12,57 @@ const ABSENT: u8 = 0;
 /// Code of a value this build does not know: the text is in `unknown`.
 const UNKNOWN: u8 = u8::MAX;
 
-/// A [`HostRisk`] without its `host_id`: the table key holds the id (the client keys an answer
-/// by the `host_id` it carries, so the two are the same).
+/// Bit of `present` set on the answer "HSS did not return this id".
+const NOT_FOUND: u8 = 1 << 7;
+
+/// What does not fit the compact form: the texts of unknown values and counts beyond `u32`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Overflow {
+    unknown: [Option<Box<str>>; 5],
+    counts: Option<[u64; 4]>,
+}
+
+/// A [`HostRisk`] without its `host_id` (the table key holds the id: the client keys an answer by
+/// the `host_id` it carries, so the two are the same), or the answer that HSS did not return it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactRisk {
     /// agent status, install result, edition, protection, detection: [`ABSENT`], 1 + the index
     /// in the enum's `KNOWN`, or [`UNKNOWN`].
     codes: [u8; 5],
-    /// Bit i set: `counts[i]` is present (asset, vulnerability, baseline, intrusion).
+    /// Bit i < 4 set: `counts[i]` is present (asset, vulnerability, baseline, intrusion);
+    /// [`NOT_FOUND`]: the host was not returned.
     present: u8,
-    counts: [u64; 4],
-    /// The texts of unknown values, by field; `None` when every value is known (the rule).
-    unknown: Option<Box<[Option<Box<str>>; 5]>>,
+    counts: [u32; 4],
+    /// `None` when every value is known and every count fits (the rule).
+    overflow: Option<Box<Overflow>>,
 }
 
 impl CompactRisk {
+    /// The answer that HSS did not return the host.
+    pub fn not_found() -> Self {
+        Self {
+            codes: [ABSENT; 5],
+            present: NOT_FOUND,
+            counts: [0; 4],
+            overflow: None,
+        }
+    }
+
+    /// False for [`CompactRisk::not_found`].
+    pub fn is_found(&self) -> bool {
+        self.present & NOT_FOUND == 0
+    }
+
+    /// The compact answer for `risk` if HSS returned the host, else [`CompactRisk::not_found`].
+    pub fn of(risk: Option<&HostRisk>) -> Self {
+        risk.map_or_else(Self::not_found, Self::new)
+    }
+
+    /// The answer again: `None` when the host was not found.
+    pub fn found(&self, host_id: &str) -> Option<HostRisk> {
+        self.is_found().then(|| self.risk(host_id))
+    }
+
     pub fn new(risk: &HostRisk) -> Self {
         let mut unknown: [Option<Box<str>>; 5] = Default::default();
         let codes = [
@@ -43,27 +79,39 @@ impl CompactRisk {
             risk.intrusion,
         ];
         let mut present = 0u8;
-        let mut counts = [0u64; 4];
+        let mut counts = [0u32; 4];
+        let mut wide = [0u64; 4];
+        let mut too_big = false;
         for (i, value) in values.into_iter().enumerate() {
             if let Some(v) = value {
                 present |= 1 << i;
-                counts[i] = v;
+                wide[i] = v;
+                match u32::try_from(v) {
+                    Ok(narrow) => counts[i] = narrow,
+                    Err(_) => too_big = true,
+                }
             }
         }
+        let overflow = (too_big || unknown.iter().any(Option::is_some)).then(|| {
+            Box::new(Overflow {
+                unknown,
+                counts: too_big.then_some(wide),
+            })
+        });
         Self {
             codes,
             present,
             counts,
-            unknown: unknown
-                .iter()
-                .any(Option::is_some)
-                .then(|| Box::new(unknown)),
+            overflow,
         }
     }
 
     /// The answer for `host_id` again, as the service sent it.
     pub fn risk(&self, host_id: &str) -> HostRisk {
-        let count = |i: usize| (self.present & (1 << i) != 0).then_some(self.counts[i]);
+        let wide = self.overflow.as_ref().and_then(|o| o.counts);
+        let count = |i: usize| {
+            (self.present & (1 << i) != 0).then(|| wide.map_or(u64::from(self.counts[i]), |w| w[i]))
+        };
         HostRisk {
             host_id: Some(host_id.to_string()),
             agent_status: self.decode::<AgentStatus>(0),
@@ -82,7 +130,7 @@ impl CompactRisk {
         match self.codes[field] {
             ABSENT => None,
             UNKNOWN => {
-                let text = self.unknown.as_ref()?[field].as_deref()?;
+                let text = self.overflow.as_ref()?.unknown[field].as_deref()?;
                 Some(T::from_wire(text))
             }
             code => T::KNOWN
@@ -145,11 +193,22 @@ mod tests {
     }
 
     #[test]
-    fn known_values_round_trip_without_boxing_anything() {
+    fn known_values_round_trip_and_only_what_does_not_fit_is_boxed() {
         for risk in every_known_value() {
             let compact = CompactRisk::new(&risk);
-            assert!(compact.unknown.is_none());
             assert_eq!(compact.risk("h-1"), risk);
+            // Every value is known: only the count beyond u32 goes aside.
+            assert!(compact
+                .overflow
+                .as_ref()
+                .is_some_and(|o| o.counts.is_some() && o.unknown.iter().all(Option::is_none)));
+            let small = HostRisk {
+                vulnerability: Some(u64::from(u32::MAX)),
+                ..risk
+            };
+            let compact = CompactRisk::new(&small);
+            assert!(compact.overflow.is_none(), "{compact:?}");
+            assert_eq!(compact.risk("h-1"), small);
         }
     }
 
@@ -163,7 +222,7 @@ mod tests {
             ..HostRisk::default()
         };
         let compact = CompactRisk::new(&risk);
-        assert!(compact.unknown.is_some());
+        assert!(compact.overflow.is_some());
         assert_eq!(compact.risk("h-1"), risk);
         let bare = HostRisk {
             host_id: Some("h-2".into()),
@@ -185,7 +244,17 @@ mod tests {
     }
 
     #[test]
-    fn it_is_small() {
-        assert!(std::mem::size_of::<CompactRisk>() <= 48);
+    fn it_is_small_and_not_found_is_an_answer_too() {
+        assert!(std::mem::size_of::<CompactRisk>() <= 32);
+        let gone = CompactRisk::not_found();
+        assert!(!gone.is_found());
+        assert_eq!(gone.found("h-1"), None);
+        let risk = HostRisk {
+            host_id: Some("h-1".into()),
+            asset: Some(3),
+            ..HostRisk::default()
+        };
+        assert_eq!(CompactRisk::of(Some(&risk)).found("h-1"), Some(risk));
+        assert!(CompactRisk::new(&HostRisk::default()).is_found());
     }
 }

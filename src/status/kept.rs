@@ -1,8 +1,10 @@
 //! The status the controller remembers for each watch, kept compact: at 1,000 watches × 100
 //! hosts the operator holds 100,000 host entries, and a [`HostStatus`] with its strings and
-//! `Option` padding costs about three times what the same information does as one-byte codes
-//! ([`CompactRisk`]). The full status is rebuilt only for the moment a reconcile computes from
-//! it, and rebuilds exactly (the round trip is tested below).
+//! `Option` padding costs several times what the same information does as one-byte codes
+//! ([`CompactRisk`]), the change time as seconds, and the watch's ids in one string. The full
+//! status is rebuilt only for the moment a reconcile computes from it, and rebuilds exactly (the
+//! round trip is tested below; Kubernetes keeps times to the second, and so does this). The
+//! Node names of a node-backed watch's hosts sit in a table of their own, empty for a list.
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -14,15 +16,16 @@ use crate::hss::model::{
     AgentStatus, DetectResult, HostRisk, HssEdition, InstallResultCode, OpenEnum, ProtectStatus,
 };
 
-/// One host entry of a kept status.
+/// `KeptHost::last_change` of an entry without `lastChangeTime`.
+const NEVER: i64 = i64::MIN;
+
+/// One host entry of a kept status (its id is in `KeptStatus::ids`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct KeptHost {
-    id: Box<str>,
-    /// The Node of a node-backed watch's host.
-    node: Option<Box<str>>,
-    /// `None`: HSS did not return the id (`found: false`).
-    risk: Option<CompactRisk>,
-    last_change: Option<Timestamp>,
+    /// [`CompactRisk::not_found`]: HSS did not return the id (`found: false`).
+    risk: CompactRisk,
+    /// Unix seconds of `lastChangeTime`, or [`NEVER`].
+    last_change: i64,
 }
 
 /// A [`HostRiskWatchStatus`] as the controller keeps it between reconciles.
@@ -30,7 +33,13 @@ struct KeptHost {
 pub struct KeptStatus {
     /// Everything but the host list (conditions, summary, times, request ids).
     head: HostRiskWatchStatus,
+    /// Every host id, one after the other; host `i` ends at `ends[i]`.
+    ids: Box<str>,
+    ends: Box<[u32]>,
     hosts: Box<[KeptHost]>,
+    /// `nodeName` of host `i` (node-backed watches); empty when no host has one, so a watch of
+    /// listed ids pays nothing per host for it.
+    nodes: Box<[Option<Box<str>>]>,
 }
 
 impl KeptStatus {
@@ -39,17 +48,50 @@ impl KeptStatus {
             hosts: Vec::new(),
             ..status.clone()
         };
-        let hosts = status
-            .hosts
-            .iter()
-            .map(|host| KeptHost {
-                id: host.host_id.as_str().into(),
-                node: host.node_name.as_deref().map(Into::into),
-                risk: host.found.then(|| CompactRisk::new(&risk_of(host))),
-                last_change: host.last_change_time.as_ref().map(|time| time.0),
-            })
-            .collect();
-        Self { head, hosts }
+        let mut ids = String::with_capacity(status.hosts.iter().map(|h| h.host_id.len()).sum());
+        let mut ends = Vec::with_capacity(status.hosts.len());
+        let mut hosts = Vec::with_capacity(status.hosts.len());
+        for host in &status.hosts {
+            ids.push_str(&host.host_id);
+            ends.push(u32::try_from(ids.len()).unwrap_or(u32::MAX));
+            hosts.push(KeptHost {
+                risk: match host.found {
+                    true => CompactRisk::new(&risk_of(host)),
+                    false => CompactRisk::not_found(),
+                },
+                last_change: host
+                    .last_change_time
+                    .as_ref()
+                    .map_or(NEVER, |time| time.0.as_second()),
+            });
+        }
+        let nodes = if status.hosts.iter().any(|h| h.node_name.is_some()) {
+            status
+                .hosts
+                .iter()
+                .map(|h| h.node_name.as_deref().map(Into::into))
+                .collect()
+        } else {
+            Box::default()
+        };
+        Self {
+            head,
+            ids: ids.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+            hosts: hosts.into_boxed_slice(),
+            nodes,
+        }
+    }
+
+    /// The id of host `i`.
+    fn id(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1] as usize,
+        };
+        self.ids
+            .get(start..self.ends[i] as usize)
+            .unwrap_or_default()
     }
 
     /// The full status again.
@@ -57,13 +99,22 @@ impl KeptStatus {
         let hosts = self
             .hosts
             .iter()
-            .map(|host| {
-                let mut entry = match &host.risk {
-                    Some(risk) => from_risk(&host.id, &risk.risk(&host.id)),
-                    None => not_found(&host.id),
+            .enumerate()
+            .map(|(i, host)| {
+                let id = self.id(i);
+                let mut entry = match host.risk.found(id) {
+                    Some(risk) => from_risk(id, &risk),
+                    None => not_found(id),
                 };
-                entry.node_name = host.node.as_deref().map(str::to_string);
-                entry.last_change_time = host.last_change.map(Time);
+                entry.node_name = self
+                    .nodes
+                    .get(i)
+                    .and_then(|node| node.as_deref())
+                    .map(str::to_string);
+                entry.last_change_time = (host.last_change != NEVER)
+                    .then(|| Timestamp::from_second(host.last_change).ok())
+                    .flatten()
+                    .map(Time);
                 entry
             })
             .collect();
@@ -170,10 +221,17 @@ mod tests {
         let original = status();
         let kept = KeptStatus::new(&original);
         assert_eq!(kept.to_status(), original);
-        // Every field is set somewhere, so a field the compact form forgot would fail above.
+        assert_eq!(kept.observed_generation(), Some(3));
+        // Node names on some hosts and not others (a host kept from before its Node was
+        // known), so a compact form that forgot or shifted them fails above.
         assert!(original.hosts.iter().any(|h| h.node_name.is_some()));
         assert!(original.hosts.iter().any(|h| h.node_name.is_none()));
-        assert_eq!(kept.observed_generation(), Some(3));
+        // A list watch's hosts have no Node: no table for them.
+        let mut listed = original.clone();
+        listed.hosts.iter_mut().for_each(|h| h.node_name = None);
+        let kept = KeptStatus::new(&listed);
+        assert!(kept.nodes.is_empty());
+        assert_eq!(kept.to_status(), listed);
         let empty = HostRiskWatchStatus::default();
         assert_eq!(KeptStatus::new(&empty).to_status(), empty);
     }
@@ -181,7 +239,7 @@ mod tests {
     #[test]
     fn a_kept_host_is_much_smaller_than_a_status_entry() {
         assert!(
-            std::mem::size_of::<KeptHost>() * 2 < std::mem::size_of::<HostStatus>(),
+            std::mem::size_of::<KeptHost>() * 5 < std::mem::size_of::<HostStatus>(),
             "{} vs {}",
             std::mem::size_of::<KeptHost>(),
             std::mem::size_of::<HostStatus>()

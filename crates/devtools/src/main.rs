@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use hostrisk_devtools::cli;
-use hostrisk_operator::telemetry;
 
 #[derive(Debug, Parser)]
 #[command(name = "hostrisk-dev", version, about)]
@@ -33,19 +32,6 @@ async fn main() -> ExitCode {
         Command::Demo(args) => ExitCode::from(cli::demo::run(args).await),
         Command::Bench(args) => ExitCode::from(cli::bench::run(args).await),
         Command::Query(args) => ExitCode::from(cli::query::run(args).await),
-        Command::Simulate(args) => {
-            let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
-            if let Err(error) = telemetry::init_logging(&level, telemetry::LogFormat::Text) {
-                eprintln!("error: {error}");
-                return ExitCode::from(cli::exit::USAGE);
-            }
-            match cli::simulate::run(args).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::Simulate(args) => ExitCode::from(cli::simulate::run(args).await),
     }
 }

@@ -2,6 +2,7 @@
 //! API server and the real controller, with the table and Events read back over HTTP.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,20 +33,108 @@ impl Captured {
     }
 }
 
+/// The kubectl of the test tools (`.ci/setup-tools.sh` installs it into `.venv`).
+fn kubectl() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/kubectl");
+    assert!(
+        path.exists(),
+        "{} is missing: run .ci/setup-tools.sh, which installs kubectl into .venv",
+        path.display()
+    );
+    path
+}
+
+/// The first printed line that starts (after spaces) with `prefix`, without it.
+fn printed_after(captured: &Captured, prefix: &str) -> Option<String> {
+    captured.text().lines().find_map(|line| {
+        line.trim_start()
+            .strip_prefix(prefix)
+            .map(|rest| rest.trim().to_string())
+    })
+}
+
+/// What the demo offers to look at from outside, tried while it runs: `/readyz` and
+/// `/metrics` of the controller, and the printed kubectl command with the real kubectl.
+async fn look_from_outside(captured: Captured) -> (u16, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (endpoints, kubeconfig) = loop {
+        let endpoints = printed_after(&captured, "operator endpoints");
+        let kubeconfig = printed_after(&captured, "KUBECONFIG=");
+        if let (Some(e), Some(k)) = (endpoints, kubeconfig) {
+            break (e, k);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no endpoints or kubectl line:\n{}",
+            captured.text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // `http://127.0.0.1:PORT/metrics, /livez, /readyz`
+    let metrics_url = endpoints.split(',').next().expect("a URL").to_string();
+    let base = metrics_url.trim_end_matches("/metrics").to_string();
+    let http = reqwest::Client::new();
+    let mut ready = 0;
+    while Instant::now() < deadline {
+        ready = http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        if ready == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = http
+        .get(&metrics_url)
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    // `/path/kubeconfig kubectl get hrw -A`
+    let (path, command) = kubeconfig.split_once(' ').expect("path and command");
+    let args: Vec<&str> = command
+        .strip_prefix("kubectl ")
+        .expect("a kubectl command")
+        .split_whitespace()
+        .collect();
+    let output = tokio::process::Command::new(kubectl())
+        .args(&args)
+        .env("KUBECONFIG", path)
+        .output()
+        .await
+        .expect("kubectl runs");
+    let kubectl_out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (ready, metrics, kubectl_out)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
     let duration = Duration::from_secs(18);
     let captured = Captured::default();
+    let files = tempfile::tempdir().expect("tmp");
     let started = Instant::now();
-    let report = run_demo(
+    let demo = run_demo(
         DemoOptions {
             duration,
             color: false,
+            width: 80,
+            files_dir: files.path().to_path_buf(),
+            log_file: None,
         },
         Box::new(captured.clone()),
-    )
-    .await
-    .expect("the demo runs to its end");
+    );
+    let (report, (ready, metrics, kubectl_out)) =
+        tokio::join!(demo, look_from_outside(captured.clone()));
+    let report = report.expect("the demo runs to its end");
     let took = started.elapsed();
     let text = captured.text();
 
@@ -56,28 +145,52 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
         "took {took:?}\n{text}"
     );
 
-    // The table uses the CRD's printer columns, without colours.
+    // While it ran, the controller's endpoints answered and kubectl read the stand-in.
+    assert_eq!(ready, 200, "/readyz\n{text}");
+    assert!(metrics.contains("hostrisk_ready 1"), "{metrics}");
+    for name in [names::WEB, names::DATA, names::BATCH] {
+        assert!(kubectl_out.contains(name), "kubectl: {kubectl_out}");
+    }
+    assert!(
+        !files.path().join("kubeconfig").exists(),
+        "the kubeconfig of a stopped server is removed"
+    );
+
+    // At 80 columns: the compact table with the CRD's printer columns, nothing wider than the
+    // terminal, no colours.
     let headers: Vec<&str> = text
         .lines()
-        .find(|l| l.contains("NAMESPACE"))
+        .find(|l| l.trim_start().starts_with("NAME "))
         .expect("a header")
         .split_whitespace()
         .collect();
     assert_eq!(
         headers,
-        [
-            "NAMESPACE",
-            "NAME",
-            "READY",
-            "HOSTS",
-            "AT-RISK",
-            "UNPROTECTED",
-            "OFFLINE",
-            "LAST-SYNC",
-            "AGE"
-        ]
+        ["NAME", "READY", "HOSTS", "RISK", "UNPROT", "OFFLINE", "SYNC", "AGE"]
     );
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "wider than 80 columns: {line:?}"
+        );
+    }
     assert!(!text.contains('\x1b'), "colour codes with color off");
+
+    // After each host change, the changed host's entry of status.hosts, and every Event's cause.
+    assert!(
+        text.contains("status.hosts[demo-db-01]: found=true"),
+        "{text}"
+    );
+    assert!(text.contains("detectResult=risk"), "{text}");
+    assert!(
+        text.contains("protectStatus=closed detectResult=undetected"),
+        "{text}"
+    );
+    assert!(
+        text.contains("why: HSS protection was switched off"),
+        "{text}"
+    );
+    assert!(text.contains("turns to undetected"), "{text}");
 
     // The good watches became Ready and stayed Ready (a stale cache once rewrote the first
     // Pending status over real data; the table would show True -> Unknown).

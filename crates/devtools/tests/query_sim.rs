@@ -44,4 +44,30 @@ async fn answers_from_the_in_process_simulator_whatever_the_environment_says() {
     assert_eq!(json["summary"]["found"], 4);
     assert_eq!(json["summary"]["notFound"], 1);
     assert_eq!(json["requestIds"].as_array().map(Vec::len), Some(1));
+    // And it says so, naming the variable (never its value).
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("note: ignoring HUAWEICLOUD_SDK_PROJECT_ID from the environment"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("0123456789abcdef"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_clean_environment_gets_no_note_and_fail_on_gates() {
+    let out = run(&["query", "--fail-on", "risk,not-found"], &[]).await;
+    // The demo hosts: demo-web-01 and demo-batch-01 are at risk, demo-ep-01 is in another
+    // enterprise project.
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("note:"), "{stderr}");
+    assert!(
+        stderr.contains("--fail-on: 2 hosts at risk: demo-web-01, demo-batch-01"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--fail-on: 1 host not found: demo-ep-01"),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).starts_with("HOST ID"));
 }

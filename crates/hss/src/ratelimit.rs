@@ -62,6 +62,23 @@ impl RateLimiter {
         due
     }
 
+    /// When the next permit for `identity` would be due, without reserving it: lets a caller
+    /// say that it is about to wait for the quota (the CLI's progress line) before it does.
+    pub fn next_due(&self, identity: &CredentialIdentity) -> Instant {
+        let now = Instant::now();
+        let windows = match self.windows.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match windows.get(identity) {
+            Some(window) if window.slots.len() >= self.calls => window
+                .slots
+                .front()
+                .map_or(now, |oldest| (*oldest + self.window).max(now)),
+            _ => now,
+        }
+    }
+
     /// Waits for a permit; returns how long the caller waited (for logs and metrics).
     pub async fn acquire(&self, identity: &CredentialIdentity) -> Duration {
         let start = Instant::now();
@@ -93,6 +110,20 @@ mod tests {
             );
         }
         assert!(limiter.reserve(&other) - start < 50 * MS);
+    }
+
+    #[test]
+    fn next_due_foretells_the_next_reservation_without_taking_it() {
+        let limiter = RateLimiter::new(2, Duration::from_secs(60));
+        let id = Credentials::ak_sk("AK", "SK").identity();
+        let start = Instant::now();
+        assert!(limiter.next_due(&id) - start < 50 * MS, "free window");
+        limiter.reserve(&id);
+        limiter.reserve(&id);
+        let foretold = limiter.next_due(&id);
+        assert!(foretold - start >= Duration::from_secs(60), "full window");
+        assert_eq!(limiter.next_due(&id), foretold, "peeking takes nothing");
+        assert_eq!(limiter.reserve(&id), foretold);
     }
 
     #[tokio::test]

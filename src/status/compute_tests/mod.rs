@@ -16,7 +16,8 @@ fn spec(ids: &[&str]) -> HostRiskWatchSpec {
         host_ids: ids.iter().map(|s| s.to_string()).collect(),
         node_selector: None,
         node_host_id_from: None,
-        credentials_secret_ref: CredentialsSecretRef { name: "s".into() },
+        credentials_secret_ref: Some(CredentialsSecretRef { name: "s".into() }),
+        workload_identity: None,
         interval: None,
         suspend: false,
     }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use hostrisk_operator::controller::BackoffPolicy;
 use hostrisk_operator::controller::{
     default_instance, run_controllers, Context, ControllerSettings, PollingMode, RunError,
+    WorkloadIdentityPolicy,
 };
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
@@ -102,6 +103,8 @@ pub struct Options {
     pub node_watches: bool,
     /// `--metrics-per-host`.
     pub metrics_per_host: bool,
+    /// `--workload-identity-audiences` / `--workload-identity-providers`.
+    pub workload_identity: WorkloadIdentityPolicy,
 }
 
 impl Options {
@@ -121,6 +124,7 @@ impl Options {
             iam_via_simulator: false,
             node_watches: false,
             metrics_per_host: false,
+            workload_identity: WorkloadIdentityPolicy::default(),
         }
     }
 
@@ -198,6 +202,7 @@ impl Harness {
             polling: options.polling,
             iam_endpoint: options.iam_via_simulator.then(|| sim.base_url()),
             node_watches: options.node_watches,
+            workload_identity: options.workload_identity.clone(),
         };
         let metrics = Metrics::new(MetricsOptions {
             per_host: options.metrics_per_host,

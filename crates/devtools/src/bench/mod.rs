@@ -12,6 +12,8 @@
 //! - [`observe`]: a watcher timing create → first status with data.
 //! - [`run`]: one mode: creation wave, one idle sweep measured, probes, a restart measured.
 //! - [`requests`]: the operator's API requests, counted on its own client.
+//! - [`operator`]: the controller under test; [`restart`]: a fresh operator process starting
+//!   with every watch there.
 //! - [`process`]: RSS and CPU time from procfs.
 //!
 //! Latency, and how quota wait is kept out of it: create → first status with data is timed
@@ -29,10 +31,12 @@
 pub mod drive;
 pub mod isolate;
 pub mod observe;
+pub mod operator;
 pub mod process;
 pub mod remote;
 pub mod report;
 pub mod requests;
+pub mod restart;
 pub mod run;
 pub mod workload;
 pub mod world;

@@ -138,7 +138,10 @@ impl RemoteWorld {
             .arg(format!("--watches={}", options.watches))
             .arg(format!("--hosts-per-watch={}", options.hosts_per_watch))
             .arg(format!("--shared-fraction={}", options.shared_fraction))
-            .arg(format!("--calls-per-minute={}", options.calls_per_minute()))
+            .arg(format!(
+                "--hss-calls-per-minute={}",
+                options.calls_per_minute()
+            ))
             .arg(format!(
                 "--watches-per-namespace={}",
                 options.watches_per_namespace

@@ -52,6 +52,9 @@ pub struct ModeReport {
     pub restart: RestartReport,
     pub rss_start: Option<u64>,
     pub rss_setup: Option<u64>,
+    /// RSS once every watch of the creation wave showed data, and its peak until then.
+    pub rss_after_creation: Option<u64>,
+    pub peak_rss_creation: Option<u64>,
     pub peak_rss: Option<u64>,
     /// RSS after the probes, before the controller stops (steady state, all watches polled).
     pub rss_end: Option<u64>,
@@ -69,13 +72,11 @@ pub struct ModeReport {
     pub api_server: &'static str,
 }
 
-/// A fresh controller starting with every watch already there.
-#[derive(Debug, Clone, PartialEq)]
+/// A fresh operator process starting with every watch already there.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RestartReport {
-    /// `ListHostsRisk` requests the simulator received until every watch was refreshed once.
+    /// HSS calls until every watch was refreshed once, as the operator's poller counted them.
     pub first_sweep_calls: u64,
-    /// The same, as the operator's poller counted them.
-    pub poller_calls: u64,
     /// The minimum for the watches registered: ceil(unique ids / 100) per group.
     pub min_calls: u64,
     /// Controller start to every watch refreshed.
@@ -83,11 +84,13 @@ pub struct RestartReport {
     /// Status writes of the restarted controller up to the end of its first sweep (and soak).
     pub status_writes: u64,
     pub reconciles: u64,
+    /// Peak RSS of the restarted operator's process.
+    pub peak_rss: Option<u64>,
     pub soak: Option<SoakReport>,
 }
 
 /// The restarted controller kept running (`--soak`): RSS sampled once per interval.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SoakReport {
     pub duration: Duration,
     pub rss_after_first_sweep: Option<u64>,
@@ -109,11 +112,11 @@ impl RestartReport {
                 "{m}.first_sweep_over_min: {} %",
                 over.map_or_else(|| "n/a".to_string(), |o| format!("{o:.2}"))
             ),
-            format!("{m}.first_sweep_poller_calls: {} calls", self.poller_calls),
             format!(
                 "{m}.first_sweep_time: {} s",
                 seconds(Some(self.first_sweep))
             ),
+            format!("{m}.restart_peak_rss: {} MiB", mib(self.peak_rss)),
             format!("{m}.restart_status_writes: {} writes", self.status_writes),
             format!("{m}.restart_reconciles: {} reconciles", self.reconciles),
         ];
@@ -264,6 +267,14 @@ impl ModeReport {
             format!("{m}.sweep_window_valid: {} bool", self.sweep_window_valid),
             format!("{m}.rss_at_start: {} MiB", mib(self.rss_start)),
             format!("{m}.rss_after_setup: {} MiB", mib(self.rss_setup)),
+            format!(
+                "{m}.rss_after_creation: {} MiB",
+                mib(self.rss_after_creation)
+            ),
+            format!(
+                "{m}.peak_rss_during_creation: {} MiB",
+                mib(self.peak_rss_creation)
+            ),
             format!("{m}.peak_rss: {} MiB", mib(self.peak_rss)),
             format!("{m}.peak_rss_reset: {} bool", self.peak_reset),
             format!("{m}.rss_at_end: {} MiB", mib(self.rss_end)),
@@ -338,8 +349,8 @@ mod tests {
             sweep_window_valid: true,
             restart: RestartReport {
                 first_sweep_calls: 9,
-                poller_calls: 9,
                 min_calls: 9,
+                peak_rss: Some(30 * 1024 * 1024),
                 first_sweep: Duration::from_secs(1),
                 status_writes: 0,
                 reconciles: 100,
@@ -354,6 +365,8 @@ mod tests {
             },
             rss_start: Some(10 * 1024 * 1024),
             rss_setup: Some(20 * 1024 * 1024),
+            rss_after_creation: Some(30 * 1024 * 1024),
+            peak_rss_creation: Some(31 * 1024 * 1024),
             peak_rss: Some(52 * 1024 * 1024 + 512 * 1024),
             rss_end: Some(40 * 1024 * 1024),
             peak_reset: true,

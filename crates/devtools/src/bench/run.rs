@@ -12,36 +12,23 @@
 //!   window opens a tenth of an interval after the last watch showed data, so the tail of the
 //!   creation wave (the Events of the last first status, its reconcile ending) is not counted.
 //! - probes: watches created one at a time into the running system.
-//! - restart: the controller stops and a fresh one starts (as after a restart, an upgrade or a
-//!   leader failover) with every watch already there; measured until every watch was refreshed
-//!   once (its first sweep), then, with `--soak`, kept running while RSS is sampled.
+//! - restart: the controller stops and a fresh operator process starts (as after a restart, an
+//!   upgrade or a leader failover) with every watch already there ([`super::restart`]).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use super::drive::{CreationResult, Driver, ProbeResult};
 use super::observe::percentile;
+use super::operator::Running;
 use super::process::{cpu_time, memory, reset_peak_rss, RssSampler};
-use super::remote::{ApiAddress, RemoteWorld};
-use super::report::{ModeReport, QuotaWait, RestartReport, SoakReport};
-use super::requests::{since, RequestCounter, RequestKind};
+use super::remote::{ApiAddress, RemoteWorld, WorldInfo};
+use super::report::{ModeReport, QuotaWait};
+use super::requests::{since, RequestKind};
+use super::restart::restart_in_child;
 use super::world::{start_world, BenchWorld, HssTarget, WorldCounters};
 use super::{BenchError, BenchOptions, Mode, WorldPlacement};
-use hostrisk_operator::controller::{
-    run_controllers, Context, ControllerSettings, PollingMode, RunError,
-};
 use hostrisk_operator::crd::duration::format_duration;
-use hostrisk_operator::crd::validation::ValidationPolicy;
-use hostrisk_operator::hss::{ClientConfig, HssClient};
-
-/// Longest wait for the controller to report ready (CRD found, watches listed).
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Longest wait for the controller to stop after the measurement.
-const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The window of the measured sweep ends at `t0 + SWEEP_END × interval`.
 const SWEEP_END: f64 = 1.6;
@@ -49,117 +36,6 @@ const SWEEP_END: f64 = 1.6;
 const MAX_WAVE: f64 = 0.5;
 /// The window opens this × interval after every watch showed data.
 const WINDOW_OPENS: f64 = 0.1;
-
-/// One running controller and what it was given.
-struct Running {
-    ctx: Arc<Context>,
-    hss: HssClient,
-    requests: RequestCounter,
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<(), RunError>>,
-}
-
-impl Running {
-    /// Starts the controller as `run` would, with a client whose requests are counted, and
-    /// waits until it is ready.
-    async fn start(
-        options: &BenchOptions,
-        mode: Mode,
-        api: &ApiAddress,
-        target: &HssTarget,
-    ) -> Result<Self, BenchError> {
-        let requests = RequestCounter::default();
-        let client = requests.client(api.config().await?)?;
-        let hss = HssClient::new(ClientConfig {
-            calls_per_minute: options.calls_per_minute(),
-            ..ClientConfig::default()
-        })
-        .map_err(|e| BenchError::Controller(e.to_string()))?;
-        let settings = controller_settings(options, &target.endpoint, mode);
-        let ctx = Arc::new(Context::new(client, hss.clone(), settings));
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run_controllers(ctx.clone(), Vec::new(), shutdown.clone()));
-        let running = Self {
-            ctx,
-            hss,
-            requests,
-            shutdown,
-            task,
-        };
-        running.wait_ready().await?;
-        Ok(running)
-    }
-
-    async fn wait_ready(&self) -> Result<(), BenchError> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        while !self.ctx.health.is_ready() {
-            if self.task.is_finished() {
-                return Err(BenchError::Controller("stopped before it was ready".into()));
-            }
-            if Instant::now() > deadline {
-                return Err(BenchError::Controller(format!(
-                    "not ready after {}s",
-                    READY_TIMEOUT.as_secs()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(())
-    }
-
-    /// HSS calls the poller made, and whether every group has swept at least `sweeps` times
-    /// with `watches` watches registered.
-    fn poller_progress(&self, watches: usize, sweeps: u64) -> (u64, bool) {
-        let Some(poller) = self.ctx.state.poller() else {
-            return (0, false);
-        };
-        let handle = poller.handle();
-        let stats = handle.stats();
-        let registered = handle.registered().len();
-        let swept = registered >= watches
-            && !stats.groups.is_empty()
-            && stats
-                .groups
-                .values()
-                .filter(|g| g.watches > 0)
-                .all(|g| g.sweeps >= sweeps);
-        (stats.total_calls(), swept)
-    }
-
-    fn min_calls_now(&self) -> u64 {
-        self.ctx.state.poller().map_or(0, |p| {
-            p.handle()
-                .stats()
-                .groups
-                .values()
-                .map(|g| g.min_calls_per_sweep)
-                .sum()
-        })
-    }
-
-    fn status_writes(&self) -> u64 {
-        self.requests
-            .snapshot()
-            .iter()
-            .filter(|(k, _)| {
-                k.verb == "patch"
-                    && k.resource == "hostriskwatches"
-                    && k.subresource.as_deref() == Some("status")
-            })
-            .map(|(_, n)| n)
-            .sum()
-    }
-
-    async fn stop(self) -> Result<(), BenchError> {
-        self.shutdown.cancel();
-        match tokio::time::timeout(STOP_TIMEOUT, self.task).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(error))) => Err(BenchError::Controller(error.to_string())),
-            Ok(Err(join)) => Err(BenchError::Controller(join.to_string())),
-            Err(_) => Err(BenchError::Controller("did not stop in time".into())),
-        }
-    }
-}
 
 /// Runs `mode` once and measures it.
 pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, BenchError> {
@@ -179,6 +55,8 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     let t0 = Instant::now();
     let creation = world.create(options.timeout).await?;
     let t_ready = Instant::now();
+    let rss_after_creation = memory().map(|m| m.rss);
+    let peak_rss_creation = sampler.peak();
     let startup_writes = first.status_writes();
     tokio::time::sleep(options.interval.mul_f64(WINDOW_OPENS)).await;
     let at_ready = world.counters().await?;
@@ -201,20 +79,25 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     let idle_reconciles = first.ctx.metrics.reconciles_total() - reconciles_at_ready;
     let probes = world.probe(options.probes, options.timeout).await?;
     let rss_end = memory().map(|m| m.rss);
-    let quota_wait = first
-        .ctx
-        .metrics
-        .encode()
-        .map(|text| QuotaWait::from_exposition(&text))
-        .unwrap_or_default();
+    // Encoded after the peak is read: the exposition of 1,000 watches is megabytes of text
+    // that a deployed operator builds only when scraped, not part of what it holds.
+    let first_metrics = first.ctx.metrics.clone();
     let client_limiter_wait = first.hss.stats().rate_limit_wait;
     let reconciles = first.ctx.metrics.reconciles_total();
     first.stop().await?;
 
-    let restart = restart(options, mode, &api, &target, &mut world, &workload).await?;
+    let world_info = WorldInfo {
+        api: api.clone(),
+        target: target.clone(),
+    };
+    let restart = restart_in_child(options, mode, &world_info).await?;
     let cpu_end = cpu_time();
     let peak_rss = sampler.peak();
     let world_peak_rss = world.memory().map(|m| m.peak_rss);
+    let quota_wait = first_metrics
+        .encode()
+        .map(|text| QuotaWait::from_exposition(&text))
+        .unwrap_or_default();
 
     let latencies = durations(&creation.latencies);
     let probe_latencies = durations(&probes.latencies);
@@ -245,6 +128,8 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         restart,
         rss_start,
         rss_setup,
+        rss_after_creation,
+        peak_rss_creation,
         peak_rss,
         rss_end,
         peak_reset,
@@ -263,79 +148,6 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     };
     world.shutdown().await;
     Ok(report)
-}
-
-/// A fresh controller with every watch (and probe) already there: its first sweep, then the
-/// soak when asked for.
-async fn restart(
-    options: &BenchOptions,
-    mode: Mode,
-    api: &ApiAddress,
-    target: &HssTarget,
-    world: &mut World,
-    workload: &super::workload::Workload,
-) -> Result<RestartReport, BenchError> {
-    let watches = workload.watches + options.probes;
-    let before = world.counters().await?;
-    let started = Instant::now();
-    let second = Running::start(options, mode, api, target).await?;
-    let deadline = started + options.timeout;
-    loop {
-        let (_, swept) = second.poller_progress(watches, 1);
-        if swept {
-            break;
-        }
-        if Instant::now() > deadline {
-            second.stop().await?;
-            return Err(BenchError::Controller(
-                "the restarted controller did not finish its first sweep in time".into(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let first_sweep = started.elapsed();
-    let (poller_calls, _) = second.poller_progress(watches, 1);
-    let after = world.counters().await?;
-    let min_calls = second.min_calls_now();
-    let status_writes = second.status_writes();
-    let reconciles = second.ctx.metrics.reconciles_total();
-    let soak = match options.soak {
-        Some(duration) => Some(soak(&second, duration, options.interval).await),
-        None => None,
-    };
-    second.stop().await?;
-    Ok(RestartReport {
-        first_sweep_calls: after.hss_requests - before.hss_requests,
-        poller_calls,
-        min_calls,
-        first_sweep,
-        status_writes,
-        reconciles,
-        soak,
-    })
-}
-
-/// Keeps the controller running for `duration`, sampling RSS once per interval.
-async fn soak(running: &Running, duration: Duration, interval: Duration) -> SoakReport {
-    let start_rss = memory().map(|m| m.rss);
-    let reconciles_before = running.ctx.metrics.reconciles_total();
-    let writes_before = running.status_writes();
-    let ends = Instant::now() + duration;
-    let mut samples = Vec::new();
-    while Instant::now() < ends {
-        tokio::time::sleep(interval.min(ends.saturating_duration_since(Instant::now()))).await;
-        if let Some(m) = memory() {
-            samples.push(m.rss);
-        }
-    }
-    SoakReport {
-        duration,
-        rss_after_first_sweep: start_rss,
-        rss_max: samples.iter().copied().max(),
-        rss_end: samples.last().copied(),
-        reconciles: running.ctx.metrics.reconciles_total() - reconciles_before,
-        status_writes: running.status_writes() - writes_before,
-    }
 }
 
 fn request_counts(requests: &BTreeMap<RequestKind, u64>) -> BTreeMap<String, u64> {
@@ -439,26 +251,5 @@ impl World {
             }
             World::Remote(world) => world.shutdown().await,
         }
-    }
-}
-
-/// The controller as `run` would configure it, except that the interval floor is lowered to
-/// the benchmark's interval (like `--min-interval`) and the simulator's plain-HTTP endpoint is
-/// allowed (like `--allowed-endpoints`).
-fn controller_settings(options: &BenchOptions, endpoint: &str, mode: Mode) -> ControllerSettings {
-    let defaults = ValidationPolicy::default();
-    ControllerSettings {
-        polling: match mode {
-            Mode::Batched => PollingMode::Batched,
-            Mode::PerWatch => PollingMode::PerWatch,
-        },
-        policy: ValidationPolicy {
-            min_interval: defaults.min_interval.min(options.interval),
-            default_interval: options.interval,
-            allowed_endpoint_prefixes: vec![endpoint.to_string()],
-        },
-        concurrency: options.concurrency,
-        instance: "bench".to_string(),
-        ..ControllerSettings::default()
     }
 }

@@ -222,9 +222,10 @@ pub fn watch(
             host_ids: workload.host_indices(w).into_iter().map(host_id).collect(),
             node_selector: None,
             node_host_id_from: None,
-            credentials_secret_ref: CredentialsSecretRef {
+            credentials_secret_ref: Some(CredentialsSecretRef {
                 name: SECRET_NAME.to_string(),
-            },
+            }),
+            workload_identity: None,
             interval: Some(interval.to_string()),
             suspend: false,
         },

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use super::exit;
 use crate::bench::remote::serve_world;
+use crate::bench::restart::run_restart;
 use crate::bench::{run_bench, BenchOptions, Mode, WorldPlacement};
-use hostrisk_operator::crd::duration::parse_duration;
-use hostrisk_operator::telemetry::{init_logging, LogFormat};
+use hostrisk_operator::crd::duration::parse_duration_flag;
+use hostrisk_operator::telemetry::{init_logging, LogArgs};
 
 /// Exit code when the benchmark could not run.
 const BENCH_FAILED: u8 = 1;
@@ -37,8 +38,8 @@ pub struct BenchArgs {
     pub shared_fraction: f64,
     /// HSS calls per minute for the one credential (operator and simulator alike); default:
     /// twice the naive poller's calls per sweep, so no call waits for quota.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pub calls_per_minute: Option<u32>,
+    #[arg(long, env = "HOSTRISK_HSS_CALLS_PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub hss_calls_per_minute: Option<u32>,
     /// spec.interval of every watch (the operator's interval floor is lowered to it).
     #[arg(long, default_value = "1m", value_parser = duration_arg)]
     pub interval: Duration,
@@ -75,16 +76,19 @@ pub struct BenchArgs {
     /// Internal: be the world process of a benchmark (see `bench::remote`).
     #[arg(long, hide = true)]
     pub serve_world: bool,
+    /// Internal: be the restarted operator of a benchmark, against the world this JSON
+    /// describes (see `bench::restart`).
+    #[arg(long, hide = true, value_name = "JSON")]
+    pub restart_against: Option<String>,
     /// Internal: the namespace prefix chosen by the parent process.
     #[arg(long, hide = true)]
     pub namespace_prefix: Option<String>,
-    /// Log filter for stderr (tracing EnvFilter syntax).
-    #[arg(long, default_value = "error")]
-    pub log_level: String,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 fn duration_arg(value: &str) -> Result<Duration, String> {
-    let duration = parse_duration("duration", value).map_err(|e| e.to_string())?;
+    let duration = parse_duration_flag(value)?;
     if duration.is_zero() {
         return Err("must be more than 0s".into());
     }
@@ -102,7 +106,7 @@ impl BenchArgs {
             watches: usize::try_from(self.watches).unwrap_or(usize::MAX),
             hosts_per_watch: usize::try_from(self.hosts_per_watch).unwrap_or(usize::MAX),
             shared_fraction: self.shared_fraction,
-            calls_per_minute: self.calls_per_minute,
+            calls_per_minute: self.hss_calls_per_minute,
             interval: self.interval,
             modes,
             watches_per_namespace: usize::try_from(self.watches_per_namespace)
@@ -111,7 +115,7 @@ impl BenchArgs {
             timeout: self.timeout,
             world: self.world,
             probes: usize::try_from(self.probes).unwrap_or(usize::MAX),
-            log_level: self.log_level.clone(),
+            log_level: self.log.log_level.clone(),
             kubeconfig: self.kubeconfig.clone(),
             namespace_prefix: self.namespace_prefix.clone().unwrap_or_else(|| {
                 match &self.kubeconfig {
@@ -128,14 +132,27 @@ impl BenchArgs {
 
 /// Runs the benchmark on stdout; returns the process exit code.
 pub async fn run(args: BenchArgs) -> u8 {
-    if let Err(message) = init_logging(&args.log_level, LogFormat::Text) {
-        eprintln!("error: {message}");
+    if let Err(error) = init_logging(&args.log) {
+        eprintln!("error: {error}");
         return exit::USAGE;
     }
     let options = args.options();
     if let Err(error) = options.workload() {
         eprintln!("error: {error}");
         return exit::USAGE;
+    }
+    if let Some(world) = &args.restart_against {
+        let mode = match args.mode {
+            ModeChoice::PerWatch => Mode::PerWatch,
+            _ => Mode::Batched,
+        };
+        return match run_restart(&options, mode, world).await {
+            Ok(()) => exit::OK,
+            Err(error) => {
+                eprintln!("error: {error}");
+                BENCH_FAILED
+            }
+        };
     }
     if args.serve_world {
         return match serve_world(&options).await {
@@ -185,7 +202,7 @@ mod tests {
             "--hosts-per-watch=100",
             "--mode=per-watch",
             "--interval=10s",
-            "--calls-per-minute=5000",
+            "--hss-calls-per-minute=5000",
         ])
         .unwrap()
         .args
@@ -193,6 +210,8 @@ mod tests {
         assert_eq!(options.modes, [Mode::PerWatch]);
         assert_eq!(options.calls_per_minute(), 5000);
         assert_eq!(options.interval, Duration::from_secs(10));
+        // The spelling the bench still starts its child processes with.
+        assert!(Harness::try_parse_from(["bench", "--calls-per-minute=7"]).is_err());
         assert!(Harness::try_parse_from(["bench", "--interval=0s"]).is_err());
         assert!(Harness::try_parse_from(["bench", "--watches=0"]).is_err());
     }

@@ -5,10 +5,15 @@ use std::time::Duration;
 
 use clap::Args;
 
+use hostrisk_operator::crd::duration::parse_duration_flag;
+use hostrisk_operator::telemetry::{init_logging, LogArgs};
+
 use hostrisk_sim::hss::{
     Faults, FleetSpec, HssSimulator, SimConfig, SimError, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN,
     DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_SECRET_KEY, DEMO_STATIC_TOKEN,
 };
+
+use super::exit;
 
 /// Flags of `simulate`.
 #[derive(Debug, Clone, Args)]
@@ -25,9 +30,10 @@ pub struct SimulateArgs {
     /// Project the fleet lives in.
     #[arg(long, default_value = hostrisk_sim::hss::DEMO_PROJECT_ID)]
     pub project_id: String,
-    /// Accepted calls per credential per sliding minute; 0 = unlimited.
-    #[arg(long, default_value_t = hostrisk_sim::hss::DEFAULT_QUOTA_PER_MINUTE)]
-    pub quota_per_minute: u32,
+    /// HSS calls accepted per credential per sliding minute (more answer 429 APIGW.0308);
+    /// 0 = unlimited. The same flag as the operator's, which paces itself to it.
+    #[arg(long, env = "HOSTRISK_HSS_CALLS_PER_MINUTE", default_value_t = hostrisk_sim::hss::DEFAULT_QUOTA_PER_MINUTE)]
+    pub hss_calls_per_minute: u32,
     /// Send `Retry-After: N` with every 429 (off by default: undocumented for the real gateway).
     #[arg(long)]
     pub retry_after_seconds: Option<u64>,
@@ -43,35 +49,14 @@ pub struct SimulateArgs {
     /// Share (0.0-1.0) of successful HSS answers cut off half-way.
     #[arg(long, default_value_t = 0.0)]
     pub truncated_rate: f64,
-    /// Lifetime of IAM tokens, e.g. 24h, 90s, 500ms.
-    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    /// Lifetime of IAM tokens, e.g. 24h, 90s, 1h30m.
+    #[arg(long, default_value = "24h", value_parser = parse_duration_flag)]
     pub token_ttl: Duration,
     /// Print every host id with its enterprise project and agent status.
     #[arg(long)]
     pub print_hosts: bool,
-}
-
-/// Parses `<number><unit>` with unit ms, s, m, h or d.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit (ms, s, m, h, d)"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a number"))?;
-    let seconds = match unit {
-        "ms" => return Ok(Duration::from_millis(number)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}")),
-    };
-    number
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("{text:?} is too long"))
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 impl SimulateArgs {
@@ -85,7 +70,7 @@ impl SimulateArgs {
             },
             token_ttl: self.token_ttl,
             faults: Faults {
-                quota_per_minute: self.quota_per_minute,
+                quota_per_minute: self.hss_calls_per_minute,
                 retry_after_seconds: self.retry_after_seconds,
                 latency_ms: self.latency_ms,
                 error_rate: self.error_rate,
@@ -98,8 +83,26 @@ impl SimulateArgs {
     }
 }
 
+/// Exit code when the simulator could not start.
+const SIMULATOR_FAILED: u8 = 1;
+
+/// Runs the simulator until Ctrl-C; returns the process exit code.
+pub async fn run(args: SimulateArgs) -> u8 {
+    if let Err(error) = init_logging(&args.log) {
+        eprintln!("error: {error}");
+        return exit::USAGE;
+    }
+    match serve(args).await {
+        Ok(()) => exit::OK,
+        Err(error) => {
+            eprintln!("error: {error}");
+            SIMULATOR_FAILED
+        }
+    }
+}
+
 /// Starts the simulator, prints how to use it, and serves until Ctrl-C.
-pub async fn run(args: SimulateArgs) -> Result<(), SimError> {
+async fn serve(args: SimulateArgs) -> Result<(), SimError> {
     let sim = HssSimulator::start(args.to_config()).await?;
     let base = sim.base_url();
     let base = base.as_str().trim_end_matches('/');
@@ -187,7 +190,7 @@ mod tests {
             "--hosts=7",
             "--seed=9",
             "--project-id=p1",
-            "--quota-per-minute=0",
+            "--hss-calls-per-minute=0",
             "--retry-after-seconds=3",
             "--latency-ms=20",
             "--error-rate=0.5",
@@ -211,12 +214,14 @@ mod tests {
     }
 
     #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert!(parse_duration("10").is_err());
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("3w").is_err());
+    fn token_ttl_uses_the_operator_duration_grammar() {
+        let ttl = |value: &str| {
+            Wrapper::try_parse_from(["simulate", "--token-ttl", value]).map(|w| w.args.token_ttl)
+        };
+        assert_eq!(ttl("1h30m").ok(), Some(Duration::from_secs(5400)));
+        assert_eq!(ttl("90s").ok(), Some(Duration::from_secs(90)));
+        for refused in ["500ms", "1d", "10", "30m1h"] {
+            assert!(ttl(refused).is_err(), "{refused}");
+        }
     }
 }

@@ -1,5 +1,8 @@
 //! The lines printed before the table: what runs where, what was applied, what each watch is for.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
 use super::manifests::names;
 use super::setup::DemoWorld;
 use super::table::Style;
@@ -20,8 +23,58 @@ pub const WATCH_ROLES: [(&str, &str); 3] = [
     ),
 ];
 
-/// The banner, one entry per line.
-pub fn banner_lines(world: &DemoWorld, style: Style) -> Vec<String> {
+/// Continuation indent of a labelled line: under its value.
+pub const LABEL_INDENT: usize = 27;
+/// Continuation indent of a command line.
+const COMMAND_INDENT: usize = 6;
+
+/// Where to look at the running demo from outside.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// Address of the controller's `/metrics`, `/livez` and `/readyz`.
+    pub health: SocketAddr,
+    /// Kubeconfig file of the API stand-in.
+    pub kubeconfig: PathBuf,
+    /// The file the operator's logs go to, when the caller set one up.
+    pub log_file: Option<PathBuf>,
+}
+
+/// The banner: each line with the indent its continuation lines take when it is too wide.
+pub fn banner_lines(world: &DemoWorld, access: &Access, style: Style) -> Vec<(String, usize)> {
+    let mut lines: Vec<(String, usize)> = labelled_lines(world, access, style)
+        .into_iter()
+        .map(|line| (line, LABEL_INDENT))
+        .collect();
+    lines.push((
+        style.dim("  While it runs, from another terminal:"),
+        COMMAND_INDENT,
+    ));
+    for command in commands(access) {
+        lines.push((format!("    {command}"), COMMAND_INDENT));
+    }
+    lines.push((
+        style.dim(
+            "  Rows come from a watch on hostriskwatches over HTTP, like `kubectl get hrw -A -w`; \
+             a row is printed when one of its columns changes.",
+        ),
+        2,
+    ));
+    lines.push((String::new(), 0));
+    lines
+}
+
+/// Commands that work against the demo's servers while it runs.
+pub fn commands(access: &Access) -> Vec<String> {
+    vec![
+        format!(
+            "KUBECONFIG={} kubectl get hrw -A",
+            access.kubeconfig.display()
+        ),
+        format!("curl -s http://{}/metrics | grep ^hostrisk_", access.health),
+    ]
+}
+
+fn labelled_lines(world: &DemoWorld, access: &Access, style: Style) -> Vec<String> {
     let mut lines = vec![
         style.bold("hostrisk-dev demo"),
         format!(
@@ -39,14 +92,25 @@ pub fn banner_lines(world: &DemoWorld, style: Style) -> Vec<String> {
         let label = if i == 0 { "applied" } else { "" };
         lines.push(format!("  {label:<24} {kind} {}", objects.join(", ")));
     }
-    for (name, role) in WATCH_ROLES {
-        lines.push(format!("  {:<24} {}", name, style.dim(role)));
-    }
-    lines.push(style.dim(
-        "  Rows come from a watch on hostriskwatches over HTTP, like `kubectl get hrw -A -w`; a row is \
-         printed when one of its columns changes.",
+    lines.push(format!(
+        "  {:<24} http://{}/metrics, /livez, /readyz",
+        "operator endpoints", access.health
     ));
-    lines.push(String::new());
+    if let Some(log_file) = &access.log_file {
+        lines.push(format!(
+            "  {:<24} {}  {}",
+            "operator logs",
+            log_file.display(),
+            style.dim("(--log-level sets what is logged; never between these lines)")
+        ));
+    }
+    for (name, role) in WATCH_ROLES {
+        lines.push(format!(
+            "  {:<24} {}",
+            format!("{}/{name}", names::NAMESPACE),
+            style.dim(role)
+        ));
+    }
     lines
 }
 
@@ -67,6 +131,22 @@ fn group_by_kind(applied: &[String]) -> Vec<(String, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_point_at_the_demo_servers() {
+        let access = Access {
+            health: "127.0.0.1:4321".parse().expect("addr"),
+            kubeconfig: PathBuf::from("/tmp/demo/kubeconfig"),
+            log_file: None,
+        };
+        assert_eq!(
+            commands(&access),
+            [
+                "KUBECONFIG=/tmp/demo/kubeconfig kubectl get hrw -A",
+                "curl -s http://127.0.0.1:4321/metrics | grep ^hostrisk_"
+            ]
+        );
+    }
 
     #[test]
     fn applied_objects_are_grouped_by_kind_in_order() {

@@ -1,6 +1,7 @@
 //! The real controller, started in-process against the stand-in API server, configured like
 //! `hostrisk-operator run --allowed-endpoints <simulator URL>` (plain `http://` endpoints are
-//! refused unless listed) with every other setting at its default.
+//! refused unless listed) with every other setting at its default, and its `/metrics`, `/livez`
+//! and `/readyz` served like `run --health-addr` does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,22 +11,27 @@ use tokio_util::sync::CancellationToken;
 
 use super::setup::DemoWorld;
 use super::DemoError;
-use hostrisk_operator::controller::{run_controllers, Context, ControllerSettings, RunError};
+use hostrisk_operator::controller::{
+    health, run_controllers, Context, ControllerSettings, RunError,
+};
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
 
 /// How long the controller may take to finish its reconciles in flight after shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// The controller task.
+/// The controller task and its health server.
 pub struct RunningController {
     task: JoinHandle<Result<(), RunError>>,
+    health: JoinHandle<std::io::Result<()>>,
 }
 
-/// Starts the controllers over all namespaces with a fresh `kube::Client` for the stand-in.
+/// Starts the controllers over all namespaces with a fresh `kube::Client` for the stand-in, and
+/// the health server on `health_listener`; both stop when `shutdown` is cancelled.
 pub fn start(
     world: &DemoWorld,
     client: kube::Client,
+    health_listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> Result<RunningController, DemoError> {
     let settings = ControllerSettings {
@@ -39,13 +45,23 @@ pub fn start(
     let hss = HssClient::new(ClientConfig::default())
         .map_err(|error| DemoError::Controller(error.to_string()))?;
     let ctx = Arc::new(Context::new(client, hss, settings));
+    let health = tokio::spawn(health::serve(
+        health_listener,
+        ctx.health.clone(),
+        ctx.metrics.clone(),
+        shutdown.clone().cancelled_owned(),
+    ));
     let task = tokio::spawn(async move { run_controllers(ctx, Vec::new(), shutdown).await });
-    Ok(RunningController { task })
+    Ok(RunningController { task, health })
 }
 
 impl RunningController {
     /// Waits for the controller to end after its shutdown token was cancelled.
     pub async fn stop(self) -> Result<(), DemoError> {
+        // The health server ends with the shutdown token; its failure is not the demo's.
+        if let Ok(Ok(Err(error))) = tokio::time::timeout(STOP_GRACE, self.health).await {
+            tracing::warn!(%error, "demo health server failed");
+        }
         match tokio::time::timeout(STOP_GRACE, self.task).await {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(error))) => Err(DemoError::ControllerStopped(error.to_string())),

@@ -54,10 +54,75 @@ impl ObservedEvent {
     }
 }
 
+/// Why the operator emits an Event of `reason`: what happened in HSS (or to the watch) that the
+/// Event reports. Printed under the first Event of each reason.
+pub fn cause(reason: &str) -> Option<&'static str> {
+    use hostrisk_operator::status::events::reason as r;
+    let why = match reason {
+        r::HOST_NOT_FOUND => {
+            "HSS left this id out of its answer (unknown, deleted, or in another enterprise \
+             project); the host stays in status.hosts with found=false"
+        }
+        r::BECAME_AT_RISK => {
+            "HSS's detect result for the host turned to risk: its last scan found \
+             vulnerabilities, baseline risks or intrusions (counted in the host's row)"
+        }
+        r::BECAME_CLEAN => {
+            "the host's detect result is clean again: its last scan found nothing (here the \
+             vulnerabilities were patched)"
+        }
+        r::PROTECTION_CLOSED => {
+            "HSS protection was switched off: HSS then releases the host's edition \
+             (hss.version.null) and stops scanning it, so its detect result turns to undetected \
+             and its counts to 0. Not clean, just no longer looked at: no BecameClean Event"
+        }
+        r::PROTECTION_OPENED => {
+            "protection is on again: HSS assigns an edition and scans the host again, so its \
+             detect result and counts come back"
+        }
+        r::AGENT_OFFLINE => {
+            "the HSS agent on the host stopped reporting (host down, agent stopped or network \
+             cut); the rest of the host's row is what HSS knew last"
+        }
+        r::AGENT_ONLINE => "the HSS agent on the host reports again",
+        r::POLL_FAILED => {
+            "the watch could not be polled: HSS refused or failed, or, as for batch-jobs, its \
+             credentials Secret is unusable (the note says which); the last good data stays, the \
+             conditions say what failed, and polling backs off"
+        }
+        r::POLL_RECOVERED => {
+            "HSS answered again after a failure. Here the Secret was fixed: the operator watches \
+             Secrets, so neither a restart nor an annotation was needed"
+        }
+        _ => return None,
+    };
+    Some(why)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::ObjectReference;
+
+    #[test]
+    fn every_reason_the_operator_emits_has_a_cause() {
+        use hostrisk_operator::status::events::reason as r;
+        for reason in [
+            r::HOST_NOT_FOUND,
+            r::BECAME_AT_RISK,
+            r::BECAME_CLEAN,
+            r::PROTECTION_CLOSED,
+            r::PROTECTION_OPENED,
+            r::AGENT_OFFLINE,
+            r::AGENT_ONLINE,
+            r::POLL_FAILED,
+            r::POLL_RECOVERED,
+        ] {
+            assert!(cause(reason).is_some(), "{reason}");
+        }
+        assert!(cause(r::PROTECTION_CLOSED).is_some_and(|c| c.contains("undetected")));
+        assert_eq!(cause("SomethingElse"), None);
+    }
 
     #[test]
     fn reads_the_fields_an_operator_event_carries() {

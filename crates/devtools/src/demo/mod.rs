@@ -16,16 +16,20 @@ pub mod script;
 pub mod setup;
 pub mod table;
 pub mod view;
+pub mod wrap;
 
 mod controller;
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use kube::api::ApiResource;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use self::banner::Access;
 use self::columns::{default_columns, PrinterColumn};
 use self::events::ObservedEvent;
 use self::manifests::names;
@@ -33,18 +37,29 @@ use self::script::{demo_steps, play, ready_status, wait_for, Expect, StepOutcome
 use self::setup::{read_crd, start_world};
 use self::table::{ObservedRow, Style, Table};
 use self::view::{View, ViewLog};
+use hostrisk_operator::controller::health;
 use hostrisk_operator::crd::{HostRiskWatch, VERSION};
 
 /// Longest wait for the viewer's first list before the controller starts anyway.
 const VIEW_SYNC_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Columns of the time stamp in front of each table row.
+const TIME_COLUMN: usize = 7;
+
 /// How the demo runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoOptions {
     /// Total run time; the script spreads its steps over it.
     pub duration: Duration,
     /// ANSI colours in the output.
     pub color: bool,
+    /// Columns a line may take: the table takes the widest layout that fits, other lines are
+    /// broken to it.
+    pub width: usize,
+    /// Where the kubeconfig of the API stand-in is written (it is removed at the end).
+    pub files_dir: PathBuf,
+    /// The file the caller sends the operator's logs to, to name in the banner.
+    pub log_file: Option<PathBuf>,
 }
 
 /// Why the demo could not run.
@@ -119,11 +134,28 @@ pub async fn run_demo(
         .iter()
         .map(|n| (names::NAMESPACE.to_string(), n.to_string()))
         .collect();
-    let table = Table::new(columns.clone(), &expected_names, style);
+    let table = Table::fitting(
+        columns.clone(),
+        &expected_names,
+        style,
+        options.width,
+        TIME_COLUMN,
+    );
+    let health_listener = health::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let kubeconfig = options.files_dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        serde_yaml::to_string(&world.kube.kubeconfig()).map_err(manifests::ManifestError::from)?,
+    )?;
+    let access = Access {
+        health: health_listener.local_addr()?,
+        kubeconfig: kubeconfig.clone(),
+        log_file: options.log_file.clone(),
+    };
 
-    let mut view = View::new(out, table, style, started);
-    for line in banner::banner_lines(&world, style) {
-        view.line(&line)?;
+    let mut view = View::new(out, table, style, started, options.width);
+    for (line, indent) in banner::banner_lines(&world, &access, style) {
+        view.indented(&line, indent)?;
     }
     view.header()?;
 
@@ -142,7 +174,7 @@ pub async fn run_demo(
     // changes; a viewer that takes longer only misses that first impression.
     let _ = tokio::time::timeout(VIEW_SYNC_TIMEOUT, view_synced).await;
     let shutdown = CancellationToken::new();
-    let controller = controller::start(&world, client.clone(), shutdown.clone())?;
+    let controller = controller::start(&world, client.clone(), health_listener, shutdown.clone())?;
 
     let scripted = script_phase(&world, &client, options.duration, started, &notices);
     // A viewer that stopped (its output closed) ends the demo early.
@@ -179,9 +211,11 @@ pub async fn run_demo(
         status_writes: world.kube.status_writes("hostriskwatches"),
     };
     let watches = kube::Api::<HostRiskWatch>::namespaced(client.clone(), names::NAMESPACE);
-    write_summary(&mut out, &report, &watches, style).await?;
+    write_summary(&mut out, &report, &watches, style, options.width).await?;
     world.hss.shutdown().await;
     world.kube.shutdown().await;
+    // It points at a server that is gone now.
+    let _ = std::fs::remove_file(&kubeconfig);
     Ok(report)
 }
 
@@ -225,17 +259,22 @@ async fn write_summary(
     report: &DemoReport,
     watches: &kube::Api<HostRiskWatch>,
     style: Style,
+    width: usize,
 ) -> Result<(), DemoError> {
+    let mut emit = |text: &str, indent: usize| -> std::io::Result<()> {
+        for line in wrap::wrap(text, width, indent) {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    };
     let seen = report
         .steps
         .iter()
         .filter(|s| s.seen_after.is_some())
         .count();
-    writeln!(out)?;
-    writeln!(
-        out,
-        "{}",
-        style.bold(&format!(
+    emit("", 0)?;
+    emit(
+        &style.bold(&format!(
             "demo finished after {:.1}s: {seen}/{} steps confirmed by reading back, {} Events, \
              {} HSS calls, {} status writes",
             report.elapsed.as_secs_f64(),
@@ -243,31 +282,34 @@ async fn write_summary(
             report.events.len(),
             report.hss_calls,
             report.status_writes,
-        ))
+        )),
+        2,
     )?;
     // Read back once more over HTTP: what a `kubectl get hrw -o yaml` would show now.
     for watch in watches.list(&Default::default()).await? {
         let status = watch.status.clone().unwrap_or_default();
         let name = kube::ResourceExt::name_any(&watch);
         let summary = status.summary.clone().unwrap_or_default();
-        writeln!(
-            out,
-            "  {name:<12} Ready={:<7} hosts requested {}, found {}, not found {}; at risk {}, unprotected {}, agent offline {}",
-            ready_status(&status).unwrap_or("<none>"),
-            summary.hosts_requested,
-            summary.hosts_found,
-            summary.hosts_not_found,
-            summary.detect_risk,
-            summary.protection_closed,
-            summary.agent_offline,
+        emit(
+            &format!(
+                "  {name:<12} Ready={:<7} hosts requested {}, found {}, not found {}; at risk {}, \
+                 unprotected {}, agent offline {}",
+                ready_status(&status).unwrap_or("<none>"),
+                summary.hosts_requested,
+                summary.hosts_found,
+                summary.hosts_not_found,
+                summary.detect_risk,
+                summary.protection_closed,
+                summary.agent_offline,
+            ),
+            15,
         )?;
     }
-    writeln!(
-        out,
-        "{}",
-        style.dim(
-            "Next: `hostrisk-operator crd | kubectl apply -f -`, then examples/ on a real cluster."
-        )
+    emit(
+        &style.dim(
+            "Next: `hostrisk-operator crd | kubectl apply -f -`, then examples/ on a real cluster.",
+        ),
+        2,
     )?;
     out.flush()?;
     Ok(())

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::manifests::{batch_secret_fix, names, DemoHosts};
 use super::view::Notice;
 use super::DemoError;
-use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus, REFRESH_ANNOTATION};
+use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus, HostStatus, REFRESH_ANNOTATION};
 use hostrisk_operator::hss::model::{AgentStatus, DetectResult, HssEdition, ProtectStatus};
 use hostrisk_sim::hss::{HssSimulator, SimHost};
 use hostrisk_sim::kube::StandinApiServer;
@@ -157,7 +157,10 @@ pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, De
             expect: vec![expect_host("demo-db-01", "detectResult", "risk")],
         },
         Step {
-            title: format!("{short}…: HSS protection switched off"),
+            title: format!(
+                "{short}…: HSS protection switched off (HSS stops scanning it: detect result \
+                 undetected, counts 0)"
+            ),
             watch: names::DATA,
             action: Action::SetHosts(vec![unprotected]),
             expect: vec![expect_host(flip_id, "protectStatus", "closed")],
@@ -246,13 +249,15 @@ pub async fn play(
         });
         let changed_at = Instant::now();
         let until = (started + gap).min(deadline);
+        let mut read_back = None;
         let seen_after = match &step.action {
             Action::SetHosts(hosts) => {
                 for host in hosts {
                     hss.set_host(host.clone());
                 }
                 request_refresh(&watches, step.watch).await?;
-                wait_for(&watches, step.watch, &step.expect, until).await?
+                read_back = wait_for_status(&watches, step.watch, &step.expect, until).await?;
+                read_back.as_ref().map(|(after, _)| *after)
             }
             Action::PatchSecret { name, patch } => {
                 secrets
@@ -281,9 +286,13 @@ pub async fn play(
         }
         .map(|_| changed_at.elapsed());
         if !matches!(step.action, Action::RefreshUnchanged { .. }) {
+            let hosts = read_back
+                .map(|(_, status)| changed_hosts(&status, &step.expect))
+                .unwrap_or_default();
             let _ = notices.send(Notice::Seen {
                 watch: step.watch.to_string(),
                 after: seen_after,
+                hosts,
             });
         }
         outcomes.push(StepOutcome {
@@ -321,6 +330,25 @@ pub async fn request_refresh(watches: &Api<HostRiskWatch>, name: &str) -> Result
     Ok(())
 }
 
+/// The entries of `status.hosts` that `expect` names, each with the fields it expected.
+pub fn changed_hosts(
+    status: &HostRiskWatchStatus,
+    expect: &[Expect],
+) -> Vec<(HostStatus, Vec<&'static str>)> {
+    let mut hosts: Vec<(HostStatus, Vec<&'static str>)> = Vec::new();
+    for expectation in expect {
+        let Expect::Host { host_id, field, .. } = expectation else {
+            continue;
+        };
+        if let Some((_, fields)) = hosts.iter_mut().find(|(h, _)| &h.host_id == host_id) {
+            fields.push(field);
+        } else if let Some(host) = status.hosts.iter().find(|h| &h.host_id == host_id) {
+            hosts.push((host.clone(), vec![*field]));
+        }
+    }
+    hosts
+}
+
 /// Reads the watch back until every expectation holds (returns how long it waited) or `until`.
 pub async fn wait_for(
     watches: &Api<HostRiskWatch>,
@@ -328,12 +356,24 @@ pub async fn wait_for(
     expect: &[Expect],
     until: Instant,
 ) -> Result<Option<Duration>, DemoError> {
+    Ok(wait_for_status(watches, name, expect, until)
+        .await?
+        .map(|(after, _)| after))
+}
+
+/// [`wait_for`], also returning the status that met the expectations.
+pub async fn wait_for_status(
+    watches: &Api<HostRiskWatch>,
+    name: &str,
+    expect: &[Expect],
+    until: Instant,
+) -> Result<Option<(Duration, HostRiskWatchStatus)>, DemoError> {
     let started = Instant::now();
     loop {
         let watch = watches.get(name).await?;
         let status = watch.status.unwrap_or_default();
         if expect.iter().all(|e| e.holds(&status)) {
-            return Ok(Some(started.elapsed()));
+            return Ok(Some((started.elapsed(), status)));
         }
         if Instant::now() + READ_BACK_EVERY > until {
             return Ok(None);
@@ -366,6 +406,21 @@ mod tests {
             }],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn changed_hosts_are_the_expected_ones_with_their_fields() {
+        let status = status("offline", "True");
+        let expect = [
+            expect_host("h", "agentStatus", "offline"),
+            expect_host("h", "detectResult", "risk"),
+            expect_host("gone", "agentStatus", "online"),
+            Expect::Ready("True"),
+        ];
+        let hosts = changed_hosts(&status, &expect);
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(hosts[0].0.host_id, "h");
+        assert_eq!(hosts[0].1, ["agentStatus", "detectResult"]);
     }
 
     #[test]

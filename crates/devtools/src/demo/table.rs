@@ -86,6 +86,16 @@ impl ObservedRow {
     }
 }
 
+/// How the table spends its width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `kubectl get hrw -A -w`: NAMESPACE and NAME, the CRD's headers, three spaces apart.
+    Wide,
+    /// For terminals under about 100 columns: no NAMESPACE (the banner names the one namespace),
+    /// short headers, two spaces apart; a row fits in 80 columns with its time stamp.
+    Compact,
+}
+
 /// Column widths fixed up front (kubectl sizes its columns from the first batch of rows; a
 /// watch table that changed widths mid-stream would not line up at all).
 #[derive(Debug, Clone)]
@@ -93,6 +103,7 @@ pub struct Table {
     columns: Vec<PrinterColumn>,
     widths: Vec<usize>,
     style: Style,
+    layout: Layout,
 }
 
 const NAMESPACE: &str = "NAMESPACE";
@@ -100,7 +111,12 @@ const NAME: &str = "NAME";
 
 impl Table {
     /// `names` are the `(namespace, name)` pairs expected, to size the first two columns.
-    pub fn new(columns: Vec<PrinterColumn>, names: &[(String, String)], style: Style) -> Self {
+    pub fn new(
+        columns: Vec<PrinterColumn>,
+        names: &[(String, String)],
+        style: Style,
+        layout: Layout,
+    ) -> Self {
         let ns_width = names
             .iter()
             .map(|(ns, _)| ns.len())
@@ -113,7 +129,10 @@ impl Table {
             .chain([NAME.len()])
             .max()
             .unwrap_or(0);
-        let mut widths = vec![ns_width, name_width];
+        let mut widths = match layout {
+            Layout::Wide => vec![ns_width, name_width],
+            Layout::Compact => vec![name_width],
+        };
         widths.extend(columns.iter().map(|c| {
             let content = match (c.name.as_str(), c.type_.as_str()) {
                 ("Ready", _) => "Unknown".len(),
@@ -121,32 +140,70 @@ impl Table {
                 (_, "integer") => 4,
                 _ => 8,
             };
-            c.header().len().max(content)
+            header(c, layout).len().max(content)
         }));
         Self {
             columns,
             widths,
             style,
+            layout,
         }
+    }
+
+    /// The widest layout whose rows (after `prefix` columns of time stamp) fit in `width`.
+    pub fn fitting(
+        columns: Vec<PrinterColumn>,
+        names: &[(String, String)],
+        style: Style,
+        width: usize,
+        prefix: usize,
+    ) -> Self {
+        let wide = Self::new(columns.clone(), names, style, Layout::Wide);
+        if prefix + wide.row_width() <= width {
+            wide
+        } else {
+            Self::new(columns, names, style, Layout::Compact)
+        }
+    }
+
+    /// The visible width of every row (the last column at its fixed width).
+    pub fn row_width(&self) -> usize {
+        let gaps = self.widths.len().saturating_sub(1) * self.gap();
+        self.widths.iter().sum::<usize>() + gaps
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     pub fn columns(&self) -> &[PrinterColumn] {
         &self.columns
     }
 
+    fn gap(&self) -> usize {
+        match self.layout {
+            Layout::Wide => 3,
+            Layout::Compact => 2,
+        }
+    }
+
     pub fn header(&self) -> String {
-        let mut cells = vec![NAMESPACE.to_string(), NAME.to_string()];
-        cells.extend(self.columns.iter().map(PrinterColumn::header));
+        let mut cells = match self.layout {
+            Layout::Wide => vec![NAMESPACE.to_string(), NAME.to_string()],
+            Layout::Compact => vec![NAME.to_string()],
+        };
+        cells.extend(self.columns.iter().map(|c| header(c, self.layout)));
         let plain = self.join(cells.iter().map(|c| (c.clone(), c.len())).collect());
         self.style.bold(&plain)
     }
 
     /// The row as printed at `now`; cells that differ from `previous` are bold.
     pub fn row(&self, row: &ObservedRow, previous: Option<&ObservedRow>, now: Timestamp) -> String {
-        let mut cells = vec![
-            (row.namespace.clone(), row.namespace.len()),
-            (self.style.bold(&row.name), row.name.len()),
-        ];
+        let mut cells = Vec::new();
+        if self.layout == Layout::Wide {
+            cells.push((row.namespace.clone(), row.namespace.len()));
+        }
+        cells.push((self.style.bold(&row.name), row.name.len()));
         for (i, column) in self.columns.iter().enumerate() {
             let raw = row.values.get(i).cloned().flatten();
             let text = display_value(column, raw.as_deref(), now);
@@ -179,7 +236,7 @@ impl Table {
     }
 
     /// Pads each `(styled text, visible width)` to its column; three spaces between columns
-    /// like kubectl.
+    /// like kubectl (two in the compact layout).
     fn join(&self, cells: Vec<(String, usize)>) -> String {
         let last = cells.len().saturating_sub(1);
         let mut line = String::new();
@@ -187,10 +244,24 @@ impl Table {
             line.push_str(&text);
             if i < last {
                 let width = self.widths.get(i).copied().unwrap_or(visible);
-                line.push_str(&" ".repeat(width.saturating_sub(visible) + 3));
+                line.push_str(&" ".repeat(width.saturating_sub(visible) + self.gap()));
             }
         }
         line
+    }
+}
+
+/// The header of a printer column: kubectl's in the wide layout, a short one in the compact.
+fn header(column: &PrinterColumn, layout: Layout) -> String {
+    let short = match column.name.as_str() {
+        "At Risk" => "RISK",
+        "Unprotected" => "UNPROT",
+        "Last Sync" => "SYNC",
+        _ => "",
+    };
+    match layout {
+        Layout::Compact if !short.is_empty() => short.to_string(),
+        _ => column.header(),
     }
 }
 
@@ -229,7 +300,7 @@ mod tests {
     #[test]
     fn rows_line_up_under_the_header() {
         let names = vec![("security".to_string(), "web-tier".to_string())];
-        let table = Table::new(columns(), &names, Style { color: false });
+        let table = Table::new(columns(), &names, Style { color: false }, Layout::Wide);
         let now: Timestamp = "2026-01-01T12:00:00Z".parse().unwrap();
         let row = ObservedRow::from_object(&object("True", 2), table.columns());
         let header = table.header();
@@ -241,14 +312,31 @@ mod tests {
     }
 
     #[test]
+    fn the_compact_layout_drops_the_namespace_and_shortens_headers() {
+        let names = vec![("security".to_string(), "web-tier".to_string())];
+        let style = Style { color: false };
+        let wide = Table::new(columns(), &names, style, Layout::Wide);
+        let table = Table::fitting(columns(), &names, style, wide.row_width() + 6, 7);
+        assert_eq!(table.layout(), Layout::Compact, "one column short");
+        let table = Table::fitting(columns(), &names, style, wide.row_width() + 7, 7);
+        assert_eq!(table.layout(), Layout::Wide);
+        let compact = Table::new(columns(), &names, style, Layout::Compact);
+        let now: Timestamp = "2026-01-01T12:00:00Z".parse().unwrap();
+        let row = ObservedRow::from_object(&object("True", 2), compact.columns());
+        assert_eq!(compact.header(), "NAME      READY    RISK  AGE");
+        assert_eq!(compact.row(&row, None, now), "web-tier  True     2     60s");
+        assert!(compact.row_width() < wide.row_width());
+    }
+
+    #[test]
     fn colour_marks_state_and_changes_only_when_enabled() {
         let names = vec![("security".to_string(), "web-tier".to_string())];
         let now = Timestamp::now();
-        let plain = Table::new(columns(), &names, Style { color: false });
+        let plain = Table::new(columns(), &names, Style { color: false }, Layout::Wide);
         let before = ObservedRow::from_object(&object("True", 0), plain.columns());
         let after = ObservedRow::from_object(&object("False", 1), plain.columns());
         assert!(!plain.row(&after, Some(&before), now).contains('\x1b'));
-        let coloured = Table::new(columns(), &names, Style { color: true });
+        let coloured = Table::new(columns(), &names, Style { color: true }, Layout::Wide);
         let line = coloured.row(&after, Some(&before), now);
         assert!(line.contains("\x1b[1m\x1b[31mFalse"), "{line:?}");
         assert!(line.contains("\x1b[33m1"), "{line:?}");

@@ -17,18 +17,27 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::events::ObservedEvent;
+use super::events::{cause, ObservedEvent};
 use super::table::{ObservedRow, Style, Table};
+use super::wrap::wrap;
+use hostrisk_operator::crd::status::StatusValue;
+use hostrisk_operator::crd::HostStatus;
+
+/// Where continuation lines start: under the text that follows the time stamp column.
+pub const CONTINUATION_INDENT: usize = 9;
 
 /// What the script tells the viewer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     /// A step starts: what changes, and how the operator is told.
     Step { title: String, how: String },
-    /// The step's effect showed up in the watch's status after this long (`None`: it did not).
+    /// The step's effect showed up in the watch's status after this long (`None`: it did not);
+    /// `hosts` are the changed hosts' entries of `status.hosts` as read back, with the fields the
+    /// step changed.
     Seen {
         watch: String,
         after: Option<Duration>,
+        hosts: Vec<(HostStatus, Vec<&'static str>)>,
     },
     /// An idle refresh: whether HSS was polled, and how many status writes followed.
     Idle { polled: bool, status_writes: u64 },
@@ -53,11 +62,21 @@ pub struct View {
     /// Last Ready condition detail printed per watch, to print it only when it changes.
     detail: HashMap<(String, String), String>,
     seen_events: HashSet<String>,
+    /// Event reasons whose cause was explained already (once per reason).
+    explained: HashSet<String>,
+    /// Columns a line may take.
+    width: usize,
     log: ViewLog,
 }
 
 impl View {
-    pub fn new(out: Box<dyn Write + Send>, table: Table, style: Style, started: Instant) -> Self {
+    pub fn new(
+        out: Box<dyn Write + Send>,
+        table: Table,
+        style: Style,
+        started: Instant,
+        width: usize,
+    ) -> Self {
         Self {
             out,
             table,
@@ -66,13 +85,22 @@ impl View {
             last: HashMap::new(),
             detail: HashMap::new(),
             seen_events: HashSet::new(),
+            explained: HashSet::new(),
+            width,
             log: ViewLog::default(),
         }
     }
 
-    /// Prints a line as is.
+    /// Prints a line, broken to the width with continuation lines under the text.
     pub fn line(&mut self, text: &str) -> std::io::Result<()> {
-        writeln!(self.out, "{text}")?;
+        self.indented(text, CONTINUATION_INDENT)
+    }
+
+    /// Prints a line, broken to the width with continuation lines `indent` columns in.
+    pub fn indented(&mut self, text: &str, indent: usize) -> std::io::Result<()> {
+        for line in wrap(text, self.width, indent) {
+            writeln!(self.out, "{line}")?;
+        }
         self.out.flush()
     }
 
@@ -145,7 +173,11 @@ impl View {
                 );
                 self.line(&line)
             }
-            Notice::Seen { watch, after } => {
+            Notice::Seen {
+                watch,
+                after,
+                hosts,
+            } => {
                 let text = match after {
                     Some(after) => format!(
                         "{:>6}   ✓ read back from {watch}'s status {:.1}s after the change",
@@ -158,7 +190,15 @@ impl View {
                     Some(_) => self.style.dim(&text),
                     None => self.style.red(&text),
                 };
-                self.line(&line)
+                self.line(&line)?;
+                if after.is_some() {
+                    for (host, changed) in hosts {
+                        let text =
+                            format!("{:>6}   └ {}", "", host_row(&host, &changed, self.style));
+                        self.line(&text)?;
+                    }
+                }
+                Ok(())
             }
             Notice::Idle {
                 polled,
@@ -218,9 +258,47 @@ impl View {
         let observed = ObservedEvent::from_event(event);
         let line = format!("{} {}", self.elapsed(), observed.line(self.style));
         self.line(&line)?;
+        if let Some(why) = cause(&observed.reason) {
+            if self.explained.insert(observed.reason.clone()) {
+                let text = self.style.dim(&format!("{:>6}   why: {why}", ""));
+                self.line(&text)?;
+            }
+        }
         self.log.events.push(observed);
         Ok(())
     }
+}
+
+/// A host's entry of `status.hosts` as one line of `field=value`, the fields the step changed in
+/// bold: `status.hosts[demo-db-01]: found=true agentStatus=online ... intrusion=0`.
+pub fn host_row(host: &HostStatus, changed: &[&str], style: Style) -> String {
+    let text = |v: &Option<StatusValue>| v.as_deref().map(str::to_string);
+    let count = |v: Option<i64>| v.map(|n| n.to_string());
+    // The fields of a host entry in the CRD's order (the id is in the prefix).
+    let fields = [
+        ("found", Some(host.found.to_string())),
+        ("agentStatus", text(&host.agent_status)),
+        ("installResultCode", text(&host.install_result_code)),
+        ("version", text(&host.version)),
+        ("protectStatus", text(&host.protect_status)),
+        ("detectResult", text(&host.detect_result)),
+        ("asset", count(host.asset)),
+        ("vulnerability", count(host.vulnerability)),
+        ("baseline", count(host.baseline)),
+        ("intrusion", count(host.intrusion)),
+    ];
+    let mut row = format!("status.hosts[{}]:", host.host_id);
+    for (name, value) in fields {
+        let Some(value) = value else { continue };
+        let pair = format!("{name}={value}");
+        row.push(' ');
+        if changed.contains(&name) {
+            row.push_str(&style.bold(&pair));
+        } else {
+            row.push_str(&pair);
+        }
+    }
+    row
 }
 
 /// `Ready=False SecretKeyMissing: ...` for a watch whose Ready condition is False, from its
@@ -263,6 +341,34 @@ fn applied<K>(item: Result<watcher::Event<K>, watcher::Error>, listed: &mut bool
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn host_rows_show_every_field_and_mark_the_changed_ones() {
+        let host = HostStatus {
+            host_id: "demo-db-01".into(),
+            found: true,
+            agent_status: Some("online".into()),
+            detect_result: Some("risk".into()),
+            vulnerability: Some(4),
+            ..Default::default()
+        };
+        let plain = host_row(&host, &["detectResult"], Style { color: false });
+        assert!(plain.starts_with("status.hosts[demo-db-01]: "), "{plain}");
+        for pair in [
+            "found=true",
+            "agentStatus=online",
+            "detectResult=risk",
+            "vulnerability=4",
+        ] {
+            assert!(plain.contains(pair), "{pair} in {plain}");
+        }
+        let coloured = host_row(&host, &["detectResult"], Style { color: true });
+        assert!(
+            coloured.contains("\x1b[1mdetectResult=risk"),
+            "{coloured:?}"
+        );
+        assert!(!coloured.contains("\x1b[1magentStatus"), "{coloured:?}");
+    }
 
     #[test]
     fn detail_names_the_reason_of_a_watch_that_is_not_ready() {

@@ -1,5 +1,5 @@
 //! A simulator of Huawei Cloud HSS `ListHostsRisk` and of the IAM token API, behaving like
-//! the real services as documented in hss-api.md, for tests, demos and users' own scripts.
+//! the real services as documented in docs/hss-api.md, for tests, demos and users' own scripts.
 //!
 //! - `GET /v5/{project_id}/host-management/hosts-risk` ([`server`]): AK/SK signatures and
 //!   tokens verified like the API gateway ([`auth`]), data from a seeded fleet ([`fleet`]).

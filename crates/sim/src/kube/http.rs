@@ -61,6 +61,14 @@ fn dispatch(
     if let Route::Resource(rp) = route {
         return resource(shared, method, &rp, &q, headers, body);
     }
+    match route {
+        Route::Jwks if method == Method::GET => return shared.tokens.jwks(),
+        Route::OidcDiscovery if method == Method::GET => {
+            let host = header(headers, "host").unwrap_or("127.0.0.1");
+            return shared.tokens.discovery(&format!("http://{host}"));
+        }
+        _ => {}
+    }
     shared.faults.count("get", "discovery", "");
     if shared.faults.is_unavailable() {
         return Err(ApiError::unavailable());
@@ -93,7 +101,7 @@ fn dispatch(
         Route::GroupResources(g, v) => {
             discovery::resource_list(&types, &g, &v).ok_or_else(not_served)?
         }
-        Route::Resource(_) => return Err(not_served()),
+        Route::Resource(_) | Route::Jwks | Route::OidcDiscovery => return Err(not_served()),
     };
     Ok(json_response(StatusCode::OK, &doc))
 }
@@ -165,6 +173,15 @@ fn resource(
     let status_sub = match rp.subresource.as_deref() {
         None => false,
         Some("status") if rt.status_subresource && rp.name.is_some() => true,
+        Some("token") if rt.plural == "serviceaccounts" && verb == "create" => {
+            let (Some(namespace), Some(name)) = (rp.namespace.as_deref(), rp.name.as_deref())
+            else {
+                return Err(not_served());
+            };
+            return shared
+                .tokens
+                .token_request(&state, namespace, name, &parse_body(body)?);
+        }
         Some(_) => return Err(not_served()),
     };
     let namespace = rp.namespace.clone().unwrap_or_default();

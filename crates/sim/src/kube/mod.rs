@@ -36,6 +36,7 @@ mod selectors;
 mod server;
 mod status;
 mod store;
+mod tokens;
 mod watch;
 mod write;
 
@@ -54,6 +55,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     faults: Faults,
     bookmark_interval: Mutex<Duration>,
+    /// Signs ServiceAccount tokens (TokenRequest) and publishes the key.
+    tokens: tokens::Signer,
 }
 
 impl Shared {

@@ -95,8 +95,11 @@ pub fn builtins() -> Vec<ResourceType> {
     ev.short_names = vec!["ev".into()];
     let mut nodes = ResourceType::builtin("", "v1", "nodes", "Node", false, true);
     nodes.short_names = vec!["no".into()];
+    let mut sa = ResourceType::builtin("", "v1", "serviceaccounts", "ServiceAccount", true, false);
+    sa.short_names = vec!["sa".into()];
     vec![
         ResourceType::builtin("", "v1", "secrets", "Secret", true, false),
+        sa,
         ns,
         nodes,
         ev,

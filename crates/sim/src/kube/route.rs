@@ -17,6 +17,10 @@ pub enum Route {
     GroupResources(String, String),
     /// A resource collection, object or subresource.
     Resource(ResourcePath),
+    /// `/openid/v1/jwks`: the ServiceAccount token signing keys.
+    Jwks,
+    /// `/.well-known/openid-configuration`: OIDC discovery of the ServiceAccount issuer.
+    OidcDiscovery,
 }
 
 /// `/api/v1/...` or `/apis/{group}/{version}/...` below the version.
@@ -64,6 +68,8 @@ pub fn parse(path: &str) -> Option<Route> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
         ["version"] => Some(Route::Version),
+        ["openid", "v1", "jwks"] => Some(Route::Jwks),
+        [".well-known", "openid-configuration"] => Some(Route::OidcDiscovery),
         ["api"] => Some(Route::CoreVersions),
         ["api", v] => Some(Route::CoreResources(v.to_string())),
         ["api", v, rest @ ..] => resource("", v, rest),

@@ -78,6 +78,7 @@ impl StandinApiServer {
             state: Mutex::new(State::new(DEFAULT_HISTORY_LIMIT, changes)),
             faults: Faults::default(),
             bookmark_interval: Mutex::new(Duration::from_secs(5)),
+            tokens: Default::default(),
         });
         let router = axum::Router::new()
             .fallback(super::http::handle)
