@@ -569,3 +569,34 @@ fn crd_subcommand_prints_the_committed_file() {
     let committed = std::fs::read_to_string(CRD_PATH).expect("read crds/hostriskwatch.yaml");
     assert_eq!(String::from_utf8_lossy(&output.stdout), committed);
 }
+
+/// Every HostRiskWatch in `examples/` passes the schema's rules and the code-side checks.
+#[test]
+fn every_example_watch_passes_the_schema_rules_and_the_code_checks() {
+    use hostrisk_operator::crd::validation::{validate_spec, ValidationPolicy};
+    use hostrisk_operator::crd::HostRiskWatchSpec;
+    use serde::Deserialize;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("examples/") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read example");
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let value = Value::deserialize(document).expect("YAML");
+            if value["kind"] != "HostRiskWatch" {
+                continue;
+            }
+            let spec = value["spec"].clone();
+            assert_eq!(cel_errors(spec.clone()), Vec::<String>::new(), "{path:?}");
+            let typed: HostRiskWatchSpec = serde_json::from_value(spec).expect("spec");
+            validate_spec(&typed, &ValidationPolicy::default())
+                .unwrap_or_else(|e| panic!("{path:?}: {e:?}"));
+            seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    seen.sort();
+    assert!(
+        seen.contains(&"hostriskwatch-nodes.yaml".to_string()),
+        "{seen:?}"
+    );
+}
