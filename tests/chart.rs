@@ -17,7 +17,7 @@ mod schema;
 use std::collections::BTreeSet;
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use rbac::{allow_list, grant, operator_grants, Scope};
+use rbac::{allow_list, grant, operator_grants, workload_identity_grants, Scope};
 use render::{
     cluster_scoped, render, run_script, selects_pods, value_sets, values_file, RELEASE_NAMESPACE,
 };
@@ -60,17 +60,77 @@ fn every_rendered_object_parses_as_the_kubernetes_type_it_claims() {
 
 #[test]
 fn operator_rbac_grants_exactly_the_allow_list_in_cluster_mode() {
-    for (set, leader_election, nodes) in [
-        ("defaults", false, false),
-        ("replicas", true, false),
-        ("everything", true, true),
+    for (set, leader_election, workload_identity, nodes) in [
+        ("defaults", false, false, false),
+        ("replicas", true, false, false),
+        ("everything", true, false, true),
+        ("workload-identity", false, true, false),
     ] {
         let rendered = render(set);
-        assert_eq!(
-            operator_grants(&rendered),
-            allow_list(&[Scope::Cluster], leader_election, nodes),
-            "value set {set}"
-        );
+        let mut expected = allow_list(&[Scope::Cluster], leader_election, nodes);
+        if workload_identity {
+            expected.extend(workload_identity_grants(&[Scope::Cluster]));
+        }
+        assert_eq!(operator_grants(&rendered), expected, "value set {set}");
+    }
+}
+
+/// `create` on serviceaccounts/token (acting as any ServiceAccount of a namespace) is granted only
+/// with workloadIdentity.enabled, and then only where watches are.
+#[test]
+fn service_account_tokens_only_with_workload_identity_enabled() {
+    for set in value_sets() {
+        let enabled = set.starts_with("workload-identity");
+        let token_grants: Vec<_> = operator_grants(&render(&set))
+            .into_iter()
+            .filter(|g| g.resource.starts_with("serviceaccounts"))
+            .collect();
+        assert_eq!(!token_grants.is_empty(), enabled, "{set}: {token_grants:?}");
+    }
+    let rendered = render("workload-identity-namespaced");
+    let teams = [
+        Scope::Namespace("team-a".into()),
+        Scope::Namespace("team-b".into()),
+    ];
+    let mut expected = allow_list(&teams, false, false);
+    expected.extend(workload_identity_grants(&teams));
+    assert_eq!(operator_grants(&rendered), expected);
+    assert!(
+        operator_grants(&rendered)
+            .iter()
+            .all(|g| g.scope != Scope::Cluster || g.resource == "customresourcedefinitions"),
+        "nothing cluster-wide but reading the CRD"
+    );
+}
+
+/// workloadIdentity's lists become the operator's flags, comma-joined, only when enabled.
+#[test]
+fn workload_identity_values_become_the_operators_flags() {
+    let flags = |set: &str| -> Vec<String> {
+        render(set)
+            .args()
+            .into_iter()
+            .filter(|a| a.starts_with("--workload-identity"))
+            .collect()
+    };
+    assert_eq!(
+        flags("workload-identity"),
+        [
+            "--workload-identity-audiences=hss-client,hss-client-2",
+            "--workload-identity-providers=cce-oidc",
+        ]
+    );
+    assert_eq!(
+        flags("workload-identity-namespaced"),
+        [
+            "--workload-identity-audiences=hss-client",
+            "--workload-identity-providers=cce-oidc,cce-oidc-2",
+        ]
+    );
+    for set in value_sets() {
+        if !set.starts_with("workload-identity") {
+            assert!(flags(&set).is_empty(), "{set}: {:?}", flags(&set));
+        }
     }
 }
 
@@ -391,8 +451,14 @@ fn rendered_args_parse_with_the_binary_flag_definitions() {
             .try_get_matches_from(argv)
             .unwrap_or_else(|e| panic!("{set}: the binary refuses the rendered args: {e}"));
         let Binary::Run(args) = Binary::from_arg_matches(&matches).expect("run args");
-        args.controller_settings()
+        let settings = args
+            .controller_settings()
             .unwrap_or_else(|e| panic!("{set}: settings: {e}"));
+        assert_eq!(
+            settings.workload_identity.is_enabled(),
+            set.starts_with("workload-identity"),
+            "{set}: keyless credentials"
+        );
         if set == "everything" {
             assert!(args.leader_elect && args.lease_name == "hrw-leader");
             assert!(args.metrics_per_host);

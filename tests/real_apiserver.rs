@@ -25,3 +25,5 @@ mod nodes;
 mod ownership;
 #[path = "real_apiserver/restart.rs"]
 mod restart;
+#[path = "real_apiserver/workload_identity.rs"]
+mod workload_identity;

@@ -5,6 +5,13 @@
 //! password, signature or Authorization header value appears in any log line (every target, at
 //! TRACE, in both the text and the JSON format), in any status, or in any Event.
 //!
+//! Keyless watches (spec.workloadIdentity) run in a second operator of the same process: two
+//! watches of one ServiceAccount, an IAM token expiring mid-run, an unmapped ServiceAccount, a
+//! provider with another key set (bad signature), a missing ServiceAccount. Every ServiceAccount
+//! token the operator minted and every IAM token it was given for one, taken from the
+//! simulator (which records what it received and issued), is then searched for in the logs,
+//! statuses, Events and both operators' /metrics, whole and segment by segment.
+//!
 //! This file holds a single test: the capturing subscriber is process-wide.
 
 #[path = "support/controller_harness/mod.rs"]
@@ -14,12 +21,16 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hostrisk_operator::controller::WorkloadIdentityPolicy;
 use hostrisk_operator::hss::{Credentials, HssClient, Scope};
 use hostrisk_sim::hss::{
-    DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN, DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_PROJECT_ID,
-    DEMO_SECRET_KEY, DEMO_SECURITY_TOKEN, DEMO_STATIC_TOKEN, DEMO_TEMP_ACCESS_KEY,
-    DEMO_TEMP_SECRET_KEY,
+    IdentityProviderConfig, JwksSource, JwksUrl, TestIssuer, DEMO_ACCESS_KEY, DEMO_IAM_DOMAIN,
+    DEMO_IAM_PASSWORD, DEMO_IAM_USER, DEMO_PROJECT_ID, DEMO_SECRET_KEY, DEMO_SECURITY_TOKEN,
+    DEMO_STATIC_TOKEN, DEMO_TEMP_ACCESS_KEY, DEMO_TEMP_SECRET_KEY,
 };
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::PostParams;
+use kube::Api;
 use serde_json::json;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -121,6 +132,143 @@ fn watch_doc(name: &str, secret: &str, place: serde_json::Value) -> serde_json::
         "metadata": {"name": name, "namespace": NS},
         "spec": spec,
     })
+}
+
+const IDP: &str = "cce-oidc";
+/// A provider for the same issuer with another key set: the operator's tokens do not verify.
+const FOREIGN_IDP: &str = "cce-oidc-foreign";
+const AUDIENCE: &str = "hss-client";
+const ISSUER: &str = "https://kubernetes.default.svc";
+
+fn keyless_doc(name: &str, endpoint: &str, account: &str, idp: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "hostrisk.io/v1alpha1",
+        "kind": "HostRiskWatch",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "projectId": DEMO_PROJECT_ID,
+            "endpoint": endpoint,
+            "hostIds": ["demo-web-01", "demo-db-01"],
+            "workloadIdentity": {
+                "serviceAccountName": account,
+                "identityProviderId": idp,
+                "audience": AUDIENCE,
+            },
+            "interval": "1s",
+        }
+    })
+}
+
+/// What the keyless run left behind, and the tokens it used.
+struct KeylessRun {
+    statuses: String,
+    events: String,
+    metrics: String,
+    /// The ServiceAccount tokens (JWTs) the operator minted and presented to IAM.
+    id_tokens: Vec<String>,
+    /// The IAM tokens IAM issued for them.
+    iam_tokens: Vec<String>,
+}
+
+/// Keyless watches in an operator of their own: success, an IAM token expiring mid-run, and
+/// every refusal.
+async fn keyless_run() -> KeylessRun {
+    let k = Harness::start(Options {
+        iam_via_simulator: true,
+        workload_identity: WorkloadIdentityPolicy {
+            audiences: vec![AUDIENCE.into()],
+            identity_providers: vec![IDP.into(), FOREIGN_IDP.into()],
+        },
+        ..Options::faults()
+    })
+    .await;
+    let mapped = format!("system:serviceaccount:{NS}:hss-reader");
+    let mut idp = IdentityProviderConfig::new(IDP, ISSUER, AUDIENCE, json!({"keys": []}))
+        .with_rule(mapped.clone(), "hss-readers");
+    idp.jwks = JwksSource::Url(JwksUrl::new(format!("{}/openid/v1/jwks", k.kube.url())));
+    k.sim.set_identity_provider(idp).await.unwrap();
+    // Another key under the key id of the stand-in's: its tokens fail the signature check.
+    let published: serde_json::Value = reqwest::get(format!("{}/openid/v1/jwks", k.kube.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut foreign = TestIssuer::generate(ISSUER).unwrap().jwks();
+    foreign["keys"][0]["kid"] = published["keys"][0]["kid"].clone();
+    k.sim
+        .set_identity_provider(
+            IdentityProviderConfig::new(FOREIGN_IDP, ISSUER, AUDIENCE, foreign)
+                .with_rule(mapped, "hss-readers"),
+        )
+        .await
+        .unwrap();
+    for account in ["hss-reader", "unmapped"] {
+        let body: ServiceAccount =
+            serde_json::from_value(json!({"metadata": {"name": account}})).unwrap();
+        Api::<ServiceAccount>::namespaced(k.client.clone(), NS)
+            .create(&PostParams::default(), &body)
+            .await
+            .unwrap();
+    }
+    let endpoint = k.endpoint();
+    for (name, account, idp) in [
+        ("keyless", "hss-reader", IDP),
+        ("keyless-2", "hss-reader", IDP),
+        ("keyless-unmapped", "unmapped", IDP),
+        ("keyless-badsig", "hss-reader", FOREIGN_IDP),
+        ("keyless-missing", "nobody", IDP),
+    ] {
+        k.create_watch_json(NS, keyless_doc(name, &endpoint, account, idp))
+            .await;
+    }
+    for name in ["keyless", "keyless-2"] {
+        k.wait_for(NS, name, "Ready", is_ready).await;
+    }
+    for (name, reason) in [
+        ("keyless-unmapped", "IdentityExchangeRefused"),
+        ("keyless-badsig", "IdentityExchangeRefused"),
+        ("keyless-missing", "ServiceAccountNotFound"),
+    ] {
+        k.wait_for(NS, name, reason, |_, s| {
+            condition(s, "CredentialsValid").is_some_and(|c| c.reason == reason)
+        })
+        .await;
+    }
+    // An IAM token that expires mid-run: a new ServiceAccount token, a new IAM token.
+    let before = k.sim.counters().id_token_exchanges;
+    k.sim.expire_tokens();
+    harness::eventually(Duration::from_secs(20), "a new exchange", || async {
+        k.sim.counters().id_token_exchanges > before
+    })
+    .await;
+    k.wait_for(NS, "keyless", "Ready after the new exchange", is_ready)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let counters = k.sim.counters();
+    assert!(counters.refusals("unmapped_subject") >= 1, "{counters:?}");
+    assert!(counters.refusals("bad_signature") >= 1, "{counters:?}");
+    let run = KeylessRun {
+        statuses: serde_json::to_string(&k.kube.objects("hostrisk.io", "hostriskwatches")).unwrap(),
+        events: serde_json::to_string(&k.kube.objects("events.k8s.io", "events")).unwrap(),
+        metrics: k.ctx.metrics.encode().unwrap(),
+        id_tokens: k.sim.received_id_tokens(),
+        iam_tokens: k.sim.issued_tokens("idtoken:"),
+    };
+    // Two accepted exchanges (before and after the expiry) and the refused ones.
+    assert!(
+        run.id_tokens.len() >= 4,
+        "{} id tokens",
+        run.id_tokens.len()
+    );
+    assert!(
+        run.iam_tokens.len() >= 2,
+        "{} IAM tokens",
+        run.iam_tokens.len()
+    );
+    k.stop().await;
+    run
 }
 
 /// A Secret (name, keys) and where its watch points.
@@ -247,7 +395,12 @@ async fn no_secret_reaches_logs_status_or_events() {
     let statuses =
         serde_json::to_string(&h.kube.objects("hostrisk.io", "hostriskwatches")).unwrap();
     let events = serde_json::to_string(&h.kube.objects("events.k8s.io", "events")).unwrap();
+    let metrics = h.ctx.metrics.encode().unwrap();
     h.stop().await;
+    let keyless = keyless_run().await;
+    let statuses = format!("{statuses}\n{}", keyless.statuses);
+    let events = format!("{events}\n{}", keyless.events);
+    let metrics = format!("{metrics}\n{}", keyless.metrics);
     let logs = logs.text();
 
     // The capture works and saw the interesting paths (so an empty search cannot pass).
@@ -265,6 +418,15 @@ async fn no_secret_reaches_logs_status_or_events() {
     assert!(statuses.contains("InvalidCredentials") && statuses.contains("AmbiguousCredentials"));
     assert!(logs.contains("Throttled"), "throttling logged");
     assert!(events.contains("PollFailed"), "{events}");
+    assert!(
+        statuses.contains("IdentityExchangeRefused") && statuses.contains("ServiceAccountNotFound"),
+        "keyless refusals in the statuses"
+    );
+    assert!(
+        logs.contains("system:serviceaccount:default:hss-reader"),
+        "keyless identities (not tokens) are logged"
+    );
+    assert!(metrics.contains("hostrisk_"), "/metrics captured");
 
     let secrets = [
         DEMO_SECRET_KEY,
@@ -278,7 +440,40 @@ async fn no_secret_reaches_logs_status_or_events() {
         AMBIGUOUS_TOKEN,
         PARTIAL_PASSWORD,
     ];
-    for (place, text) in [("logs", &logs), ("status", &statuses), ("events", &events)] {
+    // Every minted ServiceAccount token and every IAM token bought with one, whole and (for the
+    // JWTs) each of its segments: header, claims, signature.
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    for jwt in &keyless.id_tokens {
+        let segments: Vec<&str> = jwt.split('.').collect();
+        assert_eq!(segments.len(), 3, "a JWT: {} chars", jwt.len());
+        tokens.push(("a ServiceAccount token".into(), jwt.clone()));
+        // The header is the same for every token of one key; claims and signature are unique.
+        for (part, segment) in ["header", "claims", "signature"].iter().zip(segments) {
+            tokens.push((
+                format!("the {part} of a ServiceAccount token"),
+                segment.to_string(),
+            ));
+        }
+    }
+    for token in &keyless.iam_tokens {
+        tokens.push((
+            "an IAM token from an id-token exchange".into(),
+            token.clone(),
+        ));
+    }
+    for (place, text) in [
+        ("logs", &logs),
+        ("status", &statuses),
+        ("events", &events),
+        ("metrics", &metrics),
+    ] {
+        for (what, token) in &tokens {
+            assert!(
+                !text.contains(token.as_str()),
+                "{place} contain {what} ({} chars)",
+                token.len()
+            );
+        }
         for secret in secrets {
             assert!(
                 !text.contains(secret),

@@ -77,6 +77,15 @@ pub fn allow_list(watch_scopes: &[Scope], leader_election: bool, nodes: bool) ->
     allowed
 }
 
+/// What `workloadIdentity.enabled` adds, in each scope where watches are: minting tokens for the
+/// ServiceAccounts there (TokenRequest), nothing else (no get/list on ServiceAccounts, no Secrets).
+pub fn workload_identity_grants(watch_scopes: &[Scope]) -> BTreeSet<Grant> {
+    watch_scopes
+        .iter()
+        .map(|scope| grant(scope, "", "serviceaccounts/token", "create", None))
+        .collect()
+}
+
 fn is_operator(subject: &Subject, service_account: &str) -> bool {
     subject.kind == "ServiceAccount"
         && subject.name == service_account

@@ -21,12 +21,13 @@ use crate::e2e_story::{
 use crate::nodes::{create_node, node_watch};
 use crate::support::*;
 
-/// The operator deployed from the chart against a fresh control plane.
-struct Deployed {
-    plane: ControlPlane,
-    sim: HssSimulator,
-    operator: Operator,
-    user: String,
+/// The operator deployed from the chart against a fresh control plane (also used by
+/// tests/real_apiserver/workload_identity.rs).
+pub struct Deployed {
+    pub plane: ControlPlane,
+    pub sim: HssSimulator,
+    pub operator: Operator,
+    pub user: String,
 }
 
 /// Renders value set `set` plus `extra` values, applies its RBAC (after `edit`), mints the
@@ -41,14 +42,14 @@ async fn deploy(
 }
 
 /// How far a started operator must get before a row goes on.
-enum Wait {
+pub enum Wait {
     /// `/readyz` answers 200.
     Ready,
     /// `/livez` answers 200 (a row where readiness is what reports the problem).
     Live,
 }
 
-async fn deploy_until(
+pub async fn deploy_until(
     test: &str,
     set: &str,
     extra: Value,
@@ -163,7 +164,7 @@ async fn exercise(deployed: &Deployed, namespace: &str) {
 }
 
 /// Audit: the operator's requests, none answered 403; returns them for more checks.
-fn assert_no_403(deployed: &Deployed) -> Vec<hostrisk_envtest::AuditEvent> {
+pub fn assert_no_403(deployed: &Deployed) -> Vec<hostrisk_envtest::AuditEvent> {
     let events = deployed.plane.audit_events().unwrap();
     let mine: Vec<_> = events_of(&events, &deployed.user)
         .into_iter()

@@ -275,11 +275,13 @@ pub fn deployment_args(rendered: &Rendered, health_port: u16) -> Vec<String> {
 }
 
 /// A values file in `dir` with the settings a test needs on top of a value set: the
-/// simulator allowed as an endpoint, a quota that does not slow the test down.
+/// simulator allowed as an endpoint and as the IAM endpoint, a quota that does not slow the
+/// test down.
 pub fn test_values(dir: &Path, name: &str, sim_url: &str, extra: Value) -> PathBuf {
     let mut values = json!({
         "controller": {
             "allowedEndpoints": [sim_url],
+            "iamEndpoint": sim_url,
             "hssCallsPerMinute": 600,
             "logLevel": "info,hostrisk_operator=debug,kube_runtime=info",
         }

@@ -96,6 +96,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.workloadIdentity.enabled }}
+{{- /* Keyless watches: a short-lived token for a ServiceAccount of the watch's namespace (TokenRequest). */}}
+- apiGroups: [""]
+  resources: ["serviceaccounts/token"]
+  verbs: ["create"]
+{{- end }}
 {{- end }}
 
 {{/* Labels of the operator pods: commonLabels, podLabels, then the selector labels, which always win. */}}

@@ -148,7 +148,7 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
     // While it ran, the controller's endpoints answered and kubectl read the stand-in.
     assert_eq!(ready, 200, "/readyz\n{text}");
     assert!(metrics.contains("hostrisk_ready 1"), "{metrics}");
-    for name in [names::WEB, names::DATA, names::BATCH] {
+    for name in [names::WEB, names::DATA, names::BATCH, names::KEYLESS] {
         assert!(kubectl_out.contains(name), "kubectl: {kubectl_out}");
     }
     assert!(
@@ -194,7 +194,7 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
 
     // The good watches became Ready and stayed Ready (a stale cache once rewrote the first
     // Pending status over real data; the table would show True -> Unknown).
-    for name in [names::WEB, names::DATA] {
+    for name in [names::WEB, names::DATA, names::KEYLESS] {
         let history = report.ready_history(name);
         let first_true = history
             .iter()
@@ -263,5 +263,14 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
         "{text}"
     );
     assert!(text.contains("demo finished after"), "{text}");
+
+    // The keyless watch read HSS with a ServiceAccount token exchanged at the simulated IAM
+    // (the identity provider the banner names), once: its IAM token is cached.
+    assert!(text.contains("IAM identity provider"), "{text}");
+    assert!(
+        text.contains("ServiceAccount security/hss-reader"),
+        "{text}"
+    );
+    assert_eq!(report.id_token_exchanges, 1, "{text}");
     assert!(report.hss_calls >= 7, "{} HSS calls", report.hss_calls);
 }

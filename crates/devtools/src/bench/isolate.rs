@@ -117,6 +117,7 @@ mod tests {
             kubeconfig: Some("/tmp/kc".into()),
             namespace_prefix: "hostrisk-bench-7".into(),
             soak: Some(Duration::from_secs(600)),
+            envtest: false,
         };
         let args = mode_args(&options, Mode::PerWatch);
         for expected in [

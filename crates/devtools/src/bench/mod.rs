@@ -106,6 +106,8 @@ pub struct BenchOptions {
     pub namespace_prefix: String,
     /// Keep the restarted controller running this long, sampling RSS.
     pub soak: Option<Duration>,
+    /// Start a real control plane from `KUBEBUILDER_ASSETS` and use it as `kubeconfig`.
+    pub envtest: bool,
 }
 
 impl BenchOptions {
@@ -164,9 +166,9 @@ pub fn setup_lines(options: &BenchOptions, workload: &Workload) -> Vec<String> {
         format!("bench.concurrency: {} reconciles", options.concurrency),
         format!(
             "bench.api_server: {} server",
-            match &options.kubeconfig {
-                Some(_) => "kube-apiserver",
-                None => "stand-in",
+            match (&options.kubeconfig, options.envtest) {
+                (Some(_), _) | (None, true) => "kube-apiserver",
+                (None, false) => "stand-in",
             }
         ),
         format!(
@@ -183,6 +185,9 @@ pub fn setup_lines(options: &BenchOptions, workload: &Workload) -> Vec<String> {
 /// mode runs in this process; several run one after the other, each in a fresh process
 /// ([`isolate`]).
 pub async fn run_bench(options: &BenchOptions, out: &mut dyn Write) -> Result<(), BenchError> {
+    if options.envtest {
+        return run_on_envtest(options, out).await;
+    }
     let workload = options.workload()?;
     for line in setup_lines(options, &workload) {
         writeln!(out, "{line}")?;
@@ -212,4 +217,34 @@ pub async fn run_bench(options: &BenchOptions, out: &mut dyn Write) -> Result<()
     }
     out.flush()?;
     Ok(())
+}
+
+/// `--envtest`: a real kube-apiserver + etcd on loopback for the whole benchmark.
+async fn run_on_envtest(options: &BenchOptions, out: &mut dyn Write) -> Result<(), BenchError> {
+    let plane = hostrisk_envtest::ControlPlane::start_from_env(
+        "hostrisk-dev bench",
+        hostrisk_envtest::Options::default(),
+    )
+    .await
+    .map_err(|e| BenchError::Options(format!("starting the control plane: {e}")))?
+    .ok_or_else(|| {
+        BenchError::Options(
+            "--envtest needs KUBEBUILDER_ASSETS (a directory with kube-apiserver and etcd, e.g. \
+             from `setup-envtest use 1.33.x -p path`)"
+                .into(),
+        )
+    })?;
+    writeln!(
+        out,
+        "bench.kube_apiserver_version: {} version",
+        plane.version()
+    )?;
+    let on_plane = BenchOptions {
+        kubeconfig: Some(plane.kubeconfig_path().to_path_buf()),
+        envtest: false,
+        ..options.clone()
+    };
+    let result = Box::pin(run_bench(&on_plane, out)).await;
+    plane.stop().await;
+    result
 }

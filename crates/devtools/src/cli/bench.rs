@@ -69,6 +69,10 @@ pub struct BenchArgs {
     /// floor.
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<std::path::PathBuf>,
+    /// Start a real kube-apiserver + etcd from KUBEBUILDER_ASSETS (envtest's convention, see
+    /// `setup-envtest`) and run against it, like --kubeconfig.
+    #[arg(long, conflicts_with = "kubeconfig")]
+    pub envtest: bool,
     /// After the restart's first sweep, keep the controller running this long and report RSS
     /// growth (a leak check).
     #[arg(long, value_parser = duration_arg)]
@@ -118,14 +122,15 @@ impl BenchArgs {
             log_level: self.log.log_level.clone(),
             kubeconfig: self.kubeconfig.clone(),
             namespace_prefix: self.namespace_prefix.clone().unwrap_or_else(|| {
-                match &self.kubeconfig {
+                match (&self.kubeconfig, self.envtest) {
                     // Namespaces of a real API server may be taken, or still terminating from
                     // an earlier run: fresh names each time.
-                    Some(_) => format!("hostrisk-bench-{}", std::process::id()),
-                    None => "bench".to_string(),
+                    (Some(_), _) | (None, true) => format!("hostrisk-bench-{}", std::process::id()),
+                    (None, false) => "bench".to_string(),
                 }
             }),
             soak: self.soak,
+            envtest: self.envtest,
         }
     }
 }

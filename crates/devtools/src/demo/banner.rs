@@ -8,7 +8,7 @@ use super::setup::DemoWorld;
 use super::table::Style;
 
 /// What each watch demonstrates, in table order.
-pub const WATCH_ROLES: [(&str, &str); 3] = [
+pub const WATCH_ROLES: [(&str, &str); 4] = [
     (
         names::WEB,
         "access key + secret key; three demo hosts and one id HSS does not know",
@@ -20,6 +20,10 @@ pub const WATCH_ROLES: [(&str, &str); 3] = [
     (
         names::BATCH,
         "temporary key whose Secret lacks secretKey until the script adds it",
+    ),
+    (
+        names::KEYLESS,
+        "no Secret: a token of ServiceAccount hss-reader, exchanged at IAM",
     ),
 ];
 
@@ -88,6 +92,15 @@ fn labelled_lines(world: &DemoWorld, access: &Access, style: Style) -> Vec<Strin
             world.kube.url()
         ),
     ];
+    lines.push(format!(
+        "  IAM identity provider    {}: issuer {}, keys {}/openid/v1/jwks; \
+         {} -> group {}",
+        world.keyless.identity_provider_id,
+        hostrisk_sim::kube::SERVICE_ACCOUNT_ISSUER,
+        world.kube.url(),
+        world.keyless.subject(),
+        super::setup::KEYLESS_GROUP,
+    ));
     for (i, (kind, objects)) in group_by_kind(&world.applied).into_iter().enumerate() {
         let label = if i == 0 { "applied" } else { "" };
         lines.push(format!("  {label:<24} {kind} {}", objects.join(", ")));

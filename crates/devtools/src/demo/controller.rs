@@ -1,7 +1,9 @@
 //! The real controller, started in-process against the stand-in API server, configured like
-//! `hostrisk-operator run --allowed-endpoints <simulator URL>` (plain `http://` endpoints are
-//! refused unless listed) with every other setting at its default, and its `/metrics`, `/livez`
-//! and `/readyz` served like `run --health-addr` does.
+//! `hostrisk-operator run --allowed-endpoints <simulator URL> --iam-endpoint <simulator URL>
+//! --workload-identity-audiences <aud> --workload-identity-providers <idp>` (plain `http://`
+//! endpoints are refused unless listed; the keyless example's audience and identity provider)
+//! with every other setting at its default, and its `/metrics`, `/livez` and `/readyz` served
+//! like `run --health-addr` does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::setup::DemoWorld;
 use super::DemoError;
 use hostrisk_operator::controller::{
-    health, run_controllers, Context, ControllerSettings, RunError,
+    health, run_controllers, Context, ControllerSettings, RunError, WorkloadIdentityPolicy,
 };
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
@@ -40,6 +42,11 @@ pub fn start(
             ..ValidationPolicy::default()
         },
         instance: "demo".to_string(),
+        iam_endpoint: Some(world.hss.iam_url()),
+        workload_identity: WorkloadIdentityPolicy {
+            audiences: vec![world.keyless.audience.clone()],
+            identity_providers: vec![world.keyless.identity_provider_id.clone()],
+        },
         ..ControllerSettings::default()
     };
     let hss = HssClient::new(ClientConfig::default())

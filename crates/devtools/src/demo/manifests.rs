@@ -1,5 +1,6 @@
 //! The demo's resources: the files of `examples/` (compiled in, so the demo shows what a user
-//! would apply), rewritten for the in-process simulator, plus two more watches.
+//! would apply), rewritten for the in-process simulator, plus two more watches; and the keyless
+//! watch of `examples/keyless-hostriskwatch.yaml` with its ServiceAccount.
 //!
 //! What is rewritten and why:
 //! - `spec.region` becomes `spec.endpoint` = the simulator's loopback URL (the operator is told
@@ -8,6 +9,7 @@
 //! - `spec.hostIds` become hosts of the simulator's fleet, plus one id of the example that the
 //!   fleet does not have, to show a host "not found".
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use hostrisk_sim::hss::{
@@ -18,6 +20,8 @@ use hostrisk_sim::hss::{
 const NAMESPACE_YAML: &str = include_str!("../../../../examples/namespace.yaml");
 const SECRET_YAML: &str = include_str!("../../../../examples/credentials-secret.yaml");
 const WATCH_YAML: &str = include_str!("../../../../examples/hostriskwatch.yaml");
+const KEYLESS_YAML: &str = include_str!("../../../../examples/keyless-hostriskwatch.yaml");
+const KEYLESS_FILE: &str = "examples/keyless-hostriskwatch.yaml";
 
 /// The names the demo uses.
 pub mod names {
@@ -33,6 +37,71 @@ pub mod names {
     pub const WEB_SECRET: &str = "hss-credentials";
     pub const DATA_SECRET: &str = "hss-token";
     pub const BATCH_SECRET: &str = "hss-batch-credentials";
+    /// The watch of `examples/keyless-hostriskwatch.yaml`: no Secret, a ServiceAccount.
+    pub const KEYLESS: &str = "keyless";
+}
+
+/// `spec.workloadIdentity` of the keyless example: the demo registers that identity provider
+/// and audience with the simulator's IAM and allows them in the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeylessIdentity {
+    pub service_account: String,
+    pub identity_provider_id: String,
+    pub audience: String,
+}
+
+impl KeylessIdentity {
+    /// The `sub` of the ServiceAccount's tokens, which the identity provider maps.
+    pub fn subject(&self) -> String {
+        format!(
+            "system:serviceaccount:{}:{}",
+            names::NAMESPACE,
+            self.service_account
+        )
+    }
+}
+
+/// The ServiceAccount and the HostRiskWatch of the keyless example.
+fn keyless_example() -> Result<(Value, Value), ManifestError> {
+    let mut documents = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(KEYLESS_YAML) {
+        let value = Value::deserialize(document).map_err(|source| ManifestError::Parse {
+            file: KEYLESS_FILE,
+            source,
+        })?;
+        documents.push(value);
+    }
+    match <[Value; 2]>::try_from(documents) {
+        Ok([account, watch])
+            if account["kind"] == "ServiceAccount"
+                && watch.pointer("/spec/workloadIdentity").is_some() =>
+        {
+            Ok((account, watch))
+        }
+        _ => Err(ManifestError::Unexpected {
+            file: KEYLESS_FILE,
+            what: "a ServiceAccount, then a HostRiskWatch with spec.workloadIdentity",
+        }),
+    }
+}
+
+/// `spec.workloadIdentity` of the keyless example.
+pub fn keyless_identity() -> Result<KeylessIdentity, ManifestError> {
+    let (_, watch) = keyless_example()?;
+    let field = |name: &str| {
+        watch["spec"]["workloadIdentity"][name]
+            .as_str()
+            .map(str::to_string)
+            .ok_or(ManifestError::Unexpected {
+                file: KEYLESS_FILE,
+                what: "serviceAccountName, identityProviderId and audience",
+            })
+    };
+    Ok(KeylessIdentity {
+        service_account: field("serviceAccountName")?,
+        identity_provider_id: field("identityProviderId")?,
+        audience: field("audience")?,
+    })
 }
 
 /// Why the bundled examples could not be turned into the demo's resources.
@@ -66,7 +135,8 @@ pub struct DemoHosts {
     pub batch: Vec<String>,
 }
 
-/// Every document to apply after the CRD, in order (namespace, Secrets, watches).
+/// Every document to apply after the CRD, in order (namespace, Secrets, watches, then the
+/// keyless example's ServiceAccount and watch).
 pub fn demo_documents(
     endpoint: &str,
     project_id: &str,
@@ -128,6 +198,15 @@ pub fn demo_documents(
     );
     batch["spec"]["enterpriseProjectId"] = json!(DEMO_ENTERPRISE_PROJECT_ID);
 
+    let (account, mut keyless) = keyless_example()?;
+    keyless["metadata"]["name"] = json!(names::KEYLESS);
+    if let Some(spec) = keyless["spec"].as_object_mut() {
+        spec.remove("region");
+    }
+    keyless["spec"]["endpoint"] = json!(endpoint);
+    keyless["spec"]["projectId"] = json!(project_id);
+    keyless["spec"]["hostIds"] = json!(hosts.web);
+
     Ok(vec![
         namespace,
         web_secret,
@@ -136,6 +215,8 @@ pub fn demo_documents(
         web,
         data,
         batch,
+        account,
+        keyless,
     ])
 }
 
@@ -229,11 +310,14 @@ mod tests {
                 "Secret",
                 "HostRiskWatch",
                 "HostRiskWatch",
+                "HostRiskWatch",
+                "ServiceAccount",
                 "HostRiskWatch"
             ]
         );
         let watches: Vec<HostRiskWatch> = docs[4..]
             .iter()
+            .filter(|d| d["kind"] == "HostRiskWatch")
             .map(|d| serde_json::from_value(d.clone()).unwrap())
             .collect();
         for w in &watches {
@@ -253,8 +337,16 @@ mod tests {
             docs[3]["stringData"],
             json!({"accessKey": DEMO_TEMP_ACCESS_KEY})
         );
+        let keyless = &watches[3];
+        assert_eq!(keyless.spec.credentials_secret_ref, None);
+        let identity = keyless.spec.workload_identity.clone().expect("keyless");
+        assert_eq!(identity.service_account_name, docs[7]["metadata"]["name"]);
+        assert_eq!(
+            keyless_identity().unwrap().subject(),
+            "system:serviceaccount:security:hss-reader"
+        );
         let yaml = to_yaml(&docs).unwrap();
-        assert_eq!(yaml.matches("---\n").count(), 7);
+        assert_eq!(yaml.matches("---\n").count(), 9);
         assert!(!yaml.contains("REPLACE_WITH"));
     }
 }

@@ -102,6 +102,8 @@ pub struct DemoReport {
     pub hss_calls: u64,
     /// Status writes the stand-in API server received.
     pub status_writes: u64,
+    /// ServiceAccount tokens the simulated IAM exchanged for IAM tokens (the keyless watch).
+    pub id_token_exchanges: u64,
 }
 
 impl DemoReport {
@@ -130,10 +132,11 @@ pub async fn run_demo(
     let client = world.kube.client().await?;
     let crd = read_crd(&client).await?;
     let columns = default_columns(&crd, VERSION);
-    let expected_names: Vec<(String, String)> = [names::WEB, names::DATA, names::BATCH]
-        .iter()
-        .map(|n| (names::NAMESPACE.to_string(), n.to_string()))
-        .collect();
+    let expected_names: Vec<(String, String)> =
+        [names::WEB, names::DATA, names::BATCH, names::KEYLESS]
+            .iter()
+            .map(|n| (names::NAMESPACE.to_string(), n.to_string()))
+            .collect();
     let table = Table::fitting(
         columns.clone(),
         &expected_names,
@@ -209,6 +212,7 @@ pub async fn run_demo(
         elapsed: started.elapsed(),
         hss_calls: world.hss.counters().hss_successes,
         status_writes: world.kube.status_writes("hostriskwatches"),
+        id_token_exchanges: world.hss.counters().id_token_exchanges,
     };
     let watches = kube::Api::<HostRiskWatch>::namespaced(client.clone(), names::NAMESPACE);
     write_summary(&mut out, &report, &watches, style, options.width).await?;
@@ -305,6 +309,17 @@ async fn write_summary(
             15,
         )?;
     }
+    emit(
+        &style.dim(&format!(
+            "  {} read HSS without a Secret: IAM exchanged {} ServiceAccount token(s) of {}/{} \
+             for IAM tokens; neither token is written anywhere.",
+            names::KEYLESS,
+            report.id_token_exchanges,
+            names::NAMESPACE,
+            manifests::keyless_identity()?.service_account,
+        )),
+        15,
+    )?;
     emit(
         &style.dim(
             "Next: `hostrisk-operator crd | kubectl apply -f -`, then examples/ on a real cluster.",

@@ -1,17 +1,24 @@
 //! Starting the demo's world: the HSS simulator and the stand-in API server on loopback, then
-//! the CRD and the example resources applied over HTTP with a real kube client.
+//! the CRD and the example resources applied over HTTP with a real kube client, and the
+//! stand-in's ServiceAccount issuer registered as an identity provider of the simulated IAM
+//! (what an administrator does for keyless credentials on CCE).
 
 use std::net::SocketAddr;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 
-use super::manifests::{demo_documents, example_host_id, to_yaml, DemoHosts};
+use super::manifests::{
+    demo_documents, example_host_id, keyless_identity, to_yaml, DemoHosts, KeylessIdentity,
+};
 use super::DemoError;
 use hostrisk_operator::crd::render::crd_yaml;
 use hostrisk_operator::hss::model::{AgentStatus, ProtectStatus};
-use hostrisk_sim::hss::{HssSimulator, SimConfig, DEMO_ENTERPRISE_PROJECT_ID};
-use hostrisk_sim::kube::StandinApiServer;
+use hostrisk_sim::hss::{
+    HssSimulator, IdentityProviderConfig, JwksSource, JwksUrl, SimConfig,
+    DEMO_ENTERPRISE_PROJECT_ID,
+};
+use hostrisk_sim::kube::{StandinApiServer, SERVICE_ACCOUNT_ISSUER};
 
 /// Name of the CRD as stored.
 pub const CRD_NAME: &str = "hostriskwatches.hostrisk.io";
@@ -25,7 +32,13 @@ pub struct DemoWorld {
     pub hosts: DemoHosts,
     /// `Kind namespace/name` of everything applied, in order.
     pub applied: Vec<String>,
+    /// The identity provider and audience of the keyless watch, registered with the
+    /// simulator's IAM and allowed in the operator.
+    pub keyless: KeylessIdentity,
 }
+
+/// The user group the keyless watch's ServiceAccount is mapped to.
+pub const KEYLESS_GROUP: &str = "hss-readers";
 
 /// Starts both servers on free loopback ports and applies the CRD and the demo's resources.
 pub async fn start_world() -> Result<DemoWorld, DemoError> {
@@ -42,12 +55,25 @@ pub async fn start_world() -> Result<DemoWorld, DemoError> {
     for object in kube.apply_yaml_documents(&to_yaml(&documents)?).await? {
         applied.push(describe(&object));
     }
+    // The identity provider: the stand-in's issuer, its keys at /openid/v1/jwks (fetched now),
+    // the audience as client id, and the keyless ServiceAccount mapped to a group.
+    let keyless = keyless_identity()?;
+    let mut idp = IdentityProviderConfig::new(
+        keyless.identity_provider_id.clone(),
+        SERVICE_ACCOUNT_ISSUER,
+        keyless.audience.clone(),
+        serde_json::json!({"keys": []}),
+    )
+    .with_rule(keyless.subject(), KEYLESS_GROUP);
+    idp.jwks = JwksSource::Url(JwksUrl::new(format!("{}/openid/v1/jwks", kube.url())));
+    hss.set_identity_provider(idp).await?;
     Ok(DemoWorld {
         hss,
         kube,
         endpoint,
         hosts,
         applied,
+        keyless,
     })
 }
 

@@ -254,6 +254,27 @@ impl HssSimulator {
             .collect()
     }
 
+    /// The id tokens (JWTs) presented to `POST /v3.0/OS-AUTH/id-token/tokens`, accepted or
+    /// refused, oldest first (the last 256): what a secret-hygiene test searches logs for.
+    pub fn received_id_tokens(&self) -> Vec<String> {
+        lock(&self.state.received_id_tokens)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The IAM tokens issued so far to identities starting with `identity_prefix`
+    /// (`idtoken:{identity provider}/` for exchanged id tokens, `token:` for password logins).
+    pub fn issued_tokens(&self, identity_prefix: &str) -> Vec<String> {
+        let mut tokens: Vec<String> = lock(&self.state.tokens)
+            .iter()
+            .filter(|(_, issued)| issued.identity.starts_with(identity_prefix))
+            .map(|(token, _)| token.clone())
+            .collect();
+        tokens.sort();
+        tokens
+    }
+
     /// Expires every IAM token issued so far (new ones are valid); returns how many.
     pub fn expire_tokens(&self) -> usize {
         self.state.expire_tokens()

@@ -38,7 +38,13 @@ pub(crate) struct SimState {
     pub identity_providers: Mutex<BTreeMap<String, ResolvedIdp>>,
     /// Accepted calls per identity in the last 60 s (sliding window).
     pub quota_windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// The id tokens presented to the exchange, newest last (at most
+    /// [`RECEIVED_ID_TOKENS_KEPT`]): tests prove with them that no minted JWT leaks.
+    pub received_id_tokens: Mutex<VecDeque<String>>,
 }
+
+/// How many presented id tokens the simulator remembers.
+pub(crate) const RECEIVED_ID_TOKENS_KEPT: usize = 256;
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the state stays
 /// usable; every update is a single assignment or insert).
@@ -85,6 +91,7 @@ impl SimState {
                     .collect(),
             ),
             quota_windows: Mutex::new(HashMap::new()),
+            received_id_tokens: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -124,6 +131,15 @@ impl SimState {
         }
         window.push_back(now);
         true
+    }
+
+    /// Remembers an id token presented to the exchange (the oldest goes beyond the limit).
+    pub(crate) fn record_id_token(&self, token: &str) {
+        let mut received = lock(&self.received_id_tokens);
+        if received.len() >= RECEIVED_ID_TOKENS_KEPT {
+            received.pop_front();
+        }
+        received.push_back(token.to_string());
     }
 
     /// Marks every IAM token issued so far as expired.

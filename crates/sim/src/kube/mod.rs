@@ -42,6 +42,8 @@ mod write;
 
 pub use faults::RequestKey;
 pub use server::{StandinApiServer, StandinError, DEFAULT_HISTORY_LIMIT};
+/// The `iss` of the stand-in's ServiceAccount tokens.
+pub use tokens::ISSUER as SERVICE_ACCOUNT_ISSUER;
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;

@@ -100,6 +100,13 @@ async fn a_service_account_token_becomes_an_iam_token_hss_accepts() {
     assert_eq!(ids_of(&answer), ["demo-web-01"]);
     let identity = format!("idtoken:{IDP}/system:serviceaccount:team-a:reader");
     assert_eq!(sim.counters().calls_by(&identity), 1);
+    // What was exchanged for what, for tests that search logs for them.
+    assert_eq!(sim.received_id_tokens(), vec![jwt.clone()]);
+    assert_eq!(
+        sim.issued_tokens(&format!("idtoken:{IDP}/")),
+        vec![token.clone()]
+    );
+    assert!(sim.issued_tokens("token:").is_empty());
 
     // Exchanged tokens expire like any other IAM token.
     assert_eq!(sim.expire_tokens(), 1);

@@ -100,6 +100,7 @@ fn exchange(
     let malformed = |message: &str| refused(ExchangeRefusal::MalformedRequest, message);
     let request: ExchangeRequest = serde_json::from_slice(body)
         .map_err(|_| malformed("The request body is not a valid id token request."))?;
+    state.record_id_token(&request.auth.id_token.id);
     let idp_id = headers
         .get("x-idp-id")
         .and_then(|v| v.to_str().ok())
