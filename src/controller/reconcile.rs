@@ -15,8 +15,6 @@
 //! node-backed watches) a Node it selects changes. With nothing changed, a reconcile sends
 //! nothing to the API server.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +59,17 @@ pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<A
     };
     ctx.metrics.record_reconcile(outcome, started.elapsed());
     result
+}
+
+/// True unless `update` is a poll result that lacks one of `targets`' hosts (neither found nor
+/// not found: it was made for other ids). A failure is about the call, whatever the ids.
+fn answers_every_host(update: &WatchUpdate, targets: &Targets) -> bool {
+    match &update.outcome {
+        Ok(result) => targets.hosts.iter().all(|t| {
+            result.hosts.contains_key(&t.host_id) || result.not_found.contains(&t.host_id)
+        }),
+        Err(_) => true,
+    }
 }
 
 /// The error policy given to `Controller::run`: back off exponentially with jitter, capped at
@@ -173,7 +182,14 @@ impl WatchReconcile<'_> {
             } => {
                 let interval = registration.interval;
                 self.ctx.state.register(self.uid(), *registration);
-                match self.ctx.state.next_update(self.key) {
+                // An answer from before the watch's hosts changed (a Node joined) does not
+                // cover the new ones: wait for the one the change asked for.
+                let update = self
+                    .ctx
+                    .state
+                    .next_update(self.key)
+                    .filter(|update| answers_every_host(update, &targets));
+                match update {
                     Some(update) => {
                         self.apply(previous.as_ref(), update, interval, &targets)
                             .await?
@@ -285,7 +301,7 @@ impl WatchReconcile<'_> {
             }
         };
         let host_ids = targets.ids();
-        let revision = self.revision(secret_version.as_deref(), spec.nodes.is_some(), &host_ids);
+        let revision = self.revision(secret_version.as_deref());
         Ok(Plan::Poll {
             registration: Box::new(WatchRegistration {
                 key: self.key.clone(),
@@ -350,13 +366,11 @@ impl WatchReconcile<'_> {
     }
 
     /// The registration revision: what, when it changes, asks the poller for a prompt refresh
-    /// (a re-created object, a spec change, a refresh request, other credentials) and makes an
-    /// update for an older revision void. For a node-backed watch the ids themselves, since
-    /// Nodes coming and going change them without a new generation (an answer for the old ids
-    /// must not be shown for the new ones); never the Nodes' labels, so a label change that
-    /// keeps the ids is no change at all.
-    fn revision(&self, secret_version: Option<&str>, node_backed: bool, ids: &[String]) -> String {
-        let mut revision = format!(
+    /// (a re-created object, a spec change, a refresh request, other credentials). Not the
+    /// host ids of a node-backed watch (their changes reach the poller as other ids: an added
+    /// one is polled at once, a removed one costs nothing) and never the Nodes' labels.
+    fn revision(&self, secret_version: Option<&str>) -> String {
+        format!(
             "uid={};generation={};refresh={};secret={}",
             self.uid().unwrap_or_default(),
             self.watch.metadata.generation.unwrap_or_default(),
@@ -366,13 +380,7 @@ impl WatchReconcile<'_> {
                 .map(String::as_str)
                 .unwrap_or_default(),
             secret_version.unwrap_or_default(),
-        );
-        if node_backed {
-            let mut hasher = DefaultHasher::new();
-            ids.hash(&mut hasher);
-            revision.push_str(&format!(";hosts={:016x}", hasher.finish()));
-        }
-        revision
+        )
     }
 
     /// Shows a poller update; kept to apply again when its status cannot be written.

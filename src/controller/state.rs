@@ -58,6 +58,15 @@ pub struct ReadTicket(u64);
 struct Registered {
     revision: String,
     interval: Duration,
+    /// A digest of the host ids (a node-backed watch's change with its Nodes, not its revision).
+    ids: u64,
+}
+
+fn ids_digest(ids: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    ids.hash(&mut hasher);
+    hasher.finish()
 }
 
 #[derive(Debug)]
@@ -400,8 +409,8 @@ impl WatchTable {
         }
     }
 
-    /// Registers the watch with the poller unless it is registered with this very revision
-    /// and interval already.
+    /// Registers the watch with the poller unless it is registered with this very revision,
+    /// interval and host ids already.
     pub fn register(&self, uid: Option<&str>, registration: WatchRegistration) {
         let Some(poller) = self.poller() else {
             return;
@@ -413,8 +422,11 @@ impl WatchTable {
                 .entry(registration.key.clone())
                 .or_default()
                 .for_uid(uid);
+            let ids = ids_digest(&registration.host_ids);
             if entry.registered.as_ref().is_some_and(|r| {
-                r.revision == registration.revision && r.interval == registration.interval
+                r.revision == registration.revision
+                    && r.interval == registration.interval
+                    && r.ids == ids
             }) {
                 return;
             }
@@ -428,6 +440,7 @@ impl WatchTable {
             entry.registered = Some(Registered {
                 revision: registration.revision.clone(),
                 interval: registration.interval,
+                ids,
             });
         }
         poller.upsert(registration);

@@ -11,7 +11,9 @@ use super::conditions::{
 };
 use super::events::{self, TransitionEvent};
 use super::hosts::rebuild_hosts;
-use super::node_status::{apply_view, name_kept_hosts, nodes_not_listed, nodes_resolved};
+use super::node_status::{
+    apply_view, drop_departed, name_kept_hosts, nodes_not_listed, nodes_resolved,
+};
 use super::quota::{interval_report, IntervalReport};
 use super::summary::summarize;
 use super::targets::{NodeView, Targets};
@@ -524,7 +526,14 @@ pub fn compute_status_for(
             (hosts, Some(summary))
         }
         PollOutcome::NoHosts => (Vec::new(), Some(summarize(&[]))),
-        _ => (base.hosts.clone(), base.summary.clone()),
+        _ => {
+            let mut hosts = base.hosts.clone();
+            let summary = match drop_departed(&mut hosts, targets) {
+                true => base.summary.as_ref().map(|_| summarize(&hosts)),
+                false => base.summary.clone(),
+            };
+            (hosts, summary)
+        }
     };
     name_kept_hosts(&mut hosts, targets);
     let interval = interval_report(effective_interval, achieved_interval, previous);
@@ -581,7 +590,8 @@ pub fn compute_status_for(
 }
 
 /// A Pending reconcile of a node-backed watch whose status is up to date: the Nodes' part of
-/// the status again (no poll answered, so hosts keep their data; only their Node names move).
+/// the status again (no poll answered, so hosts keep their data; their Node names move, and
+/// the hosts of Nodes that left go, with the summary recounted).
 fn refresh_nodes(
     previous: &HostRiskWatchStatus,
     targets: &Targets,
@@ -590,6 +600,9 @@ fn refresh_nodes(
     now: &Time,
 ) -> StatusUpdate {
     let mut status = previous.clone();
+    if drop_departed(&mut status.hosts, targets) && status.summary.is_some() {
+        status.summary = Some(summarize(&status.hosts));
+    }
     name_kept_hosts(&mut status.hosts, targets);
     apply_view(&mut status, targets);
     let keep = |type_: &'static str| {

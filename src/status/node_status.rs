@@ -64,6 +64,20 @@ pub fn name_kept_hosts(hosts: &mut [HostStatus], targets: &Targets) {
     }
 }
 
+/// Drops the kept hosts of a node-backed watch whose Node is gone (or no longer selected):
+/// the answers for the others stay good, so this needs no poll. True when some were dropped.
+/// Hosts are kept as they are while the Nodes are not known.
+pub fn drop_departed(hosts: &mut Vec<HostStatus>, targets: &Targets) -> bool {
+    if targets.nodes.is_none() {
+        return false;
+    }
+    let wanted: std::collections::HashSet<&str> =
+        targets.hosts.iter().map(|t| t.host_id.as_str()).collect();
+    let before = hosts.len();
+    hosts.retain(|h| wanted.contains(h.host_id.as_str()));
+    hosts.len() != before
+}
+
 fn listed(view: &NodeView, only: Option<&str>) -> String {
     let matching: Vec<_> = view
         .unresolved

@@ -128,7 +128,8 @@ async fn a_node_backed_watch_follows_nodes_joining_and_leaving_and_reports_those
         joined_at.elapsed().as_millis()
     );
 
-    // A Node leaves: its host goes.
+    // A Node leaves: its host goes at once, and costs no HSS call (the others' answers stand).
+    let calls_before_leaving = hss_calls(&h.sim);
     h.delete_node("db-1").await;
     let left = h
         .wait_for(NS, "fleet", "the leaving Node's host gone", |_, s| {
@@ -138,6 +139,19 @@ async fn a_node_backed_watch_follows_nodes_joining_and_leaving_and_reports_those
     assert_eq!(
         hosts(left.status.as_ref().unwrap()),
         pairs(&[("batch-1", "demo-batch-01"), ("web-1", "demo-web-01")])
+    );
+    assert_eq!(
+        left.status
+            .as_ref()
+            .and_then(|s| s.summary.as_ref())
+            .map(|s| s.hosts_requested),
+        Some(2)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        hss_calls(&h.sim),
+        calls_before_leaving,
+        "a leaving Node called HSS"
     );
 
     // A label change that keeps the set of ids: no HSS call, no status write.

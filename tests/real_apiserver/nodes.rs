@@ -231,7 +231,8 @@ async fn node_backed_watches_follow_real_nodes_in_every_provider_id_form() {
         joined.elapsed().as_millis()
     );
 
-    // A Node leaves: its host goes (the annotated watch, which reads another Node, keeps its own).
+    // A Node leaves: its host goes, without an HSS call.
+    let calls = sim.counters().hss_requests;
     Api::<Node>::all(client.clone())
         .delete("n-double", &DeleteParams::default())
         .await
@@ -243,6 +244,17 @@ async fn node_backed_watches_follow_real_nodes_in_every_provider_id_form() {
         |_, s| !s.hosts.iter().any(|h| h.host_id == "demo-db-01"),
     )
     .await;
+    assert_eq!(
+        sim.counters().hss_requests,
+        calls,
+        "a leaving Node called HSS"
+    );
+    // The annotated watch reads demo-db-01 from another Node: it keeps it.
+    let annotated = watches.get("annotated").await.unwrap();
+    assert_eq!(
+        hosts(annotated.status.as_ref().unwrap()),
+        pairs(&[("n-annotated", "demo-db-01")])
+    );
 
     // A label change that keeps the ids: the operator reconciles, and neither calls HSS nor
     // writes status.

@@ -206,3 +206,42 @@ fn a_list_watch_has_no_node_fields_and_no_nodes_condition() {
     assert!(find(&update.status.conditions, NODES_RESOLVED).is_none());
     assert_eq!(update.status.hosts[0].node_name, None);
 }
+
+#[test]
+fn a_node_leaving_drops_its_host_at_once_without_a_poll_and_recounts_the_summary() {
+    let both = targets(&[("w-1", "id-1"), ("w-2", "id-2")], 2, &[]);
+    let risky = risk(
+        AgentStatus::Online,
+        ProtectStatus::Opened,
+        DetectResult::Risk,
+    );
+    let polled = run_for(
+        &both,
+        None,
+        success(&[("id-1", healthy()), ("id-2", risky)], &[], "r1"),
+        0,
+    )
+    .status;
+    assert_eq!(polled.summary.as_ref().map(|s| s.detect_risk), Some(1));
+    let left = targets(&[("w-1", "id-1")], 1, &[]);
+    let update = run_for(&left, Some(&polled), PollOutcome::Pending, 1);
+    assert!(update.needs_write);
+    assert_eq!(node_names(&update.status), vec![("id-1", Some("w-1"))]);
+    let summary = update.status.summary.as_ref().expect("summary");
+    assert_eq!((summary.hosts_requested, summary.detect_risk), (1, 0));
+    assert_eq!(update.status.last_sync_time, polled.last_sync_time);
+    // A failed poll meanwhile keeps the data of the Nodes still there, not of those gone.
+    let failed = run_for(&left, Some(&polled), throttled("r2"), 2);
+    assert_eq!(node_names(&failed.status), vec![("id-1", Some("w-1"))]);
+    // Unknown Nodes (the Node watch refused): the hosts stay as they were.
+    let unknown = run_for(
+        &Targets::unknown_nodes("nodes".into()),
+        Some(&polled),
+        PollOutcome::NodesUnavailable {
+            reason: "NodeWatchForbidden",
+            message: "forbidden".into(),
+        },
+        3,
+    );
+    assert_eq!(unknown.status.hosts.len(), 2);
+}
