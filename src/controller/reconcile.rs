@@ -240,6 +240,13 @@ impl WatchReconcile<'_> {
         };
         let targets = match self.targets(&spec) {
             Ok(targets) => targets,
+            // Suspending says so whatever the Nodes' state: the user asked for it.
+            Err(_) if spec.suspend => Targets::unknown_nodes(
+                spec.nodes
+                    .as_ref()
+                    .map(|n| n.describe())
+                    .unwrap_or_default(),
+            ),
             Err(plan) => return Ok(*plan),
         };
         if spec.suspend {

@@ -283,6 +283,13 @@ async fn without_the_flag_a_node_backed_watch_is_refused_and_says_how_to_enable_
         "Unknown",
         "NodeWatchesDisabled"
     ));
+    // A suspended one says Suspended, whatever the Nodes' state.
+    h.patch_watch(NS, "nodes", json!({"spec": {"suspend": true}}))
+        .await;
+    h.wait_for(NS, "nodes", "Suspended", |_, s| {
+        condition_is(s, "Ready", "False", "Suspended")
+    })
+    .await;
     assert_eq!(h.kube.request_count("list", "nodes", ""), 0, "no Node list");
     assert_eq!(hss_calls(&h.sim), 0);
     h.stop().await;
