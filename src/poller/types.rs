@@ -152,7 +152,8 @@ pub struct PollerOptions {
     /// Calls per credential identity per `window`, used to plan; the client's limiter enforces.
     /// Keep it equal to (or below) the client's `calls_per_minute`.
     pub calls_per_window: u32,
-    /// The planning window; equal to the client's `rate_window` (one minute in production).
+    /// The planning window: the client's `rate_window` (one minute in production) plus a small
+    /// margin ([`planning_window`]).
     pub window: Duration,
     /// Fill the room left in a call with ids of the watches due soonest, so no call is half
     /// empty while work is coming up.
@@ -189,7 +190,7 @@ impl PollerOptions {
             max_calls_in_flight: 0,
             max_ids_per_call: config.chunk_size.clamp(1, MAX_CHUNK_SIZE),
             calls_per_window: config.calls_per_minute.max(1),
-            window: config.rate_window,
+            window: planning_window(config.rate_window),
             fill_ahead: true,
             gather: Duration::from_millis(200),
             early_tolerance: 0.1,
@@ -198,6 +199,15 @@ impl PollerOptions {
             metrics: None,
         }
     }
+}
+
+/// The window the poller plans its calls in: the service's, plus a margin. The gateway counts a
+/// call when it arrives, the planner when it is sent; a call sent exactly one window after the
+/// oldest one in the window may arrive a little less than a window after that one's arrival (its
+/// connection was already open) and be refused with a 429 that planning meant to avoid.
+pub fn planning_window(window: Duration) -> Duration {
+    let margin = (window / 50).clamp(Duration::from_millis(100), Duration::from_secs(1));
+    window + margin.min(window)
 }
 
 /// What a watch gets when its refresh completes or a call carrying its ids fails.
