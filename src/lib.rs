@@ -6,6 +6,7 @@
 //! this crate and never ship in the operator's image):
 //! - [`crd`]: the `HostRiskWatch` resource types, schema rules, code-side validation, CRD YAML.
 //! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
+//! - [`nodes`]: node-backed watches, the pure part: Node facts, ECS ids from providerIDs, selection.
 //! - [`controller`]: the reconciling controller (kube-runtime) and its health server.
 //! - [`metrics`]: Prometheus / OpenMetrics registry and the `/metrics` route.
 //! - [`poller`]: the shared, batched, quota-aware HSS poller serving every watch of a credential.
@@ -17,6 +18,7 @@ pub mod controller;
 pub mod crd;
 pub mod leader;
 pub mod metrics;
+pub mod nodes;
 pub mod poller;
 pub mod status;
 pub mod telemetry;

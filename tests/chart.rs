@@ -60,14 +60,14 @@ fn every_rendered_object_parses_as_the_kubernetes_type_it_claims() {
 
 #[test]
 fn operator_rbac_grants_exactly_the_allow_list_in_cluster_mode() {
-    for (set, leader_election, workload_identity) in [
-        ("defaults", false, false),
-        ("replicas", true, false),
-        ("everything", true, false),
-        ("workload-identity", false, true),
+    for (set, leader_election, workload_identity, nodes) in [
+        ("defaults", false, false, false),
+        ("replicas", true, false, false),
+        ("everything", true, false, true),
+        ("workload-identity", false, true, false),
     ] {
         let rendered = render(set);
-        let mut expected = allow_list(&[Scope::Cluster], leader_election);
+        let mut expected = allow_list(&[Scope::Cluster], leader_election, nodes);
         if workload_identity {
             expected.extend(workload_identity_grants(&[Scope::Cluster]));
         }
@@ -92,7 +92,7 @@ fn service_account_tokens_only_with_workload_identity_enabled() {
         Scope::Namespace("team-a".into()),
         Scope::Namespace("team-b".into()),
     ];
-    let mut expected = allow_list(&teams, false);
+    let mut expected = allow_list(&teams, false, false);
     expected.extend(workload_identity_grants(&teams));
     assert_eq!(operator_grants(&rendered), expected);
     assert!(
@@ -134,6 +134,31 @@ fn workload_identity_values_become_the_operators_flags() {
     }
 }
 
+/// `nodeWatches.enabled` adds exactly get/list/watch on nodes (cluster-wide) and `--node-watches`;
+/// without it the operator can neither read Nodes nor is asked to.
+#[test]
+fn node_watches_toggle_the_nodes_rule_and_the_flag_together() {
+    let on = render("everything");
+    let off = render("defaults");
+    let nodes = |rendered: &render::Rendered| -> Vec<_> {
+        operator_grants(rendered)
+            .into_iter()
+            .filter(|g| g.resource == "nodes")
+            .collect()
+    };
+    assert_eq!(
+        nodes(&on),
+        ["get", "list", "watch"]
+            .iter()
+            .map(|verb| grant(&Scope::Cluster, "", "nodes", verb, None))
+            .collect::<Vec<_>>()
+    );
+    assert!(on.args().contains(&"--node-watches".to_owned()));
+    assert!(nodes(&off).is_empty(), "{:?}", nodes(&off));
+    assert!(!off.args().iter().any(|a| a == "--node-watches"));
+    assert!(nodes(&render("namespaced")).is_empty());
+}
+
 #[test]
 fn namespaced_mode_grants_only_in_the_watched_namespaces_and_scopes_the_operator() {
     let rendered = render("namespaced");
@@ -141,7 +166,7 @@ fn namespaced_mode_grants_only_in_the_watched_namespaces_and_scopes_the_operator
         Scope::Namespace("team-a".into()),
         Scope::Namespace("team-b".into()),
     ];
-    assert_eq!(operator_grants(&rendered), allow_list(&teams, false));
+    assert_eq!(operator_grants(&rendered), allow_list(&teams, false, false));
     let role_namespaces: BTreeSet<_> = rendered
         .roles
         .iter()
@@ -344,6 +369,7 @@ fn args_carry_every_controller_flag_from_values() {
         "--log-level=info,hostrisk_operator=debug",
         "--log-format=json",
         "--metrics-per-host",
+        "--node-watches",
     ];
     let rendered = render("everything");
     assert_eq!(rendered.args(), expected_everything);

@@ -17,6 +17,9 @@ mod batching;
 #[path = "controller/observability.rs"]
 mod observability;
 
+#[path = "controller/nodes.rs"]
+mod nodes;
+
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::hss::model::DetectResult;

@@ -112,6 +112,7 @@ fn crd_is_a_namespaced_v1alpha1_crd_with_status_and_columns() {
                 r#".status.conditions[?(@.type=="Ready")].status"#,
                 0
             ),
+            ("Source", ".status.source", 0),
             ("Hosts", ".status.summary.hostsRequested", 0),
             ("At Risk", ".status.summary.detectRisk", 0),
             ("Unprotected", ".status.summary.protectionClosed", 0),
@@ -121,6 +122,7 @@ fn crd_is_a_namespaced_v1alpha1_crd_with_status_and_columns() {
             ("Vulnerabilities", ".status.summary.vulnerabilityTotal", 1),
             ("Baseline", ".status.summary.baselineTotal", 1),
             ("Intrusions", ".status.summary.intrusionTotal", 1),
+            ("Unresolved", ".status.nodes.unresolved", 1),
         ]
     );
 }
@@ -172,15 +174,42 @@ fn schema_is_structural_and_documented() {
     let schema = root_schema();
     assert_structural(&schema, "");
     let spec = &schema["properties"]["spec"];
-    // credentialsSecretRef or workloadIdentity: exactly one, by a CEL rule, so neither is required.
-    assert_eq!(spec["required"], json!(["hostIds", "projectId"]));
-    // Optional spec fields are not nullable, so an explicit null is pruned, not stored.
-    for field in ["region", "endpoint", "interval", "enterpriseProjectId"] {
+    // hostIds or nodeSelector, credentialsSecretRef or workloadIdentity: exactly one of each, by
+    // CEL rules, so none of them is required.
+    assert_eq!(spec["required"], json!(["projectId"]));
+    // Optional spec fields are not nullable, so an explicit null is pruned, not stored (and
+    // `has()` in the rules means "set").
+    for field in [
+        "region",
+        "endpoint",
+        "interval",
+        "enterpriseProjectId",
+        "nodeSelector",
+        "nodeHostIdFrom",
+    ] {
         assert!(
             spec["properties"][field].get("nullable").is_none(),
             "{field}"
         );
     }
+    let from = &spec["properties"]["nodeHostIdFrom"]["properties"];
+    for field in ["label", "annotation"] {
+        assert!(from[field].get("nullable").is_none(), "{field}");
+        assert_eq!(from[field]["maxLength"], 317);
+    }
+    let selector = &spec["properties"]["nodeSelector"]["properties"];
+    assert_eq!(selector["matchLabels"]["maxProperties"], 64);
+    assert_eq!(
+        selector["matchLabels"]["additionalProperties"]["maxLength"],
+        63
+    );
+    assert_eq!(selector["matchExpressions"]["maxItems"], 32);
+    let requirement = &selector["matchExpressions"]["items"];
+    assert_eq!(
+        requirement["properties"]["operator"]["enum"],
+        json!(["In", "NotIn", "Exists", "DoesNotExist"])
+    );
+    assert_eq!(requirement["properties"]["values"]["maxItems"], 64);
     let host_ids = &spec["properties"]["hostIds"];
     assert_eq!(host_ids["maxItems"], 1000);
     assert_eq!(host_ids["minItems"], 1);
@@ -204,6 +233,16 @@ fn schema_is_structural_and_documented() {
         status["hosts"]["items"]["required"],
         json!(["found", "hostId"])
     );
+    assert_eq!(
+        status["hosts"]["items"]["properties"]["nodeName"]["maxLength"],
+        253
+    );
+    assert_eq!(status["unresolvedNodes"]["x-kubernetes-list-type"], "map");
+    assert_eq!(
+        status["unresolvedNodes"]["x-kubernetes-list-map-keys"],
+        json!(["nodeName"])
+    );
+    assert_eq!(status["unresolvedNodes"]["maxItems"], 100);
     let regions = spec["properties"]["region"]["enum"]
         .as_array()
         .expect("region enum");
@@ -234,7 +273,16 @@ fn cel_rules_compile_and_have_bounded_cost() {
     let mut nodes = Vec::new();
     rule_nodes(&schema, String::new(), &mut nodes);
     let paths: Vec<_> = nodes.iter().map(|(p, _)| p.as_str()).collect();
-    assert_eq!(paths, vec![".spec", ".spec.endpoint", ".spec.interval"]);
+    assert_eq!(
+        paths,
+        vec![
+            ".spec",
+            ".spec.endpoint",
+            ".spec.interval",
+            ".spec.nodeHostIdFrom",
+            ".spec.nodeSelector.matchExpressions[]"
+        ]
+    );
     for (path, node) in nodes {
         let compiled = compile_schema(node);
         assert!(
@@ -268,6 +316,90 @@ fn valid_specs_pass() {
         .expect("object")
         .remove("interval");
     assert_eq!(cel_errors(no_interval), Vec::<String>::new());
+}
+
+fn node_spec(selector: Value) -> Value {
+    let mut spec = valid_spec();
+    spec.as_object_mut().expect("object").remove("hostIds");
+    spec["nodeSelector"] = selector;
+    spec
+}
+
+#[test]
+fn a_node_backed_spec_passes_and_exactly_one_host_source_is_required() {
+    assert_eq!(cel_errors(node_spec(json!({}))), Vec::<String>::new());
+    let mut labelled = node_spec(json!({
+        "matchLabels": {"pool": "web"},
+        "matchExpressions": [
+            {"key": "zone", "operator": "In", "values": ["a", "b"]},
+            {"key": "spot", "operator": "DoesNotExist"},
+        ],
+    }));
+    labelled["nodeHostIdFrom"] = json!({"annotation": "example.com/ecs-id"});
+    assert_eq!(cel_errors(labelled), Vec::<String>::new());
+    let mut both = node_spec(json!({}));
+    both["hostIds"] = json!(["h1"]);
+    assert_eq!(
+        cel_errors(both),
+        vec![cel::HOSTS_SOURCE_MESSAGE.to_string()]
+    );
+    let mut neither = valid_spec();
+    neither.as_object_mut().expect("object").remove("hostIds");
+    assert_eq!(
+        cel_errors(neither),
+        vec![cel::HOSTS_SOURCE_MESSAGE.to_string()]
+    );
+}
+
+#[test]
+fn node_host_id_from_needs_nodes_and_exactly_one_key() {
+    let mut listed = valid_spec();
+    listed["nodeHostIdFrom"] = json!({"label": "ecs-id"});
+    assert_eq!(
+        cel_errors(listed),
+        vec![cel::HOST_ID_FROM_NEEDS_NODES_MESSAGE.to_string()]
+    );
+    for from in [json!({}), json!({"label": "a", "annotation": "b"})] {
+        let mut spec = node_spec(json!({}));
+        spec["nodeHostIdFrom"] = from.clone();
+        assert_eq!(
+            cel_errors(spec),
+            vec![cel::HOST_ID_FROM_ONE_MESSAGE.to_string()],
+            "{from}"
+        );
+    }
+}
+
+#[test]
+fn selector_requirements_take_values_exactly_for_in_and_not_in() {
+    for (requirement, ok) in [
+        (json!({"key": "k", "operator": "In", "values": ["a"]}), true),
+        (
+            json!({"key": "k", "operator": "NotIn", "values": ["a"]}),
+            true,
+        ),
+        (json!({"key": "k", "operator": "Exists"}), true),
+        (json!({"key": "k", "operator": "In"}), false),
+        (json!({"key": "k", "operator": "In", "values": []}), false),
+        (
+            json!({"key": "k", "operator": "Exists", "values": ["a"]}),
+            false,
+        ),
+        (
+            json!({"key": "k", "operator": "DoesNotExist", "values": ["a"]}),
+            false,
+        ),
+    ] {
+        let errors = cel_errors(node_spec(
+            json!({"matchExpressions": [requirement.clone()]}),
+        ));
+        let expected = if ok {
+            Vec::new()
+        } else {
+            vec![cel::REQUIREMENT_VALUES_MESSAGE.to_string()]
+        };
+        assert_eq!(errors, expected, "{requirement}");
+    }
 }
 
 #[test]
@@ -372,6 +504,8 @@ fn typed_spec() -> hostrisk_operator::crd::HostRiskWatchSpec {
         endpoint: None,
         enterprise_project_id: None,
         host_ids: vec!["h1".into()],
+        node_selector: None,
+        node_host_id_from: None,
         credentials_secret_ref: Some(hostrisk_operator::crd::CredentialsSecretRef {
             name: "s".into(),
         }),
@@ -434,4 +568,35 @@ fn crd_subcommand_prints_the_committed_file() {
     assert!(output.status.success());
     let committed = std::fs::read_to_string(CRD_PATH).expect("read crds/hostriskwatch.yaml");
     assert_eq!(String::from_utf8_lossy(&output.stdout), committed);
+}
+
+/// Every HostRiskWatch in `examples/` passes the schema's rules and the code-side checks.
+#[test]
+fn every_example_watch_passes_the_schema_rules_and_the_code_checks() {
+    use hostrisk_operator::crd::validation::{validate_spec, ValidationPolicy};
+    use hostrisk_operator::crd::HostRiskWatchSpec;
+    use serde::Deserialize;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("examples/") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read example");
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let value = Value::deserialize(document).expect("YAML");
+            if value["kind"] != "HostRiskWatch" {
+                continue;
+            }
+            let spec = value["spec"].clone();
+            assert_eq!(cel_errors(spec.clone()), Vec::<String>::new(), "{path:?}");
+            let typed: HostRiskWatchSpec = serde_json::from_value(spec).expect("spec");
+            validate_spec(&typed, &ValidationPolicy::default())
+                .unwrap_or_else(|e| panic!("{path:?}: {e:?}"));
+            seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    seen.sort();
+    assert!(
+        seen.contains(&"hostriskwatch-nodes.yaml".to_string()),
+        "{seen:?}"
+    );
 }

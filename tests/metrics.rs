@@ -327,6 +327,39 @@ fn per_host_series_are_present_with_the_flag() {
 }
 
 #[test]
+fn per_host_series_of_node_backed_watches_name_the_node_and_the_others_have_no_node_label() {
+    let metrics = per_host();
+    let mut snapshot = two_host_snapshot();
+    snapshot.hosts[0].node = Some("worker-1".into());
+    metrics.set_watch_gauges("team-a", "nodes", &snapshot);
+    let text = metrics.encode().expect("encode");
+    let h1 = "namespace=\"team-a\",name=\"nodes\",host_id=\"h-1\",node=\"worker-1\"";
+    assert_eq!(
+        sample(
+            &text,
+            &format!("hostrisk_host_risks{{{h1},kind=\"vulnerability\"}}")
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("hostrisk_host_status{{{h1},agent_status=\"online\",protect_status=\"opened\",detect_result=\"risk\"}}")
+        ),
+        Some(1.0)
+    );
+    let h2: Vec<_> = samples_containing(&text, "host_id=\"h-2\"");
+    assert_eq!(h2.len(), 5);
+    assert!(h2.iter().all(|line| !line.contains("node=")), "{h2:?}");
+    // The Node of a host changes (replaced under the same id): the old series goes.
+    snapshot.hosts[0].node = Some("worker-9".into());
+    metrics.set_watch_gauges("team-a", "nodes", &snapshot);
+    let text = metrics.encode().expect("encode");
+    assert!(!text.contains("worker-1"), "{text}");
+    assert_eq!(samples_containing(&text, "node=\"worker-9\"").len(), 5);
+}
+
+#[test]
 fn a_new_snapshot_removes_categories_and_hosts_that_disappeared() {
     let metrics = per_host();
     metrics.set_watch_gauges("team-a", "prod", &two_host_snapshot());

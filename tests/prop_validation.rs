@@ -47,6 +47,8 @@ fn valid_spec() -> impl Strategy<Value = HostRiskWatchSpec> {
                 region: region.map(str::to_string),
                 enterprise_project_id: eps,
                 host_ids: ids.into_iter().collect(),
+                node_selector: None,
+                node_host_id_from: None,
                 credentials_secret_ref: Some(CredentialsSecretRef {
                     name: labels.join("."),
                 }),
@@ -76,6 +78,8 @@ fn any_spec() -> impl Strategy<Value = HostRiskWatchSpec> {
                 endpoint,
                 enterprise_project_id: eps,
                 host_ids: ids,
+                node_selector: None,
+                node_host_id_from: None,
                 credentials_secret_ref: Some(CredentialsSecretRef { name: secret }),
                 workload_identity: None,
                 interval,

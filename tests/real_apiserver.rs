@@ -19,6 +19,8 @@ mod leader;
 mod least_privilege;
 #[path = "real_apiserver/main_story.rs"]
 mod main_story;
+#[path = "real_apiserver/nodes.rs"]
+mod nodes;
 #[path = "real_apiserver/ownership.rs"]
 mod ownership;
 #[path = "real_apiserver/restart.rs"]

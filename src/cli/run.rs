@@ -103,6 +103,12 @@ pub struct RunArgs {
     #[arg(long, env = "HOSTRISK_METRICS_PER_HOST", default_value_t = false)]
     pub metrics_per_host: bool,
 
+    /// Serve node-backed HostRiskWatches (spec.nodeSelector) by watching the cluster's Nodes;
+    /// needs get/list/watch on nodes and all namespaces (ignored with --namespace, where such
+    /// watches are refused with reason NodeWatchesDisabled).
+    #[arg(long, env = "HOSTRISK_NODE_WATCHES", default_value_t = false)]
+    pub node_watches: bool,
+
     /// Audiences (identity provider client ids) the operator mints ServiceAccount tokens for,
     /// for watches with spec.workloadIdentity (repeatable or comma-separated; with
     /// --workload-identity-providers, empty = keyless credentials off).
@@ -178,6 +184,7 @@ impl RunArgs {
             instance: default_instance(),
             polling: PollingMode::default(),
             iam_endpoint: self.iam_endpoint_url()?,
+            node_watches: self.node_watches,
             workload_identity: self.workload_identity_policy()?,
         })
     }
@@ -287,6 +294,7 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
         default_interval = ?settings.policy.default_interval,
         min_interval = ?settings.policy.min_interval,
         leader_elect = args.leader_elect,
+        node_watches = args.node_watches,
         "starting hostrisk-operator"
     );
     let listener = health::bind(args.health_addr).await.map_err(|e| {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use kube::runtime::events::Reporter;
 
 use super::health::Health;
+use super::node_cache::NodeCache;
 use super::settings::{ControllerSettings, PollingMode, CONTROLLER_NAME};
 use super::state::WatchTable;
 use crate::hss::HssClient;
@@ -19,6 +20,8 @@ pub struct Context {
     pub settings: ControllerSettings,
     /// Everything kept about each watch, the running poller included.
     pub state: WatchTable,
+    /// The cluster's Nodes, for node-backed watches (refusing them unless a Node watch runs).
+    pub nodes: NodeCache,
     pub health: Arc<Health>,
     /// The Prometheus registry served on `/metrics`.
     pub metrics: Metrics,
@@ -48,6 +51,7 @@ impl Context {
             client,
             hss,
             state: WatchTable::new(metrics.clone()),
+            nodes: NodeCache::default(),
             health: Arc::new(Health::default()),
             metrics,
             settings,

@@ -1,8 +1,9 @@
 //! One reconcile of a `HostRiskWatch`, as the steps of [`WatchReconcile`]:
 //!
 //! 1. the previous status (kept in the table, seeded from the watch);
-//! 2. the plan: validate the spec, honour `suspend`, resolve the credentials (from the table;
-//!    the Secret is read only when its `resourceVersion` changed) and the HSS scope;
+//! 2. the plan: validate the spec, find a node-backed watch's hosts among the Nodes (from the
+//!    Node cache), honour `suspend`, resolve the credentials (from the table; the Secret is
+//!    read only when its `resourceVersion` changed) and the HSS scope;
 //! 3. register the watch with the poller (a no-op when nothing changed), or unregister it;
 //! 4. the outcome to show: the poller's newest update, the reason it is not polled, or
 //!    `Pending` while HSS has not answered for this generation;
@@ -10,8 +11,9 @@
 //!    changed), the transition Events and the metrics.
 //!
 //! The poller drives polling: a reconcile never calls HSS, and comes back when the poller
-//! publishes an update, the spec or the refresh annotation changes, or the Secret changes. With
-//! nothing changed, a reconcile sends nothing to the API server.
+//! publishes an update, the spec or the refresh annotation changes, the Secret changes, or (for
+//! node-backed watches) a Node it selects changes. With nothing changed, a reconcile sends
+//! nothing to the API server.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,16 +25,19 @@ use super::context::Context;
 use super::credentials::{CredentialsProblem, EndpointSource};
 use super::error::{Error, Result};
 use super::events::publish_events;
+use super::node_cache::NodeAnswer;
 use super::secrets;
 use super::snapshot::watch_snapshot;
 use super::status_write::{previous_status, write_status, Previous};
 use super::workload_identity;
-use crate::crd::validation::{condition_reason, describe, validate_spec, CredentialsSource};
+use crate::crd::validation::{
+    condition_reason, describe, validate_spec, CredentialsSource, ValidatedSpec,
+};
 use crate::crd::{HostRiskWatch, HostRiskWatchStatus, WatchKey, REFRESH_ANNOTATION};
 use crate::hss::Scope;
 use crate::metrics::ReconcileOutcome;
 use crate::poller::{WatchRegistration, WatchUpdate};
-use crate::status::{compute_status_with_quota, PollFailure, PollOutcome, StatusInput};
+use crate::status::{compute_status_for, PollFailure, PollOutcome, StatusInput, Targets};
 
 /// The reconciler given to `kube_runtime::Controller::run`.
 pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<Action> {
@@ -54,6 +59,17 @@ pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<A
     };
     ctx.metrics.record_reconcile(outcome, started.elapsed());
     result
+}
+
+/// True unless `update` is a poll result that lacks one of `targets`' hosts (neither found nor
+/// not found: it was made for other ids). A failure is about the call, whatever the ids.
+fn answers_every_host(update: &WatchUpdate, targets: &Targets) -> bool {
+    match &update.outcome {
+        Ok(result) => targets.hosts.iter().all(|t| {
+            result.hosts.contains_key(&t.host_id) || result.not_found.contains(&t.host_id)
+        }),
+        Err(_) => true,
+    }
 }
 
 /// The error policy given to `Controller::run`: back off exponentially with jitter, capped at
@@ -84,16 +100,28 @@ pub fn error_policy(watch: Arc<HostRiskWatch>, error: &Error, ctx: Arc<Context>)
     Action::requeue(delay)
 }
 
-/// What to do with a watch after its spec, Secret and scope were looked at.
+/// What to do with a watch after its spec, Nodes, Secret and scope were looked at. Each plan
+/// carries the watch's [`Targets`]: the hosts its status shows.
 enum Plan {
     /// Poll it with this registration.
-    Poll(Box<WatchRegistration>),
-    /// Do not poll it; show `outcome` (refused, suspended, unusable credentials). Looked at
-    /// again when something it depends on changes, or, with `retry`, after a backoff too.
+    Poll {
+        registration: Box<WatchRegistration>,
+        targets: Targets,
+    },
+    /// Do not poll it; show `outcome` (refused, suspended, unusable credentials, no host).
+    /// Looked at again when something it depends on changes, or, with `retry`, after a backoff
+    /// too.
     Skip {
         outcome: PollOutcome,
         interval: Duration,
         retry: bool,
+        targets: Targets,
+    },
+    /// A node-backed watch whose Nodes are being listed: nothing to decide until the list is
+    /// done (it brings the watch back); a watch without status gets its first one.
+    Wait {
+        interval: Duration,
+        targets: Targets,
     },
 }
 
@@ -117,14 +145,18 @@ impl WatchReconcile<'_> {
                 return Ok(Action::await_change());
             }
         };
+        let outdated = previous
+            .as_ref()
+            .is_none_or(|p| p.observed_generation != self.watch.metadata.generation);
         match self.plan().await? {
             Plan::Skip {
                 outcome,
                 interval,
                 retry,
+                targets,
             } => {
                 self.ctx.state.unregister(self.key);
-                self.finish(previous.as_ref(), outcome, interval, None)
+                self.finish(previous.as_ref(), outcome, interval, None, &targets)
                     .await?;
                 if retry {
                     let failures = self.ctx.state.record_failure(self.key);
@@ -132,20 +164,49 @@ impl WatchReconcile<'_> {
                     return Ok(Action::requeue(backoff.delay(failures, None)));
                 }
             }
-            Plan::Poll(registration) => {
+            Plan::Wait { interval, targets } => {
+                if outdated {
+                    self.finish(
+                        previous.as_ref(),
+                        PollOutcome::Pending,
+                        interval,
+                        None,
+                        &targets,
+                    )
+                    .await?;
+                }
+            }
+            Plan::Poll {
+                registration,
+                targets,
+            } => {
                 let interval = registration.interval;
                 self.ctx.state.register(self.uid(), *registration);
-                match self.ctx.state.next_update(self.key) {
-                    Some(update) => self.apply(previous.as_ref(), update, interval).await?,
+                // An answer from before the watch's hosts changed (a Node joined) does not
+                // cover the new ones: wait for the one the change asked for.
+                let update = self
+                    .ctx
+                    .state
+                    .next_update(self.key)
+                    .filter(|update| answers_every_host(update, &targets));
+                match update {
+                    Some(update) => {
+                        self.apply(previous.as_ref(), update, interval, &targets)
+                            .await?
+                    }
                     // Say at once that the watch is pending (kstatus reads a resource without
                     // status as current), or that HSS has not answered for the new spec yet
-                    // (instead of showing the old spec's data as current).
-                    None if previous.as_ref().is_none_or(|p| {
-                        p.observed_generation != self.watch.metadata.generation
-                    }) =>
-                    {
-                        self.finish(previous.as_ref(), PollOutcome::Pending, interval, None)
-                            .await?;
+                    // (instead of showing the old spec's data as current). A node-backed
+                    // watch also shows what its Nodes say now (written only when that changed).
+                    None if outdated || targets.nodes.is_some() => {
+                        self.finish(
+                            previous.as_ref(),
+                            PollOutcome::Pending,
+                            interval,
+                            None,
+                            &targets,
+                        )
+                        .await?;
                     }
                     None => {}
                 }
@@ -155,8 +216,9 @@ impl WatchReconcile<'_> {
         Ok(Action::await_change())
     }
 
-    /// Validates the spec and resolves the credentials and the scope. Only a Kubernetes API
-    /// failure while reading the Secret is an error; everything else is an outcome in status.
+    /// Validates the spec, finds a node-backed watch's hosts and resolves the credentials and
+    /// the scope. Only a Kubernetes API failure while reading the Secret is an error;
+    /// everything else is an outcome in status.
     async fn plan(&self) -> Result<Plan> {
         let ctx = self.ctx;
         let spec = match validate_spec(&self.watch.spec, &ctx.settings.policy) {
@@ -167,18 +229,40 @@ impl WatchReconcile<'_> {
                     "EndpointNotAllowed" => PollOutcome::EndpointNotAllowed(message),
                     _ => PollOutcome::InvalidSpec(message),
                 };
+                ctx.state.set_node_source(self.key, self.uid(), None);
                 return Ok(Plan::Skip {
                     outcome,
                     interval: ctx.settings.policy.default_interval,
                     retry: false,
+                    targets: Targets::listed(&self.watch.spec.host_ids),
                 });
             }
+        };
+        let targets = match self.targets(&spec) {
+            Ok(targets) => targets,
+            // Suspending says so whatever the Nodes' state: the user asked for it.
+            Err(_) if spec.suspend => Targets::unknown_nodes(
+                spec.nodes
+                    .as_ref()
+                    .map(|n| n.describe())
+                    .unwrap_or_default(),
+            ),
+            Err(plan) => return Ok(*plan),
         };
         if spec.suspend {
             return Ok(Plan::Skip {
                 outcome: PollOutcome::Suspended,
                 interval: spec.interval,
                 retry: false,
+                targets,
+            });
+        }
+        if spec.nodes.is_some() && targets.hosts.is_empty() {
+            return Ok(Plan::Skip {
+                outcome: PollOutcome::NoHosts,
+                interval: spec.interval,
+                retry: false,
+                targets,
             });
         }
         let endpoint = match spec.region.as_deref() {
@@ -193,7 +277,7 @@ impl WatchReconcile<'_> {
                 match resolved.credentials {
                     Ok(credentials) => (credentials, resolved.version),
                     Err(problem) => {
-                        return Ok(self.unusable(problem, spec.interval, resolved.retry))
+                        return Ok(self.unusable(problem, spec.interval, resolved.retry, targets))
                     }
                 }
             }
@@ -205,7 +289,7 @@ impl WatchReconcile<'_> {
                 endpoint,
             ) {
                 Ok(credentials) => (credentials, None),
-                Err(problem) => return Ok(self.unusable(problem, spec.interval, false)),
+                Err(problem) => return Ok(self.unusable(problem, spec.interval, false, targets)),
             },
         };
         let scope = match Scope::for_endpoint(
@@ -219,21 +303,57 @@ impl WatchReconcile<'_> {
                     outcome: PollOutcome::Failed(PollFailure::from(&error)),
                     interval: spec.interval,
                     retry: false,
+                    targets,
                 })
             }
         };
-        Ok(Plan::Poll(Box::new(WatchRegistration {
-            key: self.key.clone(),
-            scope,
-            credentials,
-            host_ids: spec.host_ids,
-            interval: spec.interval,
-            revision: self.revision(secret_version.as_deref()),
-        })))
+        let host_ids = targets.ids();
+        let revision = self.revision(secret_version.as_deref());
+        Ok(Plan::Poll {
+            registration: Box::new(WatchRegistration {
+                key: self.key.clone(),
+                scope,
+                credentials,
+                host_ids,
+                interval: spec.interval,
+                revision,
+            }),
+            targets,
+        })
+    }
+
+    /// The hosts of the watch: its list, or what the Node cache says of its Nodes. `Err`: the
+    /// plan when the Nodes are not known (being listed, or refused).
+    fn targets(&self, spec: &ValidatedSpec) -> Result<Targets, Box<Plan>> {
+        self.ctx
+            .state
+            .set_node_source(self.key, self.uid(), spec.nodes.as_ref());
+        let Some(source) = &spec.nodes else {
+            return Ok(Targets::listed(&spec.host_ids));
+        };
+        match self.ctx.nodes.targets_for(source) {
+            NodeAnswer::Known(targets) => Ok(targets),
+            NodeAnswer::Listing => Err(Box::new(Plan::Wait {
+                interval: spec.interval,
+                targets: Targets::unknown_nodes(source.describe()),
+            })),
+            NodeAnswer::Unavailable { reason, message } => Err(Box::new(Plan::Skip {
+                outcome: PollOutcome::NodesUnavailable { reason, message },
+                interval: spec.interval,
+                retry: false,
+                targets: Targets::unknown_nodes(source.describe()),
+            })),
+        }
     }
 
     /// A watch whose credentials cannot be used: the problem goes into `CredentialsValid`.
-    fn unusable(&self, problem: CredentialsProblem, interval: Duration, retry: bool) -> Plan {
+    fn unusable(
+        &self,
+        problem: CredentialsProblem,
+        interval: Duration,
+        retry: bool,
+        targets: Targets,
+    ) -> Plan {
         tracing::warn!(
             namespace = %self.key.namespace,
             name = %self.key.name,
@@ -248,11 +368,14 @@ impl WatchReconcile<'_> {
             },
             interval,
             retry,
+            targets,
         }
     }
 
     /// The registration revision: what, when it changes, asks the poller for a prompt refresh
-    /// (a re-created object, a spec change, a refresh request, other credentials).
+    /// (a re-created object, a spec change, a refresh request, other credentials). Not the
+    /// host ids of a node-backed watch (their changes reach the poller as other ids: an added
+    /// one is polled at once, a removed one costs nothing) and never the Nodes' labels.
     fn revision(&self, secret_version: Option<&str>) -> String {
         format!(
             "uid={};generation={};refresh={};secret={}",
@@ -273,6 +396,7 @@ impl WatchReconcile<'_> {
         previous: Option<&HostRiskWatchStatus>,
         update: WatchUpdate,
         interval: Duration,
+        targets: &Targets,
     ) -> Result<()> {
         let outcome = match update.outcome.clone() {
             Ok(result) => PollOutcome::Success(result),
@@ -289,7 +413,13 @@ impl WatchReconcile<'_> {
             }
         };
         let written = self
-            .finish(previous, outcome, interval, update.smoothed_interval)
+            .finish(
+                previous,
+                outcome,
+                interval,
+                update.smoothed_interval,
+                targets,
+            )
             .await;
         match (&written, update.oldest_data) {
             (Err(_), _) => self.ctx.state.keep_unapplied(self.key, update),
@@ -303,18 +433,21 @@ impl WatchReconcile<'_> {
         written
     }
 
-    /// Computes the new status, writes it if needed, then publishes the transition Events and
-    /// sets the watch's gauges. `achieved` is the interval the poller measured, if any.
+    /// Computes the new status of `targets`, writes it if needed, then publishes the
+    /// transition Events and sets the watch's gauges. `achieved` is the interval the poller
+    /// measured, if any.
     async fn finish(
         &self,
         previous: Option<&HostRiskWatchStatus>,
         outcome: PollOutcome,
         interval: Duration,
         achieved: Option<Duration>,
+        targets: &Targets,
     ) -> Result<()> {
         let ctx = self.ctx;
-        let success = matches!(outcome, PollOutcome::Success(_));
-        let update = compute_status_with_quota(
+        // No host to poll is a complete answer too: the gauges go to zero (alerts resolve).
+        let success = matches!(outcome, PollOutcome::Success(_) | PollOutcome::NoHosts);
+        let update = compute_status_for(
             StatusInput {
                 spec: &self.watch.spec,
                 generation: self.watch.meta().generation,
@@ -325,6 +458,7 @@ impl WatchReconcile<'_> {
                 effective_interval: interval,
             },
             achieved,
+            targets,
         );
         if update.needs_write {
             write_status(self.watch, ctx, self.key, &update.status, previous).await?;

@@ -1,6 +1,7 @@
 //! Wires the reconciler into kube-runtime `Controller`s: one per watched namespace (or one for
 //! all namespaces), each with its primary watch filtered on what should trigger a poll, the
-//! Secret changes of [`super::triggers`] and the poller's updates.
+//! Secret changes of [`super::triggers`] and the poller's updates; with `--node-watches` and all
+//! namespaces, also the Node changes of [`super::node_watch`].
 //!
 //! Several namespaces get one Controller each rather than a merged stream: a reflector store is
 //! fed by exactly one watcher (each watcher's re-list replaces the whole store), and per-namespace
@@ -24,6 +25,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
+use super::node_cache::{FLAG_OFF, NAMESPACED};
+use super::node_watch::node_changes;
 use super::reconcile::{error_policy, reconcile};
 use super::slim::slim_event;
 use super::triggers::{poll_trigger_hash, poller_death, poller_updates, secret_changes};
@@ -94,8 +97,13 @@ pub async fn run_controllers(
     // leader polls; the poller stops with the controllers. It plans its first calls once the
     // watches of every first list are registered: the first sweep packs them all.
     let scopes = scopes(&namespaces);
-    ctx.state
-        .start_poller(&ctx.hss, ctx.poller_options(), scopes.len());
+    let watch_nodes = serves_node_watches(&ctx, &scopes);
+    // The Node list counts as a first list the poller waits for.
+    ctx.state.start_poller(
+        &ctx.hss,
+        ctx.poller_options(),
+        scopes.len() + usize::from(watch_nodes),
+    );
     let hold_bound = {
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -108,7 +116,7 @@ pub async fn run_controllers(
     let mut controllers = Vec::new();
     for scope in scopes {
         let (first_syncs, controller) =
-            build_controller(ctx.clone(), scope.clone(), shutdown.clone());
+            build_controller(ctx.clone(), scope.clone(), watch_nodes, shutdown.clone());
         synced.extend(first_syncs);
         let label = scope_label(&scope);
         controllers.push(async move {
@@ -160,8 +168,27 @@ pub async fn run_controllers(
     result
 }
 
-/// Builds the controller for one scope; returns flags that turn true once its primary watch
-/// and its Secret watch finished their first list, and the future that drives it.
+/// Whether this run watches Nodes (node-backed watches are served); otherwise the Node cache
+/// says why they are refused.
+fn serves_node_watches(ctx: &Context, scopes: &[Option<String>]) -> bool {
+    let all_namespaces = scopes == [None];
+    match (ctx.settings.node_watches, all_namespaces) {
+        (true, true) => true,
+        (true, false) => {
+            tracing::warn!("--node-watches is ignored with --namespace: node-backed watches are refused (NodeWatchesDisabled)");
+            ctx.nodes.disable(NAMESPACED);
+            false
+        }
+        (false, _) => {
+            ctx.nodes.disable(FLAG_OFF);
+            false
+        }
+    }
+}
+
+/// Builds the controller for one scope; returns flags that turn true once its primary watch,
+/// its Secret watch and (with `nodes`) its Node watch finished their first list, and the
+/// future that drives it.
 ///
 /// The flags are set from the watch events rather than by awaiting `Store::wait_until_ready`:
 /// the store's readiness is a one-shot channel that wakes only its latest waiter, so a second
@@ -169,6 +196,7 @@ pub async fn run_controllers(
 fn build_controller(
     ctx: Arc<Context>,
     scope: Option<String>,
+    nodes: bool,
     shutdown: CancellationToken,
 ) -> (
     Vec<watch::Receiver<bool>>,
@@ -227,9 +255,20 @@ fn build_controller(
     })
     .applied_objects()
     .predicate_filter(poll_trigger_hash, PredicateConfig::default());
+    let mut synced = vec![watches_synced_rx.clone(), secrets_synced_rx];
+    let node_triggers = if nodes {
+        let (nodes_synced, nodes_synced_rx) = watch::channel(false);
+        synced.push(nodes_synced_rx);
+        node_changes(ctx.clone(), nodes_synced, shutdown.clone())
+    } else {
+        stream::empty().boxed()
+    };
     let triggers = stream::select(
-        poller_updates(&ctx, scope.clone()),
-        secret_changes(ctx.clone(), secret_api, scope.clone(), secrets_synced),
+        stream::select(
+            poller_updates(&ctx, scope.clone()),
+            secret_changes(ctx.clone(), secret_api, scope.clone(), secrets_synced),
+        ),
+        node_triggers,
     );
     let label = scope_label(&scope);
     let concurrency = ctx.settings.concurrency;
@@ -260,7 +299,7 @@ fn build_controller(
             () = pruning => {}
         }
     };
-    (vec![watches_synced_rx, secrets_synced_rx], driver)
+    (synced, driver)
 }
 
 /// Forgets every watch of the scope that the table, the poller or the metrics know but the
@@ -301,7 +340,8 @@ async fn stop_waiting(shutdown: &CancellationToken, synced: &[watch::Receiver<bo
     }
 }
 
-/// Ready = the CRD exists and every watch (primary and Secrets) finished its first list.
+/// Ready = the CRD exists and every watch (primary, Secrets, and Nodes when served) finished its
+/// first list (a refused Node list counts: node-backed watches then say so in status).
 async fn track_readiness(
     ctx: Arc<Context>,
     synced: Vec<watch::Receiver<bool>>,

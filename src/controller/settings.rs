@@ -96,6 +96,9 @@ pub struct ControllerSettings {
     /// private cloud, where no region names the IAM endpoint). Set by the administrator
     /// (`--iam-endpoint`), never by a watch: a namespace user cannot send a password elsewhere.
     pub iam_endpoint: Option<url::Url>,
+    /// Serve node-backed watches (`spec.nodeSelector`) with a watch of the cluster's Nodes
+    /// (`--node-watches`; needs get/list/watch on nodes and an operator watching all namespaces).
+    pub node_watches: bool,
     /// Which audiences and identity providers watches may use for keyless credentials.
     pub workload_identity: WorkloadIdentityPolicy,
 }
@@ -110,6 +113,7 @@ impl Default for ControllerSettings {
             instance: default_instance(),
             polling: PollingMode::default(),
             iam_endpoint: None,
+            node_watches: false,
             workload_identity: WorkloadIdentityPolicy::default(),
         }
     }

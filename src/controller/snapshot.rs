@@ -47,6 +47,7 @@ pub fn watch_snapshot(summary: &HostRiskSummary, hosts: &[HostStatus]) -> WatchS
             .filter(|h| h.found)
             .map(|h| HostSnapshot {
                 host_id: h.host_id.clone(),
+                node: h.node_name.clone(),
                 agent_status: h.agent_status.as_deref().unwrap_or_default().to_string(),
                 protect_status: h.protect_status.as_deref().unwrap_or_default().to_string(),
                 detect_result: h.detect_result.as_deref().unwrap_or_default().to_string(),

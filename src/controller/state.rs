@@ -1,6 +1,7 @@
 //! The one owner of what the controller keeps about each watch: its status as last written or
-//! seen, its poller registration and an update still to apply, its consecutive failures, and
-//! (per Secret) the credentials data read with the Secret's `resourceVersion`. Its metric
+//! seen, its poller registration and an update still to apply, its consecutive failures, the
+//! Nodes it selects (node-backed watches, so a Node change reaches exactly the watches it may
+//! concern), and (per Secret) the credentials data read with the Secret's `resourceVersion`. Its metric
 //! series and its registration in the poller are dropped with it: [`WatchTable::forget`] is the
 //! only way anything about a watch goes away, and [`WatchTable::prune`] calls it for every
 //! watch that is gone.
@@ -14,9 +15,13 @@ use std::time::Duration;
 
 use k8s_openapi::ByteString;
 
+use kube::core::SelectorExt;
+
+use crate::crd::selector::NodeSource;
 use crate::crd::{HostRiskWatchStatus, WatchKey};
 use crate::hss::HssClient;
 use crate::metrics::Metrics;
+use crate::nodes::NodeInfo;
 use crate::poller::{Poller, PollerOptions, WatchRegistration, WatchUpdate};
 use crate::status::kept::KeptStatus;
 
@@ -53,6 +58,15 @@ pub struct ReadTicket(u64);
 struct Registered {
     revision: String,
     interval: Duration,
+    /// A digest of the host ids (a node-backed watch's change with its Nodes, not its revision).
+    ids: u64,
+}
+
+fn ids_digest(ids: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    ids.hash(&mut hasher);
+    hasher.finish()
 }
 
 #[derive(Debug)]
@@ -75,6 +89,8 @@ struct WatchEntry {
     /// An update whose status write failed, to apply on the retry.
     unapplied: Option<WatchUpdate>,
     kept: Option<Kept>,
+    /// The Nodes a node-backed watch selects, as its last reconcile validated them.
+    nodes: Option<NodeSource>,
 }
 
 impl WatchEntry {
@@ -300,7 +316,9 @@ impl WatchTable {
     // ---- the poller ----
 
     /// Starts a poller (stopping any previous one), held until the watches of every scope's
-    /// first list were looked at once ([`WatchTable::initial_list`], [`WatchTable::settled`]).
+    /// first list were looked at once ([`WatchTable::initial_list`], [`WatchTable::settled`]);
+    /// `scopes` counts the Node list too when node-backed watches are served
+    /// ([`WatchTable::nodes_listed`]).
     /// Registrations made with an earlier poller are void.
     pub fn start_poller(
         &self,
@@ -391,8 +409,8 @@ impl WatchTable {
         }
     }
 
-    /// Registers the watch with the poller unless it is registered with this very revision
-    /// and interval already.
+    /// Registers the watch with the poller unless it is registered with this very revision,
+    /// interval and host ids already.
     pub fn register(&self, uid: Option<&str>, registration: WatchRegistration) {
         let Some(poller) = self.poller() else {
             return;
@@ -404,8 +422,11 @@ impl WatchTable {
                 .entry(registration.key.clone())
                 .or_default()
                 .for_uid(uid);
+            let ids = ids_digest(&registration.host_ids);
             if entry.registered.as_ref().is_some_and(|r| {
-                r.revision == registration.revision && r.interval == registration.interval
+                r.revision == registration.revision
+                    && r.interval == registration.interval
+                    && r.ids == ids
             }) {
                 return;
             }
@@ -419,6 +440,7 @@ impl WatchTable {
             entry.registered = Some(Registered {
                 revision: registration.revision.clone(),
                 interval: registration.interval,
+                ids,
             });
         }
         poller.upsert(registration);
@@ -462,6 +484,63 @@ impl WatchTable {
             if entry.unapplied.as_ref().is_none_or(|u| u.at < update.at) {
                 entry.unapplied = Some(update);
             }
+        }
+    }
+
+    // ---- Nodes ----
+
+    /// Notes which Nodes watch `key` selects (`None`: it is not node-backed).
+    pub fn set_node_source(&self, key: &WatchKey, uid: Option<&str>, source: Option<&NodeSource>) {
+        let mut inner = self.lock();
+        let entry = inner.watches.entry(key.clone()).or_default().for_uid(uid);
+        if entry.nodes.as_ref() != source {
+            entry.nodes = source.cloned();
+        }
+    }
+
+    /// The node-backed watches that select `before` or `after` (a Node that changed, appeared
+    /// or went away), or all of them when both are `None`.
+    pub fn watches_selecting(
+        &self,
+        before: Option<&NodeInfo>,
+        after: Option<&NodeInfo>,
+    ) -> Vec<WatchKey> {
+        let selects = |source: &NodeSource, node: Option<&NodeInfo>| {
+            node.is_some_and(|n| source.selector.matches(&n.labels))
+        };
+        let all = before.is_none() && after.is_none();
+        let mut keys: Vec<WatchKey> =
+            self.lock()
+                .watches
+                .iter()
+                .filter(|(_, entry)| {
+                    entry.nodes.as_ref().is_some_and(|source| {
+                        all || selects(source, before) || selects(source, after)
+                    })
+                })
+                .map(|(key, _)| key.clone())
+                .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The Node list (or its refusal) came: the node-backed watches reconciled before it, which
+    /// could not register, hold the first sweep back again until their next reconcile.
+    pub fn nodes_listed(&self, reconcile_again: &[WatchKey]) {
+        let release = {
+            let mut inner = self.lock();
+            let Some(hold) = inner.startup.as_mut() else {
+                return;
+            };
+            for key in reconcile_again {
+                hold.settled.remove(key);
+                hold.waiting.insert(key.clone());
+            }
+            hold.scopes_pending = hold.scopes_pending.saturating_sub(1);
+            inner.startup_done()
+        };
+        if release {
+            self.release_poller("every watch of the first lists registered");
         }
     }
 

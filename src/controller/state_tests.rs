@@ -264,3 +264,30 @@ async fn prune_forgets_what_a_late_reconcile_left_of_a_deleted_watch() {
     table.prune(|k| k.namespace == "other", |_| false);
     assert_eq!(metrics.watches().len(), 2);
 }
+
+#[tokio::test]
+async fn other_host_ids_under_the_same_revision_register_again() {
+    let table = table();
+    let hss = HssClient::new(ClientConfig::default()).expect("client");
+    let poller = table.start_poller(&hss, PollerOptions::default(), 0);
+    table.register(Some("u1"), registration("w", "r1"));
+    let group = poller.handle().group_of(&key("w")).expect("registered");
+    let ids = || {
+        poller
+            .handle()
+            .stats()
+            .groups
+            .get(&group)
+            .map(|g| g.unique_ids)
+    };
+    assert_eq!(ids(), Some(1));
+    let mut more = registration("w", "r1");
+    more.host_ids.push("h2".into());
+    table.register(Some("u1"), more);
+    assert_eq!(
+        ids(),
+        Some(2),
+        "the same revision with another id reaches the poller"
+    );
+    table.stop_poller();
+}

@@ -140,6 +140,8 @@ mod tests {
                 endpoint: None,
                 enterprise_project_id: None,
                 host_ids: vec!["h".into()],
+                node_selector: None,
+                node_host_id_from: None,
                 credentials_secret_ref: Some(CredentialsSecretRef { name: "s".into() }),
                 workload_identity: None,
                 interval: None,

@@ -13,6 +13,33 @@ pub const REGION_OR_ENDPOINT_RULE: &str = "has(self.region) || has(self.endpoint
 pub const REGION_OR_ENDPOINT_MESSAGE: &str =
     "set exactly one of spec.region (a Huawei Cloud region such as ap-southeast-1) or spec.endpoint (a URL)";
 
+/// Spec rule: the hosts come from exactly one of `hostIds` and `nodeSelector`.
+pub const HOSTS_SOURCE_RULE: &str = "has(self.hostIds) != has(self.nodeSelector)";
+/// Message of [`HOSTS_SOURCE_RULE`].
+pub const HOSTS_SOURCE_MESSAGE: &str =
+    "set exactly one of spec.hostIds (ECS server ids) or spec.nodeSelector (a label selector over Nodes; {} selects every node)";
+
+/// Spec rule: `nodeHostIdFrom` only means something for a node-backed watch.
+pub const HOST_ID_FROM_NEEDS_NODES_RULE: &str =
+    "!has(self.nodeHostIdFrom) || has(self.nodeSelector)";
+/// Message of [`HOST_ID_FROM_NEEDS_NODES_RULE`].
+pub const HOST_ID_FROM_NEEDS_NODES_MESSAGE: &str =
+    "spec.nodeHostIdFrom applies to node-backed watches only: set spec.nodeSelector, or remove it";
+
+/// `nodeHostIdFrom` rule: exactly one key source.
+pub const HOST_ID_FROM_ONE_RULE: &str = "has(self.label) != has(self.annotation)";
+/// Message of [`HOST_ID_FROM_ONE_RULE`].
+pub const HOST_ID_FROM_ONE_MESSAGE: &str =
+    "spec.nodeHostIdFrom sets exactly one of label or annotation";
+
+/// Requirement rule: `In` and `NotIn` need values, `Exists` and `DoesNotExist` take none (as
+/// the API server validates a `metav1.LabelSelector`).
+pub const REQUIREMENT_VALUES_RULE: &str =
+    "(self.operator == 'In' || self.operator == 'NotIn') == (has(self.values) && size(self.values) > 0)";
+/// Message of [`REQUIREMENT_VALUES_RULE`].
+pub const REQUIREMENT_VALUES_MESSAGE: &str =
+    "values must be non-empty for operators In and NotIn, and empty for Exists and DoesNotExist";
+
 /// Spec rule: exactly one way to the credentials.
 pub const ONE_CREDENTIALS_SOURCE_RULE: &str =
     "has(self.credentialsSecretRef) != has(self.workloadIdentity)";
@@ -54,10 +81,30 @@ pub const SPEC_RULES: &[CelRule] = &[
         message: REGION_OR_ENDPOINT_MESSAGE,
     },
     CelRule {
+        rule: HOSTS_SOURCE_RULE,
+        message: HOSTS_SOURCE_MESSAGE,
+    },
+    CelRule {
+        rule: HOST_ID_FROM_NEEDS_NODES_RULE,
+        message: HOST_ID_FROM_NEEDS_NODES_MESSAGE,
+    },
+    CelRule {
         rule: ONE_CREDENTIALS_SOURCE_RULE,
         message: ONE_CREDENTIALS_SOURCE_MESSAGE,
     },
 ];
+
+/// Rules on `spec.nodeHostIdFrom`.
+pub const HOST_ID_FROM_RULES: &[CelRule] = &[CelRule {
+    rule: HOST_ID_FROM_ONE_RULE,
+    message: HOST_ID_FROM_ONE_MESSAGE,
+}];
+
+/// Rules on each `spec.nodeSelector.matchExpressions` requirement.
+pub const REQUIREMENT_RULES: &[CelRule] = &[CelRule {
+    rule: REQUIREMENT_VALUES_RULE,
+    message: REQUIREMENT_VALUES_MESSAGE,
+}];
 
 /// Rules on `spec.endpoint`.
 pub const ENDPOINT_RULES: &[CelRule] = &[CelRule {

@@ -4,15 +4,19 @@
 pub mod cel;
 pub mod duration;
 pub mod key;
+pub mod nodes;
 pub mod render;
 pub mod schema;
+pub mod selector;
 pub mod spec;
+pub mod spec_error;
 pub mod status;
 pub mod validation;
 
 pub use key::WatchKey;
+pub use nodes::{HostIdSource, NodeHostIdFrom, NodeSelector, NodeSelectorRequirement};
 pub use spec::{CredentialsSecretRef, HostRiskWatch, HostRiskWatchSpec, WorkloadIdentity};
-pub use status::{HostRiskSummary, HostRiskWatchStatus, HostStatus};
+pub use status::{HostRiskSummary, HostRiskWatchStatus, HostStatus, NodeSummary, UnresolvedNode};
 
 /// API group of the resource.
 pub const GROUP: &str = "hostrisk.io";

@@ -35,6 +35,25 @@ pub const INTERVAL_MAX_LEN: usize = 16;
 /// `spec.interval` syntax: the operator's one duration grammar (`90s`, `10m`, `1h30m`; see
 /// [`super::duration`]), a subset of Go's, so CEL's `duration()` accepts every value that matches.
 pub const INTERVAL_PATTERN: &str = super::duration::DURATION_PATTERN;
+/// Longest label or annotation key: a DNS-1123 subdomain prefix (253), `/`, a name (63).
+pub const LABEL_KEY_MAX_LEN: usize = 317;
+/// Longest label value.
+pub const LABEL_VALUE_MAX_LEN: usize = 63;
+/// A label or annotation key (Kubernetes' qualified name); the lengths of its two parts are
+/// checked in code (`crd::validation`).
+pub const QUALIFIED_NAME_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$";
+/// A label value (empty allowed).
+pub const LABEL_VALUE_PATTERN: &str = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
+/// Most `matchLabels` entries of `spec.nodeSelector`.
+pub const SELECTOR_LABELS_MAX: usize = 64;
+/// Most `matchExpressions` of `spec.nodeSelector`.
+pub const SELECTOR_EXPRESSIONS_MAX: usize = 32;
+/// Most values of one `matchExpressions` requirement.
+pub const SELECTOR_VALUES_MAX: usize = 64;
+/// The operators of a `matchExpressions` requirement.
+pub const SELECTOR_OPERATORS: [&str; 4] = ["In", "NotIn", "Exists", "DoesNotExist"];
+/// Longest Node name (a DNS-1123 subdomain).
+pub const NODE_NAME_MAX_LEN: usize = 253;
 /// Longest string kept for an API-provided value in status (enum values, versions). Longer values
 /// are cut so a misbehaving service cannot grow status without bound.
 pub const STATUS_VALUE_MAX_LEN: usize = 64;
@@ -99,6 +118,53 @@ pub fn endpoint_rules(schema: &mut Schema) {
 /// Transform of `spec.interval`: the floor rule.
 pub fn interval_rules(schema: &mut Schema) {
     append_validations(schema, cel::INTERVAL_RULES);
+}
+
+/// Transform of `nodeSelector.matchLabels`: bounded, values shaped like label values.
+pub fn selector_labels(schema: &mut Schema) {
+    schema.insert("maxProperties".into(), json!(SELECTOR_LABELS_MAX));
+    schema.insert(
+        "additionalProperties".into(),
+        json!({
+            "type": "string",
+            "maxLength": LABEL_VALUE_MAX_LEN,
+            "pattern": LABEL_VALUE_PATTERN,
+        }),
+    );
+}
+
+/// Schema of a requirement's `operator`: the four operators of a label selector.
+pub fn operator_schema(_: &mut schemars::SchemaGenerator) -> Schema {
+    let mut schema = Schema::default();
+    schema.insert("type".into(), json!("string"));
+    schema.insert("enum".into(), json!(SELECTOR_OPERATORS));
+    schema.insert(
+        "description".into(),
+        json!("`In`, `NotIn`, `Exists` or `DoesNotExist`."),
+    );
+    schema
+}
+
+/// Transform of a `matchExpressions` requirement: values present exactly for `In` / `NotIn`.
+pub fn requirement_rules(schema: &mut Schema) {
+    append_validations(schema, cel::REQUIREMENT_RULES);
+}
+
+/// Transform of `spec.nodeHostIdFrom`: exactly one of `label` and `annotation`, neither
+/// nullable (an explicit null is pruned, so `has()` means "set").
+pub fn host_id_from_rules(schema: &mut Schema) {
+    append_validations(schema, cel::HOST_ID_FROM_RULES);
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        for property in properties.values_mut() {
+            strip_null_type(property);
+        }
+    }
+}
+
+/// Transform of `status.unresolvedNodes`: a list-map keyed by `nodeName`.
+pub fn nodes_list_map(schema: &mut Schema) {
+    schema.insert("x-kubernetes-list-type".into(), json!("map"));
+    schema.insert("x-kubernetes-list-map-keys".into(), json!(["nodeName"]));
 }
 
 /// Transform of `spec.hostIds`: a set (the API server rejects duplicates).

@@ -7,6 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::nodes::{NodeHostIdFrom, NodeSelector};
 use super::schema::{
     self, AUDIENCE_MAX_LEN, DNS1123_SUBDOMAIN_PATTERN, ENDPOINT_MAX_LEN,
     ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX, HOST_ID_MAX_LEN, IDENTITY_PROVIDER_ID_MAX_LEN,
@@ -36,10 +37,16 @@ use super::status::HostRiskWatchStatus;
         description = "Whether the last poll answered for the current spec"
     ),
     printcolumn(
+        name = "Source",
+        type_ = "string",
+        json_path = ".status.source",
+        description = "Where the hosts come from: hostIds, or nodes (with the node selector)"
+    ),
+    printcolumn(
         name = "Hosts",
         type_ = "integer",
         json_path = ".status.summary.hostsRequested",
-        description = "Hosts listed in spec.hostIds"
+        description = "Hosts watched: the ids of spec.hostIds, or those of the selected nodes"
     ),
     printcolumn(
         name = "At Risk",
@@ -90,6 +97,13 @@ use super::status::HostRiskWatchStatus;
         json_path = ".status.summary.intrusionTotal",
         priority = 1,
         description = "Sum of intrusion alarm counts over found hosts"
+    ),
+    printcolumn(
+        name = "Unresolved",
+        type_ = "integer",
+        json_path = ".status.nodes.unresolved",
+        priority = 1,
+        description = "Selected nodes that are not watched (see status.unresolvedNodes)"
     )
 )]
 #[serde(rename_all = "camelCase")]
@@ -125,13 +139,29 @@ pub struct HostRiskWatchSpec {
     /// HSS host ids (ECS server ids) to watch: 1 to 1000 unique ids of 1 to 64 characters.
     /// The cap keeps the status under 1 MB (at most about 1 KB per host including
     /// `managedFields`), well below etcd's 1.5 MiB object limit; split larger fleets over several
-    /// resources.
+    /// resources. Exactly one of `hostIds` and `nodeSelector` is set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(min = 1, max = HOST_IDS_MAX),
         inner(length(min = 1, max = HOST_ID_MAX_LEN)),
         transform = schema::list_set
     )]
     pub host_ids: Vec<String>,
+
+    /// Watch the hosts of this cluster's Nodes instead of a list of ids: a label selector over
+    /// Nodes (`{}` selects every Node). Nodes joining or leaving change the watched hosts within
+    /// seconds. A Node's ECS server id is read from `spec.providerID` (`huaweicloud:///<id>`,
+    /// `huaweicloud://<id>`, or a bare id) unless `nodeHostIdFrom` says otherwise; Nodes without
+    /// a usable id are listed in `status.unresolvedNodes`. At most 1000 hosts, as for `hostIds`.
+    /// Exactly one of `hostIds` and `nodeSelector` is set. Needs an operator watching all
+    /// namespaces and started with `--node-watches` (chart value `nodeWatches.enabled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<NodeSelector>,
+
+    /// For node-backed watches whose Nodes carry the ECS server id elsewhere than
+    /// `spec.providerID`: the Node label or annotation holding it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_host_id_from: Option<NodeHostIdFrom>,
 
     /// The Secret holding the HSS credentials, in the same namespace as this resource. Exactly
     /// one of `credentialsSecretRef` and `workloadIdentity`.

@@ -4,7 +4,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::schema::{self, HOST_ID_MAX_LEN, STATUS_VALUE_MAX_LEN};
+use super::schema::{self, HOST_ID_MAX_LEN, NODE_NAME_MAX_LEN, STATUS_VALUE_MAX_LEN};
+
+/// Longest `status.source`.
+pub const SOURCE_MAX_LEN: usize = 160;
+/// Most entries of `status.unresolvedNodes` (their number is in `status.nodes.unresolved`).
+pub const UNRESOLVED_NODES_MAX: usize = 100;
+/// Longest message of an unresolved node.
+pub const UNRESOLVED_MESSAGE_MAX_LEN: usize = 256;
 
 /// What the operator last learned from HSS about the watched hosts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -15,17 +22,38 @@ pub struct HostRiskWatchStatus {
     pub observed_generation: Option<i64>,
 
     /// `Ready` (True only when the last poll answered for the current generation),
-    /// `CredentialsValid` and `ApiReachable`. Reasons are single CamelCase words; each condition
-    /// carries the generation it was computed for.
+    /// `CredentialsValid` and `ApiReachable`; node-backed watches add `NodesResolved` (False
+    /// when a selected Node is not watched: no usable ECS server id, or beyond the 1000-host
+    /// cap). Reasons are single CamelCase words; each condition carries the generation it was
+    /// computed for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(transform = schema::conditions_list_map)]
     pub conditions: Vec<Condition>,
+
+    /// Where the watched hosts come from, as the `Source` column shows it: `hostIds`, `nodes`
+    /// (every Node), or `nodes: <selector>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = SOURCE_MAX_LEN))]
+    pub source: Option<String>,
 
     /// Counts over the watched hosts, from the last successful poll.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<HostRiskSummary>,
 
-    /// One entry per id of `spec.hostIds`, in spec order, from the last successful poll.
+    /// Node-backed watches: how many Nodes `spec.nodeSelector` selects, how many of their hosts
+    /// are watched, and how many are not (see `unresolvedNodes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<NodeSummary>,
+
+    /// Node-backed watches: the selected Nodes whose host is not watched, with the reason (no
+    /// usable ECS server id, another Node with the same id, beyond the 1000-host cap), by Node
+    /// name; at most 100 (`nodes.unresolved` counts them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = UNRESOLVED_NODES_MAX), transform = schema::nodes_list_map)]
+    pub unresolved_nodes: Vec<UnresolvedNode>,
+
+    /// One entry per id of `spec.hostIds` in spec order (node-backed watches: per selected Node
+    /// with an id, by Node name), from the last successful poll.
     /// Bounded by the 1000-host cap of the spec: with every value at its cap (64-character id
     /// and values, 19-digit counts) an entry serializes to about 670 bytes, plus about 310 bytes
     /// of `managedFields` bookkeeping, so 1000 hosts take under 1 MB, two thirds of etcd's
@@ -57,11 +85,39 @@ pub struct HostRiskWatchStatus {
     pub effective_interval: Option<String>,
 }
 
+/// Counts over the Nodes of a node-backed watch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSummary {
+    /// Nodes `spec.nodeSelector` selects.
+    pub selected: i64,
+    /// Selected Nodes whose host is watched (each has an entry in `hosts`).
+    pub watched: i64,
+    /// Selected Nodes whose host is not watched (listed in `unresolvedNodes`).
+    pub unresolved: i64,
+}
+
+/// A selected Node whose host is not watched, and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnresolvedNode {
+    /// The Node's name.
+    #[schemars(length(min = 1, max = NODE_NAME_MAX_LEN))]
+    pub node_name: String,
+    /// CamelCase: `NoProviderId`, `ForeignProviderId`, `MalformedProviderId`, `LabelMissing`,
+    /// `AnnotationMissing`, `InvalidHostId`, `DuplicateHostId` or `HostLimitExceeded`.
+    #[schemars(length(min = 1, max = STATUS_VALUE_MAX_LEN))]
+    pub reason: String,
+    /// What was found and how to fix it.
+    #[schemars(length(max = UNRESOLVED_MESSAGE_MAX_LEN))]
+    pub message: String,
+}
+
 /// Counts over the watched hosts. Agent, protection and detect counts cover found hosts only.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HostRiskSummary {
-    /// Ids listed in `spec.hostIds`.
+    /// Ids watched: those of `spec.hostIds`, or of the selected Nodes.
     pub hosts_requested: i64,
     /// Ids HSS returned.
     pub hosts_found: i64,
@@ -111,6 +167,10 @@ pub struct HostStatus {
     /// The requested host id.
     #[schemars(length(min = 1, max = HOST_ID_MAX_LEN))]
     pub host_id: String,
+    /// Node-backed watches: the Node this host is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = NODE_NAME_MAX_LEN))]
+    pub node_name: Option<String>,
     /// False when HSS did not return this id (unknown, deleted, or in another enterprise project).
     pub found: bool,
     /// HSS agent status: `online`, `offline`, `not_installed`, `installing`, `install_failed`, ...
@@ -159,14 +219,13 @@ mod tests {
     use super::*;
     use jiff::Timestamp;
 
-    /// Backs the size figures in the doc of [`HostRiskWatchStatus::hosts`].
-    #[test]
-    fn worst_case_status_of_1000_hosts_stays_under_one_megabyte() {
+    fn worst_case_hosts(node_name: Option<&str>) -> Vec<HostStatus> {
         let long = "x".repeat(STATUS_VALUE_MAX_LEN);
         let time = Time(Timestamp::from_second(4_000_000_000).expect("valid"));
-        let hosts: Vec<HostStatus> = (0..1000)
+        (0..1000)
             .map(|i| HostStatus {
                 host_id: format!("{i:0>64}"),
+                node_name: node_name.map(|n| format!("{i:0>4}{}", &n[4..])),
                 found: true,
                 agent_status: Some(long.clone().into()),
                 install_result_code: Some(long.clone().into()),
@@ -179,9 +238,14 @@ mod tests {
                 intrusion: Some(i64::MAX),
                 last_change_time: Some(time.clone()),
             })
-            .collect();
+            .collect()
+    }
+
+    /// Backs the size figures in the doc of [`HostRiskWatchStatus::hosts`].
+    #[test]
+    fn worst_case_status_of_1000_hosts_stays_under_one_megabyte() {
         let status = HostRiskWatchStatus {
-            hosts,
+            hosts: worst_case_hosts(None),
             ..HostRiskWatchStatus::default()
         };
         let bytes = serde_json::to_vec(&status).expect("serializes").len();
@@ -192,5 +256,38 @@ mod tests {
         // `"k:{\"hostId\":\"<64>\"}":{".":{},"f:agentStatus":{},...}` is 312 bytes.
         // Both together stay under 1 MB, against etcd's 1.5 MiB.
         assert!(bytes + 1000 * 312 < 1_000_000, "{bytes} bytes");
+    }
+
+    /// A node-backed watch at every cap: 253-character Node names on 1000 hosts and 100
+    /// unresolved Nodes with full messages still fit etcd's 1.5 MiB with room for metadata.
+    #[test]
+    fn worst_case_node_backed_status_stays_under_etcds_limit() {
+        let name = "n".repeat(NODE_NAME_MAX_LEN);
+        let status = HostRiskWatchStatus {
+            hosts: worst_case_hosts(Some(&name)),
+            source: Some("s".repeat(SOURCE_MAX_LEN)),
+            nodes: Some(NodeSummary {
+                selected: i64::MAX,
+                watched: i64::MAX,
+                unresolved: i64::MAX,
+            }),
+            unresolved_nodes: (0..UNRESOLVED_NODES_MAX)
+                .map(|i| UnresolvedNode {
+                    node_name: format!("{i:0>4}{}", &name[4..]),
+                    reason: "x".repeat(STATUS_VALUE_MAX_LEN),
+                    message: "m".repeat(UNRESOLVED_MESSAGE_MAX_LEN),
+                })
+                .collect(),
+            ..HostRiskWatchStatus::default()
+        };
+        let bytes = serde_json::to_vec(&status).expect("serializes").len();
+        // managedFields: the host entries as above plus `"f:nodeName":{},` (15 bytes) each, and
+        // per unresolved Node `"k:{\"nodeName\":\"<253>\"}":{".":{},"f:message":{},...}`
+        // (about 330 bytes).
+        let managed = 1000 * (312 + 15) + UNRESOLVED_NODES_MAX * 330;
+        assert!(
+            bytes + managed < 1_400_000,
+            "{bytes} + {managed} bytes, against etcd's 1,572,864"
+        );
     }
 }

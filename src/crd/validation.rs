@@ -13,7 +13,9 @@ use super::schema::{
     HOST_ID_MAX_LEN, IDENTITY_PROVIDER_ID_MAX_LEN, INTERVAL_MAX_LEN, PROJECT_ID_MAX_LEN,
     SECRET_NAME_MAX_LEN,
 };
+use super::selector::{check_node_source, NodeSource};
 use super::spec::{HostRiskWatchSpec, WorkloadIdentity};
+pub use super::spec_error::{SpecError, SpecErrorKind};
 use crate::crd::duration::format_duration;
 use crate::hss::endpoint::{hss_endpoint_for_region, is_loopback, is_official_endpoint};
 
@@ -51,8 +53,10 @@ pub struct ValidatedSpec {
     pub region: Option<String>,
     pub project_id: String,
     pub enterprise_project_id: Option<String>,
-    /// The requested ids, in spec order.
+    /// The requested ids, in spec order (empty for a node-backed watch).
     pub host_ids: Vec<String>,
+    /// A node-backed watch's Nodes and where their ids are read (`None`: `host_ids` is the list).
+    pub nodes: Option<NodeSource>,
     /// Where the credentials come from, in the resource's namespace.
     pub credentials: CredentialsSource,
     /// The interval in force.
@@ -67,35 +71,6 @@ pub enum CredentialsSource {
     Secret(String),
     /// A ServiceAccount token of the watch's namespace, exchanged at IAM.
     WorkloadIdentity(WorkloadIdentity),
-}
-
-/// What kind of refusal a [`SpecError`] is; decides the condition reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpecErrorKind {
-    /// The spec breaks a schema rule (reason `InvalidSpec`).
-    Invalid,
-    /// `spec.endpoint` is well-formed but this operator is not allowed to call it
-    /// (reason `EndpointNotAllowed`).
-    EndpointNotAllowed,
-}
-
-/// One problem with a spec: the field, what is wrong and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct SpecError {
-    pub field: &'static str,
-    pub message: String,
-    pub kind: SpecErrorKind,
-}
-
-impl SpecError {
-    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-            kind: SpecErrorKind::Invalid,
-        }
-    }
 }
 
 /// The condition reason for a set of errors: `EndpointNotAllowed` when that is the only problem,
@@ -141,7 +116,15 @@ pub fn validate_spec(
             ENTERPRISE_PROJECT_ID_MAX_LEN,
         );
     }
-    check_host_ids(&mut errors, &spec.host_ids);
+    let nodes = check_node_source(
+        &mut errors,
+        &spec.host_ids,
+        spec.node_selector.as_ref(),
+        spec.node_host_id_from.as_ref(),
+    );
+    if spec.node_selector.is_none() {
+        check_host_ids(&mut errors, &spec.host_ids);
+    }
     let credentials = resolve_credentials(&mut errors, spec);
     let endpoint = resolve_endpoint(&mut errors, spec, policy);
     let interval = resolve_interval(&mut errors, spec.interval.as_deref(), policy);
@@ -153,6 +136,7 @@ pub fn validate_spec(
                 project_id: spec.project_id.clone(),
                 enterprise_project_id: spec.enterprise_project_id.clone(),
                 host_ids: spec.host_ids.clone(),
+                nodes,
                 credentials,
                 interval,
                 suspend: spec.suspend,
@@ -188,7 +172,10 @@ pub fn is_valid_host_id(id: &str) -> bool {
 fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &[String]) {
     const FIELD: &str = "spec.hostIds";
     if host_ids.is_empty() {
-        errors.push(SpecError::invalid(FIELD, "list at least one host id"));
+        errors.push(SpecError::invalid(
+            FIELD,
+            "list at least one host id, or watch the cluster's Nodes with spec.nodeSelector",
+        ));
     }
     if host_ids.len() > HOST_IDS_MAX {
         errors.push(SpecError::invalid(

@@ -8,6 +8,8 @@ fn spec() -> HostRiskWatchSpec {
         endpoint: None,
         enterprise_project_id: None,
         host_ids: vec!["h1".into(), "h2".into()],
+        node_selector: None,
+        node_host_id_from: None,
         credentials_secret_ref: Some(CredentialsSecretRef {
             name: "hss-credentials".into(),
         }),
@@ -251,6 +253,8 @@ fn every_problem_is_reported_at_once() {
         endpoint: None,
         enterprise_project_id: None,
         host_ids: vec![],
+        node_selector: None,
+        node_host_id_from: None,
         credentials_secret_ref: Some(CredentialsSecretRef { name: "Bad".into() }),
         workload_identity: None,
         interval: Some("5s".into()),
@@ -332,4 +336,53 @@ fn every_message_names_a_fix() {
             );
         }
     }
+}
+
+#[test]
+fn a_node_backed_spec_resolves_its_node_source_and_needs_no_host_ids() {
+    use crate::crd::nodes::{HostIdSource, NodeHostIdFrom, NodeSelector};
+    let s = HostRiskWatchSpec {
+        host_ids: vec![],
+        node_selector: Some(NodeSelector {
+            match_labels: [("pool".to_string(), "web".to_string())].into(),
+            ..NodeSelector::default()
+        }),
+        node_host_id_from: Some(NodeHostIdFrom {
+            label: Some("example.com/ecs-id".into()),
+            annotation: None,
+        }),
+        ..spec()
+    };
+    let ok = validate_spec(&s, &ValidationPolicy::default()).expect("valid");
+    assert!(ok.host_ids.is_empty());
+    let nodes = ok.nodes.expect("node source");
+    assert_eq!(nodes.text, "pool=web");
+    assert_eq!(
+        nodes.host_id,
+        HostIdSource::Label("example.com/ecs-id".into())
+    );
+    assert_eq!(
+        validate_spec(&spec(), &ValidationPolicy::default())
+            .expect("valid")
+            .nodes,
+        None
+    );
+    let both = HostRiskWatchSpec {
+        node_selector: Some(NodeSelector::default()),
+        ..spec()
+    };
+    let errs = errors_of(&both, &ValidationPolicy::default());
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].field, "spec.nodeSelector");
+    let bad_key = HostRiskWatchSpec {
+        host_ids: vec![],
+        node_selector: Some(NodeSelector {
+            match_labels: [("-bad".to_string(), "x".to_string())].into(),
+            ..NodeSelector::default()
+        }),
+        ..spec()
+    };
+    let errs = errors_of(&bad_key, &ValidationPolicy::default());
+    assert_eq!(errs[0].field, "spec.nodeSelector.matchLabels");
+    assert_eq!(condition_reason(&errs), "InvalidSpec");
 }

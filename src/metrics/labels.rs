@@ -4,7 +4,7 @@
 //! bounded source (watch names, HSS enum strings, host ids behind the per-host flag), so the
 //! number of series stays proportional to the number of watches.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
 
 /// How a reconcile ended, for `hostrisk_reconciles_total{result}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,22 +107,75 @@ pub(crate) struct RiskLabels {
     pub kind: &'static str,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Writes `labels` in order, with `node` after `host_id` when there is one: per-host series of
+/// node-backed watches name the Node (alerts print it), the others have no `node` label at all
+/// rather than an empty one.
+fn encode_with_node(
+    encoder: &mut LabelSetEncoder,
+    labels: &[(&str, &str)],
+    node: Option<&str>,
+) -> Result<(), std::fmt::Error> {
+    for (key, value) in labels {
+        (*key, *value).encode(encoder.encode_label())?;
+        if *key == "host_id" {
+            if let Some(node) = node {
+                ("node", node).encode(encoder.encode_label())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub(crate) struct HostRiskLabels {
     pub namespace: String,
     pub name: String,
     pub host_id: String,
+    pub node: Option<String>,
     pub kind: &'static str,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+impl EncodeLabelSet for HostRiskLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        encode_with_node(
+            encoder,
+            &[
+                ("namespace", &self.namespace),
+                ("name", &self.name),
+                ("host_id", &self.host_id),
+                ("kind", self.kind),
+            ],
+            self.node.as_deref(),
+        )
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub(crate) struct HostStatusLabels {
     pub namespace: String,
     pub name: String,
     pub host_id: String,
+    pub node: Option<String>,
     pub agent_status: String,
     pub protect_status: String,
     pub detect_result: String,
+}
+
+impl EncodeLabelSet for HostStatusLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        encode_with_node(
+            encoder,
+            &[
+                ("namespace", &self.namespace),
+                ("name", &self.name),
+                ("host_id", &self.host_id),
+                ("agent_status", &self.agent_status),
+                ("protect_status", &self.protect_status),
+                ("detect_result", &self.detect_result),
+            ],
+            self.node.as_deref(),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@
 //!   `watch_hosts_by_protect_status{protect_status}`, `watch_hosts_by_detect_result{detect_result}`,
 //!   `watch_risks{kind}`, `watch_hosts_requested`, `watch_hosts_found`, `watch_hosts_not_found`;
 //! - per host, only with [`MetricsOptions::per_host`]: `host_risks{namespace,name,host_id,kind}`,
-//!   `host_status{namespace,name,host_id,agent_status,protect_status,detect_result}`.
+//!   `host_status{namespace,name,host_id,agent_status,protect_status,detect_result}`; hosts of
+//!   node-backed watches add `node` (the Node's name) after `host_id`.
 //!
 //! Cardinality: per-watch series are bounded by the number of watches times the small HSS
 //! enums, and go away with [`Metrics::forget_watch`]. Host ids are unbounded in principle, so

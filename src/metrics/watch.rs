@@ -40,6 +40,8 @@ impl RiskTotals {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostSnapshot {
     pub host_id: String,
+    /// The Node of a node-backed watch's host: exported as the `node` label.
+    pub node: Option<String>,
     pub agent_status: String,
     pub protect_status: String,
     pub detect_result: String,
@@ -83,7 +85,8 @@ pub(crate) struct WatchSeries {
 pub(crate) type WatchIndex = HashMap<WatchLabels, WatchSeries>;
 
 /// The condition types of a watch's status, and the statuses a condition takes.
-pub const CONDITION_TYPES: [&str; 3] = ["Ready", "CredentialsValid", "ApiReachable"];
+pub const CONDITION_TYPES: [&str; 4] =
+    ["Ready", "CredentialsValid", "ApiReachable", "NodesResolved"];
 const CONDITION_STATUSES: [&str; 3] = ["True", "False", "Unknown"];
 
 fn gauge_value(v: u64) -> i64 {
@@ -203,6 +206,7 @@ impl WatchFamilies {
                     namespace: watch.namespace.clone(),
                     name: watch.name.clone(),
                     host_id: host.host_id.clone(),
+                    node: host.node.clone(),
                     kind,
                 };
                 risks.push((labels, gauge_value(count)));
@@ -211,6 +215,7 @@ impl WatchFamilies {
                 namespace: watch.namespace.clone(),
                 name: watch.name.clone(),
                 host_id: host.host_id.clone(),
+                node: host.node.clone(),
                 agent_status: host.agent_status.clone(),
                 protect_status: host.protect_status.clone(),
                 detect_result: host.detect_result.clone(),

@@ -122,7 +122,9 @@ impl GroupState {
     }
 
     /// Adds or updates a watch; returns true when it must be polled promptly (new, new
-    /// revision or other ids), so the caller wakes the group.
+    /// revision or other ids), so the caller wakes the group. Ids that only went away (a Node
+    /// left a node-backed watch) are no change to poll for: the answers for the rest stay good,
+    /// and the watch keeps its schedule.
     pub fn upsert(&mut self, reg: WatchRegistration, now: Instant) -> bool {
         if self.credentials != reg.credentials {
             // Rotated credentials (the same identity, e.g. a fixed secret key): failures of the
@@ -147,6 +149,9 @@ impl GroupState {
                 }
                 return false;
             }
+        }
+        if self.only_dropped(&reg.key, &reg.revision, &ids, interval) {
+            return false;
         }
         // A changed watch keeps its refresh history, so its effective interval stays measured.
         let history = self
@@ -173,6 +178,43 @@ impl GroupState {
                 smoothed: history.2,
             },
         );
+        self.refresh_gauges();
+        true
+    }
+
+    /// Same revision and interval, and `ids` a strict subset of the watch's: drops the others
+    /// (and their cached answers when nobody else lists them) and returns true.
+    fn only_dropped(
+        &mut self,
+        key: &WatchKey,
+        revision: &str,
+        ids: &[String],
+        interval: Duration,
+    ) -> bool {
+        let Some((shared, watch)) = self.watches.get_key_value(key) else {
+            return false;
+        };
+        let kept: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let subset = watch.revision == revision
+            && watch.interval == interval
+            && ids.len() < watch.ids.len()
+            && kept.iter().all(|id| watch.ids.iter().any(|w| &**w == *id));
+        if !subset {
+            return false;
+        }
+        let shared = shared.clone();
+        let dropped: Vec<HostId> = watch
+            .ids
+            .iter()
+            .filter(|id| !kept.contains(&***id))
+            .cloned()
+            .collect();
+        for id in &dropped {
+            self.hosts.unwatch(id, &shared);
+        }
+        if let Some(watch) = self.watches.get_mut(key) {
+            watch.ids.retain(|id| kept.contains(&**id));
+        }
         self.refresh_gauges();
         true
     }

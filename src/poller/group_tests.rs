@@ -381,3 +381,30 @@ fn rotated_credentials_end_the_backoff_but_a_spec_change_does_not() {
     assert_eq!((g.failures, g.not_before), (0, None));
     assert_eq!(g.wake(t0), Wake::Ready);
 }
+
+/// A node-backed watch whose Node left registers fewer ids under the same revision: nothing to
+/// poll for (the rest were answered), so its schedule stands and the dropped id leaves the
+/// cache. An added id (a Node joined) is polled at once.
+#[test]
+fn dropped_ids_cost_no_call_and_added_ids_are_polled_at_once() {
+    let t0 = Instant::now();
+    let mut g = group(10, true, &[reg("nodes", &["a", "b", "c"], 10 * S)], t0);
+    call(&mut g, t0);
+    assert_eq!(g.wake(t0 + S), Wake::At(t0 + 10 * S));
+    assert!(!g.upsert(reg("nodes", &["a", "c"], 10 * S), t0 + S));
+    assert_eq!(g.wake(t0 + S), Wake::At(t0 + 10 * S), "no prompt call");
+    assert_eq!(g.stats.unique_ids, 2);
+    assert_eq!(
+        g.cached(&WatchKey::new("ns", "nodes")).map(|r| r
+            .hosts
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()),
+        Some(vec!["a".to_string(), "c".to_string()])
+    );
+    assert!(g.upsert(reg("nodes", &["a", "c", "d"], 10 * S), t0 + 2 * S));
+    assert_eq!(g.wake(t0 + 2 * S), Wake::Ready, "the new id is polled now");
+    let (ids, done) = call(&mut g, t0 + 2 * S);
+    assert_eq!(ids, vec!["a", "c", "d"]);
+    assert_eq!(done, vec![WatchKey::new("ns", "nodes")]);
+}

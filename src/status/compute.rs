@@ -7,12 +7,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::conditions::{
     find, merge_conditions, reason, ConditionStatus, ConditionUpdate, DesiredCondition,
-    API_REACHABLE, CREDENTIALS_VALID, READY,
+    API_REACHABLE, CREDENTIALS_VALID, NODES_RESOLVED, READY,
 };
 use super::events::{self, TransitionEvent};
 use super::hosts::rebuild_hosts;
+use super::node_status::{
+    apply_view, drop_departed, name_kept_hosts, nodes_not_listed, nodes_resolved,
+};
 use super::quota::{interval_report, IntervalReport};
 use super::summary::summarize;
+use super::targets::{NodeView, Targets};
 use crate::crd::duration::format_duration;
 use crate::crd::spec::HostRiskWatchSpec;
 use crate::crd::status::{HostRiskSummary, HostRiskWatchStatus};
@@ -79,6 +83,16 @@ pub enum PollOutcome {
     EndpointNotAllowed(String),
     /// The resource was seen and no poll has answered yet.
     Pending,
+    /// A node-backed watch with no host to poll: its selector selects no Node, or none of the
+    /// selected Nodes has a usable ECS server id. Nothing was polled; the host list is empty.
+    NoHosts,
+    /// A node-backed watch the operator cannot serve: Node watches are off or run namespaced
+    /// (`NodeWatchesDisabled`), or the API server refused the Node list (`NodeWatchForbidden`,
+    /// `NodeWatchFailed`). Nothing was polled.
+    NodesUnavailable {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 /// Everything `compute_status` needs.
@@ -132,10 +146,14 @@ fn normalized(status: &HostRiskWatchStatus) -> HostRiskWatchStatus {
 }
 
 /// Reasons of a `Ready=False` that are not poll failures.
-const NOT_POLL_FAILURES: [&str; 3] = [
+const NOT_POLL_FAILURES: [&str; 7] = [
     reason::SUSPENDED,
     reason::INVALID_SPEC,
     reason::ENDPOINT_NOT_ALLOWED,
+    reason::UNRESOLVED_NODES,
+    reason::NODE_WATCHES_DISABLED,
+    reason::NODE_WATCH_FORBIDDEN,
+    reason::NODE_WATCH_FAILED,
 ];
 
 /// The reason of the previous `Ready` when it reported a failed poll.
@@ -172,8 +190,9 @@ fn keep_or_unchecked(type_: &'static str, why: &str) -> ConditionUpdate {
     ))
 }
 
-/// The three conditions for an outcome (Pending with an up-to-date previous status is handled
-/// before this is called).
+/// The conditions for an outcome (Pending with an up-to-date previous status is handled
+/// before this is called): the three of every watch, plus `NodesResolved` for a node-backed
+/// one.
 fn condition_updates(
     outcome: &PollOutcome,
     previous: Option<&HostRiskWatchStatus>,
@@ -181,6 +200,42 @@ fn condition_updates(
     summary: Option<&HostRiskSummary>,
     interval: &IntervalReport,
     target: Duration,
+    targets: &Targets,
+) -> Vec<ConditionUpdate> {
+    let nodes = targets.nodes.as_ref();
+    let mut updates = watch_condition_updates(
+        outcome,
+        previous,
+        new_generation,
+        summary,
+        interval,
+        target,
+        nodes,
+    );
+    if targets.node_backed {
+        updates.push(match (outcome, nodes) {
+            (PollOutcome::NodesUnavailable { reason, message }, _) => set(
+                NODES_RESOLVED,
+                ConditionStatus::Unknown,
+                reason,
+                message.clone(),
+            ),
+            (_, Some(view)) => nodes_resolved(view),
+            (_, None) => nodes_not_listed(),
+        });
+    }
+    updates
+}
+
+/// `Ready`, `CredentialsValid` and `ApiReachable` for an outcome.
+fn watch_condition_updates(
+    outcome: &PollOutcome,
+    previous: Option<&HostRiskWatchStatus>,
+    new_generation: bool,
+    summary: Option<&HostRiskSummary>,
+    interval: &IntervalReport,
+    target: Duration,
+    nodes: Option<&NodeView>,
 ) -> Vec<ConditionUpdate> {
     use ConditionStatus::{False, True, Unknown};
     let data_note = if previous.is_some_and(|p| p.last_sync_time.is_some()) {
@@ -284,6 +339,45 @@ fn condition_updates(
                 keep_or_unchecked(API_REACHABLE, "HSS was not called: the spec is refused"),
             ]
         }
+        PollOutcome::NoHosts => {
+            let selected = nodes.map_or(0, |v| v.selected);
+            let ready = if selected == 0 {
+                set(
+                    READY,
+                    True,
+                    reason::NO_NODES,
+                    "spec.nodeSelector selects no Node: nothing to poll",
+                )
+            } else {
+                set(
+                    READY,
+                    False,
+                    reason::UNRESOLVED_NODES,
+                    format!(
+                        "none of the {selected} selected Nodes has a usable ECS server id: nothing to poll; see the NodesResolved condition and status.unresolvedNodes"
+                    ),
+                )
+            };
+            vec![
+                ready,
+                keep_or_unchecked(CREDENTIALS_VALID, "HSS was not called: no host to poll"),
+                keep_or_unchecked(API_REACHABLE, "HSS was not called: no host to poll"),
+            ]
+        }
+        PollOutcome::NodesUnavailable {
+            reason: why,
+            message,
+        } => vec![
+            set(READY, False, why, format!("{message}; {data_note}")),
+            keep_or_unchecked(
+                CREDENTIALS_VALID,
+                "HSS was not called: the watch's Nodes are unknown",
+            ),
+            keep_or_unchecked(
+                API_REACHABLE,
+                "HSS was not called: the watch's Nodes are unknown",
+            ),
+        ],
         PollOutcome::Pending if new_generation && previous.is_some() => vec![
             set(
                 READY,
@@ -384,8 +478,22 @@ pub fn compute_status_with_quota(
     input: StatusInput<'_>,
     achieved_interval: Option<Duration>,
 ) -> StatusUpdate {
+    let targets = Targets::listed(&input.spec.host_ids);
+    compute_status_for(input, achieved_interval, &targets)
+}
+
+/// Like [`compute_status_with_quota`], for the hosts `targets` describes instead of
+/// `spec.hostIds`: a node-backed watch's hosts (each with its Node's name), with `source`,
+/// `nodes`, `unresolvedNodes` and the `NodesResolved` condition. For a node-backed watch a
+/// Pending outcome with an up-to-date status still refreshes what the Nodes say (a Node
+/// without an id joined, a Node was renamed): written only when that changed.
+pub fn compute_status_for(
+    input: StatusInput<'_>,
+    achieved_interval: Option<Duration>,
+    targets: &Targets,
+) -> StatusUpdate {
     let StatusInput {
-        spec,
+        spec: _,
         generation,
         previous,
         outcome,
@@ -399,23 +507,35 @@ pub fn compute_status_with_quota(
 
     if matches!(outcome, PollOutcome::Pending) {
         if let Some(previous) = previous.filter(|_| !new_generation) {
-            return StatusUpdate {
-                status: previous.clone(),
-                events: Vec::new(),
-                needs_write: false,
+            return match &targets.nodes {
+                Some(view) => refresh_nodes(previous, targets, view, generation, &now_time),
+                None => StatusUpdate {
+                    status: previous.clone(),
+                    events: Vec::new(),
+                    needs_write: false,
+                },
             };
         }
     }
 
     let base = previous.cloned().unwrap_or_default();
-    let (hosts, summary) = match &outcome {
+    let (mut hosts, summary) = match &outcome {
         PollOutcome::Success(result) => {
-            let hosts = rebuild_hosts(&spec.host_ids, result, &base.hosts, &now_time);
+            let hosts = rebuild_hosts(&targets.hosts, result, &base.hosts, &now_time);
             let summary = summarize(&hosts);
             (hosts, Some(summary))
         }
-        _ => (base.hosts.clone(), base.summary.clone()),
+        PollOutcome::NoHosts => (Vec::new(), Some(summarize(&[]))),
+        _ => {
+            let mut hosts = base.hosts.clone();
+            let summary = match drop_departed(&mut hosts, targets) {
+                true => base.summary.as_ref().map(|_| summarize(&hosts)),
+                false => base.summary.clone(),
+            };
+            (hosts, summary)
+        }
     };
+    name_kept_hosts(&mut hosts, targets);
     let interval = interval_report(effective_interval, achieved_interval, previous);
     let updates = condition_updates(
         &outcome,
@@ -424,6 +544,7 @@ pub fn compute_status_with_quota(
         summary.as_ref(),
         &interval,
         effective_interval,
+        targets,
     );
     let mut status = HostRiskWatchStatus {
         observed_generation: generation,
@@ -433,6 +554,7 @@ pub fn compute_status_with_quota(
         summary,
         ..base.clone()
     };
+    apply_view(&mut status, targets);
     let events = outcome_events(&outcome, previous, &status);
 
     let mut needs_write = previous.is_none() || differs_ignoring_timestamps(&base, &status);
@@ -463,6 +585,53 @@ pub fn compute_status_with_quota(
     StatusUpdate {
         status,
         events,
+        needs_write,
+    }
+}
+
+/// A Pending reconcile of a node-backed watch whose status is up to date: the Nodes' part of
+/// the status again (no poll answered, so hosts keep their data; their Node names move, and
+/// the hosts of Nodes that left go, with the summary recounted).
+fn refresh_nodes(
+    previous: &HostRiskWatchStatus,
+    targets: &Targets,
+    view: &NodeView,
+    generation: Option<i64>,
+    now: &Time,
+) -> StatusUpdate {
+    let mut status = previous.clone();
+    if drop_departed(&mut status.hosts, targets) && status.summary.is_some() {
+        status.summary = Some(summarize(&status.hosts));
+    }
+    name_kept_hosts(&mut status.hosts, targets);
+    apply_view(&mut status, targets);
+    let keep = |type_: &'static str| {
+        ConditionUpdate::KeepOr(DesiredCondition::new(
+            type_,
+            ConditionStatus::Unknown,
+            reason::PENDING,
+            "not checked yet",
+        ))
+    };
+    status.conditions = merge_conditions(
+        &previous.conditions,
+        vec![
+            keep(READY),
+            keep(CREDENTIALS_VALID),
+            keep(API_REACHABLE),
+            nodes_resolved(view),
+        ],
+        generation,
+        now,
+    );
+    let needs_write = differs_ignoring_timestamps(previous, &status);
+    StatusUpdate {
+        status: if needs_write {
+            status
+        } else {
+            previous.clone()
+        },
+        events: Vec::new(),
         needs_write,
     }
 }

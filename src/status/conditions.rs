@@ -9,8 +9,11 @@ pub const CREDENTIALS_VALID: &str = "CredentialsValid";
 /// Whether HSS answered at all (any HTTP answer counts; a 401 is an answer).
 pub const API_REACHABLE: &str = "ApiReachable";
 
-/// Condition types in the order they are written.
-pub const CONDITION_TYPES: [&str; 3] = [READY, CREDENTIALS_VALID, API_REACHABLE];
+/// Node-backed watches only: whether every selected Node's host is watched.
+pub const NODES_RESOLVED: &str = "NodesResolved";
+
+/// Condition types in the order they are written (`NodesResolved` for node-backed watches only).
+pub const CONDITION_TYPES: [&str; 4] = [READY, CREDENTIALS_VALID, API_REACHABLE, NODES_RESOLVED];
 
 /// Reasons this module writes itself. Failure reasons of a poll or of the credentials come from
 /// the caller (`PollFailure::reason`, `CredentialsProblem::reason`).
@@ -36,6 +39,20 @@ pub mod reason {
     pub const ENDPOINT_NOT_ALLOWED: &str = "EndpointNotAllowed";
     /// A check that was not made because an earlier step failed.
     pub const NOT_CHECKED: &str = "NotChecked";
+    /// Node-backed watch: every selected Node's host is watched.
+    pub const ALL_RESOLVED: &str = "AllResolved";
+    /// Node-backed watch: some selected Node has no usable ECS server id (or shares one).
+    pub const UNRESOLVED_NODES: &str = "UnresolvedNodes";
+    /// Node-backed watch: more Nodes are selected than a watch may cover (1000 hosts).
+    pub const HOST_LIMIT_EXCEEDED: &str = "HostLimitExceeded";
+    /// Node-backed watch whose selector selects no Node: nothing to poll.
+    pub const NO_NODES: &str = "NoNodes";
+    /// Node-backed watch refused: the operator runs without `--node-watches`, or namespaced.
+    pub const NODE_WATCHES_DISABLED: &str = "NodeWatchesDisabled";
+    /// Node-backed watch refused: the API server refused the operator's Node list/watch (403).
+    pub const NODE_WATCH_FORBIDDEN: &str = "NodeWatchForbidden";
+    /// Node-backed watch: the Node list failed otherwise (the watch retries).
+    pub const NODE_WATCH_FAILED: &str = "NodeWatchFailed";
 }
 
 /// Kubernetes condition status values.

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::targets::HostTarget;
 use crate::crd::schema::STATUS_VALUE_MAX_LEN;
 use crate::crd::status::{HostRiskWatchStatus, HostStatus, StatusValue};
 use crate::hss::model::{
@@ -76,6 +77,7 @@ fn count(value: Option<u64>) -> Option<i64> {
 pub fn from_risk(host_id: &str, risk: &HostRisk) -> HostStatus {
     HostStatus {
         host_id: host_id.to_string(),
+        node_name: None,
         found: true,
         agent_status: value(&risk.agent_status),
         install_result_code: value(&risk.install_result_code),
@@ -99,23 +101,27 @@ pub fn not_found(host_id: &str) -> HostStatus {
     }
 }
 
-/// True when two entries carry the same data (everything but `lastChangeTime`).
+/// True when two entries carry the same host data (everything but `lastChangeTime` and
+/// `nodeName`).
 pub fn same_data(a: &HostStatus, b: &HostStatus) -> bool {
     HostStatus {
         last_change_time: None,
+        node_name: None,
         ..a.clone()
     } == HostStatus {
         last_change_time: None,
+        node_name: None,
         ..b.clone()
     }
 }
 
-/// Entries for `host_ids` (spec order, repeats skipped so the list-map keys stay unique) from
-/// `result`. An id missing from the answer is `found: false` whether or not the client listed it
-/// in `not_found`. `lastChangeTime` is the previous one when the host's data is unchanged, `now`
-/// when it changed or the host is new to the list.
+/// Entries for `targets` (in their order, repeats skipped so the list-map keys stay unique)
+/// from `result`, each with its target's Node name. An id missing from the answer is
+/// `found: false` whether or not the client listed it in `not_found`. `lastChangeTime` is the
+/// previous one when the host's data is unchanged, `now` when it changed or the host is new to
+/// the list (a Node name alone is not host data: it never moves `lastChangeTime`).
 pub fn rebuild_hosts(
-    host_ids: &[String],
+    targets: &[HostTarget],
     result: &HostsRiskResult,
     previous: &[HostStatus],
     now: &Time,
@@ -124,16 +130,18 @@ pub fn rebuild_hosts(
         previous.iter().map(|h| (h.host_id.as_str(), h)).collect();
     let mut seen = BTreeSet::new();
     // Sized up front: kept for the object's lifetime, so no growth slack.
-    let mut hosts = Vec::with_capacity(host_ids.len());
+    let mut hosts = Vec::with_capacity(targets.len());
     hosts.extend(
-        host_ids
+        targets
             .iter()
-            .filter(|id| seen.insert(id.as_str()))
-            .map(|id| {
+            .filter(|target| seen.insert(target.host_id.as_str()))
+            .map(|target| {
+                let id = &target.host_id;
                 let mut entry = match result.hosts.get(id) {
                     Some(risk) => from_risk(id, risk),
                     None => not_found(id),
                 };
+                entry.node_name = target.node_name.clone();
                 entry.last_change_time = match previous_by_id.get(id.as_str()) {
                     Some(old) if same_data(old, &entry) && old.last_change_time.is_some() => {
                         old.last_change_time.clone()
@@ -179,8 +187,13 @@ mod tests {
         }
     }
 
-    fn ids(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    fn ids(list: &[&str]) -> Vec<HostTarget> {
+        list.iter()
+            .map(|s| HostTarget {
+                host_id: s.to_string(),
+                node_name: None,
+            })
+            .collect()
     }
 
     #[test]
@@ -217,6 +230,29 @@ mod tests {
         let second = rebuild_hosts(&ids(&["a", "b"]), &r2, &first, &at(20));
         assert_eq!(second[0].last_change_time, Some(at(10)));
         assert_eq!(second[1].last_change_time, Some(at(20)));
+    }
+
+    #[test]
+    fn node_names_come_from_the_targets_and_do_not_count_as_a_data_change() {
+        let r = result(&[("a", risk(DetectResult::Clean))], &["b"]);
+        let named = |node: &str| {
+            vec![
+                HostTarget {
+                    host_id: "a".into(),
+                    node_name: Some(node.into()),
+                },
+                HostTarget {
+                    host_id: "b".into(),
+                    node_name: Some("node-b".into()),
+                },
+            ]
+        };
+        let first = rebuild_hosts(&named("node-a"), &r, &[], &at(10));
+        assert_eq!(first[0].node_name.as_deref(), Some("node-a"));
+        assert_eq!(first[1].node_name.as_deref(), Some("node-b"));
+        let second = rebuild_hosts(&named("node-a2"), &r, &first, &at(20));
+        assert_eq!(second[0].node_name.as_deref(), Some("node-a2"));
+        assert_eq!(second[0].last_change_time, Some(at(10)));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! `Option` padding costs several times what the same information does as one-byte codes
 //! ([`CompactRisk`]), the change time as seconds, and the watch's ids in one string. The full
 //! status is rebuilt only for the moment a reconcile computes from it, and rebuilds exactly (the
-//! round trip is tested below; Kubernetes keeps times to the second, and so does this).
+//! round trip is tested below; Kubernetes keeps times to the second, and so does this). The
+//! Node names of a node-backed watch's hosts sit in a table of their own, empty for a list.
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -36,6 +37,9 @@ pub struct KeptStatus {
     ids: Box<str>,
     ends: Box<[u32]>,
     hosts: Box<[KeptHost]>,
+    /// `nodeName` of host `i` (node-backed watches); empty when no host has one, so a watch of
+    /// listed ids pays nothing per host for it.
+    nodes: Box<[Option<Box<str>>]>,
 }
 
 impl KeptStatus {
@@ -61,11 +65,21 @@ impl KeptStatus {
                     .map_or(NEVER, |time| time.0.as_second()),
             });
         }
+        let nodes = if status.hosts.iter().any(|h| h.node_name.is_some()) {
+            status
+                .hosts
+                .iter()
+                .map(|h| h.node_name.as_deref().map(Into::into))
+                .collect()
+        } else {
+            Box::default()
+        };
         Self {
             head,
             ids: ids.into_boxed_str(),
             ends: ends.into_boxed_slice(),
             hosts: hosts.into_boxed_slice(),
+            nodes,
         }
     }
 
@@ -92,6 +106,11 @@ impl KeptStatus {
                     Some(risk) => from_risk(id, &risk),
                     None => not_found(id),
                 };
+                entry.node_name = self
+                    .nodes
+                    .get(i)
+                    .and_then(|node| node.as_deref())
+                    .map(str::to_string);
                 entry.last_change_time = (host.last_change != NEVER)
                     .then(|| Timestamp::from_second(host.last_change).ok())
                     .flatten()
@@ -135,7 +154,7 @@ fn risk_of(host: &HostStatus) -> HostRisk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::status::HostRiskSummary;
+    use crate::crd::status::{HostRiskSummary, NodeSummary, UnresolvedNode};
     use crate::status::hosts::status_value;
 
     fn time(seconds: i64) -> Time {
@@ -152,6 +171,7 @@ mod tests {
             hosts: vec![
                 HostStatus {
                     host_id: "web-1".into(),
+                    node_name: Some("worker-1".into()),
                     found: true,
                     agent_status: Some(status_value("online")),
                     install_result_code: Some(status_value("install_succeed")),
@@ -181,6 +201,17 @@ mod tests {
             last_sync_time: Some(time(1_700_000_100)),
             last_request_ids: vec!["r1".into()],
             effective_interval: Some("10m".into()),
+            source: Some("nodes: pool=web".into()),
+            nodes: Some(NodeSummary {
+                selected: 4,
+                watched: 3,
+                unresolved: 1,
+            }),
+            unresolved_nodes: vec![UnresolvedNode {
+                node_name: "kind-worker".into(),
+                reason: "ForeignProviderId".into(),
+                message: "another cloud".into(),
+            }],
             ..HostRiskWatchStatus::default()
         }
     }
@@ -191,6 +222,16 @@ mod tests {
         let kept = KeptStatus::new(&original);
         assert_eq!(kept.to_status(), original);
         assert_eq!(kept.observed_generation(), Some(3));
+        // Node names on some hosts and not others (a host kept from before its Node was
+        // known), so a compact form that forgot or shifted them fails above.
+        assert!(original.hosts.iter().any(|h| h.node_name.is_some()));
+        assert!(original.hosts.iter().any(|h| h.node_name.is_none()));
+        // A list watch's hosts have no Node: no table for them.
+        let mut listed = original.clone();
+        listed.hosts.iter_mut().for_each(|h| h.node_name = None);
+        let kept = KeptStatus::new(&listed);
+        assert!(kept.nodes.is_empty());
+        assert_eq!(kept.to_status(), listed);
         let empty = HostRiskWatchStatus::default();
         assert_eq!(KeptStatus::new(&empty).to_status(), empty);
     }

@@ -8,11 +8,14 @@ pub mod conditions;
 pub mod events;
 pub mod hosts;
 pub mod kept;
+pub mod node_status;
 pub mod quota;
 pub mod summary;
+pub mod targets;
 
 pub use compute::{
-    compute_status, compute_status_with_quota, differs_ignoring_timestamps, PollFailure,
-    PollOutcome, StatusInput, StatusUpdate,
+    compute_status, compute_status_for, compute_status_with_quota, differs_ignoring_timestamps,
+    PollFailure, PollOutcome, StatusInput, StatusUpdate,
 };
 pub use events::{EventType, TransitionEvent};
+pub use targets::{HostTarget, NodeView, Targets};

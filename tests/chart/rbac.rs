@@ -34,8 +34,9 @@ pub fn grant(scope: &Scope, group: &str, resource: &str, verb: &str, name: Optio
     }
 }
 
-/// Everything the operator needs, for HostRiskWatches watched in `scope`, plus Leases when it elects a leader.
-pub fn allow_list(watch_scopes: &[Scope], leader_election: bool) -> BTreeSet<Grant> {
+/// Everything the operator needs, for HostRiskWatches watched in `scope`, plus Leases when it elects a leader
+/// and the Nodes (cluster-wide) when it serves node-backed watches.
+pub fn allow_list(watch_scopes: &[Scope], leader_election: bool, nodes: bool) -> BTreeSet<Grant> {
     let mut allowed = BTreeSet::new();
     for scope in watch_scopes {
         for verb in ["get", "list", "watch"] {
@@ -62,6 +63,11 @@ pub fn allow_list(watch_scopes: &[Scope], leader_election: bool) -> BTreeSet<Gra
         "get",
         Some("hostriskwatches.hostrisk.io"),
     ));
+    if nodes {
+        for verb in ["get", "list", "watch"] {
+            allowed.insert(grant(&Scope::Cluster, "", "nodes", verb, None));
+        }
+    }
     if leader_election {
         let release = Scope::Namespace(RELEASE_NAMESPACE.to_owned());
         for verb in ["get", "create", "update"] {

@@ -28,6 +28,7 @@ pub fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 pub fn host(id: &str, agent: &str, vulnerability: u64) -> HostSnapshot {
     HostSnapshot {
         host_id: id.to_owned(),
+        node: None,
         agent_status: agent.to_owned(),
         protect_status: "opened".to_owned(),
         detect_result: "risk".to_owned(),

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use crate::e2e_story::{
     condition_is, demo_secret, is_ready, refresh, simulator, wait_for, wait_for_event, watch_of,
 };
+use crate::nodes::{create_node, node_watch};
 use crate::support::*;
 
 /// The operator deployed from the chart against a fresh control plane (also used by
@@ -533,6 +534,151 @@ async fn without_any_secrets_rule_each_watch_says_the_secret_is_forbidden() {
     assert!(deployed.operator.exited().is_none(), "the operator exited");
     assert_eq!(deployed.operator.pid(), pid);
     assert_eq!(deployed.operator.terminate(), Some(0));
+    deployed.sim.shutdown().await;
+    deployed.plane.stop().await;
+}
+
+/// A node-backed watch and a listed one in `apps`, with Nodes of two pools.
+async fn create_node_world(deployed: &Deployed) -> Api<HostRiskWatch> {
+    let client = deployed.plane.client();
+    create_namespace_named(&client, "apps").await;
+    Api::<Secret>::namespaced(client.clone(), "apps")
+        .create(&PostParams::default(), &demo_secret("creds"))
+        .await
+        .unwrap();
+    create_node(
+        &client,
+        "web-1",
+        json!({"pool": "web"}),
+        json!({}),
+        Some("huaweicloud:///demo-web-01"),
+    )
+    .await;
+    create_node(
+        &client,
+        "db-1",
+        json!({"pool": "db"}),
+        json!({}),
+        Some("huaweicloud:///demo-db-01"),
+    )
+    .await;
+    let watches: Api<HostRiskWatch> = Api::namespaced(client.clone(), "apps");
+    watches
+        .create(
+            &PostParams::default(),
+            &node_watch(
+                "web-nodes",
+                &deployed.sim,
+                json!({"matchLabels": {"pool": "web"}}),
+                json!({}),
+            ),
+        )
+        .await
+        .unwrap();
+    watches
+        .create(
+            &PostParams::default(),
+            &watch_of("listed", &deployed.sim, &["demo-db-01"], "creds"),
+        )
+        .await
+        .unwrap();
+    watches
+}
+
+#[tokio::test]
+async fn chart_rbac_with_node_watches_is_enough_for_node_backed_watches() {
+    let Some(mut deployed) = deploy(
+        "chart_rbac_with_node_watches_is_enough_for_node_backed_watches",
+        "defaults",
+        json!({"nodeWatches": {"enabled": true}}),
+        |_| {},
+    )
+    .await
+    else {
+        return;
+    };
+    let watches = create_node_world(&deployed).await;
+    let ready = wait_for(
+        &watches,
+        "web-nodes",
+        "Ready with the web Node's host",
+        |w, s| is_ready(w, s) && s.hosts.len() == 1,
+    )
+    .await;
+    let host = &ready.status.unwrap().hosts[0];
+    assert_eq!(
+        (host.host_id.as_str(), host.node_name.as_deref()),
+        ("demo-web-01", Some("web-1"))
+    );
+    wait_for(&watches, "listed", "Ready", is_ready).await;
+    assert_eq!(deployed.operator.terminate(), Some(0));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mine = assert_no_403(&deployed);
+    for needed in ["list nodes", "watch nodes"] {
+        assert!(
+            mine.iter()
+                .any(|e| format!("{} {}", e.verb, e.resource()) == needed),
+            "the operator never did {needed}"
+        );
+    }
+    deployed.sim.shutdown().await;
+    deployed.plane.stop().await;
+}
+
+#[tokio::test]
+async fn without_the_nodes_rule_node_backed_watches_say_the_node_watch_is_forbidden() {
+    let Some(mut deployed) = deploy(
+        "without_the_nodes_rule_node_backed_watches_say_the_node_watch_is_forbidden",
+        "defaults",
+        json!({"nodeWatches": {"enabled": true}}),
+        |objects| without_rule(objects, "nodes"),
+    )
+    .await
+    else {
+        return;
+    };
+    let pid = deployed.operator.pid();
+    let watches = create_node_world(&deployed).await;
+    let refused = wait_for(&watches, "web-nodes", "NodeWatchForbidden", |_, s| {
+        condition_is(s, "Ready", "False", "NodeWatchForbidden")
+    })
+    .await;
+    let status = refused.status.unwrap();
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert!(
+        ready.message.contains("cannot list resource \"nodes\"")
+            && ready.message.contains("nodeWatches.enabled"),
+        "{}",
+        ready.message
+    );
+    assert!(condition_is(
+        &status,
+        "NodesResolved",
+        "Unknown",
+        "NodeWatchForbidden"
+    ));
+    // Listed watches are not held back by the refused Node watch.
+    wait_for(&watches, "listed", "Ready", is_ready).await;
+    assert_eq!(deployed.operator.readyz().await, Some(200));
+    assert!(deployed.operator.exited().is_none(), "the operator exited");
+    assert_eq!(deployed.operator.pid(), pid);
+    assert_eq!(deployed.operator.terminate(), Some(0));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let events = deployed.plane.audit_events().unwrap();
+    let refused: Vec<_> = events_of(&events, &deployed.user)
+        .into_iter()
+        .filter(|e| e.code() == 403)
+        .map(|e| format!("{} {}", e.verb, e.resource()))
+        .collect();
+    assert!(!refused.is_empty(), "no refused Node list was audited");
+    assert!(
+        refused.iter().all(|r| r == "list nodes"),
+        "only the Node list is refused: {refused:?}"
+    );
     deployed.sim.shutdown().await;
     deployed.plane.stop().await;
 }

@@ -148,7 +148,13 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
     // While it ran, the controller's endpoints answered and kubectl read the stand-in.
     assert_eq!(ready, 200, "/readyz\n{text}");
     assert!(metrics.contains("hostrisk_ready 1"), "{metrics}");
-    for name in [names::WEB, names::DATA, names::BATCH, names::KEYLESS] {
+    for name in [
+        names::WEB,
+        names::DATA,
+        names::BATCH,
+        names::KEYLESS,
+        names::WORKERS,
+    ] {
         assert!(kubectl_out.contains(name), "kubectl: {kubectl_out}");
     }
     assert!(
@@ -194,7 +200,7 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
 
     // The good watches became Ready and stayed Ready (a stale cache once rewrote the first
     // Pending status over real data; the table would show True -> Unknown).
-    for name in [names::WEB, names::DATA, names::KEYLESS] {
+    for name in [names::WEB, names::DATA, names::KEYLESS, names::WORKERS] {
         let history = report.ready_history(name);
         let first_true = history
             .iter()
@@ -220,7 +226,7 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
 
     // Every transition reached the status (and the idle refresh polled HSS without a status
     // write), and the operator said so in Events.
-    assert_eq!(report.steps.len(), 7, "{text}");
+    assert_eq!(report.steps.len(), 9, "{text}");
     for step in &report.steps {
         assert!(step.seen_after.is_some(), "not seen: {step:?}\n{text}");
     }
@@ -263,6 +269,20 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
         "{text}"
     );
     assert!(text.contains("demo finished after"), "{text}");
+
+    // The node-backed watch followed a Node joining and one leaving (both steps were confirmed
+    // above by reading back), showed the joining Node's host with its name, and reports the
+    // Node of another cloud instead of dropping it.
+    assert!(text.contains("Node cce-node-3 joins the cluster"), "{text}");
+    assert!(text.contains("nodeName=cce-node-3"), "{text}");
+    assert!(
+        text.contains("Node cce-node-2 leaves the cluster"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not watched: edge-1 (ForeignProviderId)"),
+        "{text}"
+    );
 
     // The keyless watch read HSS with a ServiceAccount token exchanged at the simulated IAM
     // (the identity provider the banner names), once: its IAM token is cached.

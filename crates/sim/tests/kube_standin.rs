@@ -361,9 +361,10 @@ async fn delete_with_finalizer_waits_for_finalizer_removal() {
     assert_eq!(status.details.map(|d| d.name), Some("now".to_string()));
 }
 
-async fn wait_for<S>(events: &mut S, seen: &mut std::collections::BTreeSet<String>, name: &str)
+async fn wait_for<K, S>(events: &mut S, seen: &mut std::collections::BTreeSet<String>, name: &str)
 where
-    S: futures::Stream<Item = Result<watcher::Event<Widget>, watcher::Error>> + Unpin,
+    K: kube::Resource,
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Unpin,
 {
     while !seen.contains(name) {
         match tokio::time::timeout(TIMEOUT, events.next()).await.unwrap() {
@@ -1052,5 +1053,126 @@ async fn lease_put_creates_like_the_real_server() {
     assert!(
         matches!(err, kube::Error::Api(ref s) if s.code == 404),
         "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn nodes_are_cluster_scoped_with_a_status_subresource_and_a_fixed_provider_id() {
+    use k8s_openapi::api::core::v1::Node;
+    let (_server, client) = server().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(json!({
+        "metadata": {"name": "worker-1", "labels": {"pool": "web"}},
+        "spec": {"providerID": "huaweicloud:///id-1"},
+    }))
+    .unwrap();
+    let created = nodes.create(&PostParams::default(), &node).await.unwrap();
+    assert_eq!(created.metadata.namespace, None);
+    assert_eq!(created.metadata.generation, None, "no generation for Nodes");
+    // Status writes go through /status only, and leave the spec alone.
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+    nodes
+        .patch_status("worker-1", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let got = nodes.get("worker-1").await.unwrap();
+    assert!(got.status.is_some());
+    assert_eq!(
+        got.spec.and_then(|s| s.provider_id).as_deref(),
+        Some("huaweicloud:///id-1")
+    );
+    // Labels may change; a set providerID may not (ValidateNodeUpdate).
+    let labels = json!({"metadata": {"labels": {"pool": "db"}}});
+    nodes
+        .patch("worker-1", &PatchParams::default(), &Patch::Merge(&labels))
+        .await
+        .unwrap();
+    let moved = json!({"spec": {"providerID": "huaweicloud:///id-2"}});
+    let err = nodes
+        .patch("worker-1", &PatchParams::default(), &Patch::Merge(&moved))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 422 && s.message.contains("spec.providerID: Forbidden")),
+        "{err:?}"
+    );
+    // From "" to a value is allowed (the cloud controller manager initialising a Node).
+    let bare: Node = serde_json::from_value(json!({"metadata": {"name": "worker-2"}})).unwrap();
+    nodes.create(&PostParams::default(), &bare).await.unwrap();
+    nodes
+        .patch("worker-2", &PatchParams::default(), &Patch::Merge(&moved))
+        .await
+        .unwrap();
+    let listed: Vec<String> = nodes
+        .list(&ListParams::default().labels("pool=db"))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|n| n.name_any())
+        .collect();
+    assert_eq!(listed, vec!["worker-1"]);
+}
+
+#[tokio::test]
+async fn forbidden_verbs_answer_403_like_rbac_and_open_watches_go_on() {
+    use k8s_openapi::api::core::v1::Node;
+    let (server, client) = server().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node = |name: &str| -> Node {
+        serde_json::from_value(json!({"metadata": {"name": name}})).unwrap()
+    };
+    // A watch open before the refusal (the request was authorised when it started).
+    let version = nodes
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap_or_default();
+    let mut open = nodes
+        .watch(&WatchParams::default(), &version)
+        .await
+        .unwrap()
+        .boxed();
+    server.forbid("nodes", &["list", "watch"]);
+    let err = nodes.list(&ListParams::default()).await.unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        status.message,
+        "nodes is forbidden: User \"system:anonymous\" cannot list resource \"nodes\" in API group \"\" at the cluster scope"
+    );
+    assert_eq!(status.details.map(|d| d.kind), Some("nodes".to_string()));
+    let err = nodes
+        .watch(&WatchParams::default(), &version)
+        .await
+        .err()
+        .expect("a new watch is refused");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 403),
+        "{err:?}"
+    );
+    // Other verbs stay allowed, and the open watch keeps delivering.
+    nodes
+        .create(&PostParams::default(), &node("a"))
+        .await
+        .unwrap();
+    nodes.get("a").await.unwrap();
+    match tokio::time::timeout(TIMEOUT, open.next()).await.unwrap() {
+        Some(Ok(WatchEvent::Added(added))) => assert_eq!(added.name_any(), "a"),
+        other => panic!("{other:?}"),
+    }
+    server.forbid("nodes", &[]);
+    assert_eq!(
+        nodes
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
     );
 }

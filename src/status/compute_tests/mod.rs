@@ -14,6 +14,8 @@ fn spec(ids: &[&str]) -> HostRiskWatchSpec {
         endpoint: None,
         enterprise_project_id: None,
         host_ids: ids.iter().map(|s| s.to_string()).collect(),
+        node_selector: None,
+        node_host_id_from: None,
         credentials_secret_ref: Some(CredentialsSecretRef { name: "s".into() }),
         workload_identity: None,
         interval: None,
@@ -93,5 +95,6 @@ fn reasons(update: &StatusUpdate) -> Vec<&'static str> {
 }
 
 mod failures;
+mod nodes;
 mod quota;
 mod successes;

@@ -26,6 +26,7 @@ use hostrisk_operator::controller::{
 };
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
+use hostrisk_operator::metrics::{Metrics, MetricsOptions};
 use hostrisk_sim::hss::{Faults, HssSimulator, SimConfig};
 use hostrisk_sim::kube::StandinApiServer;
 use tokio::task::JoinHandle;
@@ -98,6 +99,10 @@ pub struct Options {
     /// Start the operator with `--iam-endpoint` set to the simulator (its IAM token API), so
     /// username/password Secrets work with `spec.endpoint`.
     pub iam_via_simulator: bool,
+    /// `--node-watches`: serve node-backed watches from the stand-in's Nodes.
+    pub node_watches: bool,
+    /// `--metrics-per-host`.
+    pub metrics_per_host: bool,
     /// `--workload-identity-audiences` / `--workload-identity-providers`.
     pub workload_identity: WorkloadIdentityPolicy,
 }
@@ -117,6 +122,8 @@ impl Options {
             sim_faults: Faults::none(),
             instance: "test-instance".into(),
             iam_via_simulator: false,
+            node_watches: false,
+            metrics_per_host: false,
             workload_identity: WorkloadIdentityPolicy::default(),
         }
     }
@@ -194,9 +201,18 @@ impl Harness {
             instance: options.instance.clone(),
             polling: options.polling,
             iam_endpoint: options.iam_via_simulator.then(|| sim.base_url()),
+            node_watches: options.node_watches,
             workload_identity: options.workload_identity.clone(),
         };
-        let ctx = Arc::new(Context::new(client.clone(), hss, settings));
+        let metrics = Metrics::new(MetricsOptions {
+            per_host: options.metrics_per_host,
+        });
+        let ctx = Arc::new(Context::with_metrics(
+            client.clone(),
+            hss,
+            settings,
+            metrics,
+        ));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run_controllers(
             ctx.clone(),

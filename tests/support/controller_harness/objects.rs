@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus};
 use hostrisk_sim::hss::{DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Node, Secret};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::Api;
@@ -114,6 +114,75 @@ impl Harness {
             }),
         )
         .await
+    }
+
+    /// Creates a node-backed HostRiskWatch on the simulator's endpoint: `selector` is its
+    /// `spec.nodeSelector` (`{}`: every Node).
+    pub async fn create_node_watch(
+        &self,
+        namespace: &str,
+        name: &str,
+        selector: serde_json::Value,
+        secret: &str,
+    ) -> HostRiskWatch {
+        let endpoint = self.endpoint();
+        self.create_watch_json(
+            namespace,
+            json!({
+                "apiVersion": "hostrisk.io/v1alpha1",
+                "kind": "HostRiskWatch",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {
+                    "projectId": DEMO_PROJECT_ID,
+                    "endpoint": endpoint,
+                    "nodeSelector": selector,
+                    "credentialsSecretRef": {"name": secret},
+                    "interval": "1h",
+                }
+            }),
+        )
+        .await
+    }
+
+    pub fn nodes(&self) -> Api<Node> {
+        Api::all(self.client.clone())
+    }
+
+    /// Creates a Node with `labels` and, when given, `spec.providerID`.
+    pub async fn create_node(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        provider_id: Option<&str>,
+    ) {
+        let labels: serde_json::Map<String, serde_json::Value> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let mut node = json!({"metadata": {"name": name, "labels": labels}, "spec": {}});
+        if let Some(id) = provider_id {
+            node["spec"]["providerID"] = json!(id);
+        }
+        let node: Node = serde_json::from_value(node).unwrap();
+        self.nodes()
+            .create(&PostParams::default(), &node)
+            .await
+            .unwrap();
+    }
+
+    /// Merge-patches a Node.
+    pub async fn patch_node(&self, name: &str, patch: serde_json::Value) {
+        self.nodes()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    }
+
+    pub async fn delete_node(&self, name: &str) {
+        self.nodes()
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
     }
 
     /// Stores any HostRiskWatch document as is. The stand-in prunes by the CRD's structural

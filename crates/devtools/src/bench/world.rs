@@ -232,6 +232,8 @@ pub fn watch(
             endpoint: Some(target.endpoint.clone()),
             enterprise_project_id: None,
             host_ids: workload.host_indices(w).into_iter().map(host_id).collect(),
+            node_selector: None,
+            node_host_id_from: None,
             credentials_secret_ref: Some(CredentialsSecretRef {
                 name: SECRET_NAME.to_string(),
             }),

@@ -8,7 +8,7 @@ use super::setup::DemoWorld;
 use super::table::Style;
 
 /// What each watch demonstrates, in table order.
-pub const WATCH_ROLES: [(&str, &str); 4] = [
+pub const WATCH_ROLES: [(&str, &str); 5] = [
     (
         names::WEB,
         "access key + secret key; three demo hosts and one id HSS does not know",
@@ -24,6 +24,11 @@ pub const WATCH_ROLES: [(&str, &str); 4] = [
     (
         names::KEYLESS,
         "no Secret: a token of ServiceAccount hss-reader, exchanged at IAM",
+    ),
+    (
+        names::WORKERS,
+        "node-backed: the hosts of the worker Nodes, ids from spec.providerID; a Node of another \
+         cloud is reported, the control plane left out",
     ),
 ];
 

@@ -1,7 +1,8 @@
 //! The real controller, started in-process against the stand-in API server, configured like
 //! `hostrisk-operator run --allowed-endpoints <simulator URL> --iam-endpoint <simulator URL>
-//! --workload-identity-audiences <aud> --workload-identity-providers <idp>` (plain `http://`
-//! endpoints are refused unless listed; the keyless example's audience and identity provider)
+//! --workload-identity-audiences <aud> --workload-identity-providers <idp> --node-watches` (plain
+//! `http://` endpoints are refused unless listed; the keyless example's audience and identity
+//! provider; the Nodes of the stand-in watched for the node-backed watch)
 //! with every other setting at its default, and its `/metrics`, `/livez` and `/readyz` served
 //! like `run --health-addr` does.
 
@@ -47,6 +48,7 @@ pub fn start(
             audiences: vec![world.keyless.audience.clone()],
             identity_providers: vec![world.keyless.identity_provider_id.clone()],
         },
+        node_watches: true,
         ..ControllerSettings::default()
     };
     let hss = HssClient::new(ClientConfig::default())

@@ -1,13 +1,18 @@
 //! The demo's resources: the files of `examples/` (compiled in, so the demo shows what a user
-//! would apply), rewritten for the in-process simulator, plus two more watches; and the keyless
-//! watch of `examples/keyless-hostriskwatch.yaml` with its ServiceAccount.
+//! would apply), rewritten for the in-process simulator, plus two more watches; the keyless
+//! watch of `examples/keyless-hostriskwatch.yaml` with its ServiceAccount; and the node-backed
+//! watch of `examples/hostriskwatch-nodes.yaml` with the Nodes of the demo's "cluster".
 //!
 //! What is rewritten and why:
 //! - `spec.region` becomes `spec.endpoint` = the simulator's loopback URL (the operator is told
 //!   to allow it, as `--allowed-endpoints` would);
 //! - the Secret's placeholder keys become the simulator's demo credentials;
 //! - `spec.hostIds` become hosts of the simulator's fleet, plus one id of the example that the
-//!   fleet does not have, to show a host "not found".
+//!   fleet does not have, to show a host "not found";
+//! - the Nodes are made up: two workers whose `spec.providerID` name fleet hosts (in the
+//!   provider's current `huaweicloud:///<id>` form and the older `huaweicloud://<id>`), a
+//!   control-plane Node the example's selector leaves out, and a Node of another cloud
+//!   (`kind://...`) it reports as unresolved.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -22,6 +27,8 @@ const SECRET_YAML: &str = include_str!("../../../../examples/credentials-secret.
 const WATCH_YAML: &str = include_str!("../../../../examples/hostriskwatch.yaml");
 const KEYLESS_YAML: &str = include_str!("../../../../examples/keyless-hostriskwatch.yaml");
 const KEYLESS_FILE: &str = "examples/keyless-hostriskwatch.yaml";
+const NODES_YAML: &str = include_str!("../../../../examples/hostriskwatch-nodes.yaml");
+const NODES_FILE: &str = "examples/hostriskwatch-nodes.yaml";
 
 /// The names the demo uses.
 pub mod names {
@@ -39,6 +46,66 @@ pub mod names {
     pub const BATCH_SECRET: &str = "hss-batch-credentials";
     /// The watch of `examples/keyless-hostriskwatch.yaml`: no Secret, a ServiceAccount.
     pub const KEYLESS: &str = "keyless";
+    /// The watch of `examples/hostriskwatch-nodes.yaml`: the hosts of the worker Nodes.
+    pub const WORKERS: &str = "workers";
+    /// The Node the script adds (a worker joining) and the one it removes (leaving).
+    pub const JOINING_NODE: &str = "cce-node-3";
+    pub const LEAVING_NODE: &str = "cce-node-2";
+}
+
+/// A made-up Node: `labels`, and `spec.providerID` when given.
+pub fn node(name: &str, labels: Value, provider_id: Option<&str>) -> Value {
+    let mut node = json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {},
+    });
+    if let Some(id) = provider_id {
+        node["spec"]["providerID"] = json!(id);
+    }
+    node
+}
+
+/// The Nodes of the demo's cluster (`hosts.nodes`: the worker hosts, then the control plane's).
+fn demo_nodes(hosts: &DemoHosts) -> Result<Vec<Value>, ManifestError> {
+    let [worker_1, worker_2, master] =
+        <[String; 3]>::try_from(hosts.nodes.clone()).map_err(|_| ManifestError::Unexpected {
+            file: NODES_FILE,
+            what: "three fleet hosts for the demo's Nodes",
+        })?;
+    let worker = |zone: &str| json!({"node.kubernetes.io/instance-type": "c7.xlarge.2", "topology.kubernetes.io/zone": zone});
+    Ok(vec![
+        node(
+            "cce-node-1",
+            worker("ap-southeast-1a"),
+            Some(&format!("huaweicloud:///{worker_1}")),
+        ),
+        node(
+            names::LEAVING_NODE,
+            worker("ap-southeast-1b"),
+            Some(&format!("huaweicloud://{worker_2}")),
+        ),
+        node(
+            "cce-master-1",
+            json!({"node-role.kubernetes.io/control-plane": ""}),
+            Some(&format!("huaweicloud:///{master}")),
+        ),
+        node(
+            "edge-1",
+            json!({"topology.kubernetes.io/zone": "on-premises"}),
+            Some("kind://docker/edge/edge-1"),
+        ),
+    ])
+}
+
+/// The Node the script adds: a worker whose providerID names `host_id`.
+pub fn joining_node(host_id: &str) -> Value {
+    node(
+        names::JOINING_NODE,
+        json!({"node.kubernetes.io/instance-type": "c7.xlarge.2", "topology.kubernetes.io/zone": "ap-southeast-1a"}),
+        Some(&format!("huaweicloud:///{host_id}")),
+    )
 }
 
 /// `spec.workloadIdentity` of the keyless example: the demo registers that identity provider
@@ -133,10 +200,14 @@ pub struct DemoHosts {
     pub data: Vec<String>,
     /// `batch-jobs`: hosts of [`DEMO_ENTERPRISE_PROJECT_ID`].
     pub batch: Vec<String>,
+    /// The hosts of the demo's Nodes: two workers, then the control plane.
+    pub nodes: Vec<String>,
+    /// The host of the Node that joins during the demo.
+    pub joining: String,
 }
 
-/// Every document to apply after the CRD, in order (namespace, Secrets, watches, then the
-/// keyless example's ServiceAccount and watch).
+/// Every document to apply after the CRD, in order (namespace, Secrets, watches, the keyless
+/// example's ServiceAccount and watch, then the Nodes and the node-backed watch).
 pub fn demo_documents(
     endpoint: &str,
     project_id: &str,
@@ -207,7 +278,22 @@ pub fn demo_documents(
     keyless["spec"]["projectId"] = json!(project_id);
     keyless["spec"]["hostIds"] = json!(hosts.web);
 
-    Ok(vec![
+    let mut workers = parse(NODES_YAML, NODES_FILE)?;
+    if workers.pointer("/spec/nodeSelector").is_none() {
+        return Err(ManifestError::Unexpected {
+            file: NODES_FILE,
+            what: "a HostRiskWatch with spec.nodeSelector",
+        });
+    }
+    workers["metadata"]["name"] = json!(names::WORKERS);
+    if let Some(spec) = workers["spec"].as_object_mut() {
+        spec.remove("region");
+    }
+    workers["spec"]["endpoint"] = json!(endpoint);
+    workers["spec"]["projectId"] = json!(project_id);
+    workers["spec"]["credentialsSecretRef"]["name"] = json!(names::WEB_SECRET);
+
+    let mut documents = vec![
         namespace,
         web_secret,
         data_secret,
@@ -217,7 +303,10 @@ pub fn demo_documents(
         batch,
         account,
         keyless,
-    ])
+    ];
+    documents.extend(demo_nodes(hosts)?);
+    documents.push(workers);
+    Ok(documents)
 }
 
 /// The `data` the script merges into the batch Secret to fix it (the missing keys).
@@ -294,11 +383,17 @@ mod tests {
             unknown: example_host_id().unwrap(),
             data: vec!["h-1".into()],
             batch: vec!["demo-ep-01".into()],
+            nodes: vec![
+                "demo-web-01".into(),
+                "demo-db-01".into(),
+                "demo-batch-01".into(),
+            ],
+            joining: "demo-new-01".into(),
         }
     }
 
     #[test]
-    fn examples_become_three_valid_watches_on_the_simulator() {
+    fn examples_become_valid_watches_and_nodes_on_the_simulator() {
         let docs = demo_documents("http://127.0.0.1:9/", "p", &hosts()).unwrap();
         let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
         assert_eq!(
@@ -312,6 +407,11 @@ mod tests {
                 "HostRiskWatch",
                 "HostRiskWatch",
                 "ServiceAccount",
+                "HostRiskWatch",
+                "Node",
+                "Node",
+                "Node",
+                "Node",
                 "HostRiskWatch"
             ]
         );
@@ -345,8 +445,26 @@ mod tests {
             keyless_identity().unwrap().subject(),
             "system:serviceaccount:security:hss-reader"
         );
+        let workers = &watches[4];
+        assert_eq!(workers.metadata.name.as_deref(), Some(names::WORKERS));
+        assert!(workers.spec.host_ids.is_empty());
+        assert!(workers.spec.node_selector.is_some());
+        let provider_ids: Vec<&str> = docs
+            .iter()
+            .filter(|d| d["kind"] == "Node")
+            .filter_map(|d| d.pointer("/spec/providerID")?.as_str())
+            .collect();
+        assert_eq!(
+            provider_ids,
+            [
+                "huaweicloud:///demo-web-01",
+                "huaweicloud://demo-db-01",
+                "huaweicloud:///demo-batch-01",
+                "kind://docker/edge/edge-1"
+            ]
+        );
         let yaml = to_yaml(&docs).unwrap();
-        assert_eq!(yaml.matches("---\n").count(), 9);
+        assert_eq!(yaml.matches("---\n").count(), 14);
         assert!(!yaml.contains("REPLACE_WITH"));
     }
 }

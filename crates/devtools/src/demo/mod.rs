@@ -132,11 +132,16 @@ pub async fn run_demo(
     let client = world.kube.client().await?;
     let crd = read_crd(&client).await?;
     let columns = default_columns(&crd, VERSION);
-    let expected_names: Vec<(String, String)> =
-        [names::WEB, names::DATA, names::BATCH, names::KEYLESS]
-            .iter()
-            .map(|n| (names::NAMESPACE.to_string(), n.to_string()))
-            .collect();
+    let expected_names: Vec<(String, String)> = [
+        names::WEB,
+        names::DATA,
+        names::BATCH,
+        names::KEYLESS,
+        names::WORKERS,
+    ]
+    .iter()
+    .map(|n| (names::NAMESPACE.to_string(), n.to_string()))
+    .collect();
     let table = Table::fitting(
         columns.clone(),
         &expected_names,
@@ -144,6 +149,8 @@ pub async fn run_demo(
         options.width,
         TIME_COLUMN,
     );
+    // The table's own columns (the compact layout leaves some out): rows are read by them.
+    let columns = table.columns().to_vec();
     let health_listener = health::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let kubeconfig = options.files_dir.join("kubeconfig");
     std::fs::write(
@@ -308,6 +315,28 @@ async fn write_summary(
             ),
             15,
         )?;
+        if let Some(nodes) = &status.nodes {
+            let unresolved: Vec<String> = status
+                .unresolved_nodes
+                .iter()
+                .map(|n| format!("{} ({})", n.node_name, n.reason))
+                .collect();
+            emit(
+                &style.dim(&format!(
+                    "  {:<12} {}; {} Nodes selected, {} watched, not watched: {}",
+                    "",
+                    status.source.as_deref().unwrap_or("nodes"),
+                    nodes.selected,
+                    nodes.watched,
+                    if unresolved.is_empty() {
+                        "none".to_string()
+                    } else {
+                        unresolved.join(", ")
+                    }
+                )),
+                15,
+            )?;
+        }
     }
     emit(
         &style.dim(&format!(

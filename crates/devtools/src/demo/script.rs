@@ -1,19 +1,20 @@
 //! The transitions the demo plays: hosts change in the HSS simulator (through its Rust API),
 //! then the watch gets a `hostrisk.io/refresh-requested-at` annotation so the operator polls at
 //! once instead of at its interval; one step fixes a broken Secret instead, which the operator
-//! notices through its watch on Secrets. After each step the script reads the watch back from the
+//! notices through its watch on Secrets; two add and remove a Node, which the operator notices
+//! through its watch on Nodes (the node-backed watch's hosts follow). After each step the script reads the watch back from the
 //! API server until the change shows in its status.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::api::core::v1::{Node, Secret};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Resource};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::manifests::{batch_secret_fix, names, DemoHosts};
+use super::manifests::{batch_secret_fix, joining_node, names, DemoHosts};
 use super::view::Notice;
 use super::DemoError;
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus, HostStatus, REFRESH_ANNOTATION};
@@ -37,6 +38,10 @@ pub enum Action {
     SetHosts(Vec<SimHost>),
     /// Merge-patch the named Secret (the operator watches Secrets; no annotation needed).
     PatchSecret { name: String, patch: Value },
+    /// Create a Node (a worker joining the cluster); no annotation needed.
+    AddNode(Value),
+    /// Delete the named Node (a worker leaving).
+    DeleteNode(&'static str),
     /// Request a refresh with nothing changed: the operator polls HSS and must write nothing.
     /// Checked with the simulator's call counter of `identity` and the stand-in's count of
     /// status writes (both server-side request counters, like an API server's audit log).
@@ -56,6 +61,8 @@ pub enum Expect {
     Ready(&'static str),
     /// HSS answered at least once: the status has a summary.
     Polled,
+    /// `status.hosts` has no entry for this id.
+    NoHost(String),
 }
 
 impl Expect {
@@ -74,6 +81,7 @@ impl Expect {
                 .is_some_and(|v| v.as_str() == Some(value.as_str())),
             Self::Ready(want) => ready_status(status) == Some(*want),
             Self::Polled => status.summary.is_some(),
+            Self::NoHost(host_id) => !status.hosts.iter().any(|h| &h.host_id == host_id),
         }
     }
 }
@@ -119,7 +127,8 @@ fn expect_host(host_id: &str, field: &'static str, value: &str) -> Expect {
     }
 }
 
-/// Six transitions and an idle refresh, built from the simulator's current hosts (the last two restore them).
+/// Eight transitions and an idle refresh, built from the simulator's current hosts (the host
+/// changes are restored by the last two).
 pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, DemoError> {
     let web = host(hss, "demo-web-01")?;
     let db = host(hss, "demo-db-01")?;
@@ -184,6 +193,24 @@ pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, De
             expect: vec![Expect::Ready("True")],
         },
         Step {
+            title: format!(
+                "Node {} joins the cluster (providerID huaweicloud:///{})",
+                names::JOINING_NODE,
+                hosts.joining
+            ),
+            watch: names::WORKERS,
+            action: Action::AddNode(joining_node(&hosts.joining)),
+            expect: vec![expect_host(&hosts.joining, "nodeName", names::JOINING_NODE)],
+        },
+        Step {
+            title: format!("Node {} leaves the cluster", names::LEAVING_NODE),
+            watch: names::WORKERS,
+            action: Action::DeleteNode(names::LEAVING_NODE),
+            expect: vec![Expect::NoHost(hosts.nodes.get(1).cloned().ok_or_else(
+                || DemoError::Fleet("fewer than two worker Nodes".into()),
+            )?)],
+        },
+        Step {
             title: "demo-web-01 back online, demo-db-01 patched".into(),
             watch: names::WEB,
             action: Action::SetHosts(vec![web, db]),
@@ -222,6 +249,7 @@ pub async fn play(
 ) -> Result<Vec<StepOutcome>, DemoError> {
     let watches: Api<HostRiskWatch> = Api::namespaced(client.clone(), names::NAMESPACE);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), names::NAMESPACE);
+    let nodes: Api<Node> = Api::all(client.clone());
     let mut outcomes = Vec::new();
     tokio::time::sleep_until((Instant::now() + gap / 2).min(deadline).into()).await;
     for step in steps {
@@ -236,6 +264,8 @@ pub async fn play(
                 step.watch
             ),
             Action::PatchSecret { .. } => "Secret patched; the operator watches Secrets".into(),
+            Action::AddNode(_) => "Node created; the operator watches Nodes".into(),
+            Action::DeleteNode(_) => "Node deleted; the operator watches Nodes".into(),
             Action::RefreshUnchanged { .. } => format!(
                 "annotated {}/{} {REFRESH_ANNOTATION}; idle polls write nothing",
                 names::NAMESPACE,
@@ -263,6 +293,17 @@ pub async fn play(
                 secrets
                     .patch(name, &PatchParams::default(), &Patch::Merge(patch))
                     .await?;
+                wait_for(&watches, step.watch, &step.expect, until).await?
+            }
+            Action::AddNode(node) => {
+                let node: Node = serde_json::from_value(node.clone())
+                    .map_err(|error| DemoError::Fleet(format!("the joining Node: {error}")))?;
+                nodes.create(&PostParams::default(), &node).await?;
+                read_back = wait_for_status(&watches, step.watch, &step.expect, until).await?;
+                read_back.as_ref().map(|(after, _)| *after)
+            }
+            Action::DeleteNode(name) => {
+                nodes.delete(name, &DeleteParams::default()).await?;
                 wait_for(&watches, step.watch, &step.expect, until).await?
             }
             Action::RefreshUnchanged { identity } => {

@@ -1,5 +1,6 @@
 //! Starting the demo's world: the HSS simulator and the stand-in API server on loopback, then
-//! the CRD and the example resources applied over HTTP with a real kube client, and the
+//! the CRD, the example resources and the demo's Nodes applied over HTTP with a real kube
+//! client, and the
 //! stand-in's ServiceAccount issuer registered as an identity provider of the simulated IAM
 //! (what an administrator does for keyless credentials on CCE).
 
@@ -134,11 +135,17 @@ fn pick_hosts(hss: &HssSimulator) -> Result<DemoHosts, DemoError> {
             "example host id {unknown} unexpectedly exists in the fleet"
         )));
     }
+    // The Nodes' hosts: the two workers are web-tier's first hosts (so the script's changes
+    // show on both watches), the control plane's its third; a worker joins on demo-new-01.
+    let nodes = web.clone();
+    let joining = require("demo-new-01")?;
     Ok(DemoHosts {
         web,
         unknown,
         data,
         batch,
+        nodes,
+        joining,
     })
 }
 

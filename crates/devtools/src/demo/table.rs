@@ -108,6 +108,8 @@ pub struct Table {
 
 const NAMESPACE: &str = "NAMESPACE";
 const NAME: &str = "NAME";
+/// The printer column saying where a watch's hosts come from (`hostIds`, `nodes: <selector>`).
+const SOURCE: &str = "Source";
 
 impl Table {
     /// `names` are the `(namespace, name)` pairs expected, to size the first two columns.
@@ -129,6 +131,11 @@ impl Table {
             .chain([NAME.len()])
             .max()
             .unwrap_or(0);
+        // The compact layout has no room for where the hosts come from (`-o yaml` shows it).
+        let columns: Vec<PrinterColumn> = columns
+            .into_iter()
+            .filter(|c| layout == Layout::Wide || c.name != SOURCE)
+            .collect();
         let mut widths = match layout {
             Layout::Wide => vec![ns_width, name_width],
             Layout::Compact => vec![name_width],
@@ -136,6 +143,7 @@ impl Table {
         widths.extend(columns.iter().map(|c| {
             let content = match (c.name.as_str(), c.type_.as_str()) {
                 ("Ready", _) => "Unknown".len(),
+                (SOURCE, _) => "hostIds".len(),
                 (_, "date") => "10m30s".len(),
                 (_, "integer") => 4,
                 _ => 8,
@@ -206,7 +214,12 @@ impl Table {
         cells.push((self.style.bold(&row.name), row.name.len()));
         for (i, column) in self.columns.iter().enumerate() {
             let raw = row.values.get(i).cloned().flatten();
-            let text = display_value(column, raw.as_deref(), now);
+            let mut text = display_value(column, raw.as_deref(), now);
+            if column.name == SOURCE {
+                // `nodes: <selector>` as `nodes`: the column keeps its width; the selector is
+                // in status.source.
+                text = text.split(':').next().unwrap_or_default().to_string();
+            }
             let changed = previous
                 .map(|p| p.values.get(i).cloned().flatten() != raw)
                 .unwrap_or(false)
@@ -309,6 +322,33 @@ mod tests {
         assert_eq!(line, "security    web-tier   True      2         60s");
         assert_eq!(header.find("AGE"), line.find("60s"));
         assert_eq!(row.value(table.columns(), "Ready"), Some("True"));
+    }
+
+    #[test]
+    fn the_source_column_says_hostids_or_nodes_and_the_compact_layout_leaves_it_out() {
+        let mut with_source = columns();
+        with_source.insert(
+            1,
+            PrinterColumn {
+                name: "Source".into(),
+                type_: "string".into(),
+                json_path: ".status.source".into(),
+                priority: 0,
+            },
+        );
+        let names = [("security".to_string(), "workers".to_string())];
+        let style = Style { color: false };
+        let wide = Table::new(with_source.clone(), &names, style, Layout::Wide);
+        let mut object = object("True", 0);
+        object["status"]["source"] = json!("nodes: !node-role.kubernetes.io/control-plane");
+        let row = ObservedRow::from_object(&object, wide.columns());
+        let now = Timestamp::from_second(1_700_000_060).expect("now");
+        let line = wide.row(&row, None, now);
+        assert!(line.contains("True      nodes     "), "{line:?}");
+        assert!(wide.header().contains("READY     SOURCE    "));
+        let compact = Table::new(with_source, &names, style, Layout::Compact);
+        assert!(!compact.header().contains("SOURCE"));
+        assert!(compact.columns().iter().all(|c| c.name != "Source"));
     }
 
     #[test]

@@ -276,6 +276,7 @@ pub fn host_row(host: &HostStatus, changed: &[&str], style: Style) -> String {
     let count = |v: Option<i64>| v.map(|n| n.to_string());
     // The fields of a host entry in the CRD's order (the id is in the prefix).
     let fields = [
+        ("nodeName", host.node_name.clone()),
         ("found", Some(host.found.to_string())),
         ("agentStatus", text(&host.agent_status)),
         ("installResultCode", text(&host.install_result_code)),
@@ -346,6 +347,7 @@ mod tests {
     fn host_rows_show_every_field_and_mark_the_changed_ones() {
         let host = HostStatus {
             host_id: "demo-db-01".into(),
+            node_name: Some("cce-node-2".into()),
             found: true,
             agent_status: Some("online".into()),
             detect_result: Some("risk".into()),
@@ -355,6 +357,7 @@ mod tests {
         let plain = host_row(&host, &["detectResult"], Style { color: false });
         assert!(plain.starts_with("status.hosts[demo-db-01]: "), "{plain}");
         for pair in [
+            "nodeName=cce-node-2",
             "found=true",
             "agentStatus=online",
             "detectResult=risk",

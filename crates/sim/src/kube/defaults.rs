@@ -62,3 +62,21 @@ pub fn apply_type_defaults(rt: &ResourceType, obj: &mut Value, name: &str) -> Re
     }
     Ok(())
 }
+
+/// copies: per-type update validation of the registry strategies the stand-in serves. Nodes:
+/// `spec.providerID` may only change from "" (ValidateNodeUpdate).
+pub fn check_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), String> {
+    if rt.group.is_empty() && rt.plural == "nodes" {
+        let provider_id = |v: &Value| {
+            v.pointer("/spec/providerID")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let (before, after) = (provider_id(old), provider_id(new));
+        if !before.is_empty() && before != after {
+            return Err("spec.providerID: Forbidden: node updates may not change providerID except from \"\" to valid".into());
+        }
+    }
+    Ok(())
+}

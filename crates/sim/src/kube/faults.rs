@@ -1,6 +1,6 @@
 //! Request counters and run-time fault switches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,8 @@ struct Switches {
     unavailable_until: Option<Instant>,
     expire_next_watches: u32,
     conflicts: HashMap<String, u32>,
+    /// Verbs refused (403) per resource plural, as RBAC without a rule for them would.
+    forbidden: HashMap<String, BTreeSet<String>>,
 }
 
 /// Shared counters and fault switches.
@@ -103,6 +105,28 @@ impl Faults {
             }
             _ => false,
         }
+    }
+
+    /// Requests with one of `verbs` on `resource` (plural) answer 403 Forbidden from now on
+    /// (an empty list allows them again). Open watches go on, as with RBAC: authorization is
+    /// checked when a request starts.
+    pub fn forbid(&self, resource: &str, verbs: &[&str]) {
+        if let Ok(mut s) = self.switches.lock() {
+            let verbs: BTreeSet<String> = verbs.iter().map(|v| v.to_string()).collect();
+            if verbs.is_empty() {
+                s.forbidden.remove(resource);
+            } else {
+                s.forbidden.insert(resource.to_string(), verbs);
+            }
+        }
+    }
+
+    /// Whether `verb` on `resource` is refused.
+    pub fn is_forbidden(&self, verb: &str, resource: &str) -> bool {
+        self.switches
+            .lock()
+            .map(|s| s.forbidden.get(resource).is_some_and(|v| v.contains(verb)))
+            .unwrap_or(false)
     }
 
     /// Every request answers 503 for `d`, and open watches are dropped now.

@@ -17,7 +17,7 @@ use super::patch::{json_patch, merge_patch, strategic_merge_patch, PatchKind};
 use super::query::{Query, Shape};
 use super::resources::ResourceType;
 use super::route::{parse, ResourcePath, Route};
-use super::status::{json_response, ApiError};
+use super::status::{json_response, ApiError, Subject};
 use super::watch::{self, WatchScope};
 use super::write::{create, update, Target};
 use super::Shared;
@@ -149,6 +149,14 @@ fn resource(
     tracing::debug!(verb, resource = %rp.plural, subresource = sub, namespace = ?rp.namespace, name = ?rp.name, "standin apiserver request");
     if shared.faults.is_unavailable() {
         return Err(ApiError::unavailable());
+    }
+    if shared.faults.is_forbidden(verb, &rp.plural) {
+        let subject = Subject {
+            group: &rp.group,
+            plural: &rp.plural,
+            name: rp.name.as_deref().unwrap_or(""),
+        };
+        return Err(ApiError::forbidden(verb, &subject, rp.namespace.as_deref()));
     }
     let shape = Shape::from_accept(header(headers, "accept"))?;
     let mut state = shared.lock()?;

@@ -6,12 +6,12 @@
 //! against it unchanged. What it does not implement is refused with a Status answer
 //! (e.g. 501 / 415) rather than faked.
 //!
-//! Served: core v1 `secrets`, `namespaces`; `events.k8s.io/v1` `events`;
+//! Served: core v1 `secrets`, `namespaces`, `nodes`; `events.k8s.io/v1` `events`;
 //! `coordination.k8s.io/v1` `leases`; `apiextensions.k8s.io/v1`
 //! `customresourcedefinitions`; and every custom resource whose CRD exists.
 //!
 //! Not implemented (known gaps): authentication/authorization (every request is
-//! allowed), admission and validation of built-in types (an events.k8s.io Event missing
+//! allowed, unless refused on purpose with `StandinApiServer::forbid`), admission and validation of built-in types (an events.k8s.io Event missing
 //! required fields is accepted), OpenAPI value validation of custom resources (pruning
 //! and defaulting are done, see schema.rs), CEL rules, conversion webhooks, dryRun,
 //! deletecollection, namespace deletion, ownerReference garbage collection, immutable

@@ -93,12 +93,15 @@ pub fn builtins() -> Vec<ResourceType> {
     crd.short_names = vec!["crd".into(), "crds".into()];
     let mut ev = ResourceType::builtin("events.k8s.io", "v1", "events", "Event", true, false);
     ev.short_names = vec!["ev".into()];
+    let mut nodes = ResourceType::builtin("", "v1", "nodes", "Node", false, true);
+    nodes.short_names = vec!["no".into()];
     let mut sa = ResourceType::builtin("", "v1", "serviceaccounts", "ServiceAccount", true, false);
     sa.short_names = vec!["sa".into()];
     vec![
         ResourceType::builtin("", "v1", "secrets", "Secret", true, false),
         sa,
         ns,
+        nodes,
         ev,
         ResourceType::builtin("coordination.k8s.io", "v1", "leases", "Lease", true, false),
         crd,

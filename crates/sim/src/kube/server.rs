@@ -257,6 +257,12 @@ impl StandinApiServer {
         self.shared.faults.conflict_next_writes(resource, n);
     }
 
+    /// Fault: requests with one of `verbs` on `resource` (plural) answer 403 Forbidden, as
+    /// under RBAC without a rule for them; open watches go on. An empty list allows them again.
+    pub fn forbid(&self, resource: &str, verbs: &[&str]) {
+        self.shared.faults.forbid(resource, verbs);
+    }
+
     /// Fault: every request answers 503 ServiceUnavailable for `duration`; open watches end now.
     pub fn unavailable_for(&self, duration: Duration) {
         self.shared.faults.unavailable_for(duration);

@@ -62,6 +62,38 @@ impl ApiError {
         }
     }
 
+    /// copies: the RBAC authorizer's `Forbidden` 403 for a request nothing allows, e.g.
+    /// `nodes is forbidden: User "system:anonymous" cannot list resource "nodes" in API group ""
+    /// at the cluster scope`, details `{kind: nodes}` (plus `name` for one object).
+    pub fn forbidden(verb: &str, s: &Subject<'_>, namespace: Option<&str>) -> Self {
+        let place = match namespace {
+            Some(ns) => format!("in the namespace \"{ns}\""),
+            None => "at the cluster scope".to_string(),
+        };
+        let what = if s.name.is_empty() {
+            s.qualified()
+        } else {
+            format!("{} \"{}\"", s.qualified(), s.name)
+        };
+        let mut e = Self::new(
+            403,
+            "Forbidden",
+            format!(
+                "{what} is forbidden: User \"system:anonymous\" cannot {verb} resource \"{}\" in API group \"{}\" {place}",
+                s.plural, s.group
+            ),
+        );
+        let mut details = json!({ "kind": s.plural });
+        if !s.group.is_empty() {
+            details["group"] = json!(s.group);
+        }
+        if !s.name.is_empty() {
+            details["name"] = json!(s.name);
+        }
+        e.details = details;
+        e
+    }
+
     /// copies: `NotFound` 404, message `secrets "x" not found`.
     pub fn not_found(s: &Subject<'_>) -> Self {
         let mut e = Self::new(

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::defaults::apply_type_defaults;
+use super::defaults::{apply_type_defaults, check_update};
 use super::meta::{
     finalizers, fold_string_data, generated_name, meta_str, new_uid, now_timestamp, remove_meta,
     set_meta, set_rv, valid_name,
@@ -255,6 +255,7 @@ pub fn update(
             ApiError::invalid(&subject, "CustomResourceDefinition.apiextensions.k8s.io", m)
         })?;
     }
+    check_update(t.rt, &old, &obj).map_err(|m| ApiError::invalid(&subject, &t.rt.kind, m))?;
     if t.rt.tracks_generation() && spec_changed(&old, &obj, t.rt.status_subresource) {
         let gen = old
             .pointer("/metadata/generation")
