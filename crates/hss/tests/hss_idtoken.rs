@@ -451,6 +451,9 @@ async fn no_token_shows_in_logs_at_trace_errors_or_debug_output() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests of this binary run on other threads without a subscriber: a callsite one of
+    // them hit first may have cached "never interested". Ask every callsite again.
+    tracing::callsite::rebuild_interest_cache();
 
     let sim = simulator().await;
     let client = client();
