@@ -503,7 +503,7 @@ fn typed_spec() -> hostrisk_operator::crd::HostRiskWatchSpec {
         region: Some("cn-north-4".into()),
         endpoint: None,
         enterprise_project_id: None,
-        host_ids: vec!["h1".into()],
+        host_ids: ["h1"].into(),
         node_selector: None,
         node_host_id_from: None,
         credentials_secret_ref: Some(hostrisk_operator::crd::CredentialsSecretRef {

@@ -77,7 +77,7 @@ fn any_spec() -> impl Strategy<Value = HostRiskWatchSpec> {
                 region,
                 endpoint,
                 enterprise_project_id: eps,
-                host_ids: ids,
+                host_ids: ids.into(),
                 node_selector: None,
                 node_host_id_from: None,
                 credentials_secret_ref: Some(CredentialsSecretRef { name: secret }),
@@ -125,7 +125,7 @@ proptest! {
     ) {
         let mut spec = spec;
         if dup {
-            let first = spec.host_ids[0].clone();
+            let first = spec.host_ids.get(0).unwrap_or_default().to_string();
             spec.host_ids.push(first);
         }
         spec.host_ids.push(extra);

@@ -232,7 +232,7 @@ mod tests {
         let mut errors = Vec::new();
         check_node_source(
             &mut errors,
-            &[],
+            &crate::crd::HostIdList::default(),
             Some(&NodeSelector::default()),
             from.as_ref(),
         )

@@ -51,7 +51,7 @@ const STARTUP_HOLD_MAX: Duration = Duration::from_secs(60);
 
 /// Objects per page of the primary watch's lists: a page of watches with 1,000-host statuses
 /// is megabytes of JSON, and only one page is held at a time.
-const LIST_PAGE_SIZE: u32 = 50;
+const LIST_PAGE_SIZE: u32 = 10;
 
 /// Why the controllers stopped.
 #[derive(Debug, thiserror::Error)]

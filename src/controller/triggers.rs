@@ -139,7 +139,7 @@ mod tests {
                 region: Some("cn-north-4".into()),
                 endpoint: None,
                 enterprise_project_id: None,
-                host_ids: vec!["h".into()],
+                host_ids: ["h"].into(),
                 node_selector: None,
                 node_host_id_from: None,
                 credentials_secret_ref: Some(CredentialsSecretRef { name: "s".into() }),

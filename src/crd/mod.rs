@@ -3,6 +3,7 @@
 
 pub mod cel;
 pub mod duration;
+pub mod host_ids;
 pub mod key;
 pub mod nodes;
 pub mod render;
@@ -13,6 +14,7 @@ pub mod spec_error;
 pub mod status;
 pub mod validation;
 
+pub use host_ids::HostIdList;
 pub use key::WatchKey;
 pub use nodes::{HostIdSource, NodeHostIdFrom, NodeSelector, NodeSelectorRequirement};
 pub use spec::{CredentialsSecretRef, HostRiskWatch, HostRiskWatchSpec, WorkloadIdentity};

@@ -5,6 +5,7 @@
 
 use kube::core::{Expression, Selector};
 
+use super::host_ids::HostIdList;
 use super::nodes::{HostIdSource, NodeHostIdFrom, NodeSelector, NodeSelectorRequirement};
 use super::schema::{
     LABEL_VALUE_MAX_LEN, SELECTOR_EXPRESSIONS_MAX, SELECTOR_LABELS_MAX, SELECTOR_VALUES_MAX,
@@ -222,7 +223,7 @@ fn host_id_source(errors: &mut Vec<SpecError>, from: Option<&NodeHostIdFrom>) ->
 /// node-backed watch (`None` for a list, or when something is wrong).
 pub fn check_node_source(
     errors: &mut Vec<SpecError>,
-    host_ids: &[String],
+    host_ids: &HostIdList,
     node_selector: Option<&NodeSelector>,
     host_id_from: Option<&NodeHostIdFrom>,
 ) -> Option<NodeSource> {
@@ -267,7 +268,7 @@ mod tests {
 
     fn source(selector: NodeSelector) -> Result<NodeSource, Vec<SpecError>> {
         let mut errors = Vec::new();
-        let found = check_node_source(&mut errors, &[], Some(&selector), None);
+        let found = check_node_source(&mut errors, &HostIdList::default(), Some(&selector), None);
         match found {
             Some(found) if errors.is_empty() => Ok(found),
             _ => Err(errors),
@@ -352,7 +353,7 @@ mod tests {
         let mut errors = Vec::new();
         check_node_source(
             &mut errors,
-            &["h1".into()],
+            &["h1"].into(),
             Some(&NodeSelector::default()),
             None,
         );
@@ -362,7 +363,7 @@ mod tests {
             label: Some("ecs-id".into()),
             annotation: None,
         };
-        check_node_source(&mut errors, &["h1".into()], None, Some(&from));
+        check_node_source(&mut errors, &["h1"].into(), None, Some(&from));
         assert_eq!(errors[0].field, "spec.nodeHostIdFrom");
         let mut errors = Vec::new();
         let both = NodeHostIdFrom {
@@ -371,7 +372,7 @@ mod tests {
         };
         check_node_source(
             &mut errors,
-            &[],
+            &HostIdList::default(),
             Some(&NodeSelector::default()),
             Some(&both),
         );
@@ -383,7 +384,7 @@ mod tests {
         };
         let found = check_node_source(
             &mut errors,
-            &[],
+            &HostIdList::default(),
             Some(&NodeSelector::default()),
             Some(&annotation),
         );

@@ -7,6 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::host_ids::HostIdList;
 use super::nodes::{NodeHostIdFrom, NodeSelector};
 use super::schema::{
     self, AUDIENCE_MAX_LEN, DNS1123_SUBDOMAIN_PATTERN, ENDPOINT_MAX_LEN,
@@ -140,13 +141,13 @@ pub struct HostRiskWatchSpec {
     /// The cap keeps the status under 1 MB (at most about 1 KB per host including
     /// `managedFields`), well below etcd's 1.5 MiB object limit; split larger fleets over several
     /// resources. Exactly one of `hostIds` and `nodeSelector` is set.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "HostIdList::is_empty")]
     #[schemars(
         length(min = 1, max = HOST_IDS_MAX),
         inner(length(min = 1, max = HOST_ID_MAX_LEN)),
         transform = schema::list_set
     )]
-    pub host_ids: Vec<String>,
+    pub host_ids: HostIdList,
 
     /// Watch the hosts of this cluster's Nodes instead of a list of ids: a label selector over
     /// Nodes (`{}` selects every Node). Nodes joining or leaving change the watched hosts within

@@ -8,6 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::duration::parse_duration;
+use super::host_ids::HostIdList;
 use super::schema::{
     AUDIENCE_MAX_LEN, ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX,
     HOST_ID_MAX_LEN, IDENTITY_PROVIDER_ID_MAX_LEN, INTERVAL_MAX_LEN, PROJECT_ID_MAX_LEN,
@@ -54,7 +55,7 @@ pub struct ValidatedSpec {
     pub project_id: String,
     pub enterprise_project_id: Option<String>,
     /// The requested ids, in spec order (empty for a node-backed watch).
-    pub host_ids: Vec<String>,
+    pub host_ids: HostIdList,
     /// A node-backed watch's Nodes and where their ids are read (`None`: `host_ids` is the list).
     pub nodes: Option<NodeSource>,
     /// Where the credentials come from, in the resource's namespace.
@@ -169,7 +170,7 @@ pub fn is_valid_host_id(id: &str) -> bool {
     !id.is_empty() && id.chars().count() <= HOST_ID_MAX_LEN
 }
 
-fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &[String]) {
+fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &HostIdList) {
     const FIELD: &str = "spec.hostIds";
     if host_ids.is_empty() {
         errors.push(SpecError::invalid(
@@ -188,9 +189,9 @@ fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &[String]) {
     }
     let mut seen = BTreeSet::new();
     let mut duplicates = BTreeSet::new();
-    for id in host_ids {
-        if !seen.insert(id.as_str()) {
-            duplicates.insert(id.as_str());
+    for id in host_ids.iter() {
+        if !seen.insert(id) {
+            duplicates.insert(id);
         }
     }
     if !duplicates.is_empty() {

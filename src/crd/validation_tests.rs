@@ -7,7 +7,7 @@ fn spec() -> HostRiskWatchSpec {
         region: Some("ap-southeast-1".into()),
         endpoint: None,
         enterprise_project_id: None,
-        host_ids: vec!["h1".into(), "h2".into()],
+        host_ids: ["h1", "h2"].into(),
         node_selector: None,
         node_host_id_from: None,
         credentials_secret_ref: Some(CredentialsSecretRef {
@@ -113,12 +113,12 @@ fn region_and_endpoint_are_exclusive_and_one_is_required() {
 #[test]
 fn host_id_bounds_and_duplicates() {
     let mut s = spec();
-    s.host_ids = vec![];
+    s.host_ids = HostIdList::default();
     assert!(errors_of(&s, &ValidationPolicy::default())[0]
         .message
         .contains("at least one"));
 
-    s.host_ids = vec!["a".into(), "b".into(), "a".into(), "b".into(), "c".into()];
+    s.host_ids = ["a", "b", "a", "b", "c"].into();
     let errs = errors_of(&s, &ValidationPolicy::default());
     assert_eq!(errs.len(), 1);
     assert!(
@@ -133,7 +133,7 @@ fn host_id_bounds_and_duplicates() {
     s.host_ids = (0..1000).map(|i| format!("host-{i}")).collect();
     assert!(validate_spec(&s, &ValidationPolicy::default()).is_ok());
 
-    s.host_ids = vec!["ok".into(), "".into(), "x".repeat(65)];
+    s.host_ids = vec!["ok".to_string(), String::new(), "x".repeat(65)].into();
     let errs = errors_of(&s, &ValidationPolicy::default());
     assert!(errs[0].message.contains("index 1, 2"), "{errs:?}");
 }
@@ -252,7 +252,7 @@ fn every_problem_is_reported_at_once() {
         region: None,
         endpoint: None,
         enterprise_project_id: None,
-        host_ids: vec![],
+        host_ids: HostIdList::default(),
         node_selector: None,
         node_host_id_from: None,
         credentials_secret_ref: Some(CredentialsSecretRef { name: "Bad".into() }),
@@ -312,7 +312,7 @@ fn every_message_names_a_fix() {
     let mut empty_project = spec();
     empty_project.project_id = String::new();
     let mut long_ids = spec();
-    long_ids.host_ids = vec!["x".repeat(HOST_ID_MAX_LEN + 1)];
+    long_ids.host_ids = vec!["x".repeat(HOST_ID_MAX_LEN + 1)].into();
     for s in [
         long_interval,
         overflow,
@@ -342,7 +342,7 @@ fn every_message_names_a_fix() {
 fn a_node_backed_spec_resolves_its_node_source_and_needs_no_host_ids() {
     use crate::crd::nodes::{HostIdSource, NodeHostIdFrom, NodeSelector};
     let s = HostRiskWatchSpec {
-        host_ids: vec![],
+        host_ids: HostIdList::default(),
         node_selector: Some(NodeSelector {
             match_labels: [("pool".to_string(), "web".to_string())].into(),
             ..NodeSelector::default()
@@ -375,7 +375,7 @@ fn a_node_backed_spec_resolves_its_node_source_and_needs_no_host_ids() {
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].field, "spec.nodeSelector");
     let bad_key = HostRiskWatchSpec {
-        host_ids: vec![],
+        host_ids: HostIdList::default(),
         node_selector: Some(NodeSelector {
             match_labels: [("-bad".to_string(), "x".to_string())].into(),
             ..NodeSelector::default()

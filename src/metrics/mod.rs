@@ -225,7 +225,7 @@ impl Metrics {
         let mut index = self.watch_index();
         self.inner.families.watch.set_snapshot(
             &mut index,
-            watch_labels(namespace, name),
+            &watch_labels(namespace, name),
             snapshot,
             self.inner.options.per_host,
         );
@@ -285,7 +285,7 @@ impl Metrics {
     pub fn watches(&self) -> Vec<(String, String)> {
         self.watch_index()
             .keys()
-            .map(|w| (w.namespace.clone(), w.name.clone()))
+            .map(|w| (w.namespace.to_string(), w.name.to_string()))
             .collect()
     }
 
@@ -318,8 +318,8 @@ impl Metrics {
 
 fn watch_labels(namespace: &str, name: &str) -> WatchLabels {
     WatchLabels {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
+        namespace: namespace.into(),
+        name: name.into(),
     }
 }
 

@@ -112,16 +112,29 @@ fn replace<S: Clone + Hash + Eq>(
     *previous = current;
 }
 
+/// The watch's labels as first indexed, so that every series of the watch shares their
+/// strings, and its entry (created when missing).
+fn indexed<'a>(
+    index: &'a mut WatchIndex,
+    watch: &WatchLabels,
+) -> (WatchLabels, &'a mut WatchSeries) {
+    let key = index
+        .get_key_value(watch)
+        .map_or_else(|| watch.clone(), |(key, _)| key.clone());
+    let series = index.entry(key.clone()).or_default();
+    (key, series)
+}
+
 impl WatchFamilies {
     pub(crate) fn set_snapshot(
         &self,
         index: &mut WatchIndex,
-        watch: WatchLabels,
+        watch: &WatchLabels,
         snapshot: &WatchSnapshot,
         per_host: bool,
     ) {
+        let (watch, series) = indexed(index, watch);
         let (namespace, name) = (&watch.namespace, &watch.name);
-        let series = index.entry(watch.clone()).or_default();
 
         let agent = snapshot
             .hosts_by_agent_status
@@ -234,12 +247,12 @@ impl WatchFamilies {
         lag: Duration,
     ) {
         // Listed in the index too, so `forget` and `Metrics::watches` know of the series.
-        index.entry(watch.clone()).or_default();
+        let (watch, _) = indexed(index, watch);
         self.effective_interval
-            .get_or_create(watch)
+            .get_or_create(&watch)
             .set(effective.as_secs_f64());
         self.interval_lag
-            .get_or_create(watch)
+            .get_or_create(&watch)
             .set(lag.as_secs_f64());
     }
 
@@ -251,7 +264,7 @@ impl WatchFamilies {
         watch: &WatchLabels,
         conditions: &[(&'static str, &str)],
     ) {
-        index.entry(watch.clone()).or_default();
+        let (watch, _) = indexed(index, watch);
         for (type_, current) in conditions {
             for status in CONDITION_STATUSES {
                 let labels = ConditionLabels {
@@ -268,8 +281,8 @@ impl WatchFamilies {
     }
 
     pub(crate) fn set_last_success(&self, index: &mut WatchIndex, watch: &WatchLabels, unix: f64) {
-        index.entry(watch.clone()).or_default();
-        self.last_success.get_or_create(watch).set(unix);
+        let (watch, _) = indexed(index, watch);
+        self.last_success.get_or_create(&watch).set(unix);
     }
 
     pub(crate) fn forget(&self, index: &mut WatchIndex, watch: &WatchLabels) {

@@ -127,7 +127,13 @@ mod tests {
 
     fn source(selector: NodeSelector, from: Option<NodeHostIdFrom>) -> NodeSource {
         let mut errors = Vec::new();
-        check_node_source(&mut errors, &[], Some(&selector), from.as_ref()).expect("valid")
+        check_node_source(
+            &mut errors,
+            &crate::crd::HostIdList::default(),
+            Some(&selector),
+            from.as_ref(),
+        )
+        .expect("valid")
     }
 
     fn names(targets: &Targets) -> Vec<(&str, &str)> {

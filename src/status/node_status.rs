@@ -238,7 +238,7 @@ mod tests {
             (before.nodes, UNRESOLVED_NODES_MAX),
             "unknown Nodes keep what was learned"
         );
-        apply_view(&mut status, &Targets::listed(&["h".into()]));
+        apply_view(&mut status, &Targets::listed(&["h"].into()));
         assert_eq!(status.source.as_deref(), Some("hostIds"));
         assert_eq!((status.nodes, status.unresolved_nodes.len()), (None, 0));
     }

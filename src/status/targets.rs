@@ -3,6 +3,7 @@
 //! selection found that is not watched.
 
 use crate::crd::status::UnresolvedNode;
+use crate::crd::HostIdList;
 
 /// One host a watch covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,12 +47,12 @@ pub struct Targets {
 
 impl Targets {
     /// The targets of a watch listing `ids` (`spec.hostIds`).
-    pub fn listed(ids: &[String]) -> Self {
+    pub fn listed(ids: &HostIdList) -> Self {
         Self {
             hosts: ids
                 .iter()
                 .map(|id| HostTarget {
-                    host_id: id.clone(),
+                    host_id: id.to_string(),
                     node_name: None,
                 })
                 .collect(),

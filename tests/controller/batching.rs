@@ -49,7 +49,7 @@ fn expected_found(h: &Harness, id: &str) -> Option<String> {
 fn assert_own_hosts(h: &Harness, watch: &HostRiskWatch) {
     let status = watch.status.as_ref().expect("status");
     let listed: Vec<&str> = status.hosts.iter().map(|h| h.host_id.as_str()).collect();
-    let asked: Vec<&str> = watch.spec.host_ids.iter().map(String::as_str).collect();
+    let asked: Vec<&str> = watch.spec.host_ids.iter().collect();
     assert_eq!(listed, asked, "exactly its own hosts, in spec order");
     for host in &status.hosts {
         let expected = expected_found(h, &host.host_id);

@@ -224,7 +224,7 @@ pub async fn main_story(client: &kube::Client, namespace: &str) {
     let ready = wait_for(&watches, "e2e", "Ready", is_ready).await;
     let mut idle_watch = watch.clone();
     idle_watch.metadata.name = Some("idle".into());
-    idle_watch.spec.host_ids = vec!["demo-web-01".into()];
+    idle_watch.spec.host_ids = ["demo-web-01"].into();
     idle_watch.spec.interval = Some("1m".into());
     watches
         .create(&PostParams::default(), &idle_watch)

@@ -26,6 +26,11 @@ enum Command {
     Query(cli::query::SimQueryArgs),
 }
 
+/// Counts live heap bytes for the bench's `heap_*` figures (two relaxed atomics per call).
+#[global_allocator]
+static ALLOCATOR: hostrisk_devtools::bench::heap::CountingAllocator<std::alloc::System> =
+    hostrisk_devtools::bench::heap::CountingAllocator(std::alloc::System);
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {

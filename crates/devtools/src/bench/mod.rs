@@ -14,7 +14,9 @@
 //! - [`requests`]: the operator's API requests, counted on its own client.
 //! - [`operator`]: the controller under test; [`restart`]: a fresh operator process starting
 //!   with every watch there.
-//! - [`process`]: RSS and CPU time from procfs.
+//! - [`process`]: RSS (and its file-backed part: code) and CPU time from procfs.
+//! - [`heap`]: live heap bytes and blocks, counted by the allocator `hostrisk-dev` installs, so
+//!   the report tells the operator's data from what the allocator keeps around it.
 //!
 //! Latency, and how quota wait is kept out of it: create → first status with data is timed
 //! per watch by an observer over HTTP (create sent → watch event whose status has a summary and
@@ -29,6 +31,7 @@
 //! at a time into the running system at full scale) show the latency without that queue.
 //!
 pub mod drive;
+pub mod heap;
 pub mod isolate;
 pub mod observe;
 pub mod operator;

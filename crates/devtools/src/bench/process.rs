@@ -8,11 +8,14 @@ use std::time::Duration;
 /// fixes at 100 per second on every architecture (`sysconf(_SC_CLK_TCK)` returns it).
 const USER_HZ: f64 = 100.0;
 
-/// Resident memory now and its peak, in bytes.
+/// Resident memory now and its peak, in bytes; of the resident memory now, the part that is
+/// the program's file mappings (`RssFile`: its code and libraries, paged in as they run), when
+/// the kernel says (4.5+).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Memory {
     pub rss: u64,
     pub peak_rss: u64,
+    pub rss_file: Option<u64>,
 }
 
 /// Reads `VmRSS` and `VmHWM` of `/proc/self/status`; `None` off Linux.
@@ -41,6 +44,7 @@ fn parse_memory(status: &str) -> Option<Memory> {
     Some(Memory {
         rss: field("VmRSS:")?,
         peak_rss: field("VmHWM:")?,
+        rss_file: field("RssFile:"),
     })
 }
 
@@ -113,8 +117,14 @@ mod tests {
             parse_memory(status),
             Some(Memory {
                 rss: 1024 * 1024,
-                peak_rss: 2048 * 1024
+                peak_rss: 2048 * 1024,
+                rss_file: None,
             })
+        );
+        let with_file = format!("{status}RssAnon:\t     900 kB\nRssFile:\t     124 kB\n");
+        assert_eq!(
+            parse_memory(&with_file).and_then(|m| m.rss_file),
+            Some(124 * 1024)
         );
         assert_eq!(parse_memory("Name:\tx\n"), None);
     }

@@ -58,6 +58,15 @@ pub struct ModeReport {
     pub peak_rss: Option<u64>,
     /// RSS after the probes, before the controller stops (steady state, all watches polled).
     pub rss_end: Option<u64>,
+    /// Of `rss_end`, the file mappings: the executable's code paged in (this bench binary
+    /// carries the simulator, the stand-in and the harness next to the operator).
+    pub rss_file_end: Option<u64>,
+    /// Live heap bytes once every watch showed data, at the end, and their peak (`None` unless
+    /// the counting allocator is installed): RSS above the peak is the allocator's retention.
+    pub heap_after_creation: Option<u64>,
+    pub heap_blocks_end: Option<u64>,
+    pub heap_end: Option<u64>,
+    pub heap_peak: Option<u64>,
     /// Whether the kernel's peak-RSS mark was reset at the start of the mode.
     pub peak_reset: bool,
     /// Where the simulator and stand-in ran (in this process, they are in the RSS figures).
@@ -84,8 +93,10 @@ pub struct RestartReport {
     /// Status writes of the restarted controller up to the end of its first sweep (and soak).
     pub status_writes: u64,
     pub reconciles: u64,
-    /// Peak RSS of the restarted operator's process.
+    /// Peak RSS of the restarted operator's process, and its peak of live heap bytes.
     pub peak_rss: Option<u64>,
+    #[serde(default)]
+    pub heap_peak: Option<u64>,
     pub soak: Option<SoakReport>,
 }
 
@@ -117,6 +128,7 @@ impl RestartReport {
                 seconds(Some(self.first_sweep))
             ),
             format!("{m}.restart_peak_rss: {} MiB", mib(self.peak_rss)),
+            format!("{m}.restart_heap_peak: {} MiB", mib(self.heap_peak)),
             format!("{m}.restart_status_writes: {} writes", self.status_writes),
             format!("{m}.restart_reconciles: {} reconciles", self.reconciles),
         ];
@@ -280,6 +292,18 @@ impl ModeReport {
             format!("{m}.rss_at_end: {} MiB", mib(self.rss_end)),
             format!("{m}.rss_growth: {} MiB", mib(growth)),
             format!(
+                "{m}.heap_after_creation: {} MiB",
+                mib(self.heap_after_creation)
+            ),
+            format!("{m}.heap_at_end: {} MiB", mib(self.heap_end)),
+            format!(
+                "{m}.heap_blocks_at_end: {} blocks",
+                self.heap_blocks_end
+                    .map_or_else(|| "n/a".to_string(), |b| b.to_string())
+            ),
+            format!("{m}.rss_file_at_end: {} MiB", mib(self.rss_file_end)),
+            format!("{m}.heap_peak: {} MiB", mib(self.heap_peak)),
+            format!(
                 "{m}.peak_rss_includes_world: {} bool",
                 self.world == WorldPlacement::InProcess
             ),
@@ -351,6 +375,7 @@ mod tests {
                 first_sweep_calls: 9,
                 min_calls: 9,
                 peak_rss: Some(30 * 1024 * 1024),
+                heap_peak: None,
                 first_sweep: Duration::from_secs(1),
                 status_writes: 0,
                 reconciles: 100,
@@ -369,6 +394,11 @@ mod tests {
             peak_rss_creation: Some(31 * 1024 * 1024),
             peak_rss: Some(52 * 1024 * 1024 + 512 * 1024),
             rss_end: Some(40 * 1024 * 1024),
+            rss_file_end: None,
+            heap_after_creation: None,
+            heap_blocks_end: None,
+            heap_end: None,
+            heap_peak: None,
             peak_reset: true,
             world: WorldPlacement::Subprocess,
             world_peak_rss: None,

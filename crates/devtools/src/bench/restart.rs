@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::heap;
 use super::isolate::{mode_args, run_child};
 use super::operator::Running;
 use super::process::{memory, reset_peak_rss, RssSampler};
@@ -44,6 +45,7 @@ pub async fn run_restart(
     let workload = options.workload()?;
     let watches = workload.watches + options.probes;
     reset_peak_rss();
+    heap::reset_peak();
     let sampler = RssSampler::start(Duration::from_millis(200));
     let started = Instant::now();
     let running = Running::start(options, mode, &world.api, &world.target).await?;
@@ -77,6 +79,7 @@ pub async fn run_restart(
         status_writes,
         reconciles,
         peak_rss: sampler.peak(),
+        heap_peak: heap::heap().map(|(_, peak)| peak),
         soak,
     };
     let line = serde_json::to_string(&report).map_err(|e| BenchError::World(e.to_string()))?;

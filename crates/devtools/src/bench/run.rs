@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::drive::{CreationResult, Driver, ProbeResult};
+use super::heap;
 use super::observe::percentile;
 use super::operator::Running;
 use super::process::{cpu_time, memory, reset_peak_rss, RssSampler};
@@ -43,6 +44,7 @@ const QUOTA_WINDOW: Duration = Duration::from_secs(60);
 pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, BenchError> {
     let started = Instant::now();
     let peak_reset = reset_peak_rss();
+    heap::reset_peak();
     let rss_start = memory().map(|m| m.rss);
     let sampler = RssSampler::start(Duration::from_millis(200));
     let workload = options.workload()?;
@@ -58,6 +60,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     let creation = world.create(options.timeout).await?;
     let t_ready = Instant::now();
     let rss_after_creation = memory().map(|m| m.rss);
+    let heap_after_creation = heap::heap().map(|(live, _)| live);
     let peak_rss_creation = sampler.peak();
     let startup_writes = first.status_writes();
     tokio::time::sleep(options.interval.mul_f64(WINDOW_OPENS)).await;
@@ -80,7 +83,10 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     let idle_writes = first.status_writes() - writes_at_ready;
     let idle_reconciles = first.ctx.metrics.reconciles_total() - reconciles_at_ready;
     let probes = world.probe(options.probes, options.timeout).await?;
-    let rss_end = memory().map(|m| m.rss);
+    let memory_end = memory();
+    let rss_end = memory_end.map(|m| m.rss);
+    let heap_end = heap::heap();
+    let heap_blocks_end = heap::blocks();
     // Encoded after the peak is read: the exposition of 1,000 watches is megabytes of text
     // that a deployed operator builds only when scraped, not part of what it holds.
     let first_metrics = first.ctx.metrics.clone();
@@ -140,6 +146,11 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         peak_rss_creation,
         peak_rss,
         rss_end,
+        rss_file_end: memory_end.and_then(|m| m.rss_file),
+        heap_blocks_end,
+        heap_after_creation,
+        heap_end: heap_end.map(|(live, _)| live),
+        heap_peak: heap_end.map(|(_, peak)| peak),
         peak_reset,
         world: options.world,
         world_peak_rss,

@@ -426,8 +426,8 @@ mod tests {
             assert_eq!(w.metadata.namespace.as_deref(), Some(names::NAMESPACE));
         }
         assert_eq!(
-            watches[0].spec.host_ids.last(),
-            Some(&"5c4d0f3a-2f7e-4a51-9c1b-0e2f8a7b6c5d".to_string())
+            watches[0].spec.host_ids.iter().next_back(),
+            Some("5c4d0f3a-2f7e-4a51-9c1b-0e2f8a7b6c5d")
         );
         assert_eq!(
             watches[2].spec.enterprise_project_id.as_deref(),
