@@ -5,15 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use hostrisk_operator::crd::HostRiskWatch;
 use hostrisk_operator::hss::model::DetectResult;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::PostParams;
 use kube::Api;
 use serde_json::{json, Value};
 
-use crate::e2e_story::{demo_secret, is_ready, refresh, simulator, wait_for, watch_of};
+use crate::e2e_story::{is_ready, refresh, simulator, wait_for};
 use crate::support::*;
 
 /// client-go's defaults, which `run` uses: a follower may take over 15 s after it last saw
@@ -115,19 +112,7 @@ async fn standby_takes_over_a_killed_leader_and_only_the_holder_writes_status() 
     let (mut a, user_a) = replicas.remove(0);
     let (b, user_b) = replicas.remove(0);
 
-    create_namespace_named(&client, "apps").await;
-    let watches: Api<HostRiskWatch> = Api::namespaced(client.clone(), "apps");
-    Api::<Secret>::namespaced(client.clone(), "apps")
-        .create(&PostParams::default(), &demo_secret("creds"))
-        .await
-        .unwrap();
-    watches
-        .create(
-            &PostParams::default(),
-            &watch_of("fleet", &sim, &["demo-web-01", "demo-db-01"], "creds"),
-        )
-        .await
-        .unwrap();
+    let watches = create_fleet(&client, &sim, &["demo-web-01", "demo-db-01"]).await;
     wait_for(&watches, "fleet", "Ready (leader a)", is_ready).await;
     assert!(
         b.log().contains("waiting for the leader-election Lease"),

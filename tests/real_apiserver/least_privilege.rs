@@ -431,19 +431,7 @@ async fn without_secrets_list_watch_the_operator_says_so_and_keeps_polling() {
     };
     let pid = deployed.operator.pid();
     let client = deployed.plane.client();
-    create_namespace_named(&client, "apps").await;
-    let watches: Api<HostRiskWatch> = Api::namespaced(client.clone(), "apps");
-    Api::<Secret>::namespaced(client.clone(), "apps")
-        .create(&PostParams::default(), &demo_secret("creds"))
-        .await
-        .unwrap();
-    watches
-        .create(
-            &PostParams::default(),
-            &watch_of("fleet", &deployed.sim, &["demo-web-01"], "creds"),
-        )
-        .await
-        .unwrap();
+    let watches = create_fleet(&client, &deployed.sim, &["demo-web-01"]).await;
     // Polling reads the Secret with get: status still works.
     wait_for(&watches, "fleet", "Ready", is_ready).await;
     // The refused Secret watch is in the log, naming the verb and the resource.
@@ -498,19 +486,7 @@ async fn without_any_secrets_rule_each_watch_says_the_secret_is_forbidden() {
     };
     let pid = deployed.operator.pid();
     let client = deployed.plane.client();
-    create_namespace_named(&client, "apps").await;
-    let watches: Api<HostRiskWatch> = Api::namespaced(client.clone(), "apps");
-    Api::<Secret>::namespaced(client.clone(), "apps")
-        .create(&PostParams::default(), &demo_secret("creds"))
-        .await
-        .unwrap();
-    watches
-        .create(
-            &PostParams::default(),
-            &watch_of("fleet", &deployed.sim, &["demo-web-01"], "creds"),
-        )
-        .await
-        .unwrap();
+    let watches = create_fleet(&client, &deployed.sim, &["demo-web-01"]).await;
     // The refusal is in the watch's status, naming the fix; not a reconcile stuck at Pending.
     let refused = wait_for(&watches, "fleet", "CredentialsValid=False", |_, s| {
         condition_is(s, "CredentialsValid", "False", "SecretForbidden")

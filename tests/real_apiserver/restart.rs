@@ -4,13 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use hostrisk_operator::crd::HostRiskWatch;
 use hostrisk_operator::hss::model::DetectResult;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::PostParams;
-use kube::Api;
 
-use crate::e2e_story::{demo_secret, is_ready, refresh, simulator, wait_for, watch_of};
+use crate::e2e_story::{is_ready, refresh, simulator, wait_for};
 use crate::support::*;
 
 #[tokio::test]
@@ -27,19 +23,7 @@ async fn operator_recovers_from_an_api_server_restart_without_restarting() {
     let sim = simulator().await;
     let mut operator = admin_operator(&plane, sim.base_url().as_str(), "restart", &[]).await;
     let pid = operator.pid();
-    create_namespace_named(&client, "apps").await;
-    let watches: Api<HostRiskWatch> = Api::namespaced(client.clone(), "apps");
-    Api::<Secret>::namespaced(client.clone(), "apps")
-        .create(&PostParams::default(), &demo_secret("creds"))
-        .await
-        .unwrap();
-    watches
-        .create(
-            &PostParams::default(),
-            &watch_of("fleet", &sim, &["demo-web-01", "demo-db-01"], "creds"),
-        )
-        .await
-        .unwrap();
+    let watches = create_fleet(&client, &sim, &["demo-web-01", "demo-db-01"]).await;
     wait_for(&watches, "fleet", "Ready", is_ready).await;
 
     let started = Instant::now();

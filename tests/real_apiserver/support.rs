@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 
 use hostrisk_envtest::{apply_crds, spawn_tied, AuditEvent, ControlPlane, Options};
 use hostrisk_operator::crd::HostRiskWatch;
+use hostrisk_sim::hss::HssSimulator;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::Api;
 use serde_json::{json, Value};
 
+use crate::e2e_story::{demo_secret, watch_of};
 use crate::render::{self, Rendered};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_hostrisk-operator");
@@ -60,6 +62,29 @@ pub async fn create_namespace_named(client: &kube::Client, name: &str) {
         .create(&PostParams::default(), &body)
         .await
         .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+}
+
+/// Namespace `apps` with the Secret `creds` and the watch `fleet` of `hosts` on `sim`; the
+/// watches of `apps`.
+pub async fn create_fleet(
+    client: &kube::Client,
+    sim: &HssSimulator,
+    hosts: &[&str],
+) -> Api<HostRiskWatch> {
+    create_namespace_named(client, "apps").await;
+    let watches: Api<HostRiskWatch> = Api::namespaced(client.clone(), "apps");
+    Api::<Secret>::namespaced(client.clone(), "apps")
+        .create(&PostParams::default(), &demo_secret("creds"))
+        .await
+        .unwrap();
+    watches
+        .create(
+            &PostParams::default(),
+            &watch_of("fleet", sim, hosts, "creds"),
+        )
+        .await
+        .unwrap();
+    watches
 }
 
 pub fn free_port() -> u16 {
