@@ -5,6 +5,9 @@
 #[path = "support/controller_harness/mod.rs"]
 mod harness;
 
+#[path = "support/node_views.rs"]
+mod node_views;
+
 #[path = "controller/failures.rs"]
 mod failures;
 

@@ -4,6 +4,8 @@
 
 #[path = "support/e2e_story.rs"]
 mod e2e_story;
+#[path = "support/node_views.rs"]
+mod node_views;
 #[allow(dead_code)]
 #[path = "chart/render.rs"]
 mod render;

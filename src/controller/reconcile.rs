@@ -166,14 +166,8 @@ impl WatchReconcile<'_> {
             }
             Plan::Wait { interval, targets } => {
                 if outdated {
-                    self.finish(
-                        previous.as_ref(),
-                        PollOutcome::Pending,
-                        interval,
-                        None,
-                        &targets,
-                    )
-                    .await?;
+                    self.finish_pending(previous.as_ref(), interval, &targets)
+                        .await?;
                 }
             }
             Plan::Poll {
@@ -199,14 +193,8 @@ impl WatchReconcile<'_> {
                     // (instead of showing the old spec's data as current). A node-backed
                     // watch also shows what its Nodes say now (written only when that changed).
                     None if outdated || targets.nodes.is_some() => {
-                        self.finish(
-                            previous.as_ref(),
-                            PollOutcome::Pending,
-                            interval,
-                            None,
-                            &targets,
-                        )
-                        .await?;
+                        self.finish_pending(previous.as_ref(), interval, &targets)
+                            .await?;
                     }
                     None => {}
                 }
@@ -436,6 +424,18 @@ impl WatchReconcile<'_> {
     /// Computes the new status of `targets`, writes it if needed, then publishes the
     /// transition Events and sets the watch's gauges. `achieved` is the interval the poller
     /// measured, if any.
+    /// [`Self::finish`] with nothing answered yet: the status says Pending (written only when
+    /// that changes it).
+    async fn finish_pending(
+        &self,
+        previous: Option<&HostRiskWatchStatus>,
+        interval: Duration,
+        targets: &Targets,
+    ) -> Result<()> {
+        self.finish(previous, PollOutcome::Pending, interval, None, targets)
+            .await
+    }
+
     async fn finish(
         &self,
         previous: Option<&HostRiskWatchStatus>,

@@ -11,7 +11,7 @@ use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An ordered list of host ids (duplicates and invalid ids are kept: validation reports them).
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct HostIdList {
     text: Box<str>,
     /// `ends[i]`: the byte offset in `text` where id `i` ends.
@@ -39,15 +39,6 @@ impl HostIdList {
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + DoubleEndedIterator + '_ {
         (0..self.len()).map(|i| self.get(i).unwrap_or_default())
-    }
-
-    pub fn contains(&self, id: &str) -> bool {
-        self.iter().any(|known| known == id)
-    }
-
-    /// The ids as owned strings.
-    pub fn to_vec(&self) -> Vec<String> {
-        self.iter().map(str::to_string).collect()
     }
 
     /// Appends `id` (rebuilds the list: for tests and tools, not hot paths).
@@ -194,7 +185,6 @@ mod tests {
         assert_eq!(list.iter().collect::<Vec<_>>(), ["a", "", "bc", "a"]);
         assert_eq!(list.get(2), Some("bc"));
         assert_eq!(list.get(4), None);
-        assert!(list.contains("bc") && !list.contains("b"));
         assert_eq!(list, vec!["a", "", "bc", "a"]);
         assert_eq!(format!("{list:?}"), r#"["a", "", "bc", "a"]"#);
         assert!(HostIdList::default().is_empty());
@@ -204,7 +194,7 @@ mod tests {
     fn push_appends() {
         let mut list: HostIdList = ["h1"].into();
         list.push("h2");
-        assert_eq!(list.to_vec(), ["h1", "h2"]);
+        assert_eq!(list, vec!["h1", "h2"]);
     }
 
     #[test]

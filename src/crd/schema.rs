@@ -30,6 +30,20 @@ pub const AUDIENCE_MAX_LEN: usize = 255;
 /// DNS-1123 subdomain, as Kubernetes validates object names.
 pub const DNS1123_SUBDOMAIN_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+/// One label of a DNS-1123 subdomain ([`DNS1123_SUBDOMAIN_PATTERN`] between dots): lower-case
+/// alphanumerics and `-`, alphanumeric at both ends. Length bounds are the caller's.
+pub fn is_dns1123_label(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            alnum(first) && alnum(last) && bytes.iter().all(|b| alnum(b) || *b == b'-')
+        }
+        _ => false,
+    }
+}
+
 /// Longest `spec.interval` string; also keeps CEL's `duration()` away from overflow-sized input.
 pub const INTERVAL_MAX_LEN: usize = 16;
 /// `spec.interval` syntax: the operator's one duration grammar (`90s`, `10m`, `1h30m`; see

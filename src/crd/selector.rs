@@ -8,7 +8,8 @@ use kube::core::{Expression, Selector};
 use super::host_ids::HostIdList;
 use super::nodes::{HostIdSource, NodeHostIdFrom, NodeSelector, NodeSelectorRequirement};
 use super::schema::{
-    LABEL_VALUE_MAX_LEN, SELECTOR_EXPRESSIONS_MAX, SELECTOR_LABELS_MAX, SELECTOR_VALUES_MAX,
+    is_dns1123_label, LABEL_VALUE_MAX_LEN, SELECTOR_EXPRESSIONS_MAX, SELECTOR_LABELS_MAX,
+    SELECTOR_VALUES_MAX,
 };
 use super::spec_error::SpecError;
 use super::status::SOURCE_MAX_LEN;
@@ -43,17 +44,6 @@ impl NodeSource {
     }
 }
 
-fn is_dns_label(label: &str) -> bool {
-    let bytes = label.as_bytes();
-    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    match (bytes.first(), bytes.last()) {
-        (Some(first), Some(last)) => {
-            alnum(first) && alnum(last) && bytes.iter().all(|b| alnum(b) || *b == b'-')
-        }
-        _ => false,
-    }
-}
-
 fn is_name_part(name: &str) -> bool {
     let bytes = name.as_bytes();
     let alnum = |b: &u8| b.is_ascii_alphanumeric();
@@ -77,7 +67,7 @@ pub fn is_qualified_name(key: &str) -> bool {
         Some((prefix, name)) => {
             !prefix.is_empty()
                 && prefix.len() <= KEY_PREFIX_MAX_LEN
-                && prefix.split('.').all(is_dns_label)
+                && prefix.split('.').all(is_dns1123_label)
                 && is_name_part(name)
         }
         None => is_name_part(key),

@@ -10,9 +10,9 @@ use url::Url;
 use super::duration::parse_duration;
 use super::host_ids::HostIdList;
 use super::schema::{
-    AUDIENCE_MAX_LEN, ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN, HOST_IDS_MAX,
-    HOST_ID_MAX_LEN, IDENTITY_PROVIDER_ID_MAX_LEN, INTERVAL_MAX_LEN, PROJECT_ID_MAX_LEN,
-    SECRET_NAME_MAX_LEN,
+    is_dns1123_label, AUDIENCE_MAX_LEN, ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN,
+    HOST_IDS_MAX, HOST_ID_MAX_LEN, IDENTITY_PROVIDER_ID_MAX_LEN, INTERVAL_MAX_LEN,
+    PROJECT_ID_MAX_LEN, SECRET_NAME_MAX_LEN,
 };
 use super::selector::{check_node_source, NodeSource};
 use super::spec::{HostRiskWatchSpec, WorkloadIdentity};
@@ -218,17 +218,6 @@ fn check_host_ids(errors: &mut Vec<SpecError>, host_ids: &HostIdList) {
                 bad.join(", ")
             ),
         ));
-    }
-}
-
-fn is_dns1123_label(label: &str) -> bool {
-    let bytes = label.as_bytes();
-    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    match (bytes.first(), bytes.last()) {
-        (Some(first), Some(last)) => {
-            alnum(first) && alnum(last) && bytes.iter().all(|b| alnum(b) || *b == b'-')
-        }
-        _ => false,
     }
 }
 

@@ -8,6 +8,7 @@ use hostrisk_operator::crd::HostRiskWatchStatus;
 use serde_json::json;
 
 use super::harness::{condition, condition_is, hss_calls, is_synced, Harness, Options, NS};
+use super::node_views::{hosts, pairs, unresolved};
 
 fn node_options() -> Options {
     Options {
@@ -15,29 +16,6 @@ fn node_options() -> Options {
         metrics_per_host: true,
         ..Options::controller()
     }
-}
-
-/// `(node, host id)` of each host entry.
-fn hosts(status: &HostRiskWatchStatus) -> Vec<(String, String)> {
-    status
-        .hosts
-        .iter()
-        .map(|h| (h.node_name.clone().unwrap_or_default(), h.host_id.clone()))
-        .collect()
-}
-
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
-}
-
-fn unresolved(status: &HostRiskWatchStatus) -> Vec<(String, String)> {
-    status
-        .unresolved_nodes
-        .iter()
-        .map(|n| (n.node_name.clone(), n.reason.clone()))
-        .collect()
 }
 
 /// Waits until the controller has reconciled more than `before` times.
@@ -50,6 +28,18 @@ async fn reconciled_after(h: &Harness, before: u64) {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Waits until the watch `nodes` says `Ready=False` for `reason`; its status and that message.
+async fn refused(h: &Harness, reason: &str) -> (HostRiskWatchStatus, String) {
+    let watch = h
+        .wait_for(NS, "nodes", reason, |_, s| {
+            condition_is(s, "Ready", "False", reason)
+        })
+        .await;
+    let status = watch.status.expect("status");
+    let message = condition(&status, "Ready").expect("Ready").message.clone();
+    (status, message)
 }
 
 #[tokio::test]
@@ -265,18 +255,8 @@ async fn without_the_flag_a_node_backed_watch_is_refused_and_says_how_to_enable_
     h.create_node("web-1", &[], Some("huaweicloud:///demo-web-01"))
         .await;
     h.create_node_watch(NS, "nodes", json!({}), "creds").await;
-    let watch = h
-        .wait_for(NS, "nodes", "refused", |_, s| {
-            condition_is(s, "Ready", "False", "NodeWatchesDisabled")
-        })
-        .await;
-    let status = watch.status.expect("status");
-    let ready = condition(&status, "Ready").expect("Ready");
-    assert!(
-        ready.message.contains("--node-watches"),
-        "{}",
-        ready.message
-    );
+    let (status, message) = refused(&h, "NodeWatchesDisabled").await;
+    assert!(message.contains("--node-watches"), "{message}");
     assert!(condition_is(
         &status,
         "NodesResolved",
@@ -304,19 +284,8 @@ async fn a_namespaced_operator_refuses_node_backed_watches() {
     .await;
     h.create_demo_secret(NS, "creds").await;
     h.create_node_watch(NS, "nodes", json!({}), "creds").await;
-    let watch = h
-        .wait_for(NS, "nodes", "refused", |_, s| {
-            condition_is(s, "Ready", "False", "NodeWatchesDisabled")
-        })
-        .await;
-    let ready = condition(watch.status.as_ref().unwrap(), "Ready")
-        .expect("Ready")
-        .clone();
-    assert!(
-        ready.message.contains("all namespaces"),
-        "{}",
-        ready.message
-    );
+    let (_, message) = refused(&h, "NodeWatchesDisabled").await;
+    assert!(message.contains("all namespaces"), "{message}");
     assert_eq!(h.kube.request_count("list", "nodes", ""), 0, "no Node list");
     h.stop().await;
 }
@@ -330,18 +299,10 @@ async fn a_forbidden_node_list_is_reported_and_recovers_once_granted() {
     h.create_node("web-1", &[], Some("huaweicloud:///demo-web-01"))
         .await;
     h.create_node_watch(NS, "nodes", json!({}), "creds").await;
-    let watch = h
-        .wait_for(NS, "nodes", "NodeWatchForbidden", |_, s| {
-            condition_is(s, "Ready", "False", "NodeWatchForbidden")
-        })
-        .await;
-    let ready = condition(watch.status.as_ref().unwrap(), "Ready")
-        .expect("Ready")
-        .clone();
+    let (_, message) = refused(&h, "NodeWatchForbidden").await;
     assert!(
-        ready.message.contains("cannot list resource \"nodes\""),
-        "{}",
-        ready.message
+        message.contains("cannot list resource \"nodes\""),
+        "{message}"
     );
     assert!(
         h.is_running(),

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus};
+use hostrisk_operator::crd::HostRiskWatch;
 use hostrisk_operator::hss::model::{AgentStatus, DetectResult, HssEdition};
 use hostrisk_sim::hss::{HssSimulator, SimHost, DEMO_PROJECT_ID};
 use k8s_openapi::api::core::v1::{Node, Secret};
@@ -14,6 +14,7 @@ use kube::Api;
 use serde_json::{json, Value};
 
 use crate::e2e_story::{demo_secret, is_ready, simulator, wait_for};
+use crate::node_views::{hosts, pairs, unresolved};
 use crate::support::*;
 
 /// Creates a Node (as an admin may: no kubelet needed) with labels, annotations and providerID.
@@ -57,21 +58,6 @@ pub fn node_watch(name: &str, sim: &HssSimulator, selector: Value, extra: Value)
         "spec": spec,
     }))
     .unwrap()
-}
-
-/// `(node, host id)` per host entry.
-pub fn hosts(status: &HostRiskWatchStatus) -> Vec<(String, String)> {
-    status
-        .hosts
-        .iter()
-        .map(|h| (h.node_name.clone().unwrap_or_default(), h.host_id.clone()))
-        .collect()
-}
-
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
 }
 
 /// `hostrisk_reconciles_total` of the operator, from its /metrics.
@@ -175,14 +161,9 @@ async fn node_backed_watches_follow_real_nodes_in_every_provider_id_form() {
         ])
     );
     assert!(status.hosts.iter().all(|h| h.found), "{status:#?}");
-    let unresolved: Vec<_> = status
-        .unresolved_nodes
-        .iter()
-        .map(|n| (n.node_name.as_str(), n.reason.as_str()))
-        .collect();
     assert_eq!(
-        unresolved,
-        vec![("n-aws", "ForeignProviderId"), ("n-none", "NoProviderId")]
+        unresolved(&status),
+        pairs(&[("n-aws", "ForeignProviderId"), ("n-none", "NoProviderId")])
     );
     let resolved = status
         .conditions
