@@ -29,6 +29,7 @@ mod errors;
 pub mod faults;
 pub mod fleet;
 mod iam;
+mod merge_patch;
 pub mod oidc;
 pub mod server;
 mod state;

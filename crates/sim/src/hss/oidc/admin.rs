@@ -11,8 +11,8 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
-use super::super::admin::merge_into;
 use super::super::errors::{json_response, ApiFailure, RequestId};
+use super::super::merge_patch::merge_into;
 use super::super::state::{lock, SimState};
 use super::config::IdentityProviderConfig;
 use super::resolve;
