@@ -23,13 +23,15 @@ mod observability;
 #[path = "controller/nodes.rs"]
 mod nodes;
 
+#[path = "controller/rotation.rs"]
+mod rotation;
+
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::hss::model::DetectResult;
 use serde_json::json;
 
 use harness::{condition, condition_is, hss_calls, is_synced, Harness, Options, NS};
-use hostrisk_operator::controller::PollingMode;
 
 #[tokio::test]
 async fn status_appears_with_every_field_then_follows_host_changes() {
@@ -329,21 +331,25 @@ async fn several_namespaces_each_get_a_controller() {
 
 #[tokio::test]
 async fn concurrency_bounds_the_polls_in_flight() {
-    // Every HSS answer takes 400 ms; with one reconcile at a time three resources take three
-    // answers' time, with three at a time about one. Per-watch polling: in batched mode the
-    // three share one call whatever the concurrency.
+    // Every HSS answer takes 400 ms; with one call at a time three resources take three
+    // answers' time, with three at a time about one. Each watch names another enterprise
+    // project, so each is a poller group of its own (one scope's watches would share one call
+    // whatever the concurrency).
     async fn time_to_ready(concurrency: u16) -> Duration {
         let h = Harness::start(Options {
             concurrency,
-            polling: PollingMode::PerWatch,
             ..Options::controller()
         })
         .await;
         h.sim.update_faults(|f| f.latency_ms = 400).unwrap();
         h.create_demo_secret(NS, "hss-creds").await;
         let started = Instant::now();
-        for name in ["c1", "c2", "c3"] {
-            h.create_watch(NS, name, &["demo-web-01"], "hss-creds", "1h")
+        for (name, eps) in [
+            ("c1", None),
+            ("c2", Some("0")),
+            ("c3", Some("all_granted_eps")),
+        ] {
+            h.create_watch_in(NS, name, &["demo-web-01"], "hss-creds", eps)
                 .await;
         }
         for name in ["c1", "c2", "c3"] {

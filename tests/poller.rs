@@ -125,7 +125,8 @@ impl Collected {
         let mut keys = handle.subscribe();
         tokio::spawn(async move {
             while let Some(key) = keys.next().await {
-                if let Some(update) = handle.take_update(&key) {
+                if let Some(update) = handle.pending(&key) {
+                    handle.applied(&key, update.at);
                     let mut map = sink.0.lock().expect("lock");
                     map.entry(key).or_default().push((Instant::now(), update));
                 }
@@ -540,11 +541,10 @@ async fn removal_stops_polling_the_removed_ids() {
     poller.upsert(registration(&sim, "drop", &ids[10..30], interval, aksk()));
     assert!(eventually(Duration::from_secs(3), || collected.successes("drop") >= 1).await);
     assert_eq!(handle.registered().len(), 2);
-    let gone = poller.retain(|key| key.name != "drop");
-    assert_eq!(gone, vec![WatchKey::new("ns", "drop")]);
+    poller.remove(&WatchKey::new("ns", "drop"));
     assert_eq!(handle.registered(), vec![WatchKey::new("ns", "keep")]);
     assert_eq!(handle.group_of(&WatchKey::new("ns", "drop")), None);
-    assert!(handle.latest(&WatchKey::new("ns", "drop")).is_none());
+    assert!(handle.pending(&WatchKey::new("ns", "drop")).is_none());
     tokio::time::sleep(Duration::from_millis(100)).await;
     let before = handle.stats();
     let before_group = before.groups.values().next().expect("group").clone();

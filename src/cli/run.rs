@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::controller::health;
 use crate::controller::BackoffPolicy;
 use crate::controller::{default_instance, kube_client, WorkloadIdentityPolicy};
-use crate::controller::{run_controllers, Context, ControllerSettings, PollingMode};
+use crate::controller::{run_controllers, Context, ControllerSettings};
 use crate::crd::duration::parse_duration_flag;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::endpoint::is_loopback;
@@ -182,7 +182,6 @@ impl RunArgs {
             concurrency: self.concurrency,
             backoff: BackoffPolicy::default(),
             instance: default_instance(),
-            polling: PollingMode::default(),
             iam_endpoint: self.iam_endpoint_url()?,
             node_watches: self.node_watches,
             workload_identity: self.workload_identity_policy()?,
@@ -529,10 +528,6 @@ mod tests {
         assert_eq!(args.lease_name, "hostrisk-operator");
         assert_eq!(args.log, LogArgs::default());
         assert!(!args.metrics_per_host);
-        assert_eq!(
-            args.controller_settings().unwrap().polling,
-            PollingMode::Batched
-        );
     }
 
     /// Every flag of `run` reads the environment variable `HOSTRISK_<FLAG>`, derived here from

@@ -8,11 +8,11 @@ use kube::runtime::events::Reporter;
 
 use super::health::Health;
 use super::node_cache::NodeCache;
-use super::settings::{ControllerSettings, PollingMode, CONTROLLER_NAME};
+use super::settings::{ControllerSettings, CONTROLLER_NAME};
 use super::state::WatchTable;
 use crate::hss::HssClient;
 use crate::metrics::{Metrics, MetricsOptions};
-use crate::poller::{Grouping, PollerOptions};
+use crate::poller::PollerOptions;
 
 pub struct Context {
     pub client: kube::Client,
@@ -59,26 +59,14 @@ impl Context {
     }
 
     /// How the poller is set up for these settings: the client's quota, the controller's
-    /// retry timing, `--concurrency` calls in flight, and the grouping of the polling mode.
+    /// retry timing and `--concurrency` calls in flight.
     pub fn poller_options(&self) -> PollerOptions {
-        let grouping = match self.settings.polling {
-            PollingMode::Batched => Grouping::Shared,
-            PollingMode::PerWatch => Grouping::PerWatch,
-        };
-        let base = PollerOptions::matching(self.hss.config());
         PollerOptions {
             metrics: Some(self.metrics.clone()),
             backoff_base: self.settings.backoff.base,
             backoff_floor: self.settings.backoff.floor,
             max_calls_in_flight: usize::from(self.settings.concurrency.max(1)),
-            grouping,
-            // One call per watch: nothing to gather or fill ahead with.
-            gather: match grouping {
-                Grouping::Shared => base.gather,
-                Grouping::PerWatch => std::time::Duration::ZERO,
-            },
-            fill_ahead: grouping == Grouping::Shared,
-            ..base
+            ..PollerOptions::matching(self.hss.config())
         }
     }
 

@@ -36,6 +36,6 @@ pub use context::Context;
 pub use error::Error;
 pub use run::{run_controllers, RunError};
 pub use settings::{
-    default_instance, kube_client, BackoffPolicy, ControllerSettings, PollingMode,
-    WorkloadIdentityPolicy, CONTROLLER_NAME, USER_AGENT,
+    default_instance, kube_client, BackoffPolicy, ControllerSettings, WorkloadIdentityPolicy,
+    CONTROLLER_NAME, USER_AGENT,
 };

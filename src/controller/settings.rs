@@ -50,19 +50,6 @@ impl BackoffPolicy {
     }
 }
 
-/// How the controller calls HSS.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum PollingMode {
-    /// One shared poller group per (endpoint, project, enterprise project, credential
-    /// identity): host ids of all its watches deduplicated, queried in chunks of up to 100,
-    /// paced by the per-credential quota (`crate::poller`).
-    #[default]
-    Batched,
-    /// One group per watch (one call per watch per interval): the naive baseline the benchmark
-    /// compares with. Same controller path; only the poller's grouping differs.
-    PerWatch,
-}
-
 /// What the administrator allows (`run --workload-identity-*`). Empty lists: workload identity
 /// is off.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -90,8 +77,6 @@ pub struct ControllerSettings {
     pub backoff: BackoffPolicy,
     /// `reportingInstance` of the Events (the pod name, else the host name).
     pub instance: String,
-    /// How watches are grouped into HSS calls.
-    pub polling: PollingMode,
     /// IAM endpoint for username/password Secrets of watches that set `spec.endpoint` (a
     /// private cloud, where no region names the IAM endpoint). Set by the administrator
     /// (`--iam-endpoint`), never by a watch: a namespace user cannot send a password elsewhere.
@@ -111,7 +96,6 @@ impl Default for ControllerSettings {
             concurrency: 4,
             backoff: BackoffPolicy::default(),
             instance: default_instance(),
-            polling: PollingMode::default(),
             iam_endpoint: None,
             node_watches: false,
             workload_identity: WorkloadIdentityPolicy::default(),

@@ -470,7 +470,11 @@ impl WatchTable {
     /// The update to apply now: the poller's newest (it supersedes one kept from a failed
     /// write), else the kept one; only for the registered revision.
     pub fn next_update(&self, key: &WatchKey) -> Option<WatchUpdate> {
-        let newest = self.poller()?.handle().take_update(key);
+        let handle = self.poller()?.handle();
+        let newest = handle.pending(key);
+        if let Some(update) = &newest {
+            handle.applied(key, update.at);
+        }
         let mut inner = self.lock();
         let entry = inner.watches.get_mut(key)?;
         let kept = entry.unapplied.take();

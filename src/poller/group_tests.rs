@@ -45,7 +45,7 @@ fn revised(mut r: WatchRegistration, revision: &str) -> WatchRegistration {
 
 fn group(max: usize, fill_ahead: bool, regs: &[WatchRegistration], now: Instant) -> GroupState {
     let options = options(max, fill_ahead);
-    let mut group = GroupState::new(regs[0].group_key(options.grouping), &regs[0], options);
+    let mut group = GroupState::new(regs[0].group_key(), &regs[0], options);
     for r in regs {
         group.upsert(r.clone(), now);
     }

@@ -1,21 +1,22 @@
-//! The shared, batched, quota-aware poller (issue 5).
+//! The shared, batched, quota-aware poller: every watch's HSS calls go through it.
 //!
 //! HSS allows 5 calls a minute per credential, and a call takes up to 100 host ids. So the
 //! operator does not call HSS per watch: every `HostRiskWatch` that shares (endpoint, project,
-//! enterprise project, credential identity) — a [`GroupKey`] — is served by one group task that
+//! enterprise project, credentials) — a [`GroupKey`] — is served by one group task that
 //! deduplicates the host ids of all its watches and queries them in chunks of at most
 //! [`PollerOptions::max_ids_per_call`]. A full sweep of a group costs
 //! `ceil(unique ids / 100)` calls, the physical minimum.
 //!
 //! Design:
-//! - **Registration.** The controller calls [`Poller::upsert`] from each reconcile with a
-//!   [`WatchRegistration`] (scope, credentials, ids, interval, an opaque revision) and
-//!   [`Poller::remove`] when the watch is deleted or suspended. An equal registration is a
-//!   no-op; a new watch, a new revision or other ids make the watch *urgent*: it goes first
-//!   in the next call the quota allows (not after a full cycle), and only answers from calls
-//!   started after the change count. Groups are keyed by the credentials' secret material as
-//!   well as their identity: other keys (rotation, or a wrong secret for the same access
-//!   key) move the watch to another group, so a bad Secret never fails a good one's calls.
+//! - **Registration.** The controller's watch table (the one owner of a watch's life) calls
+//!   [`Poller::upsert`] with a [`WatchRegistration`] (scope, credentials, ids, interval, an
+//!   opaque revision) and [`Poller::remove`] when the watch goes or stops being polled. An equal
+//!   registration is a no-op; a new watch, a new revision or other ids make the watch *urgent*:
+//!   it goes first in the next call the quota allows (not after a full cycle), and only answers
+//!   from calls started after the change count. Groups are keyed by the credentials' secret
+//!   material as well as their identity: other keys (rotation, or a wrong secret for the same
+//!   access key) move the watch to another group, so a bad Secret never fails a good one's
+//!   calls. A group without watches ends, and its counters fold into [`PollerStats::retired`].
 //! - **Scheduling.** Each watch is due at its last complete refresh + interval. When a watch
 //!   is due, its group takes a permit from the planning limiter, then builds the call at that
 //!   moment: ids still needed by due watches (urgent first, then most overdue first, then by
@@ -39,7 +40,7 @@
 //!   When the quota cannot meet every interval, earliest-due-first spreads the calls fairly:
 //!   no watch starves, and each [`WatchUpdate`] reports the `effective_interval` it gets and
 //!   its `lag`, so status can say so ([`WatchUpdate::is_lagging`]).
-//! - **Results.** The group caches the latest answer per host id (or not-found) with the start
+//! - **Results.** The group keeps the latest answer per host id (or not-found) with the start
 //!   of the call and its request id. A watch's refresh completes when every one of its ids has
 //!   an answer that counts for it; then a `WatchUpdate` with only its ids is published. A
 //!   failed call (after the client's retries) publishes a failure to every watch the call was
@@ -47,27 +48,11 @@
 //!   and keeps the cache; polling never stops.
 //! - **Delivery.** [`PollerHandle::subscribe`] yields the key of each watch with a new update
 //!   (deduplicated until read, never dropped), for `Controller::reconcile_on`; the reconcile
-//!   then reads [`PollerHandle::take_update`] instead of calling HSS.
+//!   then reads [`PollerHandle::pending`] instead of calling HSS, and marks it
+//!   [`PollerHandle::applied`] once its status is written.
 //!
-//! Integration with the controller (replacing its per-watch `list_hosts_risk` call):
-//! 1. At start-up (leader only), `Poller::new(hss_client.clone(), PollerOptions { metrics,
-//!    ..PollerOptions::matching(hss_client.config()) })`; keep both halves in the context.
-//! 2. Feed `handle.subscribe()`, mapped to `ObjectRef::new(&key.name).within(&key.namespace)`,
-//!    to `Controller::reconcile_on`, so a published update triggers that watch's reconcile.
-//! 3. In reconcile, once spec, Secret and `Scope` are valid: `poller.upsert(WatchRegistration
-//!    { key, scope, credentials, host_ids, interval, revision })` with `revision` built from
-//!    uid, generation, the refresh annotation and the Secret's resourceVersion. Suspended,
-//!    invalid or credential-less watches: `poller.remove(&key)`.
-//! 4. Then `handle.take_update(&key)`: `Ok(result)` -> `PollOutcome::Success(result)`,
-//!    `Err(failure)` -> `PollOutcome::Failed(failure)`; `None` -> nothing new, write nothing.
-//!    Requeue for the status heartbeat only: the poller drives polling from now on.
-//!    `smoothed_interval` / `is_lagging()` feed the status (effective interval, condition
-//!    reason when the quota cannot meet the interval).
-//! 5. Deleted watches are not reconciled: call `poller.retain(|k| store has k)` periodically
-//!    (or on the watcher's delete events), and `poller.shutdown()` when leadership is lost.
-//!
-//! One call at a time per group: calls of a group are sequential (a call takes milliseconds
-//! to a second, permits are seconds apart at the real quota).
+//! Calls of a group are sequential (a call takes milliseconds to a second, permits are seconds
+//! apart at the real quota).
 
 mod group;
 #[cfg(test)]
@@ -79,7 +64,7 @@ mod supervise;
 mod task;
 pub mod types;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::stream::BoxStream;
@@ -88,7 +73,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use types::{
-    GroupKey, GroupStats, Grouping, PollerOptions, PollerStats, WatchKey, WatchRegistration,
+    CallTotals, GroupKey, GroupStats, PollerOptions, PollerStats, WatchKey, WatchRegistration,
     WatchUpdate,
 };
 
@@ -100,26 +85,49 @@ use subscribe::KeyQueue;
 struct GroupSlot {
     state: GroupState,
     notify: Arc<Notify>,
+    /// Tells this group's task from the task of an earlier group of the same key that is still
+    /// finishing a call.
+    epoch: u64,
 }
 
 #[derive(Default)]
 struct State {
     groups: HashMap<GroupKey, GroupSlot>,
     watch_group: HashMap<WatchKey, GroupKey>,
+    /// Each watch's newest update until the controller applied it.
     latest: HashMap<WatchKey, WatchUpdate>,
-    /// Counters of groups whose last watch went away, so totals never go backwards.
-    retired: BTreeMap<GroupKey, GroupStats>,
+    /// The counters of the groups that ended.
+    retired: CallTotals,
+    next_epoch: u64,
     subscribers: Vec<Arc<KeyQueue>>,
 }
 
 impl State {
+    /// The group of `key` that the task of `epoch` serves, if it still runs.
+    fn group(&mut self, key: &GroupKey, epoch: u64) -> Option<&mut GroupState> {
+        self.groups
+            .get_mut(key)
+            .filter(|slot| slot.epoch == epoch)
+            .map(|slot| &mut slot.state)
+    }
+
+    /// Takes `watch` out of group `key`; a group left without watches ends at once (its task
+    /// stops when it next looks), its counters kept in the totals.
+    fn leave(&mut self, key: &GroupKey, watch: &WatchKey) {
+        let Some(slot) = self.groups.get_mut(key) else {
+            return;
+        };
+        slot.state.remove(watch);
+        slot.notify.notify_one();
+        if slot.state.watches.is_empty() {
+            self.retire(key);
+        }
+    }
+
     fn retire(&mut self, key: &GroupKey) {
         if let Some(slot) = self.groups.remove(key) {
-            let mut stats = slot.state.stats;
-            if let Some(old) = self.retired.remove(key) {
-                add_counters(&mut stats, &old);
-            }
-            self.retired.insert(key.clone(), stats);
+            tracing::debug!(group = %key, "no watch left in group; it ends");
+            self.retired.add(&slot.state.stats);
         }
     }
 
@@ -146,17 +154,6 @@ impl State {
                 queue.push(&key);
             }
         }
-    }
-}
-
-fn add_counters(into: &mut GroupStats, from: &GroupStats) {
-    into.calls += from.calls;
-    into.failed_calls += from.failed_calls;
-    into.ids_requested += from.ids_requested;
-    into.sweeps += from.sweeps;
-    into.refreshes += from.refreshes;
-    if into.last_sweep_calls.is_none() {
-        into.last_sweep_calls = from.last_sweep_calls;
     }
 }
 
@@ -224,27 +221,28 @@ impl Poller {
     /// Registers or updates a watch (see the module docs for what counts as a change).
     pub fn upsert(&self, registration: WatchRegistration) {
         let now = Instant::now();
-        let group_key = registration.group_key(self.shared.options.grouping);
+        let group_key = registration.group_key();
         let watch_key = registration.key.clone();
         let mut state = self.shared.lock();
         if let Some(old) = state.watch_group.get(&watch_key).cloned() {
             if old != group_key {
-                if let Some(slot) = state.groups.get_mut(&old) {
-                    slot.state.remove(&watch_key);
-                    slot.notify.notify_one();
-                }
+                state.leave(&old, &watch_key);
             }
         }
         state
             .watch_group
             .insert(watch_key.clone(), group_key.clone());
+        let epoch = state.next_epoch;
+        let state = &mut *state;
         let slot = match state.groups.entry(group_key.clone()) {
             std::collections::hash_map::Entry::Occupied(slot) => slot.into_mut(),
             std::collections::hash_map::Entry::Vacant(vacant) => {
+                state.next_epoch += 1;
                 let notify = Arc::new(Notify::new());
                 let task = task::run_group(
                     Arc::clone(&self.shared),
                     group_key.clone(),
+                    epoch,
                     Arc::clone(&notify),
                 );
                 let task = self.shared.runtime.spawn(task);
@@ -262,11 +260,14 @@ impl Poller {
                         self.shared.options.clone(),
                     ),
                     notify,
+                    epoch,
                 })
             }
         };
         if slot.state.upsert(registration, now) {
             slot.notify.notify_one();
+            // An update made before the change answers for what the watch was.
+            state.latest.remove(&watch_key);
         }
     }
 
@@ -287,28 +288,8 @@ impl Poller {
         let mut state = self.shared.lock();
         state.latest.remove(key);
         if let Some(group_key) = state.watch_group.remove(key) {
-            if let Some(slot) = state.groups.get_mut(&group_key) {
-                slot.state.remove(key);
-                slot.notify.notify_one();
-            }
+            state.leave(&group_key, key);
         }
-    }
-
-    /// Removes every watch for which `keep` is false (e.g. not in the controller's store any
-    /// more: a deleted watch without finalizer is never reconciled again). Returns the removed.
-    pub fn retain(&self, keep: impl Fn(&WatchKey) -> bool) -> Vec<WatchKey> {
-        let gone: Vec<WatchKey> = self
-            .shared
-            .lock()
-            .watch_group
-            .keys()
-            .filter(|k| !keep(k))
-            .cloned()
-            .collect();
-        for key in &gone {
-            self.remove(key);
-        }
-        gone
     }
 
     pub fn handle(&self) -> PollerHandle {
@@ -355,18 +336,21 @@ impl PollerHandle {
         queue.stream()
     }
 
-    /// The latest update of a watch (kept until the next one or removal).
-    pub fn latest(&self, key: &WatchKey) -> Option<WatchUpdate> {
+    /// The newest update of a watch not applied yet, with its host data as the group's cache
+    /// holds it now. It stays until [`PollerHandle::applied`] (or a newer one replaces it), so
+    /// an update whose status could not be written is there again for the retry.
+    pub fn pending(&self, key: &WatchKey) -> Option<WatchUpdate> {
         let state = self.shared.lock();
-        let update = state.latest.get(key).cloned()?;
+        let update = state.latest.get(key)?.clone();
         Some(state.filled(update))
     }
 
-    /// The latest update of a watch, once: a second call returns `None` until a new one.
-    pub fn take_update(&self, key: &WatchKey) -> Option<WatchUpdate> {
+    /// The update made at `at` was applied: drops it unless a newer one came meanwhile.
+    pub fn applied(&self, key: &WatchKey, at: Instant) {
         let mut state = self.shared.lock();
-        let update = state.latest.remove(key)?;
-        Some(state.filled(update))
+        if state.latest.get(key).is_some_and(|u| u.at == at) {
+            state.latest.remove(key);
+        }
     }
 
     /// The last good answers for a watch's ids, whatever happened since.
@@ -389,15 +373,22 @@ impl PollerHandle {
     }
 
     pub fn stats(&self) -> PollerStats {
+        let quota_used = self
+            .shared
+            .planner
+            .usage()
+            .into_iter()
+            .map(|(identity, used)| (identity.to_string(), used))
+            .collect();
         let state = self.shared.lock();
-        let mut groups = state.retired.clone();
-        for (key, slot) in &state.groups {
-            let mut stats = slot.state.stats.clone();
-            if let Some(old) = state.retired.get(key) {
-                add_counters(&mut stats, old);
-            }
-            groups.insert(key.clone(), stats);
+        PollerStats {
+            groups: state
+                .groups
+                .iter()
+                .map(|(key, slot)| (key.clone(), slot.state.stats.clone()))
+                .collect(),
+            retired: state.retired,
+            quota_used,
         }
-        PollerStats { groups }
     }
 }

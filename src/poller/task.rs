@@ -12,21 +12,26 @@ use super::types::{GroupKey, WatchUpdate};
 use super::Shared;
 use crate::status::PollFailure;
 
-pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<Notify>) {
+pub(crate) async fn run_group(
+    shared: Arc<Shared>,
+    key: GroupKey,
+    epoch: u64,
+    notify: Arc<Notify>,
+) {
     let cancel = shared.cancel.clone();
     loop {
         let now = Instant::now();
         let wake = {
             let mut state = shared.lock();
-            let Some(group) = state.groups.get_mut(&key) else {
+            let Some(group) = state.group(&key, epoch) else {
                 return;
             };
-            let ready = group.state.complete_without_call(now);
+            let ready = group.complete_without_call(now);
             let updates: Vec<_> = ready
                 .iter()
-                .filter_map(|k| group.state.complete(k, now))
+                .filter_map(|k| group.complete(k, now))
                 .collect();
-            let wake = group.state.wake(now);
+            let wake = group.wake(now);
             if wake == Wake::Exit {
                 state.retire(&key);
             }
@@ -62,9 +67,8 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
             && !gather.is_zero()
             && shared
                 .lock()
-                .groups
-                .get(&key)
-                .is_some_and(|g| g.state.wants_gathering(now));
+                .group(&key, epoch)
+                .is_some_and(|g| g.wants_gathering(now));
         // While registrations keep arriving (a creation wave) and the call would not be full,
         // keep waiting for them, up to GATHER_ROUNDS pauses: the wave's calls go out full and
         // only its tail is partial. A lone new watch waits one pause.
@@ -78,18 +82,16 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
             rounds += 1;
             let still = shared
                 .lock()
-                .groups
-                .get(&key)
-                .is_some_and(|g| g.state.keep_gathering(Instant::now(), paused_at));
+                .group(&key, epoch)
+                .is_some_and(|g| g.keep_gathering(Instant::now(), paused_at));
             if !still {
                 break;
             }
         }
         let Some(identity) = shared
             .lock()
-            .groups
-            .get(&key)
-            .map(|g| g.state.credentials.identity())
+            .group(&key, epoch)
+            .map(|g| g.credentials.identity())
         else {
             return;
         };
@@ -113,18 +115,14 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
         let started = Instant::now();
         let planned = {
             let mut state = shared.lock();
-            let Some(group) = state.groups.get_mut(&key) else {
+            let Some(group) = state.group(&key, epoch) else {
                 return;
             };
-            let ids = group.state.plan_chunk(started);
+            let ids = group.plan_chunk(started);
             if !ids.is_empty() {
-                group.state.begin_call(ids.len());
+                group.begin_call(ids.len());
             }
-            (
-                ids,
-                group.state.scope.clone(),
-                group.state.credentials.clone(),
-            )
+            (ids, group.scope.clone(), group.credentials.clone())
         };
         let (ids, scope, credentials) = planned;
         if ids.is_empty() {
@@ -137,7 +135,7 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
         };
         let now = Instant::now();
         let mut state = shared.lock();
-        let Some(group) = state.groups.get_mut(&key) else {
+        let Some(group) = state.group(&key, epoch) else {
             return;
         };
         let updates = match answer {
@@ -149,13 +147,9 @@ pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, notify: Arc<No
                     elapsed_ms = now.duration_since(started).as_millis() as u64,
                     "batched HSS call answered"
                 );
-                group
-                    .state
-                    .apply_success(&ids, answer, started, started_wall, now)
+                group.apply_success(&ids, answer, started, started_wall, now)
             }
-            Err(error) => group
-                .state
-                .apply_failure(&ids, &PollFailure::from(&error), now),
+            Err(error) => group.apply_failure(&ids, &PollFailure::from(&error), now),
         };
         record_schedule(&shared, &updates);
         state.publish(updates);

@@ -13,7 +13,7 @@ use crate::status::PollFailure;
 pub use crate::crd::WatchKey;
 
 /// What watches must share to be served by one group: same endpoint, project, enterprise
-/// project and credential identity. No secret in it (the identity is secret-free).
+/// project and credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupKey {
     pub endpoint: String,
@@ -21,13 +21,11 @@ pub struct GroupKey {
     pub enterprise_project_id: Option<String>,
     /// [`crate::hss::CredentialIdentity`] as text: `ak:<AK>`, `iam:...`, `token:<hash>`.
     pub identity: String,
-    /// A digest of the secret material, so two Secrets naming one identity with different
-    /// keys (one of them wrong, or mid-rotation) get groups of their own instead of taking
-    /// turns at the group's credentials. Never shown (not in `Display`); quota stays shared,
-    /// since the rate limiter is keyed by `identity` alone.
+    /// [`Credentials::material_digest`]: two Secrets naming one identity with different keys
+    /// (one of them wrong, or mid-rotation) get groups of their own instead of taking turns at
+    /// the group's credentials. Never shown (not in `Display`); quota stays shared, since the
+    /// rate limiter is keyed by `identity` alone.
     pub material: u64,
-    /// Set with [`Grouping::PerWatch`]: the one watch of the group.
-    pub watch: Option<WatchKey>,
 }
 
 impl GroupKey {
@@ -37,47 +35,9 @@ impl GroupKey {
             project_id: scope.project_id.clone(),
             enterprise_project_id: scope.enterprise_project_id.clone(),
             identity: credentials.identity().to_string(),
-            material: material_digest(credentials),
-            watch: None,
+            material: credentials.material_digest(),
         }
     }
-}
-
-fn material_digest(credentials: &Credentials) -> u64 {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    match credentials {
-        Credentials::AkSk {
-            secret_key,
-            security_token,
-            ..
-        } => {
-            hasher.update(b"aksk\0");
-            hasher.update(secret_key.expose().as_bytes());
-            hasher.update(b"\0");
-            if let Some(token) = security_token {
-                hasher.update(token.expose().as_bytes());
-            }
-        }
-        Credentials::Token(token) => {
-            hasher.update(b"token\0");
-            hasher.update(token.expose().as_bytes());
-        }
-        Credentials::Iam { password, .. } => {
-            hasher.update(b"iam\0");
-            hasher.update(password.expose().as_bytes());
-        }
-        // No secret material: the identity (provider, subject) and what the source asks for
-        // (its audience) tell two sources apart.
-        Credentials::IdToken { source, .. } => {
-            hasher.update(b"idtoken\0");
-            hasher.update(source.describe().as_bytes());
-        }
-    }
-    let digest = hasher.finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(first)
 }
 
 impl std::fmt::Display for GroupKey {
@@ -89,11 +49,7 @@ impl std::fmt::Display for GroupKey {
             self.project_id,
             self.enterprise_project_id.as_deref().unwrap_or("-"),
             self.identity
-        )?;
-        match &self.watch {
-            Some(watch) => write!(f, " watch={watch}"),
-            None => Ok(()),
-        }
+        )
     }
 }
 
@@ -114,36 +70,15 @@ pub struct WatchRegistration {
 }
 
 impl WatchRegistration {
-    /// The group serving this watch under `grouping`.
-    pub fn group_key(&self, grouping: Grouping) -> GroupKey {
-        let key = GroupKey::new(&self.scope, &self.credentials);
-        match grouping {
-            Grouping::Shared => key,
-            Grouping::PerWatch => GroupKey {
-                watch: Some(self.key.clone()),
-                ..key
-            },
-        }
+    /// The group serving this watch.
+    pub fn group_key(&self) -> GroupKey {
+        GroupKey::new(&self.scope, &self.credentials)
     }
-}
-
-/// How watches are put into groups (a group's calls carry the deduplicated ids of its watches).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Grouping {
-    /// Every watch sharing endpoint, project, enterprise project and credentials: the fewest
-    /// calls (what the operator does).
-    #[default]
-    Shared,
-    /// One group per watch: one call per watch (per 100 of its hosts) and interval, the naive
-    /// strategy the benchmark measures the shared one against.
-    PerWatch,
 }
 
 /// Tunables of [`super::Poller`].
 #[derive(Debug, Clone)]
 pub struct PollerOptions {
-    /// Which watches share calls.
-    pub grouping: Grouping,
     /// HSS calls in flight at once over all groups (0: no bound). Calls within a group are
     /// sequential anyway; this bounds the operator's outbound concurrency (`--concurrency`).
     pub max_calls_in_flight: usize,
@@ -186,7 +121,6 @@ impl PollerOptions {
     /// Options that plan with exactly the quota the client enforces.
     pub fn matching(config: &ClientConfig) -> Self {
         Self {
-            grouping: Grouping::Shared,
             max_calls_in_flight: 0,
             max_ids_per_call: config.chunk_size.clamp(1, MAX_CHUNK_SIZE),
             calls_per_window: config.calls_per_minute.max(1),
@@ -271,18 +205,50 @@ pub struct GroupStats {
     pub refreshes: u64,
 }
 
-/// Counters of the whole poller, for metrics and the benchmark.
+/// Counters that only grow: those of the groups gone (their last watch left, or moved to
+/// rotated credentials) summed into one, so totals never go backwards while what is kept stays
+/// one value whatever the number of groups that came and went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallTotals {
+    pub calls: u64,
+    pub failed_calls: u64,
+    pub ids_requested: u64,
+    pub refreshes: u64,
+}
+
+impl CallTotals {
+    pub(crate) fn add(&mut self, group: &GroupStats) {
+        self.calls += group.calls;
+        self.failed_calls += group.failed_calls;
+        self.ids_requested += group.ids_requested;
+        self.refreshes += group.refreshes;
+    }
+}
+
+/// What the poller holds and has done, for metrics and the benchmark. Sized by what runs now:
+/// one entry per live group and per credential that called within the quota window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PollerStats {
+    /// The groups polling now.
     pub groups: BTreeMap<GroupKey, GroupStats>,
+    /// The counters of the groups that are gone.
+    pub retired: CallTotals,
+    /// Calls planned within the current quota window, per credential identity.
+    pub quota_used: BTreeMap<String, u32>,
 }
 
 impl PollerStats {
+    /// Calls started since the poller began, by live groups and gone ones.
     pub fn total_calls(&self) -> u64 {
-        self.groups.values().map(|g| g.calls).sum()
+        self.retired.calls + self.groups.values().map(|g| g.calls).sum::<u64>()
     }
 
-    /// Calls per group, keyed by the group's display name.
+    /// Watches registered.
+    pub fn watches(&self) -> usize {
+        self.groups.values().map(|g| g.watches).sum()
+    }
+
+    /// Calls per live group, keyed by the group's display name.
     pub fn calls_by_group(&self) -> BTreeMap<String, u64> {
         self.groups
             .iter()

@@ -2,8 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use hostrisk_operator::controller::PollingMode;
-
 use super::harness::{hss_calls, is_synced, Harness, Options, NS};
 
 /// The value of the sample whose line starts with `series` (name and labels as exported).
@@ -89,15 +87,11 @@ async fn metrics_follow_reconciles_writes_and_domain_data_and_forget_deleted_wat
 }
 
 #[tokio::test]
-async fn per_watch_mode_calls_hss_once_per_watch_and_records_each_request() {
-    let h = Harness::start(Options {
-        polling: PollingMode::PerWatch,
-        ..Options::controller()
-    })
-    .await;
+async fn two_scopes_call_hss_once_each_and_record_each_request() {
+    let h = Harness::start(Options::controller()).await;
     h.create_demo_secret(NS, "hss-creds").await;
-    for name in ["p1", "p2"] {
-        h.create_watch(NS, name, &["demo-web-01"], "hss-creds", "1h")
+    for (name, eps) in [("p1", None), ("p2", Some("all_granted_eps"))] {
+        h.create_watch_in(NS, name, &["demo-web-01"], "hss-creds", eps)
             .await;
     }
     for name in ["p1", "p2"] {
@@ -111,8 +105,8 @@ async fn per_watch_mode_calls_hss_once_per_watch_and_records_each_request() {
         .handle()
         .stats()
         .groups;
-    assert_eq!(groups.len(), 2, "one poller group per watch: {groups:?}");
-    // The naive baseline: the shared id is asked once per watch.
+    assert_eq!(groups.len(), 2, "one poller group per scope: {groups:?}");
+    // The shared id is asked once per scope.
     assert_eq!(hss_calls(&h.sim), 2);
     let text = metrics(&h);
     assert_eq!(

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use hostrisk_operator::controller::PollingMode;
 use hostrisk_operator::hss::model::AgentStatus;
 use hostrisk_operator::hss::{Credentials, HssClient, Scope};
 use hostrisk_sim::hss::{
@@ -208,27 +207,12 @@ async fn row_hss_429_with_retry_after_within_the_client_budget() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn row_hss_429_next_poll_waits_for_retry_after() {
-    next_poll_waits_for_retry_after(PollingMode::Batched).await;
-}
-
-/// The same row with one HSS call per watch: that mode's scheduler (not the shared poller) must
-/// carry the Retry-After into its next poll delay.
-#[tokio::test]
-async fn row_hss_429_next_poll_waits_for_retry_after_per_watch() {
-    next_poll_waits_for_retry_after(PollingMode::PerWatch).await;
-}
-
 /// Retry-After 3 s is more than the client's 2 s retry budget, so the client gives up at once and
 /// the next call is the operator's to schedule: its backoff alone (floor 200 ms here) would call
 /// again far sooner, so only honouring the header keeps the calls within one per 3 s.
-async fn next_poll_waits_for_retry_after(polling: PollingMode) {
-    let h = Harness::start(Options {
-        polling,
-        ..Options::faults()
-    })
-    .await;
+#[tokio::test]
+async fn row_hss_429_next_poll_waits_for_retry_after() {
+    let h = Harness::start(Options::faults()).await;
     let good = ready_watch(&h, "patient", "hss-creds").await;
     h.sim
         .update_faults(|f| {
@@ -246,7 +230,7 @@ async fn next_poll_waits_for_retry_after(polling: PollingMode) {
     let bound = (elapsed / 3.0).ceil() as u64 + 1;
     assert!(
         throttled <= bound,
-        "{polling:?}: {throttled} throttled calls in {elapsed:.1} s; Retry-After 3 s allows {bound}"
+        "{throttled} throttled calls in {elapsed:.1} s; Retry-After 3 s allows {bound}"
     );
     h.stop().await;
 }

@@ -18,7 +18,7 @@ enum Command {
     /// controller, with a live `kubectl get hrw -w` style table, for a short while.
     Demo(cli::demo::DemoArgs),
     /// Benchmark the real controller against the HSS simulator and the Kubernetes API
-    /// stand-in at a chosen scale, batched and per-watch polling; one figure per line.
+    /// stand-in at a chosen scale, against the one-call-per-watch baseline; one figure per line.
     Bench(cli::bench::BenchArgs),
     /// Run the HSS simulator (ListHostsRisk + IAM tokens) until Ctrl-C.
     Simulate(cli::simulate::SimulateArgs),

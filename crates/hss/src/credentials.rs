@@ -148,6 +148,44 @@ impl Credentials {
         }
     }
 
+    /// A digest of the secret material (never shown): two credentials of one identity with
+    /// different secrets (one of them wrong, or mid-rotation) tell apart by it. Id-token
+    /// credentials have none: the identity and what the source asks for (its audience) tell
+    /// two sources apart.
+    pub fn material_digest(&self) -> u64 {
+        let mut hasher = Sha256::new();
+        match self {
+            Self::AkSk {
+                secret_key,
+                security_token,
+                ..
+            } => {
+                hasher.update(b"aksk\0");
+                hasher.update(secret_key.expose().as_bytes());
+                hasher.update(b"\0");
+                if let Some(token) = security_token {
+                    hasher.update(token.expose().as_bytes());
+                }
+            }
+            Self::Token(token) => {
+                hasher.update(b"token\0");
+                hasher.update(token.expose().as_bytes());
+            }
+            Self::Iam { password, .. } => {
+                hasher.update(b"iam\0");
+                hasher.update(password.expose().as_bytes());
+            }
+            Self::IdToken { source, .. } => {
+                hasher.update(b"idtoken\0");
+                hasher.update(source.describe().as_bytes());
+            }
+        }
+        let digest = hasher.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_le_bytes(first)
+    }
+
     /// Rejects credentials that cannot possibly work before anything is sent (an empty secret
     /// key would still produce a signature, which the gateway would count as a failure).
     pub fn validate(&self) -> Result<(), String> {
@@ -259,6 +297,19 @@ mod tests {
         assert_ne!(
             Credentials::Token("a".into()).identity(),
             Credentials::Token("b".into()).identity()
+        );
+    }
+
+    #[test]
+    fn the_material_digest_tells_secrets_of_one_identity_apart() {
+        let a = Credentials::temporary_ak_sk("AK", "sk-1", "token-1");
+        let rotated = Credentials::temporary_ak_sk("AK", "sk-1", "token-2");
+        assert_eq!(a.identity(), rotated.identity());
+        assert_ne!(a.material_digest(), rotated.material_digest());
+        assert_eq!(a.material_digest(), a.clone().material_digest());
+        assert_ne!(
+            Credentials::Token("t".into()).material_digest(),
+            Credentials::ak_sk("t", "").material_digest()
         );
     }
 

@@ -46,6 +46,9 @@ impl RateLimiter {
             // mutation is a single push/pop), so keep using it.
             Err(poisoned) => poisoned.into_inner(),
         };
+        // A window whose every permit is older than the window is as good as none: dropping it
+        // keeps the map at the identities in use, however many rotated keys came and went.
+        windows.retain(|_, w| w.slots.back().is_some_and(|last| *last + self.window > now));
         let window = windows.entry(identity.clone()).or_insert_with(|| Window {
             slots: VecDeque::with_capacity(self.calls),
         });
@@ -76,6 +79,31 @@ impl RateLimiter {
                 .front()
                 .map_or(now, |oldest| (*oldest + self.window).max(now)),
             _ => now,
+        }
+    }
+
+    /// Permits granted or reserved within the last window, per identity that has any.
+    pub fn usage(&self) -> Vec<(CredentialIdentity, u32)> {
+        let now = Instant::now();
+        let windows = match self.windows.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        windows
+            .iter()
+            .map(|(identity, w)| {
+                let recent = w.slots.iter().filter(|at| **at + self.window > now).count();
+                (identity.clone(), u32::try_from(recent).unwrap_or(u32::MAX))
+            })
+            .filter(|(_, used)| *used > 0)
+            .collect()
+    }
+
+    /// Identities with a window kept.
+    pub fn identities(&self) -> usize {
+        match self.windows.lock() {
+            Ok(guard) => guard.len(),
+            Err(poisoned) => poisoned.into_inner().len(),
         }
     }
 
@@ -124,6 +152,22 @@ mod tests {
         assert!(foretold - start >= Duration::from_secs(60), "full window");
         assert_eq!(limiter.next_due(&id), foretold, "peeking takes nothing");
         assert_eq!(limiter.reserve(&id), foretold);
+    }
+
+    #[tokio::test]
+    async fn windows_of_identities_gone_quiet_are_dropped() {
+        let limiter = RateLimiter::new(5, 40 * MS);
+        for i in 0..200 {
+            let rotated = Credentials::temporary_ak_sk(format!("AK{i}"), "SK", "T").identity();
+            limiter.reserve(&rotated);
+        }
+        assert_eq!(limiter.usage().len(), 200, "all within the window");
+        tokio::time::sleep(60 * MS).await;
+        assert!(limiter.usage().is_empty());
+        let current = Credentials::temporary_ak_sk("AK-new", "SK", "T").identity();
+        limiter.reserve(&current);
+        assert_eq!(limiter.identities(), 1, "the quiet ones are gone");
+        assert_eq!(limiter.usage(), vec![(current, 1)]);
     }
 
     #[tokio::test]

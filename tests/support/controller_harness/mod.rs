@@ -21,13 +21,13 @@ use std::time::Duration;
 
 use hostrisk_operator::controller::BackoffPolicy;
 use hostrisk_operator::controller::{
-    default_instance, run_controllers, Context, ControllerSettings, PollingMode, RunError,
+    default_instance, run_controllers, Context, ControllerSettings, RunError,
     WorkloadIdentityPolicy,
 };
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
 use hostrisk_operator::metrics::{Metrics, MetricsOptions};
-use hostrisk_sim::hss::{Faults, HssSimulator, SimConfig};
+use hostrisk_sim::hss::{AccessKeyCredential, Faults, HssSimulator, SimConfig};
 use hostrisk_sim::kube::StandinApiServer;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -88,12 +88,12 @@ pub struct Options {
     pub backoff: BackoffPolicy,
     /// `--concurrency`.
     pub concurrency: u16,
-    /// Shared batched poller (the default) or one HSS call per watch.
-    pub polling: PollingMode,
     /// The real `HssClient`'s configuration (timeouts, retries, quota).
     pub client: ClientConfig,
     /// Simulator faults (including its per-identity quota) from the start.
     pub sim_faults: Faults,
+    /// Access keys the simulator accepts besides its demo keys.
+    pub sim_access_keys: Vec<AccessKeyCredential>,
     /// `reportingInstance` of the controller's Events.
     pub instance: String,
     /// Start the operator with `--iam-endpoint` set to the simulator (its IAM token API), so
@@ -117,9 +117,9 @@ impl Options {
             extra_allowed: Vec::new(),
             backoff: CONTROLLER_BACKOFF,
             concurrency: 4,
-            polling: PollingMode::Batched,
             client: fast_retry_client(),
             sim_faults: Faults::none(),
+            sim_access_keys: Vec::new(),
             instance: "test-instance".into(),
             iam_via_simulator: false,
             node_watches: false,
@@ -173,12 +173,16 @@ impl Harness {
         kube.apply_yaml_documents(CRD_YAML)
             .await
             .expect("the generated CRD applies");
-        let sim = HssSimulator::start(SimConfig {
+        let mut sim_config = SimConfig {
             faults: options.sim_faults.clone(),
             ..SimConfig::default()
-        })
-        .await
-        .expect("simulator starts");
+        };
+        sim_config
+            .access_keys
+            .extend(options.sim_access_keys.iter().cloned());
+        let sim = HssSimulator::start(sim_config)
+            .await
+            .expect("simulator starts");
         let client = kube.client().await.expect("kube client");
         let hss = HssClient::new(options.client.clone()).expect("HSS client");
         let mut allowed = if options.allow_simulator {
@@ -199,7 +203,6 @@ impl Harness {
             concurrency: options.concurrency,
             backoff: options.backoff,
             instance: options.instance.clone(),
-            polling: options.polling,
             iam_endpoint: options.iam_via_simulator.then(|| sim.base_url()),
             node_watches: options.node_watches,
             workload_identity: options.workload_identity.clone(),

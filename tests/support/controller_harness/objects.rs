@@ -97,23 +97,47 @@ impl Harness {
         secret: &str,
         interval: &str,
     ) -> HostRiskWatch {
-        let endpoint = self.endpoint();
-        self.create_watch_json(
-            namespace,
-            json!({
-                "apiVersion": "hostrisk.io/v1alpha1",
-                "kind": "HostRiskWatch",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {
-                    "projectId": DEMO_PROJECT_ID,
-                    "endpoint": endpoint,
-                    "hostIds": hosts,
-                    "credentialsSecretRef": {"name": secret},
-                    "interval": interval,
-                }
-            }),
-        )
-        .await
+        let watch = self.create_watch_document(namespace, name, hosts, secret, interval);
+        self.create_watch_json(namespace, watch).await
+    }
+
+    /// Like [`Harness::create_watch`], in enterprise project `eps` (`None`: the spec names none):
+    /// watches of other enterprise projects are polled by poller groups of their own.
+    pub async fn create_watch_in(
+        &self,
+        namespace: &str,
+        name: &str,
+        hosts: &[&str],
+        secret: &str,
+        eps: Option<&str>,
+    ) -> HostRiskWatch {
+        let mut watch = self.create_watch_document(namespace, name, hosts, secret, "1h");
+        if let Some(eps) = eps {
+            watch["spec"]["enterpriseProjectId"] = json!(eps);
+        }
+        self.create_watch_json(namespace, watch).await
+    }
+
+    fn create_watch_document(
+        &self,
+        namespace: &str,
+        name: &str,
+        hosts: &[&str],
+        secret: &str,
+        interval: &str,
+    ) -> serde_json::Value {
+        json!({
+            "apiVersion": "hostrisk.io/v1alpha1",
+            "kind": "HostRiskWatch",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "projectId": DEMO_PROJECT_ID,
+                "endpoint": self.endpoint(),
+                "hostIds": hosts,
+                "credentialsSecretRef": {"name": secret},
+                "interval": interval,
+            }
+        })
     }
 
     /// Creates a node-backed HostRiskWatch on the simulator's endpoint: `selector` is its

@@ -1,25 +1,18 @@
-//! `--mode both` runs each mode in a fresh process (this executable with `bench --mode <m>`),
-//! so a mode's RSS figures do not start from the heap the previous mode left behind (the
-//! allocator keeps freed memory mapped), and prints the child's `<mode>.*` lines.
+//! Child processes of this executable (`bench` with the same options): the restarted operator
+//! runs in one, so its RSS figures do not start from the heap the first controller left behind
+//! (the allocator keeps freed memory mapped).
 
 use std::process::Stdio;
 
 use tokio::process::Command;
 
-use super::{BenchError, BenchOptions, Mode, WorldPlacement};
+use super::{BenchError, BenchOptions, WorldPlacement};
 use hostrisk_operator::crd::duration::format_duration;
 
-/// The flags that make a child run `mode` with `options`.
-pub fn mode_args(options: &BenchOptions, mode: Mode) -> Vec<String> {
+/// The flags that make a child run with `options`.
+pub fn child_args(options: &BenchOptions) -> Vec<String> {
     vec![
         "bench".to_string(),
-        format!(
-            "--mode={}",
-            match mode {
-                Mode::Batched => "batched",
-                Mode::PerWatch => "per-watch",
-            }
-        ),
         format!("--watches={}", options.watches),
         format!("--hosts-per-watch={}", options.hosts_per_watch),
         format!("--shared-fraction={}", options.shared_fraction),
@@ -74,33 +67,6 @@ pub async fn run_child(args: Vec<String>, what: &str) -> Result<String, BenchErr
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Runs `mode` in a child process; returns its `<mode>.*` lines.
-pub async fn run_mode_in_child(
-    options: &BenchOptions,
-    mode: Mode,
-) -> Result<Vec<String>, BenchError> {
-    let what = format!("the {} run", mode.label());
-    let stdout = run_child(mode_args(options, mode), &what).await?;
-    let prefix = format!("{}.", mode.label());
-    Ok(stdout
-        .lines()
-        .filter(|line| line.starts_with(&prefix))
-        .map(str::to_string)
-        .collect())
-}
-
-/// The value of `<mode>.hss_calls_per_sweep` among `lines`.
-pub fn calls_per_sweep(lines: &[String], mode: Mode) -> Option<u64> {
-    let name = format!("{}.hss_calls_per_sweep: ", mode.label());
-    lines.iter().find_map(|line| {
-        line.strip_prefix(&name)?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,7 +80,6 @@ mod tests {
             shared_fraction: 0.25,
             calls_per_minute: None,
             interval: Duration::from_secs(90),
-            modes: vec![Mode::Batched, Mode::PerWatch],
             watches_per_namespace: 2,
             concurrency: 8,
             timeout: Duration::from_secs(120),
@@ -126,9 +91,8 @@ mod tests {
             soak: Some(Duration::from_secs(600)),
             envtest: false,
         };
-        let args = mode_args(&options, Mode::PerWatch);
+        let args = child_args(&options);
         for expected in [
-            "--mode=per-watch",
             "--watches=7",
             "--hosts-per-watch=3",
             "--shared-fraction=0.25",
@@ -146,15 +110,5 @@ mod tests {
         ] {
             assert!(args.iter().any(|a| a == expected), "{expected} in {args:?}");
         }
-    }
-
-    #[test]
-    fn calls_are_read_from_the_mode_lines() {
-        let lines = vec![
-            "per_watch.min_calls_per_sweep: 9 calls".to_string(),
-            "per_watch.hss_calls_per_sweep: 100 calls".to_string(),
-        ];
-        assert_eq!(calls_per_sweep(&lines, Mode::PerWatch), Some(100));
-        assert_eq!(calls_per_sweep(&lines, Mode::Batched), None);
     }
 }

@@ -1,16 +1,18 @@
 //! `hostrisk-dev bench`: the real controller, in this process, against the HSS simulator
 //! and the stand-in Kubernetes API server (real kube client over loopback HTTP) or a real
-//! kube-apiserver (`--kubeconfig`), at a chosen scale, once per polling mode; prints one figure
-//! per line ([`report`]).
+//! kube-apiserver (`--kubeconfig`), at a chosen scale; prints one figure per line ([`report`]).
+//! The naive baseline it is compared with, one call per watch (per 100 of its hosts) and
+//! interval, is computed from the workload ([`Workload::per_watch_calls_per_sweep`]): the
+//! operator has no such mode.
 //!
 //! - [`workload`]: N watches × M hosts with a fixed share of hosts listed by two watches.
 //! - [`world`]: simulator, stand-in, CRD, namespaces, Secrets, and the watches' creation.
-//! - [`isolate`]: with several modes, each runs in a fresh process of its own.
+//! - [`isolate`]: child processes of this executable (the restarted operator).
 //! - [`remote`]: the same world in a child process (the default), so this process's RSS and
 //!   CPU are the operator's.
 //! - [`drive`]: creating and observing the watches (next to the world), probe watches.
 //! - [`observe`]: a watcher timing create → first status with data.
-//! - [`run`]: one mode: creation wave, one idle sweep measured, probes, a restart measured.
+//! - [`run`]: the run: creation wave, one idle sweep measured, probes, a restart measured.
 //! - [`requests`]: the operator's API requests, counted on its own client.
 //! - [`operator`]: the controller under test; [`restart`]: a fresh operator process starting
 //!   with every watch there.
@@ -23,11 +25,11 @@
 //! `lastSyncTime`). Quota wait is excluded by construction: the quota (the operator's client
 //! limiter and the simulator alike) defaults to twice the naive poller's calls per sweep, so
 //! the sliding one-minute window always has a free slot and no call waits for a permit. The
-//! operator's own quota-wait histogram is printed to show it (`<mode>.quota_wait_total`,
-//! `<mode>.quota_waits`, and `<mode>.quota_waits_over_100ms`, which must be 0): with a free
+//! operator's own quota-wait histogram is printed to show it (`batched.quota_wait_total`,
+//! `batched.quota_waits`, and `batched.quota_waits_over_100ms`, which must be 0): with a free
 //! slot a "wait" is only the timer's wake-up, about a millisecond. What the latency does include is queueing inside the operator: the creation
 //! wave (all N watches created at once) waits for `--concurrency` reconciles at a time, so its
-//! p99 grows with N. The probe figures (`<mode>.probe_create_to_status_*`, watches created one
+//! p99 grows with N. The probe figures (`batched.probe_create_to_status_*`, watches created one
 //! at a time into the running system at full scale) show the latency without that queue.
 //!
 pub mod drive;
@@ -47,27 +49,8 @@ pub mod world;
 use std::io::Write;
 use std::time::Duration;
 
-use self::report::ratio_lines;
+use self::report::baseline_lines;
 use self::workload::Workload;
-
-/// How the controller polls HSS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
-    /// One shared poller per HSS scope, host ids deduplicated, 100 per call.
-    Batched,
-    /// The naive baseline: one call per watch (per 100 of its hosts) per interval.
-    PerWatch,
-}
-
-impl Mode {
-    /// Prefix of the mode's report lines.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Batched => "batched",
-            Self::PerWatch => "per_watch",
-        }
-    }
-}
 
 /// Where the simulator and the stand-in API server run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,8 +73,6 @@ pub struct BenchOptions {
     pub calls_per_minute: Option<u32>,
     /// `spec.interval` of every watch.
     pub interval: Duration,
-    /// Modes, run one after the other in this order.
-    pub modes: Vec<Mode>,
     /// Watches per namespace (one Secret each, same credential).
     pub watches_per_namespace: usize,
     /// The controller's `--concurrency`.
@@ -119,12 +100,10 @@ impl BenchOptions {
             .map_err(BenchError::Options)
     }
 
-    /// The quota in force.
+    /// The quota in force: by default twice the naive baseline's calls per sweep.
     pub fn calls_per_minute(&self) -> u32 {
         self.calls_per_minute.unwrap_or_else(|| {
-            let naive = self
-                .watches
-                .saturating_mul(self.hosts_per_watch.div_ceil(workload::IDS_PER_CALL));
+            let naive = Workload::naive_calls_per_sweep(self.watches, self.hosts_per_watch);
             u32::try_from(naive.saturating_mul(2).max(60)).unwrap_or(u32::MAX)
         })
     }
@@ -149,7 +128,7 @@ pub enum BenchError {
     Output(#[from] std::io::Error),
 }
 
-/// The setup lines printed before the modes.
+/// The setup lines printed before the run.
 pub fn setup_lines(options: &BenchOptions, workload: &Workload) -> Vec<String> {
     vec![
         format!("bench.watches: {} watches", workload.watches),
@@ -184,9 +163,8 @@ pub fn setup_lines(options: &BenchOptions, workload: &Workload) -> Vec<String> {
     ]
 }
 
-/// Runs every mode of `options`, printing each figure to `out` as soon as it is known. One
-/// mode runs in this process; several run one after the other, each in a fresh process
-/// ([`isolate`]).
+/// Runs the benchmark, printing each figure to `out` as soon as it is known, then the naive
+/// baseline computed from the workload and the ratio of the two.
 pub async fn run_bench(options: &BenchOptions, out: &mut dyn Write) -> Result<(), BenchError> {
     if options.envtest {
         return run_on_envtest(options, out).await;
@@ -196,26 +174,11 @@ pub async fn run_bench(options: &BenchOptions, out: &mut dyn Write) -> Result<()
         writeln!(out, "{line}")?;
     }
     out.flush()?;
-    let mut calls = Vec::new();
-    if let [mode] = options.modes.as_slice() {
-        let report = run::run_mode(options, *mode).await?;
-        for line in report.lines() {
-            writeln!(out, "{line}")?;
-        }
-        calls.push((*mode, report.hss_calls_per_sweep));
-    } else {
-        for mode in &options.modes {
-            let lines = isolate::run_mode_in_child(options, *mode).await?;
-            for line in &lines {
-                writeln!(out, "{line}")?;
-            }
-            out.flush()?;
-            if let Some(count) = isolate::calls_per_sweep(&lines, *mode) {
-                calls.push((*mode, count));
-            }
-        }
+    let report = run::run(options).await?;
+    for line in report.lines() {
+        writeln!(out, "{line}")?;
     }
-    for line in ratio_lines(&calls) {
+    for line in baseline_lines(&workload, report.hss_calls_per_sweep) {
         writeln!(out, "{line}")?;
     }
     out.flush()?;

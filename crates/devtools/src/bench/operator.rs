@@ -10,10 +10,8 @@ use tokio_util::sync::CancellationToken;
 use super::remote::ApiAddress;
 use super::requests::RequestCounter;
 use super::world::HssTarget;
-use super::{BenchError, BenchOptions, Mode};
-use hostrisk_operator::controller::{
-    run_controllers, Context, ControllerSettings, PollingMode, RunError,
-};
+use super::{BenchError, BenchOptions};
+use hostrisk_operator::controller::{run_controllers, Context, ControllerSettings, RunError};
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
 
@@ -36,7 +34,6 @@ impl Running {
     /// waits until it is ready.
     pub async fn start(
         options: &BenchOptions,
-        mode: Mode,
         api: &ApiAddress,
         target: &HssTarget,
     ) -> Result<Self, BenchError> {
@@ -47,7 +44,7 @@ impl Running {
             ..ClientConfig::default()
         })
         .map_err(|e| BenchError::Controller(e.to_string()))?;
-        let settings = controller_settings(options, &target.endpoint, mode);
+        let settings = controller_settings(options, &target.endpoint);
         let ctx = Arc::new(Context::new(client, hss.clone(), settings));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run_controllers(ctx.clone(), Vec::new(), shutdown.clone()));
@@ -87,7 +84,7 @@ impl Running {
         };
         let handle = poller.handle();
         let stats = handle.stats();
-        let registered = handle.registered().len();
+        let registered = stats.watches();
         let swept = registered >= watches
             && !stats.groups.is_empty()
             && stats
@@ -136,13 +133,9 @@ impl Running {
 /// The controller as `run` would configure it, except that the interval floor is lowered to
 /// the benchmark's interval (like `--min-interval`) and the simulator's plain-HTTP endpoint is
 /// allowed (like `--allowed-endpoints`).
-fn controller_settings(options: &BenchOptions, endpoint: &str, mode: Mode) -> ControllerSettings {
+fn controller_settings(options: &BenchOptions, endpoint: &str) -> ControllerSettings {
     let defaults = ValidationPolicy::default();
     ControllerSettings {
-        polling: match mode {
-            Mode::Batched => PollingMode::Batched,
-            Mode::PerWatch => PollingMode::PerWatch,
-        },
         policy: ValidationPolicy {
             min_interval: defaults.min_interval.min(options.interval),
             default_interval: options.interval,

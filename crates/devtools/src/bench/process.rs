@@ -85,7 +85,7 @@ impl Drop for RssSampler {
 }
 
 /// Resets `VmHWM` to the current RSS (writing `5` to `/proc/self/clear_refs`, Linux 4.0+), so
-/// a second benchmark mode in the same process gets its own peak. Returns whether it worked.
+/// what follows in the same process gets its own peak. Returns whether it worked.
 pub fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }

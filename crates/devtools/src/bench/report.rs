@@ -1,23 +1,27 @@
 //! The benchmark's figures, one per line as `name: value unit` (value `n/a` when it could not
-//! be measured), so scripts can grep them. Names are `bench.*` for the setup, `<mode>.*` per
-//! mode (`batched`, `per_watch`) and `ratio.*` across modes.
+//! be measured), so scripts can grep them. Names are `bench.*` for the setup, `batched.*` for
+//! the operator's run (its shared, batched poller), `per_watch.*` for the naive baseline
+//! computed from the workload and `ratio.*` between the two.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Mode, WorldPlacement};
+use super::workload::Workload;
+use super::WorldPlacement;
 
-/// What one mode measured.
+/// Prefix of the run's lines: the operator polls through its shared, batched poller.
+const RUN: &str = "batched";
+
+/// What the run measured.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ModeReport {
-    pub mode: Mode,
+pub struct RunReport {
     /// `ListHostsRisk` requests the simulator received during the measured sweep.
     pub hss_calls_per_sweep: u64,
     /// ceil(unique host ids / 100) of the one scope.
     pub min_calls_per_sweep: u64,
     /// Requests during the creation wave (first status of every watch).
     pub startup_calls: u64,
-    /// 429 answers the simulator sent during the whole mode.
+    /// 429 answers the simulator sent during the whole run.
     pub throttled: u64,
     /// Status writes the operator sent during the measured sweep.
     pub idle_status_writes: u64,
@@ -38,10 +42,10 @@ pub struct ModeReport {
     pub probes_missing: u64,
     pub probe_p50: Option<Duration>,
     pub probe_p99: Option<Duration>,
-    /// The operator's own `hostrisk_hss_quota_wait_seconds` (whole mode): the poller's
-    /// planning waits in batched mode, the client limiter's in per-watch mode.
+    /// The operator's own `hostrisk_hss_quota_wait_seconds` (whole run): the poller's planning
+    /// waits.
     pub quota_wait: QuotaWait,
-    /// Time calls spent in the HSS client's own limiter (batched mode: after the poller's).
+    /// Time calls spent in the HSS client's own limiter (after the poller's).
     pub client_limiter_wait: Duration,
     /// First create to the last watch showing data.
     pub creation_wave: Duration,
@@ -67,7 +71,7 @@ pub struct ModeReport {
     pub heap_blocks_end: Option<u64>,
     pub heap_end: Option<u64>,
     pub heap_peak: Option<u64>,
-    /// Whether the kernel's peak-RSS mark was reset at the start of the mode.
+    /// Whether the kernel's peak-RSS mark was reset at the start of the run.
     pub peak_reset: bool,
     /// Where the simulator and stand-in ran (in this process, they are in the RSS figures).
     pub world: WorldPlacement,
@@ -205,16 +209,16 @@ fn mib(bytes: Option<u64>) -> String {
     bytes.map_or_else(|| "n/a".to_string(), |b| format!("{:.1}", b as f64 / MIB))
 }
 
-impl ModeReport {
+impl RunReport {
     /// CPU seconds per 1,000 reconciles.
     pub fn cpu_per_1000_reconciles(&self) -> Option<f64> {
         let cpu = self.cpu?;
         (self.reconciles > 0).then(|| cpu.as_secs_f64() * 1000.0 / self.reconciles as f64)
     }
 
-    /// The lines of this mode.
+    /// The lines of the run.
     pub fn lines(&self) -> Vec<String> {
-        let m = self.mode.label();
+        let m = RUN;
         let growth = match (self.rss_setup, self.peak_rss) {
             (Some(setup), Some(peak)) => Some(peak.saturating_sub(setup)),
             _ => None,
@@ -327,29 +331,27 @@ impl ModeReport {
     }
 }
 
-/// `ratio.per_watch_over_batched_calls` when both modes ran, from each mode's calls per sweep.
-pub fn ratio_lines(calls: &[(Mode, u64)]) -> Vec<String> {
-    let of = |mode: Mode| calls.iter().find(|(m, _)| *m == mode).map(|(_, c)| *c);
-    match (of(Mode::PerWatch), of(Mode::Batched)) {
-        (Some(naive), Some(batched)) => {
-            let ratio = if batched == 0 {
-                "n/a".to_string()
-            } else {
-                format!("{:.2}", naive as f64 / batched as f64)
-            };
-            vec![format!("ratio.per_watch_over_batched_calls: {ratio} x")]
-        }
-        _ => Vec::new(),
-    }
+/// The naive baseline's calls per sweep, computed from the workload, and
+/// `ratio.per_watch_over_batched_calls` against the run's measured calls.
+pub fn baseline_lines(workload: &Workload, batched_calls: u64) -> Vec<String> {
+    let naive = workload.per_watch_calls_per_sweep() as u64;
+    let ratio = if batched_calls == 0 {
+        "n/a".to_string()
+    } else {
+        format!("{:.2}", naive as f64 / batched_calls as f64)
+    };
+    vec![
+        format!("per_watch.hss_calls_per_sweep: {naive} calls"),
+        format!("ratio.per_watch_over_batched_calls: {ratio} x"),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn report(mode: Mode, calls: u64) -> ModeReport {
-        ModeReport {
-            mode,
+    fn report(calls: u64) -> RunReport {
+        RunReport {
             hss_calls_per_sweep: calls,
             min_calls_per_sweep: 9,
             startup_calls: 20,
@@ -411,23 +413,23 @@ mod tests {
 
     #[test]
     fn every_line_is_name_value_unit() {
-        for line in report(Mode::Batched, 9).lines() {
-            let (name, rest) = line.split_once(": ").expect(&line);
+        let lines = report(9).lines();
+        for line in &lines {
+            let (name, rest) = line.split_once(": ").expect(line);
             assert!(name.starts_with("batched."), "{line}");
             assert_eq!(rest.split(' ').count(), 2, "{line}");
         }
-        let lines = report(Mode::PerWatch, 100).lines();
-        assert!(lines.contains(&"per_watch.peak_rss: 52.5 MiB".to_string()));
-        assert!(lines.contains(&"per_watch.rss_growth: 32.5 MiB".to_string()));
-        assert!(lines.contains(&"per_watch.create_to_status_p50: 0.120 s".to_string()));
-        assert!(lines.contains(&"per_watch.create_to_status_p99: n/a s".to_string()));
-        assert!(lines.contains(&"per_watch.cpu_seconds_per_1000_reconciles: 0.500 s".to_string()));
-        assert!(lines.contains(&"per_watch.api_requests_per_idle_sweep: 0 requests".to_string()));
+        assert!(lines.contains(&"batched.peak_rss: 52.5 MiB".to_string()));
+        assert!(lines.contains(&"batched.rss_growth: 32.5 MiB".to_string()));
+        assert!(lines.contains(&"batched.create_to_status_p50: 0.120 s".to_string()));
+        assert!(lines.contains(&"batched.create_to_status_p99: n/a s".to_string()));
+        assert!(lines.contains(&"batched.cpu_seconds_per_1000_reconciles: 0.500 s".to_string()));
+        assert!(lines.contains(&"batched.api_requests_per_idle_sweep: 0 requests".to_string()));
         assert!(lines.contains(
-            &"per_watch.api_requests_per_idle_sweep.watch.hostriskwatches: 1 requests".to_string()
+            &"batched.api_requests_per_idle_sweep.watch.hostriskwatches: 1 requests".to_string()
         ));
-        assert!(lines.contains(&"per_watch.first_sweep_over_min: 0.00 %".to_string()));
-        assert!(lines.contains(&"per_watch.soak_rss_growth: 2.50 %".to_string()));
+        assert!(lines.contains(&"batched.first_sweep_over_min: 0.00 %".to_string()));
+        assert!(lines.contains(&"batched.soak_rss_growth: 2.50 %".to_string()));
     }
 
     #[test]
@@ -450,16 +452,22 @@ mod tests {
     }
 
     #[test]
-    fn the_ratio_needs_both_modes() {
-        let both = [(Mode::Batched, 9), (Mode::PerWatch, 100)];
+    fn the_baseline_is_one_call_per_watch_and_100_hosts() {
+        let workload = Workload::new(100, 10, 0.2).expect("workload");
         assert_eq!(
-            ratio_lines(&both),
-            ["ratio.per_watch_over_batched_calls: 11.11 x"]
+            baseline_lines(&workload, 9),
+            [
+                "per_watch.hss_calls_per_sweep: 100 calls",
+                "ratio.per_watch_over_batched_calls: 11.11 x"
+            ]
         );
-        assert!(ratio_lines(&both[..1]).is_empty());
+        let large = Workload::new(5, 250, 0.0).expect("workload");
         assert_eq!(
-            ratio_lines(&[(Mode::Batched, 0), (Mode::PerWatch, 5)]),
-            ["ratio.per_watch_over_batched_calls: n/a x"]
+            baseline_lines(&large, 0),
+            [
+                "per_watch.hss_calls_per_sweep: 15 calls",
+                "ratio.per_watch_over_batched_calls: n/a x"
+            ]
         );
     }
 }

@@ -7,22 +7,21 @@
 use std::time::{Duration, Instant};
 
 use super::heap;
-use super::isolate::{mode_args, run_child};
+use super::isolate::{child_args, run_child};
 use super::operator::Running;
 use super::process::{memory, reset_peak_rss, RssSampler};
 use super::remote::WorldInfo;
 use super::report::{RestartReport, SoakReport};
-use super::{BenchError, BenchOptions, Mode};
+use super::{BenchError, BenchOptions};
 
 /// Parent side: runs the restart in a child process against `world`; `watches` is how many
 /// watches (probes included) the world holds.
 pub async fn restart_in_child(
     options: &BenchOptions,
-    mode: Mode,
     world: &WorldInfo,
 ) -> Result<RestartReport, BenchError> {
     let world = serde_json::to_string(world).map_err(|e| BenchError::World(e.to_string()))?;
-    let mut args = mode_args(options, mode);
+    let mut args = child_args(options);
     args.push(format!("--restart-against={world}"));
     let stdout = run_child(args, "the restarted operator").await?;
     let line = stdout
@@ -35,11 +34,7 @@ pub async fn restart_in_child(
 
 /// Child side: starts the operator against `world` (JSON of [`WorldInfo`]), waits for its first
 /// sweep over every watch, soaks if asked, and prints the [`RestartReport`] as one JSON line.
-pub async fn run_restart(
-    options: &BenchOptions,
-    mode: Mode,
-    world: &str,
-) -> Result<(), BenchError> {
+pub async fn run_restart(options: &BenchOptions, world: &str) -> Result<(), BenchError> {
     let world: WorldInfo =
         serde_json::from_str(world).map_err(|e| BenchError::Options(e.to_string()))?;
     let workload = options.workload()?;
@@ -48,7 +43,7 @@ pub async fn run_restart(
     heap::reset_peak();
     let sampler = RssSampler::start(Duration::from_millis(200));
     let started = Instant::now();
-    let running = Running::start(options, mode, &world.api, &world.target).await?;
+    let running = Running::start(options, &world.api, &world.target).await?;
     let deadline = started + options.timeout;
     let poller_calls = loop {
         let (calls, swept) = running.poller_progress(watches, 1);

@@ -1,4 +1,4 @@
-//! One benchmark mode, start to finish: a fresh world, the real controller in this process, the
+//! The benchmark's run, start to finish: a fresh world, the real controller in this process, the
 //! watches created, one idle sweep measured, probes, then a restart measured.
 //!
 //! Timeline (t0 = first create, I = interval, S = t_ready − t0):
@@ -6,7 +6,7 @@
 //!   of every watch.
 //! - `[t_ready + 0.1 I, t0 + 1.6 I]`: the measured idle sweep. A per-watch poller repolls each
 //!   watch once, `I` after its first poll, i.e. inside `[t0 + I, t_ready + I]`: so the window
-//!   holds exactly one sweep when `S ≤ 0.5 I` (reported as `sweep_window_valid`). A batched
+//!   holds exactly one sweep when `S ≤ 0.5 I` (reported as `sweep_window_valid`). The batched
 //!   poller refreshes every watch once around `t0 + I` too. Nothing changes in HSS meanwhile, so
 //!   every status write, reconcile and request but a watch in this window is idle cost. The
 //!   window opens a tenth of an interval after the last watch showed data, so the tail of the
@@ -24,11 +24,11 @@ use super::observe::percentile;
 use super::operator::Running;
 use super::process::{cpu_time, memory, reset_peak_rss, RssSampler};
 use super::remote::{ApiAddress, RemoteWorld, WorldInfo};
-use super::report::{ModeReport, QuotaWait};
+use super::report::{QuotaWait, RunReport};
 use super::requests::{since, RequestKind};
 use super::restart::restart_in_child;
 use super::world::{start_world_for, BenchWorld, HssTarget, WorldCounters};
-use super::{BenchError, BenchOptions, Mode, WorldPlacement};
+use super::{BenchError, BenchOptions, WorldPlacement};
 use hostrisk_operator::crd::duration::format_duration;
 
 /// The window of the measured sweep ends at `t0 + SWEEP_END × interval`.
@@ -40,8 +40,8 @@ const WINDOW_OPENS: f64 = 0.1;
 /// The HSS quota's sliding window.
 const QUOTA_WINDOW: Duration = Duration::from_secs(60);
 
-/// Runs `mode` once and measures it.
-pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, BenchError> {
+/// Runs the operator once and measures it.
+pub async fn run(options: &BenchOptions) -> Result<RunReport, BenchError> {
     let started = Instant::now();
     let peak_reset = reset_peak_rss();
     heap::reset_peak();
@@ -54,7 +54,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
     let rss_setup = memory().map(|m| m.rss);
 
     let cpu_start = cpu_time();
-    let first = Running::start(options, mode, &api, &target).await?;
+    let first = Running::start(options, &api, &target).await?;
 
     let t0 = Instant::now();
     let creation = world.create(options.timeout).await?;
@@ -104,7 +104,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
         api: api.clone(),
         target: target.clone(),
     };
-    let restart = restart_in_child(options, mode, &world_info).await?;
+    let restart = restart_in_child(options, &world_info).await?;
     let cpu_end = cpu_time();
     let peak_rss = sampler.peak();
     let world_peak_rss = world.memory().map(|m| m.peak_rss);
@@ -115,8 +115,7 @@ pub async fn run_mode(options: &BenchOptions, mode: Mode) -> Result<ModeReport, 
 
     let latencies = durations(&creation.latencies);
     let probe_latencies = durations(&probes.latencies);
-    let report = ModeReport {
-        mode,
+    let report = RunReport {
         hss_calls_per_sweep: at_end.hss_requests - at_ready.hss_requests,
         min_calls_per_sweep: workload.min_calls_per_sweep() as u64,
         startup_calls: at_ready.hss_requests,

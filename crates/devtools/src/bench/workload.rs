@@ -75,15 +75,22 @@ impl Workload {
             .collect()
     }
 
+    /// [`Workload::per_watch_calls_per_sweep`] of `watches` × `hosts_per_watch`:
+    /// Σ per watch ⌈hosts / 100⌉.
+    pub fn naive_calls_per_sweep(watches: usize, hosts_per_watch: usize) -> usize {
+        watches.saturating_mul(hosts_per_watch.div_ceil(IDS_PER_CALL))
+    }
+
     /// The physical minimum of calls for one sweep of the one scope: every distinct id asked
     /// once, 100 per call.
     pub fn min_calls_per_sweep(&self) -> usize {
         self.unique_hosts().div_ceil(IDS_PER_CALL)
     }
 
-    /// What a poller calling HSS once per watch per interval spends on one sweep.
+    /// The naive baseline: what polling each watch on its own (one call per watch, per 100 of
+    /// its hosts, and interval) spends on one sweep.
     pub fn per_watch_calls_per_sweep(&self) -> usize {
-        self.watches * self.hosts_per_watch.div_ceil(IDS_PER_CALL)
+        Self::naive_calls_per_sweep(self.watches, self.hosts_per_watch)
     }
 }
 

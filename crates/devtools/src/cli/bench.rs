@@ -1,27 +1,19 @@
 //! `hostrisk-dev bench`: the real controller against the HSS simulator and the stand-in
-//! API server at a chosen scale, once per polling mode; one figure per line on stdout
-//! (`name: value unit`), logs on stderr. See `hostrisk_operator::bench`.
+//! API server at a chosen scale, against the naive one-call-per-watch baseline computed from
+//! the workload; one figure per line on stdout (`name: value unit`), logs on stderr. See
+//! `crate::bench`.
 
 use std::time::Duration;
 
 use super::exit;
 use crate::bench::remote::serve_world;
 use crate::bench::restart::run_restart;
-use crate::bench::{run_bench, BenchOptions, Mode, WorldPlacement};
+use crate::bench::{run_bench, BenchOptions, WorldPlacement};
 use hostrisk_operator::crd::duration::parse_duration_flag;
 use hostrisk_operator::telemetry::{init_logging, LogArgs};
 
 /// Exit code when the benchmark could not run.
 const BENCH_FAILED: u8 = 1;
-
-/// Which polling modes to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModeChoice {
-    Batched,
-    PerWatch,
-    /// Batched, then per-watch, then the ratio of their calls.
-    Both,
-}
 
 /// Measure HSS calls per sweep, idle status writes, create→status latency, RSS and CPU of the
 /// real controller against the HSS simulator and the Kubernetes API stand-in.
@@ -43,9 +35,6 @@ pub struct BenchArgs {
     /// spec.interval of every watch (the operator's interval floor is lowered to it).
     #[arg(long, default_value = "1m", value_parser = duration_arg)]
     pub interval: Duration,
-    /// Polling modes to measure.
-    #[arg(long, value_enum, default_value_t = ModeChoice::Both)]
-    pub mode: ModeChoice,
     /// Watches per namespace (one credential Secret per namespace, one credential overall).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub watches_per_namespace: u64,
@@ -101,18 +90,12 @@ fn duration_arg(value: &str) -> Result<Duration, String> {
 
 impl BenchArgs {
     pub fn options(&self) -> BenchOptions {
-        let modes = match self.mode {
-            ModeChoice::Batched => vec![Mode::Batched],
-            ModeChoice::PerWatch => vec![Mode::PerWatch],
-            ModeChoice::Both => vec![Mode::Batched, Mode::PerWatch],
-        };
         BenchOptions {
             watches: usize::try_from(self.watches).unwrap_or(usize::MAX),
             hosts_per_watch: usize::try_from(self.hosts_per_watch).unwrap_or(usize::MAX),
             shared_fraction: self.shared_fraction,
             calls_per_minute: self.hss_calls_per_minute,
             interval: self.interval,
-            modes,
             watches_per_namespace: usize::try_from(self.watches_per_namespace)
                 .unwrap_or(usize::MAX),
             concurrency: self.concurrency,
@@ -147,11 +130,7 @@ pub async fn run(args: BenchArgs) -> u8 {
         return exit::USAGE;
     }
     if let Some(world) = &args.restart_against {
-        let mode = match args.mode {
-            ModeChoice::PerWatch => Mode::PerWatch,
-            _ => Mode::Batched,
-        };
-        return match run_restart(&options, mode, world).await {
+        return match run_restart(&options, world).await {
             Ok(()) => exit::OK,
             Err(error) => {
                 eprintln!("error: {error}");
@@ -190,10 +169,9 @@ mod tests {
     }
 
     #[test]
-    fn defaults_run_both_modes_at_100_by_10() {
+    fn defaults_run_100_by_10() {
         let options = Harness::try_parse_from(["bench"]).unwrap().args.options();
         assert_eq!((options.watches, options.hosts_per_watch), (100, 10));
-        assert_eq!(options.modes, [Mode::Batched, Mode::PerWatch]);
         assert_eq!(options.interval, Duration::from_secs(60));
         // Twice the naive sweep of 100 calls.
         assert_eq!(options.calls_per_minute(), 200);
@@ -205,14 +183,13 @@ mod tests {
             "bench",
             "--watches=1000",
             "--hosts-per-watch=100",
-            "--mode=per-watch",
             "--interval=10s",
             "--hss-calls-per-minute=5000",
         ])
         .unwrap()
         .args
         .options();
-        assert_eq!(options.modes, [Mode::PerWatch]);
+        assert_eq!((options.watches, options.hosts_per_watch), (1000, 100));
         assert_eq!(options.calls_per_minute(), 5000);
         assert_eq!(options.interval, Duration::from_secs(10));
         // The spelling the bench still starts its child processes with.
