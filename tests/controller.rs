@@ -26,6 +26,9 @@ mod nodes;
 #[path = "controller/rotation.rs"]
 mod rotation;
 
+#[path = "controller/lifecycle.rs"]
+mod lifecycle;
+
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::hss::model::DetectResult;
@@ -245,7 +248,7 @@ async fn deleted_watch_stops_polling() {
     let after_delete = hss_calls(&h.sim);
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(hss_calls(&h.sim), after_delete, "no polls after delete");
-    assert!(h.ctx.state.is_empty(), "watch state forgotten");
+    assert!(h.ctx.watches.is_empty(), "watch state forgotten");
     h.stop().await;
 }
 

@@ -531,32 +531,38 @@ fn rust_values_serialize_to_what_the_schema_accepts() {
 
 #[test]
 fn computed_status_round_trips_through_json() {
-    use hostrisk_operator::hss::model::{HostRisk, HostsRiskResult};
-    use hostrisk_operator::status::{compute_status, PollOutcome, StatusInput};
+    use hostrisk_operator::hss::model::HostRisk;
+    use hostrisk_operator::status::{
+        compute_status, HostData, HostRecord, PollAnswer, PollOutcome, StatusInput, Targets,
+    };
     let spec = typed_spec();
     let now = jiff::Timestamp::from_second(1_800_000_000)
         .and_then(|t| t.checked_add(jiff::SignedDuration::from_millis(250)))
         .expect("valid");
+    let targets = Targets::listed(&spec.host_ids);
     let update = compute_status(StatusInput {
-        spec: &spec,
         generation: Some(1),
         previous: None,
-        outcome: PollOutcome::Success(HostsRiskResult {
-            hosts: [("h1".to_string(), HostRisk::default())]
-                .into_iter()
-                .collect(),
-            not_found: Default::default(),
+        outcome: PollOutcome::Success(PollAnswer {
+            hosts: vec![HostRecord::new(
+                "h1".into(),
+                HostData::from_risk(&HostRisk::default()),
+            )],
             request_ids: vec!["r".into()],
         }),
+        targets: &targets,
+        contributed: Vec::new(),
         now,
         heartbeat: std::time::Duration::from_secs(1800),
         effective_interval: std::time::Duration::from_secs(600),
+        achieved_interval: None,
     });
-    let json = serde_json::to_string(&update.status).expect("serializes");
+    let status = update.status.to_crd();
+    let json = serde_json::to_string(&status).expect("serializes");
     let back: hostrisk_operator::crd::HostRiskWatchStatus =
         serde_json::from_str(&json).expect("deserializes");
     // Kubernetes stores times to the second; the computed status already is.
-    assert_eq!(back, update.status);
+    assert_eq!(back, status);
 }
 
 #[test]

@@ -15,6 +15,7 @@ use hostrisk_operator::metrics::{Metrics, MetricsOptions};
 use hostrisk_operator::poller::{
     Poller, PollerHandle, PollerOptions, WatchKey, WatchRegistration, WatchUpdate,
 };
+use hostrisk_operator::status::HostData;
 use hostrisk_sim::hss::{
     Faults, FleetSpec, HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY,
     DEMO_STATIC_TOKEN,
@@ -96,7 +97,7 @@ fn registration(
         key: WatchKey::new("ns", name),
         scope: scope(sim),
         credentials,
-        host_ids: ids.to_vec(),
+        host_ids: ids.iter().map(|id| id.as_str().into()).collect(),
         interval,
         revision: "1".into(),
     }
@@ -210,17 +211,19 @@ async fn one_credential_sweeps_with_the_minimum_calls_and_no_429() {
         );
         let (_, last) = updates.last().expect("update");
         let result = last.outcome.as_ref().expect("success");
-        let answered: BTreeSet<&String> = result.hosts.keys().chain(&result.not_found).collect();
+        let answered: BTreeSet<&str> = result.hosts.iter().map(|h| &*h.id).collect();
         assert_eq!(
             answered,
-            ids.iter().collect::<BTreeSet<_>>(),
+            ids.iter().map(String::as_str).collect::<BTreeSet<_>>(),
             "only its own ids"
         );
         assert!(!result.request_ids.is_empty());
-        for id in result.hosts.keys() {
+        for host in result.hosts.iter().filter(|h| h.data.is_found()) {
             assert_eq!(
-                Some(&result.hosts[id]),
-                sim.host(id).map(|h| h.risk).as_ref()
+                Some(&host.data),
+                sim.host(&host.id)
+                    .map(|h| HostData::from_risk(&h.risk))
+                    .as_ref()
             );
         }
         let effective = last
@@ -512,11 +515,7 @@ async fn a_failing_call_reports_to_its_watches_keeps_data_and_recovers() {
         .iter()
         .all(|(_, u)| u.outcome.is_ok()));
     let cached = handle.cached(&WatchKey::new("ns", "fast")).expect("cached");
-    assert_eq!(
-        cached.hosts.len() + cached.not_found.len(),
-        10,
-        "last good data kept"
-    );
+    assert_eq!(cached.hosts.len(), 10, "last good data kept");
     let stats = handle.stats();
     assert!(stats.groups.values().all(|g| g.failed_calls >= 1));
 

@@ -2,11 +2,23 @@
 
 use url::Url;
 
-use crate::hss::{Credentials, ErrorBody, HssError, Secret};
+use crate::hss::credential_fields::{credentials_from_fields, Field};
+use crate::hss::{Credentials, ErrorBody, HssError};
 
-const AKSK_VARS: &str = "HUAWEICLOUD_SDK_AK + HUAWEICLOUD_SDK_SK";
 const TOKEN_VAR: &str = "HOSTRISK_AUTH_TOKEN";
-const IAM_VARS: &str = "HOSTRISK_IAM_USERNAME + HOSTRISK_IAM_PASSWORD + HOSTRISK_IAM_DOMAIN";
+
+/// The variable each credentials field is read from.
+fn variable(field: Field) -> &'static str {
+    match field {
+        Field::AccessKey => "HUAWEICLOUD_SDK_AK",
+        Field::SecretKey => "HUAWEICLOUD_SDK_SK",
+        Field::SecurityToken => "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+        Field::AuthToken => TOKEN_VAR,
+        Field::Username => "HOSTRISK_IAM_USERNAME",
+        Field::Password => "HOSTRISK_IAM_PASSWORD",
+        Field::DomainName => "HOSTRISK_IAM_DOMAIN",
+    }
+}
 
 /// The environment does not hold exactly one usable kind of credentials; the message names the
 /// variables to set.
@@ -19,66 +31,15 @@ pub fn credentials_from_env(
     env: &dyn Fn(&str) -> Option<String>,
     iam_endpoint: Option<Url>,
 ) -> Result<Credentials, EnvCredentialsError> {
-    let get = |name: &str| env(name).filter(|v| !v.is_empty());
-    let ak = get("HUAWEICLOUD_SDK_AK");
-    let sk = get("HUAWEICLOUD_SDK_SK");
-    let security_token = get("HUAWEICLOUD_SDK_SECURITY_TOKEN");
-    let token = get(TOKEN_VAR);
-    let username = get("HOSTRISK_IAM_USERNAME");
-    let password = get("HOSTRISK_IAM_PASSWORD");
-    let domain = get("HOSTRISK_IAM_DOMAIN");
-    let aksk_any = ak.is_some() || sk.is_some() || security_token.is_some();
-    let iam_any = username.is_some() || password.is_some() || domain.is_some();
-    let kinds = [aksk_any, token.is_some(), iam_any]
-        .iter()
-        .filter(|k| **k)
-        .count();
-    if kinds == 0 {
-        return Err(EnvCredentialsError(format!(
-            "no credentials in the environment: set {AKSK_VARS} (+ HUAWEICLOUD_SDK_SECURITY_TOKEN), \
-             or {TOKEN_VAR}, or {IAM_VARS}"
-        )));
-    }
-    if kinds > 1 {
-        return Err(EnvCredentialsError(format!(
-            "several kinds of credentials in the environment: set only one of {AKSK_VARS}, \
-             {TOKEN_VAR}, or {IAM_VARS}"
-        )));
-    }
-    if aksk_any {
-        return match (ak, sk) {
-            (Some(ak), Some(sk)) => Ok(Credentials::AkSk {
-                access_key: ak,
-                secret_key: Secret::new(sk),
-                security_token: security_token.map(Secret::new),
-            }),
-            _ => Err(EnvCredentialsError(format!(
-                "incomplete access keys: {AKSK_VARS} must both be set"
-            ))),
-        };
-    }
-    if let Some(token) = token {
-        return Ok(Credentials::Token(Secret::new(token)));
-    }
-    match (username, password, domain) {
-        (Some(username), Some(password), Some(domain_name)) => {
-            let iam_endpoint = iam_endpoint.ok_or_else(|| {
-                EnvCredentialsError(
-                    "IAM credentials need an IAM endpoint: give --region or --iam-endpoint"
-                        .to_string(),
-                )
-            })?;
-            Ok(Credentials::Iam {
-                username,
-                password: Secret::new(password),
-                domain_name,
-                iam_endpoint,
+    credentials_from_fields(
+        |field| env(variable(field)).filter(|v| !v.is_empty()).map(Ok),
+        || {
+            iam_endpoint.ok_or_else(|| {
+                "IAM credentials need an IAM endpoint: give --region or --iam-endpoint".to_string()
             })
-        }
-        _ => Err(EnvCredentialsError(format!(
-            "incomplete IAM credentials: {IAM_VARS} must all be set"
-        ))),
-    }
+        },
+    )
+    .map_err(|error| EnvCredentialsError(error.describe("the environment", variable)))
 }
 
 /// Where the project id of the CLI comes from, for messages.
@@ -143,25 +104,18 @@ pub fn refused_message(error: &HssError, credentials: &Credentials) -> Option<St
 
 /// The variables behind `credentials`, as set: `A and B`, `A, B and C`.
 fn variables_set(credentials: &Credentials) -> String {
-    let names: &[&str] = match credentials {
+    let fields: &[Field] = match credentials {
         Credentials::AkSk {
             security_token: None,
             ..
-        } => &["HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"],
-        Credentials::AkSk { .. } => &[
-            "HUAWEICLOUD_SDK_AK",
-            "HUAWEICLOUD_SDK_SK",
-            "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-        ],
-        Credentials::Token(_) => &[TOKEN_VAR],
-        Credentials::Iam { .. } => &[
-            "HOSTRISK_IAM_USERNAME",
-            "HOSTRISK_IAM_PASSWORD",
-            "HOSTRISK_IAM_DOMAIN",
-        ],
+        } => &[Field::AccessKey, Field::SecretKey],
+        Credentials::AkSk { .. } => &[Field::AccessKey, Field::SecretKey, Field::SecurityToken],
+        Credentials::Token(_) => &[Field::AuthToken],
+        Credentials::Iam { .. } => &[Field::Username, Field::Password, Field::DomainName],
         Credentials::IdToken { .. } => &[],
     };
-    match names {
+    let names: Vec<&str> = fields.iter().map(|f| variable(*f)).collect();
+    match names.as_slice() {
         [] => String::new(),
         [one] => one.to_string(),
         [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
@@ -201,6 +155,7 @@ fn request_id_suffix(body: &ErrorBody) -> String {
 mod tests {
     use super::*;
     use crate::cli::exit;
+    use crate::hss::Secret;
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

@@ -11,7 +11,7 @@ use super::exit;
 use super::fail_on::{findings, FailOn};
 use super::host_ids::{collect_host_ids, HostIdError};
 use super::output::QueryReport;
-use crate::hss::endpoint::iam_endpoint_for_region;
+use crate::hss::endpoint::iam_endpoint_for_scope;
 use crate::hss::{ClientConfig, Credentials, HostsRiskResult, HssClient, HssError, Scope};
 use crate::telemetry::LogArgs;
 
@@ -287,10 +287,11 @@ pub fn scope_from_args(args: &QueryArgs) -> Result<Scope, QueryError> {
 }
 
 fn iam_endpoint_from_args(args: &QueryArgs) -> Result<Option<Url>, QueryError> {
+    // An explicit --iam-endpoint wins: the user at the keyboard chose it.
     if let Some(explicit) = &args.iam_endpoint {
         return parse_url("--iam-endpoint", explicit).map(Some);
     }
-    Ok(args.region.as_deref().and_then(iam_endpoint_for_region))
+    Ok(iam_endpoint_for_scope(args.region.as_deref(), None).ok())
 }
 
 #[cfg(test)]

@@ -1,15 +1,21 @@
 //! What every reconcile shares: the Kubernetes and HSS clients, the settings, the watch table
-//! and the health and metrics the operator reports. Tests build it with the stand-in API
-//! server's client and an HSS client pointed at the simulator.
+//! (the one owner of each watch's life), the host and credential sources, the outputs, and the
+//! health and metrics the operator reports. Tests build it with the stand-in API server's
+//! client and an HSS client pointed at the simulator.
 
 use std::sync::Arc;
 
 use kube::runtime::events::Reporter;
 
+use super::credentials::CredentialSources;
 use super::health::Health;
-use super::node_cache::NodeCache;
+use super::hosts::HostSources;
+use super::outputs::events::EventPublisher;
+use super::outputs::metrics::WatchMetrics;
+use super::outputs::status::StatusWriter;
+use super::outputs::{Output, Outputs};
 use super::settings::{ControllerSettings, CONTROLLER_NAME};
-use super::state::WatchTable;
+use super::watches::{WatchScoped, WatchTable};
 use crate::hss::HssClient;
 use crate::metrics::{Metrics, MetricsOptions};
 use crate::poller::PollerOptions;
@@ -18,10 +24,14 @@ pub struct Context {
     pub client: kube::Client,
     pub hss: HssClient,
     pub settings: ControllerSettings,
-    /// Everything kept about each watch, the running poller included.
-    pub state: WatchTable,
-    /// The cluster's Nodes, for node-backed watches (refusing them unless a Node watch runs).
-    pub nodes: NodeCache,
+    /// Each watch's life, its kept status and credentials data, and the running poller.
+    pub watches: Arc<WatchTable>,
+    /// Where watches' hosts come from (their ids, or the cluster's Nodes).
+    pub hosts: HostSources,
+    /// Where watches' credentials come from (Secrets, workload identity).
+    pub credentials: CredentialSources,
+    /// Where watches' state goes (status, Events, metrics), in order.
+    pub outputs: Outputs,
     pub health: Arc<Health>,
     /// The Prometheus registry served on `/metrics`.
     pub metrics: Metrics,
@@ -47,11 +57,27 @@ impl Context {
         metrics: Metrics,
     ) -> Self {
         hss.attach_observer(Arc::new(metrics.clone()), false);
+        let outputs = Outputs::new(vec![
+            Arc::new(StatusWriter::new(client.clone(), metrics.clone())) as Arc<dyn Output>,
+            Arc::new(EventPublisher::new(
+                client.clone(),
+                reporter(&settings),
+                metrics.clone(),
+            )),
+            Arc::new(WatchMetrics::new(metrics.clone())),
+        ]);
+        let hosts = HostSources::new(settings.node_watches);
+        let mut scoped = outputs.scoped();
+        scoped.push(Arc::clone(&hosts.nodes) as Arc<dyn WatchScoped>);
+        let watches = Arc::new(WatchTable::new(scoped));
+        let credentials = CredentialSources::new(&client, &watches, &settings.workload_identity);
         Self {
             client,
             hss,
-            state: WatchTable::new(metrics.clone()),
-            nodes: NodeCache::default(),
+            watches,
+            hosts,
+            credentials,
+            outputs,
             health: Arc::new(Health::default()),
             metrics,
             settings,
@@ -72,9 +98,13 @@ impl Context {
 
     /// The reporter stamped on every Event.
     pub fn reporter(&self) -> Reporter {
-        Reporter {
-            controller: CONTROLLER_NAME.to_string(),
-            instance: Some(self.settings.instance.clone()),
-        }
+        reporter(&self.settings)
+    }
+}
+
+fn reporter(settings: &ControllerSettings) -> Reporter {
+    Reporter {
+        controller: CONTROLLER_NAME.to_string(),
+        instance: Some(settings.instance.clone()),
     }
 }

@@ -1,18 +1,19 @@
 //! One reconcile of a `HostRiskWatch`, as the steps of [`WatchReconcile`]:
 //!
-//! 1. the previous status (kept in the table, seeded from the watch);
-//! 2. the plan: validate the spec, find a node-backed watch's hosts among the Nodes (from the
-//!    Node cache), honour `suspend`, resolve the credentials (from the table; the Secret is
-//!    read only when its `resourceVersion` changed) and the HSS scope;
-//! 3. register the watch with the poller (a no-op when nothing changed), or unregister it;
-//! 4. the outcome to show: the poller's newest update, the reason it is not polled, or
-//!    `Pending` while HSS has not answered for this generation;
-//! 5. the pure status computation, the status write (only when something but timestamps
-//!    changed), the transition Events and the metrics.
+//! 1. the previous status, from the watch table; a watch the table does not hold (deleted, or
+//!    re-created under another uid while the store lags) is left alone: its own events follow;
+//! 2. the plan: validate the spec, ask its host source for its hosts, honour `suspend`,
+//!    resolve the credentials from their source and the HSS scope;
+//! 3. register the watch with the poller through the table (a no-op when nothing changed), or
+//!    unregister it;
+//! 4. the outcome to show: the poller's pending update, the reason it is not polled, or
+//!    nothing new;
+//! 5. the pure status computation, then every output in turn (status write, Events, metrics)
+//!    with the watch's new view; the poller's update is marked applied once they all took it.
 //!
 //! The poller drives polling: a reconcile never calls HSS, and comes back when the poller
-//! publishes an update, the spec or the refresh annotation changes, the Secret changes, or (for
-//! node-backed watches) a Node it selects changes. With nothing changed, a reconcile sends
+//! publishes an update, the spec or the refresh annotation changes, the Secret changes, or a
+//! host source reports a change (a Node it selects). With nothing changed, a reconcile sends
 //! nothing to the API server.
 
 use std::sync::Arc;
@@ -22,22 +23,17 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::context::Context;
-use super::credentials::{CredentialsProblem, EndpointSource};
+use super::credentials::{CredentialsProblem, ForWatch};
 use super::error::{Error, Result};
-use super::events::publish_events;
-use super::node_cache::NodeAnswer;
-use super::secrets;
-use super::snapshot::watch_snapshot;
-use super::status_write::{previous_status, write_status, Previous};
-use super::workload_identity;
-use crate::crd::validation::{
-    condition_reason, describe, validate_spec, CredentialsSource, ValidatedSpec,
-};
-use crate::crd::{HostRiskWatch, HostRiskWatchStatus, WatchKey, REFRESH_ANNOTATION};
+use super::hosts::HostAnswer;
+use super::outputs::WatchView;
+use crate::crd::spec_error::SpecErrorKind;
+use crate::crd::validation::{condition_reason, describe, validate_spec, ValidatedSpec};
+use crate::crd::{HostRiskWatch, WatchKey, REFRESH_ANNOTATION};
 use crate::hss::Scope;
 use crate::metrics::ReconcileOutcome;
 use crate::poller::{WatchRegistration, WatchUpdate};
-use crate::status::{compute_status_for, PollFailure, PollOutcome, StatusInput, Targets};
+use crate::status::{compute_status, PollFailure, PollOutcome, StatusInput, Targets, WatchStatus};
 
 /// The reconciler given to `kube_runtime::Controller::run`.
 pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<Action> {
@@ -52,24 +48,13 @@ pub async fn reconcile(watch: Arc<HostRiskWatch>, ctx: Arc<Context>) -> Result<A
     }
     .run()
     .await;
-    ctx.state.settled(&key);
+    ctx.watches.settled(&key);
     let outcome = match &result {
         Ok(_) => ReconcileOutcome::Ok,
         Err(error) => ReconcileOutcome::Error(error.reason()),
     };
     ctx.metrics.record_reconcile(outcome, started.elapsed());
     result
-}
-
-/// True unless `update` is a poll result that lacks one of `targets`' hosts (neither found nor
-/// not found: it was made for other ids). A failure is about the call, whatever the ids.
-fn answers_every_host(update: &WatchUpdate, targets: &Targets) -> bool {
-    match &update.outcome {
-        Ok(result) => targets.hosts.iter().all(|t| {
-            result.hosts.contains_key(&t.host_id) || result.not_found.contains(&t.host_id)
-        }),
-        Err(_) => true,
-    }
 }
 
 /// The error policy given to `Controller::run`: back off exponentially with jitter, capped at
@@ -80,7 +65,7 @@ pub fn error_policy(watch: Arc<HostRiskWatch>, error: &Error, ctx: Arc<Context>)
         tracing::error!(reason = error.reason(), %error, "cannot reconcile");
         return Action::requeue(default);
     };
-    let failures = ctx.state.record_failure(&key);
+    let failures = ctx.watches.record_failure(&key);
     let interval = validate_spec(&watch.spec, &ctx.settings.policy)
         .map(|v| v.interval)
         .unwrap_or(default);
@@ -100,13 +85,13 @@ pub fn error_policy(watch: Arc<HostRiskWatch>, error: &Error, ctx: Arc<Context>)
     Action::requeue(delay)
 }
 
-/// What to do with a watch after its spec, Nodes, Secret and scope were looked at. Each plan
-/// carries the watch's [`Targets`]: the hosts its status shows.
+/// What to do with a watch after its spec, hosts, credentials and scope were looked at. Each
+/// plan carries the host source's answer: the hosts the status shows.
 enum Plan {
     /// Poll it with this registration.
     Poll {
         registration: Box<WatchRegistration>,
-        targets: Targets,
+        hosts: HostAnswer,
     },
     /// Do not poll it; show `outcome` (refused, suspended, unusable credentials, no host).
     /// Looked at again when something it depends on changes, or, with `retry`, after a backoff
@@ -115,13 +100,13 @@ enum Plan {
         outcome: PollOutcome,
         interval: Duration,
         retry: bool,
-        targets: Targets,
+        hosts: HostAnswer,
     },
-    /// A node-backed watch whose Nodes are being listed: nothing to decide until the list is
-    /// done (it brings the watch back); a watch without status gets its first one.
+    /// The hosts are being listed: nothing to decide until the list is done (it brings the
+    /// watch back); a watch without status for this generation gets its first one.
     Wait {
         interval: Duration,
-        targets: Targets,
+        hosts: HostAnswer,
     },
 }
 
@@ -138,147 +123,142 @@ impl WatchReconcile<'_> {
     }
 
     async fn run(&self) -> Result<Action> {
-        let previous = match previous_status(self.watch, self.ctx, self.key).await? {
-            Previous::Status(status) => status,
-            Previous::Stale => {
-                tracing::debug!(namespace = %self.key.namespace, name = %self.key.name, "object gone or re-created; waiting for its events");
-                return Ok(Action::await_change());
-            }
+        let Some(previous) = self.ctx.watches.previous(self.key, self.uid()) else {
+            tracing::debug!(namespace = %self.key.namespace, name = %self.key.name, "not held: gone or re-created; waiting for its events");
+            return Ok(Action::await_change());
         };
-        let outdated = previous
-            .as_ref()
-            .is_none_or(|p| p.observed_generation != self.watch.metadata.generation);
-        match self.plan().await? {
+        let previous = previous.as_deref();
+        let outdated =
+            previous.is_none_or(|p| p.head().observed_generation != self.watch.metadata.generation);
+        match self.plan(previous).await? {
             Plan::Skip {
                 outcome,
                 interval,
                 retry,
-                targets,
+                hosts,
             } => {
-                self.ctx.state.unregister(self.key);
-                self.finish(previous.as_ref(), outcome, interval, None, &targets)
+                self.ctx.watches.unregister(self.key);
+                self.finish(previous, outcome, interval, &hosts, None)
                     .await?;
                 if retry {
-                    let failures = self.ctx.state.record_failure(self.key);
+                    let failures = self.ctx.watches.record_failure(self.key);
                     let backoff = self.ctx.settings.backoff.capped_at(interval);
                     return Ok(Action::requeue(backoff.delay(failures, None)));
                 }
             }
-            Plan::Wait { interval, targets } => {
+            Plan::Wait { interval, hosts } => {
                 if outdated {
-                    self.finish_pending(previous.as_ref(), interval, &targets)
+                    self.finish(previous, PollOutcome::Pending, interval, &hosts, None)
                         .await?;
                 }
             }
             Plan::Poll {
                 registration,
-                targets,
+                hosts,
             } => {
                 let interval = registration.interval;
-                self.ctx.state.register(self.uid(), *registration);
-                // An answer from before the watch's hosts changed (a Node joined) does not
-                // cover the new ones: wait for the one the change asked for.
-                let update = self
+                self.ctx.watches.register(self.uid(), *registration);
+                let pending = self
                     .ctx
-                    .state
-                    .next_update(self.key)
-                    .filter(|update| answers_every_host(update, &targets));
-                match update {
-                    Some(update) => {
-                        self.apply(previous.as_ref(), update, interval, &targets)
+                    .watches
+                    .poller()
+                    .and_then(|poller| poller.handle().pending(self.key));
+                match pending {
+                    Some(update) => self.apply(previous, update, interval, &hosts).await?,
+                    // Nothing new: say at once that the watch is pending (kstatus reads a
+                    // resource without status as current), or that HSS has not answered for
+                    // the new spec yet (instead of showing the old spec's data as current);
+                    // what the host source says now is shown too (written only when that
+                    // changed something).
+                    None => {
+                        self.finish(previous, PollOutcome::Pending, interval, &hosts, None)
                             .await?
                     }
-                    // Say at once that the watch is pending (kstatus reads a resource without
-                    // status as current), or that HSS has not answered for the new spec yet
-                    // (instead of showing the old spec's data as current). A node-backed
-                    // watch also shows what its Nodes say now (written only when that changed).
-                    None if outdated || targets.nodes.is_some() => {
-                        self.finish_pending(previous.as_ref(), interval, &targets)
-                            .await?;
-                    }
-                    None => {}
                 }
             }
         }
-        self.ctx.state.record_success(self.key);
+        self.ctx.watches.record_success(self.key);
         Ok(Action::await_change())
     }
 
-    /// Validates the spec, finds a node-backed watch's hosts and resolves the credentials and
-    /// the scope. Only a Kubernetes API failure while reading the Secret is an error;
+    /// Validates the spec, asks its host source for its hosts and resolves the credentials
+    /// and the scope. Only a Kubernetes API failure while reading the Secret is an error;
     /// everything else is an outcome in status.
-    async fn plan(&self) -> Result<Plan> {
+    async fn plan(&self, previous: Option<&WatchStatus>) -> Result<Plan> {
         let ctx = self.ctx;
         let spec = match validate_spec(&self.watch.spec, &ctx.settings.policy) {
             Ok(validated) => validated,
             Err(errors) => {
                 let message = describe(&errors);
                 let outcome = match condition_reason(&errors) {
-                    "EndpointNotAllowed" => PollOutcome::EndpointNotAllowed(message),
-                    _ => PollOutcome::InvalidSpec(message),
+                    SpecErrorKind::EndpointNotAllowed => PollOutcome::EndpointNotAllowed(message),
+                    SpecErrorKind::Invalid => PollOutcome::InvalidSpec(message),
                 };
-                ctx.state.set_node_source(self.key, self.uid(), None);
+                ctx.watches
+                    .while_present(self.key, self.uid(), || ctx.hosts.select(self.key, None));
                 return Ok(Plan::Skip {
                     outcome,
                     interval: ctx.settings.policy.default_interval,
                     retry: false,
-                    targets: Targets::listed(&self.watch.spec.host_ids),
+                    hosts: HostAnswer::Known(Targets::listed(&self.watch.spec.host_ids)),
                 });
             }
         };
-        let targets = match self.targets(&spec) {
-            Ok(targets) => targets,
-            // Suspending says so whatever the Nodes' state: the user asked for it.
-            Err(_) if spec.suspend => Targets::unknown_nodes(
-                spec.nodes
-                    .as_ref()
-                    .map(|n| n.describe())
-                    .unwrap_or_default(),
-            ),
-            Err(plan) => return Ok(*plan),
+        ctx.watches.while_present(self.key, self.uid(), || {
+            ctx.hosts.select(self.key, Some(&spec))
+        });
+        let hosts = ctx.hosts.for_spec(&spec).answer(&spec, previous);
+        let skip = |outcome, retry, hosts| Plan::Skip {
+            outcome,
+            interval: spec.interval,
+            retry,
+            hosts,
         };
+        // Suspending says so whatever the hosts' state: the user asked for it, and hosts that
+        // cannot be known now are simply not known.
         if spec.suspend {
-            return Ok(Plan::Skip {
-                outcome: PollOutcome::Suspended,
-                interval: spec.interval,
-                retry: false,
-                targets,
-            });
+            let hosts = match hosts {
+                HostAnswer::Known(_) => hosts,
+                unknown => HostAnswer::Listing(unknown.into_targets()),
+            };
+            return Ok(skip(PollOutcome::Suspended, false, hosts));
         }
-        if spec.nodes.is_some() && targets.hosts.is_empty() {
-            return Ok(Plan::Skip {
-                outcome: PollOutcome::NoHosts,
-                interval: spec.interval,
-                retry: false,
-                targets,
-            });
-        }
-        let endpoint = match spec.region.as_deref() {
-            Some(region) => EndpointSource::Region(region),
-            None => EndpointSource::Explicit {
-                iam_endpoint: ctx.settings.iam_endpoint.as_ref(),
-            },
-        };
-        let (credentials, secret_version) = match &spec.credentials {
-            CredentialsSource::Secret(name) => {
-                let resolved = secrets::resolve(ctx, self.key, self.uid(), name, endpoint).await?;
-                match resolved.credentials {
-                    Ok(credentials) => (credentials, resolved.version),
-                    Err(problem) => {
-                        return Ok(self.unusable(problem, spec.interval, resolved.retry, targets))
-                    }
-                }
+        let hosts = match hosts {
+            HostAnswer::Known(_) => hosts,
+            HostAnswer::Listing(_) => {
+                return Ok(Plan::Wait {
+                    interval: spec.interval,
+                    hosts,
+                })
             }
-            CredentialsSource::WorkloadIdentity(identity) => match workload_identity::credentials(
-                &ctx.client,
-                &self.key.namespace,
-                identity,
-                &ctx.settings.workload_identity,
-                endpoint,
-            ) {
-                Ok(credentials) => (credentials, None),
-                Err(problem) => return Ok(self.unusable(problem, spec.interval, false, targets)),
-            },
+            HostAnswer::Unavailable {
+                reason,
+                ref message,
+                ..
+            } => {
+                let outcome = PollOutcome::NodesUnavailable {
+                    reason,
+                    message: message.clone(),
+                };
+                return Ok(skip(outcome, false, hosts));
+            }
+        };
+        if spec.nodes.is_some() && hosts.targets().hosts.is_empty() {
+            return Ok(skip(PollOutcome::NoHosts, false, hosts));
+        }
+        let for_watch = ForWatch {
+            key: self.key,
+            uid: self.uid(),
+            region: spec.region.as_deref(),
+            iam_endpoint: ctx.settings.iam_endpoint.as_ref(),
+        };
+        let resolved = ctx
+            .credentials
+            .resolve(for_watch, &spec.credentials)
+            .await?;
+        let credentials = match resolved.credentials {
+            Ok(credentials) => credentials,
+            Err(problem) => return Ok(self.unusable(problem, &spec, resolved.retry, hosts)),
         };
         let scope = match Scope::for_endpoint(
             spec.endpoint.clone(),
@@ -287,65 +267,38 @@ impl WatchReconcile<'_> {
         ) {
             Ok(scope) => scope,
             Err(error) => {
-                return Ok(Plan::Skip {
-                    outcome: PollOutcome::Failed(PollFailure::from(&error)),
-                    interval: spec.interval,
-                    retry: false,
-                    targets,
-                })
+                return Ok(skip(
+                    PollOutcome::Failed(PollFailure::from(&error)),
+                    false,
+                    hosts,
+                ))
             }
         };
-        let host_ids = targets.ids();
-        let revision = self.revision(secret_version.as_deref());
         Ok(Plan::Poll {
             registration: Box::new(WatchRegistration {
                 key: self.key.clone(),
                 scope,
                 credentials,
-                host_ids,
+                host_ids: hosts.targets().ids(),
                 interval: spec.interval,
-                revision,
+                revision: self.revision(resolved.version.as_deref()),
             }),
-            targets,
+            hosts,
         })
-    }
-
-    /// The hosts of the watch: its list, or what the Node cache says of its Nodes. `Err`: the
-    /// plan when the Nodes are not known (being listed, or refused).
-    fn targets(&self, spec: &ValidatedSpec) -> Result<Targets, Box<Plan>> {
-        self.ctx
-            .state
-            .set_node_source(self.key, self.uid(), spec.nodes.as_ref());
-        let Some(source) = &spec.nodes else {
-            return Ok(Targets::listed(&spec.host_ids));
-        };
-        match self.ctx.nodes.targets_for(source) {
-            NodeAnswer::Known(targets) => Ok(targets),
-            NodeAnswer::Listing => Err(Box::new(Plan::Wait {
-                interval: spec.interval,
-                targets: Targets::unknown_nodes(source.describe()),
-            })),
-            NodeAnswer::Unavailable { reason, message } => Err(Box::new(Plan::Skip {
-                outcome: PollOutcome::NodesUnavailable { reason, message },
-                interval: spec.interval,
-                retry: false,
-                targets: Targets::unknown_nodes(source.describe()),
-            })),
-        }
     }
 
     /// A watch whose credentials cannot be used: the problem goes into `CredentialsValid`.
     fn unusable(
         &self,
         problem: CredentialsProblem,
-        interval: Duration,
+        spec: &ValidatedSpec,
         retry: bool,
-        targets: Targets,
+        hosts: HostAnswer,
     ) -> Plan {
         tracing::warn!(
             namespace = %self.key.namespace,
             name = %self.key.name,
-            reason = problem.reason,
+            reason = %problem.reason,
             problem = %problem.message,
             "credentials problem"
         );
@@ -354,9 +307,9 @@ impl WatchReconcile<'_> {
                 reason: problem.reason,
                 message: problem.message,
             },
-            interval,
+            interval: spec.interval,
             retry,
-            targets,
+            hosts,
         }
     }
 
@@ -364,7 +317,7 @@ impl WatchReconcile<'_> {
     /// (a re-created object, a spec change, a refresh request, other credentials). Not the
     /// host ids of a node-backed watch (their changes reach the poller as other ids: an added
     /// one is polled at once, a removed one costs nothing) and never the Nodes' labels.
-    fn revision(&self, secret_version: Option<&str>) -> String {
+    fn revision(&self, credentials_version: Option<&str>) -> String {
         format!(
             "uid={};generation={};refresh={};secret={}",
             self.uid().unwrap_or_default(),
@@ -374,20 +327,21 @@ impl WatchReconcile<'_> {
                 .get(REFRESH_ANNOTATION)
                 .map(String::as_str)
                 .unwrap_or_default(),
-            secret_version.unwrap_or_default(),
+            credentials_version.unwrap_or_default(),
         )
     }
 
-    /// Shows a poller update; kept to apply again when its status cannot be written.
+    /// Shows a poller update; marked applied once every output took it (else it stays pending
+    /// for the retry).
     async fn apply(
         &self,
-        previous: Option<&HostRiskWatchStatus>,
+        previous: Option<&WatchStatus>,
         update: WatchUpdate,
         interval: Duration,
-        targets: &Targets,
+        hosts: &HostAnswer,
     ) -> Result<()> {
         let outcome = match update.outcome.clone() {
-            Ok(result) => PollOutcome::Success(result),
+            Ok(answer) => PollOutcome::Success(answer),
             Err(failure) => {
                 tracing::warn!(
                     namespace = %self.key.namespace,
@@ -400,98 +354,52 @@ impl WatchReconcile<'_> {
                 PollOutcome::Failed(failure)
             }
         };
-        let written = self
-            .finish(
-                previous,
-                outcome,
-                interval,
-                update.smoothed_interval,
-                targets,
-            )
-            .await;
-        match (&written, update.oldest_data) {
-            (Err(_), _) => self.ctx.state.keep_unapplied(self.key, update),
-            (Ok(()), Some(fetched)) => self.ctx.metrics.set_watch_last_success(
-                &self.key.namespace,
-                &self.key.name,
-                fetched,
-            ),
-            (Ok(()), None) => {}
-        }
-        written
-    }
-
-    /// Computes the new status of `targets`, writes it if needed, then publishes the
-    /// transition Events and sets the watch's gauges. `achieved` is the interval the poller
-    /// measured, if any.
-    /// [`Self::finish`] with nothing answered yet: the status says Pending (written only when
-    /// that changes it).
-    async fn finish_pending(
-        &self,
-        previous: Option<&HostRiskWatchStatus>,
-        interval: Duration,
-        targets: &Targets,
-    ) -> Result<()> {
-        self.finish(previous, PollOutcome::Pending, interval, None, targets)
-            .await
-    }
-
-    async fn finish(
-        &self,
-        previous: Option<&HostRiskWatchStatus>,
-        outcome: PollOutcome,
-        interval: Duration,
-        achieved: Option<Duration>,
-        targets: &Targets,
-    ) -> Result<()> {
-        let ctx = self.ctx;
-        // No host to poll is a complete answer too: the gauges go to zero (alerts resolve).
-        let success = matches!(outcome, PollOutcome::Success(_) | PollOutcome::NoHosts);
-        let update = compute_status_for(
-            StatusInput {
-                spec: &self.watch.spec,
-                generation: self.watch.meta().generation,
-                previous,
-                outcome,
-                now: jiff::Timestamp::now(),
-                heartbeat: ctx.settings.status_heartbeat,
-                effective_interval: interval,
-            },
-            achieved,
-            targets,
-        );
-        if update.needs_write {
-            write_status(self.watch, ctx, self.key, &update.status, previous).await?;
-        } else {
-            ctx.metrics.record_status_write(false);
-        }
-        let conditions: Vec<(&str, &str)> = update
-            .status
-            .conditions
-            .iter()
-            .map(|c| (c.type_.as_str(), c.status.as_str()))
-            .collect();
-        ctx.metrics
-            .set_watch_conditions(&self.key.namespace, &self.key.name, &conditions);
-        if success {
-            if let Some(summary) = &update.status.summary {
-                ctx.metrics.set_watch_gauges(
-                    &self.key.namespace,
-                    &self.key.name,
-                    &watch_snapshot(summary, &update.status.hosts),
-                );
-            }
-        }
-        if !update.events.is_empty() {
-            publish_events(
-                &ctx.client,
-                &ctx.reporter(),
-                &self.watch.object_ref(&()),
-                &update.events,
-                &ctx.metrics,
-            )
-            .await;
+        self.finish(previous, outcome, interval, hosts, Some(&update))
+            .await?;
+        if let Some(poller) = self.ctx.watches.poller() {
+            poller.handle().applied(self.key, update.at);
         }
         Ok(())
+    }
+
+    /// Computes the new status of the watch's hosts and hands the watch's view to every
+    /// output. `update`: the poller update this shows, if any.
+    async fn finish(
+        &self,
+        previous: Option<&WatchStatus>,
+        outcome: PollOutcome,
+        interval: Duration,
+        hosts: &HostAnswer,
+        update: Option<&WatchUpdate>,
+    ) -> Result<()> {
+        let ctx = self.ctx;
+        let complete = outcome.is_complete();
+        let mut contributed: Vec<_> = hosts.condition().into_iter().collect();
+        contributed.extend(ctx.outputs.conditions(self.watch));
+        let computed = compute_status(StatusInput {
+            generation: self.watch.meta().generation,
+            previous,
+            outcome,
+            targets: hosts.targets(),
+            contributed,
+            now: jiff::Timestamp::now(),
+            heartbeat: ctx.settings.status_heartbeat,
+            effective_interval: interval,
+            achieved_interval: update.and_then(|u| u.smoothed_interval),
+        });
+        let status = Arc::new(computed.status);
+        let view = WatchView {
+            watch: self.watch,
+            key: self.key,
+            status: &status,
+            previous,
+            changed: computed.needs_write,
+            events: &computed.events,
+            fetched: update.and_then(|u| u.oldest_data),
+            complete,
+            suspended: self.watch.spec.suspend,
+            watches: &ctx.watches,
+        };
+        ctx.outputs.publish(&view).await
     }
 }

@@ -1,7 +1,11 @@
 //! Wires the reconciler into kube-runtime `Controller`s: one per watched namespace (or one for
 //! all namespaces), each with its primary watch filtered on what should trigger a poll, the
-//! Secret changes of [`super::triggers`] and the poller's updates; with `--node-watches` and all
-//! namespaces, also the Node changes of [`super::node_watch`].
+//! Secret changes of [`super::triggers`] and the poller's updates; with all namespaces, also the
+//! changes of the host sources that watch something (the Nodes, with `--node-watches`).
+//!
+//! The primary watch is where a watch's life begins and ends: each delivered object is handed
+//! to the watch table before it is slimmed for the store, and a deletion (or an object missing
+//! from a re-list) is handed to it after the store let it go.
 //!
 //! Several namespaces get one Controller each rather than a merged stream: a reflector store is
 //! fed by exactly one watcher (each watcher's re-list replaces the whole store), and per-namespace
@@ -12,21 +16,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::FuturesUnordered;
+use futures::stream::{BoxStream, FuturesUnordered};
 use futures::{future, stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{watcher, PredicateConfig, WatchStreamExt};
 use kube::Api;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
-use super::node_cache::{FLAG_OFF, NAMESPACED};
-use super::node_watch::node_changes;
 use super::reconcile::{error_policy, reconcile};
 use super::slim::slim_event;
 use super::triggers::{poll_trigger_hash, poller_death, poller_updates, secret_changes};
@@ -40,10 +42,6 @@ const DRAIN_GRACE: Duration = Duration::from_secs(20);
 
 /// How often the CRD is looked up again while it is missing.
 const CRD_RETRY: Duration = Duration::from_secs(5);
-
-/// How often what is kept about deleted watches is swept; a deletion is handled at once, this
-/// only catches a reconcile that finished after it.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Longest time the poller waits, after the controllers start, for every watch of the first
 /// lists to be registered before its first call (see `WatchTable::start_poller`).
@@ -97,26 +95,32 @@ pub async fn run_controllers(
     // leader polls; the poller stops with the controllers. It plans its first calls once the
     // watches of every first list are registered: the first sweep packs them all.
     let scopes = scopes(&namespaces);
-    let watch_nodes = serves_node_watches(&ctx, &scopes);
-    // The Node list counts as a first list the poller waits for.
-    ctx.state.start_poller(
-        &ctx.hss,
-        ctx.poller_options(),
-        scopes.len() + usize::from(watch_nodes),
-    );
+    let all_namespaces = scopes == [None];
+    // The first lists of the host sources that watch something (the Nodes) count as first
+    // lists the poller waits for, like each scope's list of watches.
+    let source_lists = ctx.hosts.watching(all_namespaces);
+    ctx.watches
+        .start_poller(&ctx.hss, ctx.poller_options(), scopes.len() + source_lists);
     let hold_bound = {
         let ctx = ctx.clone();
         tokio::spawn(async move {
             tokio::time::sleep(STARTUP_HOLD_MAX).await;
-            ctx.state.end_startup_hold();
+            ctx.watches.end_startup_hold();
         })
     };
     ctx.metrics.set_leader(true);
     let mut synced = Vec::new();
+    let mut source_triggers = Vec::new();
+    for started in ctx.hosts.start(&ctx.client, &ctx.watches, &shutdown) {
+        synced.push(started.synced);
+        source_triggers.push(started.triggers);
+    }
     let mut controllers = Vec::new();
     for scope in scopes {
+        // Host sources watch only when the operator watches every namespace: one controller.
+        let triggers = std::mem::take(&mut source_triggers);
         let (first_syncs, controller) =
-            build_controller(ctx.clone(), scope.clone(), watch_nodes, shutdown.clone());
+            build_controller(ctx.clone(), scope.clone(), triggers, shutdown.clone());
         synced.extend(first_syncs);
         let label = scope_label(&scope);
         controllers.push(async move {
@@ -162,33 +166,15 @@ pub async fn run_controllers(
     }
     ctx.health.set_controller_alive(false);
     ctx.metrics.set_leader(false);
-    ctx.state.stop_poller();
+    ctx.watches.stop_poller();
     hold_bound.abort();
     readiness.abort();
     result
 }
 
-/// Whether this run watches Nodes (node-backed watches are served); otherwise the Node cache
-/// says why they are refused.
-fn serves_node_watches(ctx: &Context, scopes: &[Option<String>]) -> bool {
-    let all_namespaces = scopes == [None];
-    match (ctx.settings.node_watches, all_namespaces) {
-        (true, true) => true,
-        (true, false) => {
-            tracing::warn!("--node-watches is ignored with --namespace: node-backed watches are refused (NodeWatchesDisabled)");
-            ctx.nodes.disable(NAMESPACED);
-            false
-        }
-        (false, _) => {
-            ctx.nodes.disable(FLAG_OFF);
-            false
-        }
-    }
-}
-
-/// Builds the controller for one scope; returns flags that turn true once its primary watch,
-/// its Secret watch and (with `nodes`) its Node watch finished their first list, and the
-/// future that drives it.
+/// Builds the controller for one scope, reconciling also on `triggers` (the host sources'):
+/// returns flags that turn true once its primary watch and its Secret watch finished their
+/// first list, and the future that drives it.
 ///
 /// The flags are set from the watch events rather than by awaiting `Store::wait_until_ready`:
 /// the store's readiness is a one-shot channel that wakes only its latest waiter, so a second
@@ -196,7 +182,7 @@ fn serves_node_watches(ctx: &Context, scopes: &[Option<String>]) -> bool {
 fn build_controller(
     ctx: Arc<Context>,
     scope: Option<String>,
-    nodes: bool,
+    triggers: Vec<BoxStream<'static, ObjectRef<HostRiskWatch>>>,
     shutdown: CancellationToken,
 ) -> (
     Vec<watch::Receiver<bool>>,
@@ -218,10 +204,9 @@ fn build_controller(
         let scope = scope.clone();
         move |key: &WatchKey| scope.as_ref().is_none_or(|ns| *ns == key.namespace)
     };
-    let slim_ctx = ctx.clone();
+    let seen_ctx = ctx.clone();
     let event_ctx = ctx.clone();
     let event_store = reader.clone();
-    let event_scope = in_scope.clone();
     let mut first_list = true;
     let watches = watcher(
         watch_api,
@@ -229,23 +214,32 @@ fn build_controller(
     )
     .default_backoff()
     .map_ok(move |mut event| {
-        slim_event(&slim_ctx.state, &mut event);
+        if let watcher::Event::Apply(watch) | watcher::Event::InitApply(watch) = &event {
+            seen_ctx.watches.observe(watch);
+        }
+        slim_event(&mut event);
         event
     })
     .reflect(writer)
     .inspect(move |event| match event {
         Ok(watcher::Event::Delete(watch)) => {
             if let Some(key) = WatchKey::of(watch) {
-                event_ctx.state.forget(&key);
+                event_ctx
+                    .watches
+                    .remove(&key, watch.metadata.uid.as_deref());
             }
         }
         Ok(watcher::Event::InitDone) => {
-            // A re-list reports no deletion: drop what is gone from the fresh store.
-            prune(&event_ctx, &event_scope, &event_store);
+            // A re-list reports no deletion: what the fresh store lacks was deleted meanwhile.
+            event_ctx.watches.relisted(&in_scope, |key| {
+                event_store
+                    .get(&ObjectRef::new(&key.name).within(&key.namespace))
+                    .is_some()
+            });
             if std::mem::take(&mut first_list) {
                 let listed = event_store.state();
                 event_ctx
-                    .state
+                    .watches
                     .initial_list(listed.iter().filter_map(|w| WatchKey::of(w)));
             }
             watches_synced.send_replace(true);
@@ -255,29 +249,16 @@ fn build_controller(
     })
     .applied_objects()
     .predicate_filter(poll_trigger_hash, PredicateConfig::default());
-    let mut synced = vec![watches_synced_rx.clone(), secrets_synced_rx];
-    let node_triggers = if nodes {
-        let (nodes_synced, nodes_synced_rx) = watch::channel(false);
-        synced.push(nodes_synced_rx);
-        node_changes(ctx.clone(), nodes_synced, shutdown.clone())
-    } else {
-        stream::empty().boxed()
-    };
+    let synced = vec![watches_synced_rx, secrets_synced_rx];
     let triggers = stream::select(
         stream::select(
             poller_updates(&ctx, scope.clone()),
             secret_changes(ctx.clone(), secret_api, scope.clone(), secrets_synced),
         ),
-        node_triggers,
+        stream::select_all(triggers),
     );
     let label = scope_label(&scope);
     let concurrency = ctx.settings.concurrency;
-    let pruning = prune_periodically(
-        ctx.clone(),
-        in_scope,
-        reader.clone(),
-        watches_synced_rx.clone(),
-    );
     let driver = Controller::for_stream(watches, reader)
         .reconcile_on(triggers)
         .with_config(controller::Config::default().concurrency(concurrency))
@@ -293,40 +274,7 @@ fn build_controller(
             }
             future::ready(())
         });
-    let driver = async move {
-        tokio::select! {
-            () = driver => {}
-            () = pruning => {}
-        }
-    };
     (synced, driver)
-}
-
-/// Forgets every watch of the scope that the table, the poller or the metrics know but the
-/// store does not.
-fn prune(ctx: &Context, in_scope: &impl Fn(&WatchKey) -> bool, store: &Store<HostRiskWatch>) {
-    ctx.state.prune(in_scope, |key| {
-        store
-            .get(&ObjectRef::new(&key.name).within(&key.namespace))
-            .is_some()
-    });
-}
-
-/// Runs [`prune`] every [`PRUNE_EVERY`] once the store has been filled; never ends.
-async fn prune_periodically(
-    ctx: Arc<Context>,
-    in_scope: impl Fn(&WatchKey) -> bool,
-    store: Store<HostRiskWatch>,
-    synced: watch::Receiver<bool>,
-) {
-    let mut ticks = tokio::time::interval(PRUNE_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        if *synced.borrow() {
-            prune(&ctx, &in_scope, &store);
-        }
-    }
 }
 
 /// Completes when waiting for the controllers to drain after a shutdown request is pointless:

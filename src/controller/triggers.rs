@@ -16,7 +16,7 @@ use kube::{Api, ResourceExt};
 use tokio::sync::watch;
 
 use super::context::Context;
-use super::state::SecretKey;
+use super::secret_cache::SecretKey;
 use crate::crd::{HostRiskWatch, REFRESH_ANNOTATION};
 
 /// Hash of what should trigger a poll when it changes: the generation (spec changes) and the
@@ -66,7 +66,7 @@ pub fn secret_changes(
                 }
                 watcher::Event::InitDone => {
                     let in_scope = |ns: &str| scope.as_deref().is_none_or(|s| s == ns);
-                    ctx.state.secrets_listed(in_scope, &listed);
+                    ctx.watches.secrets_listed(in_scope, &listed);
                     listed.clear();
                     synced.send_replace(true);
                     Vec::new()
@@ -89,7 +89,7 @@ fn secret_key(secret: &PartialObjectMeta<Secret>) -> SecretKey {
 }
 
 fn seen(ctx: &Context, secret: &SecretKey, version: Option<&str>) -> Vec<ObjectRef<HostRiskWatch>> {
-    ctx.state
+    ctx.watches
         .secret_seen(secret, version)
         .into_iter()
         .map(|key| {
@@ -104,7 +104,7 @@ pub fn poller_updates(
     ctx: &Context,
     scope: Option<String>,
 ) -> BoxStream<'static, ObjectRef<HostRiskWatch>> {
-    let Some(poller) = ctx.state.poller() else {
+    let Some(poller) = ctx.watches.poller() else {
         return stream::empty().boxed();
     };
     poller
@@ -117,7 +117,7 @@ pub fn poller_updates(
 
 /// Resolves when a group task of the running poller dies; never without a poller.
 pub fn poller_death(ctx: &Context) -> impl std::future::Future<Output = String> {
-    let died = ctx.state.poller().map(|p| p.handle().group_task_died());
+    let died = ctx.watches.poller().map(|p| p.handle().group_task_died());
     async move {
         match died {
             Some(died) => died.await,

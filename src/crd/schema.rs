@@ -44,6 +44,12 @@ pub fn is_dns1123_label(label: &str) -> bool {
     }
 }
 
+/// A DNS-1123 subdomain of at most 253 characters, as Kubernetes requires of object names (so a
+/// name cannot carry a path separator into a request URL).
+pub fn is_dns1123_subdomain(name: &str) -> bool {
+    !name.is_empty() && name.len() <= SECRET_NAME_MAX_LEN && name.split('.').all(is_dns1123_label)
+}
+
 /// Longest `spec.interval` string; also keeps CEL's `duration()` away from overflow-sized input.
 pub const INTERVAL_MAX_LEN: usize = 16;
 /// `spec.interval` syntax: the operator's one duration grammar (`90s`, `10m`, `1h30m`; see

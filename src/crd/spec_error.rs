@@ -11,6 +11,16 @@ pub enum SpecErrorKind {
     EndpointNotAllowed,
 }
 
+impl SpecErrorKind {
+    /// The condition reason it shows as.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invalid => "InvalidSpec",
+            Self::EndpointNotAllowed => "EndpointNotAllowed",
+        }
+    }
+}
+
 /// One problem with a spec: the field, what is wrong and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]

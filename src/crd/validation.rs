@@ -10,7 +10,7 @@ use url::Url;
 use super::duration::parse_duration;
 use super::host_ids::HostIdList;
 use super::schema::{
-    is_dns1123_label, AUDIENCE_MAX_LEN, ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN,
+    is_dns1123_subdomain, AUDIENCE_MAX_LEN, ENDPOINT_MAX_LEN, ENTERPRISE_PROJECT_ID_MAX_LEN,
     HOST_IDS_MAX, HOST_ID_MAX_LEN, IDENTITY_PROVIDER_ID_MAX_LEN, INTERVAL_MAX_LEN,
     PROJECT_ID_MAX_LEN, SECRET_NAME_MAX_LEN,
 };
@@ -74,17 +74,17 @@ pub enum CredentialsSource {
     WorkloadIdentity(WorkloadIdentity),
 }
 
-/// The condition reason for a set of errors: `EndpointNotAllowed` when that is the only problem,
-/// else `InvalidSpec`.
-pub fn condition_reason(errors: &[SpecError]) -> &'static str {
+/// What a set of errors amounts to: `EndpointNotAllowed` when that is the only problem, else
+/// `Invalid`.
+pub fn condition_reason(errors: &[SpecError]) -> SpecErrorKind {
     if !errors.is_empty()
         && errors
             .iter()
             .all(|e| e.kind == SpecErrorKind::EndpointNotAllowed)
     {
-        "EndpointNotAllowed"
+        SpecErrorKind::EndpointNotAllowed
     } else {
-        "InvalidSpec"
+        SpecErrorKind::Invalid
     }
 }
 
@@ -267,8 +267,7 @@ fn resolve_credentials(
 }
 
 fn check_object_name(errors: &mut Vec<SpecError>, field: &'static str, what: &str, name: &str) {
-    if name.is_empty() || name.len() > SECRET_NAME_MAX_LEN || !name.split('.').all(is_dns1123_label)
-    {
+    if !is_dns1123_subdomain(name) {
         errors.push(SpecError::invalid(
             field,
             format!(

@@ -68,7 +68,7 @@ fn explicit_interval_is_parsed_and_floor_enforced() {
         errs[0].message.contains("below the minimum of 1m"),
         "{errs:?}"
     );
-    assert_eq!(condition_reason(&errs), "InvalidSpec");
+    assert_eq!(condition_reason(&errs).as_str(), "InvalidSpec");
 
     s.interval = Some("1m".into());
     assert!(validate_spec(&s, &ValidationPolicy::default()).is_ok());
@@ -206,7 +206,11 @@ fn other_endpoints_need_a_listed_prefix_on_segment_boundaries() {
         "https://other.example",
     ] {
         let errs = errors_of(&with_endpoint(refused), &p);
-        assert_eq!(condition_reason(&errs), "EndpointNotAllowed", "{refused}");
+        assert_eq!(
+            condition_reason(&errs).as_str(),
+            "EndpointNotAllowed",
+            "{refused}"
+        );
         assert!(errs[0].message.contains("--allowed-endpoints"), "{refused}");
     }
 }
@@ -216,12 +220,12 @@ fn plain_http_only_for_listed_loopback() {
     let p = policy(&["http://127.0.0.1:18080", "http://10.0.0.5"]);
     assert!(validate_spec(&with_endpoint("http://127.0.0.1:18080"), &p).is_ok());
     let errs = errors_of(&with_endpoint("http://127.0.0.1:18081"), &p);
-    assert_eq!(condition_reason(&errs), "EndpointNotAllowed");
+    assert_eq!(condition_reason(&errs).as_str(), "EndpointNotAllowed");
     let errs = errors_of(&with_endpoint("http://10.0.0.5"), &p);
-    assert_eq!(condition_reason(&errs), "EndpointNotAllowed");
+    assert_eq!(condition_reason(&errs).as_str(), "EndpointNotAllowed");
     assert!(errs[0].message.contains("only accepted for loopback"));
     let errs = errors_of(&with_endpoint("http://127.0.0.1:18080"), &policy(&[]));
-    assert_eq!(condition_reason(&errs), "EndpointNotAllowed");
+    assert_eq!(condition_reason(&errs).as_str(), "EndpointNotAllowed");
 }
 
 #[test]
@@ -235,7 +239,7 @@ fn malformed_endpoints_are_invalid_not_disallowed() {
         "https://hss.private.example/#f",
     ] {
         let errs = errors_of(&with_endpoint(bad), &p);
-        assert_eq!(condition_reason(&errs), "InvalidSpec", "{bad}");
+        assert_eq!(condition_reason(&errs).as_str(), "InvalidSpec", "{bad}");
         assert_eq!(errs[0].field, "spec.endpoint");
     }
     let errs = errors_of(
@@ -272,7 +276,7 @@ fn every_problem_is_reported_at_once() {
             "spec.interval"
         ]
     );
-    assert_eq!(condition_reason(&errs), "InvalidSpec");
+    assert_eq!(condition_reason(&errs).as_str(), "InvalidSpec");
     assert!(describe(&errs).contains("; spec.hostIds: list at least one host id"));
 }
 
@@ -384,5 +388,5 @@ fn a_node_backed_spec_resolves_its_node_source_and_needs_no_host_ids() {
     };
     let errs = errors_of(&bad_key, &ValidationPolicy::default());
     assert_eq!(errs[0].field, "spec.nodeSelector.matchLabels");
-    assert_eq!(condition_reason(&errs), "InvalidSpec");
+    assert_eq!(condition_reason(&errs).as_str(), "InvalidSpec");
 }

@@ -1,4 +1,4 @@
-//! Prometheus / OpenMetrics metrics of the operator (issue 5, "Observability").
+//! Prometheus / OpenMetrics metrics of the operator.
 //!
 //! One [`Metrics`] value (cheap to clone) is created at startup and handed to the controller,
 //! the HSS client wiring and the health server; [`metrics_router`] serves it on `GET /metrics`.
@@ -34,10 +34,12 @@
 //! Wiring, in order of a request's life: the rate limiter calls [`Metrics::record_quota_wait`],
 //! the HSS client calls [`Metrics::record_hss_request`] once per HTTP attempt and
 //! [`Metrics::record_retry`] before each repeat; the controller calls
-//! [`Metrics::record_status_write`] per status decision, [`Metrics::record_reconcile`] per
-//! reconcile, [`Metrics::set_watch_gauges`] after each poll, [`Metrics::set_watch_schedule`]
-//! when the poller (re)computes a watch's interval, and [`Metrics::forget_watch`] when a watch
-//! is deleted; leader election calls [`Metrics::set_leader`].
+//! [`Metrics::record_status_write`] per status decision and [`Metrics::record_reconcile`] per
+//! reconcile; its metrics output sets a watch's series after each reconcile
+//! ([`Metrics::set_watch_gauges`], [`Metrics::set_watch_conditions`]) and drops them when the
+//! watch table lets the watch go ([`Metrics::forget_watch`]); the poller sets
+//! [`Metrics::set_watch_schedule`] for the watches registered with it (a registration goes with
+//! the watch too); leader election calls [`Metrics::set_leader`].
 
 mod exposition;
 mod families;
@@ -53,7 +55,7 @@ use prometheus_client::registry::Registry;
 pub use exposition::{ExpositionFormat, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
 pub use http::metrics_router;
 pub use labels::{reason_label, HssOutcome, ReconcileOutcome, OTHER_REASON};
-pub use watch::{HostSnapshot, RiskTotals, WatchSnapshot, CONDITION_TYPES};
+pub use watch::{HostSnapshot, RiskTotals, WatchSnapshot};
 
 use families::Families;
 use labels::{code_label, HssRequestLabels, ReasonLabels, ResultLabels, WatchLabels};
@@ -231,23 +233,19 @@ impl Metrics {
         );
     }
 
-    /// The conditions of a watch's status, as `(type, status)` pairs of the types in
-    /// [`CONDITION_TYPES`] (others are ignored).
-    pub fn set_watch_conditions(&self, namespace: &str, name: &str, conditions: &[(&str, &str)]) {
-        let known: Vec<(&'static str, &str)> = conditions
-            .iter()
-            .filter_map(|(type_, status)| {
-                CONDITION_TYPES
-                    .iter()
-                    .find(|known| *known == type_)
-                    .map(|known| (*known, *status))
-            })
-            .collect();
+    /// The conditions of a watch's status, as `(type, status)` pairs; the series of a type no
+    /// longer given go.
+    pub fn set_watch_conditions(
+        &self,
+        namespace: &str,
+        name: &str,
+        conditions: &[(&'static str, &str)],
+    ) {
         let mut index = self.watch_index();
         self.inner.families.watch.set_conditions(
             &mut index,
             &watch_labels(namespace, name),
-            &known,
+            conditions,
         );
     }
 
@@ -278,15 +276,6 @@ impl Metrics {
             effective,
             lag,
         );
-    }
-
-    /// Namespace and name of every watch with series, so an owner can drop the series of
-    /// watches that are gone (a reconcile finishing after the deletion may set them again).
-    pub fn watches(&self) -> Vec<(String, String)> {
-        self.watch_index()
-            .keys()
-            .map(|w| (w.namespace.to_string(), w.name.to_string()))
-            .collect()
     }
 
     /// Removes every series of a deleted watch.

@@ -57,8 +57,8 @@ pub struct HostSnapshot {
 ///
 /// It mirrors `status.summary` of a HostRiskWatch without depending on the CRD types: e.g.
 /// `hosts_by_agent_status = {"online": summary.agent_online, "offline": ..., ...}`.
-/// Setting a watch's series after [`crate::metrics::Metrics::forget_watch`] recreates them,
-/// so callers forget a watch only after its last poll.
+/// Setting a watch's series after [`crate::metrics::Metrics::forget_watch`] recreates them:
+/// the controller sets them only for a watch its watch table still holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WatchSnapshot {
     pub hosts_by_agent_status: BTreeMap<String, u64>,
@@ -79,14 +79,13 @@ pub(crate) struct WatchSeries {
     detect: Vec<DetectResultLabels>,
     host_risks: Vec<HostRiskLabels>,
     host_status: Vec<HostStatusLabels>,
+    conditions: Vec<ConditionLabels>,
 }
 
 /// Series kept per watch, keyed by (namespace, name).
 pub(crate) type WatchIndex = HashMap<WatchLabels, WatchSeries>;
 
-/// The condition types of a watch's status, and the statuses a condition takes.
-pub const CONDITION_TYPES: [&str; 4] =
-    ["Ready", "CredentialsValid", "ApiReachable", "NodesResolved"];
+/// The statuses a condition takes.
 const CONDITION_STATUSES: [&str; 3] = ["True", "False", "Unknown"];
 
 fn gauge_value(v: u64) -> i64 {
@@ -257,14 +256,15 @@ impl WatchFamilies {
     }
 
     /// Sets the condition series of a watch: for each `(type, status)`, 1 on that status and 0
-    /// on the two others.
+    /// on the two others; the series of types it no longer has go.
     pub(crate) fn set_conditions(
         &self,
         index: &mut WatchIndex,
         watch: &WatchLabels,
         conditions: &[(&'static str, &str)],
     ) {
-        let (watch, _) = indexed(index, watch);
+        let (watch, series) = indexed(index, watch);
+        let mut next = Vec::with_capacity(conditions.len() * CONDITION_STATUSES.len());
         for (type_, current) in conditions {
             for status in CONDITION_STATUSES {
                 let labels = ConditionLabels {
@@ -273,11 +273,10 @@ impl WatchFamilies {
                     r#type: type_,
                     status,
                 };
-                self.condition
-                    .get_or_create(&labels)
-                    .set(i64::from(status == *current));
+                next.push((labels, i64::from(status == *current)));
             }
         }
+        replace(&self.condition, &mut series.conditions, next);
     }
 
     pub(crate) fn set_last_success(&self, index: &mut WatchIndex, watch: &WatchLabels, unix: f64) {
@@ -286,16 +285,6 @@ impl WatchFamilies {
     }
 
     pub(crate) fn forget(&self, index: &mut WatchIndex, watch: &WatchLabels) {
-        for type_ in CONDITION_TYPES {
-            for status in CONDITION_STATUSES {
-                self.condition.remove(&ConditionLabels {
-                    namespace: watch.namespace.clone(),
-                    name: watch.name.clone(),
-                    r#type: type_,
-                    status,
-                });
-            }
-        }
         self.last_success.remove(watch);
         self.effective_interval.remove(watch);
         self.interval_lag.remove(watch);
@@ -319,6 +308,7 @@ impl WatchFamilies {
             replace(&self.hosts_by_detect_result, &mut series.detect, Vec::new());
             replace(&self.host_risks, &mut series.host_risks, Vec::new());
             replace(&self.host_status, &mut series.host_status, Vec::new());
+            replace(&self.condition, &mut series.conditions, Vec::new());
         }
     }
 }

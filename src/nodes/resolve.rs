@@ -93,8 +93,8 @@ pub fn resolve<'a>(source: &NodeSource, nodes: impl IntoIterator<Item = &'a Node
         }
         owner.insert(id.clone(), node.name.as_str());
         hosts.push(HostTarget {
-            host_id: id,
-            node_name: Some(node.name.clone()),
+            host_id: id.as_str().into(),
+            node_name: Some(node.name.as_str().into()),
         });
     }
     Targets {
@@ -140,7 +140,7 @@ mod tests {
         targets
             .hosts
             .iter()
-            .map(|h| (h.node_name.as_deref().unwrap_or(""), h.host_id.as_str()))
+            .map(|h| (h.node_name.as_deref().unwrap_or(""), &*h.host_id))
             .collect()
     }
 

@@ -9,11 +9,20 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::types::{GroupKey, GroupStats, PollerOptions, WatchKey, WatchRegistration};
-use crate::hss::chunk::dedup_ids;
 use crate::hss::{Credentials, Scope};
+use crate::status::HostId;
 
 use super::hosts::HostTable;
-pub(crate) use super::hosts::{HostId, SharedKey};
+pub(crate) use super::hosts::SharedKey;
+
+/// `ids` without repeats, in order.
+fn dedup_ids(ids: &[HostId]) -> Vec<HostId> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    ids.iter()
+        .filter(|id| seen.insert(&***id))
+        .cloned()
+        .collect()
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct WatchState {
@@ -188,13 +197,13 @@ impl GroupState {
         &mut self,
         key: &WatchKey,
         revision: &str,
-        ids: &[String],
+        ids: &[HostId],
         interval: Duration,
     ) -> bool {
         let Some((shared, watch)) = self.watches.get_key_value(key) else {
             return false;
         };
-        let kept: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let kept: HashSet<&str> = ids.iter().map(|id| &**id).collect();
         let subset = watch.revision == revision
             && watch.interval == interval
             && ids.len() < watch.ids.len()

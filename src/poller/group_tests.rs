@@ -31,7 +31,7 @@ fn reg(name: &str, ids: &[&str], interval: Duration) -> WatchRegistration {
         )
         .expect("scope"),
         credentials: Credentials::ak_sk("AK", "SK"),
-        host_ids: ids.iter().map(|s| s.to_string()).collect(),
+        host_ids: ids.iter().map(|s| (*s).into()).collect(),
         interval,
         revision: "1".into(),
     }
@@ -210,7 +210,12 @@ fn a_failure_reaches_only_the_watches_of_the_call_and_backs_off_within_the_inter
         t0,
     );
     call(&mut g, t0);
-    assert_eq!(g.cached(&key("b")).expect("b").not_found.len(), 1);
+    let cached = g.cached(&key("b")).expect("b");
+    assert_eq!(cached.hosts.len(), 1);
+    assert!(
+        !cached.hosts[0].data.is_found(),
+        "not found is an answer too"
+    );
     let ids = g.plan_chunk(t0 + 2 * S);
     assert_eq!(ids, vec!["a1"]);
     let failure = PollFailure {
@@ -397,8 +402,8 @@ fn dropped_ids_cost_no_call_and_added_ids_are_polled_at_once() {
     assert_eq!(
         g.cached(&WatchKey::new("ns", "nodes")).map(|r| r
             .hosts
-            .keys()
-            .cloned()
+            .iter()
+            .map(|h| h.id.to_string())
             .collect::<Vec<_>>()),
         Some(vec!["a".to_string(), "c".to_string()])
     );

@@ -1,7 +1,7 @@
 //! The host table of a group: every id some watch lists, who lists it and what the service last
-//! said about it. The one copy of each host's data in the operator. Sized for 100,000 ids: an
-//! answer is 32 bytes inline ([`CompactRisk`]); when and under which request id it was fetched
-//! is kept once per call ([`CallRecord`]), not once per host.
+//! said about it. Sized for 100,000 ids: an answer is the record's 32 bytes of [`HostData`];
+//! when and under which request id it was fetched is kept once per call ([`CallRecord`]), not
+//! once per host.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -10,11 +10,7 @@ use tokio::time::Instant;
 
 use super::types::WatchKey;
 use crate::hss::HostsRiskResult;
-use crate::status::compact::CompactRisk;
-
-/// A host id, shared by the host table and every watch that lists it (at 1,000 watches × 100
-/// hosts, one allocation per id instead of one per use).
-pub(crate) type HostId = Arc<str>;
+use crate::status::{HostData, HostId};
 
 /// A watch key shared by the watch table and the host table's back references.
 pub(crate) type SharedKey = Arc<WatchKey>;
@@ -87,7 +83,7 @@ impl Watchers {
 #[derive(Debug)]
 struct HostSlot {
     watchers: Watchers,
-    answer: CompactRisk,
+    answer: HostData,
     call: u32,
 }
 
@@ -95,7 +91,7 @@ impl Default for HostSlot {
     fn default() -> Self {
         Self {
             watchers: Watchers::None,
-            answer: CompactRisk::not_found(),
+            answer: HostData::not_found(),
             call: UNANSWERED,
         }
     }
@@ -109,11 +105,12 @@ pub(crate) struct HostTable {
 }
 
 impl HostTable {
-    /// Notes that `watch` lists `id`; returns the shared id.
-    pub fn watch(&mut self, id: &str, watch: &SharedKey) -> HostId {
-        let shared = match self.slots.get_key_value(id) {
+    /// Notes that `watch` lists `id`; returns the id the table shares (`id` itself when it is
+    /// new here).
+    pub fn watch(&mut self, id: &HostId, watch: &SharedKey) -> HostId {
+        let shared = match self.slots.get_key_value(&**id) {
             Some((shared, _)) => shared.clone(),
-            None => HostId::from(id),
+            None => id.clone(),
         };
         self.slots
             .entry(shared.clone())
@@ -156,7 +153,7 @@ impl HostTable {
             let Some(slot) = self.slots.get_mut(id.as_str()) else {
                 continue;
             };
-            slot.answer = CompactRisk::of(answer.hosts.get(id));
+            slot.answer = HostData::of(answer.hosts.get(id));
             let old = std::mem::replace(&mut slot.call, call);
             if old != UNANSWERED {
                 released.push(old);
@@ -189,7 +186,7 @@ impl HostTable {
     }
 
     /// The latest answer for `id` and the call it came from, if any.
-    pub fn latest(&self, id: &str) -> Option<(&CompactRisk, &CallRecord)> {
+    pub fn latest(&self, id: &str) -> Option<(&HostData, &CallRecord)> {
         let slot = self.slots.get(id)?;
         Some((&slot.answer, self.calls.get(&slot.call)?))
     }
@@ -256,9 +253,9 @@ mod tests {
         let mut table = HostTable::default();
         let a = Arc::new(WatchKey::new("ns", "a"));
         let b = Arc::new(WatchKey::new("ns", "b"));
-        let h1 = table.watch("h1", &a);
-        let h2 = table.watch("h2", &a);
-        table.watch("h2", &b);
+        let h1 = table.watch(&"h1".into(), &a);
+        let h2 = table.watch(&"h2".into(), &a);
+        table.watch(&"h2".into(), &b);
         let t0 = Instant::now();
         let now = jiff::Timestamp::now();
         table.record(&ids(&["h1", "h2"]), &answer(&["h1"], "r1"), t0, now);
@@ -294,6 +291,7 @@ mod tests {
 
     #[test]
     fn a_slot_is_small() {
+        let _ = std::mem::size_of::<HostData>();
         assert!(
             std::mem::size_of::<HostSlot>() <= 56,
             "{}",

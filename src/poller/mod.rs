@@ -78,7 +78,8 @@ pub use types::{
 };
 
 use crate::hss::ratelimit::RateLimiter;
-use crate::hss::{HostsRiskResult, HssClient};
+use crate::hss::HssClient;
+use crate::status::PollAnswer;
 use group::GroupState;
 use subscribe::KeyQueue;
 
@@ -354,7 +355,7 @@ impl PollerHandle {
     }
 
     /// The last good answers for a watch's ids, whatever happened since.
-    pub fn cached(&self, key: &WatchKey) -> Option<HostsRiskResult> {
+    pub fn cached(&self, key: &WatchKey) -> Option<PollAnswer> {
         let state = self.shared.lock();
         let group = state.watch_group.get(key)?;
         state.groups.get(group)?.state.cached(key)

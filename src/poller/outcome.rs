@@ -10,7 +10,7 @@ use super::group::GroupState;
 use super::types::{WatchKey, WatchUpdate};
 use crate::hss::retry::{Backoff, MAX_RETRY_AFTER};
 use crate::hss::HostsRiskResult;
-use crate::status::PollFailure;
+use crate::status::{HostRecord, PollAnswer, PollFailure};
 
 /// Weight of the newest effective interval in the smoothed one.
 const SMOOTHING: f64 = 0.3;
@@ -82,7 +82,7 @@ impl GroupState {
         let update = WatchUpdate {
             key: key.clone(),
             revision: watch.revision.clone(),
-            outcome: Ok(HostsRiskResult::default()),
+            outcome: Ok(PollAnswer::default()),
             at: now,
             oldest_data: None,
             target_interval: watch.interval,
@@ -197,30 +197,28 @@ impl GroupState {
         }
     }
 
-    /// The last good answers of `key`'s ids (ids never answered are absent from both sets).
-    pub fn cached(&self, key: &WatchKey) -> Option<HostsRiskResult> {
+    /// The last good answers of `key`'s ids (ids never answered are left out).
+    pub fn cached(&self, key: &WatchKey) -> Option<PollAnswer> {
         let (mut result, _) = self.answers_of(key)?;
         result.request_ids.sort();
         Some(result)
     }
 
-    fn answers_of(&self, key: &WatchKey) -> Option<(HostsRiskResult, Option<jiff::Timestamp>)> {
+    fn answers_of(&self, key: &WatchKey) -> Option<(PollAnswer, Option<jiff::Timestamp>)> {
         let watch = self.watches.get(key)?;
-        let mut result = HostsRiskResult::default();
+        let mut result = PollAnswer {
+            hosts: Vec::with_capacity(watch.ids.len()),
+            request_ids: Vec::new(),
+        };
         let mut oldest: Option<jiff::Timestamp> = None;
         let mut seen_requests = HashSet::new();
         for id in &watch.ids {
             let Some((answer, call)) = self.hosts.latest(id) else {
                 continue;
             };
-            match answer.found(id) {
-                Some(host) => {
-                    result.hosts.insert(id.to_string(), host);
-                }
-                None => {
-                    result.not_found.insert(id.to_string());
-                }
-            }
+            result
+                .hosts
+                .push(HostRecord::new(id.clone(), answer.clone()));
             if let Some(rid) = &call.request_id {
                 if seen_requests.insert(rid.as_ref()) {
                     result.request_ids.push(rid.to_string());

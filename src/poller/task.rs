@@ -12,12 +12,7 @@ use super::types::{GroupKey, WatchUpdate};
 use super::Shared;
 use crate::status::PollFailure;
 
-pub(crate) async fn run_group(
-    shared: Arc<Shared>,
-    key: GroupKey,
-    epoch: u64,
-    notify: Arc<Notify>,
-) {
+pub(crate) async fn run_group(shared: Arc<Shared>, key: GroupKey, epoch: u64, notify: Arc<Notify>) {
     let cancel = shared.cancel.clone();
     loop {
         let now = Instant::now();

@@ -6,9 +6,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::hss::config::MAX_CHUNK_SIZE;
-use crate::hss::{ClientConfig, Credentials, HostsRiskResult, Scope};
+use crate::hss::{ClientConfig, Credentials, Scope};
 use crate::metrics::Metrics;
-use crate::status::PollFailure;
+use crate::status::{HostId, PollAnswer, PollFailure};
 
 pub use crate::crd::WatchKey;
 
@@ -60,8 +60,9 @@ pub struct WatchRegistration {
     pub key: WatchKey,
     pub scope: Scope,
     pub credentials: Credentials,
-    /// Duplicates are ignored; order is kept (it decides how ids are packed into calls).
-    pub host_ids: Vec<String>,
+    /// Duplicates are ignored; order is kept (it decides how ids are packed into calls). A new
+    /// id's allocation is the one the table keeps, shared with the watch's status.
+    pub host_ids: Vec<HostId>,
     /// Target time between two complete refreshes.
     pub interval: Duration,
     /// Opaque token of what the controller saw (uid, generation, refresh annotation, Secret
@@ -150,10 +151,10 @@ pub struct WatchUpdate {
     pub key: WatchKey,
     /// The registration revision this update answers.
     pub revision: String,
-    /// Only this watch's ids: found hosts and not-found ids, with the request ids of the calls
+    /// Only this watch's ids, each a record found or not, with the request ids of the calls
     /// that answered them. On failure, the error of the failed call (the last good per-host
     /// data stays in the poller, see [`super::PollerHandle::cached`]).
-    pub outcome: Result<HostsRiskResult, PollFailure>,
+    pub outcome: Result<PollAnswer, PollFailure>,
     /// When this update was made.
     pub at: Instant,
     /// Wall-clock start of the oldest call whose answer is in `outcome` (success only).

@@ -1,58 +1,204 @@
-//! The conditions of a `HostRiskWatch` and their merge with the previous ones.
+//! The conditions of a `HostRiskWatch`: the one list of their types, the typed reasons they
+//! carry, and their merge with the previous ones. Which condition says what for an outcome is
+//! [`super::watch_conditions`] (one function per type the watch computes itself); a type whose
+//! value comes from elsewhere (`NodesResolved` from the node host source, a future output's
+//! `ReportsWritten`) arrives as a contributed [`ConditionUpdate`].
+//!
+//! Adding a condition type: a variant here (its place in [`ConditionType::ALL`] is its place in
+//! the status), its reasons in [`Reason`], and either a function in `watch_conditions` or a
+//! contributor that hands its update to `compute_status`.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-/// True only when the last poll answered for the current generation.
-pub const READY: &str = "Ready";
-/// Whether HSS accepted the credentials of the referenced Secret.
-pub const CREDENTIALS_VALID: &str = "CredentialsValid";
-/// Whether HSS answered at all (any HTTP answer counts; a 401 is an answer).
-pub const API_REACHABLE: &str = "ApiReachable";
+/// Every condition type a watch's status may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConditionType {
+    /// True only when the last poll answered for the current generation.
+    Ready,
+    /// Whether HSS accepted the credentials.
+    CredentialsValid,
+    /// Whether HSS answered at all (any HTTP answer counts; a 401 is an answer).
+    ApiReachable,
+    /// Node-backed watches only: whether every selected Node's host is watched.
+    NodesResolved,
+}
 
-/// Node-backed watches only: whether every selected Node's host is watched.
-pub const NODES_RESOLVED: &str = "NodesResolved";
+impl ConditionType {
+    /// Every type, in the order they are written.
+    pub const ALL: [ConditionType; 4] = [
+        Self::Ready,
+        Self::CredentialsValid,
+        Self::ApiReachable,
+        Self::NodesResolved,
+    ];
 
-/// Condition types in the order they are written (`NodesResolved` for node-backed watches only).
-pub const CONDITION_TYPES: [&str; 4] = [READY, CREDENTIALS_VALID, API_REACHABLE, NODES_RESOLVED];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "Ready",
+            Self::CredentialsValid => "CredentialsValid",
+            Self::ApiReachable => "ApiReachable",
+            Self::NodesResolved => "NodesResolved",
+        }
+    }
+}
 
-/// Reasons this module writes itself. Failure reasons of a poll or of the credentials come from
-/// the caller (`PollFailure::reason`, `CredentialsProblem::reason`).
-pub mod reason {
+/// Every reason word a condition of this operator carries, serialised as the CamelCase word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
     /// Seen, not polled yet.
-    pub const PENDING: &str = "Pending";
+    Pending,
     /// The spec changed; the poll for the new generation has not answered yet.
-    pub const POLLING: &str = "Polling";
+    Polling,
     /// The last poll answered.
-    pub const SYNCED: &str = "Synced";
+    Synced,
     /// The last poll answered, but the HSS call quota of the credential cannot refresh the
     /// watch as often as `spec.interval` asks (`status.effectiveInterval` says how often).
-    pub const QUOTA_LIMITED: &str = "QuotaLimited";
+    QuotaLimited,
     /// HSS accepted the credentials.
-    pub const ACCEPTED: &str = "Accepted";
+    Accepted,
     /// HSS answered.
-    pub const REACHABLE: &str = "Reachable";
-    /// `spec.suspend` is true.
-    pub const SUSPENDED: &str = "Suspended";
-    /// The spec breaks a rule.
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    /// `spec.endpoint` is not allowed by the operator's policy.
-    pub const ENDPOINT_NOT_ALLOWED: &str = "EndpointNotAllowed";
+    Reachable,
     /// A check that was not made because an earlier step failed.
-    pub const NOT_CHECKED: &str = "NotChecked";
+    NotChecked,
+    /// `spec.suspend` is true.
+    Suspended,
+    /// The spec breaks a rule.
+    InvalidSpec,
+    /// `spec.endpoint` is not allowed by the operator's policy.
+    EndpointNotAllowed,
     /// Node-backed watch: every selected Node's host is watched.
-    pub const ALL_RESOLVED: &str = "AllResolved";
+    AllResolved,
     /// Node-backed watch: some selected Node has no usable ECS server id (or shares one).
-    pub const UNRESOLVED_NODES: &str = "UnresolvedNodes";
+    UnresolvedNodes,
     /// Node-backed watch: more Nodes are selected than a watch may cover (1000 hosts).
-    pub const HOST_LIMIT_EXCEEDED: &str = "HostLimitExceeded";
+    HostLimitExceeded,
     /// Node-backed watch whose selector selects no Node: nothing to poll.
-    pub const NO_NODES: &str = "NoNodes";
+    NoNodes,
     /// Node-backed watch refused: the operator runs without `--node-watches`, or namespaced.
-    pub const NODE_WATCHES_DISABLED: &str = "NodeWatchesDisabled";
+    NodeWatchesDisabled,
     /// Node-backed watch refused: the API server refused the operator's Node list/watch (403).
-    pub const NODE_WATCH_FORBIDDEN: &str = "NodeWatchForbidden";
+    NodeWatchForbidden,
     /// Node-backed watch: the Node list failed otherwise (the watch retries).
-    pub const NODE_WATCH_FAILED: &str = "NodeWatchFailed";
+    NodeWatchFailed,
+    /// The credentials Secret does not exist (or its name cannot be one).
+    SecretNotFound,
+    /// The operator may not read the credentials Secret.
+    SecretForbidden,
+    /// The Secret lacks a key its kind of credentials needs.
+    SecretKeyMissing,
+    /// The Secret holds more than one kind of credentials.
+    AmbiguousCredentials,
+    /// The credentials cannot work (empty, unreadable, no IAM endpoint for them).
+    InvalidCredentials,
+    /// `spec.workloadIdentity` while the operator does not allow keyless credentials.
+    WorkloadIdentityDisabled,
+    /// An audience the operator does not mint tokens for.
+    AudienceNotAllowed,
+    /// An identity provider the operator may not use.
+    IdentityProviderNotAllowed,
+    /// Keyless credentials that cannot work (ServiceAccount name, IAM endpoint).
+    InvalidWorkloadIdentity,
+    /// A call to HSS or IAM failed; the word is the HSS client's (`Throttled`,
+    /// `ApiUnavailable`, `InvalidCredentials`, `ServiceAccountNotFound`, ...).
+    CallFailed(&'static str),
+}
+
+impl Reason {
+    /// The reasons with a word of their own (every one but [`Reason::CallFailed`]).
+    const NAMED: [Reason; 26] = [
+        Self::Pending,
+        Self::Polling,
+        Self::Synced,
+        Self::QuotaLimited,
+        Self::Accepted,
+        Self::Reachable,
+        Self::NotChecked,
+        Self::Suspended,
+        Self::InvalidSpec,
+        Self::EndpointNotAllowed,
+        Self::AllResolved,
+        Self::UnresolvedNodes,
+        Self::HostLimitExceeded,
+        Self::NoNodes,
+        Self::NodeWatchesDisabled,
+        Self::NodeWatchForbidden,
+        Self::NodeWatchFailed,
+        Self::SecretNotFound,
+        Self::SecretForbidden,
+        Self::SecretKeyMissing,
+        Self::AmbiguousCredentials,
+        Self::InvalidCredentials,
+        Self::WorkloadIdentityDisabled,
+        Self::AudienceNotAllowed,
+        Self::IdentityProviderNotAllowed,
+        Self::InvalidWorkloadIdentity,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Polling => "Polling",
+            Self::Synced => "Synced",
+            Self::QuotaLimited => "QuotaLimited",
+            Self::Accepted => "Accepted",
+            Self::Reachable => "Reachable",
+            Self::NotChecked => "NotChecked",
+            Self::Suspended => "Suspended",
+            Self::InvalidSpec => "InvalidSpec",
+            Self::EndpointNotAllowed => "EndpointNotAllowed",
+            Self::AllResolved => "AllResolved",
+            Self::UnresolvedNodes => "UnresolvedNodes",
+            Self::HostLimitExceeded => "HostLimitExceeded",
+            Self::NoNodes => "NoNodes",
+            Self::NodeWatchesDisabled => "NodeWatchesDisabled",
+            Self::NodeWatchForbidden => "NodeWatchForbidden",
+            Self::NodeWatchFailed => "NodeWatchFailed",
+            Self::SecretNotFound => "SecretNotFound",
+            Self::SecretForbidden => "SecretForbidden",
+            Self::SecretKeyMissing => "SecretKeyMissing",
+            Self::AmbiguousCredentials => "AmbiguousCredentials",
+            Self::InvalidCredentials => "InvalidCredentials",
+            Self::WorkloadIdentityDisabled => "WorkloadIdentityDisabled",
+            Self::AudienceNotAllowed => "AudienceNotAllowed",
+            Self::IdentityProviderNotAllowed => "IdentityProviderNotAllowed",
+            Self::InvalidWorkloadIdentity => "InvalidWorkloadIdentity",
+            Self::CallFailed(word) => word,
+        }
+    }
+
+    /// The reason a stored condition carries: a named one, else a call failure (the HSS
+    /// client's words are open-ended).
+    pub fn of_word(word: &str) -> Reason {
+        Self::NAMED
+            .into_iter()
+            .find(|reason| reason.as_str() == word)
+            .unwrap_or(Self::CallFailed(""))
+    }
+
+    /// True for the reasons of a `Ready=False` that say polling failed (HSS refused or failed,
+    /// or the credentials are unusable), as opposed to polling not being wanted or possible
+    /// (suspended, refused spec, Nodes unknown): a streak of the former is announced once.
+    pub fn is_poll_failure(self) -> bool {
+        matches!(
+            self,
+            Self::CallFailed(_)
+                | Self::SecretNotFound
+                | Self::SecretForbidden
+                | Self::SecretKeyMissing
+                | Self::AmbiguousCredentials
+                | Self::InvalidCredentials
+                | Self::WorkloadIdentityDisabled
+                | Self::AudienceNotAllowed
+                | Self::IdentityProviderNotAllowed
+                | Self::InvalidWorkloadIdentity
+        )
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Kubernetes condition status values.
@@ -76,23 +222,23 @@ impl ConditionStatus {
 /// A condition as computed, before its `lastTransitionTime` is decided by [`merge_conditions`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredCondition {
-    pub type_: &'static str,
+    pub type_: ConditionType,
     pub status: ConditionStatus,
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl DesiredCondition {
     pub fn new(
-        type_: &'static str,
+        type_: ConditionType,
         status: ConditionStatus,
-        reason: impl Into<String>,
+        reason: Reason,
         message: impl Into<String>,
     ) -> Self {
         Self {
             type_,
             status,
-            reason: reason.into(),
+            reason,
             message: message.into(),
         }
     }
@@ -108,12 +254,45 @@ pub enum ConditionUpdate {
     KeepOr(DesiredCondition),
 }
 
-/// The previous condition of `type_`, if any.
-pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
-    conditions.iter().find(|c| c.type_ == type_)
+impl ConditionUpdate {
+    /// Sets `type_` to `status` with `reason` and `message`.
+    pub fn set(
+        type_: ConditionType,
+        status: ConditionStatus,
+        reason: Reason,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Set(DesiredCondition::new(type_, status, reason, message))
+    }
+
+    /// Keeps the previous condition of `type_`, or writes it as `status` with `reason`.
+    pub fn keep_or(
+        type_: ConditionType,
+        status: ConditionStatus,
+        reason: Reason,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::KeepOr(DesiredCondition::new(type_, status, reason, message))
+    }
+
+    pub fn type_(&self) -> ConditionType {
+        match self {
+            Self::Set(desired) | Self::KeepOr(desired) => desired.type_,
+        }
+    }
 }
 
-/// Builds the new conditions list from `updates`, in the given order.
+/// The previous condition of `type_`, if any.
+pub fn find(conditions: &[Condition], type_: ConditionType) -> Option<&Condition> {
+    conditions.iter().find(|c| c.type_ == type_.as_str())
+}
+
+/// The status and reason of a stored condition of `type_`.
+pub fn stored(conditions: &[Condition], type_: ConditionType) -> Option<(&str, Reason)> {
+    find(conditions, type_).map(|c| (c.status.as_str(), Reason::of_word(&c.reason)))
+}
+
+/// Builds the new conditions list from `updates`, in the order of [`ConditionType::ALL`].
 ///
 /// `lastTransitionTime` is the previous one when the status (True/False/Unknown) did not change,
 /// and `now` otherwise, as the API conventions require; reason and message changes alone are
@@ -121,10 +300,11 @@ pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Conditio
 /// the whole status.
 pub fn merge_conditions(
     previous: &[Condition],
-    updates: Vec<ConditionUpdate>,
+    mut updates: Vec<ConditionUpdate>,
     generation: Option<i64>,
     now: &Time,
 ) -> Vec<Condition> {
+    updates.sort_by_key(ConditionUpdate::type_);
     updates
         .into_iter()
         .map(|update| {
@@ -141,9 +321,9 @@ pub fn merge_conditions(
                 _ => now.clone(),
             };
             Condition {
-                type_: desired.type_.to_string(),
+                type_: desired.type_.as_str().to_string(),
                 status: status.to_string(),
-                reason: desired.reason,
+                reason: desired.reason.as_str().to_string(),
                 message: desired.message,
                 observed_generation: generation,
                 last_transition_time,
@@ -156,20 +336,21 @@ pub fn merge_conditions(
 mod tests {
     use super::*;
     use jiff::Timestamp;
+    use ConditionType::{ApiReachable, CredentialsValid, Ready};
 
     fn at(second: i64) -> Time {
         Time(Timestamp::from_second(second).expect("valid"))
     }
 
-    fn set(type_: &'static str, status: ConditionStatus, reason: &str) -> ConditionUpdate {
-        ConditionUpdate::Set(DesiredCondition::new(type_, status, reason, "m"))
+    fn set(type_: ConditionType, status: ConditionStatus, reason: Reason) -> ConditionUpdate {
+        ConditionUpdate::set(type_, status, reason, "m")
     }
 
     #[test]
     fn transition_time_moves_only_when_status_changes() {
         let first = merge_conditions(
             &[],
-            vec![set(READY, ConditionStatus::Unknown, reason::PENDING)],
+            vec![set(Ready, ConditionStatus::Unknown, Reason::Pending)],
             Some(1),
             &at(100),
         );
@@ -179,12 +360,12 @@ mod tests {
         // Same status, new reason, message and generation: no transition.
         let second = merge_conditions(
             &first,
-            vec![ConditionUpdate::Set(DesiredCondition::new(
-                READY,
+            vec![ConditionUpdate::set(
+                Ready,
                 ConditionStatus::Unknown,
-                reason::POLLING,
+                Reason::Polling,
                 "other",
-            ))],
+            )],
             Some(2),
             &at(200),
         );
@@ -194,7 +375,7 @@ mod tests {
 
         let third = merge_conditions(
             &second,
-            vec![set(READY, ConditionStatus::True, reason::SYNCED)],
+            vec![set(Ready, ConditionStatus::True, Reason::Synced)],
             Some(2),
             &at(300),
         );
@@ -207,9 +388,9 @@ mod tests {
         let previous = merge_conditions(
             &[],
             vec![set(
-                CREDENTIALS_VALID,
+                CredentialsValid,
                 ConditionStatus::True,
-                reason::ACCEPTED,
+                Reason::Accepted,
             )],
             Some(1),
             &at(10),
@@ -217,18 +398,18 @@ mod tests {
         let merged = merge_conditions(
             &previous,
             vec![
-                ConditionUpdate::KeepOr(DesiredCondition::new(
-                    CREDENTIALS_VALID,
+                ConditionUpdate::keep_or(
+                    CredentialsValid,
                     ConditionStatus::Unknown,
-                    reason::NOT_CHECKED,
+                    Reason::NotChecked,
                     "x",
-                )),
-                ConditionUpdate::KeepOr(DesiredCondition::new(
-                    API_REACHABLE,
+                ),
+                ConditionUpdate::keep_or(
+                    ApiReachable,
                     ConditionStatus::Unknown,
-                    reason::NOT_CHECKED,
+                    Reason::NotChecked,
                     "x",
-                )),
+                ),
             ],
             Some(5),
             &at(20),
@@ -243,7 +424,7 @@ mod tests {
     fn unknown_previous_types_are_dropped_and_order_is_fixed() {
         let mut previous = merge_conditions(
             &[],
-            vec![set(API_REACHABLE, ConditionStatus::True, reason::REACHABLE)],
+            vec![set(ApiReachable, ConditionStatus::True, Reason::Reachable)],
             Some(1),
             &at(1),
         );
@@ -254,8 +435,8 @@ mod tests {
         let merged = merge_conditions(
             &previous,
             vec![
-                set(READY, ConditionStatus::True, reason::SYNCED),
-                set(API_REACHABLE, ConditionStatus::True, reason::REACHABLE),
+                set(ApiReachable, ConditionStatus::True, Reason::Reachable),
+                set(Ready, ConditionStatus::True, Reason::Synced),
             ],
             Some(1),
             &at(2),
@@ -263,5 +444,18 @@ mod tests {
         let types: Vec<_> = merged.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, vec!["Ready", "ApiReachable"]);
         assert_eq!(merged[1].last_transition_time, at(1));
+    }
+
+    #[test]
+    fn reasons_read_back_by_their_word() {
+        for reason in Reason::NAMED {
+            assert_eq!(Reason::of_word(reason.as_str()), reason);
+        }
+        // The HSS client's words are not all known here: they are call failures.
+        assert!(Reason::of_word("Throttled").is_poll_failure());
+        assert!(Reason::of_word("SecretNotFound").is_poll_failure());
+        assert!(!Reason::of_word("Suspended").is_poll_failure());
+        assert!(!Reason::of_word("NodeWatchForbidden").is_poll_failure());
+        assert_eq!(Reason::CallFailed("Throttled").to_string(), "Throttled");
     }
 }

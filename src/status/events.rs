@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::crd::status::{HostStatus, StatusValue};
+use super::record::{Count, HostData, HostRecord, Text};
 
 /// `events.k8s.io` Event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,25 +52,22 @@ pub mod reason {
 }
 
 fn host_event(
-    host: &HostStatus,
+    host: &HostRecord,
     reason: &'static str,
     type_: EventType,
     note: String,
 ) -> TransitionEvent {
     TransitionEvent {
-        host_id: Some(host.host_id.clone()),
+        host_id: Some(host.id.to_string()),
         reason,
         note,
         type_,
     }
 }
 
-/// `(old, new)` when both observations carry a value and they differ.
-fn changed<'a>(
-    old: &'a Option<StatusValue>,
-    new: &'a Option<StatusValue>,
-) -> Option<(&'a str, &'a str)> {
-    match (old.as_deref(), new.as_deref()) {
+/// `(old, new)` of `field` when both observations carry a value and they differ.
+fn changed<'a>(old: &'a HostData, new: &'a HostData, field: Text) -> Option<(&'a str, &'a str)> {
+    match (old.text(field), new.text(field)) {
         (Some(o), Some(n)) if o != n => Some((o, n)),
         _ => None,
     }
@@ -85,36 +82,36 @@ fn changed<'a>(
 /// - `HostNotFound` (Warning): a host HSS no longer (or, on first sight, never) returned.
 ///
 /// A value change counts only when both observations carry a value.
-pub fn host_events(previous: &[HostStatus], current: &[HostStatus]) -> Vec<TransitionEvent> {
-    let before: HashMap<&str, &HostStatus> =
-        previous.iter().map(|h| (h.host_id.as_str(), h)).collect();
+pub fn host_events(previous: &[HostRecord], current: &[HostRecord]) -> Vec<TransitionEvent> {
+    let before: HashMap<&str, &HostRecord> = previous.iter().map(|h| (&*h.id, h)).collect();
     let mut events = Vec::new();
     for host in current {
-        let old = before.get(host.host_id.as_str()).copied();
-        if !host.found {
-            if old.is_none_or(|o| o.found) {
+        let old = before.get(&*host.id).copied();
+        if !host.data.is_found() {
+            if old.is_none_or(|o| o.data.is_found()) {
                 events.push(host_event(
                     host,
                     reason::HOST_NOT_FOUND,
                     EventType::Warning,
                     format!(
                         "HSS does not know host {} (unknown id, deleted, or in another enterprise project)",
-                        host.host_id
+                        host.id
                     ),
                 ));
             }
             continue;
         }
-        let Some(old) = old.filter(|o| o.found) else {
+        let Some(old) = old.filter(|o| o.data.is_found()) else {
             continue;
         };
-        let id = &host.host_id;
-        if let Some((from, to)) = changed(&old.detect_result, &host.detect_result) {
+        let (id, data) = (&host.id, &host.data);
+        if let Some((from, to)) = changed(&old.data, data, Text::Detection) {
+            let count = |field| data.count(field).unwrap_or(0);
             let counts = format!(
                 "vulnerabilities {}, baseline risks {}, intrusions {}",
-                host.vulnerability.unwrap_or(0),
-                host.baseline.unwrap_or(0),
-                host.intrusion.unwrap_or(0)
+                count(Count::Vulnerability),
+                count(Count::Baseline),
+                count(Count::Intrusion)
             );
             if to == "risk" {
                 events.push(host_event(
@@ -132,7 +129,7 @@ pub fn host_events(previous: &[HostStatus], current: &[HostStatus]) -> Vec<Trans
                 ));
             }
         }
-        if let Some((from, to)) = changed(&old.agent_status, &host.agent_status) {
+        if let Some((from, to)) = changed(&old.data, data, Text::AgentStatus) {
             let (reason, type_) = match to {
                 "offline" => (reason::AGENT_OFFLINE, EventType::Warning),
                 "online" => (reason::AGENT_ONLINE, EventType::Normal),
@@ -147,7 +144,7 @@ pub fn host_events(previous: &[HostStatus], current: &[HostStatus]) -> Vec<Trans
                 ));
             }
         }
-        if let Some((from, to)) = changed(&old.protect_status, &host.protect_status) {
+        if let Some((from, to)) = changed(&old.data, data, Text::Protection) {
             let (reason, type_) = match to {
                 "closed" => (reason::PROTECTION_CLOSED, EventType::Warning),
                 "opened" => (reason::PROTECTION_OPENED, EventType::Normal),
@@ -189,6 +186,18 @@ pub fn poll_recovered(failure_reason: &str) -> TransitionEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::status::HostStatus;
+
+    fn records(hosts: &[HostStatus]) -> Vec<HostRecord> {
+        hosts
+            .iter()
+            .map(|h| HostRecord::from_status(h, h.host_id.as_str().into()))
+            .collect()
+    }
+
+    fn host_events(previous: &[HostStatus], current: &[HostStatus]) -> Vec<TransitionEvent> {
+        super::host_events(&records(previous), &records(current))
+    }
 
     fn host(id: &str, agent: &str, protect: &str, detect: &str) -> HostStatus {
         HostStatus {

@@ -1,154 +1,52 @@
-//! Per-host status entries from an HSS answer.
+//! A watch's host records after a poll answered.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use jiff::Timestamp;
 
+use super::record::{HostData, HostId, HostRecord};
 use super::targets::HostTarget;
-use crate::crd::schema::STATUS_VALUE_MAX_LEN;
-use crate::crd::status::{HostRiskWatchStatus, HostStatus, StatusValue};
-use crate::hss::model::{
-    AgentStatus, DetectResult, HostRisk, HostsRiskResult, HssEdition, InstallResultCode, OpenEnum,
-    ProtectStatus,
-};
 
-/// Keeps at most [`STATUS_VALUE_MAX_LEN`] characters of a value the service sent.
-fn bounded(value: &str) -> String {
-    value.chars().take(STATUS_VALUE_MAX_LEN).collect()
+/// What a poll answered for a watch: one record per id it asked (found or not), ids shared
+/// with the poller's table, and the request ids of the calls that answered, in call order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollAnswer {
+    pub hosts: Vec<HostRecord>,
+    pub request_ids: Vec<String>,
 }
 
-/// A status value: borrowed when the value is one this build knows (no allocation), else a
-/// bounded copy.
-fn value<T: OpenEnum>(field: &Option<T>) -> Option<StatusValue> {
-    let field = field.as_ref()?;
-    Some(match field.known_str() {
-        Some(wire) => Cow::Borrowed(wire),
-        None => Cow::Owned(bounded(field.as_str())),
-    })
-}
-
-/// Every value of the HSS vocabularies this build knows.
-fn vocabulary() -> impl Iterator<Item = &'static str> {
-    [
-        AgentStatus::KNOWN,
-        InstallResultCode::KNOWN,
-        HssEdition::KNOWN,
-        ProtectStatus::KNOWN,
-        DetectResult::KNOWN,
-    ]
-    .into_iter()
-    .flatten()
-    .copied()
-}
-
-/// `text` as a status value, borrowing the vocabulary's copy when it has one.
-pub fn status_value(text: &str) -> StatusValue {
-    match vocabulary().find(|known| *known == text) {
-        Some(wire) => Cow::Borrowed(wire),
-        None => Cow::Owned(text.to_string()),
-    }
-}
-
-/// Makes the host values of a status read from the API (each an owned copy) borrow the
-/// vocabulary where they can, so a status kept in memory costs what a computed one does.
-pub fn share_vocabulary(status: &mut HostRiskWatchStatus) {
-    for host in &mut status.hosts {
-        for field in [
-            &mut host.agent_status,
-            &mut host.install_result_code,
-            &mut host.version,
-            &mut host.protect_status,
-            &mut host.detect_result,
-        ] {
-            if let Some(Cow::Owned(text)) = field {
-                *field = Some(status_value(text));
-            }
-        }
-    }
-    status.hosts.shrink_to_fit();
-}
-
-fn count(value: Option<u64>) -> Option<i64> {
-    value.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
-}
-
-/// The status entry of a host HSS returned (without `lastChangeTime`).
-pub fn from_risk(host_id: &str, risk: &HostRisk) -> HostStatus {
-    HostStatus {
-        host_id: host_id.to_string(),
-        node_name: None,
-        found: true,
-        agent_status: value(&risk.agent_status),
-        install_result_code: value(&risk.install_result_code),
-        version: value(&risk.version),
-        protect_status: value(&risk.protect_status),
-        detect_result: value(&risk.detect_result),
-        asset: count(risk.asset),
-        vulnerability: count(risk.vulnerability),
-        baseline: count(risk.baseline),
-        intrusion: count(risk.intrusion),
-        last_change_time: None,
-    }
-}
-
-/// The status entry of a requested host HSS did not return.
-pub fn not_found(host_id: &str) -> HostStatus {
-    HostStatus {
-        host_id: host_id.to_string(),
-        found: false,
-        ..HostStatus::default()
-    }
-}
-
-/// True when two entries carry the same host data (everything but `lastChangeTime` and
-/// `nodeName`).
-pub fn same_data(a: &HostStatus, b: &HostStatus) -> bool {
-    HostStatus {
-        last_change_time: None,
-        node_name: None,
-        ..a.clone()
-    } == HostStatus {
-        last_change_time: None,
-        node_name: None,
-        ..b.clone()
-    }
-}
-
-/// Entries for `targets` (in their order, repeats skipped so the list-map keys stay unique)
-/// from `result`, each with its target's Node name. An id missing from the answer is
-/// `found: false` whether or not the client listed it in `not_found`. `lastChangeTime` is the
-/// previous one when the host's data is unchanged, `now` when it changed or the host is new to
-/// the list (a Node name alone is not host data: it never moves `lastChangeTime`).
+/// Records for `targets` (in their order, repeats skipped so the list-map keys stay unique)
+/// from `answer`, each with its target's Node name. An id missing from the answer is not found.
+/// The change time is the previous one when the host's data is unchanged, `now` when it changed
+/// or the host is new to the list (a Node name alone is not host data: it never moves it).
 pub fn rebuild_hosts(
     targets: &[HostTarget],
-    result: &HostsRiskResult,
-    previous: &[HostStatus],
-    now: &Time,
-) -> Vec<HostStatus> {
-    let previous_by_id: HashMap<&str, &HostStatus> =
-        previous.iter().map(|h| (h.host_id.as_str(), h)).collect();
+    answer: &PollAnswer,
+    previous: &[HostRecord],
+    now: Timestamp,
+) -> Vec<HostRecord> {
+    let answered: HashMap<&str, &HostRecord> = answer.hosts.iter().map(|h| (&*h.id, h)).collect();
+    let previous_by_id: HashMap<&str, &HostRecord> = previous.iter().map(|h| (&*h.id, h)).collect();
     let mut seen = BTreeSet::new();
     // Sized up front: kept for the object's lifetime, so no growth slack.
     let mut hosts = Vec::with_capacity(targets.len());
     hosts.extend(
         targets
             .iter()
-            .filter(|target| seen.insert(target.host_id.as_str()))
+            .filter(|target| seen.insert(&*target.host_id))
             .map(|target| {
-                let id = &target.host_id;
-                let mut entry = match result.hosts.get(id) {
-                    Some(risk) => from_risk(id, risk),
-                    None => not_found(id),
+                let (id, data) = match answered.get(&*target.host_id) {
+                    Some(record) => (HostId::clone(&record.id), record.data.clone()),
+                    None => (target.host_id.clone(), HostData::not_found()),
                 };
-                entry.node_name = target.node_name.clone();
-                entry.last_change_time = match previous_by_id.get(id.as_str()) {
-                    Some(old) if same_data(old, &entry) && old.last_change_time.is_some() => {
-                        old.last_change_time.clone()
-                    }
-                    _ => Some(now.clone()),
-                };
-                entry
+                let mut record = HostRecord::new(id, data);
+                record.node = target.node_name.clone();
+                let unchanged = previous_by_id
+                    .get(&*target.host_id)
+                    .filter(|old| old.data == record.data)
+                    .and_then(|old| old.last_change());
+                record.set_last_change(Some(unchanged.unwrap_or(now)));
+                record
             }),
     );
     hosts.shrink_to_fit();
@@ -158,11 +56,11 @@ pub fn rebuild_hosts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hss::model::{AgentStatus, DetectResult, ProtectStatus};
-    use jiff::Timestamp;
+    use crate::hss::model::{AgentStatus, DetectResult, HostRisk, ProtectStatus};
+    use crate::status::record::Text;
 
-    fn at(second: i64) -> Time {
-        Time(Timestamp::from_second(second).expect("valid"))
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(second).expect("valid")
     }
 
     fn risk(detect: DetectResult) -> HostRisk {
@@ -176,13 +74,15 @@ mod tests {
         }
     }
 
-    fn result(entries: &[(&str, HostRisk)], missing: &[&str]) -> HostsRiskResult {
-        HostsRiskResult {
-            hosts: entries
-                .iter()
-                .map(|(id, r)| (id.to_string(), r.clone()))
-                .collect(),
-            not_found: missing.iter().map(|s| s.to_string()).collect(),
+    fn answer(entries: &[(&str, HostRisk)], missing: &[&str]) -> PollAnswer {
+        let found = entries
+            .iter()
+            .map(|(id, r)| HostRecord::new((*id).into(), HostData::from_risk(r)));
+        let gone = missing
+            .iter()
+            .map(|id| HostRecord::new((*id).into(), HostData::not_found()));
+        PollAnswer {
+            hosts: found.chain(gone).collect(),
             request_ids: vec!["r1".into()],
         }
     }
@@ -190,7 +90,7 @@ mod tests {
     fn ids(list: &[&str]) -> Vec<HostTarget> {
         list.iter()
             .map(|s| HostTarget {
-                host_id: s.to_string(),
+                host_id: (*s).into(),
                 node_name: None,
             })
             .collect()
@@ -198,102 +98,50 @@ mod tests {
 
     #[test]
     fn spec_order_found_flags_and_dedup() {
-        let r = result(&[("b", risk(DetectResult::Clean))], &["a"]);
-        let hosts = rebuild_hosts(&ids(&["b", "a", "c", "b"]), &r, &[], &at(5));
-        let summary: Vec<_> = hosts
-            .iter()
-            .map(|h| (h.host_id.as_str(), h.found))
-            .collect();
+        let r = answer(&[("b", risk(DetectResult::Clean))], &["a"]);
+        let hosts = rebuild_hosts(&ids(&["b", "a", "c", "b"]), &r, &[], at(5));
+        let summary: Vec<_> = hosts.iter().map(|h| (&*h.id, h.data.is_found())).collect();
         assert_eq!(summary, vec![("b", true), ("a", false), ("c", false)]);
-        assert_eq!(hosts[0].detect_result.as_deref(), Some("clean"));
-        assert_eq!(hosts[0].vulnerability, Some(3));
-        assert!(hosts.iter().all(|h| h.last_change_time == Some(at(5))));
+        assert_eq!(hosts[0].data.text(Text::Detection), Some("clean"));
+        assert!(hosts.iter().all(|h| h.last_change() == Some(at(5))));
+        // The answer's id is the one kept: shared with the poller's table.
+        assert!(std::sync::Arc::ptr_eq(&hosts[0].id, &r.hosts[0].id));
     }
 
     #[test]
-    fn last_change_time_kept_when_data_unchanged() {
-        let r1 = result(
-            &[
-                ("a", risk(DetectResult::Clean)),
-                ("b", risk(DetectResult::Clean)),
-            ],
+    fn change_time_moves_only_with_the_data() {
+        let first = rebuild_hosts(
+            &ids(&["a", "b"]),
+            &answer(
+                &[
+                    ("a", risk(DetectResult::Clean)),
+                    ("b", risk(DetectResult::Clean)),
+                ],
+                &[],
+            ),
             &[],
+            at(1),
         );
-        let first = rebuild_hosts(&ids(&["a", "b"]), &r1, &[], &at(10));
-        let r2 = result(
-            &[
-                ("a", risk(DetectResult::Clean)),
-                ("b", risk(DetectResult::Risk)),
-            ],
-            &[],
+        let mut named = ids(&["a", "b"]);
+        named[0].node_name = Some("worker-1".into());
+        let second = rebuild_hosts(
+            &named,
+            &answer(
+                &[
+                    ("a", risk(DetectResult::Clean)),
+                    ("b", risk(DetectResult::Risk)),
+                ],
+                &[],
+            ),
+            &first,
+            at(2),
         );
-        let second = rebuild_hosts(&ids(&["a", "b"]), &r2, &first, &at(20));
-        assert_eq!(second[0].last_change_time, Some(at(10)));
-        assert_eq!(second[1].last_change_time, Some(at(20)));
-    }
-
-    #[test]
-    fn node_names_come_from_the_targets_and_do_not_count_as_a_data_change() {
-        let r = result(&[("a", risk(DetectResult::Clean))], &["b"]);
-        let named = |node: &str| {
-            vec![
-                HostTarget {
-                    host_id: "a".into(),
-                    node_name: Some(node.into()),
-                },
-                HostTarget {
-                    host_id: "b".into(),
-                    node_name: Some("node-b".into()),
-                },
-            ]
-        };
-        let first = rebuild_hosts(&named("node-a"), &r, &[], &at(10));
-        assert_eq!(first[0].node_name.as_deref(), Some("node-a"));
-        assert_eq!(first[1].node_name.as_deref(), Some("node-b"));
-        let second = rebuild_hosts(&named("node-a2"), &r, &first, &at(20));
-        assert_eq!(second[0].node_name.as_deref(), Some("node-a2"));
-        assert_eq!(second[0].last_change_time, Some(at(10)));
-    }
-
-    #[test]
-    fn known_values_borrow_the_vocabulary_and_read_back_values_are_shared_again() {
-        let entry = from_risk("h", &risk(DetectResult::Clean));
-        assert!(matches!(entry.detect_result, Some(Cow::Borrowed("clean"))));
-        assert!(matches!(entry.agent_status, Some(Cow::Borrowed("online"))));
-        let mut status = HostRiskWatchStatus {
-            hosts: vec![HostStatus {
-                host_id: "h".into(),
-                found: true,
-                agent_status: Some(Cow::Owned("offline".into())),
-                version: Some(Cow::Owned("hss.version.premium".into())),
-                detect_result: Some(Cow::Owned("quarantined".into())),
-                ..HostStatus::default()
-            }],
-            ..HostRiskWatchStatus::default()
-        };
-        let before = status.clone();
-        share_vocabulary(&mut status);
-        assert_eq!(status, before, "same values");
-        let host = &status.hosts[0];
-        assert!(matches!(host.agent_status, Some(Cow::Borrowed("offline"))));
-        assert!(matches!(
-            host.version,
-            Some(Cow::Borrowed("hss.version.premium"))
-        ));
-        assert!(
-            matches!(host.detect_result, Some(Cow::Owned(_))),
-            "unknown stays owned"
+        assert_eq!(
+            second[0].last_change(),
+            Some(at(1)),
+            "a Node name is no change"
         );
-    }
-
-    #[test]
-    fn unknown_values_are_kept_and_long_ones_cut() {
-        let mut r = risk(DetectResult::Other("quarantined".into()));
-        r.agent_status = Some(AgentStatus::Other("x".repeat(100)));
-        r.asset = Some(u64::MAX);
-        let entry = from_risk("h", &r);
-        assert_eq!(entry.detect_result.as_deref(), Some("quarantined"));
-        assert_eq!(entry.agent_status.map(|s| s.len()), Some(64));
-        assert_eq!(entry.asset, Some(i64::MAX));
+        assert_eq!(second[0].node.as_deref(), Some("worker-1"));
+        assert_eq!(second[1].last_change(), Some(at(2)));
     }
 }

@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::conditions::{
-    reason, ConditionStatus, ConditionUpdate, DesiredCondition, NODES_RESOLVED,
-};
+use super::conditions::{ConditionStatus, ConditionType, ConditionUpdate, Reason};
+use super::record::{HostRecord, NodeName};
 use super::targets::{NodeView, Targets};
 use crate::crd::schema::HOST_IDS_MAX;
-use crate::crd::status::{HostRiskWatchStatus, HostStatus, NodeSummary, UNRESOLVED_NODES_MAX};
+use crate::crd::status::{HostRiskWatchStatus, NodeSummary, UNRESOLVED_NODES_MAX};
 
 /// Nodes named in a condition message; the rest are counted.
 const NAMED_IN_MESSAGE: usize = 10;
@@ -46,19 +45,19 @@ pub fn apply_view(status: &mut HostRiskWatchStatus, targets: &Targets) {
 /// Names the Nodes of the hosts a node-backed watch still shows from an earlier poll (a failed
 /// or pending poll keeps the hosts; the Nodes may have changed meanwhile). A host whose Node is
 /// gone keeps the name it had until the next poll drops it.
-pub fn name_kept_hosts(hosts: &mut [HostStatus], targets: &Targets) {
+pub fn name_kept_hosts(hosts: &mut [HostRecord], targets: &Targets) {
     if targets.nodes.is_none() {
         return;
     }
-    let names: HashMap<&str, &str> = targets
+    let names: HashMap<&str, &NodeName> = targets
         .hosts
         .iter()
-        .filter_map(|t| Some((t.host_id.as_str(), t.node_name.as_deref()?)))
+        .filter_map(|t| Some((&*t.host_id, t.node_name.as_ref()?)))
         .collect();
     for host in hosts {
-        if let Some(name) = names.get(host.host_id.as_str()) {
-            if host.node_name.as_deref() != Some(name) {
-                host.node_name = Some((*name).to_string());
+        if let Some(name) = names.get(&*host.id) {
+            if host.node.as_ref() != Some(*name) {
+                host.node = Some(NodeName::clone(name));
             }
         }
     }
@@ -67,14 +66,14 @@ pub fn name_kept_hosts(hosts: &mut [HostStatus], targets: &Targets) {
 /// Drops the kept hosts of a node-backed watch whose Node is gone (or no longer selected):
 /// the answers for the others stay good, so this needs no poll. True when some were dropped.
 /// Hosts are kept as they are while the Nodes are not known.
-pub fn drop_departed(hosts: &mut Vec<HostStatus>, targets: &Targets) -> bool {
+pub fn drop_departed(hosts: &mut Vec<HostRecord>, targets: &Targets) -> bool {
     if targets.nodes.is_none() {
         return false;
     }
     let wanted: std::collections::HashSet<&str> =
-        targets.hosts.iter().map(|t| t.host_id.as_str()).collect();
+        targets.hosts.iter().map(|t| &*t.host_id).collect();
     let before = hosts.len();
-    hosts.retain(|h| wanted.contains(h.host_id.as_str()));
+    hosts.retain(|h| wanted.contains(&*h.id));
     hosts.len() != before
 }
 
@@ -95,15 +94,43 @@ fn listed(view: &NodeView, only: Option<&str>) -> String {
     names.join(", ")
 }
 
+/// `NodesResolved` of a node-backed watch (`None` for one listing its hosts): what the
+/// selection found, that the Nodes are not listed yet, or why they cannot be known
+/// (`unavailable`: the reason and message).
+pub fn nodes_condition(
+    targets: &Targets,
+    unavailable: Option<(Reason, &str)>,
+) -> Option<ConditionUpdate> {
+    if !targets.node_backed {
+        return None;
+    }
+    Some(match (unavailable, &targets.nodes) {
+        (Some((reason, message)), _) => nodes_unavailable(reason, message),
+        (None, Some(view)) => nodes_resolved(view),
+        (None, None) => nodes_not_listed(),
+    })
+}
+
 /// `NodesResolved` while the Nodes are not known yet (the first list is under way): the
 /// previous one stays, or Unknown.
-pub fn nodes_not_listed() -> ConditionUpdate {
-    ConditionUpdate::KeepOr(DesiredCondition::new(
-        NODES_RESOLVED,
+fn nodes_not_listed() -> ConditionUpdate {
+    ConditionUpdate::keep_or(
+        ConditionType::NodesResolved,
         ConditionStatus::Unknown,
-        reason::PENDING,
+        Reason::Pending,
         "the Nodes are not listed yet",
-    ))
+    )
+}
+
+/// `NodesResolved` while the Nodes cannot be known (`reason`: Node watches disabled, the Node
+/// list refused or failing).
+fn nodes_unavailable(reason: Reason, message: &str) -> ConditionUpdate {
+    ConditionUpdate::set(
+        ConditionType::NodesResolved,
+        ConditionStatus::Unknown,
+        reason,
+        message,
+    )
 }
 
 /// `NodesResolved` from what the selection found.
@@ -116,12 +143,12 @@ pub fn nodes_resolved(view: &NodeView) -> ConditionUpdate {
         } else {
             format!("all {selected} selected Nodes have an ECS server id and are watched")
         };
-        (ConditionStatus::True, reason::ALL_RESOLVED, message)
+        (ConditionStatus::True, Reason::AllResolved, message)
     } else if view.over_limit() > 0 {
         let left_out = view.over_limit();
         (
             ConditionStatus::False,
-            reason::HOST_LIMIT_EXCEEDED,
+            Reason::HostLimitExceeded,
             format!(
                 "{selected} Nodes are selected but a HostRiskWatch watches at most {HOST_IDS_MAX} hosts: {left_out} Nodes are left out ({}); narrow spec.nodeSelector or split the Nodes over several watches. {missing} Nodes in all are not watched, see status.unresolvedNodes",
                 listed(view, Some(crate::nodes::provider_id::reason::HOST_LIMIT_EXCEEDED))
@@ -130,14 +157,14 @@ pub fn nodes_resolved(view: &NodeView) -> ConditionUpdate {
     } else {
         (
             ConditionStatus::False,
-            reason::UNRESOLVED_NODES,
+            Reason::UnresolvedNodes,
             format!(
                 "{missing} of {selected} selected Nodes are not watched: {}; see status.unresolvedNodes",
                 listed(view, None)
             ),
         )
     };
-    ConditionUpdate::Set(DesiredCondition::new(NODES_RESOLVED, status, why, message))
+    ConditionUpdate::set(ConditionType::NodesResolved, status, why, message)
 }
 
 #[cfg(test)]
@@ -159,6 +186,8 @@ mod tests {
                 .collect(),
         }
     }
+
+    use crate::status::conditions::DesiredCondition;
 
     fn desired(update: ConditionUpdate) -> DesiredCondition {
         match update {
@@ -183,7 +212,7 @@ mod tests {
             ],
         )));
         assert_eq!(some.status, ConditionStatus::False);
-        assert_eq!(some.reason, "UnresolvedNodes");
+        assert_eq!(some.reason.as_str(), "UnresolvedNodes");
         assert_eq!(
             some.message,
             "2 of 3 selected Nodes are not watched: kind-worker (ForeignProviderId), w-2 (NoProviderId); see status.unresolvedNodes"
@@ -193,7 +222,7 @@ mod tests {
             .collect();
         let refs: Vec<(&str, &str)> = many.iter().map(|(n, r)| (n.as_str(), *r)).collect();
         let over = desired(nodes_resolved(&view(1012, &refs)));
-        assert_eq!(over.reason, "HostLimitExceeded");
+        assert_eq!(over.reason.as_str(), "HostLimitExceeded");
         assert!(over
             .message
             .contains("12 Nodes are left out (n-00 (HostLimitExceeded)"));

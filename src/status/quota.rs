@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use super::conditions::{find, reason, READY};
+use super::conditions::{stored, ConditionType, Reason};
 use crate::crd::duration::{format_duration, parse_duration};
 use crate::crd::status::HostRiskWatchStatus;
 
@@ -51,8 +51,8 @@ pub fn rounded(interval: Duration) -> Duration {
 /// Whether the previous status said the quota limited the interval.
 pub fn previously_limited(previous: Option<&HostRiskWatchStatus>) -> bool {
     previous
-        .and_then(|p| find(&p.conditions, READY))
-        .is_some_and(|ready| ready.reason == reason::QUOTA_LIMITED)
+        .and_then(|p| stored(&p.conditions, ConditionType::Ready))
+        .is_some_and(|(_, reason)| reason == Reason::QuotaLimited)
 }
 
 /// The effective interval to show and whether the quota limits the watch.
@@ -112,7 +112,7 @@ mod tests {
         HostRiskWatchStatus {
             effective_interval: Some(effective.into()),
             conditions: vec![Condition {
-                type_: READY.into(),
+                type_: "Ready".into(),
                 status: "True".into(),
                 reason: ready_reason.into(),
                 message: String::new(),
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn small_moves_keep_the_shown_value_so_idle_refreshes_write_nothing() {
-        let previous = status("1m40s", reason::QUOTA_LIMITED);
+        let previous = status("1m40s", "QuotaLimited");
         for achieved in [92, 100, 109] {
             let report = interval_report(secs(60), Some(secs(achieved)), Some(&previous));
             assert_eq!(report.effective, "1m40s", "{achieved}s");
@@ -163,14 +163,14 @@ mod tests {
         let sticky = interval_report(
             secs(100),
             Some(secs(108)),
-            Some(&status("1m50s", reason::QUOTA_LIMITED)),
+            Some(&status("1m50s", "QuotaLimited")),
         );
         assert!(sticky.limited);
         assert_eq!(sticky.effective, "1m50s");
         let recovered = interval_report(
             secs(100),
             Some(secs(104)),
-            Some(&status("1m50s", reason::QUOTA_LIMITED)),
+            Some(&status("1m50s", "QuotaLimited")),
         );
         assert!(!recovered.limited);
         assert_eq!(recovered.effective, "1m40s");

@@ -1,47 +1,50 @@
-//! Counts over the host entries.
+//! Counts over a watch's hosts.
 
-use crate::crd::status::{HostRiskSummary, HostStatus};
+use super::record::{Count, HostRecord, Text};
+use crate::crd::status::HostRiskSummary;
 
-fn add(total: &mut i64, value: Option<i64>) {
-    *total = total.saturating_add(value.unwrap_or(0));
+fn add(total: &mut i64, value: Option<u64>) {
+    let value = value.map_or(0, |v| i64::try_from(v).unwrap_or(i64::MAX));
+    *total = total.saturating_add(value);
 }
 
 /// The summary of `hosts`. Agent, protection and detect counts and totals cover found hosts;
 /// agent values other than online / offline / not_installed (including unknown ones and none)
 /// count as `agentOther`.
-pub fn summarize(hosts: &[HostStatus]) -> HostRiskSummary {
+pub fn summarize(hosts: &[HostRecord]) -> HostRiskSummary {
     let mut s = HostRiskSummary {
         hosts_requested: i64::try_from(hosts.len()).unwrap_or(i64::MAX),
         ..HostRiskSummary::default()
     };
     for host in hosts {
-        if !host.found {
+        let data = &host.data;
+        if !data.is_found() {
             s.hosts_not_found += 1;
             continue;
         }
         s.hosts_found += 1;
-        match host.agent_status.as_deref() {
+        match data.text(Text::AgentStatus) {
             Some("online") => s.agent_online += 1,
             Some("offline") => s.agent_offline += 1,
             Some("not_installed") => s.agent_not_installed += 1,
             _ => s.agent_other += 1,
         }
-        match host.protect_status.as_deref() {
+        match data.text(Text::Protection) {
             Some("opened") => s.protection_opened += 1,
             Some("closed") => s.protection_closed += 1,
             _ => {}
         }
-        match host.detect_result.as_deref() {
+        match data.text(Text::Detection) {
             Some("risk") => s.detect_risk += 1,
             Some("clean") => s.detect_clean += 1,
             Some("scanning") => s.detect_scanning += 1,
             Some("undetected") => s.detect_undetected += 1,
             _ => {}
         }
-        add(&mut s.asset_total, host.asset);
-        add(&mut s.vulnerability_total, host.vulnerability);
-        add(&mut s.baseline_total, host.baseline);
-        add(&mut s.intrusion_total, host.intrusion);
+        add(&mut s.asset_total, data.count(Count::Asset));
+        add(&mut s.vulnerability_total, data.count(Count::Vulnerability));
+        add(&mut s.baseline_total, data.count(Count::Baseline));
+        add(&mut s.intrusion_total, data.count(Count::Intrusion));
     }
     s
 }
@@ -49,6 +52,18 @@ pub fn summarize(hosts: &[HostStatus]) -> HostRiskSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::status::HostStatus;
+
+    fn records(hosts: &[HostStatus]) -> Vec<HostRecord> {
+        hosts
+            .iter()
+            .map(|h| HostRecord::from_status(h, h.host_id.as_str().into()))
+            .collect()
+    }
+
+    fn summarize(hosts: &[HostStatus]) -> HostRiskSummary {
+        super::summarize(&records(hosts))
+    }
 
     fn host(agent: Option<&str>, protect: &str, detect: &str, vulns: i64) -> HostStatus {
         HostStatus {

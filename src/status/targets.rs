@@ -2,15 +2,17 @@
 //! those of the Nodes a node-backed watch selects (each with its Node's name), plus what the
 //! selection found that is not watched.
 
+use super::record::{HostId, NodeName};
+use super::watch_status::WatchStatus;
 use crate::crd::status::UnresolvedNode;
 use crate::crd::HostIdList;
 
 /// One host a watch covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostTarget {
-    pub host_id: String,
+    pub host_id: HostId,
     /// The Node this host is (node-backed watches).
-    pub node_name: Option<String>,
+    pub node_name: Option<NodeName>,
 }
 
 /// What a node-backed watch's selection found besides its hosts.
@@ -52,7 +54,7 @@ impl Targets {
             hosts: ids
                 .iter()
                 .map(|id| HostTarget {
-                    host_id: id.to_string(),
+                    host_id: HostId::from(id),
                     node_name: None,
                 })
                 .collect(),
@@ -74,7 +76,21 @@ impl Targets {
     }
 
     /// The host ids, in order.
-    pub fn ids(&self) -> Vec<String> {
+    pub fn ids(&self) -> Vec<HostId> {
         self.hosts.iter().map(|h| h.host_id.clone()).collect()
+    }
+
+    /// Takes the ids `previous` holds already instead of copies of its own, so a host's id is
+    /// one allocation for the status, the targets and the poller.
+    pub fn share_ids(mut self, previous: Option<&WatchStatus>) -> Self {
+        if let Some(previous) = previous {
+            let known = previous.ids();
+            for host in &mut self.hosts {
+                if let Some(id) = known.get(&*host.host_id) {
+                    host.host_id = HostId::clone(id);
+                }
+            }
+        }
+        self
     }
 }

@@ -11,7 +11,7 @@ use super::harness::{condition, condition_is, hss_calls, is_synced, Harness, Opt
 
 fn poller_stats(h: &Harness) -> PollerStats {
     h.ctx
-        .state
+        .watches
         .poller()
         .expect("the poller runs while the controllers do")
         .handle()

@@ -99,7 +99,7 @@ async fn two_scopes_call_hss_once_each_and_record_each_request() {
     }
     let groups = h
         .ctx
-        .state
+        .watches
         .poller()
         .expect("the poller runs while the controllers do")
         .handle()

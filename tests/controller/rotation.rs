@@ -41,7 +41,7 @@ fn secret_keys(key: &AccessKeyCredential) -> [(&str, &str); 3] {
 
 fn stats(h: &Harness) -> PollerStats {
     h.ctx
-        .state
+        .watches
         .poller()
         .expect("the poller runs while the controllers do")
         .handle()
@@ -49,7 +49,7 @@ fn stats(h: &Harness) -> PollerStats {
 }
 
 fn group_of(h: &Harness, key: &WatchKey) -> Option<GroupKey> {
-    h.ctx.state.poller()?.handle().group_of(key)
+    h.ctx.watches.poller()?.handle().group_of(key)
 }
 
 /// Waits until the watch is served with access key `access_key`; returns its group.

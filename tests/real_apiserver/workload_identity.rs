@@ -257,7 +257,7 @@ async fn real_service_account_tokens_poll_hss_and_one_identity_shares_one_exchan
     );
     let stats = controller
         .ctx
-        .state
+        .watches
         .poller()
         .expect("poller")
         .handle()

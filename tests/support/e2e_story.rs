@@ -306,7 +306,7 @@ pub async fn main_story(client: &kube::Client, namespace: &str) {
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ctx.state.len() != 1 {
+    while ctx.watches.len() != 1 {
         assert!(
             Instant::now() < deadline,
             "poll state not forgotten after delete"

@@ -61,6 +61,30 @@ pub fn iam_endpoint_for_region(region: &str) -> Option<Url> {
     service_endpoint("iam", region)
 }
 
+/// Why no IAM endpoint is known for a scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IamEndpointMissing {
+    /// A region the SDK's table does not know.
+    UnknownRegion(String),
+    /// An explicit HSS endpoint and no IAM endpoint configured for it.
+    NotConfigured,
+}
+
+/// The IAM that password logins and id-token exchanges for a scope go to: the region's IAM for
+/// a scope named by its region; for an explicit HSS endpoint (a private cloud, where no region
+/// names one) the IAM endpoint configured by whoever runs the client, never one a request names.
+pub fn iam_endpoint_for_scope(
+    region: Option<&str>,
+    configured: Option<&Url>,
+) -> Result<Url, IamEndpointMissing> {
+    match (region, configured) {
+        (Some(region), _) => iam_endpoint_for_region(region)
+            .ok_or_else(|| IamEndpointMissing::UnknownRegion(region.to_string())),
+        (None, Some(url)) => Ok(url.clone()),
+        (None, None) => Err(IamEndpointMissing::NotConfigured),
+    }
+}
+
 fn service_endpoint(service: &str, region: &str) -> Option<Url> {
     if !is_known_region(region) {
         return None;
@@ -107,6 +131,27 @@ pub fn is_loopback(url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scope_has_its_region_s_iam_or_the_configured_one() {
+        let private = Url::parse("https://iam.cloud.example.com/").expect("url");
+        assert!(iam_endpoint_for_scope(Some("cn-north-4"), Some(&private))
+            .expect("region")
+            .as_str()
+            .starts_with("https://iam.cn-north-4."));
+        assert_eq!(
+            iam_endpoint_for_scope(None, Some(&private)),
+            Ok(private.clone())
+        );
+        assert_eq!(
+            iam_endpoint_for_scope(None, None),
+            Err(IamEndpointMissing::NotConfigured)
+        );
+        assert_eq!(
+            iam_endpoint_for_scope(Some("xx-nowhere-1"), Some(&private)),
+            Err(IamEndpointMissing::UnknownRegion("xx-nowhere-1".into()))
+        );
+    }
 
     #[test]
     fn regions_map_to_their_domain() {

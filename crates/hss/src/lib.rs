@@ -5,6 +5,7 @@
 pub mod chunk;
 pub mod client;
 pub mod config;
+pub mod credential_fields;
 pub mod credentials;
 pub mod endpoint;
 pub mod error;

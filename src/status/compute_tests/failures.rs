@@ -98,7 +98,7 @@ fn credentials_problem_then_fixed_secret() {
         1,
         Some(&pending.status),
         PollOutcome::CredentialsProblem {
-            reason: "SecretNotFound",
+            reason: Reason::SecretNotFound,
             message: "Secret default/s not found".into(),
         },
         1,
@@ -198,13 +198,13 @@ fn differs_ignores_only_timestamps() {
 #[test]
 fn request_ids_are_bounded() {
     let s = spec(&["a"]);
-    let outcome = PollOutcome::Success(HostsRiskResult {
+    let outcome = PollOutcome::Success(answer_of(HostsRiskResult {
         hosts: [("a".to_string(), healthy())].into_iter().collect(),
         not_found: Default::default(),
         request_ids: (0..100)
             .map(|i| format!("{i}{}", "x".repeat(200)))
             .collect(),
-    });
+    }));
     let update = run(&s, 1, None, outcome, 0);
     assert_eq!(update.status.last_request_ids.len(), 64);
     assert!(update

@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::crd::status::{NodeSummary, UnresolvedNode};
-use crate::status::conditions::NODES_RESOLVED;
 use crate::status::targets::{HostTarget, NodeView, Targets};
 
 fn targets(hosts: &[(&str, &str)], selected: usize, unresolved: &[(&str, &str)]) -> Targets {
@@ -11,8 +10,8 @@ fn targets(hosts: &[(&str, &str)], selected: usize, unresolved: &[(&str, &str)])
         hosts: hosts
             .iter()
             .map(|(node, id)| HostTarget {
-                host_id: id.to_string(),
-                node_name: Some(node.to_string()),
+                host_id: (*id).into(),
+                node_name: Some((*node).into()),
             })
             .collect(),
         source: "nodes: pool=web".into(),
@@ -160,7 +159,7 @@ fn refused_node_watches_keep_the_data_and_say_why() {
         &Targets::unknown_nodes("nodes: pool=web".into()),
         Some(&polled),
         PollOutcome::NodesUnavailable {
-            reason: "NodeWatchForbidden",
+            reason: Reason::NodeWatchForbidden,
             message: "nodes is forbidden".into(),
         },
         1,
@@ -203,7 +202,11 @@ fn a_list_watch_has_no_node_fields_and_no_nodes_condition() {
     let update = run(&s, 1, None, success(&[("a", healthy())], &[], "r1"), 0);
     assert_eq!(update.status.source.as_deref(), Some("hostIds"));
     assert!(update.status.nodes.is_none() && update.status.unresolved_nodes.is_empty());
-    assert!(find(&update.status.conditions, NODES_RESOLVED).is_none());
+    assert!(!update
+        .status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == NODES_RESOLVED));
     assert_eq!(update.status.hosts[0].node_name, None);
 }
 
@@ -238,7 +241,7 @@ fn a_node_leaving_drops_its_host_at_once_without_a_poll_and_recounts_the_summary
         &Targets::unknown_nodes("nodes".into()),
         Some(&polled),
         PollOutcome::NodesUnavailable {
-            reason: "NodeWatchForbidden",
+            reason: Reason::NodeWatchForbidden,
             message: "forbidden".into(),
         },
         3,

@@ -163,6 +163,16 @@ pub struct Harness {
     pub options_backoff: BackoffPolicy,
     shutdown: CancellationToken,
     task: Option<JoinHandle<Result<(), RunError>>>,
+    /// What a restarted controller is started with.
+    restart: Restart,
+}
+
+/// How the controller was started, to start it again as a fresh process would.
+struct Restart {
+    client_config: ClientConfig,
+    settings: ControllerSettings,
+    metrics: MetricsOptions,
+    namespaces: Vec<String>,
 }
 
 impl Harness {
@@ -207,9 +217,15 @@ impl Harness {
             node_watches: options.node_watches,
             workload_identity: options.workload_identity.clone(),
         };
-        let metrics = Metrics::new(MetricsOptions {
-            per_host: options.metrics_per_host,
-        });
+        let restart = Restart {
+            client_config: options.client.clone(),
+            settings: settings.clone(),
+            metrics: MetricsOptions {
+                per_host: options.metrics_per_host,
+            },
+            namespaces: options.namespaces.clone(),
+        };
+        let metrics = Metrics::new(restart.metrics);
         let ctx = Arc::new(Context::with_metrics(
             client.clone(),
             hss,
@@ -230,7 +246,33 @@ impl Harness {
             options_backoff: options.backoff,
             shutdown,
             task: Some(task),
+            restart,
         }
+    }
+
+    /// Stops the controller and starts a fresh one, with nothing kept in memory, as a restarted
+    /// operator process (or a new leader) would.
+    pub async fn restart(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let ended = tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("controller stops after shutdown");
+            ended.expect("no panic").expect("clean stop");
+        }
+        let hss = HssClient::new(self.restart.client_config.clone()).expect("HSS client");
+        self.ctx = Arc::new(Context::with_metrics(
+            self.client.clone(),
+            hss,
+            self.restart.settings.clone(),
+            Metrics::new(self.restart.metrics),
+        ));
+        self.shutdown = CancellationToken::new();
+        self.task = Some(tokio::spawn(run_controllers(
+            self.ctx.clone(),
+            self.restart.namespaces.clone(),
+            self.shutdown.clone(),
+        )));
     }
 
     /// The controller task is still running (it did not end or panic).

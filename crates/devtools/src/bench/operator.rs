@@ -79,7 +79,7 @@ impl Running {
     /// HSS calls the poller made, and whether every group has swept at least `sweeps` times
     /// with `watches` watches registered.
     pub fn poller_progress(&self, watches: usize, sweeps: u64) -> (u64, bool) {
-        let Some(poller) = self.ctx.state.poller() else {
+        let Some(poller) = self.ctx.watches.poller() else {
             return (0, false);
         };
         let handle = poller.handle();
@@ -96,7 +96,7 @@ impl Running {
     }
 
     pub fn min_calls_now(&self) -> u64 {
-        self.ctx.state.poller().map_or(0, |p| {
+        self.ctx.watches.poller().map_or(0, |p| {
             p.handle()
                 .stats()
                 .groups

@@ -1,7 +1,7 @@
 //! The cluster's Nodes as node-backed watches need them: one [`NodeInfo`] per Node (name,
 //! labels, `spec.providerID`, the annotations some watch reads), fed by the Node watch
-//! (`node_watch`), and whether that watch can be trusted: not started (node-backed watches
-//! are refused), listing, synced, refused by the API server.
+//! ([`super::node_watch`]), and whether that watch can be trusted: not started (node-backed
+//! watches are refused), listing, synced, refused by the API server.
 //!
 //! Annotations are kept only for the keys some watch asked for: a watch naming a key the
 //! current list did not keep asks for it ([`NodeCache::targets_for`]), and the Node watch lists
@@ -15,8 +15,7 @@ use tokio::sync::watch;
 use crate::crd::nodes::HostIdSource;
 use crate::crd::selector::NodeSource;
 use crate::nodes::{resolve, NodeInfo};
-use crate::status::conditions::reason;
-use crate::status::Targets;
+use crate::status::{Reason, Targets};
 
 /// Whether the Nodes are known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +40,7 @@ pub enum NodeAnswer {
     /// Not known yet: the first list (or a list keeping the watch's annotation) is under way.
     Listing,
     /// Not known, and not about to be: the condition reason and message.
-    Unavailable {
-        reason: &'static str,
-        message: String,
-    },
+    Unavailable { reason: Reason, message: String },
 }
 
 #[derive(Debug)]
@@ -114,13 +110,13 @@ impl NodeCache {
         match &inner.state {
             NodeWatchState::Disabled(why) => {
                 return NodeAnswer::Unavailable {
-                    reason: reason::NODE_WATCHES_DISABLED,
+                    reason: Reason::NodeWatchesDisabled,
                     message: format!("spec.nodeSelector is refused: {why}"),
                 }
             }
             NodeWatchState::Forbidden(why) => {
                 return NodeAnswer::Unavailable {
-                    reason: reason::NODE_WATCH_FORBIDDEN,
+                    reason: Reason::NodeWatchForbidden,
                     message: format!(
                         "the API server refused the operator's Node list: {why}; grant it get, list and watch on nodes (chart value nodeWatches.enabled=true)"
                     ),
@@ -128,7 +124,7 @@ impl NodeCache {
             }
             NodeWatchState::Failed(why) => {
                 return NodeAnswer::Unavailable {
-                    reason: reason::NODE_WATCH_FAILED,
+                    reason: Reason::NodeWatchFailed,
                     message: format!("listing Nodes failed (retrying): {why}"),
                 }
             }
@@ -249,7 +245,7 @@ mod tests {
 
     fn ids(answer: NodeAnswer) -> Vec<String> {
         match answer {
-            NodeAnswer::Known(targets) => targets.ids(),
+            NodeAnswer::Known(targets) => targets.ids().iter().map(|id| id.to_string()).collect(),
             other => panic!("not known: {other:?}"),
         }
     }
@@ -260,7 +256,7 @@ mod tests {
         assert!(matches!(
             cache.targets_for(&source(None)),
             NodeAnswer::Unavailable {
-                reason: "NodeWatchesDisabled",
+                reason: Reason::NodeWatchesDisabled,
                 ..
             }
         ));
@@ -290,7 +286,7 @@ mod tests {
         assert!(matches!(
             cache.targets_for(&source(None)),
             NodeAnswer::Unavailable {
-                reason: "NodeWatchForbidden",
+                reason: Reason::NodeWatchForbidden,
                 ..
             }
         ));

@@ -1,5 +1,6 @@
 //! Node changes as reconcile triggers of node-backed watches: one watch of all Nodes, decoded
-//! as [`SlimNode`] and kept as [`NodeInfo`] in the [`NodeCache`] (never whole Node objects).
+//! as [`SlimNode`] and kept as [`NodeInfo`] in the node source's cache (never whole Node
+//! objects).
 //! A Node added, changed in what a watch reads, or deleted brings back the node-backed watches
 //! that select it (before or after the change); a change of what the cache is (first list,
 //! refused, re-listed) brings back all of them. A Node whose status alone changed (the
@@ -9,14 +10,16 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures::channel::mpsc;
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::StreamExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::Api;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::context::Context;
+use super::node_cache::NodeCache;
+use super::source::Started;
+use crate::controller::watches::WatchTable;
 use crate::crd::{HostRiskWatch, WatchKey};
 use crate::nodes::{NodeInfo, SlimNode};
 
@@ -24,42 +27,57 @@ use crate::nodes::{NodeInfo, SlimNode};
 /// only one page is held at a time.
 const LIST_PAGE_SIZE: u32 = 100;
 
-/// The watches to reconcile because of the Nodes. `synced` turns true once the Node watch got
-/// its first answer (the list, or a refusal that node-backed watches then report). The watch
-/// runs until `shutdown` or until the stream is dropped.
+/// What the Node watch feeds: the cache of the Nodes, and who selects which.
+pub trait NodeSink: Send + Sync + 'static {
+    fn cache(&self) -> &NodeCache;
+
+    /// The watches that select `before` or `after` (a Node that changed, appeared or went
+    /// away), or all of them when both are `None`.
+    fn watches_selecting(
+        &self,
+        before: Option<&NodeInfo>,
+        after: Option<&NodeInfo>,
+    ) -> Vec<WatchKey>;
+}
+
+/// The watches to reconcile because of the Nodes, and a flag that turns true once the Node
+/// watch got its first answer (the list, or a refusal that node-backed watches then report).
+/// The watch runs until `shutdown` or until the stream is dropped.
 pub fn node_changes(
-    ctx: Arc<Context>,
-    synced: watch::Sender<bool>,
+    client: kube::Client,
+    nodes: Arc<dyn NodeSink>,
+    watches: Arc<WatchTable>,
     shutdown: CancellationToken,
-) -> BoxStream<'static, ObjectRef<HostRiskWatch>> {
+) -> Started {
     let (sender, receiver) = mpsc::unbounded();
-    ctx.nodes.start();
-    tokio::spawn(watch_nodes(ctx, sender, synced, shutdown));
-    receiver.boxed()
+    let (synced, synced_rx) = watch::channel(false);
+    nodes.cache().start();
+    let state = NodeWatch {
+        nodes,
+        watches,
+        sender,
+        synced,
+        first: true,
+    };
+    tokio::spawn(watch_nodes(client, state, shutdown));
+    Started {
+        triggers: receiver.boxed(),
+        synced: synced_rx,
+    }
 }
 
 struct NodeWatch {
-    ctx: Arc<Context>,
+    nodes: Arc<dyn NodeSink>,
+    watches: Arc<WatchTable>,
     sender: mpsc::UnboundedSender<ObjectRef<HostRiskWatch>>,
     synced: watch::Sender<bool>,
     /// The first answer (list or refusal) is still to come.
     first: bool,
 }
 
-async fn watch_nodes(
-    ctx: Arc<Context>,
-    sender: mpsc::UnboundedSender<ObjectRef<HostRiskWatch>>,
-    synced: watch::Sender<bool>,
-    shutdown: CancellationToken,
-) {
-    let api: Api<SlimNode> = Api::all(ctx.client.clone());
-    let mut wanted = ctx.nodes.wanted_keys();
-    let mut state = NodeWatch {
-        ctx,
-        sender,
-        synced,
-        first: true,
-    };
+async fn watch_nodes(client: kube::Client, mut state: NodeWatch, shutdown: CancellationToken) {
+    let api: Api<SlimNode> = Api::all(client);
+    let mut wanted = state.nodes.cache().wanted_keys();
     loop {
         let keys = wanted.borrow_and_update().clone();
         let mut events = watcher(
@@ -110,8 +128,8 @@ impl NodeWatch {
         event: Result<watcher::Event<SlimNode>, watcher::Error>,
         keys: &BTreeSet<String>,
     ) -> Vec<WatchKey> {
-        let ctx = Arc::clone(&self.ctx);
-        let (nodes, table) = (&ctx.nodes, &ctx.state);
+        let source = Arc::clone(&self.nodes);
+        let nodes = source.cache();
         match event {
             Ok(watcher::Event::Init) => {
                 nodes.list_started();
@@ -125,16 +143,16 @@ impl NodeWatch {
                 nodes.list_done(keys);
                 tracing::debug!(nodes = nodes.len(), "Nodes listed");
                 self.first_answer();
-                table.watches_selecting(None, None)
+                source.watches_selecting(None, None)
             }
             Ok(watcher::Event::Apply(node)) => match nodes.applied(NodeInfo::of(node, keys)) {
-                Some((before, after)) => table.watches_selecting(before.as_ref(), Some(&after)),
+                Some((before, after)) => source.watches_selecting(before.as_ref(), Some(&after)),
                 None => Vec::new(),
             },
             Ok(watcher::Event::Delete(node)) => {
                 let name = node.metadata.name.unwrap_or_default();
                 match nodes.deleted(&name) {
-                    Some(before) => table.watches_selecting(Some(&before), None),
+                    Some(before) => source.watches_selecting(Some(&before), None),
                     None => Vec::new(),
                 }
             }
@@ -151,7 +169,7 @@ impl NodeWatch {
                 };
                 self.first_answer();
                 if news {
-                    table.watches_selecting(None, None)
+                    source.watches_selecting(None, None)
                 } else {
                     Vec::new()
                 }
@@ -163,8 +181,8 @@ impl NodeWatch {
     /// (the poller's first sweep waits for them), and readiness no longer waits.
     fn first_answer(&mut self) {
         if std::mem::take(&mut self.first) {
-            let waiting = self.ctx.state.watches_selecting(None, None);
-            self.ctx.state.nodes_listed(&waiting);
+            let waiting = self.nodes.watches_selecting(None, None);
+            self.watches.initial_list_again(&waiting);
             self.synced.send_replace(true);
         }
     }

@@ -7,46 +7,72 @@
 //! (`--workload-identity-audiences`, `--workload-identity-providers`): a namespace user can act
 //! only as a ServiceAccount of their own namespace, for a provider the administrator mapped.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::PostParams;
 use kube::Api;
-use url::Url;
 
-use super::credentials::{is_dns1123_subdomain, CredentialsProblem, EndpointSource};
-use super::settings::WorkloadIdentityPolicy;
+use super::{CredentialSource, CredentialsProblem, ForWatch, Resolved};
+use crate::controller::error::Result;
+use crate::controller::settings::WorkloadIdentityPolicy;
+use crate::crd::schema::is_dns1123_subdomain;
 use crate::crd::WorkloadIdentity;
-use crate::hss::endpoint::iam_endpoint_for_region;
 use crate::hss::{Credentials, IdTokenError, IdTokenFuture, IdTokenSource, Secret};
+use crate::status::Reason;
 
 /// Lifetime of a minted ServiceAccount token: the shortest a kube-apiserver grants. It is used
 /// once, for one exchange.
 const TOKEN_SECONDS: i64 = 600;
 
-/// Condition reasons of workload-identity problems found before any exchange.
-pub mod reason {
-    pub const WORKLOAD_IDENTITY_DISABLED: &str = "WorkloadIdentityDisabled";
-    pub const AUDIENCE_NOT_ALLOWED: &str = "AudienceNotAllowed";
-    pub const IDENTITY_PROVIDER_NOT_ALLOWED: &str = "IdentityProviderNotAllowed";
-    pub const SERVICE_ACCOUNT_NOT_FOUND: &str = "ServiceAccountNotFound";
-    pub const TOKEN_REQUEST_FORBIDDEN: &str = "TokenRequestForbidden";
-    pub const INVALID_WORKLOAD_IDENTITY: &str = "InvalidWorkloadIdentity";
+/// Reasons of a token request the API server refused, as the exchange reports them (the HSS
+/// client's call failure words).
+const SERVICE_ACCOUNT_NOT_FOUND: &str = "ServiceAccountNotFound";
+const TOKEN_REQUEST_FORBIDDEN: &str = "TokenRequestForbidden";
+const TOKEN_REQUEST_FAILED: &str = "TokenRequestFailed";
+
+/// Keyless credentials from a ServiceAccount of the watch's namespace.
+pub struct WorkloadIdentityCredentials {
+    client: kube::Client,
+    policy: WorkloadIdentityPolicy,
 }
 
-/// The credentials of a watch with `spec.workloadIdentity` in `namespace`, or the problem that
-/// keeps it from having any.
-pub fn credentials(
+impl WorkloadIdentityCredentials {
+    pub fn new(client: kube::Client, policy: WorkloadIdentityPolicy) -> Self {
+        Self { client, policy }
+    }
+}
+
+impl CredentialSource for WorkloadIdentityCredentials {
+    type Spec = WorkloadIdentity;
+
+    fn resolve<'a>(
+        &'a self,
+        watch: ForWatch<'a>,
+        identity: &'a WorkloadIdentity,
+    ) -> impl Future<Output = Result<Resolved>> + Send + 'a {
+        std::future::ready(Ok(Resolved::of(credentials(
+            &self.client,
+            watch,
+            identity,
+            &self.policy,
+        ))))
+    }
+}
+
+/// The credentials of a watch with `spec.workloadIdentity`, or the problem that keeps it from
+/// having any. No request is made: tokens are minted when the HSS client needs one.
+fn credentials(
     client: &kube::Client,
-    namespace: &str,
+    watch: ForWatch<'_>,
     identity: &WorkloadIdentity,
     policy: &WorkloadIdentityPolicy,
-    endpoint: EndpointSource<'_>,
-) -> Result<Credentials, CredentialsProblem> {
+) -> std::result::Result<Credentials, CredentialsProblem> {
     if !policy.is_enabled() {
         return Err(CredentialsProblem::new(
-            reason::WORKLOAD_IDENTITY_DISABLED,
+            Reason::WorkloadIdentityDisabled,
             "spec.workloadIdentity is not enabled in this operator: its administrator starts it \
              with --workload-identity-audiences and --workload-identity-providers (chart: \
              workloadIdentity.enabled); or use spec.credentialsSecretRef",
@@ -54,7 +80,7 @@ pub fn credentials(
     }
     if !policy.audiences.contains(&identity.audience) {
         return Err(CredentialsProblem::new(
-            reason::AUDIENCE_NOT_ALLOWED,
+            Reason::AudienceNotAllowed,
             format!(
                 "spec.workloadIdentity.audience {:?} is not one this operator mints tokens for \
                  (allowed: {}): use the client id of an identity provider the administrator set up",
@@ -68,7 +94,7 @@ pub fn credentials(
         .contains(&identity.identity_provider_id)
     {
         return Err(CredentialsProblem::new(
-            reason::IDENTITY_PROVIDER_NOT_ALLOWED,
+            Reason::IdentityProviderNotAllowed,
             format!(
                 "spec.workloadIdentity.identityProviderId {:?} is not one this operator may use \
                  (allowed: {})",
@@ -79,17 +105,19 @@ pub fn credentials(
     }
     if !is_dns1123_subdomain(&identity.service_account_name) {
         return Err(CredentialsProblem::new(
-            reason::INVALID_WORKLOAD_IDENTITY,
+            Reason::InvalidWorkloadIdentity,
             format!(
                 "spec.workloadIdentity.serviceAccountName {:?} is not a valid ServiceAccount name",
                 identity.service_account_name
             ),
         ));
     }
-    let iam_endpoint = iam_endpoint(endpoint)?;
+    let iam_endpoint = watch
+        .iam_endpoint("spec.workloadIdentity", "")
+        .map_err(|message| CredentialsProblem::new(Reason::InvalidWorkloadIdentity, message))?;
     let source = TokenRequestSource {
         client: client.clone(),
-        namespace: namespace.to_string(),
+        namespace: watch.key.namespace.clone(),
         service_account: identity.service_account_name.clone(),
         audience: identity.audience.clone(),
     };
@@ -101,28 +129,8 @@ pub fn credentials(
     };
     credentials
         .validate()
-        .map_err(|message| CredentialsProblem::new(reason::INVALID_WORKLOAD_IDENTITY, message))?;
+        .map_err(|message| CredentialsProblem::new(Reason::InvalidWorkloadIdentity, message))?;
     Ok(credentials)
-}
-
-fn iam_endpoint(endpoint: EndpointSource<'_>) -> Result<Url, CredentialsProblem> {
-    match endpoint {
-        EndpointSource::Region(region) => iam_endpoint_for_region(region).ok_or_else(|| {
-            CredentialsProblem::new(
-                reason::INVALID_WORKLOAD_IDENTITY,
-                format!("no IAM endpoint is known for region {region:?}"),
-            )
-        }),
-        EndpointSource::Explicit {
-            iam_endpoint: Some(url),
-        } => Ok(url.clone()),
-        EndpointSource::Explicit { iam_endpoint: None } => Err(CredentialsProblem::new(
-            reason::INVALID_WORKLOAD_IDENTITY,
-            "spec.workloadIdentity with spec.endpoint needs an operator started with \
-             --iam-endpoint (the IAM that trusts the cluster's ServiceAccount tokens); or use \
-             spec.region",
-        )),
-    }
 }
 
 /// Mints ServiceAccount tokens with the TokenRequest API of the watch's own namespace.
@@ -141,7 +149,7 @@ impl TokenRequestSource {
         )
     }
 
-    async fn mint(&self) -> Result<Secret, IdTokenError> {
+    async fn mint(&self) -> std::result::Result<Secret, IdTokenError> {
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), &self.namespace);
         let request = TokenRequest {
             spec: TokenRequestSpec {
@@ -166,7 +174,7 @@ impl TokenRequestSource {
         );
         match error {
             kube::Error::Api(status) if status.code == 404 => IdTokenError::permanent(
-                reason::SERVICE_ACCOUNT_NOT_FOUND,
+                SERVICE_ACCOUNT_NOT_FOUND,
                 format!(
                     "{who} does not exist: create it (and map its subject {} in the IAM \
                      identity provider), or fix spec.workloadIdentity.serviceAccountName; refused \
@@ -175,14 +183,14 @@ impl TokenRequestSource {
                 ),
             ),
             kube::Error::Api(status) if status.code == 403 => IdTokenError::permanent(
-                reason::TOKEN_REQUEST_FORBIDDEN,
+                TOKEN_REQUEST_FORBIDDEN,
                 format!(
                     "the operator may not create tokens for {who}: grant its ServiceAccount \
                      create on serviceaccounts/token there (chart: workloadIdentity.enabled)"
                 ),
             ),
             other => IdTokenError::transient(
-                "TokenRequestFailed",
+                TOKEN_REQUEST_FAILED,
                 format!("requesting a token for {who} failed: {other}"),
             ),
         }
@@ -205,6 +213,7 @@ impl IdTokenSource for TokenRequestSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::WatchKey;
 
     fn identity(audience: &str, idp: &str) -> WorkloadIdentity {
         WorkloadIdentity {
@@ -221,6 +230,15 @@ mod tests {
         }
     }
 
+    fn watch<'a>(key: &'a WatchKey, region: Option<&'a str>) -> ForWatch<'a> {
+        ForWatch {
+            key,
+            uid: None,
+            region,
+            iam_endpoint: None,
+        }
+    }
+
     fn client() -> kube::Client {
         // Never contacted: building credentials makes no request.
         let config = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
@@ -229,9 +247,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_policy_decides_before_any_token_is_minted() {
-        let region = EndpointSource::Region("ap-southeast-1");
+        let key = WatchKey::new("team-a", "w");
+        let region = watch(&key, Some("ap-southeast-1"));
         let refused = |policy: &WorkloadIdentityPolicy, id: WorkloadIdentity| {
-            credentials(&client(), "team-a", &id, policy, region)
+            credentials(&client(), region, &id, policy)
                 .expect_err("refused")
                 .reason
         };
@@ -240,22 +259,21 @@ mod tests {
                 &WorkloadIdentityPolicy::default(),
                 identity("hss-client", "cce-oidc")
             ),
-            reason::WORKLOAD_IDENTITY_DISABLED
+            Reason::WorkloadIdentityDisabled
         );
         assert_eq!(
             refused(&policy(), identity("other", "cce-oidc")),
-            reason::AUDIENCE_NOT_ALLOWED
+            Reason::AudienceNotAllowed
         );
         assert_eq!(
             refused(&policy(), identity("hss-client", "other")),
-            reason::IDENTITY_PROVIDER_NOT_ALLOWED
+            Reason::IdentityProviderNotAllowed
         );
         let explicit = credentials(
             &client(),
-            "team-a",
+            watch(&key, None),
             &identity("hss-client", "cce-oidc"),
             &policy(),
-            EndpointSource::Explicit { iam_endpoint: None },
         )
         .expect_err("no IAM endpoint");
         assert!(explicit.message.contains("--iam-endpoint"));
@@ -263,12 +281,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_credentials_name_the_service_account_of_the_watchs_namespace() {
+        let key = WatchKey::new("team-a", "w");
         let credentials = credentials(
             &client(),
-            "team-a",
+            watch(&key, Some("ap-southeast-1")),
             &identity("hss-client", "cce-oidc"),
             &policy(),
-            EndpointSource::Region("ap-southeast-1"),
         )
         .expect("credentials");
         let Credentials::IdToken {
@@ -291,10 +309,9 @@ mod tests {
         // poller group, one quota).
         let again = super::credentials(
             &client(),
-            "team-a",
+            watch(&key, Some("ap-southeast-1")),
             &identity("hss-client", "cce-oidc"),
             &policy(),
-            EndpointSource::Region("ap-southeast-1"),
         )
         .expect("credentials");
         assert_eq!(credentials.identity(), again.identity());

@@ -1,11 +1,61 @@
-//! Publishes the transition Events that `compute_status` decided on, as `events.k8s.io/v1`
+//! The Events output: the transitions `compute_status` decided on, as `events.k8s.io/v1`
 //! Events regarding the `HostRiskWatch`.
 
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType as KubeEventType, Recorder, Reporter};
+use kube::Resource;
 
+use super::{Output, WatchView};
+use crate::controller::error::Result;
+use crate::controller::watches::WatchScoped;
+use crate::crd::WatchKey;
 use crate::metrics::Metrics;
 use crate::status::{EventType, TransitionEvent};
+
+pub struct EventPublisher {
+    client: kube::Client,
+    reporter: Reporter,
+    metrics: Metrics,
+}
+
+impl EventPublisher {
+    pub fn new(client: kube::Client, reporter: Reporter, metrics: Metrics) -> Self {
+        Self {
+            client,
+            reporter,
+            metrics,
+        }
+    }
+}
+
+impl WatchScoped for EventPublisher {
+    // Events are objects of the API server; nothing is kept here.
+    fn forget(&self, _key: &WatchKey) {}
+}
+
+impl Output for EventPublisher {
+    fn name(&self) -> &'static str {
+        "events"
+    }
+
+    fn publish<'a>(&'a self, view: &'a WatchView<'a>) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if !view.events.is_empty() {
+                let regarding = view.watch.object_ref(&());
+                publish_events(
+                    &self.client,
+                    &self.reporter,
+                    &regarding,
+                    view.events,
+                    &self.metrics,
+                )
+                .await;
+            }
+            Ok(())
+        })
+    }
+}
 
 /// The `action` of every Event: what the operator was doing when it noticed the transition.
 pub const ACTION: &str = "Poll";

@@ -1,0 +1,124 @@
+//! Where a watch's state goes, behind one interface ([`Output`]): the status subresource
+//! ([`status::StatusWriter`]), transition Events ([`events::EventPublisher`]) and the per-watch
+//! metric series ([`metrics::WatchMetrics`]). A reconcile computes the watch's new view
+//! ([`WatchView`]) and hands it to every output in turn ([`Outputs::publish`]), without
+//! knowing what they are; the watch table tells each one when a watch is gone
+//! ([`WatchScoped::forget`]).
+//!
+//! How to add an output (a policy-report writer, a Node-condition writer):
+//! 1. A type implementing [`Output`], built in `Context::with_metrics` and added to the list
+//!    after the status writer (the list's order is the order of [`Output::publish`]); it is
+//!    handed to the watch table too, so [`WatchScoped::forget`] reaches it when a watch goes.
+//! 2. [`Output::publish`] receives each watch's view after every reconcile: the watch (uid,
+//!    name, namespace, spec), its host records, summary and conditions, whether it is
+//!    suspended, and whether anything but timestamps changed (an idle poll changes nothing:
+//!    write nothing then). Keep per-watch state in memory only through
+//!    [`WatchView::while_present`], so it cannot outlive the watch; hand slow or batched work
+//!    (API writes with a budget, an aggregate over many watches) to a task of the output's own,
+//!    fed from `publish` and `forget`. An error from `publish` fails the reconcile, which is
+//!    retried: return one only for what a retry can fix.
+//! 3. To say something in the watch's status (`ReportsWritten`, "drives Node conditions"): a
+//!    `ConditionType` variant with its `Reason`s, and [`Output::condition`] returning its
+//!    update; it is merged into the status at the next reconcile. When it changes outside a
+//!    reconcile (a missing CRD appeared), the output offers the keys of the watches concerned
+//!    as a trigger stream, merged into the controllers' triggers in `run` like the poller's
+//!    and the Nodes'.
+
+pub mod events;
+pub mod metrics;
+pub mod status;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::error::Result;
+use super::watches::{WatchScoped, WatchTable};
+use crate::crd::{HostRiskWatch, WatchKey};
+use crate::status::{ConditionUpdate, TransitionEvent, WatchStatus};
+
+/// A watch's state after a reconcile, as every output receives it.
+pub struct WatchView<'a> {
+    /// The object (uid, name, namespace, generation, spec).
+    pub watch: &'a HostRiskWatch,
+    pub key: &'a WatchKey,
+    /// The status as computed: host records, summary, conditions.
+    pub status: &'a Arc<WatchStatus>,
+    /// The status it was computed from.
+    pub previous: Option<&'a WatchStatus>,
+    /// Something but timestamps changed (or a heartbeat is due): the status is to be written.
+    pub changed: bool,
+    /// Transitions to announce.
+    pub events: &'a [TransitionEvent],
+    /// This reconcile applied a poll answer, whose oldest data was fetched then.
+    pub fetched: Option<jiff::Timestamp>,
+    /// HSS answered for every host (or there is none to ask): counts and gauges hold.
+    pub complete: bool,
+    /// `spec.suspend`: polling stopped; outputs with something of their own to undo do it.
+    pub suspended: bool,
+    pub(crate) watches: &'a WatchTable,
+}
+
+impl WatchView<'_> {
+    pub fn uid(&self) -> Option<&str> {
+        self.watch.metadata.uid.as_deref()
+    }
+
+    /// Runs `change` of per-watch state under the watch table's lock if the table still holds
+    /// the watch: a reconcile that finishes after the watch was deleted leaves nothing behind.
+    pub fn while_present<R>(&self, change: impl FnOnce() -> R) -> Option<R> {
+        self.watches.while_present(self.key, self.uid(), change)
+    }
+}
+
+/// Where a watch's state goes.
+pub trait Output: WatchScoped {
+    /// A name for logs.
+    fn name(&self) -> &'static str;
+
+    /// The condition this output contributes to the watch's next status, if any.
+    fn condition(&self, _watch: &HostRiskWatch) -> Option<ConditionUpdate> {
+        None
+    }
+
+    /// Publishes a watch's view (see the module docs).
+    fn publish<'a>(&'a self, view: &'a WatchView<'a>) -> BoxFuture<'a, Result<()>>;
+}
+
+/// The outputs, in publishing order (the status writer first: what is not written is not
+/// announced).
+#[derive(Clone)]
+pub struct Outputs(Vec<Arc<dyn Output>>);
+
+impl Outputs {
+    pub fn new(outputs: Vec<Arc<dyn Output>>) -> Self {
+        Self(outputs)
+    }
+
+    /// The outputs as the watch table keeps them, to tell them when a watch goes.
+    pub fn scoped(&self) -> Vec<Arc<dyn WatchScoped>> {
+        self.0
+            .iter()
+            .map(|output| Arc::clone(output) as Arc<dyn WatchScoped>)
+            .collect()
+    }
+
+    /// The conditions every output contributes for `watch`.
+    pub fn conditions(&self, watch: &HostRiskWatch) -> Vec<ConditionUpdate> {
+        self.0
+            .iter()
+            .filter_map(|output| output.condition(watch))
+            .collect()
+    }
+
+    /// Hands `view` to every output in turn; stops at the first that fails.
+    pub async fn publish(&self, view: &WatchView<'_>) -> Result<()> {
+        for output in &self.0 {
+            if let Err(error) = output.publish(view).await {
+                tracing::debug!(output = output.name(), %error, "output failed");
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+}
