@@ -607,7 +607,11 @@ async fn two_groups_of_one_credential_share_its_real_quota() {
     let counters = sim.counters();
     eprintln!(
         "shared identity: calls by group {:?}, simulator calls {} 429s {}",
-        stats.calls_by_group(),
+        stats
+            .groups
+            .iter()
+            .map(|(group, g)| (group.to_string(), g.calls))
+            .collect::<Vec<_>>(),
         counters.calls_by(AK_IDENTITY),
         counters.throttled
     );

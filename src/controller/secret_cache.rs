@@ -127,6 +127,7 @@ impl SecretCache {
     }
 
     /// Secrets whose data is kept.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.secrets.len()
     }

@@ -195,11 +195,6 @@ impl WatchTable {
         inner.release_if_settled("every watch of the first lists registered or gone");
     }
 
-    /// Whether the table holds the object `uid` as `key`.
-    pub fn is_present(&self, key: &WatchKey, uid: Option<&str>) -> bool {
-        self.lock().entry(key, uid).is_some()
-    }
-
     /// Runs `change` (a change of per-watch state kept elsewhere) under the table's lock if the
     /// table still holds the object `uid` as `key`, so it cannot outlive the watch.
     pub fn while_present<R>(
@@ -293,6 +288,7 @@ impl WatchTable {
     }
 
     /// Secrets whose credentials data is kept.
+    #[cfg(test)]
     pub fn secrets_kept(&self) -> usize {
         self.lock().secrets.len()
     }

@@ -248,12 +248,4 @@ impl PollerStats {
     pub fn watches(&self) -> usize {
         self.groups.values().map(|g| g.watches).sum()
     }
-
-    /// Calls per live group, keyed by the group's display name.
-    pub fn calls_by_group(&self) -> BTreeMap<String, u64> {
-        self.groups
-            .iter()
-            .map(|(k, g)| (k.to_string(), g.calls))
-            .collect()
-    }
 }
