@@ -92,7 +92,7 @@ async fn a_keyless_watch_polls_as_its_namespaces_service_account() {
         "one exchange serves both watches of the ServiceAccount"
     );
     // The two watches of one identity share one poller group (one quota).
-    let stats = h.ctx.watches.poller().expect("poller").handle().stats();
+    let stats = h.poller_stats();
     assert_eq!(stats.groups.len(), 1, "{stats:?}");
     assert!(stats.groups.keys().all(|g| g
         .identity

@@ -42,9 +42,34 @@ impl ConditionType {
     }
 }
 
-/// Every reason word a condition of this operator carries, serialised as the CamelCase word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
+/// Declares [`Reason`]: each named variant's word is its own name.
+macro_rules! reasons {
+    ($( $(#[$doc:meta])* $name:ident, )+) => {
+        /// Every reason word a condition of this operator carries, serialised as the CamelCase
+        /// word (the variant's name).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $( $(#[$doc])* $name, )+
+            /// A call to HSS or IAM failed; the word is the HSS client's (`Throttled`,
+            /// `ApiUnavailable`, `InvalidCredentials`, `ServiceAccountNotFound`, ...).
+            CallFailed(&'static str),
+        }
+
+        impl Reason {
+            /// The reasons with a word of their own (every one but [`Reason::CallFailed`]).
+            const NAMED: &'static [Reason] = &[$( Self::$name, )+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( Self::$name => stringify!($name), )+
+                    Self::CallFailed(word) => word,
+                }
+            }
+        }
+    };
+}
+
+reasons! {
     /// Seen, not polled yet.
     Pending,
     /// The spec changed; the poll for the new generation has not answered yet.
@@ -98,79 +123,15 @@ pub enum Reason {
     IdentityProviderNotAllowed,
     /// Keyless credentials that cannot work (ServiceAccount name, IAM endpoint).
     InvalidWorkloadIdentity,
-    /// A call to HSS or IAM failed; the word is the HSS client's (`Throttled`,
-    /// `ApiUnavailable`, `InvalidCredentials`, `ServiceAccountNotFound`, ...).
-    CallFailed(&'static str),
 }
 
 impl Reason {
-    /// The reasons with a word of their own (every one but [`Reason::CallFailed`]).
-    const NAMED: [Reason; 26] = [
-        Self::Pending,
-        Self::Polling,
-        Self::Synced,
-        Self::QuotaLimited,
-        Self::Accepted,
-        Self::Reachable,
-        Self::NotChecked,
-        Self::Suspended,
-        Self::InvalidSpec,
-        Self::EndpointNotAllowed,
-        Self::AllResolved,
-        Self::UnresolvedNodes,
-        Self::HostLimitExceeded,
-        Self::NoNodes,
-        Self::NodeWatchesDisabled,
-        Self::NodeWatchForbidden,
-        Self::NodeWatchFailed,
-        Self::SecretNotFound,
-        Self::SecretForbidden,
-        Self::SecretKeyMissing,
-        Self::AmbiguousCredentials,
-        Self::InvalidCredentials,
-        Self::WorkloadIdentityDisabled,
-        Self::AudienceNotAllowed,
-        Self::IdentityProviderNotAllowed,
-        Self::InvalidWorkloadIdentity,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "Pending",
-            Self::Polling => "Polling",
-            Self::Synced => "Synced",
-            Self::QuotaLimited => "QuotaLimited",
-            Self::Accepted => "Accepted",
-            Self::Reachable => "Reachable",
-            Self::NotChecked => "NotChecked",
-            Self::Suspended => "Suspended",
-            Self::InvalidSpec => "InvalidSpec",
-            Self::EndpointNotAllowed => "EndpointNotAllowed",
-            Self::AllResolved => "AllResolved",
-            Self::UnresolvedNodes => "UnresolvedNodes",
-            Self::HostLimitExceeded => "HostLimitExceeded",
-            Self::NoNodes => "NoNodes",
-            Self::NodeWatchesDisabled => "NodeWatchesDisabled",
-            Self::NodeWatchForbidden => "NodeWatchForbidden",
-            Self::NodeWatchFailed => "NodeWatchFailed",
-            Self::SecretNotFound => "SecretNotFound",
-            Self::SecretForbidden => "SecretForbidden",
-            Self::SecretKeyMissing => "SecretKeyMissing",
-            Self::AmbiguousCredentials => "AmbiguousCredentials",
-            Self::InvalidCredentials => "InvalidCredentials",
-            Self::WorkloadIdentityDisabled => "WorkloadIdentityDisabled",
-            Self::AudienceNotAllowed => "AudienceNotAllowed",
-            Self::IdentityProviderNotAllowed => "IdentityProviderNotAllowed",
-            Self::InvalidWorkloadIdentity => "InvalidWorkloadIdentity",
-            Self::CallFailed(word) => word,
-        }
-    }
-
     /// The reason a stored condition carries: a named one, else a call failure (the HSS
     /// client's words are open-ended).
     pub fn of_word(word: &str) -> Reason {
         Self::NAMED
-            .into_iter()
+            .iter()
+            .copied()
             .find(|reason| reason.as_str() == word)
             .unwrap_or(Self::CallFailed(""))
     }
@@ -449,8 +410,12 @@ mod tests {
     #[test]
     fn reasons_read_back_by_their_word() {
         for reason in Reason::NAMED {
-            assert_eq!(Reason::of_word(reason.as_str()), reason);
+            assert_eq!(Reason::of_word(reason.as_str()), *reason);
         }
+        assert_eq!(
+            Reason::AmbiguousCredentials.as_str(),
+            "AmbiguousCredentials"
+        );
         // The HSS client's words are not all known here: they are call failures.
         assert!(Reason::of_word("Throttled").is_poll_failure());
         assert!(Reason::of_word("SecretNotFound").is_poll_failure());

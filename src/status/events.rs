@@ -188,12 +188,7 @@ mod tests {
     use super::*;
     use crate::crd::status::HostStatus;
 
-    fn records(hosts: &[HostStatus]) -> Vec<HostRecord> {
-        hosts
-            .iter()
-            .map(|h| HostRecord::from_status(h, h.host_id.as_str().into()))
-            .collect()
-    }
+    use crate::status::record::records_of as records;
 
     fn host_events(previous: &[HostStatus], current: &[HostStatus]) -> Vec<TransitionEvent> {
         super::host_events(&records(previous), &records(current))

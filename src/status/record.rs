@@ -315,6 +315,15 @@ impl HostRecord {
     }
 }
 
+/// The records of status entries, each with an id of its own: how tests build host records.
+#[cfg(test)]
+pub(crate) fn records_of(hosts: &[HostStatus]) -> Vec<HostRecord> {
+    hosts
+        .iter()
+        .map(|h| HostRecord::from_status(h, h.host_id.as_str().into()))
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "record_tests.rs"]
 mod tests;

@@ -5,21 +5,11 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus};
-use hostrisk_operator::poller::PollerStats;
 
 use super::harness::{condition, condition_is, hss_calls, is_synced, Harness, Options, NS};
 
-fn poller_stats(h: &Harness) -> PollerStats {
-    h.ctx
-        .watches
-        .poller()
-        .expect("the poller runs while the controllers do")
-        .handle()
-        .stats()
-}
-
 fn sweeps(h: &Harness) -> u64 {
-    poller_stats(h).groups.values().map(|g| g.sweeps).sum()
+    h.poller_stats().groups.values().map(|g| g.sweeps).sum()
 }
 
 /// Waits until the poller's sweep counter reaches `target`; returns the simulator's call count
@@ -92,7 +82,7 @@ async fn watches_sharing_a_credential_cost_the_minimum_calls_and_get_their_own_h
         let watch = h.wait_for(NS, name, "Ready", is_synced).await;
         assert_own_hosts(&h, &watch);
     }
-    let stats = poller_stats(&h);
+    let stats = h.poller_stats();
     assert_eq!(
         stats.groups.len(),
         1,

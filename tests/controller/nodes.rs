@@ -241,7 +241,7 @@ async fn node_backed_and_listed_watches_share_one_poller_group() {
         is_synced(w, s) && s.hosts.len() == 2
     })
     .await;
-    let stats = h.ctx.watches.poller().expect("poller").handle().stats();
+    let stats = h.poller_stats();
     assert_eq!(stats.groups.len(), 1, "{stats:?}");
     let group = stats.groups.values().next().expect("group");
     assert_eq!((group.watches, group.unique_ids), (2, 2));

@@ -97,14 +97,7 @@ async fn two_scopes_call_hss_once_each_and_record_each_request() {
     for name in ["p1", "p2"] {
         h.wait_for(NS, name, "Ready", is_synced).await;
     }
-    let groups = h
-        .ctx
-        .watches
-        .poller()
-        .expect("the poller runs while the controllers do")
-        .handle()
-        .stats()
-        .groups;
+    let groups = h.poller_stats().groups;
     assert_eq!(groups.len(), 2, "one poller group per scope: {groups:?}");
     // The shared id is asked once per scope.
     assert_eq!(hss_calls(&h.sim), 2);

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use hostrisk_operator::crd::WatchKey;
-use hostrisk_operator::poller::{GroupKey, PollerStats};
+use hostrisk_operator::poller::GroupKey;
 use hostrisk_sim::hss::AccessKeyCredential;
 
 use super::harness::{is_synced, Harness, Options, NS};
@@ -39,15 +39,6 @@ fn secret_keys(key: &AccessKeyCredential) -> [(&str, &str); 3] {
     ]
 }
 
-fn stats(h: &Harness) -> PollerStats {
-    h.ctx
-        .watches
-        .poller()
-        .expect("the poller runs while the controllers do")
-        .handle()
-        .stats()
-}
-
 fn group_of(h: &Harness, key: &WatchKey) -> Option<GroupKey> {
     h.ctx.watches.poller()?.handle().group_of(key)
 }
@@ -68,7 +59,12 @@ async fn served_with(h: &Harness, key: &WatchKey, access_key: &str) -> GroupKey 
 /// Waits until the group has completed a refresh (its call was made and answered).
 async fn refreshed(h: &Harness, group: &GroupKey) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while stats(h).groups.get(group).is_none_or(|g| g.refreshes == 0) {
+    while h
+        .poller_stats()
+        .groups
+        .get(group)
+        .is_none_or(|g| g.refreshes == 0)
+    {
         assert!(Instant::now() < deadline, "group {group} never refreshed");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -97,13 +93,13 @@ async fn rotating_a_temporary_key_200_times_keeps_the_poller_bounded() {
         if i % 10 == 0 {
             refreshed(&h, &group).await;
         }
-        most_groups = most_groups.max(stats(&h).groups.len());
+        most_groups = most_groups.max(h.poller_stats().groups.len());
     }
     let last = served_with(&h, &key, &keys[ROTATIONS].access_key).await;
     refreshed(&h, &last).await;
     tokio::time::sleep(QUOTA_WINDOW + Duration::from_millis(300)).await;
 
-    let stats = stats(&h);
+    let stats = h.poller_stats();
     eprintln!(
         "after {ROTATIONS} rotations: {} groups (at most {most_groups} at once), {} credentials \
          with quota in use, {} calls ({} by groups gone)",

@@ -132,12 +132,7 @@ mod tests {
     use super::*;
     use crate::crd::HostStatus;
 
-    fn records(hosts: &[HostStatus]) -> Vec<HostRecord> {
-        hosts
-            .iter()
-            .map(|h| HostRecord::from_status(h, h.host_id.as_str().into()))
-            .collect()
-    }
+    use crate::status::record::records_of as records;
 
     #[test]
     fn snapshot_mirrors_the_summary_and_lists_found_hosts_only() {

@@ -167,12 +167,39 @@ pub struct Harness {
     restart: Restart,
 }
 
-/// How the controller was started, to start it again as a fresh process would.
+/// How the controller is started, to start it again as a fresh process would.
 struct Restart {
     client_config: ClientConfig,
     settings: ControllerSettings,
     metrics: MetricsOptions,
     namespaces: Vec<String>,
+}
+
+impl Restart {
+    /// A controller with a context of its own, running.
+    fn launch(
+        &self,
+        client: &kube::Client,
+    ) -> (
+        Arc<Context>,
+        CancellationToken,
+        JoinHandle<Result<(), RunError>>,
+    ) {
+        let hss = HssClient::new(self.client_config.clone()).expect("HSS client");
+        let ctx = Arc::new(Context::with_metrics(
+            client.clone(),
+            hss,
+            self.settings.clone(),
+            Metrics::new(self.metrics),
+        ));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run_controllers(
+            ctx.clone(),
+            self.namespaces.clone(),
+            shutdown.clone(),
+        ));
+        (ctx, shutdown, task)
+    }
 }
 
 impl Harness {
@@ -194,7 +221,6 @@ impl Harness {
             .await
             .expect("simulator starts");
         let client = kube.client().await.expect("kube client");
-        let hss = HssClient::new(options.client.clone()).expect("HSS client");
         let mut allowed = if options.allow_simulator {
             vec![sim.base_url().to_string()]
         } else {
@@ -219,25 +245,13 @@ impl Harness {
         };
         let restart = Restart {
             client_config: options.client.clone(),
-            settings: settings.clone(),
+            settings,
             metrics: MetricsOptions {
                 per_host: options.metrics_per_host,
             },
             namespaces: options.namespaces.clone(),
         };
-        let metrics = Metrics::new(restart.metrics);
-        let ctx = Arc::new(Context::with_metrics(
-            client.clone(),
-            hss,
-            settings,
-            metrics,
-        ));
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run_controllers(
-            ctx.clone(),
-            options.namespaces.clone(),
-            shutdown.clone(),
-        ));
+        let (ctx, shutdown, task) = restart.launch(&client);
         Self {
             kube,
             sim,
@@ -253,6 +267,13 @@ impl Harness {
     /// Stops the controller and starts a fresh one, with nothing kept in memory, as a restarted
     /// operator process (or a new leader) would.
     pub async fn restart(&mut self) {
+        self.stop_controller().await;
+        let (ctx, shutdown, task) = self.restart.launch(&self.client);
+        (self.ctx, self.shutdown, self.task) = (ctx, shutdown, Some(task));
+    }
+
+    /// Stops the controller and checks it ended cleanly.
+    async fn stop_controller(&mut self) {
         self.shutdown.cancel();
         if let Some(task) = self.task.take() {
             let ended = tokio::time::timeout(Duration::from_secs(10), task)
@@ -260,19 +281,16 @@ impl Harness {
                 .expect("controller stops after shutdown");
             ended.expect("no panic").expect("clean stop");
         }
-        let hss = HssClient::new(self.restart.client_config.clone()).expect("HSS client");
-        self.ctx = Arc::new(Context::with_metrics(
-            self.client.clone(),
-            hss,
-            self.restart.settings.clone(),
-            Metrics::new(self.restart.metrics),
-        ));
-        self.shutdown = CancellationToken::new();
-        self.task = Some(tokio::spawn(run_controllers(
-            self.ctx.clone(),
-            self.restart.namespaces.clone(),
-            self.shutdown.clone(),
-        )));
+    }
+
+    /// The poller's statistics (it runs while the controllers do).
+    pub fn poller_stats(&self) -> hostrisk_operator::poller::PollerStats {
+        self.ctx
+            .watches
+            .poller()
+            .expect("the poller runs while the controllers do")
+            .handle()
+            .stats()
     }
 
     /// The controller task is still running (it did not end or panic).
@@ -301,13 +319,7 @@ impl Harness {
             self.is_running(),
             "the controller kept running until stopped"
         );
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let ended = tokio::time::timeout(Duration::from_secs(10), task)
-                .await
-                .expect("controller stops after shutdown");
-            ended.expect("no panic").expect("clean stop");
-        }
+        self.stop_controller().await;
         self.sim.shutdown().await;
         self.kube.shutdown().await;
     }

@@ -149,23 +149,11 @@ impl Harness {
         selector: serde_json::Value,
         secret: &str,
     ) -> HostRiskWatch {
-        let endpoint = self.endpoint();
-        self.create_watch_json(
-            namespace,
-            json!({
-                "apiVersion": "hostrisk.io/v1alpha1",
-                "kind": "HostRiskWatch",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {
-                    "projectId": DEMO_PROJECT_ID,
-                    "endpoint": endpoint,
-                    "nodeSelector": selector,
-                    "credentialsSecretRef": {"name": secret},
-                    "interval": "1h",
-                }
-            }),
-        )
-        .await
+        let mut watch = self.create_watch_document(namespace, name, &[], secret, "1h");
+        let spec = watch["spec"].as_object_mut().expect("spec");
+        spec.remove("hostIds");
+        spec.insert("nodeSelector".into(), selector);
+        self.create_watch_json(namespace, watch).await
     }
 
     pub fn nodes(&self) -> Api<Node> {
