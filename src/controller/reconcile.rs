@@ -127,10 +127,10 @@ impl WatchReconcile<'_> {
             tracing::debug!(namespace = %self.key.namespace, name = %self.key.name, "not held: gone or re-created; waiting for its events");
             return Ok(Action::await_change());
         };
-        let previous = previous.as_deref();
+        let previous = previous.as_ref();
         let outdated =
             previous.is_none_or(|p| p.head().observed_generation != self.watch.metadata.generation);
-        match self.plan(previous).await? {
+        match self.plan(previous.map(|p| &**p)).await? {
             Plan::Skip {
                 outcome,
                 interval,
@@ -335,7 +335,7 @@ impl WatchReconcile<'_> {
     /// for the retry).
     async fn apply(
         &self,
-        previous: Option<&WatchStatus>,
+        previous: Option<&Arc<WatchStatus>>,
         update: WatchUpdate,
         interval: Duration,
         hosts: &HostAnswer,
@@ -366,7 +366,7 @@ impl WatchReconcile<'_> {
     /// output. `update`: the poller update this shows, if any.
     async fn finish(
         &self,
-        previous: Option<&WatchStatus>,
+        previous: Option<&Arc<WatchStatus>>,
         outcome: PollOutcome,
         interval: Duration,
         hosts: &HostAnswer,
@@ -387,12 +387,11 @@ impl WatchReconcile<'_> {
             effective_interval: interval,
             achieved_interval: update.and_then(|u| u.smoothed_interval),
         });
-        let status = Arc::new(computed.status);
         let view = WatchView {
             watch: self.watch,
             key: self.key,
-            status: &status,
-            previous,
+            status: &computed.status,
+            previous: previous.map(|p| &**p),
             changed: computed.needs_write,
             events: &computed.events,
             fetched: update.and_then(|u| u.oldest_data),

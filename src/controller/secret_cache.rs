@@ -1,13 +1,10 @@
-//! What reads of credentials Secrets found, kept per Secret with the watches that read it, so a
-//! Secret is read once per `resourceVersion` and a change reaches exactly the watches it
-//! concerns. Plain data: the watch table holds it under its lock and feeds it the watches it
-//! owns (a watch that is gone never adds a reader).
+//! What reads of credentials Secrets found, kept per Secret, so a Secret is read once per
+//! `resourceVersion` and a change reaches exactly the watches that read it. Plain data: the
+//! watch table holds it under its lock, with the Secret each of its watches reads.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use k8s_openapi::ByteString;
-
-use crate::crd::WatchKey;
 
 /// A Secret, by namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,23 +38,12 @@ struct SecretEntry {
 #[derive(Debug, Default)]
 pub(crate) struct SecretCache {
     secrets: HashMap<SecretKey, SecretEntry>,
-    /// The Secret each watch reads its credentials from.
-    read_by: HashMap<WatchKey, SecretKey>,
 }
 
 impl SecretCache {
-    /// Notes that `watch` reads `secret`; returns what the last read found unless the Secret
-    /// changed since, else the ticket to store a new read with.
-    pub fn cached(
-        &mut self,
-        watch: &WatchKey,
-        secret: &SecretKey,
-    ) -> Result<SecretRead, ReadTicket> {
-        if self.read_by.get(watch) != Some(secret) {
-            if let Some(old) = self.read_by.insert(watch.clone(), secret.clone()) {
-                self.drop_unread(&old);
-            }
-        }
+    /// What the last read of `secret` found unless it changed since, else the ticket to store a
+    /// new read with.
+    pub fn cached(&mut self, secret: &SecretKey) -> Result<SecretRead, ReadTicket> {
         let cached = self.secrets.entry(secret.clone()).or_default();
         match &cached.read {
             Some(read) if !cached.outdated => Ok(read.clone()),
@@ -65,7 +51,7 @@ impl SecretCache {
         }
     }
 
-    /// Records what a read found (when a watch still reads the Secret); outdated at once when
+    /// Records what a read found (while some watch reads the Secret); outdated at once when
     /// the Secret watch reported something while the read ran.
     pub fn store(&mut self, secret: SecretKey, read: SecretRead, ticket: ReadTicket) {
         if let Some(entry) = self.secrets.get_mut(&secret) {
@@ -74,11 +60,12 @@ impl SecretCache {
         }
     }
 
-    /// The Secret watch saw `secret` at `version` (`None`: deleted). Returns the watches that
-    /// read it at another version.
-    pub fn seen(&mut self, secret: &SecretKey, version: Option<&str>) -> Vec<WatchKey> {
+    /// The Secret watch saw `secret` at `version` (`None`: deleted). True when the watches that
+    /// read it must read it again (it was read at another version, or a first read may have
+    /// missed this); false when that is no news.
+    pub fn seen(&mut self, secret: &SecretKey, version: Option<&str>) -> bool {
         let Some(entry) = self.secrets.get_mut(secret) else {
-            return Vec::new();
+            return false;
         };
         entry.reports += 1;
         let (changed, reading) = match &entry.read {
@@ -88,22 +75,12 @@ impl SecretCache {
         };
         let known = entry.outdated && !reading;
         entry.outdated |= changed;
-        if !changed || known {
-            // Unchanged, or already to be read again by the reconciles triggered before.
-            return Vec::new();
-        }
-        let mut readers: Vec<WatchKey> = self
-            .read_by
-            .iter()
-            .filter(|(_, read)| *read == secret)
-            .map(|(key, _)| key.clone())
-            .collect();
-        readers.sort();
-        readers
+        // Unchanged, or already to be read again by the reconciles triggered before.
+        changed && !known
     }
 
-    /// A re-list of the Secrets in scope ended without `secret`s it did not list: a read Secret
-    /// missing from it was deleted while the watch was away, so it is read again at next use.
+    /// A re-list of the Secrets in scope ended without the `listed` ones: a read Secret missing
+    /// from it was deleted while the watch was away, so it is read again at next use.
     pub fn listed(&mut self, in_scope: impl Fn(&str) -> bool, listed: &HashSet<SecretKey>) {
         for (key, entry) in self.secrets.iter_mut() {
             let was_there = entry.read.as_ref().is_some_and(|r| r.version.is_some());
@@ -113,17 +90,9 @@ impl SecretCache {
         }
     }
 
-    /// `watch` is gone: its Secret's data goes too when no other watch reads it.
-    pub fn forget(&mut self, watch: &WatchKey) {
-        if let Some(secret) = self.read_by.remove(watch) {
-            self.drop_unread(&secret);
-        }
-    }
-
-    fn drop_unread(&mut self, secret: &SecretKey) {
-        if !self.read_by.values().any(|read| read == secret) {
-            self.secrets.remove(secret);
-        }
+    /// No watch reads `secret` any more: its data goes.
+    pub fn unread(&mut self, secret: &SecretKey) {
+        self.secrets.remove(secret);
     }
 
     /// Secrets whose data is kept.

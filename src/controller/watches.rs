@@ -48,6 +48,8 @@ struct Entry {
     uid: Option<String>,
     kept: Option<Kept>,
     failures: u32,
+    /// The Secret the watch's credentials were last read from.
+    secret: Option<SecretKey>,
 }
 
 #[derive(Default)]
@@ -64,6 +66,17 @@ impl Inner {
         self.entries
             .get_mut(key)
             .filter(|entry| entry.uid.as_deref() == uid)
+    }
+
+    /// Drops what was read of `secret` when no watch reads it any more.
+    fn drop_if_unread(&mut self, secret: &SecretKey) {
+        if !self
+            .entries
+            .values()
+            .any(|entry| entry.secret.as_ref() == Some(secret))
+        {
+            self.secrets.unread(secret);
+        }
     }
 
     /// Ends the start-up hold when nothing is left to wait for.
@@ -120,6 +133,7 @@ impl WatchTable {
             uid: uid.map(str::to_string),
             kept: None,
             failures: 0,
+            secret: None,
         });
         let Some(status) = watch.status.as_ref() else {
             return;
@@ -181,8 +195,10 @@ impl WatchTable {
     /// The one place a watch goes: its entry, its Secret's data when no other watch reads it,
     /// its registration, and what every [`WatchScoped`] keeps for it.
     fn forget(&self, inner: &mut Inner, key: &WatchKey) {
-        inner.entries.remove(key);
-        inner.secrets.forget(key);
+        let gone = inner.entries.remove(key);
+        if let Some(secret) = gone.and_then(|entry| entry.secret) {
+            inner.drop_if_unread(&secret);
+        }
         if let Some(poller) = &inner.poller {
             poller.remove(key);
         }
@@ -267,8 +283,13 @@ impl WatchTable {
         secret: &SecretKey,
     ) -> Option<Result<SecretRead, ReadTicket>> {
         let mut inner = self.lock();
-        inner.entry(key, uid)?;
-        Some(inner.secrets.cached(key, secret))
+        let entry = inner.entry(key, uid)?;
+        if entry.secret.as_ref() != Some(secret) {
+            if let Some(old) = entry.secret.replace(secret.clone()) {
+                inner.drop_if_unread(&old);
+            }
+        }
+        Some(inner.secrets.cached(secret))
     }
 
     /// Records what a read of `secret` found (see [`SecretCache::store`]).
@@ -279,7 +300,18 @@ impl WatchTable {
     /// The Secret watch saw `secret` at `version` (`None`: deleted); returns the watches whose
     /// credentials must be read again.
     pub fn secret_seen(&self, secret: &SecretKey, version: Option<&str>) -> Vec<WatchKey> {
-        self.lock().secrets.seen(secret, version)
+        let mut inner = self.lock();
+        if !inner.secrets.seen(secret, version) {
+            return Vec::new();
+        }
+        let mut readers: Vec<WatchKey> = inner
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.secret.as_ref() == Some(secret))
+            .map(|(key, _)| key.clone())
+            .collect();
+        readers.sort();
+        readers
     }
 
     /// A re-list of the Secrets in scope ended (see [`SecretCache::listed`]).

@@ -233,8 +233,9 @@ impl Metrics {
         );
     }
 
-    /// The conditions of a watch's status, as `(type, status)` pairs; the series of a type no
-    /// longer given go.
+    /// The conditions of a watch's status, as `(type, status)` pairs of the types of
+    /// [`ConditionType::ALL`](crate::status::ConditionType::ALL), the series dropped with the
+    /// watch.
     pub fn set_watch_conditions(
         &self,
         namespace: &str,

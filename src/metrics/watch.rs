@@ -14,6 +14,7 @@ use super::labels::{
     AgentStatusLabels, ConditionLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels,
     ProtectStatusLabels, RiskLabels, WatchLabels,
 };
+use crate::status::ConditionType;
 
 /// Risk counts as HSS reports them (`asset`, `vulnerability`, `baseline`, `intrusion`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,7 +80,6 @@ pub(crate) struct WatchSeries {
     detect: Vec<DetectResultLabels>,
     host_risks: Vec<HostRiskLabels>,
     host_status: Vec<HostStatusLabels>,
-    conditions: Vec<ConditionLabels>,
 }
 
 /// Series kept per watch, keyed by (namespace, name).
@@ -256,15 +256,14 @@ impl WatchFamilies {
     }
 
     /// Sets the condition series of a watch: for each `(type, status)`, 1 on that status and 0
-    /// on the two others; the series of types it no longer has go.
+    /// on the two others.
     pub(crate) fn set_conditions(
         &self,
         index: &mut WatchIndex,
         watch: &WatchLabels,
         conditions: &[(&'static str, &str)],
     ) {
-        let (watch, series) = indexed(index, watch);
-        let mut next = Vec::with_capacity(conditions.len() * CONDITION_STATUSES.len());
+        let (watch, _) = indexed(index, watch);
         for (type_, current) in conditions {
             for status in CONDITION_STATUSES {
                 let labels = ConditionLabels {
@@ -273,10 +272,11 @@ impl WatchFamilies {
                     r#type: type_,
                     status,
                 };
-                next.push((labels, i64::from(status == *current)));
+                self.condition
+                    .get_or_create(&labels)
+                    .set(i64::from(status == *current));
             }
         }
-        replace(&self.condition, &mut series.conditions, next);
     }
 
     pub(crate) fn set_last_success(&self, index: &mut WatchIndex, watch: &WatchLabels, unix: f64) {
@@ -285,6 +285,16 @@ impl WatchFamilies {
     }
 
     pub(crate) fn forget(&self, index: &mut WatchIndex, watch: &WatchLabels) {
+        for type_ in ConditionType::ALL {
+            for status in CONDITION_STATUSES {
+                self.condition.remove(&ConditionLabels {
+                    namespace: watch.namespace.clone(),
+                    name: watch.name.clone(),
+                    r#type: type_.as_str(),
+                    status,
+                });
+            }
+        }
         self.last_success.remove(watch);
         self.effective_interval.remove(watch);
         self.interval_lag.remove(watch);
@@ -308,7 +318,6 @@ impl WatchFamilies {
             replace(&self.hosts_by_detect_result, &mut series.detect, Vec::new());
             replace(&self.host_risks, &mut series.host_risks, Vec::new());
             replace(&self.host_status, &mut series.host_status, Vec::new());
-            replace(&self.condition, &mut series.conditions, Vec::new());
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `compute_status`: the new status of a `HostRiskWatch` after one reconcile.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -28,7 +29,7 @@ pub struct StatusInput<'a> {
     /// `metadata.generation` of the resource.
     pub generation: Option<i64>,
     /// The status currently stored, if any.
-    pub previous: Option<&'a WatchStatus>,
+    pub previous: Option<&'a Arc<WatchStatus>>,
     pub outcome: PollOutcome,
     /// The hosts the watch covers and where they come from.
     pub targets: &'a Targets,
@@ -51,8 +52,8 @@ pub struct StatusInput<'a> {
 /// The result of `compute_status`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusUpdate {
-    /// The status to store. When `needs_write` is false it equals the previous status.
-    pub status: WatchStatus,
+    /// The status to store. When `needs_write` is false it is the previous status itself.
+    pub status: Arc<WatchStatus>,
     /// Events to publish (transitions only).
     pub events: Vec<TransitionEvent>,
     /// Whether the status must be written: it differs from the previous one ignoring
@@ -114,7 +115,7 @@ fn truncate_to_second(now: Timestamp) -> Timestamp {
 pub fn compute_status(input: StatusInput<'_>) -> StatusUpdate {
     let StatusInput {
         generation,
-        previous,
+        previous: input_previous,
         outcome,
         targets,
         contributed,
@@ -125,9 +126,11 @@ pub fn compute_status(input: StatusInput<'_>) -> StatusUpdate {
     } = input;
     let now = truncate_to_second(now);
     let now_time = Time(now);
+    let empty = WatchStatus::default();
+    let previous = input_previous.map(|p| &**p);
+    let base: &WatchStatus = previous.unwrap_or(&empty);
     let previous_head = previous.map(WatchStatus::head);
     let new_generation = previous_head.is_some_and(|p| p.observed_generation != generation);
-    let base = previous.cloned().unwrap_or_default();
 
     let (mut hosts, summary) = match &outcome {
         PollOutcome::Success(answer) => {
@@ -195,11 +198,12 @@ pub fn compute_status(input: StatusInput<'_>) -> StatusUpdate {
             needs_write = true;
         }
     }
-    if !needs_write {
-        // Equal ignoring timestamps, and no timestamp was due: hand back the stored status
-        // itself, so a caller comparing old and new sees no change at all.
-        status = base;
-    }
+    // Equal ignoring timestamps, and no timestamp was due: hand back the stored status itself,
+    // so a caller comparing old and new sees no change at all.
+    let status = match input_previous {
+        Some(previous) if !needs_write => Arc::clone(previous),
+        _ => Arc::new(status),
+    };
     StatusUpdate {
         status,
         events,

@@ -50,11 +50,20 @@ pub struct Targets {
 impl Targets {
     /// The targets of a watch listing `ids` (`spec.hostIds`).
     pub fn listed(ids: &HostIdList) -> Self {
+        Self::listed_sharing(ids, None)
+    }
+
+    /// [`Targets::listed`], taking the ids `previous` holds already instead of copies of its
+    /// own.
+    pub fn listed_sharing(ids: &HostIdList, previous: Option<&WatchStatus>) -> Self {
+        let known = previous.map(WatchStatus::ids).unwrap_or_default();
         Self {
             hosts: ids
                 .iter()
                 .map(|id| HostTarget {
-                    host_id: HostId::from(id),
+                    host_id: known
+                        .get(id)
+                        .map_or_else(|| HostId::from(id), |shared| HostId::clone(shared)),
                     node_name: None,
                 })
                 .collect(),

@@ -29,7 +29,7 @@ pub struct ListedHosts;
 
 impl HostSource for ListedHosts {
     fn answer(&self, spec: &ValidatedSpec, previous: Option<&WatchStatus>) -> HostAnswer {
-        HostAnswer::Known(Targets::listed(&spec.host_ids).share_ids(previous))
+        HostAnswer::Known(Targets::listed_sharing(&spec.host_ids, previous))
     }
 }
 

@@ -49,7 +49,9 @@ fn compute_status_for(
     achieved: Option<Duration>,
     targets: &Targets,
 ) -> StatusUpdate {
-    let previous = input.previous.map(|p| WatchStatus::from_crd(p, |_| None));
+    let previous = input
+        .previous
+        .map(|p| std::sync::Arc::new(WatchStatus::from_crd(p, |_| None)));
     let unavailable = match &input.outcome {
         PollOutcome::NodesUnavailable { reason, message } => Some((*reason, message.as_str())),
         _ => None,
