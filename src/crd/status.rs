@@ -156,8 +156,8 @@ pub struct HostRiskSummary {
 
 /// A value of a host's status. Almost every value comes from a small vocabulary (`online`,
 /// `opened`, `hss.version.enterprise`, ...): those borrow a `'static` string instead of owning a
-/// copy, which at 100,000 hosts saves one allocation per field (see
-/// `status::hosts::status_value`). Serialized and validated exactly like a `String`.
+/// copy (see `status::record`, where entries are made). Serialized and validated exactly like a
+/// `String`.
 pub type StatusValue = std::borrow::Cow<'static, str>;
 
 /// The HSS risk data of one host, values as the API returns them (unknown values kept).
