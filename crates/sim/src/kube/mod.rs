@@ -28,6 +28,7 @@ mod http;
 mod list;
 mod meta;
 mod patch;
+pub mod policy_reports;
 mod query;
 mod resources;
 mod route;
@@ -41,6 +42,7 @@ mod watch;
 mod write;
 
 pub use faults::RequestKey;
+pub use policy_reports::PolicyReportApi;
 pub use server::{StandinApiServer, StandinError, DEFAULT_HISTORY_LIMIT};
 /// The `iss` of the stand-in's ServiceAccount tokens.
 pub use tokens::ISSUER as SERVICE_ACCOUNT_ISSUER;

@@ -9,4 +9,5 @@ mod crud;
 mod discovery;
 mod faults;
 mod list;
+mod policy_reports;
 mod watch;
