@@ -190,6 +190,8 @@ fn resource(
         rt: &rt,
         namespace: &namespace,
         strict_fields,
+        version: &rp.version,
+        unvalidated: false,
     };
     let is_write = matches!(verb, "create" | "update" | "patch" | "delete");
     if is_write && q.get("dryRun").is_some() {
@@ -329,7 +331,9 @@ fn patch(
         }
         return Ok(out);
     }
-    let cur = current.ok_or_else(|| ApiError::not_found(&t.subject(name)))?;
+    let cur = current
+        .map(|c| t.at_request_version(&c))
+        .ok_or_else(|| ApiError::not_found(&t.subject(name)))?;
     let patch_body = parse_body(body)?;
     let mut doc = cur.clone();
     match kind {

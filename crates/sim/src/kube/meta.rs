@@ -36,17 +36,6 @@ pub fn generated_name(prefix: &str) -> String {
     format!("{prefix}{suffix}")
 }
 
-/// copies: DNS-1123 subdomain check used for most object names.
-pub fn valid_name(name: &str) -> bool {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
-    let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    !name.is_empty()
-        && name.len() <= 253
-        && name.chars().all(ok_char)
-        && ends_ok(name.chars().next())
-        && ends_ok(name.chars().last())
-}
-
 /// Sets `metadata.<field>`, creating `metadata` if needed (non-objects become `{}`).
 pub fn set_meta(obj: &mut Value, field: &str, value: Value) {
     if !obj.is_object() {

@@ -38,6 +38,7 @@ mod server;
 mod status;
 mod store;
 mod tokens;
+mod validation;
 mod watch;
 mod write;
 

@@ -106,11 +106,7 @@ impl Shape {
     /// copies: CRD conversion strategy `None`: only `apiVersion` differs between versions.
     pub fn render(self, obj: &Value, rt: &ResourceType, version: &str) -> Value {
         match self {
-            Self::Full => {
-                let mut o = obj.clone();
-                o["apiVersion"] = json!(rt.api_version(version));
-                o
-            }
+            Self::Full => rt.convert(obj, version),
             Self::Metadata => json!({
                 "kind": "PartialObjectMetadata",
                 "apiVersion": "meta.k8s.io/v1",

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::faults::{Faults, RequestKey};
 use super::store::{ObjKey, State};
+use super::write::Target;
 use super::Shared;
 
 /// How many changes the stand-in keeps for watch resumption, `Exact` lists and continue
@@ -51,6 +52,9 @@ pub enum StandinError {
         /// kind of the document.
         kind: String,
     },
+    /// The stand-in refused a write (its Status message).
+    #[error("the stand-in apiserver refused the write: {0}")]
+    Refused(String),
     /// The store lock was poisoned by a panic.
     #[error("stand-in store lock poisoned")]
     Poisoned,
@@ -318,6 +322,50 @@ impl StandinApiServer {
         Ok(out)
     }
 
+    /// Stores `object` (with `apiVersion`, `kind`, `metadata.name` and, when namespaced,
+    /// `metadata.namespace`) the way an API server holds an object written before its CRD's
+    /// current rules: created as usual (pruned, defaulted, metadata checked, a watch event) but
+    /// its values not validated. Later writes go through full validation, where the real
+    /// server's ratcheting lets such unchanged invalid values stay. For tests of code that must
+    /// not trust the schema alone.
+    pub fn create_unvalidated(&self, object: Value) -> Result<Value, StandinError> {
+        let text = |p: &str| {
+            object
+                .pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let api_version = text("/apiVersion");
+        let (ar, namespaced) = self.api_resource(&api_version, &text("/kind"))?;
+        let mut state = self
+            .shared
+            .state
+            .lock()
+            .map_err(|_| StandinError::Poisoned)?;
+        let rt = state
+            .find_type(&ar.group, &ar.version, &ar.plural)
+            .ok_or_else(|| StandinError::UnknownKind {
+                api_version: api_version.clone(),
+                kind: ar.kind.clone(),
+            })?;
+        let namespace = if namespaced {
+            text("/metadata/namespace")
+        } else {
+            String::new()
+        };
+        let target = Target {
+            rt: &rt,
+            namespace: &namespace,
+            strict_fields: false,
+            version: &ar.version,
+            unvalidated: true,
+        };
+        super::write::create(&mut state, &target, object)
+            .map(|stored| rt.convert(&stored, &ar.version))
+            .map_err(|e| StandinError::Refused(e.message))
+    }
+
     fn api_resource(
         &self,
         api_version: &str,
@@ -336,9 +384,9 @@ impl StandinApiServer {
             .state
             .lock()
             .map_err(|_| StandinError::Poisoned)?;
-        let rt = state
-            .resource_types()
-            .into_iter()
+        let types = state.resource_types();
+        let rt = types
+            .iter()
             .find(|t| t.group == group && t.kind == kind && t.versions.iter().any(|v| v == version))
             .ok_or_else(unknown)?;
         let ar = ApiResource {

@@ -131,18 +131,6 @@ impl ApiError {
         e
     }
 
-    /// copies: `Invalid` 422 for validation failures.
-    pub fn invalid(s: &Subject<'_>, kind: &str, field_message: impl Into<String>) -> Self {
-        let msg = field_message.into();
-        let mut e = Self::new(
-            422,
-            "Invalid",
-            format!("{} \"{}\" is invalid: {}", kind, s.name, msg),
-        );
-        e.details = s.details();
-        e
-    }
-
     /// copies: `BadRequest` 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)

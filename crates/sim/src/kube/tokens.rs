@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use super::status::{json_response, ApiError, Subject};
 use super::store::{ObjKey, State};
+use super::validation::field::{invalid, FieldError};
 use crate::hss::oidc::TestIssuer;
 
 /// The issuer of the stand-in's tokens (the real default of kubeadm and envtest clusters).
@@ -102,14 +103,15 @@ impl Signer {
             .and_then(Value::as_i64)
             .unwrap_or(DEFAULT_EXPIRATION_SECONDS);
         if expiration < MIN_EXPIRATION_SECONDS {
-            return Err(ApiError::invalid(
-                &Subject {
-                    group: "authentication.k8s.io",
-                    plural: "tokenrequests",
-                    name,
-                },
-                "TokenRequest.authentication.k8s.io",
-                "spec.expirationSeconds: Invalid value: may not specify a duration less than 10 minutes",
+            return Err(invalid(
+                "authentication.k8s.io",
+                "TokenRequest",
+                name,
+                &[FieldError::invalid(
+                    "spec.expirationSeconds",
+                    json!(expiration),
+                    "may not specify a duration less than 10 minutes",
+                )],
             ));
         }
         let ttl = Duration::from_secs(u64::try_from(expiration).unwrap_or(0));

@@ -3,8 +3,13 @@
 
 mod support;
 
+#[path = "../conformance/mod.rs"]
+mod conformance;
+
 mod apply;
 mod builtins;
+#[path = "conformance.rs"]
+mod conformance_standin;
 mod crud;
 mod discovery;
 mod faults;

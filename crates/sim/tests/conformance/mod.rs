@@ -1,0 +1,42 @@
+//! Behaviour rows run unchanged against the stand-in API server (tests/kube_standin) and a real
+//! kube-apiserver (tests/real_apiserver_conformance.rs, with `KUBEBUILDER_ASSETS`): each row
+//! is an async function of a [`Cluster`], asserting what a real server answers, so the
+//! stand-in's fidelity is itself checked wherever the real binaries exist.
+#![allow(dead_code)]
+
+pub mod support;
+pub mod validation;
+
+use futures::future::LocalBoxFuture;
+
+/// A cluster a row runs against.
+pub trait Cluster: Sync {
+    /// A client with every permission (system:masters).
+    fn admin(&self) -> kube::Client;
+    /// `true` for a real kube-apiserver.
+    fn is_real(&self) -> bool;
+}
+
+/// One row: its name and how to run it.
+pub type Row = (&'static str, fn(&dyn Cluster) -> LocalBoxFuture<'_, ()>);
+
+/// `rows![a, b]`: the rows named by async functions `fn(&dyn Cluster)`.
+#[macro_export]
+macro_rules! rows {
+    ($($name:ident),* $(,)?) => {
+        &[$((stringify!($name), {
+            fn run(c: &dyn $crate::conformance::Cluster) -> futures::future::LocalBoxFuture<'_, ()> {
+                Box::pin($name(c))
+            }
+            run as fn(&dyn $crate::conformance::Cluster) -> futures::future::LocalBoxFuture<'_, ()>
+        })),*]
+    };
+}
+
+/// Runs every row in order against one cluster, printing each name (so a failure says which).
+pub async fn run_all(cluster: &dyn Cluster, rows: &[Row]) {
+    for (name, row) in rows {
+        eprintln!("row {name}");
+        row(cluster).await;
+    }
+}

@@ -1,0 +1,41 @@
+//! The conformance rows (tests/conformance) against a real kube-apiserver + etcd (crates/envtest:
+//! one SKIP line per test without `KUBEBUILDER_ASSETS`, must pass with it): the same assertions
+//! the stand-in passes in tests/kube_standin, so a difference between the two fails here.
+
+#[path = "conformance/mod.rs"]
+mod conformance;
+
+use conformance::{Cluster, Row};
+use hostrisk_envtest::{ControlPlane, Options};
+
+struct Real {
+    plane: ControlPlane,
+}
+
+impl Cluster for Real {
+    fn admin(&self) -> kube::Client {
+        self.plane.client()
+    }
+
+    fn is_real(&self) -> bool {
+        true
+    }
+}
+
+async fn run(test: &str, rows: &[Row]) {
+    let plane = match ControlPlane::start_from_env(test, Options::default()).await {
+        Ok(Some(plane)) => plane,
+        Ok(None) => return,
+        Err(error) => {
+            panic!("KUBEBUILDER_ASSETS is set but the control plane did not start: {error}")
+        }
+    };
+    let cluster = Real { plane };
+    conformance::run_all(&cluster, rows).await;
+    cluster.plane.stop().await;
+}
+
+#[tokio::test]
+async fn validation_rows() {
+    run("validation_rows", conformance::validation::ROWS).await;
+}
