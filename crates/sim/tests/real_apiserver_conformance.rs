@@ -39,3 +39,13 @@ async fn run(test: &str, rows: &[Row]) {
 async fn validation_rows() {
     run("validation_rows", conformance::validation::ROWS).await;
 }
+
+#[tokio::test]
+async fn ssa_rows() {
+    run("ssa_rows", conformance::ssa::ROWS).await;
+}
+
+#[tokio::test]
+async fn node_rows() {
+    run("node_rows", conformance::nodes::ROWS).await;
+}

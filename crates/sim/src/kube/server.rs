@@ -360,6 +360,7 @@ impl StandinApiServer {
             strict_fields: false,
             version: &ar.version,
             unvalidated: true,
+            manager: Some("hostrisk-sim"),
         };
         super::write::create(&mut state, &target, object)
             .map(|stored| rt.convert(&stored, &ar.version))

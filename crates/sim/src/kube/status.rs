@@ -176,9 +176,12 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         });
+        // copies: `StatusReasonUnknown` is "" and left out.
+        if !self.reason.is_empty() {
+            v["reason"] = json!(self.reason);
+        }
         if !self.details.is_null() {
             v["details"] = self.details.clone();
         }

@@ -54,8 +54,6 @@ pub struct State {
     pub history_limit: usize,
     /// Committed writes (those that produced a new resourceVersion) per (group, plural).
     pub commits: BTreeMap<(String, String), u64>,
-    /// Per-object, per-field-manager leaf paths set by server-side apply (see apply.rs).
-    pub apply_owners: BTreeMap<ObjKey, BTreeMap<String, Vec<Vec<String>>>>,
     /// Built-in types plus one per stored CRD, rebuilt when a CRD changes (compiling schemas
     /// once per CRD revision, not per request).
     types: Arc<Vec<ResourceType>>,
@@ -72,7 +70,6 @@ impl State {
             compacted_rv: 1,
             history_limit,
             commits: BTreeMap::new(),
-            apply_owners: BTreeMap::new(),
             types: Arc::new(builtins()),
             changes,
         }
@@ -99,10 +96,7 @@ impl State {
             .or_default() += 1;
         let old = match &new {
             Some(v) => self.objects.insert(key.clone(), v.clone()),
-            None => {
-                self.apply_owners.remove(&key);
-                self.objects.remove(&key)
-            }
+            None => self.objects.remove(&key),
         };
         let crd_changed =
             key.group == "apiextensions.k8s.io" && key.plural == "customresourcedefinitions";

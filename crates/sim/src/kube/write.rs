@@ -4,6 +4,7 @@ use kube::core::cel::RootContext;
 use serde_json::{json, Value};
 
 use super::defaults::apply_type_defaults;
+use super::fields::{self, managed};
 use super::meta::{
     finalizers, fold_string_data, generated_name, meta_str, new_uid, now_timestamp, remove_meta,
     set_meta, set_rv,
@@ -28,6 +29,9 @@ pub struct Target<'a> {
     /// Stores without value validation (metadata checks stay): an object "written before its
     /// CRD's current rules" (see `StandinApiServer::create_unvalidated`).
     pub unvalidated: bool,
+    /// The field manager of an update (create, PUT, non-apply patch); None when the managed
+    /// fields were already computed (server-side apply).
+    pub manager: Option<&'a str>,
 }
 
 impl Target<'_> {
@@ -53,6 +57,17 @@ impl Target<'_> {
     /// The 422 answer for `errors`.
     pub fn invalid(&self, name: &str, errors: &[FieldError]) -> ApiError {
         field::invalid(&self.rt.group, &self.rt.kind, name, errors)
+    }
+
+    /// What the field manager needs to know of a write by `manager`.
+    pub fn field_request<'b>(&'b self, manager: &'b str, via_status: bool) -> managed::Request<'b> {
+        managed::Request {
+            manager,
+            subresource: if via_status { "status" } else { "" },
+            api_version: self.rt.api_version(self.version),
+            root: fields::root(self.rt, self.version),
+            reset: managed::reset_fields(self.rt.status_subresource, via_status),
+        }
     }
 
     /// The stored object as the request's version sees it.
@@ -152,7 +167,7 @@ fn decode(t: &Target<'_>, obj: &mut Value) -> Result<(), ApiError> {
 }
 
 /// The strategy's validation of a create (`old` None) or update.
-fn validate(t: &Target<'_>, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+fn validate(t: &Target<'_>, obj: &Value, old: Option<&Value>, via_status: bool) -> Vec<FieldError> {
     let mut errors = meta::validate_labels_annotations(obj);
     if t.unvalidated {
         return errors;
@@ -161,7 +176,7 @@ fn validate(t: &Target<'_>, obj: &Value, old: Option<&Value>) -> Vec<FieldError>
         errors.extend(crd::validate(obj));
     }
     if t.rt.group.is_empty() && t.rt.plural == "nodes" {
-        errors.extend(node::validate(obj, old));
+        errors.extend(node::validate(obj, old, via_status));
     }
     if let Some(schema) = t.rt.schema(t.version) {
         let root = RootContext {
@@ -235,13 +250,16 @@ pub fn create(state: &mut State, t: &Target<'_>, mut obj: Value) -> Result<Value
     } else {
         remove_meta(&mut obj, "generation");
     }
+    if let Some(manager) = t.manager {
+        managed::update(&json!({}), &mut obj, &t.field_request(manager, false));
+    }
     if t.rt.custom && t.rt.status_subresource {
         if let Some(m) = obj.as_object_mut() {
             m.remove("status");
         }
     }
     apply_type_defaults(t.rt, &mut obj, &name);
-    let errors = validate(t, &obj, None);
+    let errors = validate(t, &obj, None, false);
     if !errors.is_empty() {
         return Err(t.invalid(&name, &errors));
     }
@@ -323,10 +341,20 @@ pub fn update(
         None => {}
     }
     let old = t.at_request_version(&stored);
+    if let Some(manager) = t.manager {
+        managed::update(&old, &mut obj, &t.field_request(manager, status_sub));
+    }
+    let managed_fields = obj.pointer("/metadata/managedFields").cloned();
     if status_sub {
         obj = status_write(t.rt, &old, obj);
     } else if t.rt.status_subresource {
         obj = main_write(&old, obj);
+    }
+    match managed_fields {
+        Some(m) => set_meta(&mut obj, "managedFields", m),
+        None => {
+            remove_meta(&mut obj, "managedFields");
+        }
     }
     obj["apiVersion"] = json!(t.rt.api_version(t.version));
     obj["kind"] = json!(t.rt.kind);
@@ -362,7 +390,7 @@ pub fn update(
             )],
         ));
     }
-    let errors = validate(t, &obj, Some(&old));
+    let errors = validate(t, &obj, Some(&old), status_sub);
     if !errors.is_empty() {
         return Err(t.invalid(name, &errors));
     }

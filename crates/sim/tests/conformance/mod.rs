@@ -4,6 +4,8 @@
 //! stand-in's fidelity is itself checked wherever the real binaries exist.
 #![allow(dead_code)]
 
+pub mod nodes;
+pub mod ssa;
 pub mod support;
 pub mod validation;
 

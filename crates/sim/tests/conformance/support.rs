@@ -121,3 +121,22 @@ pub fn causes(status: &Status) -> Vec<(String, String)> {
 pub fn data(obj: &DynamicObject) -> Value {
     obj.data.clone()
 }
+
+/// A unique name (cluster-scoped objects of rows sharing a real server).
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:08x}", rand::random::<u32>())
+}
+
+/// A JSON patch (`application/json-patch+json`) to `path` (kube's typed API needs a feature
+/// this workspace does not enable for it).
+pub async fn json_patch(
+    client: &kube::Client,
+    path: &str,
+    patch: &Value,
+) -> Result<Value, kube::Error> {
+    let request = http::Request::patch(path)
+        .header("content-type", "application/json-patch+json")
+        .body(serde_json::to_vec(patch).unwrap())
+        .unwrap();
+    client.request::<Value>(request).await
+}

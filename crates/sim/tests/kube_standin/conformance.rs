@@ -32,3 +32,13 @@ async fn run(rows: &[Row]) {
 async fn validation_rows() {
     run(conformance::validation::ROWS).await;
 }
+
+#[tokio::test]
+async fn ssa_rows() {
+    run(conformance::ssa::ROWS).await;
+}
+
+#[tokio::test]
+async fn node_rows() {
+    run(conformance::nodes::ROWS).await;
+}

@@ -110,13 +110,20 @@ pub struct VersionSchema {
     pub schema: Option<Value>,
     /// Its compiled CEL rules.
     pub rules: Option<cel::Rules>,
+    /// The schema with type meta and ObjectMeta, for field ownership (fields/).
+    pub typed: Value,
 }
 
 impl VersionSchema {
     /// Compiles `schema`'s rules.
     pub fn new(schema: Option<Value>) -> Self {
         let rules = schema.as_ref().map(cel::Rules::compile);
-        Self { schema, rules }
+        let typed = super::fields::builtin::custom_root(schema.as_ref());
+        Self {
+            schema,
+            rules,
+            typed,
+        }
     }
 
     /// Schema, list-type and CEL errors of a custom resource (`old` on update).

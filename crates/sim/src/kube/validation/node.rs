@@ -71,12 +71,15 @@ fn taints(node: &Value) -> Vec<FieldError> {
     errors
 }
 
-/// `ValidateNode` (create) and, with `old`, `ValidateNodeUpdate`.
-pub fn validate(node: &Value, old: Option<&Value>) -> Vec<FieldError> {
-    let mut errors = taints(node);
+/// copies: the Node strategies: `ValidateNode` on create; `ValidateNode` + `ValidateNodeUpdate`
+/// on a main-resource update (so taint errors come twice, as causes; the message shows them
+/// once); `ValidateNodeUpdate` alone through `/status`.
+pub fn validate(node: &Value, old: Option<&Value>, via_status: bool) -> Vec<FieldError> {
+    let mut errors = if via_status { Vec::new() } else { taints(node) };
     let Some(old) = old else {
         return errors;
     };
+    errors.extend(taints(node));
     let text = |v: &Value, p: &str| {
         v.pointer(p)
             .and_then(Value::as_str)
@@ -132,7 +135,7 @@ mod tests {
             {"key": "bad key", "effect": "Sometimes"},
             {"key": "k"}
         ]}});
-        let errs: Vec<String> = validate(&node, None)
+        let errs: Vec<String> = validate(&node, None, false)
             .iter()
             .map(FieldError::message)
             .collect();
