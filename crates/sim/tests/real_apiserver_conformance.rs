@@ -20,6 +20,21 @@ impl Cluster for Real {
     fn is_real(&self) -> bool {
         true
     }
+
+    fn service_account_client<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> futures::future::LocalBoxFuture<'a, kube::Client> {
+        Box::pin(async move {
+            let token = self
+                .plane
+                .service_account_token(namespace, name, &[], 3600)
+                .await
+                .unwrap();
+            self.plane.client_for_token(&token).await.unwrap()
+        })
+    }
 }
 
 async fn run(test: &str, rows: &[Row]) {
@@ -48,4 +63,9 @@ async fn ssa_rows() {
 #[tokio::test]
 async fn node_rows() {
     run("node_rows", conformance::nodes::ROWS).await;
+}
+
+#[tokio::test]
+async fn rbac_rows() {
+    run("rbac_rows", conformance::rbac::ROWS).await;
 }

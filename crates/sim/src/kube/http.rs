@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::apply::patch;
+use super::auth::rbac::{forbidden, Attributes};
+use super::auth::selected_name;
 use super::delete::{delete, success_status, Deleted};
 use super::discovery;
 use super::fields::manager_from_user_agent;
@@ -16,7 +18,7 @@ use super::list::list;
 use super::patch::PatchKind;
 use super::query::{Query, Shape};
 use super::route::{parse, ResourcePath, Route};
-use super::status::{json_response, ApiError, Subject};
+use super::status::{json_response, ApiError};
 use super::watch::{self, WatchScope};
 use super::write::{create, update, Target};
 use super::Shared;
@@ -59,6 +61,11 @@ fn dispatch(
     let accept = header(headers, "accept");
     if let Route::Resource(rp) = route {
         return resource(shared, method, &rp, &q, headers, body);
+    }
+    {
+        let state = shared.lock()?;
+        let who = shared.auth.authenticate(headers, &state, &shared.tokens)?;
+        shared.auth.authorize_path(&who, uri.path())?;
     }
     match route {
         Route::Jwks if method == Method::GET => return shared.tokens.jwks(),
@@ -149,16 +156,28 @@ fn resource(
     if shared.faults.is_unavailable() {
         return Err(ApiError::unavailable());
     }
-    if shared.faults.is_forbidden(verb, &rp.plural) {
-        let subject = Subject {
-            group: &rp.group,
-            plural: &rp.plural,
-            name: rp.name.as_deref().unwrap_or(""),
-        };
-        return Err(ApiError::forbidden(verb, &subject, rp.namespace.as_deref()));
-    }
-    let shape = Shape::from_accept(header(headers, "accept"))?;
     let mut state = shared.lock()?;
+    let who = shared.auth.authenticate(headers, &state, &shared.tokens)?;
+    let selected = match verb {
+        "list" | "watch" => selected_name(q.get("fieldSelector")),
+        _ => None,
+    };
+    let attributes = Attributes {
+        verb,
+        group: &rp.group,
+        resource: &rp.plural,
+        subresource: sub,
+        name: rp.name.as_deref().or(selected.as_deref()).unwrap_or(""),
+        namespace: rp.namespace.as_deref().unwrap_or(""),
+    };
+    if let Some(retry_after) = shared.faults.take_throttle(verb, &rp.plural, sub) {
+        return Err(ApiError::too_many_requests(retry_after));
+    }
+    if shared.faults.is_forbidden(verb, &rp.plural, sub) {
+        return Err(forbidden(&who, &attributes, &[]));
+    }
+    shared.auth.authorize(&who, &attributes, &state)?;
+    let shape = Shape::from_accept(header(headers, "accept"))?;
     let rt = state
         .find_type(&rp.group, &rp.version, &rp.plural)
         .ok_or_else(not_served)?;

@@ -20,6 +20,7 @@
 //! shows up as retried requests).
 
 mod apply;
+mod auth;
 mod defaults;
 mod delete;
 mod discovery;
@@ -64,6 +65,8 @@ pub(crate) struct Shared {
     bookmark_interval: Mutex<Duration>,
     /// Signs ServiceAccount tokens (TokenRequest) and publishes the key.
     tokens: tokens::Signer,
+    /// Authentication and the authorization mode.
+    auth: auth::Auth,
 }
 
 impl Shared {

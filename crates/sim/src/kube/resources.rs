@@ -133,8 +133,22 @@ pub fn builtins() -> Vec<ResourceType> {
     nodes.short_names = vec!["no".into()];
     let mut sa = ResourceType::builtin("", "v1", "serviceaccounts", "ServiceAccount", true, false);
     sa.short_names = vec!["sa".into()];
+    let rbac = |plural: &str, kind: &str, namespaced: bool| {
+        ResourceType::builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            plural,
+            kind,
+            namespaced,
+            false,
+        )
+    };
     vec![
         ResourceType::builtin("", "v1", "secrets", "Secret", true, false),
+        rbac("clusterroles", "ClusterRole", false),
+        rbac("clusterrolebindings", "ClusterRoleBinding", false),
+        rbac("roles", "Role", true),
+        rbac("rolebindings", "RoleBinding", true),
         sa,
         ns,
         nodes,

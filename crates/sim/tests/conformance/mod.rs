@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod nodes;
+pub mod rbac;
 pub mod ssa;
 pub mod support;
 pub mod validation;
@@ -17,6 +18,13 @@ pub trait Cluster: Sync {
     fn admin(&self) -> kube::Client;
     /// `true` for a real kube-apiserver.
     fn is_real(&self) -> bool;
+    /// A client acting as ServiceAccount `namespace/name` (which must exist), authorized by
+    /// RBAC.
+    fn service_account_client<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> LocalBoxFuture<'a, kube::Client>;
 }
 
 /// One row: its name and how to run it.

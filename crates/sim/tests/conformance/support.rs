@@ -140,3 +140,23 @@ pub async fn json_patch(
         .unwrap();
     client.request::<Value>(request).await
 }
+
+/// Server-side applies each object (field manager `conformance`), its resource the kind's
+/// lower-case plural (enough for the RBAC kinds and the like).
+pub async fn apply_objects(client: &kube::Client, objects: &[Value]) {
+    for obj in objects {
+        let api_version = obj["apiVersion"].as_str().unwrap();
+        let kind = obj["kind"].as_str().unwrap();
+        let plural = format!("{}s", kind.to_lowercase());
+        let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
+        let api = dynamic(client, api_version, kind, &plural, ns);
+        let name = obj["metadata"]["name"].as_str().unwrap();
+        api.patch(
+            name,
+            &PatchParams::apply("conformance").force(),
+            &Patch::Apply(obj),
+        )
+        .await
+        .unwrap();
+    }
+}

@@ -5,7 +5,7 @@ use crate::conformance::{self, Cluster, Row};
 use crate::support::*;
 
 struct Standin {
-    _server: StandinApiServer,
+    server: StandinApiServer,
     admin: Client,
 }
 
@@ -17,14 +17,26 @@ impl Cluster for Standin {
     fn is_real(&self) -> bool {
         false
     }
+
+    fn service_account_client<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> futures::future::LocalBoxFuture<'a, Client> {
+        Box::pin(async move {
+            self.server
+                .service_account_client(namespace, name)
+                .await
+                .unwrap()
+        })
+    }
 }
 
 async fn run(rows: &[Row]) {
     let (server, admin) = server().await;
-    let cluster = Standin {
-        _server: server,
-        admin,
-    };
+    // Like every real server: RBAC on, the admin in system:masters.
+    server.enable_rbac();
+    let cluster = Standin { server, admin };
     conformance::run_all(&cluster, rows).await;
 }
 
@@ -41,4 +53,9 @@ async fn ssa_rows() {
 #[tokio::test]
 async fn node_rows() {
     run(conformance::nodes::ROWS).await;
+}
+
+#[tokio::test]
+async fn rbac_rows() {
+    run(conformance::rbac::ROWS).await;
 }

@@ -7,6 +7,7 @@ mod support;
 mod conformance;
 
 mod apply;
+mod auth;
 mod builtins;
 #[path = "conformance.rs"]
 mod conformance_standin;
