@@ -69,3 +69,8 @@ async fn node_rows() {
 async fn rbac_rows() {
     run("rbac_rows", conformance::rbac::ROWS).await;
 }
+
+#[tokio::test]
+async fn gc_rows() {
+    run("gc_rows", conformance::gc::ROWS).await;
+}

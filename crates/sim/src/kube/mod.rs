@@ -26,6 +26,7 @@ mod delete;
 mod discovery;
 mod faults;
 mod fields;
+mod gc;
 mod http;
 mod list;
 mod meta;
@@ -67,6 +68,8 @@ pub(crate) struct Shared {
     tokens: tokens::Signer,
     /// Authentication and the authorization mode.
     auth: auth::Auth,
+    /// The garbage collector's task, once enabled.
+    gc: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Shared {

@@ -84,6 +84,7 @@ impl StandinApiServer {
             bookmark_interval: Mutex::new(Duration::from_secs(5)),
             tokens: Default::default(),
             auth: Default::default(),
+            gc: Mutex::new(None),
         });
         let router = axum::Router::new()
             .fallback(super::http::handle)
@@ -333,6 +334,18 @@ impl StandinApiServer {
         self.shared.faults.conflict_next_writes(resource, n);
     }
 
+    /// Starts a garbage collector like kube-controller-manager's (see gc.rs): dependents whose
+    /// owners (by `ownerReferences` uid) are all gone are deleted, `Orphan` and `Foreground`
+    /// deletions complete. Without it the stand-in, like a real API server without
+    /// kube-controller-manager, leaves dependents behind.
+    pub fn enable_garbage_collector(&self) {
+        if let Ok(mut gc) = self.shared.gc.lock() {
+            if gc.is_none() {
+                *gc = Some(super::gc::spawn(self.shared.clone()));
+            }
+        }
+    }
+
     /// Fault: requests with one of `verbs` on `resource` answer 403 Forbidden for everyone, as
     /// under RBAC without a rule for them; open watches go on. `resource` is a plural (the main
     /// resource only) or `plural/subresource` (`nodes/status`, `hostriskwatches/status`,
@@ -485,6 +498,9 @@ impl StandinApiServer {
 
     /// Stops serving: ends open watches, stops accepting connections, waits for the server task.
     pub async fn shutdown(mut self) {
+        if let Some(gc) = self.shared.gc.lock().ok().and_then(|mut g| g.take()) {
+            gc.abort();
+        }
         self.shared.faults.drop_watches();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -497,6 +513,9 @@ impl StandinApiServer {
 
 impl Drop for StandinApiServer {
     fn drop(&mut self) {
+        if let Some(gc) = self.shared.gc.lock().ok().and_then(|mut g| g.take()) {
+            gc.abort();
+        }
         self.shared.faults.drop_watches();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

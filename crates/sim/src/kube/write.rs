@@ -251,7 +251,14 @@ pub fn create(state: &mut State, t: &Target<'_>, mut obj: Value) -> Result<Value
         remove_meta(&mut obj, "generation");
     }
     if let Some(manager) = t.manager {
-        managed::update(&json!({}), &mut obj, &t.field_request(manager, false));
+        // copies: the empty object a create is compared with is a typed one for built-ins,
+        // whose `spec` and `status` structs are there (empty) already.
+        let empty = if t.rt.custom {
+            json!({})
+        } else {
+            json!({"metadata": {}, "spec": {}, "status": {}})
+        };
+        managed::update(&empty, &mut obj, &t.field_request(manager, false));
     }
     if t.rt.custom && t.rt.status_subresource {
         if let Some(m) = obj.as_object_mut() {

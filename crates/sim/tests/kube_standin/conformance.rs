@@ -59,3 +59,8 @@ async fn node_rows() {
 async fn rbac_rows() {
     run(conformance::rbac::ROWS).await;
 }
+
+#[tokio::test]
+async fn gc_rows() {
+    run(conformance::gc::ROWS).await;
+}

@@ -14,6 +14,7 @@ mod conformance_standin;
 mod crud;
 mod discovery;
 mod faults;
+mod gc;
 mod list;
 mod policy_reports;
 mod watch;
