@@ -74,3 +74,8 @@ async fn rbac_rows() {
 async fn gc_rows() {
     run("gc_rows", conformance::gc::ROWS).await;
 }
+
+#[tokio::test]
+async fn discovery_rows() {
+    run("discovery_rows", conformance::discovery::ROWS).await;
+}

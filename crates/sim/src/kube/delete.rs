@@ -39,9 +39,13 @@ pub enum Deleted {
 ///   a server without kube-controller-manager (envtest, and the stand-in until
 ///   `enable_garbage_collector`), such an object stays, being deleted, for good.
 ///
+/// - Deleting a CRD removes its custom resources (DELETED events), then the CRD; its resource
+///   stops being served and discovered and its open watches end (watch.rs).
+///
 /// Not copied: deleting a Namespace (needs the namespace lifecycle controller) is refused with
-/// 501. Deleting a CRD removes its custom resources at once, and is refused (501) while any of
-/// them has finalizers.
+/// 501. A CRD is removed at once rather than through its `customresourcecleanup` finalizer (the
+/// end state is the same); deleting one is refused (501) while any of its custom resources has
+/// finalizers.
 pub fn delete(
     state: &mut State,
     t: &Target<'_>,

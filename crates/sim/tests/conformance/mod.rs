@@ -4,6 +4,7 @@
 //! stand-in's fidelity is itself checked wherever the real binaries exist.
 #![allow(dead_code)]
 
+pub mod discovery;
 pub mod gc;
 pub mod nodes;
 pub mod rbac;

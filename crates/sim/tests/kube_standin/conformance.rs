@@ -64,3 +64,8 @@ async fn rbac_rows() {
 async fn gc_rows() {
     run(conformance::gc::ROWS).await;
 }
+
+#[tokio::test]
+async fn discovery_rows() {
+    run(conformance::discovery::ROWS).await;
+}
