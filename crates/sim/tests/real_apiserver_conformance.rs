@@ -79,3 +79,22 @@ async fn gc_rows() {
 async fn discovery_rows() {
     run("discovery_rows", conformance::discovery::ROWS).await;
 }
+
+#[tokio::test]
+async fn schema_keywords_rows() {
+    run("schema_keywords_rows", conformance::schema_keywords::ROWS).await;
+}
+
+#[tokio::test]
+async fn node_ownership_rows() {
+    run("node_ownership_rows", conformance::node_ownership::ROWS).await;
+}
+
+#[tokio::test]
+async fn hostriskwatch_schema_rows() {
+    run(
+        "hostriskwatch_schema_rows",
+        conformance::hostriskwatch_schema::ROWS,
+    )
+    .await;
+}

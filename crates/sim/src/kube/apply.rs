@@ -17,7 +17,8 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use super::fields::managed::{self, ApplyError};
+use super::fields::conflicts::ApplyError;
+use super::fields::managed;
 use super::meta::{meta_str, set_meta};
 use super::patch::{json_patch, merge_patch, PatchKind};
 use super::smp::strategic_merge_patch;

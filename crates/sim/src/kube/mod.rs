@@ -41,6 +41,7 @@ mod server;
 mod smp;
 mod status;
 mod store;
+mod strategy;
 mod tokens;
 mod validation;
 mod watch;

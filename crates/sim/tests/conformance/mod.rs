@@ -6,8 +6,11 @@
 
 pub mod discovery;
 pub mod gc;
+pub mod hostriskwatch_schema;
+pub mod node_ownership;
 pub mod nodes;
 pub mod rbac;
+pub mod schema_keywords;
 pub mod ssa;
 pub mod support;
 pub mod validation;

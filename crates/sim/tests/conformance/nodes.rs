@@ -1,4 +1,5 @@
-//! Nodes and `nodes/status` as the kubelet, an administrator and the operator write them.
+//! Nodes and `nodes/status` as the kubelet, an administrator and the operator write them
+//! (node_ownership.rs: server-side apply beside other writers).
 
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -11,22 +12,20 @@ use super::{Cluster, Row};
 pub const ROWS: &[Row] = crate::rows![
     a_node_is_created_with_its_status,
     the_main_resource_ignores_status_and_status_ignores_spec,
-    kubelet_and_operator_conditions_coexist_under_apply,
     strategic_merge_patch_merges_conditions_by_type,
-    taints_are_atomic_under_apply,
     taints_are_validated,
     a_stale_resource_version_conflicts,
     a_failed_json_patch_test_is_refused,
 ];
 
-fn pp(manager: &str) -> PatchParams {
+pub fn pp(manager: &str) -> PatchParams {
     PatchParams {
         field_manager: Some(manager.into()),
         ..Default::default()
     }
 }
 
-async fn node(c: &dyn Cluster, prefix: &str, body: Value) -> (Api<Node>, String) {
+pub async fn node(c: &dyn Cluster, prefix: &str, body: Value) -> (Api<Node>, String) {
     let nodes: Api<Node> = Api::all(c.admin());
     let name = unique(prefix);
     let mut body = body;
@@ -36,7 +35,7 @@ async fn node(c: &dyn Cluster, prefix: &str, body: Value) -> (Api<Node>, String)
     (nodes, name)
 }
 
-fn condition_types(n: &Node) -> Vec<String> {
+pub fn condition_types(n: &Node) -> Vec<String> {
     n.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -44,7 +43,7 @@ fn condition_types(n: &Node) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn condition(n: &Node, type_: &str) -> Option<String> {
+pub fn condition(n: &Node, type_: &str) -> Option<String> {
     n.status
         .as_ref()?
         .conditions
@@ -54,18 +53,18 @@ fn condition(n: &Node, type_: &str) -> Option<String> {
         .map(|c| c.status.clone())
 }
 
-fn ready(status: &str) -> Value {
+pub fn ready(status: &str) -> Value {
     json!({"type": "Ready", "status": status, "reason": "KubeletReady", "message": "kubelet is posting ready status",
            "lastHeartbeatTime": "2024-05-01T10:00:00Z", "lastTransitionTime": "2024-05-01T10:00:00Z"})
 }
 
-fn ours(status: &str) -> Value {
+pub fn ours(status: &str) -> Value {
     json!({"type": "HostSecurityAtRisk", "status": status, "reason": "VulnerabilitiesFound",
            "message": "watch security/web-tier: 3 vulnerabilities", "lastHeartbeatTime": "2024-05-01T10:00:00Z",
            "lastTransitionTime": "2024-05-01T10:00:00Z"})
 }
 
-fn apply_status(name: &str, conditions: Value) -> Value {
+pub fn apply_status(name: &str, conditions: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "status": {"conditions": conditions}})
 }
 
@@ -129,102 +128,6 @@ async fn the_main_resource_ignores_status_and_status_ignores_spec(c: &dyn Cluste
     );
 }
 
-async fn kubelet_and_operator_conditions_coexist_under_apply(c: &dyn Cluster) {
-    let (nodes, name) = node(c, "coexist", json!({"metadata": {}})).await;
-    // The kubelet writes its conditions with a strategic merge patch on nodes/status.
-    let kubelet = json!({"status": {"conditions": [ready("True")]}});
-    nodes
-        .patch_status(&name, &pp("kubelet"), &Patch::Strategic(&kubelet))
-        .await
-        .unwrap();
-    let op = PatchParams::apply("hostrisk-operator");
-    let applied = nodes
-        .patch_status(
-            &name,
-            &op,
-            &Patch::Apply(&apply_status(&name, json!([ours("True")]))),
-        )
-        .await
-        .unwrap();
-    assert_eq!(condition(&applied, "Ready").as_deref(), Some("True"));
-    assert_eq!(
-        condition(&applied, "HostSecurityAtRisk").as_deref(),
-        Some("True")
-    );
-    let entry = applied
-        .metadata
-        .managed_fields
-        .clone()
-        .unwrap()
-        .into_iter()
-        .find(|m| m.manager.as_deref() == Some("hostrisk-operator"))
-        .unwrap();
-    assert_eq!(
-        (entry.operation.as_deref(), entry.subresource.as_deref()),
-        (Some("Apply"), Some("status"))
-    );
-    let owned = entry.fields_v1.unwrap().0;
-    assert!(
-        owned["f:status"]["f:conditions"]
-            .get("k:{\"type\":\"HostSecurityAtRisk\"}")
-            .is_some(),
-        "{owned}"
-    );
-    assert!(
-        owned["f:status"]["f:conditions"]
-            .get("k:{\"type\":\"Ready\"}")
-            .is_none(),
-        "{owned}"
-    );
-    // The kubelet flips Ready: ours stays. Then we change ours: no conflict, Ready stays.
-    let kubelet = json!({"status": {"conditions": [ready("False")]}});
-    let after = nodes
-        .patch_status(&name, &pp("kubelet"), &Patch::Strategic(&kubelet))
-        .await
-        .unwrap();
-    assert_eq!(
-        condition(&after, "HostSecurityAtRisk").as_deref(),
-        Some("True")
-    );
-    let after = nodes
-        .patch_status(
-            &name,
-            &op,
-            &Patch::Apply(&apply_status(&name, json!([ours("False")]))),
-        )
-        .await
-        .unwrap();
-    assert_eq!(condition(&after, "Ready").as_deref(), Some("False"));
-    assert_eq!(
-        condition(&after, "HostSecurityAtRisk").as_deref(),
-        Some("False")
-    );
-    // Applying no conditions removes ours only.
-    let after = nodes
-        .patch_status(&name, &op, &Patch::Apply(&apply_status(&name, json!([]))))
-        .await
-        .unwrap();
-    assert_eq!(condition_types(&after), ["Ready"]);
-    // Applying the kubelet's condition with another value conflicts with the kubelet.
-    let refused = status(
-        nodes
-            .patch_status(
-                &name,
-                &op,
-                &Patch::Apply(&apply_status(&name, json!([ready("True")]))),
-            )
-            .await,
-    );
-    assert_eq!(refused.code, 409);
-    assert!(
-        refused
-            .message
-            .contains("conflict with \"kubelet\" with subresource \"status\" using v1"),
-        "{}",
-        refused.message
-    );
-}
-
 async fn strategic_merge_patch_merges_conditions_by_type(c: &dyn Cluster) {
     let (nodes, name) = node(
         c,
@@ -253,52 +156,6 @@ async fn strategic_merge_patch_merges_conditions_by_type(c: &dyn Cluster) {
         .await
         .unwrap();
     assert_eq!(condition_types(&after), ["Ready"]);
-}
-
-async fn taints_are_atomic_under_apply(c: &dyn Cluster) {
-    let admin_taint = json!({"key": "dedicated", "value": "db", "effect": "NoSchedule"});
-    let (nodes, name) = node(c, "taints", json!({"metadata": {}})).await;
-    nodes
-        .patch(
-            &name,
-            &pp("admin"),
-            &Patch::Merge(&json!({"spec": {"taints": [admin_taint]}})),
-        )
-        .await
-        .unwrap();
-    let ours = json!({"key": "hostrisk.io/unprotected", "effect": "PreferNoSchedule"});
-    let config = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": {"taints": [ours]}});
-    let refused = status(
-        nodes
-            .patch(
-                &name,
-                &PatchParams::apply("hostrisk-operator"),
-                &Patch::Apply(&config),
-            )
-            .await,
-    );
-    assert_eq!(
-        refused.message,
-        "Apply failed with 1 conflict: conflict with \"admin\" using v1: .spec.taints"
-    );
-    // Forced, the apply owns the whole list: the administrator's taint is gone.
-    let forced = nodes
-        .patch(
-            &name,
-            &PatchParams::apply("hostrisk-operator").force(),
-            &Patch::Apply(&config),
-        )
-        .await
-        .unwrap();
-    let keys: Vec<String> = forced
-        .spec
-        .unwrap()
-        .taints
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| t.key)
-        .collect();
-    assert_eq!(keys, ["hostrisk.io/unprotected"]);
 }
 
 async fn taints_are_validated(c: &dyn Cluster) {
@@ -384,6 +241,19 @@ async fn a_stale_resource_version_conflicts(c: &dyn Cluster) {
     assert_eq!(refused.code, 409);
     let refused = status(nodes.replace(&name, &PostParams::default(), &read).await);
     assert_eq!(refused.code, 409);
+    // An apply configuration naming a resourceVersion is a precondition too.
+    let config = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "resourceVersion": rv},
+        "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}]}});
+    let refused = status(
+        nodes
+            .patch(
+                &name,
+                &PatchParams::apply("hostrisk-operator"),
+                &Patch::Apply(&config),
+            )
+            .await,
+    );
+    assert_eq!((refused.code, refused.reason.as_str()), (409, "Conflict"));
 }
 
 async fn a_failed_json_patch_test_is_refused(c: &dyn Cluster) {

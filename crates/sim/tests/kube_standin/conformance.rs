@@ -69,3 +69,18 @@ async fn gc_rows() {
 async fn discovery_rows() {
     run(conformance::discovery::ROWS).await;
 }
+
+#[tokio::test]
+async fn schema_keywords_rows() {
+    run(conformance::schema_keywords::ROWS).await;
+}
+
+#[tokio::test]
+async fn node_ownership_rows() {
+    run(conformance::node_ownership::ROWS).await;
+}
+
+#[tokio::test]
+async fn hostriskwatch_schema_rows() {
+    run(conformance::hostriskwatch_schema::ROWS).await;
+}

@@ -25,10 +25,11 @@
 use serde_json::{json, Value};
 
 use super::super::meta::now_timestamp;
-use super::super::status::ApiError;
+use super::conflicts::{conflict_error, ApplyError};
+use super::merge::{merge, prune, remove_items};
 use super::set::{display, FieldSet, Pe};
 use super::types::Node;
-use super::walk::{check_typed, compare, merge, prune, remove_items, set_of, to_set, Comparison};
+use super::walk::{check_typed, compare, set_of, to_set, Comparison};
 
 /// One `managedFields` entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,18 +54,6 @@ impl Entry {
             && self.operation == operation
             && self.subresource == subresource
             && (operation == "Apply" || self.api_version == api_version)
-    }
-
-    /// copies: `printManager`.
-    fn printed(&self) -> String {
-        let mut s = format!("{:?}", self.manager);
-        if !self.subresource.is_empty() {
-            s.push_str(&format!(" with subresource {:?}", self.subresource));
-        }
-        if self.operation == "Update" {
-            s.push_str(&format!(" using {}", self.api_version));
-        }
-        s
     }
 }
 
@@ -261,44 +250,6 @@ pub fn update(live: &Value, new: &mut Value, req: &Request<'_>) {
         }
     }
     encode(entries, new);
-}
-
-/// How a refused apply is answered.
-pub enum ApplyError {
-    /// 409 with the conflicts.
-    Conflict(ApiError),
-    /// The configuration does not fit the schema (the message after the prefix).
-    Typed(String),
-}
-
-fn conflict_error(conflicts: &[(Entry, Vec<String>)]) -> ApiError {
-    let total: usize = conflicts.iter().map(|(_, p)| p.len()).sum();
-    let mut causes = Vec::new();
-    for (e, paths) in conflicts {
-        for p in paths {
-            causes.push(json!({"reason": "FieldManagerConflict", "message": format!("conflict with {}", e.printed()), "field": p}));
-        }
-    }
-    let message = if total == 1 {
-        let (e, paths) = &conflicts[0];
-        format!(
-            "Apply failed with 1 conflict: conflict with {}: {}",
-            e.printed(),
-            paths[0]
-        )
-    } else {
-        let mut sorted: Vec<&(Entry, Vec<String>)> = conflicts.iter().collect();
-        sorted.sort_by(|a, b| a.0.manager.cmp(&b.0.manager));
-        let mut lines = Vec::new();
-        for (e, paths) in sorted {
-            lines.push(format!("conflicts with {}:", e.printed()));
-            lines.extend(paths.iter().map(|p| format!("- {p}")));
-        }
-        format!("Apply failed with {total} conflicts: {}", lines.join("\n"))
-    };
-    let mut err = ApiError::new(409, "Conflict", message);
-    err.details = json!({"causes": causes});
-    err
 }
 
 /// copies: `FieldManager.Apply`: `config` applied by `req.manager` to `live` (None: the object

@@ -1,10 +1,12 @@
 //! Field ownership (`metadata.managedFields`) and server-side apply, after structured-merge-diff:
 //! field sets and their `FieldsV1` encoding (set.rs), type information from CRD schemas and the
-//! built-in kinds (types.rs, builtin.rs), the value walks (walk.rs) and the field manager
+//! built-in kinds (types.rs, builtin.rs), the value walks (walk.rs, merge.rs) and the field manager
 //! (managed.rs).
 
 pub mod builtin;
+pub mod conflicts;
 pub mod managed;
+pub mod merge;
 pub mod set;
 pub mod types;
 pub mod walk;

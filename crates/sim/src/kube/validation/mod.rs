@@ -10,6 +10,7 @@
 //! Answers: 422 `Invalid` with one cause per error (field.rs).
 
 pub mod cel;
+mod composition;
 pub mod crd;
 pub mod field;
 mod formats;

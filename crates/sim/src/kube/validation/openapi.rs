@@ -121,7 +121,11 @@ impl Walker<'_> {
                 ));
             }
         }
-        self.composition(data, schema, path);
+        super::composition::check(data, schema, path, self.errors, |d, s, p| {
+            let mut errs = Vec::new();
+            Walker { errors: &mut errs }.node(d, s, p);
+            errs
+        });
         if let Value::String(s) = data {
             self.string(s, schema, path);
         }
@@ -134,80 +138,6 @@ impl Walker<'_> {
         self.enumeration(data, schema, path);
         if let Value::Object(map) = data {
             self.object(map, schema, path);
-        }
-    }
-
-    fn composition(&mut self, data: &Value, schema: &Value, path: &str) {
-        let valid = |s: &Value| {
-            let mut errs = Vec::new();
-            Walker { errors: &mut errs }.node(data, s, path);
-            errs
-        };
-        let whole = "<nil>";
-        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-            let mut failed = 0;
-            for s in all {
-                let errs = valid(s);
-                if !errs.is_empty() {
-                    failed += 1;
-                }
-                self.errors.extend(errs);
-            }
-            if failed > 0 {
-                let none = if failed == all.len() {
-                    ". None validated"
-                } else {
-                    ""
-                };
-                self.errors.push(FieldError::invalid(
-                    whole,
-                    json!(""),
-                    format!("{path} must validate all the schemas (allOf){none}"),
-                ));
-            }
-        }
-        if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
-            let results: Vec<Vec<FieldError>> = any.iter().map(valid).collect();
-            if !results.iter().any(Vec::is_empty) {
-                self.errors.push(FieldError::invalid(
-                    whole,
-                    json!(""),
-                    format!("{path} must validate at least one schema (anyOf)"),
-                ));
-                if let Some(best) = results.into_iter().min_by_key(Vec::len) {
-                    self.errors.extend(best);
-                }
-            }
-        }
-        if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
-            let results: Vec<Vec<FieldError>> = one.iter().map(valid).collect();
-            let passed = results.iter().filter(|r| r.is_empty()).count();
-            if passed != 1 {
-                let extra = if passed == 0 {
-                    "Found none valid".to_string()
-                } else {
-                    format!("Found {passed} valid alternatives")
-                };
-                self.errors.push(FieldError::invalid(
-                    whole,
-                    json!(""),
-                    format!("{path} must validate one and only one schema (oneOf). {extra}"),
-                ));
-                if passed == 0 {
-                    if let Some(best) = results.into_iter().min_by_key(Vec::len) {
-                        self.errors.extend(best);
-                    }
-                }
-            }
-        }
-        if let Some(not) = schema.get("not") {
-            if valid(not).is_empty() {
-                self.errors.push(FieldError::invalid(
-                    whole,
-                    json!(""),
-                    format!("{path} must not validate the schema (not)"),
-                ));
-            }
         }
     }
 

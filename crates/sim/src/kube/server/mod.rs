@@ -1,20 +1,20 @@
-//! The Rust-side handle: start, client, observation, fault hooks, shutdown.
+//! The Rust-side handle: start, observation, fault hooks, shutdown (clients.rs: clients and
+//! identities; documents.rs: objects written from Rust).
+
+mod clients;
+mod documents;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::core::ApiResource;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
 use super::faults::{Faults, RequestKey};
 use super::store::{ObjKey, State};
-use super::write::Target;
 use super::Shared;
 
 /// How many changes the stand-in keeps for watch resumption, `Exact` lists and continue
@@ -117,103 +117,6 @@ impl StandinApiServer {
         format!("http://{}", self.addr)
     }
 
-    /// A kubeconfig with one cluster (this server, plain HTTP), one user with the admin
-    /// bearer token (user `standin-admin` in `system:masters`: allowed everything, also under
-    /// RBAC), one context (namespace `default`), selected as current.
-    pub fn kubeconfig(&self) -> Kubeconfig {
-        self.kubeconfig_for_token(self.shared.auth.admin_token())
-    }
-
-    /// A kubeconfig like [`Self::kubeconfig`] authenticating with `token` instead.
-    pub fn kubeconfig_for_token(&self, token: &str) -> Kubeconfig {
-        let doc = json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "standin", "cluster": {"server": self.url()}}],
-            "users": [{"name": "standin", "user": {"token": token}}],
-            "contexts": [{"name": "standin", "context": {"cluster": "standin", "user": "standin", "namespace": "default"}}],
-            "current-context": "standin",
-        });
-        serde_json::from_value(doc).unwrap_or_default()
-    }
-
-    /// A real `kube::Client` for this server (the admin), built with
-    /// `Config::from_custom_kubeconfig`.
-    pub async fn client(&self) -> Result<kube::Client, StandinError> {
-        kube::Client::try_from(self.config().await?).map_err(StandinError::Client)
-    }
-
-    /// The client configuration of this server (the admin), as `Config::from_custom_kubeconfig`
-    /// makes it.
-    pub async fn config(&self) -> Result<kube::Config, StandinError> {
-        Self::config_of(self.kubeconfig()).await
-    }
-
-    async fn config_of(kubeconfig: Kubeconfig) -> Result<kube::Config, StandinError> {
-        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .map_err(|e| StandinError::Kubeconfig(e.to_string()))
-    }
-
-    /// A client authenticating with `token` (a ServiceAccount token of this server's
-    /// TokenRequest, or one registered with [`Self::token_for_user`]).
-    pub async fn client_for_token(&self, token: &str) -> Result<kube::Client, StandinError> {
-        let config = Self::config_of(self.kubeconfig_for_token(token)).await?;
-        kube::Client::try_from(config).map_err(StandinError::Client)
-    }
-
-    /// The client configuration for `token` (for code that builds its own client).
-    pub async fn config_for_token(&self, token: &str) -> Result<kube::Config, StandinError> {
-        Self::config_of(self.kubeconfig_for_token(token)).await
-    }
-
-    /// A token for `user` in `groups` (and `system:authenticated`), like a static token file.
-    pub fn token_for_user(&self, user: &str, groups: &[&str]) -> String {
-        let token = format!("standin-user-{:032x}", rand::random::<u128>());
-        self.shared.auth.add_token(&token, user, groups);
-        token
-    }
-
-    /// A ServiceAccount token (TokenRequest through the admin client, the API server's own
-    /// audience, 1 hour) for `namespace/name`, which must exist.
-    pub async fn service_account_token(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> Result<String, StandinError> {
-        use k8s_openapi::api::authentication::v1::TokenRequest;
-        use k8s_openapi::api::core::v1::ServiceAccount;
-        let accounts: Api<ServiceAccount> = Api::namespaced(self.client().await?, namespace);
-        let answer = accounts
-            .create_token_request(
-                name,
-                &kube::api::PostParams::default(),
-                &TokenRequest::default(),
-            )
-            .await?;
-        Ok(answer.status.map(|s| s.token).unwrap_or_default())
-    }
-
-    /// A client acting as ServiceAccount `namespace/name` (see
-    /// [`Self::service_account_token`]): under [`Self::enable_rbac`], it may do what the
-    /// stored Roles, ClusterRoles and bindings let it.
-    pub async fn service_account_client(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> Result<kube::Client, StandinError> {
-        let token = self.service_account_token(namespace, name).await?;
-        self.client_for_token(&token).await
-    }
-
-    /// Authorizes every request (but the admin's and discovery) with the RBAC objects stored
-    /// in the stand-in from now on, as kube-apiserver's RBAC authorizer does: create the
-    /// Roles / ClusterRoles and bindings a test runs with (e.g. a rendered chart through
-    /// [`Self::apply_yaml_documents`]), then act through [`Self::service_account_client`].
-    pub fn enable_rbac(&self) {
-        self.shared.auth.enable_rbac();
-    }
-
     /// Every request counted so far, by (verb, resource plural, subresource).
     pub fn request_counts(&self) -> BTreeMap<RequestKey, u64> {
         self.shared.faults.counts()
@@ -273,6 +176,23 @@ impl StandinApiServer {
             name: name.into(),
         };
         self.shared.state.lock().ok()?.objects.get(&key).cloned()
+    }
+
+    /// `metadata.managedFields` of a stored object (empty when absent or unowned).
+    pub fn managed_fields(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Vec<Value> {
+        self.object(group, plural, namespace, name)
+            .and_then(|o| {
+                o.pointer("/metadata/managedFields")
+                    .and_then(Value::as_array)
+                    .cloned()
+            })
+            .unwrap_or_default()
     }
 
     /// Every stored object of one resource, in key order.
@@ -366,134 +286,6 @@ impl StandinApiServer {
     /// Fault: every request answers 503 ServiceUnavailable for `duration`; open watches end now.
     pub fn unavailable_for(&self, duration: Duration) {
         self.shared.faults.unavailable_for(duration);
-    }
-
-    /// Creates or updates each YAML document (separated by `---`) over HTTP with the real
-    /// kube client, by server-side apply with field manager `standin-apply` and force.
-    /// CRDs must come before their custom resources. Returns the objects as stored.
-    pub async fn apply_yaml_documents(
-        &self,
-        yaml: &str,
-    ) -> Result<Vec<DynamicObject>, StandinError> {
-        let client = self.client().await?;
-        let mut out = Vec::new();
-        for doc in serde_yaml::Deserializer::from_str(yaml) {
-            let value: Value = serde::Deserialize::deserialize(doc)?;
-            if value.is_null() {
-                continue;
-            }
-            let obj: DynamicObject =
-                serde_json::from_value(value.clone()).map_err(StandinError::NotAnObject)?;
-            let api_version = value
-                .get("apiVersion")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let kind = value
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let (ar, namespaced) = self.api_resource(&api_version, &kind)?;
-            let name = obj.metadata.name.clone().unwrap_or_default();
-            let api: Api<DynamicObject> = if namespaced {
-                let ns = obj
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into());
-                Api::namespaced_with(client.clone(), &ns, &ar)
-            } else {
-                Api::all_with(client.clone(), &ar)
-            };
-            let applied = api
-                .patch(
-                    &name,
-                    &PatchParams::apply("standin-apply").force(),
-                    &Patch::Apply(&value),
-                )
-                .await?;
-            out.push(applied);
-        }
-        Ok(out)
-    }
-
-    /// Stores `object` (with `apiVersion`, `kind`, `metadata.name` and, when namespaced,
-    /// `metadata.namespace`) the way an API server holds an object written before its CRD's
-    /// current rules: created as usual (pruned, defaulted, metadata checked, a watch event) but
-    /// its values not validated. Later writes go through full validation, where the real
-    /// server's ratcheting lets such unchanged invalid values stay. For tests of code that must
-    /// not trust the schema alone.
-    pub fn create_unvalidated(&self, object: Value) -> Result<Value, StandinError> {
-        let text = |p: &str| {
-            object
-                .pointer(p)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let api_version = text("/apiVersion");
-        let (ar, namespaced) = self.api_resource(&api_version, &text("/kind"))?;
-        let mut state = self
-            .shared
-            .state
-            .lock()
-            .map_err(|_| StandinError::Poisoned)?;
-        let rt = state
-            .find_type(&ar.group, &ar.version, &ar.plural)
-            .ok_or_else(|| StandinError::UnknownKind {
-                api_version: api_version.clone(),
-                kind: ar.kind.clone(),
-            })?;
-        let namespace = if namespaced {
-            text("/metadata/namespace")
-        } else {
-            String::new()
-        };
-        let target = Target {
-            rt: &rt,
-            namespace: &namespace,
-            strict_fields: false,
-            version: &ar.version,
-            unvalidated: true,
-            manager: Some("hostrisk-sim"),
-        };
-        super::write::create(&mut state, &target, object)
-            .map(|stored| rt.convert(&stored, &ar.version))
-            .map_err(|e| StandinError::Refused(e.message))
-    }
-
-    fn api_resource(
-        &self,
-        api_version: &str,
-        kind: &str,
-    ) -> Result<(ApiResource, bool), StandinError> {
-        let unknown = || StandinError::UnknownKind {
-            api_version: api_version.into(),
-            kind: kind.into(),
-        };
-        let (group, version) = match api_version.split_once('/') {
-            Some((g, v)) => (g, v),
-            None => ("", api_version),
-        };
-        let state = self
-            .shared
-            .state
-            .lock()
-            .map_err(|_| StandinError::Poisoned)?;
-        let types = state.resource_types();
-        let rt = types
-            .iter()
-            .find(|t| t.group == group && t.kind == kind && t.versions.iter().any(|v| v == version))
-            .ok_or_else(unknown)?;
-        let ar = ApiResource {
-            group: group.into(),
-            version: version.into(),
-            api_version: api_version.into(),
-            kind: kind.into(),
-            plural: rt.plural.clone(),
-        };
-        Ok((ar, rt.namespaced))
     }
 
     /// Stops serving: ends open watches, stops accepting connections, waits for the server task.
