@@ -42,6 +42,7 @@ mod smp;
 mod status;
 mod store;
 mod strategy;
+mod target;
 mod tokens;
 mod validation;
 mod watch;

@@ -7,9 +7,9 @@ use serde_json::Value;
 use super::resources::ResourceType;
 use super::schema::prune_and_default;
 use super::status::ApiError;
+use super::target::Target;
 use super::validation::field::FieldError;
 use super::validation::{crd, meta, node};
-use super::write::Target;
 
 /// copies: the registry strategies' `PrepareForUpdate` of a status write: custom resources and
 /// CRDs keep everything from the stored object but `.status` (metadata included); Nodes and

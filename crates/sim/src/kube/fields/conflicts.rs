@@ -9,7 +9,7 @@
 use serde_json::json;
 
 use super::super::status::ApiError;
-use super::managed::Entry;
+use super::entries::Entry;
 
 impl Entry {
     /// copies: `printManager`.

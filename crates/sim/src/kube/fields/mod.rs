@@ -5,6 +5,7 @@
 
 pub mod builtin;
 pub mod conflicts;
+pub mod entries;
 pub mod managed;
 pub mod merge;
 pub mod set;
