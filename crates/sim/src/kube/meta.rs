@@ -63,10 +63,9 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
         .and_then(Value::as_str)
 }
 
-/// Non-empty `metadata.finalizers`.
-pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
+/// The strings of a JSON list (none when absent or not a list).
+pub fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
@@ -74,6 +73,11 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Non-empty `metadata.finalizers`.
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    string_list(obj.pointer("/metadata/finalizers"))
 }
 
 /// Sets `metadata.resourceVersion`.

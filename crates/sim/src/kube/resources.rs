@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::meta::string_list;
 use super::schema::prune;
 use super::validation::VersionSchema;
 
@@ -194,16 +195,7 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
             .map(str::to_string)
             .unwrap_or_else(|| kind.to_lowercase()),
         kind,
-        short_names: names
-            .get("shortNames")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        short_names: string_list(names.get("shortNames")),
         namespaced: spec.get("scope").and_then(Value::as_str) == Some("Namespaced"),
         status_subresource,
         custom: true,

@@ -6,7 +6,9 @@ use hostrisk_sim::kube::PolicyReportApi;
 use kube::api::{DeleteParams, DynamicObject, PostParams};
 use serde_json::json;
 
-use super::support::{dynamic, install_crds, namespace, object, HOSTRISKWATCH_CRD};
+use super::support::{
+    dynamic, install_crds, install_policy_reports, namespace, object, HOSTRISKWATCH_CRD,
+};
 use super::{Cluster, Row};
 
 /// Every row of this module.
@@ -24,9 +26,7 @@ async fn owner_and_report(
     DynamicObject,
 ) {
     install_crds(&c.admin(), HOSTRISKWATCH_CRD).await;
-    for crd in PolicyReportApi::OpenReports.crds() {
-        install_crds(&c.admin(), crd.yaml).await;
-    }
+    install_policy_reports(&c.admin(), PolicyReportApi::OpenReports).await;
     let ns = namespace(&c.admin(), prefix).await;
     let watches = dynamic(
         &c.admin(),

@@ -1,10 +1,12 @@
 //! The repository's HostRiskWatch CRD on the API server: its CEL rules, list sets, and status
 //! writes validated like any write.
 
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 
-use super::support::{causes, dynamic, install_crds, namespace, object, status, HOSTRISKWATCH_CRD};
+use super::support::{
+    assert_causes, dynamic, install_crds, namespace, object, status, HOSTRISKWATCH_CRD,
+};
 use super::{Cluster, Row};
 
 /// Every row of this module.
@@ -14,6 +16,19 @@ pub const ROWS: &[Row] = crate::rows![
     list_sets_refuse_duplicates,
     status_writes_validate_the_status,
 ];
+
+/// The HostRiskWatch API of a fresh namespace, the CRD installed.
+pub async fn watches(c: &dyn Cluster, prefix: &str) -> Api<DynamicObject> {
+    install_crds(&c.admin(), HOSTRISKWATCH_CRD).await;
+    let ns = namespace(&c.admin(), prefix).await;
+    dynamic(
+        &c.admin(),
+        "hostrisk.io/v1alpha1",
+        "HostRiskWatch",
+        "hostriskwatches",
+        &ns,
+    )
+}
 
 fn watch(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "hostrisk.io/v1alpha1", "kind": "HostRiskWatch", "metadata": {"name": name}, "spec": spec})
@@ -25,15 +40,7 @@ fn valid_spec() -> Value {
 }
 
 async fn hostriskwatch_cel_rules_refuse_with_their_message(c: &dyn Cluster) {
-    install_crds(&c.admin(), HOSTRISKWATCH_CRD).await;
-    let ns = namespace(&c.admin(), "cel").await;
-    let watches = dynamic(
-        &c.admin(),
-        "hostrisk.io/v1alpha1",
-        "HostRiskWatch",
-        "hostriskwatches",
-        &ns,
-    );
+    let watches = watches(c, "cel").await;
     let mut spec = valid_spec();
     spec["endpoint"] = json!("https://hss.example.internal");
     let refused = status(
@@ -45,10 +52,7 @@ async fn hostriskwatch_cel_rules_refuse_with_their_message(c: &dyn Cluster) {
         refused.message,
         "HostRiskWatch.hostrisk.io \"both\" is invalid: spec: Invalid value: \"object\": spec.region and spec.endpoint are mutually exclusive: set exactly one of them"
     );
-    assert_eq!(
-        causes(&refused),
-        [("spec".to_string(), "FieldValueInvalid".to_string())]
-    );
+    assert_causes(&refused, &[("spec", "FieldValueInvalid")]);
     watches
         .create(&PostParams::default(), &object(watch("ok", valid_spec())))
         .await
@@ -60,22 +64,11 @@ async fn hostriskwatch_cel_rules_refuse_with_their_message(c: &dyn Cluster) {
             .patch("ok", &PatchParams::default(), &Patch::Merge(&patch))
             .await,
     );
-    assert_eq!(
-        causes(&refused),
-        [("spec".to_string(), "FieldValueInvalid".to_string())]
-    );
+    assert_causes(&refused, &[("spec", "FieldValueInvalid")]);
 }
 
 async fn blocking_schema_errors_skip_cel_rules(c: &dyn Cluster) {
-    install_crds(&c.admin(), HOSTRISKWATCH_CRD).await;
-    let ns = namespace(&c.admin(), "blocking").await;
-    let watches = dynamic(
-        &c.admin(),
-        "hostrisk.io/v1alpha1",
-        "HostRiskWatch",
-        "hostriskwatches",
-        &ns,
-    );
+    let watches = watches(c, "blocking").await;
     let mut spec = valid_spec();
     spec["endpoint"] = json!("https://hss.example.internal");
     spec["interval"] = json!(600);
@@ -84,15 +77,12 @@ async fn blocking_schema_errors_skip_cel_rules(c: &dyn Cluster) {
             .create(&PostParams::default(), &object(watch("typed", spec)))
             .await,
     );
-    assert_eq!(
-        causes(&refused),
-        [
-            ("<nil>".to_string(), "FieldValueInvalid".to_string()),
-            (
-                "spec.interval".to_string(),
-                "FieldValueTypeInvalid".to_string()
-            ),
-        ]
+    assert_causes(
+        &refused,
+        &[
+            ("<nil>", "FieldValueInvalid"),
+            ("spec.interval", "FieldValueTypeInvalid"),
+        ],
     );
     assert!(
         refused.message.contains("<nil>: Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"),
@@ -102,15 +92,7 @@ async fn blocking_schema_errors_skip_cel_rules(c: &dyn Cluster) {
 }
 
 async fn list_sets_refuse_duplicates(c: &dyn Cluster) {
-    install_crds(&c.admin(), HOSTRISKWATCH_CRD).await;
-    let ns = namespace(&c.admin(), "sets").await;
-    let watches = dynamic(
-        &c.admin(),
-        "hostrisk.io/v1alpha1",
-        "HostRiskWatch",
-        "hostriskwatches",
-        &ns,
-    );
+    let watches = watches(c, "sets").await;
     let mut spec = valid_spec();
     spec["hostIds"] = json!(["h-1", "h-2", "h-1"]);
     let refused = status(
@@ -128,15 +110,7 @@ async fn list_sets_refuse_duplicates(c: &dyn Cluster) {
 }
 
 async fn status_writes_validate_the_status(c: &dyn Cluster) {
-    install_crds(&c.admin(), HOSTRISKWATCH_CRD).await;
-    let ns = namespace(&c.admin(), "status").await;
-    let watches = dynamic(
-        &c.admin(),
-        "hostrisk.io/v1alpha1",
-        "HostRiskWatch",
-        "hostriskwatches",
-        &ns,
-    );
+    let watches = watches(c, "status").await;
     watches
         .create(&PostParams::default(), &object(watch("w", valid_spec())))
         .await
@@ -150,15 +124,15 @@ async fn status_writes_validate_the_status(c: &dyn Cluster) {
             .await,
     );
     // A type error blocks the CRD's CEL rules: they are reported as not checked.
-    assert_eq!(
-        causes(&refused),
-        [
-            ("<nil>".to_string(), "FieldValueInvalid".to_string()),
+    assert_causes(
+        &refused,
+        &[
+            ("<nil>", "FieldValueInvalid"),
             (
-                "status.conditions[0].lastTransitionTime".to_string(),
-                "FieldValueTypeInvalid".to_string()
+                "status.conditions[0].lastTransitionTime",
+                "FieldValueTypeInvalid",
             ),
-        ]
+        ],
     );
     let mut fixed = condition.clone();
     fixed["lastTransitionTime"] = json!("2024-05-01T10:00:00Z");
@@ -169,23 +143,17 @@ async fn status_writes_validate_the_status(c: &dyn Cluster) {
             .patch_status("w", &PatchParams::default(), &Patch::Merge(&patch))
             .await,
     );
-    assert_eq!(
-        causes(&refused),
-        [
-            ("<nil>".to_string(), "FieldValueInvalid".to_string()),
+    assert_causes(
+        &refused,
+        &[
+            ("<nil>", "FieldValueInvalid"),
             (
-                "status.conditions[1].lastTransitionTime".to_string(),
-                "FieldValueRequired".to_string()
+                "status.conditions[1].lastTransitionTime",
+                "FieldValueRequired",
             ),
-            (
-                "status.conditions[1].message".to_string(),
-                "FieldValueRequired".to_string()
-            ),
-            (
-                "status.conditions[1].reason".to_string(),
-                "FieldValueRequired".to_string()
-            ),
-        ]
+            ("status.conditions[1].message", "FieldValueRequired"),
+            ("status.conditions[1].reason", "FieldValueRequired"),
+        ],
     );
     let patch = json!({"status": {"conditions": [fixed]}});
     let written = watches

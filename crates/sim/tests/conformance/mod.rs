@@ -48,6 +48,20 @@ macro_rules! rows {
     };
 }
 
+/// `row_tests!(run; validation, ssa)`: one `#[tokio::test]` per module of rows, named after
+/// it, calling `run("<module>", <module>::ROWS)`.
+#[macro_export]
+macro_rules! row_tests {
+    ($run:ident; $($module:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $module() {
+                $run(stringify!($module), $crate::conformance::$module::ROWS).await;
+            }
+        )*
+    };
+}
+
 /// Runs every row in order against one cluster, printing each name (so a failure says which).
 pub async fn run_all(cluster: &dyn Cluster, rows: &[Row]) {
     for (name, row) in rows {

@@ -4,7 +4,7 @@
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
-use super::nodes::{apply_status, condition, condition_types, node, ours, pp, ready};
+use super::nodes::{apply_node, apply_status, condition, condition_types, node, ours, pp, ready};
 use super::support::status;
 use super::{Cluster, Row};
 
@@ -123,15 +123,7 @@ async fn taints_are_atomic_under_apply(c: &dyn Cluster) {
         .unwrap();
     let ours = json!({"key": "hostrisk.io/unprotected", "effect": "PreferNoSchedule"});
     let config = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": {"taints": [ours]}});
-    let refused = status(
-        nodes
-            .patch(
-                &name,
-                &PatchParams::apply("hostrisk-operator"),
-                &Patch::Apply(&config),
-            )
-            .await,
-    );
+    let refused = status(apply_node(&nodes, &name, &config).await);
     assert_eq!(
         refused.message,
         "Apply failed with 1 conflict: conflict with \"admin\" using v1: .spec.taints"

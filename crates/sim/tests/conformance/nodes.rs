@@ -64,6 +64,21 @@ pub fn ours(status: &str) -> Value {
            "lastTransitionTime": "2024-05-01T10:00:00Z"})
 }
 
+/// A server-side apply of `config` to Node `name` by the operator's manager.
+pub async fn apply_node(
+    nodes: &Api<Node>,
+    name: &str,
+    config: &Value,
+) -> Result<Node, kube::Error> {
+    nodes
+        .patch(
+            name,
+            &PatchParams::apply("hostrisk-operator"),
+            &Patch::Apply(config),
+        )
+        .await
+}
+
 pub fn apply_status(name: &str, conditions: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "status": {"conditions": conditions}})
 }
@@ -244,15 +259,7 @@ async fn a_stale_resource_version_conflicts(c: &dyn Cluster) {
     // An apply configuration naming a resourceVersion is a precondition too.
     let config = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "resourceVersion": rv},
         "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}]}});
-    let refused = status(
-        nodes
-            .patch(
-                &name,
-                &PatchParams::apply("hostrisk-operator"),
-                &Patch::Apply(&config),
-            )
-            .await,
-    );
+    let refused = status(apply_node(&nodes, &name, &config).await);
     assert_eq!((refused.code, refused.reason.as_str()), (409, "Conflict"));
 }
 

@@ -5,7 +5,7 @@ use hostrisk_sim::kube::PolicyReportApi;
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 
-use super::support::{dynamic, install_crds, namespace, object, status};
+use super::support::{dynamic, install_policy_reports, namespace, object, status};
 use super::{Cluster, Row};
 
 /// Every row of this module.
@@ -20,9 +20,7 @@ pub const ROWS: &[Row] = crate::rows![
 ];
 
 async fn reports(c: &dyn Cluster, prefix: &str) -> kube::Api<DynamicObject> {
-    for crd in PolicyReportApi::OpenReports.crds() {
-        install_crds(&c.admin(), crd.yaml).await;
-    }
+    install_policy_reports(&c.admin(), PolicyReportApi::OpenReports).await;
     let ns = namespace(&c.admin(), prefix).await;
     dynamic(
         &c.admin(),

@@ -117,6 +117,16 @@ pub fn causes(status: &Status) -> Vec<(String, String)> {
     out
 }
 
+/// Asserts the `(field, reason)` causes of a refusal, in any order.
+pub fn assert_causes(status: &Status, want: &[(&str, &str)]) {
+    let mut want: Vec<(String, String)> = want
+        .iter()
+        .map(|(f, r)| (f.to_string(), r.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(causes(status), want, "{}", status.message);
+}
+
 /// The object's JSON without metadata.
 pub fn data(obj: &DynamicObject) -> Value {
     obj.data.clone()
@@ -158,5 +168,15 @@ pub async fn apply_objects(client: &kube::Client, objects: &[Value]) {
         )
         .await
         .unwrap();
+    }
+}
+
+/// Installs both CRDs of a policy-report API.
+pub async fn install_policy_reports(
+    client: &kube::Client,
+    api: hostrisk_sim::kube::PolicyReportApi,
+) {
+    for crd in api.crds() {
+        install_crds(client, crd.yaml).await;
     }
 }

@@ -6,7 +6,7 @@ use hostrisk_sim::kube::PolicyReportApi;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 
-use super::support::{causes, dynamic, install_crds, namespace, object, status};
+use super::support::{assert_causes, dynamic, install_policy_reports, namespace, object, status};
 use super::{Cluster, Row};
 
 /// Every row of this module.
@@ -18,9 +18,7 @@ pub const ROWS: &[Row] = crate::rows![
 ];
 
 async fn install_openreports(c: &dyn Cluster) {
-    for crd in PolicyReportApi::OpenReports.crds() {
-        install_crds(&c.admin(), crd.yaml).await;
-    }
+    install_policy_reports(&c.admin(), PolicyReportApi::OpenReports).await;
 }
 
 fn report(name: &str, result: Value) -> Value {
@@ -70,13 +68,7 @@ async fn report_enum_is_refused_with_the_real_message(c: &dyn Cluster) {
         ),
         ("Report", "openreports.io", "r")
     );
-    assert_eq!(
-        causes(&refused),
-        [(
-            "results[0].result".to_string(),
-            "FieldValueNotSupported".to_string()
-        )]
-    );
+    assert_causes(&refused, &[("results[0].result", "FieldValueNotSupported")]);
     assert_eq!(
         details.causes[0].message,
         "Unsupported value: \"bogus\": supported values: \"pass\", \"fail\", \"warn\", \"error\", \"skip\""
@@ -92,13 +84,7 @@ async fn report_enum_is_refused_with_the_real_message(c: &dyn Cluster) {
             .patch("r", &PatchParams::default(), &Patch::Merge(&patch))
             .await,
     );
-    assert_eq!(
-        causes(&refused),
-        [(
-            "results[0].result".to_string(),
-            "FieldValueNotSupported".to_string()
-        )]
-    );
+    assert_causes(&refused, &[("results[0].result", "FieldValueNotSupported")]);
 }
 
 async fn report_types_and_required_fields_are_checked(c: &dyn Cluster) {
@@ -118,26 +104,14 @@ async fn report_types_and_required_fields_are_checked(c: &dyn Cluster) {
     bad["summary"]["pass"] = json!("one");
     bad["configuration"] = json!({});
     let refused = status(reports.create(&PostParams::default(), &object(bad)).await);
-    assert_eq!(
-        causes(&refused),
-        [
-            (
-                "configuration.limits".to_string(),
-                "FieldValueRequired".to_string()
-            ),
-            (
-                "results[0].policy".to_string(),
-                "FieldValueRequired".to_string()
-            ),
-            (
-                "results[0].timestamp.nanos".to_string(),
-                "FieldValueTypeInvalid".to_string()
-            ),
-            (
-                "summary.pass".to_string(),
-                "FieldValueTypeInvalid".to_string()
-            ),
-        ]
+    assert_causes(
+        &refused,
+        &[
+            ("configuration.limits", "FieldValueRequired"),
+            ("results[0].policy", "FieldValueRequired"),
+            ("results[0].timestamp.nanos", "FieldValueTypeInvalid"),
+            ("summary.pass", "FieldValueTypeInvalid"),
+        ],
     );
     assert!(
         refused.message.contains("summary.pass: Invalid value: \"string\": summary.pass in body must be of type integer: \"string\""),
@@ -188,9 +162,7 @@ async fn unknown_report_fields_are_pruned_silently(c: &dyn Cluster) {
 }
 
 async fn each_version_is_validated_and_stored_by_its_own_schema(c: &dyn Cluster) {
-    for crd in PolicyReportApi::WgPolicyK8s.crds() {
-        install_crds(&c.admin(), crd.yaml).await;
-    }
+    install_policy_reports(&c.admin(), PolicyReportApi::WgPolicyK8s).await;
     let ns = namespace(&c.admin(), "versions").await;
     let at = |v: &str| {
         dynamic(
@@ -222,13 +194,7 @@ async fn each_version_is_validated_and_stored_by_its_own_schema(c: &dyn Cluster)
             .create(&PostParams::default(), &object(bad))
             .await,
     );
-    assert_eq!(
-        causes(&refused),
-        [(
-            "results[0].result".to_string(),
-            "FieldValueNotSupported".to_string()
-        )]
-    );
+    assert_causes(&refused, &[("results[0].result", "FieldValueNotSupported")]);
     // v1alpha1 calls it `status`: validated by v1alpha1's enum...
     let bad = json!({"apiVersion": "wgpolicyk8s.io/v1alpha1", "kind": "PolicyReport", "metadata": {"name": "bad1"},
         "results": [{"policy": "p", "status": "bogus"}]});
@@ -237,13 +203,7 @@ async fn each_version_is_validated_and_stored_by_its_own_schema(c: &dyn Cluster)
             .create(&PostParams::default(), &object(bad))
             .await,
     );
-    assert_eq!(
-        causes(&refused),
-        [(
-            "results[0].status".to_string(),
-            "FieldValueNotSupported".to_string()
-        )]
-    );
+    assert_causes(&refused, &[("results[0].status", "FieldValueNotSupported")]);
     // ... accepted there, but the storage version has no such field: it is not stored, and
     // v1alpha1's `result`-less schema does not keep v1alpha2's `result` either.
     let ok = json!({"apiVersion": "wgpolicyk8s.io/v1alpha1", "kind": "PolicyReport", "metadata": {"name": "a1"},

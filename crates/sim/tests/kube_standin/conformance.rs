@@ -32,7 +32,7 @@ impl Cluster for Standin {
     }
 }
 
-async fn run(rows: &[Row]) {
+async fn run(_module: &str, rows: &[Row]) {
     let (server, admin) = server().await;
     // Like every real server: RBAC on, the admin in system:masters.
     server.enable_rbac();
@@ -40,47 +40,4 @@ async fn run(rows: &[Row]) {
     conformance::run_all(&cluster, rows).await;
 }
 
-#[tokio::test]
-async fn validation_rows() {
-    run(conformance::validation::ROWS).await;
-}
-
-#[tokio::test]
-async fn ssa_rows() {
-    run(conformance::ssa::ROWS).await;
-}
-
-#[tokio::test]
-async fn node_rows() {
-    run(conformance::nodes::ROWS).await;
-}
-
-#[tokio::test]
-async fn rbac_rows() {
-    run(conformance::rbac::ROWS).await;
-}
-
-#[tokio::test]
-async fn gc_rows() {
-    run(conformance::gc::ROWS).await;
-}
-
-#[tokio::test]
-async fn discovery_rows() {
-    run(conformance::discovery::ROWS).await;
-}
-
-#[tokio::test]
-async fn schema_keywords_rows() {
-    run(conformance::schema_keywords::ROWS).await;
-}
-
-#[tokio::test]
-async fn node_ownership_rows() {
-    run(conformance::node_ownership::ROWS).await;
-}
-
-#[tokio::test]
-async fn hostriskwatch_schema_rows() {
-    run(conformance::hostriskwatch_schema::ROWS).await;
-}
+crate::row_tests!(run; validation, hostriskwatch_schema, schema_keywords, ssa, nodes, node_ownership, rbac, gc, discovery);

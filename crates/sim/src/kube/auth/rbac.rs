@@ -15,6 +15,7 @@
 
 use serde_json::{json, Value};
 
+use super::super::meta::string_list;
 use super::super::status::ApiError;
 use super::super::store::State;
 use super::Identity;
@@ -36,15 +37,7 @@ pub struct Attributes<'a> {
 }
 
 fn strings(v: &Value, key: &str) -> Vec<String> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    string_list(v.get(key))
 }
 
 fn has(list: &[String], want: &str) -> bool {

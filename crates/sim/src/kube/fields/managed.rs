@@ -88,12 +88,19 @@ fn without_managed_fields(obj: &Value) -> Value {
     o
 }
 
-fn filtered(cmp: &mut Comparison, req: &Request<'_>) {
+/// What a write from `live` to `new` changes, less the fields never owned through it; and
+/// the added or modified paths alone (what the writer takes from others).
+fn changes(live: &Value, new: &Value, req: &Request<'_>) -> (Comparison, FieldSet) {
+    let mut cmp = Comparison::default();
+    compare(Some(live), Some(new), req.root, &mut Vec::new(), &mut cmp);
     let strip = strip_set();
     for s in [&mut cmp.added, &mut cmp.modified, &mut cmp.removed] {
         s.recursive_difference(&req.reset);
         s.difference(&strip);
     }
+    let mut changed = cmp.added.clone();
+    changed.union(&cmp.modified);
+    (cmp, changed)
 }
 
 /// copies: `FieldManager.UpdateNoErrors`: the managed fields of `new` after an update from
@@ -112,19 +119,11 @@ pub fn update(live: &Value, new: &mut Value, req: &Request<'_>) {
         _ => decode(live),
     }
     .unwrap_or_default();
-    let live_clean = without_managed_fields(live);
-    let new_clean = without_managed_fields(new);
-    let mut cmp = Comparison::default();
-    compare(
-        Some(&live_clean),
-        Some(&new_clean),
-        req.root,
-        &mut Vec::new(),
-        &mut cmp,
+    let (cmp, changed) = changes(
+        &without_managed_fields(live),
+        &without_managed_fields(new),
+        req,
     );
-    filtered(&mut cmp, req);
-    let mut changed = cmp.added.clone();
-    changed.union(&cmp.modified);
     for e in entries.iter_mut() {
         e.set.difference(&changed);
         e.set.difference(&cmp.removed);
@@ -193,17 +192,7 @@ pub fn apply(
     config_set.recursive_difference(&req.reset);
     config_set.difference(&strip);
     let mut merged = merge(&live_clean, &config, req.root);
-    let mut cmp = Comparison::default();
-    compare(
-        Some(&live_clean),
-        Some(&merged),
-        req.root,
-        &mut Vec::new(),
-        &mut cmp,
-    );
-    filtered(&mut cmp, req);
-    let mut changed = cmp.added.clone();
-    changed.union(&cmp.modified);
+    let (_, changed) = changes(&live_clean, &merged, req);
     let mine = |e: &Entry| e.is(req.manager, "Apply", req.subresource, &req.api_version);
     let mut conflicts = Vec::new();
     for e in entries.iter().filter(|e| !mine(e)) {

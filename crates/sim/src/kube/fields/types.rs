@@ -10,6 +10,8 @@
 
 use serde_json::Value;
 
+use super::super::meta::string_list;
+
 /// How a list's items relate.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListKind {
@@ -64,17 +66,7 @@ impl<'a> Node<'a> {
         if ty == Some("array") {
             let kind = match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
                 Some("set") => ListKind::Set,
-                Some("map") => ListKind::Map(
-                    s.get("x-kubernetes-list-map-keys")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                ),
+                Some("map") => ListKind::Map(string_list(s.get("x-kubernetes-list-map-keys"))),
                 _ => ListKind::Atomic,
             };
             return Shape::List(kind);

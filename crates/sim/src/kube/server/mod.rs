@@ -290,6 +290,13 @@ impl StandinApiServer {
 
     /// Stops serving: ends open watches, stops accepting connections, waits for the server task.
     pub async fn shutdown(mut self) {
+        if let Some(task) = self.stop_serving() {
+            let _ = task.await;
+        }
+    }
+
+    /// Stops the collector, ends open watches, tells the server to stop; returns its task.
+    fn stop_serving(&mut self) -> Option<JoinHandle<()>> {
         if let Some(gc) = self.shared.gc.lock().ok().and_then(|mut g| g.take()) {
             gc.abort();
         }
@@ -297,22 +304,13 @@ impl StandinApiServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.task.take()
     }
 }
 
 impl Drop for StandinApiServer {
     fn drop(&mut self) {
-        if let Some(gc) = self.shared.gc.lock().ok().and_then(|mut g| g.take()) {
-            gc.abort();
-        }
-        self.shared.faults.drop_watches();
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
+        if let Some(task) = self.stop_serving() {
             task.abort();
         }
     }

@@ -9,6 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::super::meta::string_list;
 use super::field::{BadValue, FieldError};
 
 fn join(path: &str, key: &str) -> String {
@@ -57,16 +58,7 @@ fn list(items: &[Value], schema: &Value, path: &str, errors: &mut Vec<FieldError
                 ));
                 return;
             }
-            let keys: Vec<String> = schema
-                .get("x-kubernetes-list-map-keys")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let keys: Vec<String> = string_list(schema.get("x-kubernetes-list-map-keys"));
             let item_schema = schema.get("items").cloned().unwrap_or(Value::Null);
             let seen: Vec<Value> = items
                 .iter()
