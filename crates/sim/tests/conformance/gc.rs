@@ -15,6 +15,7 @@ use super::{Cluster, Row};
 pub const ROWS: &[Row] = crate::rows![
     dependents_outlive_their_owner_without_a_collector,
     propagation_policies_leave_their_finalizer_without_a_collector,
+    owner_references_must_be_complete,
 ];
 
 async fn owner_and_report(
@@ -113,5 +114,27 @@ async fn propagation_policies_leave_their_finalizer_without_a_collector(c: &dyn 
     assert_eq!(
         pending.metadata.finalizers,
         Some(vec!["orphan".to_string()])
+    );
+}
+
+async fn owner_references_must_be_complete(c: &dyn Cluster) {
+    let (_watches, reports, owner) = owner_and_report(c, "gc-refs").await;
+    let mut incomplete = owned_report(&owner);
+    incomplete.metadata.owner_references.as_mut().unwrap()[0].uid = String::new();
+    let refused = super::support::status(reports.create(&PostParams::default(), &incomplete).await);
+    assert_eq!(
+        refused.message,
+        "Report.openreports.io \"hostrisk-w\" is invalid: metadata.ownerReferences.uid: Invalid value: \"\": uid must not be empty"
+    );
+    let mut two = owned_report(&owner);
+    let mut second = two.metadata.owner_references.as_ref().unwrap()[0].clone();
+    second.name = "other".into();
+    second.uid = "5c4d0f3a-2f7e-4a51-9c1b-0e2f8a7b6c5d".into();
+    two.metadata.owner_references.as_mut().unwrap().push(second);
+    let refused = super::support::status(reports.create(&PostParams::default(), &two).await);
+    assert!(
+        refused.message.contains("Only one reference can have Controller set to true. Found \"true\" in references for HostRiskWatch/w and HostRiskWatch/other"),
+        "{}",
+        refused.message
     );
 }

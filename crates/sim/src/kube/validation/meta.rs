@@ -4,7 +4,8 @@
 //! stand-in's callers meet: the name must be a DNS-1123 subdomain (a label for Namespaces),
 //! label keys qualified names and values valid label values (at most 63 characters, no
 //! spaces), annotation keys qualified names and all annotations together at most 256 KiB,
-//! finalizers qualified names. Messages as the real validators word them, with the field
+//! finalizers qualified names, owner references complete (apiVersion with a version, kind, name,
+//! uid) with at most one controller. Messages as the real validators word them, with the field
 //! `metadata.labels` / `metadata.annotations` for every key or value (not per key), as the real
 //! server reports them.
 
@@ -130,6 +131,7 @@ pub fn validate_labels_annotations(obj: &Value) -> Vec<FieldError> {
             TOTAL_ANNOTATION_SIZE_LIMIT as i64,
         ));
     }
+    errors.extend(owner_references(obj));
     if let Some(finalizers) = obj
         .pointer("/metadata/finalizers")
         .and_then(Value::as_array)
@@ -137,6 +139,71 @@ pub fn validate_labels_annotations(obj: &Value) -> Vec<FieldError> {
         for f in finalizers.iter().filter_map(Value::as_str) {
             for m in qualified_name(f) {
                 errors.push(FieldError::invalid("metadata.finalizers", json!(f), m));
+            }
+        }
+    }
+    errors
+}
+
+/// copies: `ValidateOwnerReferences` (every error at `metadata.ownerReferences[.<field>]`, no
+/// index, as the real validator reports them).
+fn owner_references(obj: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let Some(refs) = obj
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+    else {
+        return errors;
+    };
+    let path = "metadata.ownerReferences";
+    let mut controller: Option<String> = None;
+    for r in refs {
+        let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let api_version = text("apiVersion");
+        let version = api_version.rsplit('/').next().unwrap_or("");
+        for (field, value, empty, message) in [
+            (
+                "apiVersion",
+                &api_version,
+                version.is_empty(),
+                "version must not be empty",
+            ),
+            (
+                "kind",
+                &text("kind"),
+                text("kind").is_empty(),
+                "kind must not be empty",
+            ),
+            (
+                "name",
+                &text("name"),
+                text("name").is_empty(),
+                "name must not be empty",
+            ),
+            (
+                "uid",
+                &text("uid"),
+                text("uid").is_empty(),
+                "uid must not be empty",
+            ),
+        ] {
+            if empty {
+                errors.push(FieldError::invalid(
+                    &format!("{path}.{field}"),
+                    json!(value),
+                    message,
+                ));
+            }
+        }
+        if r.get("controller").and_then(Value::as_bool) == Some(true) {
+            let this = format!("{}/{}", text("kind"), text("name"));
+            match &controller {
+                Some(first) => errors.push(FieldError::invalid(
+                    path,
+                    Value::Array(refs.clone()),
+                    format!("Only one reference can have Controller set to true. Found \"true\" in references for {first} and {this}"),
+                )),
+                None => controller = Some(this),
             }
         }
     }
