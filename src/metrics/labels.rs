@@ -66,8 +66,14 @@ pub(crate) struct ReasonLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct HssRequestLabels {
+    pub operation: &'static str,
     pub outcome: &'static str,
     pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct OperationLabels {
+    pub operation: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
@@ -82,6 +88,15 @@ pub(crate) struct ConditionLabels {
     pub name: Arc<str>,
     pub r#type: &'static str,
     pub status: &'static str,
+}
+
+/// `reason` is passed through [`reason_label`]: a CamelCase word from the operator's own
+/// closed sets, never a message.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ReadyReasonLabels {
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -149,6 +164,28 @@ impl EncodeLabelSet for HostRiskLabels {
                 ("name", &*self.name),
                 ("host_id", &self.host_id),
                 ("kind", self.kind),
+            ],
+            self.node.as_deref(),
+        )
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub(crate) struct HostLabels {
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    pub host_id: String,
+    pub node: Option<String>,
+}
+
+impl EncodeLabelSet for HostLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        encode_with_node(
+            encoder,
+            &[
+                ("namespace", &*self.namespace),
+                ("name", &*self.name),
+                ("host_id", &self.host_id),
             ],
             self.node.as_deref(),
         )
