@@ -67,7 +67,8 @@ struct ServerState {
 
 /// The router serving the three endpoints. `/metrics` is the operator's Prometheus registry
 /// ([`crate::metrics::metrics_router`]), with `hostrisk_ready` set to what `/readyz` would
-/// answer at the moment of the scrape.
+/// answer at the moment of the scrape; a starting leader answers it once its per-watch series
+/// are seeded ([`until_first_lists`]).
 pub fn router(health: Arc<Health>, metrics: Metrics) -> Router {
     let ready_gauge = {
         let (health, metrics) = (health.clone(), metrics.clone());
@@ -91,13 +92,13 @@ pub fn router(health: Arc<Health>, metrics: Metrics) -> Router {
 /// Longest a scrape waits for the first lists of a starting leader.
 const FIRST_LIST_WAIT: Duration = Duration::from_secs(5);
 
-/// While the controllers run but have not finished their first lists, waits for them (at most
+/// Until the controllers have finished their first lists, waits for them (at most
 /// [`FIRST_LIST_WAIT`], under any sane scrape timeout): the per-watch series are seeded from
 /// the listed statuses, and a scrape answered before would show some watches without series,
 /// which resets their alerts. A standby, or a process whose lists are done, answers at once.
 async fn until_first_lists(health: &Health) {
     let deadline = tokio::time::Instant::now() + FIRST_LIST_WAIT;
-    while health.controller_alive.load(Ordering::SeqCst)
+    while !health.standby.load(Ordering::SeqCst)
         && !health.watches_synced.load(Ordering::SeqCst)
         && tokio::time::Instant::now() < deadline
     {

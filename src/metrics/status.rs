@@ -147,18 +147,24 @@ impl Metrics {
             let snapshot = watch_snapshot(summary, &status.hosts);
             families.set_snapshot(&mut index, &labels, &snapshot, self.inner.options.per_host);
         }
-        if let Some(synced) = &status.last_sync_time {
-            let unix = synced.0.as_millisecond() as f64 / 1000.0;
-            families.set_last_success(&mut index, &labels, unix);
-        }
+        // The schedule is measured by polls: only a watch that had one gets it (as in the
+        // process that polled it).
+        let Some(synced) = &status.last_sync_time else {
+            return true;
+        };
+        let unix = synced.0.as_millisecond() as f64 / 1000.0;
+        families.set_last_success(&mut index, &labels, unix);
         let effective = status
             .effective_interval
             .as_deref()
-            .and_then(|text| parse_duration("status.effectiveInterval", text).ok());
-        if let Some(effective) = effective {
-            let lag = effective.saturating_sub(interval);
-            families.set_schedule(&mut index, &labels, effective, lag);
-        }
+            .and_then(|text| parse_duration("status.effectiveInterval", text).ok())
+            .unwrap_or(interval);
+        families.set_schedule(
+            &mut index,
+            &labels,
+            effective,
+            effective.saturating_sub(interval),
+        );
         true
     }
 }
