@@ -6,6 +6,9 @@ mod support;
 #[path = "metrics/http.rs"]
 mod http;
 
+#[path = "metrics/readme.rs"]
+mod readme;
+
 #[path = "metrics/status.rs"]
 mod status;
 

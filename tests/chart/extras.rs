@@ -66,9 +66,37 @@ fn service_monitor_and_network_policy_when_enabled() {
     let endpoint = monitor.pointer("/spec/endpoints/0").expect("endpoint");
     assert_eq!(endpoint["port"], "http");
     assert_eq!(endpoint["path"], "/metrics");
+    // monitoringLabels on both objects one Prometheus selects, each object's own labels on it alone.
+    let rule = &rendered.prometheus_rules[0];
+    for object in [monitor, rule] {
+        assert_eq!(
+            object.pointer("/metadata/labels/release"),
+            Some(&"prometheus".into())
+        );
+    }
     assert_eq!(
-        monitor.pointer("/metadata/labels/release"),
-        Some(&"prometheus".into())
+        monitor.pointer("/metadata/labels/scrape"),
+        Some(&"hostrisk".into())
+    );
+    assert_eq!(monitor.pointer("/metadata/labels/rules"), None);
+    assert_eq!(
+        rule.pointer("/metadata/labels/rules"),
+        Some(&"hostrisk".into())
+    );
+    let dashboards = &rendered.config_maps;
+    assert_eq!(dashboards.len(), 1);
+    let meta = &dashboards[0].metadata;
+    assert_eq!(meta.namespace.as_deref(), Some("monitoring"));
+    let labels = meta.labels.clone().expect("labels");
+    assert_eq!(
+        labels.get("grafana_dashboard").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(labels.get("team").map(String::as_str), Some("platform"));
+    let folder = meta.annotations.clone().expect("annotations");
+    assert_eq!(
+        folder.get("grafana_folder").map(String::as_str),
+        Some("Security")
     );
     let service_labels = rendered.services[0]
         .metadata

@@ -102,6 +102,7 @@ pub struct Rendered {
     pub network_policies: Vec<NetworkPolicy>,
     pub service_monitors: Vec<Value>,
     pub prometheus_rules: Vec<Value>,
+    pub config_maps: Vec<k8s_openapi::api::core::v1::ConfigMap>,
     pub crds: Vec<CustomResourceDefinition>,
 }
 
@@ -198,6 +199,7 @@ fn sort_into(rendered: &mut Rendered, doc: &Doc) {
         ("monitoring.coreos.com/v1", "PrometheusRule") => {
             rendered.prometheus_rules.push(doc.value.clone())
         }
+        ("v1", "ConfigMap") => rendered.config_maps.push(typed(doc)),
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => rendered.crds.push(typed(doc)),
         (api_version, kind) => panic!(
             "{}: {} renders an unexpected {api_version}/{kind}",

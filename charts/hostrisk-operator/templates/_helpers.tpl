@@ -109,13 +109,3 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $labels := mergeOverwrite (dict) (.Values.commonLabels | default dict) (.Values.podLabels | default dict) }}
 {{- toYaml (mergeOverwrite $labels (include "hostrisk-operator.selectorLabels" . | fromYaml)) }}
 {{- end }}
-
-{{/* The job label of the operator's scrape target in alert expressions. */}}
-{{- define "hostrisk-operator.alertJob" -}}
-{{- default (printf "%s-metrics" (include "hostrisk-operator.fullname" .)) .Values.prometheusRule.job }}
-{{- end }}
-
-{{/* Labels of one alert: prometheusRule.alertLabels, then its severity: (dict "rule" $rule "extra" $alertLabels). */}}
-{{- define "hostrisk-operator.alertLabels" -}}
-{{- toYaml (mergeOverwrite (dict) (.extra | default dict) (dict "severity" .rule.severity)) }}
-{{- end }}
