@@ -21,6 +21,8 @@ mod leader;
 mod least_privilege;
 #[path = "real_apiserver/main_story.rs"]
 mod main_story;
+#[path = "real_apiserver/metrics_restart.rs"]
+mod metrics_restart;
 #[path = "real_apiserver/nodes.rs"]
 mod nodes;
 #[path = "real_apiserver/ownership.rs"]

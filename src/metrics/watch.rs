@@ -230,27 +230,21 @@ impl WatchFamilies {
                 host_id: host.host_id.clone(),
                 node: host.node.clone(),
             };
-            assets.push((labels, gauge_value(host.risks.asset)));
             for (kind, count) in host.risks.by_kind() {
-                let labels = HostRiskLabels {
-                    namespace: watch.namespace.clone(),
-                    name: watch.name.clone(),
-                    host_id: host.host_id.clone(),
-                    node: host.node.clone(),
+                let risk = HostRiskLabels {
+                    host: labels.clone(),
                     kind,
                 };
-                risks.push((labels, gauge_value(count)));
+                risks.push((risk, gauge_value(count)));
             }
-            let labels = HostStatusLabels {
-                namespace: watch.namespace.clone(),
-                name: watch.name.clone(),
-                host_id: host.host_id.clone(),
-                node: host.node.clone(),
+            let status = HostStatusLabels {
+                host: labels.clone(),
                 agent_status: host.agent_status.clone(),
                 protect_status: host.protect_status.clone(),
                 detect_result: host.detect_result.clone(),
             };
-            statuses.push((labels, 1));
+            statuses.push((status, 1));
+            assets.push((labels, gauge_value(host.risks.asset)));
         }
         replace(&self.host_risks, &mut series.host_risks, risks);
         replace(&self.host_assets, &mut series.host_assets, assets);

@@ -66,6 +66,16 @@ fn variable_query(query: &str) -> String {
     format!("group by ({}) ({})", label.trim(), selector.trim())
 }
 
+/// Fails with the command's output unless it succeeded.
+fn succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn the_chart_file_is_what_the_generator_makes() {
     let output = Command::new(python())
@@ -73,12 +83,7 @@ fn the_chart_file_is_what_the_generator_makes() {
         .arg("--check")
         .output()
         .expect("run grafana-dashboard.py");
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&output);
 }
 
 /// Grafana's basics: unique panel ids, a grid position inside the 24 columns for every panel and no
@@ -157,12 +162,7 @@ fn promtool_parses_every_query() {
         .arg(&file)
         .output()
         .expect("promtool");
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&output);
 }
 
 /// `grafanaDashboard.enabled` renders one ConfigMap holding the file, labelled for the sidecar with

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hostrisk_hss::{
-    AttemptOutcome, ClientConfig, Credentials, HssClient, HssObserver, IdTokenFuture,
-    IdTokenSource, Operation, Scope, Secret,
+    AttemptOutcome, ClientConfig, Credentials, HostsRiskResult, HssClient, HssError, HssObserver,
+    IdTokenFuture, IdTokenSource, Operation, Scope, Secret,
 };
 use hostrisk_sim::hss::{
     Faults, HssSimulator, IdentityProviderConfig, SimConfig, TestIssuer, DEMO_ACCESS_KEY,
@@ -74,8 +74,14 @@ fn observed_client() -> (HssClient, Arc<Recorder>) {
     (client, recorder)
 }
 
-fn scope(sim: &HssSimulator) -> Scope {
-    Scope::for_endpoint(sim.base_url(), DEMO_PROJECT_ID, None).expect("scope")
+/// One `ListHostsRisk` of [`IDS`] on the simulator.
+async fn poll(
+    client: &HssClient,
+    sim: &HssSimulator,
+    creds: &Credentials,
+) -> Result<HostsRiskResult, HssError> {
+    let scope = Scope::for_endpoint(sim.base_url(), DEMO_PROJECT_ID, None).expect("scope");
+    client.list_hosts_risk(&scope, creds, &IDS).await
 }
 
 fn iam(sim: &HssSimulator, password: &str) -> Credentials {
@@ -94,23 +100,16 @@ async fn an_iam_login_is_an_attempt_of_its_own_and_a_cached_token_costs_none() {
     let sim = simulator(Faults::none()).await;
     let (client, recorder) = observed_client();
     let creds = iam(&sim, DEMO_IAM_PASSWORD);
-    client
-        .list_hosts_risk(&scope(&sim), &creds, &IDS)
-        .await
-        .expect("query");
+    poll(&client, &sim, &creds).await.expect("query");
     assert_eq!(
         recorder.take(),
         [(IamToken, Ok, Some(201)), (ListHostsRisk, Ok, Some(200))]
     );
-    client
-        .list_hosts_risk(&scope(&sim), &creds, &IDS)
-        .await
-        .expect("query");
+    poll(&client, &sim, &creds).await.expect("query");
     assert_eq!(recorder.take(), [(ListHostsRisk, Ok, Some(200))]);
 
     // IAM refuses the password: an iam_token failure, and no HSS call was made.
-    client
-        .list_hosts_risk(&scope(&sim), &iam(&sim, "wrong"), &IDS)
+    poll(&client, &sim, &iam(&sim, "wrong"))
         .await
         .expect_err("wrong password");
     assert_eq!(recorder.take(), [(IamToken, Auth, Some(401))]);
@@ -127,14 +126,8 @@ async fn throttled_and_failed_hss_calls_keep_their_outcome_and_code() {
     .await;
     let (client, recorder) = observed_client();
     let creds = Credentials::ak_sk(DEMO_ACCESS_KEY, DEMO_SECRET_KEY);
-    client
-        .list_hosts_risk(&scope(&sim), &creds, &IDS)
-        .await
-        .expect("within quota");
-    client
-        .list_hosts_risk(&scope(&sim), &creds, &IDS)
-        .await
-        .expect_err("over quota");
+    poll(&client, &sim, &creds).await.expect("within quota");
+    poll(&client, &sim, &creds).await.expect_err("over quota");
     assert_eq!(
         recorder.take(),
         [
@@ -151,10 +144,7 @@ async fn throttled_and_failed_hss_calls_keep_their_outcome_and_code() {
         ..Faults::none()
     })
     .expect("faults");
-    client
-        .list_hosts_risk(&scope(&sim), &creds, &IDS)
-        .await
-        .expect_err("5xx");
+    poll(&client, &sim, &creds).await.expect_err("5xx");
     let attempts = recorder.take();
     assert_eq!(attempts.len(), 3, "{attempts:?}");
     for (operation, outcome, code) in attempts {
@@ -210,10 +200,7 @@ async fn an_id_token_exchange_is_an_attempt_of_its_own() {
         iam_endpoint: sim.iam_url(),
     };
     for _ in 0..2 {
-        client
-            .list_hosts_risk(&scope(&sim), &creds, &IDS)
-            .await
-            .expect("query");
+        poll(&client, &sim, &creds).await.expect("query");
     }
     assert_eq!(
         recorder.take(),

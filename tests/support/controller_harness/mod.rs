@@ -236,13 +236,7 @@ impl Harness {
     /// on the same API server and simulator, with a fresh context (metrics, watch table, health):
     /// an operator restart, or another replica taking the lead. `ctx` is the new one.
     pub async fn restart_controller(&mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let ended = tokio::time::timeout(Duration::from_secs(30), task)
-                .await
-                .expect("controller stops after shutdown");
-            ended.expect("no panic").expect("clean stop");
-        }
+        self.stop_controller().await;
         let hss = HssClient::new(self.ctx.hss.config().clone()).expect("HSS client");
         let metrics = Metrics::new(self.ctx.metrics.options());
         self.ctx = Arc::new(Context::with_metrics(
@@ -281,6 +275,13 @@ impl Harness {
 
     /// Stops the controller and checks it ran until now and ended cleanly.
     pub async fn stop(mut self) {
+        self.stop_controller().await;
+        self.sim.shutdown().await;
+        self.kube.shutdown().await;
+    }
+
+    /// Cancels the controller and checks it ran until now and ends cleanly within 10 s.
+    async fn stop_controller(&mut self) {
         assert!(
             self.is_running(),
             "the controller kept running until stopped"
@@ -292,7 +293,5 @@ impl Harness {
                 .expect("controller stops after shutdown");
             ended.expect("no panic").expect("clean stop");
         }
-        self.sim.shutdown().await;
-        self.kube.shutdown().await;
     }
 }
