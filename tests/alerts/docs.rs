@@ -118,6 +118,27 @@ fn the_readme_install_is_selected_by_one_prometheus_and_operator_down_watches_it
     assert!(!readme.contains("<release>-metrics"));
 }
 
+/// Advice older READMEs gave (the kube-prometheus `release` label on the PrometheusRule only) still
+/// gets the ServiceMonitor selected: it carries the rule's selector labels.
+#[test]
+fn the_rule_selector_labels_reach_the_service_monitor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("older.yaml");
+    std::fs::write(
+        &file,
+        "serviceMonitor:\n  enabled: true\nprometheusRule:\n  enabled: true\n  additionalLabels:\n    release: prometheus\n",
+    )
+    .expect("write");
+    let docs = render(&file);
+    for kind in ["ServiceMonitor", "PrometheusRule"] {
+        assert_eq!(
+            of_kind(&docs, kind)[0]["metadata"]["labels"]["release"],
+            "prometheus",
+            "{kind}"
+        );
+    }
+}
+
 /// GitHub's anchor of a Markdown heading.
 fn anchor(heading: &str) -> String {
     heading

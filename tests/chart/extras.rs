@@ -66,23 +66,22 @@ fn service_monitor_and_network_policy_when_enabled() {
     let endpoint = monitor.pointer("/spec/endpoints/0").expect("endpoint");
     assert_eq!(endpoint["port"], "http");
     assert_eq!(endpoint["path"], "/metrics");
-    // monitoringLabels on both objects one Prometheus selects, each object's own labels on it alone.
+    // monitoringLabels and the rule's selector labels on both objects (the Prometheus evaluating the
+    // rules scrapes the operator too), the ServiceMonitor's own labels on it alone.
     let rule = &rendered.prometheus_rules[0];
     for object in [monitor, rule] {
-        assert_eq!(
-            object.pointer("/metadata/labels/release"),
-            Some(&"prometheus".into())
-        );
+        for (key, value) in [("release", "prometheus"), ("rules", "hostrisk")] {
+            assert_eq!(
+                object.pointer(&format!("/metadata/labels/{key}")),
+                Some(&value.into())
+            );
+        }
     }
     assert_eq!(
         monitor.pointer("/metadata/labels/scrape"),
         Some(&"hostrisk".into())
     );
-    assert_eq!(monitor.pointer("/metadata/labels/rules"), None);
-    assert_eq!(
-        rule.pointer("/metadata/labels/rules"),
-        Some(&"hostrisk".into())
-    );
+    assert_eq!(rule.pointer("/metadata/labels/scrape"), None);
     let dashboards = &rendered.config_maps;
     assert_eq!(dashboards.len(), 1);
     let meta = &dashboards[0].metadata;
