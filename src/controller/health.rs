@@ -68,7 +68,7 @@ struct ServerState {
 /// The router serving the three endpoints. `/metrics` is the operator's Prometheus registry
 /// ([`crate::metrics::metrics_router`]), with `hostrisk_ready` set to what `/readyz` would
 /// answer at the moment of the scrape; a starting leader answers it once its per-watch series
-/// are seeded ([`until_first_lists`]).
+/// are seeded (`until_first_lists`).
 pub fn router(health: Arc<Health>, metrics: Metrics) -> Router {
     let ready_gauge = {
         let (health, metrics) = (health.clone(), metrics.clone());

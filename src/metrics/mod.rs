@@ -10,7 +10,7 @@
 //!   `status_write_errors_total`, `events_total{result}`, `leader`, `ready`, `build_info{version}`;
 //! - outbound HSS and IAM: `hss_requests_total{operation,outcome,code}`,
 //!   `hss_request_duration_seconds{operation}` (answered requests other than 429s),
-//!   `hss_retries_total`, `hss_quota_wait_seconds`; read at scrape time ([`live`]):
+//!   `hss_retries_total`, `hss_quota_wait_seconds`; read at scrape time (see `live.rs`):
 //!   `hss_quota_calls{credential}`, `hss_quota_limit{credential}`, `hss_quota_window_seconds`,
 //!   and per poller group `poller_queue_depth`, `poller_watches`, `poller_hosts`,
 //!   `poller_sweep_duration_seconds` (`{group}`);
