@@ -1,6 +1,8 @@
 //! The Helm chart, rendered by Helm's own engine (see tests/chart/render.rs), checked object by object.
 //! Needs `.venv` with helm-python-sdk: `bash .ci/setup-tools.sh`.
 
+#[path = "chart/compat.rs"]
+mod compat;
 #[path = "chart/extras.rs"]
 mod extras;
 #[path = "chart/files.rs"]
