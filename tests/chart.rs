@@ -7,10 +7,14 @@ mod compat;
 mod extras;
 #[path = "chart/files.rs"]
 mod files;
+#[path = "chart/helm_test.rs"]
+mod helm_test;
 #[path = "chart/platform.rs"]
 mod platform;
 #[path = "chart/rbac.rs"]
 mod rbac;
+#[path = "chart/readyz_script.rs"]
+mod readyz_script;
 #[path = "chart/render.rs"]
 mod render;
 #[path = "chart/schema.rs"]

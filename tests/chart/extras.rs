@@ -104,7 +104,8 @@ fn service_monitor_and_network_policy_when_enabled() {
         ingress_ports[0].port,
         Some(IntOrString::String("http".into()))
     );
-    assert!(ingress[0].from.as_ref().is_some_and(|from| from.len() == 1));
+    // The scrapers, and the `helm test` Pod (tests/chart/helm_test.rs).
+    assert!(ingress[0].from.as_ref().is_some_and(|from| from.len() == 2));
     let mut egress_ports = BTreeSet::new();
     let mut api_cidrs = BTreeSet::new();
     for rule in policy.egress.expect("egress") {

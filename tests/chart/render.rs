@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Container, Pod, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
@@ -103,6 +103,8 @@ pub struct Rendered {
     pub service_monitors: Vec<Value>,
     pub prometheus_rules: Vec<Value>,
     pub crds: Vec<CustomResourceDefinition>,
+    /// `helm test` hooks.
+    pub test_pods: Vec<Pod>,
 }
 
 impl Rendered {
@@ -183,6 +185,7 @@ fn sort_into(rendered: &mut Rendered, doc: &Doc) {
     match doc.kind() {
         ("apps/v1", "Deployment") => rendered.deployments.push(typed(doc)),
         ("v1", "ServiceAccount") => rendered.service_accounts.push(typed(doc)),
+        ("v1", "Pod") => rendered.test_pods.push(typed(doc)),
         ("v1", "Service") => rendered.services.push(typed(doc)),
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => rendered.cluster_roles.push(typed(doc)),
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
