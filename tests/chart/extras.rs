@@ -186,3 +186,34 @@ fn notes_tell_the_user_what_to_do_next() {
         );
     }
 }
+
+/// With the default image (a name without a registry, which resolves to Docker Hub's library
+/// namespace, where nothing is published) NOTES.txt says so first and how to set image.repository;
+/// with a registry it does not.
+#[test]
+fn notes_warn_about_the_unpublished_default_image() {
+    let notes = |set: &str| {
+        run_script(&["notes", "-f", values_file(set).to_str().expect("utf-8")]).expect("notes")
+    };
+    let default = notes("defaults");
+    assert!(
+        default.starts_with("WARNING: the operator's image is \"hostrisk-operator:"),
+        "{default}"
+    );
+    for needle in [
+        "docker.io/library/hostrisk-operator",
+        "ImagePullBackOff",
+        "--set image.repository=<registry>/hostrisk-operator",
+        "kind load docker-image",
+    ] {
+        assert!(
+            default.contains(needle),
+            "NOTES.txt lacks {needle:?}:\n{default}"
+        );
+    }
+    let registry = notes("digest");
+    assert!(
+        !registry.contains("WARNING") && !registry.contains("ImagePullBackOff"),
+        "{registry}"
+    );
+}
