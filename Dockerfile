@@ -44,6 +44,7 @@ LABEL org.opencontainers.image.title="hostrisk-operator" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/hostrisk-io/hostrisk-operator" \
       org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot"
 COPY --from=build /out/hostrisk-operator /hostrisk-operator
 USER 65532:65532

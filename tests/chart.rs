@@ -9,6 +9,8 @@ mod extras;
 mod files;
 #[path = "chart/helm_test.rs"]
 mod helm_test;
+#[path = "chart/metadata.rs"]
+mod metadata;
 #[path = "chart/platform.rs"]
 mod platform;
 #[path = "chart/rbac.rs"]
