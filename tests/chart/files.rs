@@ -133,6 +133,53 @@ fn chart_readme_values_table_matches_values_yaml() {
     }
 }
 
+/// The Cargo profile the Dockerfile builds the image's binary with.
+const IMAGE_PROFILE: &str = "image";
+
+/// The image's profile is `release` made small: no symbols, whole-program LTO, one codegen unit.
+/// It is a profile of its own because `release` is what the README's demo and benchmark build on
+/// every change, where a fat-LTO link would cost minutes; no test builds either.
+#[test]
+fn the_image_profile_strips_and_links_the_whole_program() {
+    let cargo = std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml");
+    // `key = value` lines of one `[section]` of Cargo.toml.
+    let section = |name: &str| -> Vec<(String, String)> {
+        let header = format!("[{name}]");
+        cargo
+            .lines()
+            .skip_while(|l| l.trim() != header)
+            .skip(1)
+            .take_while(|l| !l.starts_with('['))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    };
+    let image = section(&format!("profile.{IMAGE_PROFILE}"));
+    for (key, value) in [
+        ("inherits", "\"release\""),
+        ("strip", "true"),
+        ("lto", "\"fat\""),
+        ("codegen-units", "1"),
+    ] {
+        assert!(
+            image.contains(&(key.to_owned(), value.to_owned())),
+            "[profile.{IMAGE_PROFILE}] {key} = {value}: {image:?}"
+        );
+    }
+    let release = section("profile.release");
+    assert!(
+        release
+            .iter()
+            .all(|(k, _)| k != "lto" && k != "codegen-units"),
+        "{release:?}"
+    );
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    assert!(
+        readme.contains("--profile image"),
+        "README's image section names the profile and the binary's size"
+    );
+}
+
 /// The image builds for linux/amd64 and linux/arm64: BuildKit's TARGETARCH picks the musl target of
 /// the stage's platform, any other architecture stops the build, and the binary installed is the one
 /// the single build command writes for that target, under the [[bin]] name.
@@ -186,13 +233,13 @@ fn dockerfile_builds_the_binary_for_amd64_and_arm64() {
     assert_eq!(
         build_commands,
         [format!(
-            "ARG BUILD_COMMAND=\"cargo build --release --locked -p {} --bin {binary}\"",
+            "ARG BUILD_COMMAND=\"cargo build --profile {IMAGE_PROFILE} --locked -p {} --bin {binary}\"",
             env!("CARGO_PKG_NAME")
         )],
         "one line holds the build command"
     );
     assert!(build_stage.contains("${BUILD_COMMAND} --target \"${target}\""));
-    assert!(build_stage.contains(&format!("\"target/${{target}}/release/{binary}\"")));
+    assert!(build_stage.contains(&format!("\"target/${{target}}/{IMAGE_PROFILE}/{binary}\"")));
     assert!(build_stage.contains("id=hostrisk-target-${TARGETARCH}"));
     assert!(dockerfile.contains(&format!("ENTRYPOINT [\"/{binary}\"]")));
     assert!(dockerfile.contains("USER 65532:65532"));
