@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::render::{render, value_sets, Rendered, RELEASE_NAMESPACE};
+use super::render::{assert_restricted, render, value_sets, Rendered, RELEASE_NAMESPACE};
 
 fn test_pod(rendered: &Rendered) -> &Pod {
     assert_eq!(
@@ -127,33 +127,8 @@ fn the_test_pod_is_restricted() {
     for set in value_sets().into_iter().filter(|s| s != "tests-off") {
         let rendered = render(&set);
         let spec = test_pod(&rendered).spec.clone().expect("spec");
-        let pod_sc = spec.security_context.expect("pod securityContext");
-        assert_eq!(pod_sc.run_as_non_root, Some(true), "{set}");
         let ids = (set != "nulls").then_some(65532);
-        assert_eq!(
-            (pod_sc.run_as_user, pod_sc.run_as_group),
-            (ids, ids),
-            "{set}"
-        );
-        assert_eq!(
-            pod_sc.seccomp_profile.map(|p| p.type_).as_deref(),
-            Some("RuntimeDefault")
-        );
-        let sc = spec.containers[0]
-            .security_context
-            .clone()
-            .expect("container securityContext");
-        assert_eq!(sc.run_as_non_root, Some(true), "{set}");
-        assert_eq!(sc.read_only_root_filesystem, Some(true), "{set}");
-        assert_eq!(sc.allow_privilege_escalation, Some(false), "{set}");
-        assert_eq!(
-            sc.capabilities.and_then(|c| c.drop),
-            Some(vec!["ALL".to_owned()])
-        );
-        assert_eq!(
-            sc.seccomp_profile.map(|p| p.type_).as_deref(),
-            Some("RuntimeDefault")
-        );
+        assert_eq!(assert_restricted(&set, &spec), (ids, ids), "{set}");
         let resources = spec.containers[0].resources.clone().expect("resources");
         assert!(
             resources.limits.is_some_and(|l| l.contains_key("memory")),
