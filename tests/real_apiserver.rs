@@ -27,6 +27,8 @@ mod metrics_restart;
 mod nodes;
 #[path = "real_apiserver/ownership.rs"]
 mod ownership;
+#[path = "real_apiserver/pod_security.rs"]
+mod pod_security;
 #[path = "real_apiserver/restart.rs"]
 mod restart;
 #[path = "real_apiserver/workload_identity.rs"]

@@ -131,7 +131,8 @@ fn service_monitor_and_network_policy_when_enabled() {
         ingress_ports[0].port,
         Some(IntOrString::String("http".into()))
     );
-    assert!(ingress[0].from.as_ref().is_some_and(|from| from.len() == 1));
+    // The scrapers, and the `helm test` Pod (tests/chart/helm_test.rs).
+    assert!(ingress[0].from.as_ref().is_some_and(|from| from.len() == 2));
     let mut egress_ports = BTreeSet::new();
     let mut api_cidrs = BTreeSet::new();
     for rule in policy.egress.expect("egress") {
@@ -211,4 +212,35 @@ fn notes_tell_the_user_what_to_do_next() {
             "NOTES.txt lacks {needle:?}:\n{notes}"
         );
     }
+}
+
+/// With the default image (a name without a registry, which resolves to Docker Hub's library
+/// namespace, where nothing is published) NOTES.txt says so first and how to set image.repository;
+/// with a registry it does not.
+#[test]
+fn notes_warn_about_the_unpublished_default_image() {
+    let notes = |set: &str| {
+        run_script(&["notes", "-f", values_file(set).to_str().expect("utf-8")]).expect("notes")
+    };
+    let default = notes("defaults");
+    assert!(
+        default.starts_with("WARNING: the operator's image is \"hostrisk-operator:"),
+        "{default}"
+    );
+    for needle in [
+        "docker.io/library/hostrisk-operator",
+        "ImagePullBackOff",
+        "--set image.repository=<registry>/hostrisk-operator",
+        "kind load docker-image",
+    ] {
+        assert!(
+            default.contains(needle),
+            "NOTES.txt lacks {needle:?}:\n{default}"
+        );
+    }
+    let registry = notes("digest");
+    assert!(
+        !registry.contains("WARNING") && !registry.contains("ImagePullBackOff"),
+        "{registry}"
+    );
 }
