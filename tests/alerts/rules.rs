@@ -157,7 +157,7 @@ fn every_alert_has_severity_summary_description_and_runbook() {
         assert_eq!(
             alert["annotations"]["runbook_url"],
             format!(
-                "https://github.com/hostrisk-operator/hostrisk-operator/blob/main/docs/runbooks.md#{}",
+                "https://github.com/hostrisk-io/hostrisk-operator/blob/main/docs/runbooks.md#{}",
                 name.to_lowercase()
             )
         );
