@@ -39,7 +39,8 @@ impl Context {
     }
 
     /// A context reporting to `metrics`. The HSS client reports its requests there too (the
-    /// first metrics attached to a client win); the poller records the quota waits.
+    /// first metrics attached to a client win), and its rate limiter's use per credential is
+    /// read at each scrape; the poller records the quota waits.
     pub fn with_metrics(
         client: kube::Client,
         hss: HssClient,
@@ -47,6 +48,7 @@ impl Context {
         metrics: Metrics,
     ) -> Self {
         hss.attach_observer(Arc::new(metrics.clone()), false);
+        metrics.observe_quota(hss.rate_limiter().clone());
         Self {
             client,
             hss,

@@ -465,14 +465,12 @@ impl WatchReconcile<'_> {
         } else {
             ctx.metrics.record_status_write(false);
         }
-        let conditions: Vec<(&str, &str)> = update
-            .status
-            .conditions
-            .iter()
-            .map(|c| (c.type_.as_str(), c.status.as_str()))
-            .collect();
-        ctx.metrics
-            .set_watch_conditions(&self.key.namespace, &self.key.name, &conditions);
+        ctx.metrics.set_watch_status(
+            &self.key.namespace,
+            &self.key.name,
+            &update.status,
+            interval,
+        );
         if success {
             if let Some(summary) = &update.status.summary {
                 ctx.metrics.set_watch_gauges(

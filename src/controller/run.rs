@@ -229,6 +229,11 @@ fn build_controller(
     )
     .default_backoff()
     .map_ok(move |mut event| {
+        if let watcher::Event::InitApply(watch) | watcher::Event::Apply(watch) = &event {
+            slim_ctx
+                .metrics
+                .seed_watch(watch, &slim_ctx.settings.policy);
+        }
         slim_event(&slim_ctx.state, &mut event);
         event
     })

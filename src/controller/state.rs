@@ -326,9 +326,10 @@ impl WatchTable {
         options: PollerOptions,
         scopes: usize,
     ) -> Arc<Poller> {
-        let (poller, _handle) = Poller::new(hss.clone(), options);
+        let (poller, handle) = Poller::new(hss.clone(), options);
         let poller = Arc::new(poller);
         poller.hold();
+        self.metrics.observe_poller(Some(Arc::new(handle)));
         {
             let mut inner = self.lock();
             for entry in inner.watches.values_mut() {
@@ -351,6 +352,7 @@ impl WatchTable {
         if let Some(poller) = self.poller_slot().take() {
             poller.shutdown();
         }
+        self.metrics.observe_poller(None);
     }
 
     pub fn poller(&self) -> Option<Arc<Poller>> {

@@ -83,9 +83,12 @@ pub async fn write_status(
     let stored = api
         .patch_status(&key.name, &params, &Patch::Merge(&body))
         .await
-        .map_err(|source| Error::StatusWrite {
-            key: key.clone(),
-            source,
+        .map_err(|source| {
+            ctx.metrics.record_status_write_error();
+            Error::StatusWrite {
+                key: key.clone(),
+                source,
+            }
         })?;
     ctx.state.remember_write(
         key,

@@ -79,6 +79,40 @@ impl RateLimiter {
         }
     }
 
+    /// Permits per window, and the window.
+    pub fn limit(&self) -> (usize, Duration) {
+        (self.calls, self.window)
+    }
+
+    /// For every identity seen, the permits it used in the window that ends now. A permit
+    /// reserved for later means callers are queued for the quota: the window is full. Read-only;
+    /// for metrics of quota use.
+    pub fn usage(&self) -> Vec<(CredentialIdentity, usize)> {
+        let now = Instant::now();
+        let windows = match self.windows.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut usage: Vec<(CredentialIdentity, usize)> = windows
+            .iter()
+            .map(|(identity, window)| {
+                let queued = window.slots.back().is_some_and(|last| *last > now);
+                let used = if queued {
+                    self.calls
+                } else {
+                    window
+                        .slots
+                        .iter()
+                        .filter(|slot| now.duration_since(**slot) < self.window)
+                        .count()
+                };
+                (identity.clone(), used)
+            })
+            .collect();
+        usage.sort_by(|a, b| a.0.cmp(&b.0));
+        usage
+    }
+
     /// Waits for a permit; returns how long the caller waited (for logs and metrics).
     pub async fn acquire(&self, identity: &CredentialIdentity) -> Duration {
         let start = Instant::now();
@@ -124,6 +158,25 @@ mod tests {
         assert!(foretold - start >= Duration::from_secs(60), "full window");
         assert_eq!(limiter.next_due(&id), foretold, "peeking takes nothing");
         assert_eq!(limiter.reserve(&id), foretold);
+    }
+
+    #[tokio::test]
+    async fn usage_counts_the_permits_sent_in_the_current_window() {
+        let limiter = RateLimiter::new(2, 150 * MS);
+        let id = Credentials::ak_sk("AK", "SK").identity();
+        assert!(limiter.usage().is_empty(), "no identity seen yet");
+        limiter.reserve(&id);
+        assert_eq!(limiter.usage(), vec![(id.clone(), 1)]);
+        limiter.reserve(&id);
+        limiter.reserve(&id); // due when the window has passed: the window is full
+        assert_eq!(limiter.usage(), vec![(id.clone(), 2)]);
+        tokio::time::sleep(200 * MS).await;
+        assert_eq!(
+            limiter.usage(),
+            vec![(id, 1)],
+            "the first two left the window, the third was sent"
+        );
+        assert_eq!(limiter.limit(), (2, 150 * MS));
     }
 
     #[tokio::test]

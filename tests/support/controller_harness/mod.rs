@@ -161,6 +161,7 @@ pub struct Harness {
     pub ctx: Arc<Context>,
     /// The controller's retry timing, for bounds on calls made while backing off.
     pub options_backoff: BackoffPolicy,
+    namespaces: Vec<String>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<Result<(), RunError>>>,
 }
@@ -225,9 +226,31 @@ impl Harness {
             client,
             ctx,
             options_backoff: options.backoff,
+            namespaces: options.namespaces.clone(),
             shutdown,
             task: Some(task),
         }
+    }
+
+    /// Stops the controller as a SIGTERM would (reconciles in flight finish) and starts another
+    /// on the same API server and simulator, with a fresh context (metrics, watch table, health):
+    /// an operator restart, or another replica taking the lead. `ctx` is the new one.
+    pub async fn restart_controller(&mut self) {
+        self.stop_controller().await;
+        let hss = HssClient::new(self.ctx.hss.config().clone()).expect("HSS client");
+        let metrics = Metrics::new(self.ctx.metrics.options());
+        self.ctx = Arc::new(Context::with_metrics(
+            self.client.clone(),
+            hss,
+            self.ctx.settings.clone(),
+            metrics,
+        ));
+        self.shutdown = CancellationToken::new();
+        self.task = Some(tokio::spawn(run_controllers(
+            self.ctx.clone(),
+            self.namespaces.clone(),
+            self.shutdown.clone(),
+        )));
     }
 
     /// The controller task is still running (it did not end or panic).
@@ -252,6 +275,13 @@ impl Harness {
 
     /// Stops the controller and checks it ran until now and ended cleanly.
     pub async fn stop(mut self) {
+        self.stop_controller().await;
+        self.sim.shutdown().await;
+        self.kube.shutdown().await;
+    }
+
+    /// Cancels the controller and checks it ran until now and ends cleanly within 10 s.
+    async fn stop_controller(&mut self) {
         assert!(
             self.is_running(),
             "the controller kept running until stopped"
@@ -263,7 +293,5 @@ impl Harness {
                 .expect("controller stops after shutdown");
             ended.expect("no panic").expect("clean stop");
         }
-        self.sim.shutdown().await;
-        self.kube.shutdown().await;
     }
 }
