@@ -9,8 +9,10 @@
 
 FROM rust:1.95-bookworm AS build
 ARG TARGETARCH
-# The one command that builds the production binary; `--target <triple>` is appended.
-ARG BUILD_COMMAND="cargo build --release --locked -p hostrisk-operator --bin hostrisk-operator"
+# The one command that builds the production binary; `--target <triple>` is appended. The `image`
+# profile (Cargo.toml) is `release` plus stripped symbols, fat LTO and one codegen unit: 13 MB
+# instead of 22 MB.
+ARG BUILD_COMMAND="cargo build --profile image --locked -p hostrisk-operator --bin hostrisk-operator"
 # musl-tools provides musl-gcc, which ring's build script uses to compile its C and assembly parts for musl.
 RUN set -eu; \
     case "${TARGETARCH}" in \
@@ -32,7 +34,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     target="$(cat /rust-target)"; \
     export "CC_$(echo "${target}" | tr - _)=musl-gcc"; \
     ${BUILD_COMMAND} --target "${target}"; \
-    install -D -m 0755 "target/${target}/release/hostrisk-operator" /out/hostrisk-operator
+    install -D -m 0755 "target/${target}/image/hostrisk-operator" /out/hostrisk-operator
 
 # distroless/static: CA certificates, /etc/passwd with the nonroot user (65532), no shell, no libc.
 # Multi-platform: BuildKit picks the variant of the platform being built.
@@ -44,6 +46,7 @@ LABEL org.opencontainers.image.title="hostrisk-operator" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/hostrisk-io/hostrisk-operator" \
       org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot"
 COPY --from=build /out/hostrisk-operator /hostrisk-operator
 USER 65532:65532

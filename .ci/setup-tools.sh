@@ -4,6 +4,8 @@
 #   - prometheus (Debian): `promtool` checks and unit-tests the chart's alert rules, and the `prometheus`
 #     server evaluates them against a running operator (tests/alerts.rs). Installed without starting its
 #     service: the tests start their own server on a free loopback port.
+#   - busybox (Debian): runs the chart's `helm test` script with the same sh, timeout and wget applets as
+#     the test Pod's busybox image (tests/chart/readyz_script.rs).
 #   - .venv with .ci/requirements-test.txt (PyPI): Helm's engine for the chart tests (tests/chart.rs).
 # Runs as root (apt-get); set SKIP_APT=1 to skip the apt step where lua5.1 and prometheus come from elsewhere.
 set -euo pipefail
@@ -13,7 +15,7 @@ venv="$repo/.venv"
 
 # Debian packages whose command is missing: command name -> package name.
 missing=()
-for pair in lua5.1:lua5.1 promtool:prometheus prometheus:prometheus; do
+for pair in lua5.1:lua5.1 promtool:prometheus prometheus:prometheus busybox:busybox; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ] && [ "${SKIP_APT:-0}" != 1 ]; then
@@ -43,7 +45,7 @@ if [ "${#missing[@]}" -gt 0 ] && [ "${SKIP_APT:-0}" != 1 ]; then
   fi
   trap - EXIT
 fi
-for tool in lua5.1 promtool prometheus; do
+for tool in lua5.1 promtool prometheus busybox; do
   command -v "$tool" >/dev/null 2>&1 || { echo "setup-tools: $tool is missing" >&2; exit 1; }
 done
 

@@ -9,17 +9,22 @@ library: no `helm` binary and no cluster are needed.
     render-chart.py render [-f values.yaml ...]           # helm template, YAML on stdout
     render-chart.py all    [--out DIR]                    # every value set in tests/chart/values
                                                           # + every invalid set in tests/chart/invalid
+    render-chart.py install --kube-version V [-f ...]     # helm install --dry-run=client --kube-version V:
+                                                          # Helm's install action, which refuses a chart whose
+                                                          # kubeVersion excludes V; the manifest on stdout
     render-chart.py durations TABLE                       # each value of a duration table (lines
                                                           # `VALUE<TAB>valid|invalid`) in every duration
                                                           # field of the chart: `VALUE<TAB>FIELD<TAB>accepted|rejected`
 
 `render` and `lint` exit 1 with the engine's message on stderr when the values
 are rejected (schema) or a template fails, so callers can test rejections.
+`render`, `notes` and `install` take `--release NAME` (default hostrisk-operator).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import sys
 from typing import Any
@@ -74,11 +79,11 @@ def lint(chart: pathlib.Path, values: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render(chart: pathlib.Path, values: dict[str, Any]) -> str:
+def render(chart: pathlib.Path, values: dict[str, Any], release: str = RELEASE) -> str:
     """`helm template`: every non-empty rendered manifest, sorted by template path, as one YAML stream."""
     try:
         with helm.Chart.load(str(chart)) as loaded:
-            manifests = loaded.render(values=values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+            manifests = loaded.render(values=values, name=release, namespace=NAMESPACE, is_install=True)
     except helm.HelmError as err:
         raise ChartError(str(err)) from err
     docs = []
@@ -92,10 +97,47 @@ def render(chart: pathlib.Path, values: dict[str, Any]) -> str:
     return "---\n" + "---\n".join(docs)
 
 
-def notes(chart: pathlib.Path, values: dict[str, Any]) -> str:
+def notes(chart: pathlib.Path, values: dict[str, Any], release: str = RELEASE) -> str:
     with helm.Chart.load(str(chart)) as loaded:
-        manifests = loaded.render(values=values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+        manifests = loaded.render(values=values, name=release, namespace=NAMESPACE, is_install=True)
     return next((text for path, text in manifests.items() if path.endswith("NOTES.txt")), "")
+
+
+# A kubeconfig for the client-side dry run: Helm's install action wants one, and with
+# --dry-run=client it never connects (nothing listens on port 9 of loopback anyway).
+OFFLINE_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: offline, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: offline, user: {token: unused}}]
+contexts: [{name: offline, context: {cluster: offline, user: offline, namespace: %s}}]
+current-context: offline
+""" % NAMESPACE
+
+
+def install_dry_run(chart: pathlib.Path, values: dict[str, Any], kube_version: str, release: str = RELEASE) -> str:
+    """`helm install --dry-run=client --kube-version V`: the manifest Helm's install action renders for a
+    cluster of version V, after checking the chart's kubeVersion against V (the check `helm install`
+    makes on a real cluster, with the server's version). No cluster is contacted.
+
+    helm-python-sdk's Config.install does not pass `kube_version`, which the C library's install options
+    take, so the native call is made here with the same arguments plus that option."""
+    from helm_python import _native  # the option is not exposed by the wrapper
+
+    with helm.Config(kubeconfig_content=OFFLINE_KUBECONFIG, namespace=NAMESPACE, storage_driver="memory") as config:
+        try:
+            payload = _native.call_string(
+                "helm_install",
+                config._raw(),
+                _native.HANDLE(0),
+                _native.HANDLE(0),
+                str(chart),
+                release,
+                json.dumps(values),
+                json.dumps({"namespace": NAMESPACE, "dry_run": "client", "kube_version": kube_version}),
+            )
+        except helm.HelmError as err:
+            raise ChartError(str(err)) from err
+    return json.loads(payload).get("manifest", "")
 
 
 def run_all(chart: pathlib.Path, out: pathlib.Path | None) -> int:
@@ -160,11 +202,13 @@ def run_durations(chart: pathlib.Path, table: pathlib.Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["lint", "render", "notes", "all", "durations"])
+    parser.add_argument("command", choices=["lint", "render", "notes", "install", "all", "durations"])
     parser.add_argument("table", nargs="?", type=pathlib.Path, help="with `durations`: the table file")
     parser.add_argument("-f", "--values", action="append", type=pathlib.Path, default=[], help="values file")
     parser.add_argument("--chart", type=pathlib.Path, default=CHART)
     parser.add_argument("--out", type=pathlib.Path, help="with `all`: write <DIR>/<value set>.yaml")
+    parser.add_argument("--release", default=RELEASE, help="release name (render, notes, install)")
+    parser.add_argument("--kube-version", help="with `install`: the cluster's Kubernetes version, e.g. v1.30.0")
     args = parser.parse_args()
     helm.disable_logging()
     try:
@@ -179,9 +223,13 @@ def main() -> int:
             for line in lint(args.chart, values):
                 print(line)
         elif args.command == "notes":
-            sys.stdout.write(notes(args.chart, values))
+            sys.stdout.write(notes(args.chart, values, args.release))
+        elif args.command == "install":
+            if not args.kube_version:
+                parser.error("install needs --kube-version")
+            sys.stdout.write(install_dry_run(args.chart, values, args.kube_version, args.release))
         else:
-            sys.stdout.write(render(args.chart, values))
+            sys.stdout.write(render(args.chart, values, args.release))
     except ChartError as err:
         print(str(err).strip(), file=sys.stderr)
         return 1

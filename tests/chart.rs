@@ -1,14 +1,22 @@
 //! The Helm chart, rendered by Helm's own engine (see tests/chart/render.rs), checked object by object.
 //! Needs `.venv` with helm-python-sdk: `bash .ci/setup-tools.sh`.
 
+#[path = "chart/compat.rs"]
+mod compat;
 #[path = "chart/extras.rs"]
 mod extras;
 #[path = "chart/files.rs"]
 mod files;
+#[path = "chart/helm_test.rs"]
+mod helm_test;
+#[path = "chart/metadata.rs"]
+mod metadata;
 #[path = "chart/platform.rs"]
 mod platform;
 #[path = "chart/rbac.rs"]
 mod rbac;
+#[path = "chart/readyz_script.rs"]
+mod readyz_script;
 #[path = "chart/render.rs"]
 mod render;
 #[path = "chart/schema.rs"]
@@ -19,7 +27,8 @@ use std::collections::BTreeSet;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use rbac::{allow_list, grant, operator_grants, workload_identity_grants, Scope};
 use render::{
-    cluster_scoped, render, run_script, selects_pods, value_sets, values_file, RELEASE_NAMESPACE,
+    assert_restricted, cluster_scoped, render, run_script, selects_pods, value_sets, values_file,
+    RELEASE_NAMESPACE,
 };
 
 #[test]
@@ -265,32 +274,10 @@ fn pod_and_container_security_context_are_restricted() {
     for set in value_sets() {
         let rendered = render(&set);
         let pod = rendered.pod_spec();
-        let pod_sc = pod.security_context.as_ref().expect("pod securityContext");
-        assert_eq!(pod_sc.run_as_non_root, Some(true), "{set}");
         let ids = (set != "nulls").then_some(65532);
-        assert_eq!(
-            (pod_sc.run_as_user, pod_sc.run_as_group, pod_sc.fs_group),
-            (ids, ids, ids),
-            "{set}"
-        );
-        let pod_seccomp = pod_sc.seccomp_profile.as_ref().map(|p| p.type_.as_str());
-        assert_eq!(pod_seccomp, Some("RuntimeDefault"), "{set}");
-        assert_ne!(pod.host_network, Some(true), "{set}");
-        let sc = rendered
-            .container()
-            .security_context
-            .clone()
-            .expect("container securityContext");
-        assert_eq!(sc.run_as_non_root, Some(true), "{set}");
-        assert_eq!(sc.read_only_root_filesystem, Some(true), "{set}");
-        assert_eq!(sc.allow_privilege_escalation, Some(false), "{set}");
-        assert_ne!(sc.privileged, Some(true), "{set}");
-        assert_ne!(sc.run_as_user, Some(0), "{set}");
-        let caps = sc.capabilities.expect("capabilities");
-        assert_eq!(caps.drop, Some(vec!["ALL".to_owned()]), "{set}");
-        assert_eq!(caps.add, None, "{set}");
-        let seccomp = sc.seccomp_profile.map(|p| p.type_);
-        assert_eq!(seccomp.as_deref(), Some("RuntimeDefault"), "{set}");
+        assert_eq!(assert_restricted(&set, pod), (ids, ids), "{set}");
+        let fs_group = pod.security_context.as_ref().and_then(|sc| sc.fs_group);
+        assert_eq!(fs_group, ids, "{set}");
         assert_eq!(
             rendered.container().resources.is_some(),
             set != "nulls",

@@ -6,14 +6,21 @@ mod support;
 #[path = "metrics/http.rs"]
 mod http;
 
+#[path = "metrics/readme.rs"]
+mod readme;
+
+#[path = "metrics/status.rs"]
+mod status;
+
 use std::time::Duration;
 
+use hostrisk_operator::hss::Operation::{IamToken, ListHostsRisk};
 use hostrisk_operator::metrics::{
     ExpositionFormat, HssOutcome, Metrics, MetricsOptions, ReconcileOutcome, WatchSnapshot,
 };
 use support::{counts, exercise_everything, sample, samples_containing, two_host_snapshot};
 
-const FAMILIES: [(&str, &str); 25] = [
+const FAMILIES: [(&str, &str); 36] = [
     ("hostrisk_build", "info"),
     ("hostrisk_leader", "gauge"),
     ("hostrisk_reconciles", "counter"),
@@ -21,13 +28,22 @@ const FAMILIES: [(&str, &str); 25] = [
     ("hostrisk_reconcile_duration_seconds", "histogram"),
     ("hostrisk_status_writes", "counter"),
     ("hostrisk_status_writes_skipped", "counter"),
+    ("hostrisk_status_write_errors", "counter"),
     ("hostrisk_events", "counter"),
     ("hostrisk_hss_requests", "counter"),
     ("hostrisk_hss_request_duration_seconds", "histogram"),
-    ("hostrisk_hss_throttled", "counter"),
     ("hostrisk_hss_retries", "counter"),
     ("hostrisk_hss_quota_wait_seconds", "histogram"),
+    ("hostrisk_hss_quota_calls", "gauge"),
+    ("hostrisk_hss_quota_limit", "gauge"),
+    ("hostrisk_hss_quota_window_seconds", "gauge"),
+    ("hostrisk_poller_queue_depth", "gauge"),
+    ("hostrisk_poller_watches", "gauge"),
+    ("hostrisk_poller_hosts", "gauge"),
+    ("hostrisk_poller_sweep_duration_seconds", "gauge"),
     ("hostrisk_watch_condition", "gauge"),
+    ("hostrisk_watch_ready_reason", "gauge"),
+    ("hostrisk_watch_interval_seconds", "gauge"),
     ("hostrisk_watch_last_success_timestamp_seconds", "gauge"),
     ("hostrisk_watch_effective_interval_seconds", "gauge"),
     ("hostrisk_watch_interval_lag_seconds", "gauge"),
@@ -35,10 +51,12 @@ const FAMILIES: [(&str, &str); 25] = [
     ("hostrisk_watch_hosts_by_protect_status", "gauge"),
     ("hostrisk_watch_hosts_by_detect_result", "gauge"),
     ("hostrisk_watch_risks", "gauge"),
+    ("hostrisk_watch_assets", "gauge"),
     ("hostrisk_watch_hosts_requested", "gauge"),
     ("hostrisk_watch_hosts_found", "gauge"),
     ("hostrisk_watch_hosts_not_found", "gauge"),
     ("hostrisk_host_risks", "gauge"),
+    ("hostrisk_host_assets", "gauge"),
 ];
 
 fn per_host() -> Metrics {
@@ -86,7 +104,7 @@ fn prometheus_text_types_counters_by_their_total_name_and_has_no_eof() {
     assert_eq!(
         sample(
             &text,
-            "hostrisk_hss_requests_total{outcome=\"throttled\",code=\"429\"}"
+            "hostrisk_hss_requests_total{operation=\"list_hosts_risk\",outcome=\"throttled\",code=\"429\"}"
         ),
         Some(1.0)
     );
@@ -161,12 +179,14 @@ fn reconcile_counters_increase_and_errors_count_by_reason() {
 }
 
 #[test]
-fn hss_requests_count_by_outcome_and_code_and_429_counts_as_throttled() {
+fn hss_requests_count_by_operation_outcome_and_code_and_only_answered_ones_are_timed() {
     let metrics = Metrics::new(MetricsOptions::default());
-    metrics.record_hss_request(HssOutcome::Ok, Some(200), Duration::from_millis(100));
-    metrics.record_hss_request(HssOutcome::Throttled, Some(429), Duration::from_millis(50));
-    metrics.record_hss_request(HssOutcome::Throttled, Some(429), Duration::from_millis(50));
-    metrics.record_hss_request(HssOutcome::Transport, None, Duration::from_secs(30));
+    let ms = Duration::from_millis;
+    metrics.record_hss_request(ListHostsRisk, HssOutcome::Ok, Some(200), ms(100));
+    metrics.record_hss_request(ListHostsRisk, HssOutcome::Throttled, Some(429), ms(50));
+    metrics.record_hss_request(ListHostsRisk, HssOutcome::Throttled, Some(429), ms(50));
+    metrics.record_hss_request(ListHostsRisk, HssOutcome::Transport, None, ms(30_000));
+    metrics.record_hss_request(IamToken, HssOutcome::Ok, Some(201), ms(400));
     metrics.record_retry();
     metrics.record_retry();
     metrics.record_quota_wait(Duration::ZERO);
@@ -174,15 +194,38 @@ fn hss_requests_count_by_outcome_and_code_and_429_counts_as_throttled() {
     let text = metrics.encode().expect("encode");
     let requests =
         |labels: &str| sample(&text, &format!("hostrisk_hss_requests_total{{{labels}}}"));
-    assert_eq!(requests("outcome=\"ok\",code=\"200\""), Some(1.0));
-    assert_eq!(requests("outcome=\"throttled\",code=\"429\""), Some(2.0));
-    assert_eq!(requests("outcome=\"transport\",code=\"none\""), Some(1.0));
-    assert_eq!(sample(&text, "hostrisk_hss_throttled_total"), Some(2.0));
-    assert_eq!(sample(&text, "hostrisk_hss_retries_total"), Some(2.0));
+    let list = "operation=\"list_hosts_risk\"";
     assert_eq!(
-        sample(&text, "hostrisk_hss_request_duration_seconds_count"),
-        Some(4.0)
+        requests(&format!("{list},outcome=\"ok\",code=\"200\"")),
+        Some(1.0)
     );
+    assert_eq!(
+        requests(&format!("{list},outcome=\"throttled\",code=\"429\"")),
+        Some(2.0)
+    );
+    assert_eq!(
+        requests(&format!("{list},outcome=\"transport\",code=\"none\"")),
+        Some(1.0)
+    );
+    assert_eq!(
+        requests("operation=\"iam_token\",outcome=\"ok\",code=\"201\""),
+        Some(1.0)
+    );
+    assert!(
+        !text.contains("hostrisk_hss_throttled_total"),
+        "the duplicate of outcome=\"throttled\" is gone"
+    );
+    assert_eq!(sample(&text, "hostrisk_hss_retries_total"), Some(2.0));
+    // The 429s and the timeout are counted above, not timed: the latency is HSS's answers'.
+    let timed = |operation: &str, suffix: &str| {
+        sample(
+            &text,
+            &format!("hostrisk_hss_request_duration_seconds_{suffix}{{operation=\"{operation}\"}}"),
+        )
+    };
+    assert_eq!(timed("list_hosts_risk", "count"), Some(1.0));
+    assert_eq!(timed("list_hosts_risk", "sum"), Some(0.1));
+    assert_eq!(timed("iam_token", "count"), Some(1.0));
     assert_eq!(
         sample(&text, "hostrisk_hss_quota_wait_seconds_count"),
         Some(2.0)
@@ -204,9 +247,14 @@ fn status_writes_and_skips_leader_and_clones_share_one_registry() {
     clone.record_status_write(true);
     clone.record_status_write(false);
     clone.record_status_write(false);
+    clone.record_status_write_error();
     clone.set_leader(true);
     let text = metrics.encode().expect("encode");
     assert_eq!(sample(&text, "hostrisk_status_writes_total"), Some(1.0));
+    assert_eq!(
+        sample(&text, "hostrisk_status_write_errors_total"),
+        Some(1.0)
+    );
     assert_eq!(
         sample(&text, "hostrisk_status_writes_skipped_total"),
         Some(2.0)
@@ -227,7 +275,12 @@ fn counters_are_exact_under_concurrent_recording() {
             let metrics = metrics.clone();
             scope.spawn(move || {
                 for _ in 0..500 {
-                    metrics.record_hss_request(HssOutcome::Ok, Some(200), Duration::ZERO);
+                    metrics.record_hss_request(
+                        ListHostsRisk,
+                        HssOutcome::Ok,
+                        Some(200),
+                        Duration::ZERO,
+                    );
                 }
             });
         }
@@ -236,7 +289,7 @@ fn counters_are_exact_under_concurrent_recording() {
     assert_eq!(
         sample(
             &text,
-            "hostrisk_hss_requests_total{outcome=\"ok\",code=\"200\"}"
+            "hostrisk_hss_requests_total{operation=\"list_hosts_risk\",outcome=\"ok\",code=\"200\"}"
         ),
         Some(4000.0)
     );
@@ -286,6 +339,12 @@ fn watch_gauges_export_the_snapshot_per_watch() {
     );
     assert_eq!(at("watch_risks", ",kind=\"vulnerability\""), Some(7.0));
     assert_eq!(at("watch_risks", ",kind=\"intrusion\""), Some(0.0));
+    assert_eq!(
+        at("watch_risks", ",kind=\"asset\""),
+        None,
+        "assets are an inventory, not a risk"
+    );
+    assert_eq!(at("watch_assets", ""), Some(2.0));
     assert_eq!(at("watch_hosts_requested", ""), Some(3.0));
     assert_eq!(at("watch_hosts_found", ""), Some(2.0));
     assert_eq!(at("watch_hosts_not_found", ""), Some(1.0));
@@ -321,6 +380,10 @@ fn per_host_series_are_present_with_the_flag() {
             &text,
             &format!("hostrisk_host_status{{{h1},agent_status=\"online\",protect_status=\"opened\",detect_result=\"risk\"}}")
         ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &format!("hostrisk_host_assets{{{h1}}}")),
         Some(1.0)
     );
     assert_eq!(samples_containing(&text, "host_id=\"h-2\"").len(), 5);
@@ -386,15 +449,19 @@ fn forget_watch_removes_every_series_of_that_watch_only() {
     exercise_everything(&metrics);
     metrics.set_watch_gauges("team-b", "prod", &two_host_snapshot());
     metrics.set_watch_schedule("team-b", "prod", Duration::from_secs(600), Duration::ZERO);
-    metrics.set_watch_conditions(
+    metrics.set_watch_status(
         "team-b",
         "prod",
-        &[("Ready", "True"), ("CredentialsValid", "True")],
+        &support::status(&[
+            ("Ready", "True", "Synced"),
+            ("CredentialsValid", "True", "Accepted"),
+        ]),
+        Duration::from_secs(600),
     );
     metrics.set_watch_last_success("team-b", "prod", jiff::Timestamp::UNIX_EPOCH);
     let before = metrics.encode().expect("encode");
     let a_series = samples_containing(&before, "namespace=\"team-a\"").len();
-    assert_eq!(a_series, 30, "{before}");
+    assert_eq!(a_series, 32, "{before}");
 
     metrics.forget_watch("team-a", "prod");
     let after = metrics.encode().expect("encode");

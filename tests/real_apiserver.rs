@@ -21,10 +21,14 @@ mod leader;
 mod least_privilege;
 #[path = "real_apiserver/main_story.rs"]
 mod main_story;
+#[path = "real_apiserver/metrics_restart.rs"]
+mod metrics_restart;
 #[path = "real_apiserver/nodes.rs"]
 mod nodes;
 #[path = "real_apiserver/ownership.rs"]
 mod ownership;
+#[path = "real_apiserver/pod_security.rs"]
+mod pod_security;
 #[path = "real_apiserver/restart.rs"]
 mod restart;
 #[path = "real_apiserver/workload_identity.rs"]

@@ -49,7 +49,8 @@ impl Context {
     }
 
     /// A context reporting to `metrics`. The HSS client reports its requests there too (the
-    /// first metrics attached to a client win); the poller records the quota waits.
+    /// first metrics attached to a client win), and its rate limiter's use per credential is
+    /// read at each scrape; the poller records the quota waits.
     pub fn with_metrics(
         client: kube::Client,
         hss: HssClient,
@@ -57,14 +58,17 @@ impl Context {
         metrics: Metrics,
     ) -> Self {
         hss.attach_observer(Arc::new(metrics.clone()), false);
+        metrics.observe_quota(hss.rate_limiter().clone());
+        // The series follow the status as soon as it is written; Events, a round trip to the
+        // API server each, come last.
         let outputs = Outputs::new(vec![
             Arc::new(StatusWriter::new(client.clone(), metrics.clone())) as Arc<dyn Output>,
+            Arc::new(WatchMetrics::new(metrics.clone(), settings.policy.clone())),
             Arc::new(EventPublisher::new(
                 client.clone(),
                 reporter(&settings),
                 metrics.clone(),
             )),
-            Arc::new(WatchMetrics::new(metrics.clone())),
         ]);
         let hosts = HostSources::new(settings.node_watches);
         let mut scoped = outputs.scoped();

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -66,13 +67,18 @@ struct ServerState {
 
 /// The router serving the three endpoints. `/metrics` is the operator's Prometheus registry
 /// ([`crate::metrics::metrics_router`]), with `hostrisk_ready` set to what `/readyz` would
-/// answer at the moment of the scrape.
+/// answer at the moment of the scrape; a starting leader answers it once its per-watch series
+/// are seeded (`until_first_lists`).
 pub fn router(health: Arc<Health>, metrics: Metrics) -> Router {
     let ready_gauge = {
         let (health, metrics) = (health.clone(), metrics.clone());
         move |request: Request, next: Next| {
-            metrics.set_ready(health.is_ready());
-            next.run(request)
+            let (health, metrics) = (health.clone(), metrics.clone());
+            async move {
+                until_first_lists(&health).await;
+                metrics.set_ready(health.is_ready());
+                next.run(request).await
+            }
         }
     };
     let scrape = metrics_router(metrics).layer(middleware::from_fn(ready_gauge));
@@ -81,6 +87,23 @@ pub fn router(health: Arc<Health>, metrics: Metrics) -> Router {
         .route("/readyz", get(readyz))
         .with_state(ServerState { health })
         .merge(scrape)
+}
+
+/// Longest a scrape waits for the first lists of a starting leader.
+const FIRST_LIST_WAIT: Duration = Duration::from_secs(5);
+
+/// Until the controllers have finished their first lists, waits for them (at most
+/// [`FIRST_LIST_WAIT`], under any sane scrape timeout): the per-watch series are seeded from
+/// the listed statuses, and a scrape answered before would show some watches without series,
+/// which resets their alerts. A standby, or a process whose lists are done, answers at once.
+async fn until_first_lists(health: &Health) {
+    let deadline = tokio::time::Instant::now() + FIRST_LIST_WAIT;
+    while !health.standby.load(Ordering::SeqCst)
+        && !health.watches_synced.load(Ordering::SeqCst)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Binds the health address up front, so a taken port stops the process before any watch starts.

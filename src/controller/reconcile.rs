@@ -395,6 +395,7 @@ impl WatchReconcile<'_> {
             changed: computed.needs_write,
             events: &computed.events,
             fetched: update.and_then(|u| u.oldest_data),
+            interval,
             complete,
             suspended: self.watch.spec.suspend,
             watches: &ctx.watches,

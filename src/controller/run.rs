@@ -99,8 +99,11 @@ pub async fn run_controllers(
     // The first lists of the host sources that watch something (the Nodes) count as first
     // lists the poller waits for, like each scope's list of watches.
     let source_lists = ctx.hosts.watching(all_namespaces);
-    ctx.watches
-        .start_poller(&ctx.hss, ctx.poller_options(), scopes.len() + source_lists);
+    let poller =
+        ctx.watches
+            .start_poller(&ctx.hss, ctx.poller_options(), scopes.len() + source_lists);
+    // Its groups' figures are read at each scrape, while it runs.
+    ctx.metrics.observe_poller(Some(Arc::new(poller.handle())));
     let hold_bound = {
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -167,6 +170,7 @@ pub async fn run_controllers(
     ctx.health.set_controller_alive(false);
     ctx.metrics.set_leader(false);
     ctx.watches.stop_poller();
+    ctx.metrics.observe_poller(None);
     hold_bound.abort();
     readiness.abort();
     result

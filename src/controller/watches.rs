@@ -3,11 +3,11 @@
 //! ([`WatchTable::remove`] on its Delete event, [`WatchTable::relisted`] for an object a
 //! re-list no longer has). Everything else that keeps state per watch — its registration in the
 //! poller, its Node selection, every output's per-watch state (metric series, ...) — follows
-//! that add and remove: the table calls them ([`WatchScoped::forget`], `Poller::remove`), and
-//! reconciles change them only through the table, for a watch it still holds
-//! ([`WatchTable::while_present`], [`WatchTable::register`]). So a reconcile that finishes after
-//! its watch was deleted finds no entry and leaves nothing behind, and no periodic sweep is
-//! needed.
+//! that add and remove: the table calls them ([`WatchScoped::began`], [`WatchScoped::forget`],
+//! `Poller::remove`), and reconciles change them only through the table, for a watch it still
+//! holds ([`WatchTable::while_present`], [`WatchTable::register`]). So a reconcile that finishes
+//! after its watch was deleted finds no entry and leaves nothing behind, and no periodic sweep
+//! is needed.
 //!
 //! Per watch the table keeps its uid, its status as last written or seen, and its consecutive
 //! failures; per credentials Secret what its last read found ([`SecretCache`]); and the poller
@@ -16,6 +16,7 @@
 //! Lock order: the table's lock, then the poller's, then whatever a [`WatchScoped`] holds.
 //! Nothing called under the table's lock calls back into the table, and nothing awaits.
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -28,6 +29,12 @@ use crate::status::WatchStatus;
 
 /// Something that keeps state per watch besides the table (an output, the Node selections).
 pub trait WatchScoped: Send + Sync {
+    /// The table took up `watch`, which it did not hold: the primary watch delivered it for the
+    /// first time in this process (at start, or on becoming leader), or re-created under
+    /// another uid. Called under the table's lock like [`WatchScoped::forget`], which drops
+    /// whatever this sets: quick, never blocking, never calling back into the table.
+    fn began(&self, _watch: &HostRiskWatch) {}
+
     /// Drops everything kept for `key`. Called by the table, under its lock, when the watch
     /// goes: quick, never blocking, never calling back into the table.
     fn forget(&self, key: &WatchKey);
@@ -129,12 +136,21 @@ impl WatchTable {
         {
             self.forget(&mut inner, &key);
         }
-        let entry = inner.entries.entry(key).or_insert_with(|| Entry {
-            uid: uid.map(str::to_string),
-            kept: None,
-            failures: 0,
-            secret: None,
-        });
+        let entry = match inner.entries.entry(key) {
+            Slot::Occupied(held) => held.into_mut(),
+            Slot::Vacant(free) => {
+                let entry = free.insert(Entry {
+                    uid: uid.map(str::to_string),
+                    kept: None,
+                    failures: 0,
+                    secret: None,
+                });
+                for scoped in &self.scoped {
+                    scoped.began(watch);
+                }
+                entry
+            }
+        };
         let Some(status) = watch.status.as_ref() else {
             return;
         };

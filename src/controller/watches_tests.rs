@@ -150,6 +150,36 @@ fn a_re_created_object_starts_from_nothing_and_the_old_one_is_let_go() {
     assert_eq!(forgotten.0.lock().expect("lock").len(), 2);
 }
 
+/// Records the objects the table takes up.
+#[derive(Default)]
+struct Begun(Mutex<Vec<(WatchKey, Option<String>)>>);
+
+impl WatchScoped for Begun {
+    fn began(&self, watch: &HostRiskWatch) {
+        let taken = WatchKey::of(watch).map(|key| (key, watch.metadata.uid.clone()));
+        self.0.lock().expect("lock").extend(taken);
+    }
+
+    fn forget(&self, _key: &WatchKey) {}
+}
+
+#[test]
+fn what_follows_a_watch_begins_once_per_object_the_table_takes_up() {
+    let begun = Arc::new(Begun::default());
+    let table = WatchTable::new(vec![Arc::clone(&begun) as Arc<dyn WatchScoped>]);
+    table.observe(&watch("w", "u1", "1", None));
+    table.observe(&watch("w", "u1", "2", Some(status(1, &["a"]))));
+    // Re-created under another uid, then deleted and created again.
+    table.observe(&watch("w", "u2", "3", None));
+    table.remove(&key("w"), Some("u2"));
+    table.observe(&watch("w", "u3", "4", None));
+    let taken = |uid: &str| (key("w"), Some(uid.to_string()));
+    assert_eq!(
+        begun.0.lock().expect("lock").as_slice(),
+        &[taken("u1"), taken("u2"), taken("u3")]
+    );
+}
+
 #[test]
 fn a_relist_lets_go_of_what_it_no_longer_has_in_its_scope_only() {
     let (table, forgotten) = table();

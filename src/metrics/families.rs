@@ -14,8 +14,9 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::labels::{
-    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels,
-    HssRequestLabels, ProtectStatusLabels, ReasonLabels, ResultLabels, RiskLabels, WatchLabels,
+    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostLabels, HostRiskLabels,
+    HostStatusLabels, HssRequestLabels, OperationLabels, ProtectStatusLabels, ReadyReasonLabels,
+    ReasonLabels, ResultLabels, RiskLabels, WatchLabels,
 };
 
 pub(crate) const PREFIX: &str = "hostrisk";
@@ -36,9 +37,18 @@ const QUOTA_WAIT_BUCKETS: [f64; 12] = [
     0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 12.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 ];
 
+/// A histogram per operation, all with the HSS request buckets.
+pub(crate) type OperationHistograms = Family<OperationLabels, Histogram, fn() -> Histogram>;
+
+fn hss_request_histogram() -> Histogram {
+    Histogram::new(HSS_REQUEST_BUCKETS)
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct WatchFamilies {
     pub condition: Family<ConditionLabels, Gauge>,
+    pub ready_reason: Family<ReadyReasonLabels, Gauge>,
+    pub interval: Family<WatchLabels, SecondsGauge>,
     pub last_success: Family<WatchLabels, SecondsGauge>,
     pub effective_interval: Family<WatchLabels, SecondsGauge>,
     pub interval_lag: Family<WatchLabels, SecondsGauge>,
@@ -46,11 +56,14 @@ pub(crate) struct WatchFamilies {
     pub hosts_by_protect_status: Family<ProtectStatusLabels, Gauge>,
     pub hosts_by_detect_result: Family<DetectResultLabels, Gauge>,
     pub risks: Family<RiskLabels, Gauge>,
+    pub assets: Family<WatchLabels, Gauge>,
     pub hosts_requested: Family<WatchLabels, Gauge>,
     pub hosts_found: Family<WatchLabels, Gauge>,
     pub hosts_not_found: Family<WatchLabels, Gauge>,
     /// Only registered (and only filled) with `MetricsOptions::per_host`.
     pub host_risks: Family<HostRiskLabels, Gauge>,
+    /// Only registered (and only filled) with `MetricsOptions::per_host`.
+    pub host_assets: Family<HostLabels, Gauge>,
     /// Only registered (and only filled) with `MetricsOptions::per_host`.
     pub host_status: Family<HostStatusLabels, Gauge>,
 }
@@ -62,10 +75,10 @@ pub(crate) struct Families {
     pub reconcile_duration: Histogram,
     pub status_writes: Counter,
     pub status_writes_skipped: Counter,
+    pub status_write_errors: Counter,
     pub events: Family<ResultLabels, Counter>,
     pub hss_requests: Family<HssRequestLabels, Counter>,
-    pub hss_request_duration: Histogram,
-    pub hss_throttled: Counter,
+    pub hss_request_duration: OperationHistograms,
     pub hss_retries: Counter,
     pub hss_quota_wait: Histogram,
     pub leader: Gauge,
@@ -81,10 +94,10 @@ impl Families {
             reconcile_duration: Histogram::new(RECONCILE_BUCKETS),
             status_writes: Counter::default(),
             status_writes_skipped: Counter::default(),
+            status_write_errors: Counter::default(),
             events: Family::default(),
             hss_requests: Family::default(),
-            hss_request_duration: Histogram::new(HSS_REQUEST_BUCKETS),
-            hss_throttled: Counter::default(),
+            hss_request_duration: Family::new_with_constructor(hss_request_histogram),
             hss_retries: Counter::default(),
             hss_quota_wait: Histogram::new(QUOTA_WAIT_BUCKETS),
             leader: Gauge::default(),
@@ -142,6 +155,12 @@ impl Families {
             families.status_writes.clone(),
         );
         r.register(
+            "status_write_errors",
+            "HostRiskWatch status patches the API server did not accept (conflict, refusal, \
+             no answer); the reconcile is retried",
+            families.status_write_errors.clone(),
+        );
+        r.register(
             "status_writes_skipped",
             "Status patches not sent because nothing but timestamps would have changed",
             families.status_writes_skipped.clone(),
@@ -154,19 +173,16 @@ impl Families {
 
         r.register(
             "hss_requests",
-            "Outbound HSS/IAM HTTP requests, by outcome and HTTP code (code=none: no HTTP answer)",
+            "Outbound HSS/IAM HTTP requests, by operation (list_hosts_risk|iam_token|\
+             id_token_exchange), outcome and HTTP code (code=none: no HTTP answer)",
             families.hss_requests.clone(),
         );
         r.register_with_unit(
             "hss_request_duration",
-            "Wall time of one outbound HSS/IAM HTTP request",
+            "Wall time of one answered outbound HSS/IAM HTTP request, by operation (429 answers \
+             and requests without an answer are only counted in hss_requests_total)",
             Unit::Seconds,
             families.hss_request_duration.clone(),
-        );
-        r.register(
-            "hss_throttled",
-            "Outbound HSS requests answered with HTTP 429",
-            families.hss_throttled.clone(),
         );
         r.register(
             "hss_retries",
@@ -183,9 +199,22 @@ impl Families {
         let w = &families.watch;
         r.register(
             "watch_condition",
-            "Conditions of a watch's status (Ready, CredentialsValid, ApiReachable): 1 for the \
-             current status (True|False|Unknown) of each type, 0 for the other two",
+            "Conditions of a watch's status (Ready, CredentialsValid, ApiReachable, and \
+             NodesResolved for node-backed watches): 1 for the current status \
+             (True|False|Unknown) of each type, 0 for the other two",
             w.condition.clone(),
+        );
+        r.register(
+            "watch_ready_reason",
+            "Reason of a watch's Ready condition (one CamelCase word; value always 1, one series \
+             per watch)",
+            w.ready_reason.clone(),
+        );
+        r.register_with_unit(
+            "watch_interval",
+            "Poll interval a watch asks for (spec.interval, or the operator's default)",
+            Unit::Seconds,
+            w.interval.clone(),
         );
         r.register_with_unit(
             "watch_last_success_timestamp",
@@ -222,8 +251,14 @@ impl Families {
         );
         r.register(
             "watch_risks",
-            "Risk totals over a watch's hosts, by kind (asset|vulnerability|baseline|intrusion)",
+            "Risk totals over a watch's hosts, by kind (vulnerability|baseline|intrusion)",
             w.risks.clone(),
+        );
+        r.register(
+            "watch_assets",
+            "Assets (inventory items HSS reports: accounts, ports, processes, software...) over a \
+             watch's hosts",
+            w.assets.clone(),
         );
         r.register(
             "watch_hosts_requested",
@@ -243,8 +278,14 @@ impl Families {
         if per_host {
             r.register(
                 "host_risks",
-                "Risk counts of one host, by kind (per-host series, opt-in)",
+                "Risk counts of one host, by kind (vulnerability|baseline|intrusion; per-host \
+                 series, opt-in)",
                 w.host_risks.clone(),
+            );
+            r.register(
+                "host_assets",
+                "Assets of one host (per-host series, opt-in)",
+                w.host_assets.clone(),
             );
             r.register(
                 "host_status",

@@ -66,8 +66,14 @@ pub(crate) struct ReasonLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct HssRequestLabels {
+    pub operation: &'static str,
     pub outcome: &'static str,
     pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct OperationLabels {
+    pub operation: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
@@ -82,6 +88,15 @@ pub(crate) struct ConditionLabels {
     pub name: Arc<str>,
     pub r#type: &'static str,
     pub status: &'static str,
+}
+
+/// `reason` is passed through [`reason_label`]: a CamelCase word from the operator's own
+/// closed sets, never a message.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ReadyReasonLabels {
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -131,36 +146,53 @@ fn encode_with_node(
     Ok(())
 }
 
+/// The host of a per-host series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
-pub(crate) struct HostRiskLabels {
+pub(crate) struct HostLabels {
     pub namespace: Arc<str>,
     pub name: Arc<str>,
     pub host_id: String,
     pub node: Option<String>,
+}
+
+impl HostLabels {
+    /// The host's labels (`node` after `host_id` when there is one), then `more`.
+    fn encode_with(
+        &self,
+        encoder: &mut LabelSetEncoder,
+        more: &[(&str, &str)],
+    ) -> Result<(), std::fmt::Error> {
+        let mut labels = vec![
+            ("namespace", &*self.namespace),
+            ("name", &*self.name),
+            ("host_id", self.host_id.as_str()),
+        ];
+        labels.extend_from_slice(more);
+        encode_with_node(encoder, &labels, self.node.as_deref())
+    }
+}
+
+impl EncodeLabelSet for HostLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        self.encode_with(encoder, &[])
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub(crate) struct HostRiskLabels {
+    pub host: HostLabels,
     pub kind: &'static str,
 }
 
 impl EncodeLabelSet for HostRiskLabels {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
-        encode_with_node(
-            encoder,
-            &[
-                ("namespace", &*self.namespace),
-                ("name", &*self.name),
-                ("host_id", &self.host_id),
-                ("kind", self.kind),
-            ],
-            self.node.as_deref(),
-        )
+        self.host.encode_with(encoder, &[("kind", self.kind)])
     }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub(crate) struct HostStatusLabels {
-    pub namespace: Arc<str>,
-    pub name: Arc<str>,
-    pub host_id: String,
-    pub node: Option<String>,
+    pub host: HostLabels,
     pub agent_status: String,
     pub protect_status: String,
     pub detect_result: String,
@@ -168,17 +200,13 @@ pub(crate) struct HostStatusLabels {
 
 impl EncodeLabelSet for HostStatusLabels {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
-        encode_with_node(
+        self.host.encode_with(
             encoder,
             &[
-                ("namespace", &*self.namespace),
-                ("name", &*self.name),
-                ("host_id", &self.host_id),
                 ("agent_status", &self.agent_status),
                 ("protect_status", &self.protect_status),
                 ("detect_result", &self.detect_result),
             ],
-            self.node.as_deref(),
         )
     }
 }

@@ -2,29 +2,34 @@
 //!
 //! One [`Metrics`] value (cheap to clone) is created at startup and handed to the controller,
 //! the HSS client wiring and the health server; [`metrics_router`] serves it on `GET /metrics`.
+//! The README's "Metrics" section lists every family with its type and labels.
 //!
 //! Families (all prefixed `hostrisk_`):
 //! - operator health: `reconciles_total{result}`, `reconcile_errors_total{reason}`,
 //!   `reconcile_duration_seconds`, `status_writes_total`, `status_writes_skipped_total`,
-//!   `leader`, `ready`, `build_info{version}`;
-//! - outbound HSS: `hss_requests_total{outcome,code}`, `hss_request_duration_seconds`,
-//!   `hss_throttled_total`, `hss_retries_total`, `hss_quota_wait_seconds`;
-//! - per watch `{namespace,name}`: `watch_effective_interval_seconds`,
-//!   `watch_interval_lag_seconds`, `watch_hosts_by_agent_status{agent_status}`,
-//!   `watch_hosts_by_protect_status{protect_status}`, `watch_hosts_by_detect_result{detect_result}`,
-//!   `watch_risks{kind}`, `watch_hosts_requested`, `watch_hosts_found`, `watch_hosts_not_found`;
+//!   `status_write_errors_total`, `events_total{result}`, `leader`, `ready`, `build_info{version}`;
+//! - outbound HSS and IAM: `hss_requests_total{operation,outcome,code}`,
+//!   `hss_request_duration_seconds{operation}` (answered requests other than 429s),
+//!   `hss_retries_total`, `hss_quota_wait_seconds`; read at scrape time (see `live.rs`):
+//!   `hss_quota_calls{credential}`, `hss_quota_limit{credential}`, `hss_quota_window_seconds`,
+//!   and per poller group `poller_queue_depth`, `poller_watches`, `poller_hosts`,
+//!   `poller_sweep_duration_seconds` (`{group}`);
+//! - per watch `{namespace,name}`: `watch_condition{type,status}` (the four condition types),
+//!   `watch_ready_reason{reason}`, `watch_interval_seconds`, `watch_effective_interval_seconds`,
+//!   `watch_interval_lag_seconds`, `watch_last_success_timestamp_seconds`,
+//!   `watch_hosts_by_agent_status{agent_status}`, `watch_hosts_by_protect_status{protect_status}`,
+//!   `watch_hosts_by_detect_result{detect_result}`, `watch_risks{kind}`, `watch_assets`,
+//!   `watch_hosts_requested`, `watch_hosts_found`, `watch_hosts_not_found`;
 //! - per host, only with [`MetricsOptions::per_host`]: `host_risks{namespace,name,host_id,kind}`,
+//!   `host_assets{namespace,name,host_id}`,
 //!   `host_status{namespace,name,host_id,agent_status,protect_status,detect_result}`; hosts of
-//!   node-backed watches add `node` (the Node's name) after `host_id`.
+//!   node-backed watches add `node` (the Node's name) after `host_id`. Only these carry `node`.
 //!
 //! Cardinality: per-watch series are bounded by the number of watches times the small HSS
-//! enums, and go away with [`Metrics::forget_watch`]. Host ids are unbounded in principle, so
-//! they appear only behind the opt-in flag. Reconcile error reasons are forced into a closed
-//! CamelCase shape ([`reason_label`]).
-//!
-//! Per-watch series carry `{namespace, name}`: their number is bounded by the number of
-//! HostRiskWatch objects the operator serves, which is what an operator of the operator wants
-//! to see lag and effective interval for (a global max would hide which watch starves).
+//! enums, and go away with [`Metrics::forget_watch`]; a watch has one `watch_ready_reason`
+//! series at a time. Host ids are unbounded in principle, so they appear only behind the opt-in
+//! flag. Reason labels are forced into a closed CamelCase shape ([`reason_label`]). Poller
+//! groups and credential identities are as many as the distinct credentials in use.
 //!
 //! Exposition: `/metrics` answers OpenMetrics 1.0 when the scraper asks for it (Prometheus
 //! does) and Prometheus text 0.0.4 otherwise, see [`ExpositionFormat`]. prometheus-client
@@ -32,33 +37,44 @@
 //! `reconciles_total{result="ok"|"error"}` are created at zero so ratios work from the start.
 //!
 //! Wiring, in order of a request's life: the rate limiter calls [`Metrics::record_quota_wait`],
-//! the HSS client calls [`Metrics::record_hss_request`] once per HTTP attempt and
-//! [`Metrics::record_retry`] before each repeat; the controller calls
-//! [`Metrics::record_status_write`] per status decision and [`Metrics::record_reconcile`] per
-//! reconcile; its metrics output sets a watch's series after each reconcile
-//! ([`Metrics::set_watch_gauges`], [`Metrics::set_watch_conditions`]) and drops them when the
-//! watch table lets the watch go ([`Metrics::forget_watch`]); the poller sets
-//! [`Metrics::set_watch_schedule`] for the watches registered with it (a registration goes with
-//! the watch too); leader election calls [`Metrics::set_leader`].
+//! the HSS client calls [`Metrics::record_hss_request`] once per HTTP attempt (an IAM request
+//! buying a token is an attempt of its own operation) and [`Metrics::record_retry`] before each
+//! repeat; the controller calls [`Metrics::record_status_write`] per status decision,
+//! [`Metrics::record_status_write_error`] per refused patch and [`Metrics::record_reconcile`]
+//! per reconcile. Its metrics output seeds a watch's series from the status the object carries
+//! when the watch table takes the watch up ([`Metrics::seed_watch`]: operator start, a new
+//! leader), sets them after each reconcile ([`Metrics::set_watch_status`], and after a complete
+//! poll [`Metrics::set_watch_gauges`]) and drops them when the table lets the watch go
+//! ([`Metrics::forget_watch`]); the poller sets [`Metrics::set_watch_schedule`] for the watches
+//! registered with it (a registration goes with the watch too); leader election calls
+//! [`Metrics::set_leader`].
 
 mod exposition;
 mod families;
 mod http;
 mod labels;
+mod live;
+mod status;
 mod watch;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use hostrisk_hss::Operation;
 use prometheus_client::registry::Registry;
 
 pub use exposition::{ExpositionFormat, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT_CONTENT_TYPE};
 pub use http::metrics_router;
 pub use labels::{reason_label, HssOutcome, ReconcileOutcome, OTHER_REASON};
-pub use watch::{HostSnapshot, RiskTotals, WatchSnapshot};
+pub use live::{GroupFigures, PollerView};
+pub use status::watch_snapshot;
+pub use watch::{HostSnapshot, RiskTotals, WatchSnapshot, RISK_KINDS};
 
 use families::Families;
-use labels::{code_label, HssRequestLabels, ReasonLabels, ResultLabels, WatchLabels};
+use labels::{
+    code_label, HssRequestLabels, OperationLabels, ReasonLabels, ResultLabels, WatchLabels,
+};
+use live::LiveSources;
 use watch::WatchIndex;
 
 /// Errors of the metrics layer.
@@ -87,6 +103,7 @@ struct Inner {
     options: MetricsOptions,
     registry: Registry,
     families: Families,
+    live: Arc<LiveSources>,
     // Serialises snapshot replacement and removal per process, so a `forget_watch` racing a
     // late `set_watch_gauges` leaves either all or none of the watch's series.
     watches: Mutex<WatchIndex>,
@@ -99,12 +116,15 @@ impl Metrics {
 
     /// Like [`Metrics::new`] with an explicit `build_info{version}` value (e.g. a git describe).
     pub fn with_version(options: MetricsOptions, version: &str) -> Self {
-        let (families, registry) = Families::registered(options.per_host, version);
+        let (families, mut registry) = Families::registered(options.per_host, version);
+        let live = Arc::new(LiveSources::default());
+        registry.register_collector(Box::new(live.clone()));
         Metrics {
             inner: Arc::new(Inner {
                 options,
                 registry,
                 families,
+                live,
                 watches: Mutex::new(WatchIndex::new()),
             }),
         }
@@ -133,18 +153,29 @@ impl Metrics {
     }
 
     /// One outbound HSS/IAM HTTP request (each attempt, retries included). `code` is the HTTP
-    /// status, `None` when no answer arrived. A [`HssOutcome::Throttled`] request also counts
-    /// in `hss_throttled_total`, so callers make exactly one call per attempt.
-    pub fn record_hss_request(&self, outcome: HssOutcome, code: Option<u16>, duration: Duration) {
+    /// status, `None` when no answer arrived. Only answered requests other than 429s are timed:
+    /// a 429 comes back at once and a timeout after the client's limit, and either would bend
+    /// the latency of the calls HSS served; both stay counted by outcome.
+    pub fn record_hss_request(
+        &self,
+        operation: Operation,
+        outcome: HssOutcome,
+        code: Option<u16>,
+        duration: Duration,
+    ) {
         let f = &self.inner.families;
         let labels = HssRequestLabels {
+            operation: operation.as_str(),
             outcome: outcome.as_str(),
             code: code_label(code),
         };
         f.hss_requests.get_or_create(&labels).inc();
-        f.hss_request_duration.observe(duration.as_secs_f64());
-        if outcome == HssOutcome::Throttled {
-            f.hss_throttled.inc();
+        if code.is_some() && outcome != HssOutcome::Throttled {
+            f.hss_request_duration
+                .get_or_create(&OperationLabels {
+                    operation: operation.as_str(),
+                })
+                .observe(duration.as_secs_f64());
         }
     }
 
@@ -171,6 +202,11 @@ impl Metrics {
         } else {
             f.status_writes_skipped.inc();
         }
+    }
+
+    /// A status patch the API server did not accept.
+    pub fn record_status_write_error(&self) {
+        self.inner.families.status_write_errors.inc();
     }
 
     /// One transition Event sent to the API server (`published`) or refused (`failed`).
@@ -230,23 +266,6 @@ impl Metrics {
             &watch_labels(namespace, name),
             snapshot,
             self.inner.options.per_host,
-        );
-    }
-
-    /// The conditions of a watch's status, as `(type, status)` pairs of the types of
-    /// [`ConditionType::ALL`](crate::status::ConditionType::ALL), the series dropped with the
-    /// watch.
-    pub fn set_watch_conditions(
-        &self,
-        namespace: &str,
-        name: &str,
-        conditions: &[(&'static str, &str)],
-    ) {
-        let mut index = self.watch_index();
-        self.inner.families.watch.set_conditions(
-            &mut index,
-            &watch_labels(namespace, name),
-            conditions,
         );
     }
 
@@ -315,8 +334,14 @@ fn watch_labels(namespace: &str, name: &str) -> WatchLabels {
 
 /// The HSS client reports its HTTP attempts, retries and limiter waits here.
 impl hostrisk_hss::HssObserver for Metrics {
-    fn attempt(&self, outcome: HssOutcome, status: Option<u16>, elapsed: Duration) {
-        self.record_hss_request(outcome, status, elapsed);
+    fn attempt(
+        &self,
+        operation: Operation,
+        outcome: HssOutcome,
+        status: Option<u16>,
+        elapsed: Duration,
+    ) {
+        self.record_hss_request(operation, outcome, status, elapsed);
     }
 
     fn retry(&self) {

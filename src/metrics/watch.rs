@@ -11,12 +11,14 @@ use prometheus_client::metrics::gauge::Gauge;
 
 use super::families::WatchFamilies;
 use super::labels::{
-    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostRiskLabels, HostStatusLabels,
-    ProtectStatusLabels, RiskLabels, WatchLabels,
+    reason_label, AgentStatusLabels, ConditionLabels, DetectResultLabels, HostLabels,
+    HostRiskLabels, HostStatusLabels, ProtectStatusLabels, ReadyReasonLabels, RiskLabels,
+    WatchLabels,
 };
 use crate::status::ConditionType;
 
-/// Risk counts as HSS reports them (`asset`, `vulnerability`, `baseline`, `intrusion`).
+/// The counts HSS reports per host: `asset` (an inventory size, exported on its own) and the
+/// three risk kinds (`vulnerability`, `baseline`, `intrusion`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RiskTotals {
     pub asset: u64,
@@ -25,13 +27,15 @@ pub struct RiskTotals {
     pub intrusion: u64,
 }
 
+/// The `kind` values of the risk families.
+pub const RISK_KINDS: [&str; 3] = ["vulnerability", "baseline", "intrusion"];
+
 impl RiskTotals {
-    fn by_kind(&self) -> [(&'static str, u64); 4] {
+    fn by_kind(&self) -> [(&'static str, u64); 3] {
         [
-            ("asset", self.asset),
-            ("vulnerability", self.vulnerability),
-            ("baseline", self.baseline),
-            ("intrusion", self.intrusion),
+            (RISK_KINDS[0], self.vulnerability),
+            (RISK_KINDS[1], self.baseline),
+            (RISK_KINDS[2], self.intrusion),
         ]
     }
 }
@@ -79,7 +83,9 @@ pub(crate) struct WatchSeries {
     protect: Vec<ProtectStatusLabels>,
     detect: Vec<DetectResultLabels>,
     host_risks: Vec<HostRiskLabels>,
+    host_assets: Vec<HostLabels>,
     host_status: Vec<HostStatusLabels>,
+    ready_reason: Option<ReadyReasonLabels>,
 }
 
 /// Series kept per watch, keyed by (namespace, name).
@@ -194,6 +200,9 @@ impl WatchFamilies {
             };
             self.risks.get_or_create(&labels).set(gauge_value(count));
         }
+        self.assets
+            .get_or_create(&watch)
+            .set(gauge_value(snapshot.risks.asset));
         self.hosts_requested
             .get_or_create(&watch)
             .set(gauge_value(snapshot.hosts_requested));
@@ -210,32 +219,69 @@ impl WatchFamilies {
     }
 
     fn set_hosts(&self, series: &mut WatchSeries, watch: &WatchLabels, hosts: &[HostSnapshot]) {
-        let mut risks = Vec::with_capacity(hosts.len() * 4);
+        let mut risks = Vec::with_capacity(hosts.len() * RISK_KINDS.len());
+        let mut assets = Vec::with_capacity(hosts.len());
         let mut statuses = Vec::with_capacity(hosts.len());
         for host in hosts {
-            for (kind, count) in host.risks.by_kind() {
-                let labels = HostRiskLabels {
-                    namespace: watch.namespace.clone(),
-                    name: watch.name.clone(),
-                    host_id: host.host_id.clone(),
-                    node: host.node.clone(),
-                    kind,
-                };
-                risks.push((labels, gauge_value(count)));
-            }
-            let labels = HostStatusLabels {
+            let labels = HostLabels {
                 namespace: watch.namespace.clone(),
                 name: watch.name.clone(),
                 host_id: host.host_id.clone(),
                 node: host.node.clone(),
+            };
+            for (kind, count) in host.risks.by_kind() {
+                let risk = HostRiskLabels {
+                    host: labels.clone(),
+                    kind,
+                };
+                risks.push((risk, gauge_value(count)));
+            }
+            let status = HostStatusLabels {
+                host: labels.clone(),
                 agent_status: host.agent_status.clone(),
                 protect_status: host.protect_status.clone(),
                 detect_result: host.detect_result.clone(),
             };
-            statuses.push((labels, 1));
+            statuses.push((status, 1));
+            assets.push((labels, gauge_value(host.risks.asset)));
         }
         replace(&self.host_risks, &mut series.host_risks, risks);
+        replace(&self.host_assets, &mut series.host_assets, assets);
         replace(&self.host_status, &mut series.host_status, statuses);
+    }
+
+    /// The interval a watch asks for.
+    pub(crate) fn set_interval(
+        &self,
+        index: &mut WatchIndex,
+        watch: &WatchLabels,
+        interval: Duration,
+    ) {
+        let (watch, _) = indexed(index, watch);
+        self.interval
+            .get_or_create(&watch)
+            .set(interval.as_secs_f64());
+    }
+
+    /// The reason of a watch's Ready condition: one series, replacing the previous reason's.
+    pub(crate) fn set_ready_reason(
+        &self,
+        index: &mut WatchIndex,
+        watch: &WatchLabels,
+        reason: &str,
+    ) {
+        let (watch, series) = indexed(index, watch);
+        let labels = ReadyReasonLabels {
+            namespace: watch.namespace.clone(),
+            name: watch.name.clone(),
+            reason: reason_label(reason).to_owned(),
+        };
+        self.ready_reason.get_or_create(&labels).set(1);
+        if let Some(previous) = series.ready_reason.replace(labels.clone()) {
+            if previous != labels {
+                self.ready_reason.remove(&previous);
+            }
+        }
     }
 
     pub(crate) fn set_schedule(
@@ -298,6 +344,8 @@ impl WatchFamilies {
         self.last_success.remove(watch);
         self.effective_interval.remove(watch);
         self.interval_lag.remove(watch);
+        self.interval.remove(watch);
+        self.assets.remove(watch);
         self.hosts_requested.remove(watch);
         self.hosts_found.remove(watch);
         self.hosts_not_found.remove(watch);
@@ -317,7 +365,11 @@ impl WatchFamilies {
             );
             replace(&self.hosts_by_detect_result, &mut series.detect, Vec::new());
             replace(&self.host_risks, &mut series.host_risks, Vec::new());
+            replace(&self.host_assets, &mut series.host_assets, Vec::new());
             replace(&self.host_status, &mut series.host_status, Vec::new());
+            if let Some(reason) = series.ready_reason {
+                self.ready_reason.remove(&reason);
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::types::{GroupKey, GroupStats, PollerOptions, WatchKey, WatchRegistration};
 use crate::hss::{Credentials, Scope};
+use crate::metrics::GroupFigures;
 use crate::status::HostId;
 
 use super::hosts::HostTable;
@@ -110,6 +111,10 @@ pub(crate) struct GroupState {
     pub stats: GroupStats,
     pub sweep_start_calls: u64,
     pub swept: HashSet<WatchKey>,
+    /// When the sweep in progress began (the previous one ended, or the first registration).
+    pub sweep_started: Option<Instant>,
+    /// How long the last full sweep took.
+    pub last_sweep: Option<Duration>,
 }
 
 impl GroupState {
@@ -127,6 +132,8 @@ impl GroupState {
             stats: GroupStats::default(),
             sweep_start_calls: 0,
             swept: HashSet::new(),
+            sweep_started: None,
+            last_sweep: None,
         }
     }
 
@@ -143,6 +150,7 @@ impl GroupState {
         }
         self.credentials = reg.credentials;
         self.scope = reg.scope;
+        self.sweep_started.get_or_insert(now);
         let ids = dedup_ids(&reg.host_ids);
         let interval = reg.interval.max(Duration::from_millis(1));
         if let Some(watch) = self.watches.get_mut(&reg.key) {
@@ -239,6 +247,17 @@ impl GroupState {
         self.swept.remove(key);
         self.refresh_gauges();
         true
+    }
+
+    /// The group as it is at `now`, for the metrics read at scrape time.
+    pub fn figures(&self, now: Instant) -> GroupFigures {
+        GroupFigures {
+            group: self.key.to_string(),
+            watches: self.watches.len(),
+            hosts: self.hosts.len(),
+            queued: self.watches.values().filter(|w| w.due <= now).count(),
+            last_sweep: self.last_sweep,
+        }
     }
 
     pub fn refresh_gauges(&mut self) {

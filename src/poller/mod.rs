@@ -393,3 +393,16 @@ impl PollerHandle {
         }
     }
 }
+
+/// What the metrics read of the poller at each scrape.
+impl crate::metrics::PollerView for PollerHandle {
+    fn groups(&self) -> Vec<crate::metrics::GroupFigures> {
+        let now = Instant::now();
+        let state = self.shared.lock();
+        state
+            .groups
+            .values()
+            .map(|g| g.state.figures(now))
+            .collect()
+    }
+}

@@ -91,17 +91,20 @@ impl GroupState {
             lag,
         };
         self.stats.refreshes += 1;
-        self.count_sweep(key);
+        self.count_sweep(key, now);
         Some(update)
     }
 
-    fn count_sweep(&mut self, key: &WatchKey) {
+    fn count_sweep(&mut self, key: &WatchKey, now: Instant) {
         self.swept.insert(key.clone());
         if self.swept.len() >= self.watches.len() {
             self.stats.sweeps += 1;
             self.stats.last_sweep_calls = Some(self.stats.calls - self.sweep_start_calls);
             self.sweep_start_calls = self.stats.calls;
             self.swept.clear();
+            if let Some(started) = self.sweep_started.replace(now) {
+                self.last_sweep = Some(now.saturating_duration_since(started));
+            }
         }
     }
 

@@ -235,7 +235,7 @@ pub struct PollerStats {
     /// The counters of the groups that are gone.
     pub retired: CallTotals,
     /// Calls planned within the current quota window, per credential identity.
-    pub quota_used: BTreeMap<String, u32>,
+    pub quota_used: BTreeMap<String, usize>,
 }
 
 impl PollerStats {

@@ -315,8 +315,8 @@ impl HostRecord {
     }
 }
 
-/// The records of status entries, each with an id of its own: how tests build host records.
-#[cfg(test)]
+/// The records of status entries, each with an id of its own (none shared with a kept status):
+/// for what reads a stored status once, such as the metrics seeded from it, and for tests.
 pub(crate) fn records_of(hosts: &[HostStatus]) -> Vec<HostRecord> {
     hosts
         .iter()

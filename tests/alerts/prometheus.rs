@@ -1,7 +1,7 @@
-//! End to end with a real Prometheus server (Debian's `prometheus`): it scrapes the running operator
-//! in the stand-in world every second and evaluates the chart's rules (rendered with
-//! tests/alerts/values/e2e.yaml: `for: 2s`, the test's job name); a host turning risky in the
-//! simulator makes HostRiskHostAtRisk fire, and the host clean again resolves it.
+//! A real Prometheus server (Debian's `prometheus`) scraping the running operator in the stand-in
+//! world every second and evaluating the chart's rules (rendered with tests/alerts/values/e2e.yaml:
+//! `for: 2s` for HostRiskHostAtRisk, the test's job name), and its HTTP API. End to end: a host
+//! turning risky in the simulator makes HostRiskHostAtRisk fire, and the host clean again resolves it.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -14,12 +14,13 @@ use super::promtool::which;
 use super::rules::{prometheus_rule, write_rules_file};
 use super::world::World;
 
-const JOB: &str = "hostrisk-e2e";
+/// The job of the test's scrape config, and `prometheusRule.job` of e2e.yaml.
+pub const JOB: &str = "hostrisk-e2e";
 /// Generous: a debug build and Prometheus share two cores with other work.
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// The Prometheus process and its data directory: killed and removed when dropped, panics included.
-struct Prometheus {
+pub struct Prometheus {
     child: Child,
     url: String,
     _dir: tempfile::TempDir,
@@ -39,7 +40,8 @@ fn free_port() -> u16 {
 }
 
 impl Prometheus {
-    fn start(target: &str) -> Prometheus {
+    /// Scrapes `target` (`host:port`) every second as job [`JOB`], with the e2e rules loaded.
+    pub fn start(target: &str) -> Prometheus {
         let binary = which("prometheus")
             .expect("prometheus not found: run `bash .ci/setup-tools.sh` (Debian's prometheus)");
         let dir = tempfile::tempdir().expect("tempdir");
@@ -91,14 +93,29 @@ impl Prometheus {
             .collect()
     }
 
-    /// The instant vector `query` evaluates to.
-    async fn query(&self, http: &reqwest::Client, query: &str) -> Vec<Value> {
+    /// The instant vector `query` evaluates to (empty when Prometheus is not answering yet).
+    pub async fn query(&self, http: &reqwest::Client, query: &str) -> Vec<Value> {
+        self.evaluate(http, query).await.unwrap_or_default()
+    }
+
+    /// What `query` evaluates to now, or Prometheus' error (a query it cannot parse or run).
+    pub async fn evaluate(
+        &self,
+        http: &reqwest::Client,
+        query: &str,
+    ) -> Result<Vec<Value>, String> {
         let path = format!("/api/v1/query?query={}", urlencode(query));
-        let body = self.get(http, &path).await.unwrap_or_default();
-        body["data"]["result"]
+        let body = self
+            .get(http, &path)
+            .await
+            .ok_or_else(|| format!("no answer to {query}"))?;
+        if body["status"] != "success" {
+            return Err(format!("{}: {}", body["errorType"], body["error"]));
+        }
+        Ok(body["data"]["result"]
             .as_array()
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 }
 
@@ -114,7 +131,7 @@ fn urlencode(text: &str) -> String {
 }
 
 /// Waits (polling every 250 ms, up to [`LIMIT`]) until `probe` holds.
-async fn until<F, Fut>(what: &str, mut probe: F)
+pub async fn until<F, Fut>(what: &str, mut probe: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -176,7 +193,7 @@ async fn host_at_risk_fires_in_a_real_prometheus_and_resolves() {
     assert_eq!(alert["labels"]["severity"], "warning");
     assert_eq!(
         alert["annotations"]["summary"],
-        format!("HostRiskWatch {NS}/e2e: 1 host(s) at risk")
+        format!("HostRiskWatch {NS}/e2e: 100% of its hosts at risk")
     );
     assert!(
         prometheus

@@ -11,11 +11,14 @@ pub struct Selector {
     pub matchers: Vec<(String, String, String)>,
 }
 
-/// The selectors of an expression and the labels of its `by`/`without`/`on`/`ignoring` clauses.
+/// The selectors of an expression, the labels of its `by`/`on`/`ignoring`/`group_*` clauses (which
+/// must exist to mean anything) and those of its `without` clauses (which may not: aggregating
+/// away a label a setup does not have is harmless).
 #[derive(Debug, Default, PartialEq)]
 pub struct Expr {
     pub selectors: Vec<Selector>,
     pub grouping: BTreeSet<String>,
+    pub dropped: BTreeSet<String>,
 }
 
 const GROUPING: [&str; 6] = [
@@ -97,13 +100,16 @@ pub fn parse(expr: &str) -> Expr {
                     .find(|&j| chars[j] == ')')
                     .expect("closing )");
                 let labels: String = chars[next + 1..close].iter().collect();
-                out.grouping.extend(
-                    labels
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty())
-                        .map(str::to_owned),
-                );
+                let labels = labels
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned);
+                if word == "without" {
+                    out.dropped.extend(labels);
+                } else {
+                    out.grouping.extend(labels);
+                }
                 i = close + 1;
             } else if KEYWORDS.contains(&word.as_str())
                 || AGGREGATIONS.contains(&word.as_str())
@@ -203,7 +209,7 @@ pub fn read_exposition(text: &str) -> Exposition {
 fn reads_selectors_grouping_and_skips_functions_strings_and_numbers() {
     let expr = parse(
         "max by (job) (up{job=\"a-b\"}) == 0 or absent(up{job=\"a-b\"}) \
-         and time() - x_seconds{n!~\"q\\\"}\"} > 2 * y[5m] offset 1m",
+         and time() - x_seconds{n!~\"q\\\"}\"} > 2 * max without (pod) (y[5m] offset 1m)",
     );
     let names: Vec<&str> = expr.selectors.iter().map(|s| s.metric.as_str()).collect();
     assert_eq!(names, ["up", "up", "x_seconds", "y"]);
@@ -212,6 +218,7 @@ fn reads_selectors_grouping_and_skips_functions_strings_and_numbers() {
         [("n".to_owned(), "!~".to_owned(), "q\"}".to_owned())]
     );
     assert_eq!(expr.grouping, BTreeSet::from(["job".to_owned()]));
+    assert_eq!(expr.dropped, BTreeSet::from(["pod".to_owned()]));
     let exposition =
         read_exposition("# HELP a x\na_total{k=\"v\",l=\"w\"} 1\na_total{k=\"z\"} 0\nb 2\n");
     assert_eq!(

@@ -12,7 +12,7 @@ pub fn repo() -> PathBuf {
 }
 
 /// The Python with helm-python-sdk: `HOSTRISK_PYTHON`, else the checkout's `.venv` (.ci/setup-tools.sh).
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     let python = std::env::var_os("HOSTRISK_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join(".venv/bin/python"));
@@ -24,26 +24,37 @@ fn python() -> PathBuf {
     python
 }
 
-/// The PrometheusRule rendered with `tests/alerts/values/<set>.yaml`.
-pub fn prometheus_rule(set: &str) -> Value {
-    let values = repo().join(format!("tests/alerts/values/{set}.yaml"));
+/// Every document the chart renders with the values file `values`.
+pub fn render(values: &Path) -> Vec<Value> {
     let output = Command::new(python())
         .arg(repo().join("scripts/render-chart.py"))
         .args(["render", "-f"])
-        .arg(&values)
+        .arg(values)
         .output()
         .expect("run render-chart.py");
     let stream = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "{set}: {}",
+        "{}: {}",
+        values.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    let rules: Vec<Value> = stream
+    stream
         .split("\n---\n")
         .filter_map(|doc| serde_yaml::from_str::<Value>(doc).ok())
-        .filter(|doc| doc["kind"] == "PrometheusRule")
-        .collect();
+        .filter(|doc| doc.is_object())
+        .collect()
+}
+
+/// The documents of one kind.
+pub fn of_kind(docs: &[Value], kind: &str) -> Vec<Value> {
+    docs.iter().filter(|d| d["kind"] == kind).cloned().collect()
+}
+
+/// The PrometheusRule rendered with `tests/alerts/values/<set>.yaml`.
+pub fn prometheus_rule(set: &str) -> Value {
+    let docs = render(&repo().join(format!("tests/alerts/values/{set}.yaml")));
+    let rules = of_kind(&docs, "PrometheusRule");
     assert_eq!(rules.len(), 1, "{set}: one PrometheusRule");
     rules.into_iter().next().expect("rule")
 }
@@ -72,84 +83,131 @@ pub fn write_rules_file(rule: &Value, dir: &Path) -> PathBuf {
     path
 }
 
-pub const ALL_ALERTS: [&str; 8] = [
+pub const ALL_ALERTS: [&str; 15] = [
     "HostRiskAgentNotInstalled",
     "HostRiskAgentOffline",
     "HostRiskHostAtRisk",
+    "HostRiskHostsNotFound",
+    "HostRiskHssAuthFailures",
+    "HostRiskHssServerErrors",
+    "HostRiskIntrusionDetected",
+    "HostRiskNoLeader",
     "HostRiskOperatorDown",
     "HostRiskProtectionClosed",
+    "HostRiskReconcileErrors",
     "HostRiskWatchDataStale",
     "HostRiskWatchNotReady",
     "HostRiskWatchQuotaLimited",
+    "HostRiskWatchReadyUnknown",
 ];
 
-#[test]
-fn turning_rules_on_gives_every_alert() {
-    let all: BTreeSet<String> = ALL_ALERTS.iter().map(|a| a.to_string()).collect();
-    assert_eq!(alert_names(&prometheus_rule("defaults")), all);
-    assert_eq!(alert_names(&prometheus_rule("promtool")), all);
+/// The alerts about the operator itself (the others are about one watch).
+pub const OPERATOR_ALERTS: [&str; 5] = [
+    "HostRiskHssAuthFailures",
+    "HostRiskHssServerErrors",
+    "HostRiskNoLeader",
+    "HostRiskOperatorDown",
+    "HostRiskReconcileErrors",
+];
+
+pub fn find(rule: &Value, name: &str) -> Value {
+    rules(rule)
+        .into_iter()
+        .find(|r| r["alert"] == name)
+        .unwrap_or_else(|| panic!("no {name}"))
 }
 
-/// Prometheus' template variables reach Prometheus untouched (Helm must not eat `{{ $labels... }}`),
-/// every alert has a severity and names what it is about: the watch (namespace/name, plus the node
-/// when a series has one) or, for the operator itself, its job.
+pub fn expr(rule: &Value, name: &str) -> String {
+    find(rule, name)["expr"].as_str().expect("expr").to_owned()
+}
+
 #[test]
-fn every_alert_has_severity_summary_and_description_naming_the_watch() {
+fn turning_rules_on_gives_every_alert_that_can_know_its_job() {
+    let all: BTreeSet<String> = ALL_ALERTS.iter().map(|a| a.to_string()).collect();
+    assert_eq!(alert_names(&prometheus_rule("promtool")), all);
+    assert_eq!(alert_names(&prometheus_rule("e2e")), all);
+    // No ServiceMonitor and no prometheusRule.job: the job is unknown, so HostRiskOperatorDown (whose
+    // absent() would fire forever on a job nobody scrapes) is left out, and nothing selects a job.
+    let defaults = prometheus_rule("defaults");
+    let mut without_down = all.clone();
+    without_down.remove("HostRiskOperatorDown");
+    assert_eq!(alert_names(&defaults), without_down);
+    for alert in rules(&defaults) {
+        let text = alert["expr"].as_str().expect("expr");
+        assert!(!text.contains("job="), "{}: {text}", alert["alert"]);
+    }
+}
+
+/// Prometheus' template variables reach Prometheus untouched (Helm must not eat `{{ $labels... }}`);
+/// every alert has a severity of the closed set, a `for`, a summary and a description naming what it
+/// is about (the watch's namespace/name, or the operator's namespace/job; never a `node` label the
+/// series lack), and a runbook_url to its section of docs/runbooks.md.
+#[test]
+fn every_alert_has_severity_summary_description_and_runbook() {
     let rule = prometheus_rule("promtool");
     assert_eq!(rule["metadata"]["namespace"], "hostrisk-system");
     for alert in rules(&rule) {
         let name = alert["alert"].as_str().expect("alert");
-        assert!(alert["labels"]["severity"].is_string(), "{name}: severity");
+        let severity = alert["labels"]["severity"].as_str().expect("severity");
+        assert!(
+            ["critical", "warning", "info"].contains(&severity),
+            "{name}: {severity}"
+        );
         assert!(alert["for"].is_string(), "{name}: for");
+        assert_eq!(
+            alert["annotations"]["runbook_url"],
+            format!(
+                "https://github.com/hostrisk-io/hostrisk-operator/blob/main/docs/runbooks.md#{}",
+                name.to_lowercase()
+            )
+        );
+        let needle = if OPERATOR_ALERTS.contains(&name) {
+            "{{ $labels.namespace }}/{{ $labels.job }}"
+        } else {
+            "{{ $labels.namespace }}/{{ $labels.name }}"
+        };
         for key in ["summary", "description"] {
             let text = alert["annotations"][key].as_str().expect(key);
             assert!(
                 !text.contains("{{ \"{{\" }}"),
                 "{name}.{key}: Helm escape left in: {text}"
             );
-            if name == "HostRiskOperatorDown" {
-                assert!(text.contains("{{ $labels.job }}"), "{name}.{key}: {text}");
-                continue;
-            }
-            for needle in [
-                "{{ $labels.namespace }}/{{ $labels.name }}",
-                "{{ with $labels.node }} (node {{ . }}){{ end }}",
-            ] {
+            assert!(!text.contains("$labels.node"), "{name}.{key}: {text}");
+            if name != "HostRiskOperatorDown" || key == "summary" {
                 assert!(text.contains(needle), "{name}.{key} lacks {needle}: {text}");
             }
         }
     }
 }
 
-/// Thresholds, `for`, severity, on/off, the alerts' extra labels and the object's metadata follow the
-/// values; the default job is the one a ServiceMonitor of this chart gives the operator's series.
+/// Intrusions page; posture findings and the operator's own troubles that do not stop it warn.
 #[test]
-fn values_set_thresholds_for_severity_and_labels() {
-    let find = |rule: &Value, name: &str| {
-        rules(rule)
-            .into_iter()
-            .find(|r| r["alert"] == name)
-            .unwrap_or_else(|| panic!("no {name}"))
-    };
-    let defaults = prometheus_rule("defaults");
-    let at_risk = find(&defaults, "HostRiskHostAtRisk");
-    assert_eq!(
-        (
-            at_risk["for"].as_str(),
-            at_risk["labels"]["severity"].as_str()
-        ),
-        (Some("15m"), Some("warning"))
-    );
-    assert!(at_risk["expr"].as_str().expect("expr").ends_with("> 0"));
-    let down = find(&defaults, "HostRiskOperatorDown");
-    assert_eq!(
-        down["expr"],
-        "max by (job) (up{job=\"hostrisk-operator-metrics\"}) == 0 or absent(up{job=\"hostrisk-operator-metrics\"})"
-    );
+fn only_intrusions_and_a_stopped_operator_page_by_default() {
+    let rule = prometheus_rule("promtool");
+    let critical: BTreeSet<String> = rules(&rule)
+        .into_iter()
+        .filter(|a| a["labels"]["severity"] == "critical")
+        .map(|a| a["alert"].as_str().expect("alert").to_owned())
+        .collect();
+    let expected = [
+        "HostRiskIntrusionDetected",
+        "HostRiskNoLeader",
+        "HostRiskOperatorDown",
+    ];
+    assert_eq!(critical, expected.iter().map(|a| a.to_string()).collect());
+}
 
+/// Thresholds, `for`, severity, on/off, the alerts' extra labels, the runbook base and the object's
+/// metadata follow the values.
+#[test]
+fn values_set_thresholds_for_severity_labels_and_runbooks() {
     let changed = prometheus_rule("overrides");
     assert_eq!(changed["metadata"]["namespace"], "monitoring");
-    assert_eq!(changed["metadata"]["labels"]["release"], "prometheus");
+    assert_eq!(
+        changed["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    assert_eq!(changed["metadata"]["labels"]["prometheus"], "main");
     let at_risk = find(&changed, "HostRiskHostAtRisk");
     assert_eq!(
         (
@@ -158,22 +216,48 @@ fn values_set_thresholds_for_severity_and_labels() {
         ),
         (Some("5m"), Some("critical"))
     );
-    assert!(at_risk["expr"].as_str().expect("expr").ends_with("> 2"));
-    assert!(find(&changed, "HostRiskWatchQuotaLimited")["expr"]
-        .as_str()
-        .expect("expr")
-        .ends_with("> 120"));
-    assert!(find(&changed, "HostRiskWatchDataStale")["expr"]
-        .as_str()
-        .expect("expr")
-        .contains("> 3 * hostrisk_watch_effective_interval_seconds"));
+    let text = expr(&changed, "HostRiskHostAtRisk");
+    assert!(
+        text.contains(" > 0.5\nand\n") && text.ends_with("> 2"),
+        "{text}"
+    );
+    assert!(text.contains("job=\"hrw-metrics\""), "{text}");
+    let quota = expr(&changed, "HostRiskWatchQuotaLimited");
+    assert!(
+        quota.contains("> 120\nand\n") && quota.contains("> 0.2 * "),
+        "{quota}"
+    );
+    assert!(expr(&changed, "HostRiskWatchDataStale").contains("> 3 * max without"));
     for alert in rules(&changed) {
         assert_eq!(alert["labels"]["team"], "platform", "{}", alert["alert"]);
+        let url = alert["annotations"]["runbook_url"].as_str().expect("url");
+        assert!(
+            url.starts_with("https://wiki.example.com/hostrisk/runbooks#hostrisk"),
+            "{url}"
+        );
     }
     assert!(!alert_names(&changed).contains("HostRiskOperatorDown"));
-    let job = prometheus_rule("e2e");
-    assert!(find(&job, "HostRiskOperatorDown")["expr"]
-        .as_str()
-        .expect("expr")
-        .contains("up{job=\"hostrisk-e2e\"}"));
+}
+
+/// HostRiskOperatorDown selects the job of the chart's ServiceMonitor (the metrics Service's name) in
+/// the release namespace, carries that namespace, and with another scrape job (prometheusRule.job,
+/// no ServiceMonitor) selects that job alone.
+#[test]
+fn operator_down_watches_the_job_that_scrapes_the_operator() {
+    let with_monitor = prometheus_rule("promtool");
+    let down = find(&with_monitor, "HostRiskOperatorDown");
+    assert_eq!(down["labels"]["namespace"], "hostrisk-system");
+    let text = down["expr"].as_str().expect("expr");
+    let up = "up{job=\"hostrisk-operator-metrics\",namespace=\"hostrisk-system\"}";
+    assert_eq!(
+        text,
+        format!(
+            "max without (instance, pod, container, endpoint, service) ({up}) == 0\nor\nabsent({up})"
+        )
+    );
+    let own_job = expr(&prometheus_rule("e2e"), "HostRiskOperatorDown");
+    assert!(
+        own_job.contains("absent(up{job=\"hostrisk-e2e\"})"),
+        "{own_job}"
+    );
 }

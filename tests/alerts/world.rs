@@ -1,11 +1,12 @@
 //! The stand-in world with its `/metrics` served over HTTP, as a Prometheus would scrape a pod: the
 //! controller harness (stand-in API server, HSS simulator, real controller) plus the operator's own
 //! health router on a free loopback port, and hosts set up through the simulator's admin API.
+//! [`World::restart`] replaces the operator as a rollout would: the old pod's endpoint goes away and a
+//! new process, with a fresh registry, serves on another port.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use hostrisk_operator::controller::health::{router, Health};
+use hostrisk_operator::controller::health::router;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
@@ -19,17 +20,27 @@ pub struct World {
     http: reqwest::Client,
 }
 
+/// Serves the health router of the harness's current operator on a free loopback port.
+async fn serve(harness: &Harness) -> (String, JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let app = router(harness.ctx.health.clone(), harness.ctx.metrics.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("health server");
+    });
+    (url, server)
+}
+
 impl World {
     pub async fn start() -> World {
-        let harness = Harness::start(Options::controller()).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a free loopback port");
-        let operator_url = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = router(Arc::new(Health::default()), harness.ctx.metrics.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("health server");
-        });
+        Self::start_with(Options::controller()).await
+    }
+
+    pub async fn start_with(options: Options) -> World {
+        let harness = Harness::start(options).await;
+        let (operator_url, server) = serve(&harness).await;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -40,6 +51,16 @@ impl World {
             server,
             http,
         }
+    }
+
+    /// Stops the operator and starts a new one (fresh metrics) serving on another port; returns
+    /// once the new one's `/metrics` accepts connections.
+    pub async fn restart(&mut self) {
+        self.server.abort();
+        self.harness.restart().await;
+        let (url, server) = serve(&self.harness).await;
+        self.operator_url = url;
+        self.server = server;
     }
 
     /// Creates or replaces a simulator host (PUT /_sim/hosts/{id}), installed with the given states.

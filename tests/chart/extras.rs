@@ -66,9 +66,36 @@ fn service_monitor_and_network_policy_when_enabled() {
     let endpoint = monitor.pointer("/spec/endpoints/0").expect("endpoint");
     assert_eq!(endpoint["port"], "http");
     assert_eq!(endpoint["path"], "/metrics");
+    // monitoringLabels and the rule's selector labels on both objects (the Prometheus evaluating the
+    // rules scrapes the operator too), the ServiceMonitor's own labels on it alone.
+    let rule = &rendered.prometheus_rules[0];
+    for object in [monitor, rule] {
+        for (key, value) in [("release", "prometheus"), ("rules", "hostrisk")] {
+            assert_eq!(
+                object.pointer(&format!("/metadata/labels/{key}")),
+                Some(&value.into())
+            );
+        }
+    }
     assert_eq!(
-        monitor.pointer("/metadata/labels/release"),
-        Some(&"prometheus".into())
+        monitor.pointer("/metadata/labels/scrape"),
+        Some(&"hostrisk".into())
+    );
+    assert_eq!(rule.pointer("/metadata/labels/scrape"), None);
+    let dashboards = &rendered.config_maps;
+    assert_eq!(dashboards.len(), 1);
+    let meta = &dashboards[0].metadata;
+    assert_eq!(meta.namespace.as_deref(), Some("monitoring"));
+    let labels = meta.labels.clone().expect("labels");
+    assert_eq!(
+        labels.get("grafana_dashboard").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(labels.get("team").map(String::as_str), Some("platform"));
+    let folder = meta.annotations.clone().expect("annotations");
+    assert_eq!(
+        folder.get("grafana_folder").map(String::as_str),
+        Some("Security")
     );
     let service_labels = rendered.services[0]
         .metadata
@@ -104,7 +131,8 @@ fn service_monitor_and_network_policy_when_enabled() {
         ingress_ports[0].port,
         Some(IntOrString::String("http".into()))
     );
-    assert!(ingress[0].from.as_ref().is_some_and(|from| from.len() == 1));
+    // The scrapers, and the `helm test` Pod (tests/chart/helm_test.rs).
+    assert!(ingress[0].from.as_ref().is_some_and(|from| from.len() == 2));
     let mut egress_ports = BTreeSet::new();
     let mut api_cidrs = BTreeSet::new();
     for rule in policy.egress.expect("egress") {
@@ -184,4 +212,35 @@ fn notes_tell_the_user_what_to_do_next() {
             "NOTES.txt lacks {needle:?}:\n{notes}"
         );
     }
+}
+
+/// With the default image (a name without a registry, which resolves to Docker Hub's library
+/// namespace, where nothing is published) NOTES.txt says so first and how to set image.repository;
+/// with a registry it does not.
+#[test]
+fn notes_warn_about_the_unpublished_default_image() {
+    let notes = |set: &str| {
+        run_script(&["notes", "-f", values_file(set).to_str().expect("utf-8")]).expect("notes")
+    };
+    let default = notes("defaults");
+    assert!(
+        default.starts_with("WARNING: the operator's image is \"hostrisk-operator:"),
+        "{default}"
+    );
+    for needle in [
+        "docker.io/library/hostrisk-operator",
+        "ImagePullBackOff",
+        "--set image.repository=<registry>/hostrisk-operator",
+        "kind load docker-image",
+    ] {
+        assert!(
+            default.contains(needle),
+            "NOTES.txt lacks {needle:?}:\n{default}"
+        );
+    }
+    let registry = notes("digest");
+    assert!(
+        !registry.contains("WARNING") && !registry.contains("ImagePullBackOff"),
+        "{registry}"
+    );
 }

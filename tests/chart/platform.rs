@@ -5,7 +5,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::render::{pod_labels, render, repo, run_script, Rendered, CHART, RELEASE_NAMESPACE};
+use super::render::{
+    parse_stream, pod_labels, render, repo, run_script, values_file, Rendered, CHART,
+    RELEASE_NAMESPACE,
+};
 
 /// `podSecurityContext.runAsUser: null` and the other documented nulls render: the nulled field is
 /// left out, everything the chart always sets stays.
@@ -224,4 +227,44 @@ fn crd_is_rendered_from_the_plain_manifest_and_kept() {
     assert_eq!(unkept.crds.len(), 1);
     assert_eq!(unkept.crds[0].metadata.annotations, None);
     assert!(render("namespaced").crds.is_empty(), "crds.install=false");
+}
+
+/// The scrape job the docs name is the one the chart renders: the metrics Service's name,
+/// `<fullname>-metrics`, which is `<release>-metrics` only when the release name contains the
+/// chart's. Rendered as release `prod` to tell the two apart.
+#[test]
+fn the_docs_name_the_scrape_job_the_chart_renders() {
+    let stream = run_script(&[
+        "render",
+        "--release",
+        "prod",
+        "-f",
+        values_file("platform").to_str().expect("utf-8"),
+    ])
+    .expect("renders as release prod");
+    let rendered = parse_stream("platform as prod", &stream);
+    let service = rendered.services[0].metadata.name.clone().expect("name");
+    assert_eq!(service, "prod-hostrisk-operator-metrics");
+    let rules = serde_json::to_string(&rendered.prometheus_rules).expect("json");
+    assert!(
+        rules.contains(&format!("up{{job=\\\"{service}\\\",")),
+        "HostRiskOperatorDown should watch job {service}"
+    );
+    for doc in [
+        "README.md",
+        "docs/install.md",
+        "charts/hostrisk-operator/README.md",
+        "charts/hostrisk-operator/values.yaml",
+    ] {
+        let text = std::fs::read_to_string(repo().join(doc)).expect(doc);
+        assert!(
+            !text.contains("<release>-metrics"),
+            "{doc} names the job <release>-metrics"
+        );
+    }
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    assert!(readme.contains("(default `<fullname>-metrics`"));
+    // The README's example alert is of the default release, whose fullname is its name.
+    let default_service = render("platform").services[0].metadata.name.clone();
+    assert!(readme.contains(&format!("job={}", default_service.expect("name"))));
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
@@ -102,7 +102,10 @@ pub struct Rendered {
     pub network_policies: Vec<NetworkPolicy>,
     pub service_monitors: Vec<Value>,
     pub prometheus_rules: Vec<Value>,
+    pub config_maps: Vec<k8s_openapi::api::core::v1::ConfigMap>,
     pub crds: Vec<CustomResourceDefinition>,
+    /// `helm test` hooks.
+    pub test_pods: Vec<Pod>,
 }
 
 impl Rendered {
@@ -122,10 +125,37 @@ impl Rendered {
         self.container().args.clone().unwrap_or_default()
     }
 
-    pub fn pod_spec(&self) -> &k8s_openapi::api::core::v1::PodSpec {
+    pub fn pod_spec(&self) -> &PodSpec {
         let spec = self.deployment().spec.as_ref().expect("deployment spec");
         spec.template.spec.as_ref().expect("pod spec")
     }
+}
+
+/// The restricted Pod Security Standard on a rendered pod and its only container: non-root,
+/// seccomp RuntimeDefault, no host network, read-only root filesystem, no privilege escalation,
+/// every capability dropped. Returns the pod-level (runAsUser, runAsGroup) for the caller's check.
+pub fn assert_restricted(what: &str, pod: &PodSpec) -> (Option<i64>, Option<i64>) {
+    let pod_sc = pod.security_context.as_ref().expect("pod securityContext");
+    assert_eq!(pod_sc.run_as_non_root, Some(true), "{what}");
+    let pod_seccomp = pod_sc.seccomp_profile.as_ref().map(|p| p.type_.as_str());
+    assert_eq!(pod_seccomp, Some("RuntimeDefault"), "{what}");
+    assert_ne!(pod.host_network, Some(true), "{what}");
+    assert_eq!(pod.containers.len(), 1, "{what}: one container");
+    let sc = pod.containers[0]
+        .security_context
+        .as_ref()
+        .expect("container securityContext");
+    assert_eq!(sc.run_as_non_root, Some(true), "{what}");
+    assert_eq!(sc.read_only_root_filesystem, Some(true), "{what}");
+    assert_eq!(sc.allow_privilege_escalation, Some(false), "{what}");
+    assert_ne!(sc.privileged, Some(true), "{what}");
+    assert_ne!(sc.run_as_user, Some(0), "{what}");
+    let caps = sc.capabilities.as_ref().expect("capabilities");
+    assert_eq!(caps.drop, Some(vec!["ALL".to_owned()]), "{what}");
+    assert_eq!(caps.add, None, "{what}");
+    let seccomp = sc.seccomp_profile.as_ref().map(|p| p.type_.as_str());
+    assert_eq!(seccomp, Some("RuntimeDefault"), "{what}");
+    (pod_sc.run_as_user, pod_sc.run_as_group)
 }
 
 /// Kinds without a namespace.
@@ -183,6 +213,7 @@ fn sort_into(rendered: &mut Rendered, doc: &Doc) {
     match doc.kind() {
         ("apps/v1", "Deployment") => rendered.deployments.push(typed(doc)),
         ("v1", "ServiceAccount") => rendered.service_accounts.push(typed(doc)),
+        ("v1", "Pod") => rendered.test_pods.push(typed(doc)),
         ("v1", "Service") => rendered.services.push(typed(doc)),
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => rendered.cluster_roles.push(typed(doc)),
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
@@ -198,6 +229,7 @@ fn sort_into(rendered: &mut Rendered, doc: &Doc) {
         ("monitoring.coreos.com/v1", "PrometheusRule") => {
             rendered.prometheus_rules.push(doc.value.clone())
         }
+        ("v1", "ConfigMap") => rendered.config_maps.push(typed(doc)),
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => rendered.crds.push(typed(doc)),
         (api_version, kind) => panic!(
             "{}: {} renders an unexpected {api_version}/{kind}",

@@ -31,19 +31,18 @@ fn admits_null(schema: &Value, node: &Value) -> bool {
     types.as_array().is_some_and(|t| t.contains(&"null".into()))
 }
 
-/// The schema of a chart-owned block: an object whose keys the chart defines (additionalProperties false).
-fn owned_properties(node: &Value) -> Option<&Map<String, Value>> {
-    let closed = node.get("additionalProperties") == Some(&Value::Bool(false));
-    node.get("properties")
-        .and_then(Value::as_object)
-        .filter(|_| closed)
+/// The keys the chart defines in a block: every key of a chart-owned block (additionalProperties
+/// false), or the ones it reads from a block it shares (`global`, whose other keys are a parent
+/// chart's). Free-form Kubernetes values (resources, affinity, ...) have none.
+fn block_properties(node: &Value) -> Option<&Map<String, Value>> {
+    node.get("properties").and_then(Value::as_object)
 }
 
 /// Dotted paths of every key of a chart-owned block whose schema admits null (not below a nullable
 /// key: nulling it covers its children).
 fn nullable_paths(schema: &Value) -> BTreeSet<String> {
     fn walk(schema: &Value, node: &Value, path: &str, out: &mut BTreeSet<String>) {
-        for (key, child) in owned_properties(resolve(schema, node))
+        for (key, child) in block_properties(resolve(schema, node))
             .into_iter()
             .flatten()
         {
@@ -68,14 +67,14 @@ fn nullable_paths(schema: &Value) -> BTreeSet<String> {
 fn schema_and_values_yaml_define_the_same_keys() {
     fn walk(path: &str, values: &Value, schema: &Value, node: &Value) {
         let node = resolve(schema, node);
-        let Some(properties) = owned_properties(node) else {
+        let Some(properties) = block_properties(node) else {
             return;
         };
         let values = values
             .as_object()
             .unwrap_or_else(|| panic!("{path} is a block"));
         let in_values: BTreeSet<&String> = values.keys().collect();
-        let in_schema: BTreeSet<&String> = properties.keys().filter(|k| *k != "global").collect();
+        let in_schema: BTreeSet<&String> = properties.keys().collect();
         assert_eq!(in_values, in_schema, "keys of {path}");
         let required: BTreeSet<&str> = node["required"]
             .as_array()
@@ -119,7 +118,7 @@ fn values_yaml_documents_every_setting() {
             stack.pop();
         }
         let parent = stack.last().map_or(&schema, |(_, node)| *node);
-        let Some(node) = owned_properties(resolve(&schema, parent)).and_then(|p| p.get(key)) else {
+        let Some(node) = block_properties(resolve(&schema, parent)).and_then(|p| p.get(key)) else {
             continue; // inside a free-form Kubernetes value (resources, affinity, ...)
         };
         let comment: Vec<&str> = lines[..index]
@@ -128,7 +127,7 @@ fn values_yaml_documents_every_setting() {
             .take_while(|l| l.trim_start().starts_with('#'))
             .map(|l| l.trim_start())
             .collect();
-        let is_block = owned_properties(resolve(&schema, node)).is_some();
+        let is_block = block_properties(resolve(&schema, node)).is_some();
         let described = comment.last().is_some_and(|l| l.starts_with("# -- "));
         let text = comment.join(" ");
         if (!is_block && !described)

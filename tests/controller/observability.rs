@@ -51,9 +51,26 @@ async fn metrics_follow_reconciles_writes_and_domain_data_and_forget_deleted_wat
         )),
         3.0
     );
-    assert!(expect("hostrisk_hss_requests_total{outcome=\"ok\",code=\"200\"}") >= 1.0);
+    assert!(expect("hostrisk_hss_requests_total{operation=\"list_hosts_risk\",outcome=\"ok\",code=\"200\"}") >= 1.0);
     assert!(expect("hostrisk_hss_quota_wait_seconds_count") >= 1.0);
     assert!(!text.contains("host_id="), "no per-host series by default");
+    assert_eq!(
+        expect(&format!(
+            "hostrisk_watch_ready_reason{{{watch},reason=\"Synced\"}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        expect(&format!("hostrisk_watch_interval_seconds{{{watch}}}")),
+        3600.0
+    );
+    // Read at scrape time from the running poller and the client's rate limiter.
+    assert!(
+        text.contains("\nhostrisk_poller_watches{group=\""),
+        "{text}"
+    );
+    assert!(text.contains("\nhostrisk_poller_queue_depth{group=\""));
+    assert!(text.contains("\nhostrisk_hss_quota_calls{credential=\"ak:"));
 
     // An idle refresh request: polled, nothing to write, counted as skipped.
     let skipped_before = sample(&text, "hostrisk_status_writes_skipped_total").unwrap_or(0.0);
@@ -105,7 +122,7 @@ async fn two_scopes_call_hss_once_each_and_record_each_request() {
     assert_eq!(
         sample(
             &text,
-            "hostrisk_hss_requests_total{outcome=\"ok\",code=\"200\"}"
+            "hostrisk_hss_requests_total{operation=\"list_hosts_risk\",outcome=\"ok\",code=\"200\"}"
         ),
         Some(2.0),
         "{text}"

@@ -62,12 +62,17 @@ async fn prometheus_scrape_gets_openmetrics_with_live_values() {
         Some(0.0)
     );
 
-    metrics.record_hss_request(HssOutcome::ServerError, Some(503), Duration::from_millis(5));
+    metrics.record_hss_request(
+        hostrisk_operator::hss::Operation::ListHostsRisk,
+        HssOutcome::ServerError,
+        Some(503),
+        Duration::from_millis(5),
+    );
     let (_, second) = scrape().await;
     assert_eq!(
         sample(
             &second,
-            "hostrisk_hss_requests_total{outcome=\"server_error\",code=\"503\"}"
+            "hostrisk_hss_requests_total{operation=\"list_hosts_risk\",outcome=\"server_error\",code=\"503\"}"
         ),
         Some(1.0)
     );

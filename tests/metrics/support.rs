@@ -1,9 +1,16 @@
 //! Helpers that read exposition text the way a scraper would: line by line, by exact series.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use hostrisk_operator::metrics::{HostSnapshot, Metrics, RiskTotals, WatchSnapshot};
+use hostrisk_operator::crd::HostRiskWatchStatus;
+use hostrisk_operator::hss::ratelimit::RateLimiter;
+use hostrisk_operator::hss::Credentials;
+use hostrisk_operator::metrics::{
+    GroupFigures, HostSnapshot, Metrics, PollerView, RiskTotals, WatchSnapshot,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 /// Value of the sample whose name-and-labels part is exactly `series`
 /// (e.g. `hostrisk_reconciles_total{result="ok"}`), if the text has one.
@@ -70,8 +77,20 @@ pub fn exercise_everything(metrics: &Metrics) {
     );
     metrics.record_status_write(true);
     metrics.record_status_write(false);
-    metrics.record_hss_request(HssOutcome::Ok, Some(200), Duration::from_millis(120));
-    metrics.record_hss_request(HssOutcome::Throttled, Some(429), Duration::from_millis(80));
+    use hostrisk_operator::hss::Operation::ListHostsRisk;
+    metrics.record_status_write_error();
+    metrics.record_hss_request(
+        ListHostsRisk,
+        HssOutcome::Ok,
+        Some(200),
+        Duration::from_millis(120),
+    );
+    metrics.record_hss_request(
+        ListHostsRisk,
+        HssOutcome::Throttled,
+        Some(429),
+        Duration::from_millis(80),
+    );
     metrics.record_retry();
     metrics.record_quota_wait(Duration::from_secs(12));
     metrics.set_leader(true);
@@ -82,10 +101,14 @@ pub fn exercise_everything(metrics: &Metrics) {
         Duration::from_secs(300),
     );
     metrics.set_watch_gauges("team-a", "prod", &two_host_snapshot());
-    metrics.set_watch_conditions(
+    metrics.set_watch_status(
         "team-a",
         "prod",
-        &[("Ready", "False"), ("CredentialsValid", "True")],
+        &status(&[
+            ("Ready", "False", "Throttled"),
+            ("CredentialsValid", "True", "Accepted"),
+        ]),
+        Duration::from_secs(600),
     );
     metrics.set_watch_last_success(
         "team-a",
@@ -93,4 +116,41 @@ pub fn exercise_everything(metrics: &Metrics) {
         "2026-01-02T03:04:05Z".parse().expect("timestamp"),
     );
     metrics.record_event(true);
+    let limiter = RateLimiter::new(5, Duration::from_secs(60));
+    limiter.reserve(&Credentials::ak_sk("AKEXAMPLE", "not-shown").identity());
+    metrics.observe_quota(limiter);
+    metrics.observe_poller(Some(Arc::new(FixedPoller(vec![GroupFigures {
+        group: "https://hss.example/ project=p eps=- identity=ak:AKEXAMPLE".into(),
+        watches: 2,
+        hosts: 3,
+        queued: 1,
+        last_sweep: Some(Duration::from_secs(42)),
+    }]))));
+}
+
+/// A poller whose groups look like this.
+pub struct FixedPoller(pub Vec<GroupFigures>);
+
+impl PollerView for FixedPoller {
+    fn groups(&self) -> Vec<GroupFigures> {
+        self.0.clone()
+    }
+}
+
+/// A status with these `(type, status, reason)` conditions.
+pub fn status(conditions: &[(&str, &str, &str)]) -> HostRiskWatchStatus {
+    HostRiskWatchStatus {
+        conditions: conditions
+            .iter()
+            .map(|(type_, status, reason)| Condition {
+                type_: (*type_).into(),
+                status: (*status).into(),
+                reason: (*reason).into(),
+                message: String::new(),
+                observed_generation: Some(1),
+                last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
+            })
+            .collect(),
+        ..HostRiskWatchStatus::default()
+    }
 }

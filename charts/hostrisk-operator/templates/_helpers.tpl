@@ -52,12 +52,44 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* Image reference: repository@digest when a digest is set (it wins over the tag), else repository:tag. */}}
-{{- define "hostrisk-operator.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{/* Reference of an image block: repository@digest when a digest is set (it wins over the tag), else
+repository:tag, the tag defaulting to `defaultTag`: (dict "image" .Values.image "defaultTag" "1.0" "key" "image"). */}}
+{{- define "hostrisk-operator.imageRef" -}}
+{{- if .image.digest }}
+{{- printf "%s@%s" .image.repository .image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $tag := required (printf "%s: set tag or digest" .key) (default .defaultTag .image.tag) }}
+{{- printf "%s:%s" .image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/* The operator's image; an empty tag means the chart's appVersion. */}}
+{{- define "hostrisk-operator.image" -}}
+{{- include "hostrisk-operator.imageRef" (dict "image" .Values.image "defaultTag" .Chart.AppVersion "key" "image") }}
+{{- end }}
+
+{{/* Labels of the `helm test` Pod: the chart's labels without app.kubernetes.io/name, so that none of the
+chart's selectors (Service, PodDisruptionBudget, NetworkPolicy) takes it for an operator pod. */}}
+{{- define "hostrisk-operator.testLabels" -}}
+{{- $labels := include "hostrisk-operator.labels" . | fromYaml }}
+{{- $_ := unset $labels "app.kubernetes.io/name" }}
+{{- $_ = set $labels "app.kubernetes.io/component" "helm-test" }}
+{{- toYaml $labels }}
+{{- end }}
+
+{{/* The pods' imagePullSecrets: `imagePullSecrets`, then a parent chart's `global.imagePullSecrets`, each
+Secret once; an entry is {name: ...} or a plain name. Empty when there is none. */}}
+{{- define "hostrisk-operator.imagePullSecrets" -}}
+{{- $global := list }}
+{{- with .Values.global }}{{ $global = .imagePullSecrets | default list }}{{ end }}
+{{- $names := list }}
+{{- range concat (.Values.imagePullSecrets | default list) $global }}
+{{- $name := . }}
+{{- if kindIs "map" . }}{{ $name = .name }}{{ end }}
+{{- if not (has $name $names) }}{{ $names = append $names $name }}{{ end }}
+{{- end }}
+{{- range $names }}
+- name: {{ . | quote }}
 {{- end }}
 {{- end }}
 
@@ -108,14 +140,4 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "hostrisk-operator.podLabels" -}}
 {{- $labels := mergeOverwrite (dict) (.Values.commonLabels | default dict) (.Values.podLabels | default dict) }}
 {{- toYaml (mergeOverwrite $labels (include "hostrisk-operator.selectorLabels" . | fromYaml)) }}
-{{- end }}
-
-{{/* The job label of the operator's scrape target in alert expressions. */}}
-{{- define "hostrisk-operator.alertJob" -}}
-{{- default (printf "%s-metrics" (include "hostrisk-operator.fullname" .)) .Values.prometheusRule.job }}
-{{- end }}
-
-{{/* Labels of one alert: prometheusRule.alertLabels, then its severity: (dict "rule" $rule "extra" $alertLabels). */}}
-{{- define "hostrisk-operator.alertLabels" -}}
-{{- toYaml (mergeOverwrite (dict) (.extra | default dict) (dict "severity" .rule.severity)) }}
 {{- end }}

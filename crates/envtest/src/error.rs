@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum EnvtestError {
     /// `KUBEBUILDER_ASSETS` is set but does not hold usable binaries.
-    #[error("KUBEBUILDER_ASSETS={dir}: {problem} (it must name a directory with the kube-apiserver and etcd binaries, e.g. `setup-envtest use 1.33.x -p path`)")]
+    #[error("KUBEBUILDER_ASSETS={dir}: {problem} (it must name a directory with the kube-apiserver and etcd binaries, e.g. `setup-envtest use 1.30.x -p path`)")]
     Assets { dir: PathBuf, problem: String },
 
     /// A file-system or process operation failed.

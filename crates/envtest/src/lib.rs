@@ -5,7 +5,7 @@
 //! TokenRequest and what really happens when the API server goes away are only proven against
 //! the real binaries. This crate follows controller-runtime's `envtest` convention so that the
 //! same assets work everywhere: `KUBEBUILDER_ASSETS` names a directory holding `kube-apiserver`
-//! and `etcd` (what `setup-envtest use 1.33.x -p path` prints, or what `.ci/run` unpacks).
+//! and `etcd` (what `setup-envtest use 1.30.x -p path` prints, or what `.ci/run` unpacks).
 //!
 //! Design choices, each for a reason:
 //! - **Nothing fixed**: free loopback ports and a fresh temporary directory (with the PKI made

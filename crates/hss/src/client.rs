@@ -13,7 +13,7 @@ use super::error::{is_gateway_code, AuthKind, HssError};
 use super::iam::{IamLogin, IamTokenCache};
 use super::idtoken::Exchange;
 use super::model::HostsRiskResult;
-use super::observe::{AttemptOutcome, HssObserver};
+use super::observe::{AttemptOutcome, HssObserver, Operation};
 use super::ratelimit::RateLimiter;
 use super::retry::Backoff;
 use super::scope::Scope;
@@ -66,13 +66,23 @@ struct Observer {
 }
 
 impl Observer {
-    fn attempt(&self, outcome: AttemptOutcome, code: Option<u16>, elapsed: Duration) {
-        self.sink.attempt(outcome, code, elapsed);
+    fn hosts_risk(&self, outcome: AttemptOutcome, code: Option<u16>, elapsed: Duration) {
+        self.sink
+            .attempt(Operation::ListHostsRisk, outcome, code, elapsed);
     }
 }
 
-/// The class and HTTP code of a failed attempt; `None` when no request left this process
-/// (a local validation error).
+/// One attempt at `ListHostsRisk`: its result, the IAM token it was sent with (so an expiry can
+/// refresh it), and how long the GET took when one was sent (not when getting the token failed).
+struct Attempt {
+    result: Result<RawAnswer, HssError>,
+    used_token: Option<Secret>,
+    sent: Option<Duration>,
+}
+
+/// The class and HTTP code of a failed `ListHostsRisk` attempt; `None` when that GET did not
+/// leave this process (a local validation error) or the failure is an IAM request's, which
+/// reports itself as its own operation.
 fn attempt_labels(error: &HssError) -> Option<(AttemptOutcome, Option<u16>)> {
     let labels = match error {
         HssError::Authentication { .. } => (AttemptOutcome::Auth, Some(401)),
@@ -87,15 +97,9 @@ fn attempt_labels(error: &HssError) -> Option<(AttemptOutcome, Option<u16>)> {
         | HssError::Timeout { .. }
         | HssError::TlsVerification { .. } => (AttemptOutcome::Transport, None),
         HssError::Decode { .. } => (AttemptOutcome::Decode, None),
-        HssError::Iam { status, .. } => match status {
-            Some(code) => (AttemptOutcome::for_status(*code), Some(*code)),
-            None => (AttemptOutcome::Transport, None),
-        },
-        HssError::IdentityExchangeRefused(refused) => (
-            AttemptOutcome::for_status(refused.status),
-            Some(refused.status),
-        ),
-        HssError::IdTokenSource { .. }
+        HssError::Iam { .. }
+        | HssError::IdentityExchangeRefused(_)
+        | HssError::IdTokenSource { .. }
         | HssError::InvalidScope { .. }
         | HssError::InvalidCredentials { .. }
         | HssError::InvalidConfig { .. } => return None,
@@ -231,15 +235,19 @@ impl HssClient {
             if let Some(observer) = observer.filter(|o| o.quota_waits) {
                 observer.sink.quota_wait(wait);
             }
-            let attempt_started = Instant::now();
             self.inner
                 .counters
                 .rate_wait_micros
                 .fetch_add(wait.as_micros() as u64, Ordering::Relaxed);
-            let (outcome, used_token) = self
+            let Attempt {
+                result,
+                used_token,
+                sent,
+            } = self
                 .attempt(scope, credentials, ids, rejected_token.take())
                 .await;
-            let err = match outcome {
+            let reported = observer.zip(sent);
+            let err = match result {
                 Ok(answer) => {
                     tracing::debug!(
                         identity = %identity,
@@ -252,20 +260,20 @@ impl HssClient {
                     );
                     let status = answer.status;
                     let decoded = decode(answer, ids);
-                    if let Some(observer) = observer {
+                    if let Some((observer, elapsed)) = reported {
                         let outcome = match &decoded {
                             Ok(_) => AttemptOutcome::for_status(status),
                             Err(_) => AttemptOutcome::Decode,
                         };
-                        observer.attempt(outcome, Some(status), attempt_started.elapsed());
+                        observer.hosts_risk(outcome, Some(status), elapsed);
                     }
                     return decoded;
                 }
                 Err(err) => err,
             };
-            if let Some(observer) = observer {
+            if let Some((observer, elapsed)) = reported {
                 if let Some((outcome, code)) = attempt_labels(&err) {
-                    observer.attempt(outcome, code, attempt_started.elapsed());
+                    observer.hosts_risk(outcome, code, elapsed);
                 }
             }
             if matches!(err, HssError::Throttled { .. }) {
@@ -318,15 +326,21 @@ impl HssClient {
         }
     }
 
-    /// One HTTP attempt. Returns the IAM token used, if any, so an expiry can refresh it.
+    /// One HTTP attempt, after getting an IAM token for it when the credentials need one.
     async fn attempt(
         &self,
         scope: &Scope,
         credentials: &Credentials,
         ids: &[String],
         rejected_token: Option<Secret>,
-    ) -> (Result<RawAnswer, HssError>, Option<Secret>) {
+    ) -> Attempt {
         let config = &self.inner.config;
+        let observer = self.inner.observer.get().map(|o| o.sink.as_ref());
+        let unsent = |error| Attempt {
+            result: Err(error),
+            used_token: None,
+            sent: None,
+        };
         // Declared here so the request can borrow it; set only for IAM and id-token credentials.
         let iam_token: Secret;
         let (auth, auth_kind, used_token) = match credentials {
@@ -365,11 +379,12 @@ impl HssClient {
                         &config.user_agent,
                         &login,
                         rejected_token.as_ref(),
+                        observer,
                     )
                     .await
                 {
                     Ok(token) => token,
-                    Err(err) => return (Err(err), None),
+                    Err(err) => return unsent(err),
                 };
                 (
                     RequestAuth::Token(&iam_token),
@@ -398,11 +413,12 @@ impl HssClient {
                         &config.user_agent,
                         &exchange,
                         rejected_token.as_ref(),
+                        observer,
                     )
                     .await
                 {
                     Ok(token) => token,
-                    Err(err) => return (Err(err), None),
+                    Err(err) => return unsent(err),
                 };
                 (
                     RequestAuth::Token(&iam_token),
@@ -423,8 +439,13 @@ impl HssClient {
             .http_attempts
             .fetch_add(1, Ordering::Relaxed);
         let target = format!("{}://{}", scope.endpoint.scheme(), scope.authority());
+        let started = Instant::now();
         let result = send_get(&self.inner.http, &prepared, &target, auth_kind).await;
-        (result, used_token)
+        Attempt {
+            result,
+            used_token,
+            sent: Some(started.elapsed()),
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use url::Url;
 
 use super::credentials::Secret;
 use super::error::HssError;
+use super::observe::{HssObserver, Operation};
 use super::token_post::{post_for_token, TokenPost};
 
 /// What identifies one cached token. Secrets enter only as digests (a rotated password gets
@@ -116,17 +117,18 @@ impl IamTokenCache {
 
     /// A valid token for `login`: the cached one, or a fresh login. With `rejected`, a cached
     /// token equal to it is dropped first (HSS said it expired); a different cached token is
-    /// kept, as another caller already refreshed it.
+    /// kept, as another caller already refreshed it. A login is reported to `observer`.
     pub async fn token(
         &self,
         http: &reqwest::Client,
         user_agent: &str,
         login: &IamLogin<'_>,
         rejected: Option<&Secret>,
+        observer: Option<&dyn HssObserver>,
     ) -> Result<Secret, HssError> {
         self.cached_or(login.key(), rejected, || {
             self.logins.fetch_add(1, Ordering::Relaxed);
-            request_token(http, user_agent, login)
+            request_token(http, user_agent, login, observer)
         })
         .await
     }
@@ -191,6 +193,7 @@ async fn request_token(
     http: &reqwest::Client,
     user_agent: &str,
     login: &IamLogin<'_>,
+    observer: Option<&dyn HssObserver>,
 ) -> Result<CachedToken, HssError> {
     post_for_token(
         http,
@@ -201,6 +204,8 @@ async fn request_token(
             user_agent,
             extra_headers: &[],
             body: login_body(login).to_string(),
+            operation: Operation::IamToken,
+            observer,
         },
     )
     .await

@@ -24,6 +24,7 @@ use super::credentials::Secret;
 use super::error::{HssError, RefusedExchange};
 use super::iam::{CacheKey, IamTokenCache};
 pub use super::id_token_source::{IdTokenError, IdTokenFuture, IdTokenSource};
+use super::observe::{HssObserver, Operation};
 use super::token_post::{post_for_token, CachedToken, TokenPost};
 
 /// Path of `CreateTokenWithIdToken` below the IAM endpoint.
@@ -69,10 +70,11 @@ impl IamTokenCache {
         user_agent: &str,
         exchange: &Exchange<'_>,
         rejected: Option<&Secret>,
+        observer: Option<&dyn HssObserver>,
     ) -> Result<Secret, HssError> {
         self.cached_or(exchange.key(), rejected, || {
             self.exchanges.fetch_add(1, Ordering::Relaxed);
-            exchange_token(http, user_agent, exchange)
+            exchange_token(http, user_agent, exchange, observer)
         })
         .await
     }
@@ -88,6 +90,7 @@ async fn exchange_token(
     http: &reqwest::Client,
     user_agent: &str,
     exchange: &Exchange<'_>,
+    observer: Option<&dyn HssObserver>,
 ) -> Result<CachedToken, HssError> {
     let source_failed = |error: IdTokenError| HssError::IdTokenSource {
         subject: exchange.subject.to_string(),
@@ -112,6 +115,8 @@ async fn exchange_token(
             user_agent,
             extra_headers: &[("X-Idp-Id", exchange.identity_provider_id)],
             body: exchange_body(&jwt, exchange.project_id).to_string(),
+            operation: Operation::IdTokenExchange,
+            observer,
         },
     )
     .await;

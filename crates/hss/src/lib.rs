@@ -29,5 +29,5 @@ pub use credentials::{CredentialIdentity, Credentials, Secret};
 pub use error::{AuthKind, ErrorBody, HssError, RefusedExchange};
 pub use idtoken::{IdTokenError, IdTokenFuture, IdTokenSource};
 pub use model::{HostRisk, HostsRiskResult, ListHostsRiskResponse};
-pub use observe::{AttemptOutcome, HssObserver};
+pub use observe::{AttemptOutcome, HssObserver, Operation};
 pub use scope::Scope;

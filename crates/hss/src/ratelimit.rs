@@ -82,21 +82,32 @@ impl RateLimiter {
         }
     }
 
-    /// Permits granted or reserved within the last window, per identity that has any.
-    pub fn usage(&self) -> Vec<(CredentialIdentity, u32)> {
+    /// Permits per window, and the window.
+    pub fn limit(&self) -> (usize, Duration) {
+        (self.calls, self.window)
+    }
+
+    /// The permits granted or reserved within the window that ends now, per identity that has
+    /// any, ordered by identity. While callers queue for the quota (a permit reserved for later)
+    /// every slot kept lies within the window, so a full window reads as the limit. Read-only,
+    /// for the metrics of quota use and the poller's statistics; identities gone quiet are not
+    /// listed (their windows go at the next reservation).
+    pub fn usage(&self) -> Vec<(CredentialIdentity, usize)> {
         let now = Instant::now();
         let windows = match self.windows.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        windows
+        let mut usage: Vec<(CredentialIdentity, usize)> = windows
             .iter()
             .map(|(identity, w)| {
                 let recent = w.slots.iter().filter(|at| **at + self.window > now).count();
-                (identity.clone(), u32::try_from(recent).unwrap_or(u32::MAX))
+                (identity.clone(), recent)
             })
             .filter(|(_, used)| *used > 0)
-            .collect()
+            .collect();
+        usage.sort_by(|a, b| a.0.cmp(&b.0));
+        usage
     }
 
     /// Identities with a window kept.
@@ -168,6 +179,25 @@ mod tests {
         limiter.reserve(&current);
         assert_eq!(limiter.identities(), 1, "the quiet ones are gone");
         assert_eq!(limiter.usage(), vec![(current, 1)]);
+    }
+
+    #[tokio::test]
+    async fn usage_counts_the_permits_sent_in_the_current_window() {
+        let limiter = RateLimiter::new(2, 150 * MS);
+        let id = Credentials::ak_sk("AK", "SK").identity();
+        assert!(limiter.usage().is_empty(), "no identity seen yet");
+        limiter.reserve(&id);
+        assert_eq!(limiter.usage(), vec![(id.clone(), 1)]);
+        limiter.reserve(&id);
+        limiter.reserve(&id); // due when the window has passed: the window is full
+        assert_eq!(limiter.usage(), vec![(id.clone(), 2)]);
+        tokio::time::sleep(200 * MS).await;
+        assert_eq!(
+            limiter.usage(),
+            vec![(id, 1)],
+            "the first two left the window, the third was sent"
+        );
+        assert_eq!(limiter.limit(), (2, 150 * MS));
     }
 
     #[tokio::test]

@@ -1,13 +1,16 @@
 //! One token request to IAM (password login or id-token exchange): POST, then the token from
 //! `X-Subject-Token` and its expiry from the body's `token.expires_at`; failures as
-//! [`HssError::Iam`] with IAM's error fields (either of its two body shapes).
+//! [`HssError::Iam`] with IAM's error fields (either of its two body shapes). Each request is
+//! reported to the client's observer as one attempt of its [`Operation`].
 
 use serde::Deserialize;
+use tokio::time::Instant;
 use url::Url;
 
 use super::credentials::Secret;
 use super::error::{ErrorBody, HssError};
 use super::model::ApiErrorBody;
+use super::observe::{AttemptOutcome, HssObserver, Operation};
 use super::transport::{request_id_of, transport_error};
 
 /// A token IAM issued, with when we got it and when it expires.
@@ -50,6 +53,9 @@ pub(crate) struct TokenPost<'a> {
     pub extra_headers: &'a [(&'a str, &'a str)],
     /// Carries a credential: never logged, never put into an error.
     pub body: String,
+    /// Which IAM request this is, and who hears of it.
+    pub operation: Operation,
+    pub observer: Option<&'a dyn HssObserver>,
 }
 
 /// `scheme://authority` of an IAM endpoint, as errors name it.
@@ -67,6 +73,32 @@ pub(crate) fn iam_target(endpoint: &Url) -> String {
 pub(crate) async fn post_for_token(
     http: &reqwest::Client,
     post: &TokenPost<'_>,
+) -> Result<CachedToken, HssError> {
+    let started = Instant::now();
+    let mut answered = None;
+    let result = request(http, post, &mut answered).await;
+    if let Some(observer) = post.observer {
+        let (outcome, code) = match &result {
+            Ok(_) => (AttemptOutcome::Ok, answered),
+            // Answered 2xx without a usable token: the body is not what IAM promises.
+            Err(HssError::Iam {
+                status: Some(code), ..
+            }) if (200..300).contains(code) => (AttemptOutcome::Decode, Some(*code)),
+            Err(HssError::Iam {
+                status: Some(code), ..
+            }) => (AttemptOutcome::for_status(*code), Some(*code)),
+            Err(_) => (AttemptOutcome::Transport, None),
+        };
+        observer.attempt(post.operation, outcome, code, started.elapsed());
+    }
+    result
+}
+
+/// [`post_for_token`]'s request; `answered` gets the HTTP status once IAM answers.
+async fn request(
+    http: &reqwest::Client,
+    post: &TokenPost<'_>,
+    answered: &mut Option<u16>,
 ) -> Result<CachedToken, HssError> {
     let endpoint = post.iam_endpoint;
     let target = iam_target(endpoint);
@@ -102,6 +134,7 @@ pub(crate) async fn post_for_token(
             }
         })?;
     let status = response.status().as_u16();
+    *answered = Some(status);
     let headers = response.headers().clone();
     let request_id = request_id_of(&headers);
     let body = response.bytes().await.map_err(|e| {

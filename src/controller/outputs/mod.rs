@@ -8,11 +8,13 @@
 //! How to add an output (a policy-report writer, a Node-condition writer):
 //! 1. A type implementing [`Output`], built in `Context::with_metrics` and added to the list
 //!    after the status writer (the list's order is the order of [`Output::publish`]); it is
-//!    handed to the watch table too, so [`WatchScoped::forget`] reaches it when a watch goes.
+//!    handed to the watch table too, so [`WatchScoped::began`] reaches it when the table takes
+//!    a watch up (state to have before the watch's first reconcile, such as the metric series
+//!    seeded from the stored status) and [`WatchScoped::forget`] when a watch goes.
 //! 2. [`Output::publish`] receives each watch's view after every reconcile: the watch (uid,
-//!    name, namespace, spec), its host records, summary and conditions, whether it is
-//!    suspended, and whether anything but timestamps changed (an idle poll changes nothing:
-//!    write nothing then). Keep per-watch state in memory only through
+//!    name, namespace, spec), its host records, summary and conditions, the interval it asks
+//!    for, whether it is suspended, and whether anything but timestamps changed (an idle poll
+//!    changes nothing: write nothing then). Keep per-watch state in memory only through
 //!    [`WatchView::while_present`], so it cannot outlive the watch; hand slow or batched work
 //!    (API writes with a budget, an aggregate over many watches) to a task of the output's own,
 //!    fed from `publish` and `forget`. An error from `publish` fails the reconcile, which is
@@ -29,6 +31,7 @@ pub mod metrics;
 pub mod status;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 
@@ -52,6 +55,8 @@ pub struct WatchView<'a> {
     pub events: &'a [TransitionEvent],
     /// This reconcile applied a poll answer, whose oldest data was fetched then.
     pub fetched: Option<jiff::Timestamp>,
+    /// The poll interval the watch asks for (its spec's, or the operator's default).
+    pub interval: Duration,
     /// HSS answered for every host (or there is none to ask): counts and gauges hold.
     pub complete: bool,
     /// `spec.suspend`: polling stopped; outputs with something of their own to undo do it.

@@ -48,9 +48,12 @@ impl StatusWriter {
         let stored = api
             .patch_status(&key.name, &params, &Patch::Merge(&body))
             .await
-            .map_err(|source| Error::StatusWrite {
-                key: key.clone(),
-                source,
+            .map_err(|source| {
+                self.metrics.record_status_write_error();
+                Error::StatusWrite {
+                    key: key.clone(),
+                    source,
+                }
             })?;
         view.watches.remember_write(
             key,

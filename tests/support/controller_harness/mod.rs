@@ -272,17 +272,6 @@ impl Harness {
         (self.ctx, self.shutdown, self.task) = (ctx, shutdown, Some(task));
     }
 
-    /// Stops the controller and checks it ended cleanly.
-    async fn stop_controller(&mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let ended = tokio::time::timeout(Duration::from_secs(10), task)
-                .await
-                .expect("controller stops after shutdown");
-            ended.expect("no panic").expect("clean stop");
-        }
-    }
-
     /// The poller's statistics (it runs while the controllers do).
     pub fn poller_stats(&self) -> hostrisk_operator::poller::PollerStats {
         self.ctx
@@ -315,12 +304,23 @@ impl Harness {
 
     /// Stops the controller and checks it ran until now and ended cleanly.
     pub async fn stop(mut self) {
+        self.stop_controller().await;
+        self.sim.shutdown().await;
+        self.kube.shutdown().await;
+    }
+
+    /// Cancels the controller and checks it ran until now and ends cleanly within 10 s.
+    async fn stop_controller(&mut self) {
         assert!(
             self.is_running(),
             "the controller kept running until stopped"
         );
-        self.stop_controller().await;
-        self.sim.shutdown().await;
-        self.kube.shutdown().await;
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let ended = tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("controller stops after shutdown");
+            ended.expect("no panic").expect("clean stop");
+        }
     }
 }

@@ -197,19 +197,18 @@ impl Harness {
             .unwrap();
     }
 
-    /// Stores any HostRiskWatch document as is. The stand-in prunes by the CRD's structural
-    /// schema but validates no values (no pattern, maxLength, maxItems or CEL rule), like an API
-    /// server holding a resource stored before those rules existed.
+    /// Stores any HostRiskWatch document, pruned by the CRD's structural schema but with no
+    /// value validated (no pattern, maxLength, maxItems or CEL rule), like an API server holding
+    /// a resource stored before those rules existed (`StandinApiServer::create_unvalidated`; the
+    /// stand-in validates every other write, ratcheting unchanged values as a real server does).
     pub async fn create_watch_json(
         &self,
         namespace: &str,
-        document: serde_json::Value,
+        mut document: serde_json::Value,
     ) -> HostRiskWatch {
-        let watch: HostRiskWatch = serde_json::from_value(document).unwrap();
-        self.watches(namespace)
-            .create(&PostParams::default(), &watch)
-            .await
-            .unwrap()
+        document["metadata"]["namespace"] = json!(namespace);
+        let stored = self.kube.create_unvalidated(document).unwrap();
+        serde_json::from_value(stored).unwrap()
     }
 
     pub async fn patch_watch(&self, namespace: &str, name: &str, patch: serde_json::Value) {

@@ -196,7 +196,7 @@ async fn run_on_envtest(options: &BenchOptions, out: &mut dyn Write) -> Result<(
     .ok_or_else(|| {
         BenchError::Options(
             "--envtest needs KUBEBUILDER_ASSETS (a directory with kube-apiserver and etcd, e.g. \
-             from `setup-envtest use 1.33.x -p path`)"
+             from `setup-envtest use 1.30.x -p path`)"
                 .into(),
         )
     })?;

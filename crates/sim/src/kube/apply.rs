@@ -1,198 +1,185 @@
-//! Server-side apply, simplified.
+//! The PATCH verb: server-side apply, JSON merge patch, JSON patch and strategic merge patch,
+//! each ending in the create or update path of write.rs.
 //!
-//! copies: `fieldManager` is required (422); applying to a missing object creates it;
-//! fields set by one apply manager and changed to a different value by another apply
-//! manager answer 409 Conflict unless `force=true` (then ownership moves); fields a manager
-//! applied before and leaves out now are removed when no other apply manager owns them.
-//!
-//! Simplified (documented gaps): ownership is tracked only between *apply* managers, at
-//! leaf granularity (objects recurse, every list is atomic, as for CRD lists without
-//! `x-kubernetes-list-type`); non-apply writes (PUT/merge patch) take no ownership and never
-//! conflict; `metadata.managedFields` is not written.
+//! copies:
+//! - a patch is applied to the current object (at the request's version) and then written
+//!   like an update, so optimistic concurrency only applies when the patch itself sets
+//!   `metadata.resourceVersion` (then a stale one answers 409 Conflict);
+//! - server-side apply: `fieldManager` is required (422); the configuration must name the
+//!   URL's apiVersion, kind and name (400) and carry no `managedFields` (400); field ownership,
+//!   conflicts and removals are fields/managed.rs; applying to a missing object creates it
+//!   (201), except through `/status` (404);
+//! - JSON patch operations that fail (a `test` that does not hold, a missing path) answer 422
+//!   `the server rejected our request due to an error in our request` with the patch library's
+//!   message as a cause, and nothing is written.
 
-use std::collections::BTreeMap;
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use serde_json::{json, Value};
 
-use serde_json::Value;
+use super::fields::conflicts::ApplyError;
+use super::fields::managed;
+use super::meta::{meta_str, set_meta};
+use super::patch::{json_patch, merge_patch, PatchKind};
+use super::smp::strategic_merge_patch;
+use super::status::ApiError;
+use super::store::State;
+use super::write::{create, update, Target};
 
-use super::status::{ApiError, Subject};
-
-/// A leaf path, e.g. `["spec", "interval"]`.
-pub type FieldPath = Vec<String>;
-
-/// Identity paths that every apply config carries and that are never removed.
-fn is_identity(path: &FieldPath) -> bool {
-    matches!(
-        path.first().map(String::as_str),
-        Some("apiVersion") | Some("kind")
-    ) || (path.first().map(String::as_str) == Some("metadata")
-        && !matches!(
-            path.get(1).map(String::as_str),
-            Some("labels") | Some("annotations")
-        ))
+fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+    })
 }
 
-/// Every leaf path of a document.
-pub fn leaf_paths(v: &Value) -> Vec<FieldPath> {
-    fn walk(v: &Value, prefix: &mut FieldPath, out: &mut Vec<FieldPath>) {
-        match v {
-            Value::Object(m) if !m.is_empty() => {
-                for (k, child) in m {
-                    prefix.push(k.clone());
-                    walk(child, prefix, out);
-                    prefix.pop();
-                }
-            }
-            _ => out.push(prefix.clone()),
-        }
+/// copies: an apply configuration must carry the URL's apiVersion and kind, its name, and no
+/// managedFields.
+fn check_apply_identity(t: &Target<'_>, config: &Value, name: &str) -> Result<(), ApiError> {
+    let api_version = config.get("apiVersion").and_then(Value::as_str);
+    let kind = config.get("kind").and_then(Value::as_str);
+    let want = t.rt.api_version(t.version);
+    if api_version.is_none() || kind.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "apply configuration must set apiVersion and kind {}",
+            t.rt.kind
+        )));
     }
-    let mut out = Vec::new();
-    walk(v, &mut Vec::new(), &mut out);
-    out.retain(|p| !p.is_empty());
-    out
+    if api_version != Some(want.as_str()) || kind != Some(t.rt.kind.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "Incorrect version specified in apply patch. Specified patch version: {}, expected: {}",
+            api_version.unwrap_or(""),
+            want
+        )));
+    }
+    if meta_str(config, "name").is_some_and(|n| n != name) {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            meta_str(config, "name").unwrap_or("")
+        )));
+    }
+    if config
+        .pointer("/metadata/managedFields")
+        .is_some_and(|m| !m.is_null())
+    {
+        return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+    }
+    Ok(())
 }
 
-fn get<'a>(v: &'a Value, path: &FieldPath) -> Option<&'a Value> {
-    path.iter().try_fold(v, |cur, k| cur.get(k))
+/// `ns/name; group/version, Kind=Kind`, as the field manager names an object in errors.
+fn gvknn(t: &Target<'_>, name: &str) -> String {
+    format!(
+        "{}/{name}; {}/{}, Kind={}",
+        t.namespace, t.rt.group, t.version, t.rt.kind
+    )
 }
 
-fn set(v: &mut Value, path: &FieldPath, value: Value) {
-    let mut cur = v;
-    for k in &path[..path.len() - 1] {
-        if !cur.get(k).is_some_and(Value::is_object) {
-            cur[k.as_str()] = Value::Object(Default::default());
-        }
-        cur = &mut cur[k.as_str()];
-    }
-    if let Some(last) = path.last() {
-        cur[last.as_str()] = value;
-    }
-}
-
-fn remove(v: &mut Value, path: &FieldPath) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut cur = v;
-    for k in parents {
-        match cur.get_mut(k) {
-            Some(next) => cur = next,
-            None => return,
-        }
-    }
-    if let Some(m) = cur.as_object_mut() {
-        m.remove(last);
-    }
-}
-
-/// Applies `config` for `manager` onto `current` (None: object absent), updating `owners`.
-pub fn apply(
-    current: Option<&Value>,
-    config: &Value,
+/// Server-side apply of `body` by `manager`.
+fn apply(
+    state: &mut State,
+    t: &Target<'_>,
+    name: &str,
+    status_sub: bool,
     manager: &str,
     force: bool,
-    owners: &mut BTreeMap<String, Vec<FieldPath>>,
-    subject: &Subject<'_>,
-) -> Result<Value, ApiError> {
-    let applied = leaf_paths(config);
-    let mut result = current
-        .cloned()
-        .unwrap_or_else(|| Value::Object(Default::default()));
-    let mut conflicts = Vec::new();
-    for path in applied.iter().filter(|p| !is_identity(p)) {
-        for (other, paths) in owners.iter() {
-            if other != manager && paths.contains(path) && get(&result, path) != get(config, path) {
-                conflicts.push(format!("conflict with \"{other}\": .{}", path.join(".")));
+    body: &Bytes,
+) -> Result<(StatusCode, Value), ApiError> {
+    let config: Value = serde_yaml::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    check_apply_identity(t, &config, name)?;
+    let current = state
+        .objects
+        .get(&t.key(name))
+        .map(|c| t.at_request_version(c));
+    if current.is_none() && status_sub {
+        return Err(ApiError::not_found(&t.subject(name)));
+    }
+    let req = t.field_request(manager, status_sub);
+    let mut result =
+        managed::apply(current.as_ref(), &config, &req, force).map_err(|e| match e {
+            ApplyError::Conflict(e) => e,
+            ApplyError::Typed(msg) => ApiError::new(
+                500,
+                "",
+                format!(
+                    "failed to create typed patch object ({}): {msg}",
+                    gvknn(t, name)
+                ),
+            ),
+        })?;
+    let precomputed = Target {
+        manager: None,
+        ..*t
+    };
+    match current {
+        None => {
+            set_meta(&mut result, "name", json!(name));
+            Ok((StatusCode::CREATED, create(state, &precomputed, result)?))
+        }
+        Some(cur) => {
+            if meta_str(&config, "resourceVersion").is_none() {
+                set_meta(
+                    &mut result,
+                    "resourceVersion",
+                    json!(meta_str(&cur, "resourceVersion").unwrap_or("")),
+                );
             }
+            Ok((
+                StatusCode::OK,
+                update(state, &precomputed, name, status_sub, result)?,
+            ))
         }
     }
-    if !conflicts.is_empty() && !force {
-        let mut e = ApiError::conflict(subject);
-        e.message = format!(
-            "Apply failed with {} conflict{}: {}",
-            conflicts.len(),
-            if conflicts.len() == 1 { "" } else { "s" },
-            conflicts.join(", ")
-        );
-        return Err(e);
-    }
-    let previous = owners.remove(manager).unwrap_or_default();
-    for path in previous
-        .iter()
-        .filter(|p| !is_identity(p) && !applied.contains(p))
-    {
-        if !owners.values().any(|ps| ps.contains(path)) {
-            remove(&mut result, path);
-        }
-    }
-    for path in &applied {
-        if let Some(v) = get(config, path) {
-            set(&mut result, path, v.clone());
-        }
-    }
-    if force {
-        for paths in owners.values_mut() {
-            paths.retain(|p| !applied.contains(p));
-        }
-    }
-    owners.insert(manager.to_string(), applied);
-    Ok(result)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
+/// copies: the 422 of a JSON patch the document does not satisfy.
+fn json_patch_refused(message: String) -> ApiError {
+    let mut e = ApiError::new(
+        422,
+        "Invalid",
+        "the server rejected our request due to an error in our request",
+    );
+    e.details = json!({"causes": [{"reason": "UnexpectedServerResponse", "message": message}]});
+    e
+}
 
-    fn subject() -> Subject<'static> {
-        Subject {
-            group: "g",
-            plural: "things",
-            name: "n",
-        }
+/// A PATCH of `name` with a body of `kind`.
+#[allow(clippy::too_many_arguments)]
+pub fn patch(
+    state: &mut State,
+    t: &Target<'_>,
+    name: &str,
+    status_sub: bool,
+    kind: PatchKind,
+    field_manager: Option<&str>,
+    force: bool,
+    body: &Bytes,
+) -> Result<(StatusCode, Value), ApiError> {
+    if kind == PatchKind::Apply {
+        let manager = field_manager.ok_or_else(|| {
+            ApiError::new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+        })?;
+        return apply(state, t, name, status_sub, manager, force, body);
     }
-
-    #[test]
-    fn apply_removes_dropped_fields_and_detects_conflicts() {
-        let mut owners = BTreeMap::new();
-        let s = subject();
-        let a = apply(
-            None,
-            &json!({"spec": {"x": 1, "y": 2}}),
-            "a",
-            false,
-            &mut owners,
-            &s,
-        )
-        .map_err(|e| e.message);
-        let a = a.unwrap();
-        let b = apply(
-            Some(&a),
-            &json!({"spec": {"x": 1}}),
-            "a",
-            false,
-            &mut owners,
-            &s,
-        )
-        .map_err(|e| e.message);
-        assert_eq!(b.clone().unwrap(), json!({"spec": {"x": 1}}));
-        let c = apply(
-            Some(&b.unwrap()),
-            &json!({"spec": {"x": 5}}),
-            "b",
-            false,
-            &mut owners,
-            &s,
-        );
-        assert_eq!(c.map_err(|e| e.code), Err(409));
-        let d = apply(
-            Some(&json!({"spec": {"x": 1}})),
-            &json!({"spec": {"x": 5}}),
-            "b",
-            true,
-            &mut owners,
-            &s,
-        );
-        assert_eq!(d.map_err(|e| e.code), Ok(json!({"spec": {"x": 5}})));
-        assert_eq!(owners.get("a").map(Vec::len), Some(0));
+    let cur = state
+        .objects
+        .get(&t.key(name))
+        .map(|c| t.at_request_version(c))
+        .ok_or_else(|| ApiError::not_found(&t.subject(name)))?;
+    let patch_body = parse_json(body)?;
+    let mut doc = cur.clone();
+    match kind {
+        PatchKind::Merge => merge_patch(&mut doc, &patch_body),
+        PatchKind::Strategic => strategic_merge_patch(&mut doc, &patch_body, t.rt, t.version)?,
+        PatchKind::Json => json_patch(&mut doc, &patch_body).map_err(json_patch_refused)?,
+        PatchKind::Apply => {}
     }
+    if meta_str(&doc, "resourceVersion").is_none_or(str::is_empty) {
+        set_meta(
+            &mut doc,
+            "resourceVersion",
+            json!(meta_str(&cur, "resourceVersion").unwrap_or("")),
+        );
+    }
+    Ok((StatusCode::OK, update(state, t, name, status_sub, doc)?))
 }

@@ -3,13 +3,12 @@
 use serde_json::{json, Value};
 
 use super::meta::{fold_string_data, now_timestamp, set_meta};
-use super::resources::{validate_crd, ResourceType};
-use super::status::{ApiError, Subject};
+use super::resources::ResourceType;
 
 /// copies: Secret `type: Opaque` + `stringData` folding; Namespace `spec.finalizers:
 /// [kubernetes]`, `status.phase: Active`, label `kubernetes.io/metadata.name`; CRD
-/// validation and `Established` / `NamesAccepted` conditions, `acceptedNames`, `storedVersions`.
-pub fn apply_type_defaults(rt: &ResourceType, obj: &mut Value, name: &str) -> Result<(), ApiError> {
+/// `Established` / `NamesAccepted` conditions, `acceptedNames`, `storedVersions`.
+pub fn apply_type_defaults(rt: &ResourceType, obj: &mut Value, name: &str) {
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("", "secrets") => {
             fold_string_data(obj);
@@ -28,17 +27,6 @@ pub fn apply_type_defaults(rt: &ResourceType, obj: &mut Value, name: &str) -> Re
             set_meta(obj, "labels", labels);
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
-            validate_crd(obj).map_err(|m| {
-                ApiError::invalid(
-                    &Subject {
-                        group: &rt.group,
-                        plural: &rt.plural,
-                        name,
-                    },
-                    "CustomResourceDefinition.apiextensions.k8s.io",
-                    m,
-                )
-            })?;
             let storage = obj
                 .pointer("/spec/versions")
                 .and_then(Value::as_array)
@@ -60,23 +48,4 @@ pub fn apply_type_defaults(rt: &ResourceType, obj: &mut Value, name: &str) -> Re
         }
         _ => {}
     }
-    Ok(())
-}
-
-/// copies: per-type update validation of the registry strategies the stand-in serves. Nodes:
-/// `spec.providerID` may only change from "" (ValidateNodeUpdate).
-pub fn check_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), String> {
-    if rt.group.is_empty() && rt.plural == "nodes" {
-        let provider_id = |v: &Value| {
-            v.pointer("/spec/providerID")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let (before, after) = (provider_id(old), provider_id(new));
-        if !before.is_empty() && before != after {
-            return Err("spec.providerID: Forbidden: node updates may not change providerID except from \"\" to valid".into());
-        }
-    }
-    Ok(())
 }

@@ -7,6 +7,11 @@ use super::status::ApiError;
 use super::store::State;
 use super::write::Target;
 
+/// The finalizer of a delete with `propagationPolicy: Orphan`.
+pub const ORPHAN: &str = "orphan";
+/// The finalizer of a delete with `propagationPolicy: Foreground`.
+pub const FOREGROUND: &str = "foregroundDeletion";
+
 /// Outcome of a delete.
 pub enum Deleted {
     /// Removed now (the object as last stored, with the deletion's resourceVersion).
@@ -28,10 +33,19 @@ pub enum Deleted {
 ///   200 with the object when it waits for finalizers (202 only when the DeleteOptions say
 ///   `orphanDependents: false`).
 ///
-/// Not copied: `propagationPolicy` Foreground / Orphan need the garbage collector and are
-/// refused with 501 (Background, the default, is what happens). Deleting a Namespace
-/// (needs the namespace lifecycle controller) is refused with 501. Deleting a CRD removes
-/// its custom resources at once, and is refused (501) while any of them has finalizers.
+/// - `propagationPolicy: Orphan` (or `orphanDependents: true`) adds the `orphan` finalizer,
+///   `Foreground` the `foregroundDeletion` finalizer (the API server's `--enable-garbage-collector`
+///   default); `Background` (the default) adds none. Only the garbage collector removes them: on
+///   a server without kube-controller-manager (envtest, and the stand-in until
+///   `enable_garbage_collector`), such an object stays, being deleted, for good.
+///
+/// - Deleting a CRD removes its custom resources (DELETED events), then the CRD; its resource
+///   stops being served and discovered and its open watches end (watch.rs).
+///
+/// Not copied: deleting a Namespace (needs the namespace lifecycle controller) is refused with
+/// 501. A CRD is removed at once rather than through its `customresourcecleanup` finalizer (the
+/// end state is the same); deleting one is refused (501) while any of its custom resources has
+/// finalizers.
 pub fn delete(
     state: &mut State,
     t: &Target<'_>,
@@ -60,19 +74,37 @@ pub fn delete(
             }
         }
     }
-    match options.get("propagationPolicy").and_then(Value::as_str) {
-        None | Some("Background") => {}
-        Some(policy) => {
-            return Err(ApiError::not_implemented(format!(
-                "propagationPolicy {policy} (the stand-in has no garbage collector)"
-            )))
+    let orphan = options.get("orphanDependents").and_then(Value::as_bool);
+    let gc_finalizer = match (options.get("propagationPolicy").and_then(Value::as_str), orphan) {
+        (Some("Orphan"), _) | (None, Some(true)) => Some(ORPHAN),
+        (Some("Foreground"), _) => Some(FOREGROUND),
+        (None | Some("Background"), _) => None,
+        (Some(other), _) => {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                format!("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+            ))
         }
-    }
+    };
     if t.rt.group.is_empty() && t.rt.plural == "namespaces" {
         return Err(ApiError::not_implemented("deleting namespaces"));
     }
+    let mut old = old;
+    if let Some(f) = gc_finalizer {
+        let mut list = finalizers(&old);
+        if !list.iter().any(|x| x == f) {
+            list.push(f.to_string());
+            set_meta(&mut old, "finalizers", json!(list));
+        }
+    }
     if !finalizers(&old).is_empty() {
         if old.pointer("/metadata/deletionTimestamp").is_some() {
+            if Some(&old) != state.objects.get(&key) {
+                let rv = state.next_rv();
+                set_rv(&mut old, rv);
+                state.commit(rv, key, Some(old.clone()));
+            }
             return Ok(Deleted::Pending(old));
         }
         let mut obj = old.clone();

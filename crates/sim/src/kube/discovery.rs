@@ -4,11 +4,12 @@
 //! copies: the shapes of `APIVersions`, `APIGroupList`, `APIGroup`, `APIResourceList` and
 //! `APIGroupDiscoveryList`; aggregated discovery is answered when the Accept header asks for
 //! `as=APIGroupDiscoveryList;g=apidiscovery.k8s.io;v=v2` (as kube's `Discovery::run_aggregated`
-//! does), the legacy documents otherwise.
+//! does), the legacy documents otherwise. A group's versions are listed in Kubernetes-aware
+//! order, the preferred (highest) first, whatever the storage version.
 
 use serde_json::{json, Value};
 
-use super::resources::ResourceType;
+use super::resources::{compare_kube_aware, ResourceType};
 
 const VERBS: [&str; 8] = [
     "create",
@@ -72,15 +73,22 @@ pub fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Opti
     )
 }
 
-fn group_doc(types: &[ResourceType], group: &str) -> Option<Value> {
+/// The versions served in `group`, preferred first (copies: Kubernetes-aware version order).
+fn group_versions(types: &[ResourceType], group: &str) -> Vec<String> {
     let mut versions: Vec<String> = Vec::new();
     for t in types.iter().filter(|t| t.group == group) {
-        for v in &t.versions {
-            if !versions.contains(v) {
-                versions.push(v.clone());
+        for v in t.discovery_versions() {
+            if !versions.contains(&v) {
+                versions.push(v);
             }
         }
     }
+    versions.sort_by(|a, b| compare_kube_aware(b, a));
+    versions
+}
+
+fn group_doc(types: &[ResourceType], group: &str) -> Option<Value> {
+    let versions = group_versions(types, group);
     let preferred = versions.first()?.clone();
     let vs: Vec<Value> = versions
         .iter()
@@ -120,14 +128,7 @@ pub fn group(types: &[ResourceType], group: &str) -> Option<Value> {
 }
 
 fn aggregated_group(types: &[ResourceType], group: &str) -> Value {
-    let mut versions: Vec<String> = Vec::new();
-    for t in types.iter().filter(|t| t.group == group) {
-        for v in &t.versions {
-            if !versions.contains(v) {
-                versions.push(v.clone());
-            }
-        }
-    }
+    let versions = group_versions(types, group);
     let vs: Vec<Value> = versions
         .iter()
         .map(|v| {

@@ -22,7 +22,10 @@ struct Switches {
     unavailable_until: Option<Instant>,
     expire_next_watches: u32,
     conflicts: HashMap<String, u32>,
-    /// Verbs refused (403) per resource plural, as RBAC without a rule for them would.
+    /// Pending 429 answers per `resource` or `resource/subresource`, with their Retry-After.
+    throttles: HashMap<String, (u32, u32)>,
+    /// Verbs refused (403) per `resource` or `resource/subresource`, as RBAC without a rule
+    /// for them would.
     forbidden: HashMap<String, BTreeSet<String>>,
 }
 
@@ -107,9 +110,38 @@ impl Faults {
         }
     }
 
-    /// Requests with one of `verbs` on `resource` (plural) answer 403 Forbidden from now on
-    /// (an empty list allows them again). Open watches go on, as with RBAC: authorization is
-    /// checked when a request starts.
+    /// The next `n` requests to `resource` (a plural: any verb and subresource; or
+    /// `plural/subresource`) answer 429 with `Retry-After: retry_after_seconds`.
+    pub fn throttle_next(&self, resource: &str, n: u32, retry_after_seconds: u32) {
+        if let Ok(mut s) = self.switches.lock() {
+            let entry = s
+                .throttles
+                .entry(resource.to_string())
+                .or_insert((0, retry_after_seconds));
+            entry.0 += n;
+            entry.1 = retry_after_seconds;
+        }
+    }
+
+    /// Takes one pending 429 for this request, if any: its Retry-After.
+    pub fn take_throttle(&self, _verb: &str, resource: &str, subresource: &str) -> Option<u32> {
+        let mut s = self.switches.lock().ok()?;
+        let keys = [format!("{resource}/{subresource}"), resource.to_string()];
+        for key in keys.iter().filter(|k| !k.ends_with('/')) {
+            if let Some((n, after)) = s.throttles.get_mut(key) {
+                if *n > 0 {
+                    *n -= 1;
+                    return Some(*after);
+                }
+            }
+        }
+        None
+    }
+
+    /// Requests with one of `verbs` on `resource` (a plural, or `plural/subresource`: `nodes`
+    /// does not cover `nodes/status`, as in RBAC) answer 403 Forbidden from now on (an empty
+    /// list allows them again). Open watches go on, as with RBAC: authorization is checked when
+    /// a request starts.
     pub fn forbid(&self, resource: &str, verbs: &[&str]) {
         if let Ok(mut s) = self.switches.lock() {
             let verbs: BTreeSet<String> = verbs.iter().map(|v| v.to_string()).collect();
@@ -121,11 +153,16 @@ impl Faults {
         }
     }
 
-    /// Whether `verb` on `resource` is refused.
-    pub fn is_forbidden(&self, verb: &str, resource: &str) -> bool {
+    /// Whether `verb` on `resource` (`subresource` "" for the main resource) is refused.
+    pub fn is_forbidden(&self, verb: &str, resource: &str, subresource: &str) -> bool {
+        let key = if subresource.is_empty() {
+            resource.to_string()
+        } else {
+            format!("{resource}/{subresource}")
+        };
         self.switches
             .lock()
-            .map(|s| s.forbidden.get(resource).is_some_and(|v| v.contains(verb)))
+            .map(|s| s.forbidden.get(&key).is_some_and(|v| v.contains(verb)))
             .unwrap_or(false)
     }
 

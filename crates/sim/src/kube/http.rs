@@ -8,16 +8,17 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::apply::apply;
+use super::apply::patch;
+use super::auth::rbac::{forbidden, Attributes};
+use super::auth::selected_name;
 use super::delete::{delete, success_status, Deleted};
 use super::discovery;
+use super::fields::manager_from_user_agent;
 use super::list::list;
-use super::meta::{meta_str, set_meta};
-use super::patch::{json_patch, merge_patch, strategic_merge_patch, PatchKind};
+use super::patch::PatchKind;
 use super::query::{Query, Shape};
-use super::resources::ResourceType;
 use super::route::{parse, ResourcePath, Route};
-use super::status::{json_response, ApiError, Subject};
+use super::status::{json_response, ApiError};
 use super::watch::{self, WatchScope};
 use super::write::{create, update, Target};
 use super::Shared;
@@ -60,6 +61,11 @@ fn dispatch(
     let accept = header(headers, "accept");
     if let Route::Resource(rp) = route {
         return resource(shared, method, &rp, &q, headers, body);
+    }
+    {
+        let state = shared.lock()?;
+        let who = shared.auth.authenticate(headers, &state, &shared.tokens)?;
+        shared.auth.authorize_path(&who, uri.path())?;
     }
     match route {
         Route::Jwks if method == Method::GET => return shared.tokens.jwks(),
@@ -150,16 +156,28 @@ fn resource(
     if shared.faults.is_unavailable() {
         return Err(ApiError::unavailable());
     }
-    if shared.faults.is_forbidden(verb, &rp.plural) {
-        let subject = Subject {
-            group: &rp.group,
-            plural: &rp.plural,
-            name: rp.name.as_deref().unwrap_or(""),
-        };
-        return Err(ApiError::forbidden(verb, &subject, rp.namespace.as_deref()));
-    }
-    let shape = Shape::from_accept(header(headers, "accept"))?;
     let mut state = shared.lock()?;
+    let who = shared.auth.authenticate(headers, &state, &shared.tokens)?;
+    let selected = match verb {
+        "list" | "watch" => selected_name(q.get("fieldSelector")),
+        _ => None,
+    };
+    let attributes = Attributes {
+        verb,
+        group: &rp.group,
+        resource: &rp.plural,
+        subresource: sub,
+        name: rp.name.as_deref().or(selected.as_deref()).unwrap_or(""),
+        namespace: rp.namespace.as_deref().unwrap_or(""),
+    };
+    if let Some(retry_after) = shared.faults.take_throttle(verb, &rp.plural, sub) {
+        return Err(ApiError::too_many_requests(retry_after));
+    }
+    if shared.faults.is_forbidden(verb, &rp.plural, sub) {
+        return Err(forbidden(&who, &attributes, &[]));
+    }
+    shared.auth.authorize(&who, &attributes, &state)?;
+    let shape = Shape::from_accept(header(headers, "accept"))?;
     let rt = state
         .find_type(&rp.group, &rp.version, &rp.plural)
         .ok_or_else(not_served)?;
@@ -186,10 +204,17 @@ fn resource(
     };
     let namespace = rp.namespace.clone().unwrap_or_default();
     let strict_fields = q.get("fieldValidation") == Some("Strict");
+    let manager = q
+        .get("fieldManager")
+        .map(str::to_string)
+        .unwrap_or_else(|| manager_from_user_agent(header(headers, "user-agent").unwrap_or("")));
     let t = Target {
         rt: &rt,
         namespace: &namespace,
         strict_fields,
+        version: &rp.version,
+        unvalidated: false,
+        manager: Some(&manager),
     };
     let is_write = matches!(verb, "create" | "update" | "patch" | "delete");
     if is_write && q.get("dryRun").is_some() {
@@ -247,7 +272,16 @@ fn resource(
         ("patch", Some(name)) => {
             let ct = header(headers, "content-type").unwrap_or("");
             let kind = PatchKind::from_content_type(ct, &rt)?;
-            let (code, obj) = patch(&mut state, &t, name, status_sub, kind, q, body)?;
+            let (code, obj) = patch(
+                &mut state,
+                &t,
+                name,
+                status_sub,
+                kind,
+                q.get("fieldManager"),
+                q.flag("force"),
+                body,
+            )?;
             Ok(json_response(code, &render(&obj)))
         }
         ("delete", Some(name)) => {
@@ -276,93 +310,4 @@ fn resource(
             format!("the server does not allow this method on the requested resource: {method}"),
         )),
     }
-}
-
-/// copies: a patch is applied to the current object and then written like an update, so
-/// optimistic concurrency only applies when the patch itself sets metadata.resourceVersion.
-fn patch(
-    state: &mut super::store::State,
-    t: &Target<'_>,
-    name: &str,
-    status_sub: bool,
-    kind: PatchKind,
-    q: &Query,
-    body: &Bytes,
-) -> Result<(StatusCode, Value), ApiError> {
-    let key = t.key(name);
-    let current = state.objects.get(&key).cloned();
-    if kind == PatchKind::Apply {
-        let manager = q.get("fieldManager").ok_or_else(|| {
-            ApiError::new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
-        })?;
-        let config: Value = serde_yaml::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
-        check_apply_identity(&config, t.rt, name)?;
-        let mut owners = state.apply_owners.get(&key).cloned().unwrap_or_default();
-        let mut result = apply(
-            current.as_ref(),
-            &config,
-            manager,
-            q.flag("force"),
-            &mut owners,
-            &t.subject(name),
-        )?;
-        let out = match &current {
-            None if status_sub => return Err(ApiError::not_found(&t.subject(name))),
-            None => {
-                set_meta(&mut result, "name", json!(name));
-                (StatusCode::CREATED, create(state, t, result)?)
-            }
-            Some(cur) => {
-                if meta_str(&config, "resourceVersion").is_none() {
-                    set_meta(
-                        &mut result,
-                        "resourceVersion",
-                        json!(meta_str(cur, "resourceVersion").unwrap_or("")),
-                    );
-                }
-                (StatusCode::OK, update(state, t, name, status_sub, result)?)
-            }
-        };
-        if state.objects.contains_key(&key) {
-            state.apply_owners.insert(key, owners);
-        }
-        return Ok(out);
-    }
-    let cur = current.ok_or_else(|| ApiError::not_found(&t.subject(name)))?;
-    let patch_body = parse_body(body)?;
-    let mut doc = cur.clone();
-    match kind {
-        PatchKind::Merge => merge_patch(&mut doc, &patch_body),
-        PatchKind::Strategic => strategic_merge_patch(&mut doc, &patch_body)?,
-        PatchKind::Json => json_patch(&mut doc, &patch_body)?,
-        PatchKind::Apply => {}
-    }
-    if meta_str(&doc, "resourceVersion").is_none_or(str::is_empty) {
-        set_meta(
-            &mut doc,
-            "resourceVersion",
-            json!(meta_str(&cur, "resourceVersion").unwrap_or("")),
-        );
-    }
-    Ok((StatusCode::OK, update(state, t, name, status_sub, doc)?))
-}
-
-/// copies: an apply configuration must carry apiVersion, kind and the URL's name.
-fn check_apply_identity(config: &Value, rt: &ResourceType, name: &str) -> Result<(), ApiError> {
-    let api_version = config.get("apiVersion").and_then(Value::as_str);
-    let kind = config.get("kind").and_then(Value::as_str);
-    if api_version.is_none() || kind != Some(rt.kind.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "apply configuration must set apiVersion and kind {}",
-            rt.kind
-        )));
-    }
-    if meta_str(config, "name").is_some_and(|n| n != name) {
-        return Err(ApiError::bad_request(format!(
-            "the name of the object ({}) does not match the name on the URL ({name})",
-            meta_str(config, "name").unwrap_or("")
-        )));
-    }
-    Ok(())
 }

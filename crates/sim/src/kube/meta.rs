@@ -36,17 +36,6 @@ pub fn generated_name(prefix: &str) -> String {
     format!("{prefix}{suffix}")
 }
 
-/// copies: DNS-1123 subdomain check used for most object names.
-pub fn valid_name(name: &str) -> bool {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
-    let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    !name.is_empty()
-        && name.len() <= 253
-        && name.chars().all(ok_char)
-        && ends_ok(name.chars().next())
-        && ends_ok(name.chars().last())
-}
-
 /// Sets `metadata.<field>`, creating `metadata` if needed (non-objects become `{}`).
 pub fn set_meta(obj: &mut Value, field: &str, value: Value) {
     if !obj.is_object() {
@@ -74,10 +63,9 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
         .and_then(Value::as_str)
 }
 
-/// Non-empty `metadata.finalizers`.
-pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
+/// The strings of a JSON list (none when absent or not a list).
+pub fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
@@ -85,6 +73,11 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Non-empty `metadata.finalizers`.
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    string_list(obj.pointer("/metadata/finalizers"))
 }
 
 /// Sets `metadata.resourceVersion`.

@@ -1,5 +1,5 @@
-//! Patch bodies: JSON merge patch, JSON patch, a faithful subset of strategic merge
-//! patch, and the document form of server-side apply.
+//! Patch bodies: JSON merge patch and JSON patch (strategic merge patch is smp.rs, server-side
+//! apply fields/).
 
 use serde_json::{json, Value};
 
@@ -73,51 +73,29 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-/// Strategic merge patch for the stand-in's built-in types. For Secrets, Events, Leases and
-/// Namespaces no field outside `metadata` carries a merge strategy, so a patch without `$`
-/// directives that leaves `metadata.finalizers`, `metadata.ownerReferences` and
-/// `metadata.managedFields` alone means exactly the same as a merge patch. Anything else
-/// is refused with 415 rather than approximated.
-pub fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
-    fn has_directive(v: &Value) -> bool {
-        match v {
-            Value::Object(m) => m
-                .iter()
-                .any(|(k, v)| k.starts_with('$') || has_directive(v)),
-            Value::Array(a) => a.iter().any(has_directive),
-            _ => false,
-        }
-    }
-    let touches_lists = ["finalizers", "ownerReferences", "managedFields"]
-        .iter()
-        .any(|f| patch.pointer(&format!("/metadata/{f}")).is_some());
-    if has_directive(patch) || touches_lists {
-        return Err(ApiError::unsupported_media_type(
-            "the stand-in apiserver only accepts strategic merge patches without $-directives and without metadata list fields; use application/merge-patch+json",
-        ));
-    }
-    merge_patch(target, patch);
-    Ok(())
-}
-
-fn pointer_tokens(path: &str) -> Result<Vec<String>, ApiError> {
+fn pointer_tokens(path: &str) -> Result<Vec<String>, String> {
     if path.is_empty() {
         return Ok(Vec::new());
     }
     let rest = path
         .strip_prefix('/')
-        .ok_or_else(|| ApiError::new(422, "Invalid", format!("invalid JSON pointer: {path}")))?;
+        .ok_or_else(|| format!("invalid JSON pointer: {path}"))?;
     Ok(rest
         .split('/')
         .map(|t| t.replace("~1", "/").replace("~0", "~"))
         .collect())
 }
 
-fn json_patch_error(msg: impl Into<String>) -> ApiError {
-    ApiError::new(422, "Invalid", msg)
+fn missing(op: &str, path: &str) -> String {
+    format!("{op} operation does not apply: doc is missing path: \"{path}\": missing value")
 }
 
-fn parent_mut<'a>(doc: &'a mut Value, tokens: &[String]) -> Result<&'a mut Value, ApiError> {
+fn parent_mut<'a>(
+    doc: &'a mut Value,
+    tokens: &[String],
+    op: &str,
+    path: &str,
+) -> Result<&'a mut Value, String> {
     let mut cur = doc;
     for t in tokens {
         cur = match cur {
@@ -125,20 +103,18 @@ fn parent_mut<'a>(doc: &'a mut Value, tokens: &[String]) -> Result<&'a mut Value
             Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
             _ => None,
         }
-        .ok_or_else(|| {
-            json_patch_error(format!("jsonpatch: path not found: /{}", tokens.join("/")))
-        })?;
+        .ok_or_else(|| missing(op, path))?;
     }
     Ok(cur)
 }
 
-fn json_add(doc: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
+fn json_add(doc: &mut Value, path: &str, value: Value, op: &str) -> Result<(), String> {
     let tokens = pointer_tokens(path)?;
     let Some((last, parents)) = tokens.split_last() else {
         *doc = value;
         return Ok(());
     };
-    match parent_mut(doc, parents)? {
+    match parent_mut(doc, parents, op, path)? {
         Value::Object(m) => {
             m.insert(last.clone(), value);
         }
@@ -146,84 +122,73 @@ fn json_add(doc: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
             let idx = if last == "-" {
                 a.len()
             } else {
-                last.parse().map_err(|_| json_patch_error("bad index"))?
+                last.parse()
+                    .map_err(|_| format!("Unable to access invalid index: {last}"))?
             };
             if idx > a.len() {
-                return Err(json_patch_error(format!(
-                    "jsonpatch add: index out of bounds: {path}"
-                )));
+                return Err(format!("Unable to access invalid index: {idx}"));
             }
             a.insert(idx, value);
         }
-        _ => {
-            return Err(json_patch_error(format!(
-                "jsonpatch add: parent is not a container: {path}"
-            )))
-        }
+        _ => return Err(missing(op, path)),
     }
     Ok(())
 }
 
-fn json_remove(doc: &mut Value, path: &str) -> Result<Value, ApiError> {
+fn json_remove(doc: &mut Value, path: &str, op: &str) -> Result<Value, String> {
     let tokens = pointer_tokens(path)?;
-    let (last, parents) = tokens
-        .split_last()
-        .ok_or_else(|| json_patch_error("jsonpatch: cannot remove root"))?;
-    let missing = || {
-        json_patch_error(format!(
-            "jsonpatch remove operation does not apply: doc is missing path: {path}"
-        ))
-    };
-    match parent_mut(doc, parents)? {
-        Value::Object(m) => m.remove(last).ok_or_else(missing),
+    let (last, parents) = tokens.split_last().ok_or_else(|| missing(op, path))?;
+    match parent_mut(doc, parents, op, path)? {
+        Value::Object(m) => m.remove(last).ok_or_else(|| missing(op, path)),
         Value::Array(a) => {
-            let idx: usize = last.parse().map_err(|_| missing())?;
+            let idx: usize = last.parse().map_err(|_| missing(op, path))?;
             if idx < a.len() {
                 Ok(a.remove(idx))
             } else {
-                Err(missing())
+                Err(missing(op, path))
             }
         }
-        _ => Err(missing()),
+        _ => Err(missing(op, path)),
     }
 }
 
-/// copies: RFC 6902 JSON patch (`add`, `remove`, `replace`, `move`, `copy`, `test`);
-/// a failing operation answers 422 and nothing is written.
-pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), ApiError> {
+/// copies: RFC 6902 JSON patch (`add`, `remove`, `replace`, `move`, `copy`, `test`) with
+/// evanphx/json-patch's messages; the first failing operation fails the whole patch.
+pub fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), String> {
     let ops = patch
         .as_array()
-        .ok_or_else(|| ApiError::bad_request("json patch must be an array"))?;
+        .ok_or_else(|| "json patch must be an array".to_string())?;
     for op in ops {
         let path = op.get("path").and_then(Value::as_str).unwrap_or("");
         let value = op.get("value").cloned().unwrap_or(Value::Null);
         match op.get("op").and_then(Value::as_str).unwrap_or("") {
-            "add" => json_add(doc, path, value)?,
+            "add" => json_add(doc, path, value, "add")?,
             "remove" => {
-                json_remove(doc, path)?;
+                json_remove(doc, path, "remove")?;
             }
             "replace" => {
-                json_remove(doc, path)?;
-                json_add(doc, path, value)?;
+                json_remove(doc, path, "replace")?;
+                json_add(doc, path, value, "replace")?;
             }
             "move" => {
                 let from = op.get("from").and_then(Value::as_str).unwrap_or("");
-                let v = json_remove(doc, from)?;
-                json_add(doc, path, v)?;
+                let v = json_remove(doc, from, "move")?;
+                json_add(doc, path, v, "move")?;
             }
             "copy" => {
                 let from = op.get("from").and_then(Value::as_str).unwrap_or("");
-                let v = doc.pointer(from).cloned().ok_or_else(|| {
-                    json_patch_error(format!("jsonpatch copy: missing from path {from}"))
-                })?;
-                json_add(doc, path, v)?;
+                let v = doc
+                    .pointer(from)
+                    .cloned()
+                    .ok_or_else(|| missing("copy", from))?;
+                json_add(doc, path, v, "copy")?;
             }
             "test" => {
                 if doc.pointer(path) != Some(&value) {
-                    return Err(json_patch_error(format!("testing value {path} failed")));
+                    return Err(format!("testing value {path} failed: test failed"));
                 }
             }
-            other => return Err(json_patch_error(format!("Unexpected kind: {other}"))),
+            other => return Err(format!("Unexpected kind: {other}")),
         }
     }
     Ok(())
@@ -268,7 +233,7 @@ mod tests {
             {"op": "test", "path": "/m/c", "value": 2},
             {"op": "remove", "path": "/a/0"}
         ]);
-        json_patch(&mut d, &p).map_err(|e| e.message).unwrap();
+        json_patch(&mut d, &p).unwrap();
         assert_eq!(d, json!({"a": [2, 3], "m": {"c": 2}}));
         assert!(json_patch(&mut d, &json!([{"op": "remove", "path": "/zz"}])).is_err());
     }

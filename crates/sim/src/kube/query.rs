@@ -103,14 +103,11 @@ impl Shape {
     }
 
     /// Renders one stored object at the requested version.
-    /// copies: CRD conversion strategy `None`: only `apiVersion` differs between versions.
+    /// copies: CRD conversion strategy `None` (see `ResourceType::convert`): the `apiVersion`
+    /// of the version read, pruned by that version's schema.
     pub fn render(self, obj: &Value, rt: &ResourceType, version: &str) -> Value {
         match self {
-            Self::Full => {
-                let mut o = obj.clone();
-                o["apiVersion"] = json!(rt.api_version(version));
-                o
-            }
+            Self::Full => rt.convert(obj, version),
             Self::Metadata => json!({
                 "kind": "PartialObjectMetadata",
                 "apiVersion": "meta.k8s.io/v1",

@@ -1,10 +1,18 @@
 //! The resource types the stand-in serves: a fixed set of built-ins plus every
 //! custom resource whose CustomResourceDefinition has been created.
 
-use serde_json::Value;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::meta::string_list;
+use super::schema::prune;
+use super::validation::VersionSchema;
 
 /// One servable resource type (a group + plural, with its served versions).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ResourceType {
     /// API group, "" for core.
     pub group: String,
@@ -24,8 +32,8 @@ pub struct ResourceType {
     pub status_subresource: bool,
     /// Whether this is a custom resource (behaviour differs in a few places, see write.rs).
     pub custom: bool,
-    /// The CRD's `openAPIV3Schema` of the storage version (custom resources only).
-    pub schema: Option<Value>,
+    /// Per served version, the CRD's `openAPIV3Schema` and compiled rules (custom resources).
+    pub schemas: Arc<BTreeMap<String, VersionSchema>>,
 }
 
 impl ResourceType {
@@ -47,7 +55,7 @@ impl ResourceType {
             namespaced,
             status_subresource: status,
             custom: false,
-            schema: None,
+            schemas: Arc::default(),
         }
     }
 
@@ -68,6 +76,35 @@ impl ResourceType {
     /// Whether this is the CRD resource itself.
     pub fn is_crd(&self) -> bool {
         self.group == "apiextensions.k8s.io" && self.plural == "customresourcedefinitions"
+    }
+
+    /// The schema of `version` (custom resources).
+    pub fn schema(&self, version: &str) -> Option<&VersionSchema> {
+        self.schemas.get(version)
+    }
+
+    /// copies: CRD conversion strategy `None`: an object converted to another version changes
+    /// only its `apiVersion`, and is then pruned by that version's schema (the API server's
+    /// schema-coercing converter), on the way to storage and on the way back to a reader.
+    pub fn convert(&self, obj: &Value, version: &str) -> Value {
+        let mut out = obj.clone();
+        let target = self.api_version(version);
+        if obj.get("apiVersion").and_then(Value::as_str) == Some(target.as_str()) {
+            return out;
+        }
+        out["apiVersion"] = json!(target);
+        if let Some(schema) = self.schema(version).and_then(|v| v.schema.as_ref()) {
+            prune(&mut out, schema);
+        }
+        out
+    }
+
+    /// Served versions the way discovery lists them: Kubernetes-aware order, the preferred
+    /// (highest: GA over beta over alpha, higher numbers first) first.
+    pub fn discovery_versions(&self) -> Vec<String> {
+        let mut v = self.versions.clone();
+        v.sort_by(|a, b| compare_kube_aware(b, a));
+        v
     }
 
     /// Whether metadata.generation is maintained. copies: the apiserver sets and bumps
@@ -97,8 +134,22 @@ pub fn builtins() -> Vec<ResourceType> {
     nodes.short_names = vec!["no".into()];
     let mut sa = ResourceType::builtin("", "v1", "serviceaccounts", "ServiceAccount", true, false);
     sa.short_names = vec!["sa".into()];
+    let rbac = |plural: &str, kind: &str, namespaced: bool| {
+        ResourceType::builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            plural,
+            kind,
+            namespaced,
+            false,
+        )
+    };
     vec![
         ResourceType::builtin("", "v1", "secrets", "Secret", true, false),
+        rbac("clusterroles", "ClusterRole", false),
+        rbac("clusterrolebindings", "ClusterRoleBinding", false),
+        rbac("roles", "Role", true),
+        rbac("rolebindings", "RoleBinding", true),
         sa,
         ns,
         nodes,
@@ -114,16 +165,20 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
     let spec = crd.get("spec")?;
     let names = spec.get("names")?;
     let mut versions: Vec<(bool, String, bool)> = Vec::new();
-    let mut schema = None;
+    let mut schemas = BTreeMap::new();
     for v in spec.get("versions")?.as_array()? {
         let served = v.get("served").and_then(Value::as_bool).unwrap_or(false);
         let storage = v.get("storage").and_then(Value::as_bool).unwrap_or(false);
         let status = v.pointer("/subresources/status").is_some();
-        if storage {
-            schema = v.pointer("/schema/openAPIV3Schema").cloned();
-        }
+        let name = v.get("name")?.as_str()?.to_string();
         if served {
-            versions.push((storage, v.get("name")?.as_str()?.to_string(), status));
+            let schema = v.pointer("/schema/openAPIV3Schema").cloned();
+            schemas.insert(name.clone(), VersionSchema::new(schema));
+            versions.push((storage, name, status));
+        } else if storage {
+            // Served or not, the storage version's schema prunes what is stored.
+            let schema = v.pointer("/schema/openAPIV3Schema").cloned();
+            schemas.insert(name, VersionSchema::new(schema));
         }
     }
     // storage version first
@@ -140,65 +195,41 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
             .map(str::to_string)
             .unwrap_or_else(|| kind.to_lowercase()),
         kind,
-        short_names: names
-            .get("shortNames")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        short_names: string_list(names.get("shortNames")),
         namespaced: spec.get("scope").and_then(Value::as_str) == Some("Namespaced"),
         status_subresource,
         custom: true,
-        schema,
+        schemas: Arc::new(schemas),
     })
 }
 
-/// Validates a CRD the way the apiserver's most basic checks do; returns a field message.
-/// copies: `metadata.name` must be `<plural>.<group>`; group, names.plural, names.kind,
-/// scope and exactly one storage version are required.
-pub fn validate_crd(crd: &Value) -> Result<(), String> {
-    let spec = crd.get("spec").ok_or("spec: Required value")?;
-    let group = spec
-        .get("group")
-        .and_then(Value::as_str)
-        .ok_or("spec.group: Required value")?;
-    let plural = spec
-        .pointer("/names/plural")
-        .and_then(Value::as_str)
-        .ok_or("spec.names.plural: Required value")?;
-    spec.pointer("/names/kind")
-        .and_then(Value::as_str)
-        .ok_or("spec.names.kind: Required value")?;
-    match spec.get("scope").and_then(Value::as_str) {
-        Some("Namespaced") | Some("Cluster") => {}
-        _ => return Err("spec.scope: Unsupported value: must be Namespaced or Cluster".into()),
+/// `(major, stage, minor)` of `v1`, `v2beta1`, `v1alpha3`; stage 2 GA, 1 beta, 0 alpha.
+fn kube_version(v: &str) -> Option<(u32, u8, u32)> {
+    let rest = v.strip_prefix('v')?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let major: u32 = rest[..digits].parse().ok()?;
+    let rest = &rest[digits..];
+    if rest.is_empty() {
+        return Some((major, 2, 0));
     }
-    let name = crd
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if name != format!("{plural}.{group}") {
-        return Err(format!(
-            "metadata.name: Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"
-        ));
+    let (stage, minor) = if let Some(m) = rest.strip_prefix("beta") {
+        (1, m)
+    } else if let Some(m) = rest.strip_prefix("alpha") {
+        (0, m)
+    } else {
+        return None;
+    };
+    Some((major, stage, minor.parse().ok()?))
+}
+
+/// copies: `version.CompareKubeAwareVersionStrings`: GA > beta > alpha, higher numbers
+/// greater, and any Kubernetes-looking version greater than other strings (those compare
+/// reversed alphabetically, so they list alphabetically).
+pub fn compare_kube_aware(a: &str, b: &str) -> Ordering {
+    match (kube_version(a), kube_version(b)) {
+        (Some((ma, sa, na)), Some((mb, sb, nb))) => sa.cmp(&sb).then(ma.cmp(&mb)).then(na.cmp(&nb)),
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => b.cmp(a),
     }
-    let versions = spec
-        .get("versions")
-        .and_then(Value::as_array)
-        .ok_or("spec.versions: Required value")?;
-    let storage = versions
-        .iter()
-        .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
-        .count();
-    if storage != 1 {
-        return Err(
-            "spec.versions: Invalid value: must have exactly one version marked as storage version"
-                .into(),
-        );
-    }
-    Ok(())
 }

@@ -8,12 +8,15 @@
 //!   additionalProperties nor preserve-unknown-fields keeps no fields;
 //! - at the root, and in `x-kubernetes-embedded-resource` objects, `apiVersion`, `kind`
 //!   and `metadata` are kept (metadata is never pruned by the CR schema);
+//! - `null` in a property that is not `nullable` is dropped before defaulting (then defaulted
+//!   if the property has a `default`); `null` list items and map values are kept (and
+//!   refused by validation);
 //! - a `default` is set for a missing property of an object that exists;
 //! - with `fieldValidation=Strict` a write that would prune fields answers 400
 //!   `strict decoding error: unknown field "spec.x"` instead (see write.rs).
 //!
-//! Not copied: value validation (types, formats, enums, required, CEL), nullable handling of
-//! defaults, per-version schemas (the storage version's schema is used for every version).
+//! The schema is the one of the version written (and of the storage version when the object is
+//! converted for storage, see resources.rs). Value validation is validation/.
 
 use serde_json::{Map, Value};
 
@@ -33,7 +36,16 @@ fn is_type_meta(k: &str) -> bool {
 pub fn prune_and_default(obj: &mut Value, schema: &Value) -> Vec<String> {
     let mut removed = Vec::new();
     if let Some(map) = obj.as_object_mut() {
-        walk_object(map, schema, true, "", &mut removed);
+        walk_object(map, schema, true, "", &mut removed, true);
+    }
+    removed
+}
+
+/// Prunes `obj` (a whole custom resource) in place, without defaulting.
+pub fn prune(obj: &mut Value, schema: &Value) -> Vec<String> {
+    let mut removed = Vec::new();
+    if let Some(map) = obj.as_object_mut() {
+        walk_object(map, schema, true, "", &mut removed, false);
     }
     removed
 }
@@ -59,6 +71,7 @@ fn walk_object(
     keep_type_meta: bool,
     path: &str,
     removed: &mut Vec<String>,
+    defaulting: bool,
 ) {
     let props = schema.get("properties").and_then(Value::as_object);
     let additional = schema.get("additionalProperties");
@@ -82,35 +95,51 @@ fn walk_object(
             if keep_type_meta && is_type_meta(k) {
                 continue;
             }
-            if !map.contains_key(k) {
+            let nullable = child_schema.get("nullable").and_then(Value::as_bool) == Some(true);
+            if defaulting && !nullable && map.get(k).is_some_and(Value::is_null) {
+                map.remove(k);
+            }
+            if defaulting && !map.contains_key(k) {
                 if let Some(d) = child_schema.get("default") {
                     map.insert(k.clone(), d.clone());
                 }
             }
             if let Some(child) = map.get_mut(k) {
-                walk(child, child_schema, &format!("{path}.{k}"), removed);
+                walk(
+                    child,
+                    child_schema,
+                    &format!("{path}.{k}"),
+                    removed,
+                    defaulting,
+                );
             }
         }
     } else if let Some(ap @ Value::Object(_)) = additional {
         for (k, child) in map.iter_mut() {
-            walk(child, ap, &format!("{path}.{k}"), removed);
+            walk(child, ap, &format!("{path}.{k}"), removed, defaulting);
         }
     }
 }
 
-fn walk(v: &mut Value, schema: &Value, path: &str, removed: &mut Vec<String>) {
+fn walk(v: &mut Value, schema: &Value, path: &str, removed: &mut Vec<String>, defaulting: bool) {
     match v {
         Value::Object(map) => {
             let embedded = schema
                 .get("x-kubernetes-embedded-resource")
                 .and_then(Value::as_bool)
                 == Some(true);
-            walk_object(map, schema, embedded, path, removed);
+            walk_object(map, schema, embedded, path, removed, defaulting);
         }
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
                 for (i, item) in items.iter_mut().enumerate() {
-                    walk(item, item_schema, &format!("{path}[{i}]"), removed);
+                    walk(
+                        item,
+                        item_schema,
+                        &format!("{path}[{i}]"),
+                        removed,
+                        defaulting,
+                    );
                 }
             }
         }

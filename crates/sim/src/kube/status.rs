@@ -20,6 +20,8 @@ pub struct ApiError {
     pub message: String,
     /// `metav1.StatusDetails`, or `Value::Null` to leave it out.
     pub details: Value,
+    /// A `Retry-After` header (seconds).
+    pub retry_after: Option<u32>,
 }
 
 /// Identifies the object an error is about, for `Status.details`.
@@ -59,39 +61,8 @@ impl ApiError {
             reason,
             message: message.into(),
             details: Value::Null,
+            retry_after: None,
         }
-    }
-
-    /// copies: the RBAC authorizer's `Forbidden` 403 for a request nothing allows, e.g.
-    /// `nodes is forbidden: User "system:anonymous" cannot list resource "nodes" in API group ""
-    /// at the cluster scope`, details `{kind: nodes}` (plus `name` for one object).
-    pub fn forbidden(verb: &str, s: &Subject<'_>, namespace: Option<&str>) -> Self {
-        let place = match namespace {
-            Some(ns) => format!("in the namespace \"{ns}\""),
-            None => "at the cluster scope".to_string(),
-        };
-        let what = if s.name.is_empty() {
-            s.qualified()
-        } else {
-            format!("{} \"{}\"", s.qualified(), s.name)
-        };
-        let mut e = Self::new(
-            403,
-            "Forbidden",
-            format!(
-                "{what} is forbidden: User \"system:anonymous\" cannot {verb} resource \"{}\" in API group \"{}\" {place}",
-                s.plural, s.group
-            ),
-        );
-        let mut details = json!({ "kind": s.plural });
-        if !s.group.is_empty() {
-            details["group"] = json!(s.group);
-        }
-        if !s.name.is_empty() {
-            details["name"] = json!(s.name);
-        }
-        e.details = details;
-        e
     }
 
     /// copies: `NotFound` 404, message `secrets "x" not found`.
@@ -131,18 +102,6 @@ impl ApiError {
         e
     }
 
-    /// copies: `Invalid` 422 for validation failures.
-    pub fn invalid(s: &Subject<'_>, kind: &str, field_message: impl Into<String>) -> Self {
-        let msg = field_message.into();
-        let mut e = Self::new(
-            422,
-            "Invalid",
-            format!("{} \"{}\" is invalid: {}", kind, s.name, msg),
-        );
-        e.details = s.details();
-        e
-    }
-
     /// copies: `BadRequest` 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
@@ -171,6 +130,18 @@ impl ApiError {
         )
     }
 
+    /// copies: the 429 of API Priority and Fairness (and max-in-flight) when a request is
+    /// rejected: `Retry-After` and a plain-text body, not a Status (see `into_response`).
+    pub fn too_many_requests(retry_after_seconds: u32) -> Self {
+        let mut e = Self::new(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+        );
+        e.retry_after = Some(retry_after_seconds);
+        e
+    }
+
     /// copies: 503 `ServiceUnavailable`.
     pub fn unavailable() -> Self {
         Self::new(
@@ -188,9 +159,12 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         });
+        // copies: `StatusReasonUnknown` is "" and left out.
+        if !self.reason.is_empty() {
+            v["reason"] = json!(self.reason);
+        }
         if !self.details.is_null() {
             v["details"] = self.details.clone();
         }
@@ -201,6 +175,19 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if self.code == 429 {
+            // copies: `http.Error(w, "Too many requests, please try again later.", 429)`.
+            return (
+                code,
+                [
+                    ("content-type", "text/plain; charset=utf-8".to_string()),
+                    ("x-content-type-options", "nosniff".to_string()),
+                    ("retry-after", self.retry_after.unwrap_or(1).to_string()),
+                ],
+                format!("{}\n", self.message),
+            )
+                .into_response();
+        }
         (
             code,
             [("content-type", "application/json")],

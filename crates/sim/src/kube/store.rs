@@ -54,8 +54,9 @@ pub struct State {
     pub history_limit: usize,
     /// Committed writes (those that produced a new resourceVersion) per (group, plural).
     pub commits: BTreeMap<(String, String), u64>,
-    /// Per-object, per-field-manager leaf paths set by server-side apply (see apply.rs).
-    pub apply_owners: BTreeMap<ObjKey, BTreeMap<String, Vec<Vec<String>>>>,
+    /// Built-in types plus one per stored CRD, rebuilt when a CRD changes (compiling schemas
+    /// once per CRD revision, not per request).
+    types: Arc<Vec<ResourceType>>,
     changes: broadcast::Sender<Arc<Change>>,
 }
 
@@ -69,7 +70,7 @@ impl State {
             compacted_rv: 1,
             history_limit,
             commits: BTreeMap::new(),
-            apply_owners: BTreeMap::new(),
+            types: Arc::new(builtins()),
             changes,
         }
     }
@@ -95,14 +96,16 @@ impl State {
             .or_default() += 1;
         let old = match &new {
             Some(v) => self.objects.insert(key.clone(), v.clone()),
-            None => {
-                self.apply_owners.remove(&key);
-                self.objects.remove(&key)
-            }
+            None => self.objects.remove(&key),
         };
+        let crd_changed =
+            key.group == "apiextensions.k8s.io" && key.plural == "customresourcedefinitions";
         let change = Arc::new(Change { rv, key, old, new });
         self.history.push_back(change.clone());
         self.trim_history();
+        if crd_changed {
+            self.rebuild_types();
+        }
         // No receivers is fine.
         let _ = self.changes.send(change);
     }
@@ -160,21 +163,28 @@ impl State {
             .collect()
     }
 
-    /// Built-in types plus one per stored CRD.
-    pub fn resource_types(&self) -> Vec<ResourceType> {
+    fn rebuild_types(&mut self) {
         let mut types = builtins();
         for (_, crd) in self.resource_objects("apiextensions.k8s.io", "customresourcedefinitions") {
             if let Some(t) = from_crd(&crd) {
                 types.push(t);
             }
         }
-        types
+        self.types = Arc::new(types);
+    }
+
+    /// Built-in types plus one per stored CRD.
+    pub fn resource_types(&self) -> Arc<Vec<ResourceType>> {
+        self.types.clone()
     }
 
     /// Finds the type served at `group`/`version` under `plural`.
     pub fn find_type(&self, group: &str, version: &str, plural: &str) -> Option<ResourceType> {
-        self.resource_types().into_iter().find(|t| {
-            t.group == group && t.plural == plural && t.versions.iter().any(|v| v == version)
-        })
+        self.types
+            .iter()
+            .find(|t| {
+                t.group == group && t.plural == plural && t.versions.iter().any(|v| v == version)
+            })
+            .cloned()
     }
 }

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use super::status::{json_response, ApiError, Subject};
 use super::store::{ObjKey, State};
+use super::validation::field::{invalid, FieldError};
 use crate::hss::oidc::TestIssuer;
 
 /// The issuer of the stand-in's tokens (the real default of kubeadm and envtest clusters).
@@ -40,6 +41,26 @@ impl Signer {
             .get_or_init(|| TestIssuer::generate(ISSUER).map_err(|e| e.to_string()))
             .as_ref()
             .map_err(|e| ApiError::new(500, "InternalError", e.clone()))
+    }
+
+    /// The claims of a token this signer issued, if it verifies: RS256 with this key, `iss` the
+    /// stand-in, `aud` holding the API server's audience (the issuer), not expired.
+    pub fn verify(&self, token: &str) -> Option<Value> {
+        let issuer = self.issuer().ok()?;
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.kid.as_deref() != Some(issuer.kid()) {
+            return None;
+        }
+        let jwk = issuer.jwks()["keys"][0].clone();
+        let key =
+            jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str()?, jwk["e"].as_str()?)
+                .ok()?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[ISSUER]);
+        jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .ok()
+            .map(|d| d.claims)
     }
 
     /// `GET /openid/v1/jwks`.
@@ -102,14 +123,15 @@ impl Signer {
             .and_then(Value::as_i64)
             .unwrap_or(DEFAULT_EXPIRATION_SECONDS);
         if expiration < MIN_EXPIRATION_SECONDS {
-            return Err(ApiError::invalid(
-                &Subject {
-                    group: "authentication.k8s.io",
-                    plural: "tokenrequests",
-                    name,
-                },
-                "TokenRequest.authentication.k8s.io",
-                "spec.expirationSeconds: Invalid value: may not specify a duration less than 10 minutes",
+            return Err(invalid(
+                "authentication.k8s.io",
+                "TokenRequest",
+                name,
+                &[FieldError::invalid(
+                    "spec.expirationSeconds",
+                    json!(expiration),
+                    "may not specify a duration less than 10 minutes",
+                )],
             ));
         }
         let ttl = Duration::from_secs(u64::try_from(expiration).unwrap_or(0));

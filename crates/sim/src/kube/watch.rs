@@ -39,6 +39,32 @@ impl WatchScope {
         Bytes::from(format!("{ev}\n"))
     }
 
+    /// copies: removing a CRD (or its version being no longer served) tears down the
+    /// resource's storage, which ends its open watches.
+    fn ends_with(&self, c: &Change) -> bool {
+        if !self.rt.custom
+            || c.key.group != "apiextensions.k8s.io"
+            || c.key.plural != "customresourcedefinitions"
+        {
+            return false;
+        }
+        if c.key.name != format!("{}.{}", self.rt.plural, self.rt.group) {
+            return false;
+        }
+        let served = c
+            .new
+            .as_ref()
+            .and_then(|crd| crd.pointer("/spec/versions"))
+            .and_then(Value::as_array)
+            .is_some_and(|vs| {
+                vs.iter().any(|v| {
+                    v.get("name").and_then(Value::as_str) == Some(self.version.as_str())
+                        && v.get("served").and_then(Value::as_bool) == Some(true)
+                })
+            });
+        !served
+    }
+
     fn in_scope(&self, c: &Change) -> bool {
         c.key.group == self.rt.group
             && c.key.plural == self.rt.plural
@@ -219,6 +245,9 @@ pub fn stream(
                 r = changes.recv() => match r {
                     Ok(c) => {
                         last_rv = c.rv;
+                        if scope.ends_with(&c) {
+                            return;
+                        }
                         match scope.event_for(&c) {
                             Some(l) => l,
                             None => continue,

@@ -1,73 +1,34 @@
-//! Create / update / delete semantics, applied under the store lock.
+//! Create / update semantics, applied under the store lock.
 
 use serde_json::{json, Value};
 
-use super::defaults::{apply_type_defaults, check_update};
+use super::defaults::apply_type_defaults;
+use super::fields::managed;
 use super::meta::{
     finalizers, fold_string_data, generated_name, meta_str, new_uid, now_timestamp, remove_meta,
-    set_meta, set_rv, valid_name,
+    set_meta, set_rv,
 };
-use super::resources::{validate_crd, ResourceType};
-use super::schema::prune_and_default;
-use super::status::{ApiError, Subject};
-use super::store::{ObjKey, State};
-
-/// Which object a write addresses.
-pub struct Target<'a> {
-    /// Resource type.
-    pub rt: &'a ResourceType,
-    /// Namespace from the URL ("" for cluster-scoped).
-    pub namespace: &'a str,
-    /// `fieldValidation=Strict`: unknown fields are an error instead of being pruned.
-    pub strict_fields: bool,
-}
-
-impl Target<'_> {
-    /// Storage key of `name`.
-    pub fn key(&self, name: &str) -> ObjKey {
-        ObjKey {
-            group: self.rt.group.clone(),
-            plural: self.rt.plural.clone(),
-            namespace: self.namespace.to_string(),
-            name: name.to_string(),
-        }
-    }
-
-    /// Error subject for `name`.
-    pub fn subject<'b>(&'b self, name: &'b str) -> Subject<'b> {
-        Subject {
-            group: &self.rt.group,
-            plural: &self.rt.plural,
-            name,
-        }
-    }
-}
+use super::status::ApiError;
+use super::store::State;
+use super::strategy::{check_type_meta, decode, main_write, status_write, validate};
+pub use super::target::Target;
+use super::validation::field::FieldError;
+use super::validation::meta;
 
 /// copies: the custom-resource / CRD storage strategy. With a status subresource, status
-/// is dropped on create; Namespaces get phase Active, finalizer `kubernetes` and the
+/// is dropped on create by custom resources (Nodes keep it: their strategy allows every field
+/// on create); Namespaces get phase Active, finalizer `kubernetes` and the
 /// `kubernetes.io/metadata.name` label; Secrets default `type: Opaque` and fold `stringData`.
 /// CRDs are validated and immediately marked `Established` + `NamesAccepted` (the real
 /// server does this a moment later from a controller, as a separate MODIFIED event).
-/// Custom resources are pruned and defaulted by their CRD schema (see schema.rs).
-/// Not copied: OpenAPI schema validation (types, required, enums, CEL); the namespace of a
-/// namespaced object need not exist (the real server answers 404).
+/// Custom resources are pruned, defaulted and validated by the schema of the version written,
+/// then converted to the storage version. Validation comes before the existence check, as the
+/// strategy runs before storage.
+/// Not copied: the namespace of a namespaced object need not exist (the real server answers
+/// 404).
 pub fn create(state: &mut State, t: &Target<'_>, mut obj: Value) -> Result<Value, ApiError> {
-    if !obj.is_object() {
-        return Err(ApiError::bad_request(
-            "Object 'Kind' is missing in request body",
-        ));
-    }
-    let kind = obj
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or(&t.rt.kind)
-        .to_string();
-    if kind != t.rt.kind {
-        return Err(ApiError::bad_request(format!(
-            "the kind in the data ({kind}) does not match the expected kind ({})",
-            t.rt.kind
-        )));
-    }
+    check_type_meta(t, &obj)?;
+    decode(t, &mut obj)?;
     if t.rt.namespaced {
         let ns = meta_str(&obj, "namespace").unwrap_or(t.namespace);
         if ns != t.namespace {
@@ -83,25 +44,21 @@ pub fn create(state: &mut State, t: &Target<'_>, mut obj: Value) -> Result<Value
         (Some(n), _) if !n.is_empty() => n.to_string(),
         (_, Some(g)) if !g.is_empty() => generated_name(g),
         _ => {
-            return Err(ApiError::invalid(
-                &t.subject(""),
-                &t.rt.kind,
-                "metadata.name: Required value: name or generateName is required",
+            return Err(t.invalid(
+                "",
+                &[FieldError::required(
+                    "metadata.name",
+                    "name or generateName is required",
+                )],
             ))
         }
     };
-    if !valid_name(&name) {
-        return Err(ApiError::invalid(
-            &t.subject(&name),
-            &t.rt.kind,
-            format!("metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"),
-        ));
+    let name_errors =
+        meta::validate_name(&name, t.rt.group.is_empty() && t.rt.plural == "namespaces");
+    if !name_errors.is_empty() {
+        return Err(t.invalid(&name, &name_errors));
     }
-    let key = t.key(&name);
-    if state.objects.contains_key(&key) {
-        return Err(ApiError::already_exists(&t.subject(&name)));
-    }
-    obj["apiVersion"] = json!(t.rt.api_version(t.rt.storage_version()));
+    obj["apiVersion"] = json!(t.rt.api_version(t.version));
     obj["kind"] = json!(t.rt.kind);
     set_meta(&mut obj, "name", json!(name));
     set_meta(&mut obj, "uid", json!(new_uid()));
@@ -110,6 +67,7 @@ pub fn create(state: &mut State, t: &Target<'_>, mut obj: Value) -> Result<Value
         "deletionTimestamp",
         "deletionGracePeriodSeconds",
         "selfLink",
+        "resourceVersion",
     ] {
         remove_meta(&mut obj, f);
     }
@@ -118,27 +76,46 @@ pub fn create(state: &mut State, t: &Target<'_>, mut obj: Value) -> Result<Value
     } else {
         remove_meta(&mut obj, "generation");
     }
-    if t.rt.status_subresource {
+    if let Some(manager) = t.manager {
+        // copies: the empty object a create is compared with is a typed one for built-ins,
+        // whose `spec` and `status` structs are there (empty) already.
+        let empty = if t.rt.custom {
+            json!({})
+        } else {
+            json!({"metadata": {}, "spec": {}, "status": {}})
+        };
+        managed::update(&empty, &mut obj, &t.field_request(manager, false));
+    }
+    if t.rt.custom && t.rt.status_subresource {
         if let Some(m) = obj.as_object_mut() {
             m.remove("status");
         }
     }
-    apply_type_defaults(t.rt, &mut obj, &name)?;
-    prune(t, &mut obj)?;
+    apply_type_defaults(t.rt, &mut obj, &name);
+    let errors = validate(t, &obj, None, false);
+    if !errors.is_empty() {
+        return Err(t.invalid(&name, &errors));
+    }
+    let key = t.key(&name);
+    if state.objects.contains_key(&key) {
+        return Err(ApiError::already_exists(&t.subject(&name)));
+    }
+    let mut obj = t.rt.convert(&obj, t.rt.storage_version());
     let rv = state.next_rv();
     set_rv(&mut obj, rv);
     state.commit(rv, key, Some(obj.clone()));
     Ok(obj)
 }
 
-/// copies: `rest.BeforeUpdate` + the custom resource strategies.
+/// copies: `rest.BeforeUpdate` + the registry strategies.
 /// - `metadata.resourceVersion` in the body must equal the stored one (409 Conflict);
 ///   custom resources and CRDs require it (422), built-ins allow unconditional updates.
 /// - name/namespace/uid/creationTimestamp/deletionTimestamp/generation cannot be changed.
 /// - With a status subresource, writes to the main resource keep the old `.status`, and
-///   writes to `/status` keep everything except `.status` (metadata included).
+///   writes to `/status` keep what the type's status strategy keeps (see `status_write`).
 /// - `generation` is bumped when anything outside `metadata` (and outside `status`, when
 ///   there is a status subresource) changes.
+/// - Validation as on create, with the stored object for update rules and ratcheting.
 /// - An update that changes nothing is not written: same resourceVersion, no watch event.
 /// - No new finalizers may be added to an object being deleted (422); an update that
 ///   empties the finalizers of an object being deleted removes it (DELETED event).
@@ -151,7 +128,7 @@ pub fn update(
 ) -> Result<Value, ApiError> {
     let key = t.key(name);
     let subject = t.subject(name);
-    let Some(old) = state.objects.get(&key).cloned() else {
+    let Some(stored) = state.objects.get(&key).cloned() else {
         // copies: `AllowCreateOnUpdate` is true for Leases and Events only (among served types).
         let creatable = matches!(
             (t.rt.group.as_str(), t.rt.plural.as_str()),
@@ -170,11 +147,7 @@ pub fn update(
         }
         return Err(ApiError::not_found(&subject));
     };
-    if !obj.is_object() {
-        return Err(ApiError::bad_request(
-            "Object 'Kind' is missing in request body",
-        ));
-    }
+    check_type_meta(t, &obj)?;
     if let Some(body_name) = meta_str(&obj, "name") {
         if body_name != name {
             return Err(ApiError::bad_request(format!(
@@ -182,42 +155,41 @@ pub fn update(
             )));
         }
     }
+    decode(t, &mut obj)?;
     match meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
-        Some(rv) if Some(rv) != meta_str(&old, "resourceVersion") => {
+        Some(rv) if Some(rv) != meta_str(&stored, "resourceVersion") => {
             return Err(ApiError::conflict(&subject))
         }
         Some(_) => {}
         None if t.rt.custom || t.rt.is_crd() => {
-            return Err(ApiError::invalid(
-                &subject,
-                &t.rt.kind,
-                "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+            return Err(t.invalid(
+                name,
+                &[FieldError::invalid(
+                    "metadata.resourceVersion",
+                    json!(0),
+                    "must be specified for an update",
+                )],
             ))
         }
         None => {}
     }
+    let old = t.at_request_version(&stored);
+    if let Some(manager) = t.manager {
+        managed::update(&old, &mut obj, &t.field_request(manager, status_sub));
+    }
+    let managed_fields = obj.pointer("/metadata/managedFields").cloned();
     if status_sub {
-        let status = obj.get("status").cloned();
-        obj = old.clone();
-        match status {
-            Some(s) => obj["status"] = s,
-            None => {
-                if let Some(m) = obj.as_object_mut() {
-                    m.remove("status");
-                }
-            }
-        }
+        obj = status_write(t.rt, &old, obj);
     } else if t.rt.status_subresource {
-        match old.get("status") {
-            Some(s) => obj["status"] = s.clone(),
-            None => {
-                if let Some(m) = obj.as_object_mut() {
-                    m.remove("status");
-                }
-            }
+        obj = main_write(&old, obj);
+    }
+    match managed_fields {
+        Some(m) => set_meta(&mut obj, "managedFields", m),
+        None => {
+            remove_meta(&mut obj, "managedFields");
         }
     }
-    obj["apiVersion"] = json!(t.rt.api_version(t.rt.storage_version()));
+    obj["apiVersion"] = json!(t.rt.api_version(t.version));
     obj["kind"] = json!(t.rt.kind);
     for f in [
         "name",
@@ -239,32 +211,32 @@ pub fn update(
     if t.rt.plural == "secrets" && t.rt.group.is_empty() {
         fold_string_data(&mut obj);
     }
-    prune(t, &mut obj)?;
     let deleting = old.pointer("/metadata/deletionTimestamp").is_some();
     let old_fin = finalizers(&old);
     let new_fin = finalizers(&obj);
     if deleting && new_fin.iter().any(|f| !old_fin.contains(f)) {
-        return Err(ApiError::invalid(
-            &subject,
-            &t.rt.kind,
-            "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted",
+        return Err(t.invalid(
+            name,
+            &[FieldError::forbidden(
+                "metadata.finalizers",
+                "no new finalizers can be added if the object is being deleted",
+            )],
         ));
     }
-    if t.rt.is_crd() {
-        validate_crd(&obj).map_err(|m| {
-            ApiError::invalid(&subject, "CustomResourceDefinition.apiextensions.k8s.io", m)
-        })?;
+    let errors = validate(t, &obj, Some(&old), status_sub);
+    if !errors.is_empty() {
+        return Err(t.invalid(name, &errors));
     }
-    check_update(t.rt, &old, &obj).map_err(|m| ApiError::invalid(&subject, &t.rt.kind, m))?;
-    if t.rt.tracks_generation() && spec_changed(&old, &obj, t.rt.status_subresource) {
-        let gen = old
+    let mut obj = t.rt.convert(&obj, t.rt.storage_version());
+    if t.rt.tracks_generation() && spec_changed(&stored, &obj, t.rt.status_subresource) {
+        let gen = stored
             .pointer("/metadata/generation")
             .and_then(Value::as_i64)
             .unwrap_or(0);
         set_meta(&mut obj, "generation", json!(gen + 1));
     }
-    if obj == old {
-        return Ok(old);
+    if obj == stored {
+        return Ok(stored);
     }
     let rv = state.next_rv();
     set_rv(&mut obj, rv);
@@ -274,25 +246,6 @@ pub fn update(
         state.commit(rv, key, Some(obj.clone()));
     }
     Ok(obj)
-}
-
-/// Prunes a custom resource by its schema; with strict field validation, unknown fields are refused.
-fn prune(t: &Target<'_>, obj: &mut Value) -> Result<(), ApiError> {
-    let Some(schema) = &t.rt.schema else {
-        return Ok(());
-    };
-    let removed = prune_and_default(obj, schema);
-    if t.strict_fields && !removed.is_empty() {
-        let fields: Vec<String> = removed
-            .iter()
-            .map(|p| format!("unknown field \"{}\"", p.trim_start_matches('.')))
-            .collect();
-        return Err(ApiError::bad_request(format!(
-            "strict decoding error: {}",
-            fields.join(", ")
-        )));
-    }
-    Ok(())
 }
 
 fn spec_changed(old: &Value, new: &Value, ignore_status: bool) -> bool {
