@@ -11,6 +11,8 @@ mod files;
 mod helm_test;
 #[path = "chart/metadata.rs"]
 mod metadata;
+#[path = "chart/node_conditions.rs"]
+mod node_conditions;
 #[path = "chart/platform.rs"]
 mod platform;
 #[path = "chart/rbac.rs"]

@@ -3,6 +3,7 @@
 pub mod env_credentials;
 pub mod fail_on;
 pub mod host_ids;
+pub mod node_conditions;
 pub mod output;
 pub mod query;
 pub mod run;

@@ -26,6 +26,7 @@ use crate::metrics::{Metrics, MetricsOptions};
 use crate::telemetry::{init_logging, LogArgs};
 
 use super::exit;
+use super::node_conditions::NodeConditionArgs;
 
 /// Longest wait for the tasks after a shutdown request, below Kubernetes' default 30 s grace.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
@@ -127,6 +128,21 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub workload_identity_providers: Vec<String>,
+
+    /// Node conditions and taints (`--node-conditions`, `--node-taint*`).
+    #[command(flatten)]
+    pub node_conditions: NodeConditionArgs,
+}
+
+/// The namespace the operator runs in: env POD_NAMESPACE (the chart sets it), else the
+/// in-cluster ServiceAccount's; `None` outside a cluster.
+fn own_namespace() -> Option<String> {
+    const IN_CLUSTER: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .or_else(|| std::fs::read_to_string(IN_CLUSTER).ok())
+        .map(|ns| ns.trim().to_string())
+        .filter(|ns| !ns.is_empty())
 }
 
 /// The non-empty, trimmed entries of a list flag.
@@ -185,6 +201,9 @@ impl RunArgs {
             iam_endpoint: self.iam_endpoint_url()?,
             node_watches: self.node_watches,
             workload_identity: self.workload_identity_policy()?,
+            node_conditions: self
+                .node_conditions
+                .policy(self.node_watches, own_namespace().as_deref())?,
         })
     }
 
@@ -294,6 +313,8 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
         min_interval = ?settings.policy.min_interval,
         leader_elect = args.leader_elect,
         node_watches = args.node_watches,
+        node_conditions = settings.node_conditions.enabled,
+        node_taints = %settings.node_conditions.taints.problems,
         "starting hostrisk-operator"
     );
     let listener = health::bind(args.health_addr).await.map_err(|e| {

@@ -12,6 +12,7 @@ use super::health::Health;
 use super::hosts::HostSources;
 use super::outputs::events::EventPublisher;
 use super::outputs::metrics::WatchMetrics;
+use super::outputs::node_conditions::NodeConditions;
 use super::outputs::status::StatusWriter;
 use super::outputs::{Output, Outputs};
 use super::settings::{ControllerSettings, CONTROLLER_NAME};
@@ -59,8 +60,18 @@ impl Context {
     ) -> Self {
         hss.attach_observer(Arc::new(metrics.clone()), false);
         metrics.observe_quota(hss.rate_limiter().clone());
+        let hosts = HostSources::new(settings.node_watches);
+        // Node conditions: fed by the reconciles and by the Node watch.
+        let node_conditions = Arc::new(NodeConditions::new(
+            settings.node_conditions.clone(),
+            settings.status_heartbeat,
+            Arc::clone(&hosts.nodes),
+            reporter(&settings),
+            metrics.clone(),
+        ));
+        hosts.nodes.observe(node_conditions.clone());
         // The series follow the status as soon as it is written; Events, a round trip to the
-        // API server each, come last.
+        // API server each, come last but for the Nodes' writer, which only queues.
         let outputs = Outputs::new(vec![
             Arc::new(StatusWriter::new(client.clone(), metrics.clone())) as Arc<dyn Output>,
             Arc::new(WatchMetrics::new(metrics.clone(), settings.policy.clone())),
@@ -69,8 +80,8 @@ impl Context {
                 reporter(&settings),
                 metrics.clone(),
             )),
+            node_conditions,
         ]);
-        let hosts = HostSources::new(settings.node_watches);
         let mut scoped = outputs.scoped();
         scoped.push(Arc::clone(&hosts.nodes) as Arc<dyn WatchScoped>);
         let watches = Arc::new(WatchTable::new(scoped));

@@ -392,6 +392,7 @@ impl WatchReconcile<'_> {
             key: self.key,
             status: &computed.status,
             previous: previous.map(|p| &**p),
+            targets: hosts.targets(),
             changed: computed.needs_write,
             events: &computed.events,
             fetched: update.and_then(|u| u.oldest_data),

@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Context;
+use super::outputs::{OutputRun, OutputStarted};
 use super::reconcile::{error_policy, reconcile};
 use super::slim::slim_event;
 use super::triggers::{poll_trigger_hash, poller_death, poller_updates, secret_changes};
@@ -58,6 +59,8 @@ pub enum RunError {
     ControllerStopped { scope: String },
     #[error("the poller task of group {group} died; its watches would no longer be polled")]
     PollerStopped { group: String },
+    #[error("the task of the {output} output stopped unexpectedly")]
+    OutputStopped { output: String },
 }
 
 /// `None` = all namespaces.
@@ -114,14 +117,36 @@ pub async fn run_controllers(
     ctx.metrics.set_leader(true);
     let mut synced = Vec::new();
     let mut source_triggers = Vec::new();
+    // The outputs' tasks first: the Node watch feeds one of them from its first list on.
+    let mut output_tasks = Vec::new();
+    let mut output_triggers = Vec::new();
+    let run = OutputRun {
+        client: ctx.client.clone(),
+        watches: ctx.watches.clone(),
+        shutdown: shutdown.clone(),
+    };
+    for OutputStarted {
+        name,
+        task,
+        triggers,
+    } in ctx.outputs.start(&run)
+    {
+        output_tasks.push(tokio::spawn(async move {
+            task.await;
+            name
+        }));
+        output_triggers.extend(triggers);
+    }
     for started in ctx.hosts.start(&ctx.client, &ctx.watches, &shutdown) {
         synced.push(started.synced);
         source_triggers.push(started.triggers);
     }
+    let mut output_triggers = route_by_scope(output_triggers, &scopes).into_iter();
     let mut controllers = Vec::new();
     for scope in scopes {
         // Host sources watch only when the operator watches every namespace: one controller.
-        let triggers = std::mem::take(&mut source_triggers);
+        let mut triggers = std::mem::take(&mut source_triggers);
+        triggers.extend(output_triggers.next());
         let (first_syncs, controller) =
             build_controller(ctx.clone(), scope.clone(), triggers, shutdown.clone());
         synced.extend(first_syncs);
@@ -142,6 +167,7 @@ pub async fn run_controllers(
     tokio::pin!(give_up);
     let poller_died = poller_death(&ctx);
     tokio::pin!(poller_died);
+    let mut outputs_running: FuturesUnordered<_> = output_tasks.iter_mut().collect();
     let mut result = Ok(());
     loop {
         tokio::select! {
@@ -161,6 +187,15 @@ pub async fn run_controllers(
                 shutdown.cancel();
                 result = Err(RunError::PollerStopped { group });
             }
+            Some(ended) = outputs_running.next(), if result.is_ok() => {
+                // Output tasks end with the shutdown; one ending before it died.
+                if !shutdown.is_cancelled() {
+                    let output = ended.unwrap_or("an output's").to_string();
+                    tracing::error!(%output, "an output's task stopped; stopping the controllers");
+                    shutdown.cancel();
+                    result = Err(RunError::OutputStopped { output });
+                }
+            }
             () = &mut give_up => {
                 tracing::warn!("controllers did not finish after the shutdown request; stopping anyway");
                 break;
@@ -173,7 +208,43 @@ pub async fn run_controllers(
     ctx.metrics.observe_poller(None);
     hold_bound.abort();
     readiness.abort();
+    drop(outputs_running);
+    for task in output_tasks {
+        task.abort();
+    }
     result
+}
+
+/// The outputs' triggers, one stream per scope: all of them for a single controller, else each
+/// to the controller of its namespace.
+fn route_by_scope(
+    triggers: Vec<BoxStream<'static, ObjectRef<HostRiskWatch>>>,
+    scopes: &[Option<String>],
+) -> Vec<BoxStream<'static, ObjectRef<HostRiskWatch>>> {
+    if triggers.is_empty() {
+        return Vec::new();
+    }
+    if scopes.len() <= 1 {
+        return vec![stream::select_all(triggers).boxed()];
+    }
+    let (senders, receivers): (Vec<_>, Vec<_>) = scopes
+        .iter()
+        .map(|_| futures::channel::mpsc::unbounded())
+        .unzip();
+    let scopes = scopes.to_vec();
+    tokio::spawn(async move {
+        let mut all = stream::select_all(triggers);
+        while let Some(object) = all.next().await {
+            let scope = scopes.iter().position(|s| {
+                s.as_ref()
+                    .is_none_or(|ns| Some(ns) == object.namespace.as_ref())
+            });
+            if let Some(sender) = scope.and_then(|i| senders.get(i)) {
+                let _ = sender.unbounded_send(object);
+            }
+        }
+    });
+    receivers.into_iter().map(StreamExt::boxed).collect()
 }
 
 /// Builds the controller for one scope, reconciling also on `triggers` (the host sources'):

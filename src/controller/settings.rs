@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::retry::Backoff;
+use crate::nodes::policy::NodeConditionPolicy;
 
 /// Name under which the operator reports Events, manages fields and identifies itself.
 pub const CONTROLLER_NAME: &str = "hostrisk-operator";
@@ -86,6 +87,9 @@ pub struct ControllerSettings {
     pub node_watches: bool,
     /// Which audiences and identity providers watches may use for keyless credentials.
     pub workload_identity: WorkloadIdentityPolicy,
+    /// Node conditions and taints from node-backed watches (`--node-conditions`,
+    /// `--node-taint*`; off by default).
+    pub node_conditions: NodeConditionPolicy,
 }
 
 impl Default for ControllerSettings {
@@ -99,6 +103,7 @@ impl Default for ControllerSettings {
             iam_endpoint: None,
             node_watches: false,
             workload_identity: WorkloadIdentityPolicy::default(),
+            node_conditions: NodeConditionPolicy::default(),
         }
     }
 }

@@ -65,6 +65,8 @@ struct Inner {
     secrets: SecretCache,
     poller: Option<Arc<Poller>>,
     startup: Option<StartupHold>,
+    /// True once this run's start-up hold ended (see [`WatchTable::startup_settled`]).
+    settled: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Inner {
@@ -94,6 +96,13 @@ impl Inner {
                 tracing::debug!(why, "poller released");
                 poller.release();
             }
+            self.announce_settled();
+        }
+    }
+
+    fn announce_settled(&self) {
+        if let Some(settled) = &self.settled {
+            settled.send_replace(true);
         }
     }
 }
@@ -359,7 +368,16 @@ impl WatchTable {
             old.shutdown();
         }
         inner.startup = Some(StartupHold::new(lists));
+        inner.settled = Some(tokio::sync::watch::channel(false).0);
         poller
+    }
+
+    /// Turns true once the current run's start-up hold ended: every watch of the first lists
+    /// was reconciled once with what the host sources first listed (or gone), or the hold
+    /// timed out. Outputs that act on what no watch claims (the Node conditions' leftovers)
+    /// wait for it. `None` before the poller of a run started.
+    pub fn startup_settled(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        self.lock().settled.as_ref().map(|s| s.subscribe())
     }
 
     /// Stops the poller (its group tasks end, subscription streams close).
@@ -433,6 +451,7 @@ impl WatchTable {
                 tracing::debug!("start-up hold timed out; poller released");
                 poller.release();
             }
+            inner.announce_settled();
         }
     }
 

@@ -18,6 +18,7 @@ use super::labels::{
     HostStatusLabels, HssRequestLabels, OperationLabels, ProtectStatusLabels, ReadyReasonLabels,
     ReasonLabels, ResultLabels, RiskLabels, WatchLabels,
 };
+use super::nodes::NodeFamilies;
 
 pub(crate) const PREFIX: &str = "hostrisk";
 
@@ -84,6 +85,8 @@ pub(crate) struct Families {
     pub leader: Gauge,
     pub ready: Gauge,
     pub watch: WatchFamilies,
+    /// Node conditions and taints.
+    pub nodes: NodeFamilies,
 }
 
 impl Families {
@@ -103,6 +106,7 @@ impl Families {
             leader: Gauge::default(),
             ready: Gauge::default(),
             watch: WatchFamilies::default(),
+            nodes: NodeFamilies::default(),
         }
     }
 
@@ -275,6 +279,7 @@ impl Families {
             "Host ids of a watch that HSS did not return",
             w.hosts_not_found.clone(),
         );
+        families.nodes.register(r);
         if per_host {
             r.register(
                 "host_risks",

@@ -54,6 +54,7 @@ mod families;
 mod http;
 mod labels;
 mod live;
+mod nodes;
 mod status;
 mod watch;
 
@@ -67,6 +68,7 @@ pub use exposition::{ExpositionFormat, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_TEXT
 pub use http::metrics_router;
 pub use labels::{reason_label, HssOutcome, ReconcileOutcome, OTHER_REASON};
 pub use live::{GroupFigures, PollerView};
+pub use nodes::NodePostureFigures;
 pub use status::watch_snapshot;
 pub use watch::{HostSnapshot, RiskTotals, WatchSnapshot, RISK_KINDS};
 

@@ -1,21 +1,27 @@
 //! What the operator keeps of a Node: its name, labels, `spec.providerID` and the annotations a
 //! watch reads ids from. A Node object is large (status with images, conditions, addresses;
-//! `managedFields`), so the watch decodes Nodes into [`SlimNode`], which skips `status`
-//! without allocating it, and keeps [`NodeInfo`] only.
+//! `managedFields`), so the watch decodes Nodes into [`SlimNode`], which skips the rest of
+//! `status` and `spec` without allocating it, and keeps [`NodeInfo`] only (and, for the Node
+//! conditions, the few bytes of [`super::marks::NodeMarks`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-/// A Node as the watch decodes it: metadata and `spec.providerID`; every other field is skipped
-/// by the decoder.
+use super::marks::{NodeMarks, SlimCondition, SlimTaint};
+
+/// A Node as the watch decodes it: metadata, `spec.providerID`, and the operator's own
+/// conditions and taint keys; every other field is skipped by the decoder.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct SlimNode {
     #[serde(default)]
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub spec: Option<SlimNodeSpec>,
+    /// Node conditions: the operator's condition types only.
+    #[serde(default)]
+    pub status: Option<SlimNodeStatus>,
 }
 
 /// The part of `NodeSpec` the operator reads.
@@ -23,6 +29,29 @@ pub struct SlimNode {
 pub struct SlimNodeSpec {
     #[serde(default, rename = "providerID")]
     pub provider_id: Option<String>,
+    /// Node conditions: the taints of the operator's keys only.
+    #[serde(default, deserialize_with = "super::marks::our_taints")]
+    pub taints: Vec<SlimTaint>,
+}
+
+/// The part of `NodeStatus` the operator reads (Node conditions).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SlimNodeStatus {
+    #[serde(default, deserialize_with = "super::marks::our_conditions")]
+    pub conditions: Vec<SlimCondition>,
+}
+
+impl SlimNode {
+    /// The operator's marks on the Node (its conditions and taints, the control-plane label).
+    pub fn marks(&self) -> NodeMarks {
+        let taints = self.spec.as_ref().map(|s| &s.taints[..]).unwrap_or(&[]);
+        let conditions = self
+            .status
+            .as_ref()
+            .map(|s| &s.conditions[..])
+            .unwrap_or(&[]);
+        NodeMarks::read(conditions, taints, self.metadata.labels.as_ref())
+    }
 }
 
 impl k8s_openapi::Resource for SlimNode {

@@ -21,15 +21,19 @@ pub enum ConditionType {
     ApiReachable,
     /// Node-backed watches only: whether every selected Node's host is watched.
     NodesResolved,
+    /// Node-backed watches, with `--node-conditions`: whether the watch sets the
+    /// HostSecurity* conditions (and taints) of its Nodes.
+    NodeConditionsDriven,
 }
 
 impl ConditionType {
     /// Every type, in the order they are written.
-    pub const ALL: [ConditionType; 4] = [
+    pub const ALL: [ConditionType; 5] = [
         Self::Ready,
         Self::CredentialsValid,
         Self::ApiReachable,
         Self::NodesResolved,
+        Self::NodeConditionsDriven,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +42,7 @@ impl ConditionType {
             Self::CredentialsValid => "CredentialsValid",
             Self::ApiReachable => "ApiReachable",
             Self::NodesResolved => "NodesResolved",
+            Self::NodeConditionsDriven => "NodeConditionsDriven",
         }
     }
 }
@@ -123,6 +128,12 @@ reasons! {
     IdentityProviderNotAllowed,
     /// Keyless credentials that cannot work (ServiceAccount name, IAM endpoint).
     InvalidWorkloadIdentity,
+    /// Node conditions: the watch sets the conditions of the Nodes it covers.
+    Driving,
+    /// Node conditions: the watch drives them, and the taint budget holds back some Nodes.
+    TaintsHeldBack,
+    /// Node conditions: the watch's namespace is not one that may drive them.
+    NamespaceNotAllowed,
 }
 
 impl Reason {

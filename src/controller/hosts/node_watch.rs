@@ -5,6 +5,9 @@
 //! that select it (before or after the change); a change of what the cache is (first list,
 //! refused, re-listed) brings back all of them. A Node whose status alone changed (the
 //! kubelet's updates) triggers nothing.
+//!
+//! The sink may name a [`NodeObserver`] (the Node conditions' writer), which sees every Node
+//! event's [`NodeMarks`] in the watch's order.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -21,15 +24,33 @@ use super::node_cache::NodeCache;
 use super::source::Started;
 use crate::controller::watches::WatchTable;
 use crate::crd::{HostRiskWatch, WatchKey};
+use crate::nodes::marks::NodeMarks;
 use crate::nodes::{NodeInfo, SlimNode};
 
 /// Nodes per page of the list: a Node object is tens of kilobytes (images, conditions), and
 /// only one page is held at a time.
 const LIST_PAGE_SIZE: u32 = 100;
 
+/// Who else reads the Nodes as the watch sees them: the operator's marks on each Node (its
+/// conditions and taints), with the list boundaries of the watch.
+pub trait NodeObserver: Send + Sync {
+    /// A list begins (the watch's first, or a re-list).
+    fn list_started(&self);
+    /// A Node listed, added or changed, at `version`.
+    fn seen(&self, name: &str, version: Option<&str>, marks: NodeMarks);
+    /// The list completed: Nodes it did not have are gone.
+    fn list_done(&self);
+    fn deleted(&self, name: &str);
+}
+
 /// What the Node watch feeds: the cache of the Nodes, and who selects which.
 pub trait NodeSink: Send + Sync + 'static {
     fn cache(&self) -> &NodeCache;
+
+    /// Who else reads the Nodes' marks, if anyone.
+    fn observer(&self) -> Option<&dyn NodeObserver> {
+        None
+    }
 
     /// The watches that select `before` or `after` (a Node that changed, appeared or went
     /// away), or all of them when both are `None`.
@@ -109,6 +130,26 @@ async fn watch_nodes(client: kube::Client, mut state: NodeWatch, shutdown: Cance
     }
 }
 
+/// Hands a watcher event's marks to `observer`.
+fn observe(observer: &dyn NodeObserver, event: &Result<watcher::Event<SlimNode>, watcher::Error>) {
+    match event {
+        Ok(watcher::Event::Init) => observer.list_started(),
+        Ok(watcher::Event::InitApply(node) | watcher::Event::Apply(node)) => {
+            let meta = &node.metadata;
+            observer.seen(
+                meta.name.as_deref().unwrap_or_default(),
+                meta.resource_version.as_deref(),
+                node.marks(),
+            );
+        }
+        Ok(watcher::Event::InitDone) => observer.list_done(),
+        Ok(watcher::Event::Delete(node)) => {
+            observer.deleted(node.metadata.name.as_deref().unwrap_or_default())
+        }
+        Err(_) => {}
+    }
+}
+
 /// The message of an API server refusal (403) among the watcher's errors.
 fn forbidden(error: &watcher::Error) -> Option<String> {
     let status = match error {
@@ -130,6 +171,9 @@ impl NodeWatch {
     ) -> Vec<WatchKey> {
         let source = Arc::clone(&self.nodes);
         let nodes = source.cache();
+        if let Some(observer) = source.observer() {
+            observe(observer, &event);
+        }
         match event {
             Ok(watcher::Event::Init) => {
                 nodes.list_started();

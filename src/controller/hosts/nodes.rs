@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use kube::core::SelectorExt;
 use tokio_util::sync::CancellationToken;
 
 use super::node_cache::{NodeAnswer, NodeCache, FLAG_OFF, NAMESPACED};
-use super::node_watch::{node_changes, NodeSink};
+use super::node_watch::{node_changes, NodeObserver, NodeSink};
 use super::source::{HostAnswer, HostSource, Started};
 use crate::controller::watches::{WatchScoped, WatchTable};
 use crate::crd::selector::NodeSource;
@@ -26,6 +26,8 @@ pub struct NodeHosts {
     serving: AtomicBool,
     /// The Nodes each node-backed watch selects, as its last reconcile validated them.
     selections: Mutex<HashMap<WatchKey, NodeSource>>,
+    /// Who else reads the Nodes (the Node conditions' writer).
+    observer: OnceLock<Arc<dyn NodeObserver>>,
 }
 
 impl NodeHosts {
@@ -36,6 +38,14 @@ impl NodeHosts {
             cache,
             serving: AtomicBool::new(enabled),
             selections: Mutex::default(),
+            observer: OnceLock::new(),
+        }
+    }
+
+    /// Hands every Node event's marks to `observer` too (set once, before the watch starts).
+    pub fn observe(&self, observer: Arc<dyn NodeObserver>) {
+        if self.observer.set(observer).is_err() {
+            tracing::warn!("a second Node observer was ignored");
         }
     }
 
@@ -56,6 +66,10 @@ impl NodeHosts {
 impl NodeSink for NodeHosts {
     fn cache(&self) -> &NodeCache {
         &self.cache
+    }
+
+    fn observer(&self) -> Option<&dyn NodeObserver> {
+        self.observer.get().map(|o| &**o)
     }
 
     fn watches_selecting(

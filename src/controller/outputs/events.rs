@@ -62,6 +62,11 @@ pub const ACTION: &str = "Poll";
 
 /// The Event as kube-runtime's recorder takes it.
 pub fn to_kube_event(event: &TransitionEvent) -> Event {
+    to_kube_event_as(event, ACTION)
+}
+
+/// [`to_kube_event`] with another `action` (what the operator was doing: `Taint`, ...).
+pub fn to_kube_event_as(event: &TransitionEvent, action: &str) -> Event {
     Event {
         type_: match event.type_ {
             EventType::Normal => KubeEventType::Normal,
@@ -69,7 +74,7 @@ pub fn to_kube_event(event: &TransitionEvent) -> Event {
         },
         reason: event.reason.to_string(),
         note: Some(truncate_note(&event.note)),
-        action: ACTION.to_string(),
+        action: action.to_string(),
         secondary: None,
     }
 }
@@ -88,9 +93,24 @@ pub async fn publish_events(
     events: &[TransitionEvent],
     metrics: &Metrics,
 ) {
+    publish_events_as(client, reporter, regarding, ACTION, events, metrics).await;
+}
+
+/// [`publish_events`] with another `action`.
+pub async fn publish_events_as(
+    client: &kube::Client,
+    reporter: &Reporter,
+    regarding: &ObjectReference,
+    action: &str,
+    events: &[TransitionEvent],
+    metrics: &Metrics,
+) {
     for event in events {
         let recorder = Recorder::new(client.clone(), reporter.clone());
-        match recorder.publish(&to_kube_event(event), regarding).await {
+        match recorder
+            .publish(&to_kube_event_as(event, action), regarding)
+            .await
+        {
             Ok(()) => {
                 metrics.record_event(true);
                 tracing::info!(

@@ -25,20 +25,27 @@
 //!    reconcile (a missing CRD appeared), the output offers the keys of the watches concerned
 //!    as a trigger stream, merged into the controllers' triggers in `run` like the poller's
 //!    and the Nodes'.
+//! 4. Work of its own beside the reconciles (a writer task fed from `publish`): started by
+//!    [`Output::start`] for each run of the controllers (the leader's), which returns the task
+//!    (the controllers stop if it ends before a shutdown) and the trigger stream of step 3.
 
 pub mod events;
 pub mod metrics;
+pub mod node_conditions;
 pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use kube::runtime::reflector::ObjectRef;
+use tokio_util::sync::CancellationToken;
 
 use super::error::Result;
 use super::watches::{WatchScoped, WatchTable};
 use crate::crd::{HostRiskWatch, WatchKey};
-use crate::status::{ConditionUpdate, TransitionEvent, WatchStatus};
+use crate::status::{ConditionUpdate, Targets, TransitionEvent, WatchStatus};
 
 /// A watch's state after a reconcile, as every output receives it.
 pub struct WatchView<'a> {
@@ -49,6 +56,9 @@ pub struct WatchView<'a> {
     pub status: &'a Arc<WatchStatus>,
     /// The status it was computed from.
     pub previous: Option<&'a WatchStatus>,
+    /// The hosts the watch covers, as its host source gave them (a node-backed watch's hosts
+    /// with their Nodes, when the Nodes are known).
+    pub targets: &'a Targets,
     /// Something but timestamps changed (or a heartbeat is due): the status is to be written.
     pub changed: bool,
     /// Transitions to announce.
@@ -76,10 +86,33 @@ impl WatchView<'_> {
     }
 }
 
+/// What an output's own work runs with, for one run of the controllers.
+#[derive(Clone)]
+pub struct OutputRun {
+    pub client: kube::Client,
+    pub watches: Arc<WatchTable>,
+    /// Cancelled when the controllers stop: the output's task ends then.
+    pub shutdown: CancellationToken,
+}
+
+/// An output's own work, running.
+pub struct OutputStarted {
+    pub name: &'static str,
+    /// Runs until the shutdown of its [`OutputRun`]; ending before it is a failure.
+    pub task: BoxFuture<'static, ()>,
+    /// Watches to reconcile because what the output contributes to their status changed.
+    pub triggers: Option<BoxStream<'static, ObjectRef<HostRiskWatch>>>,
+}
+
 /// Where a watch's state goes.
 pub trait Output: WatchScoped {
     /// A name for logs.
     fn name(&self) -> &'static str;
+
+    /// Starts the output's own work for a run of the controllers, if it has some.
+    fn start(&self, _run: &OutputRun) -> Option<OutputStarted> {
+        None
+    }
 
     /// The condition this output contributes to the watch's next status, if any.
     fn condition(&self, _watch: &HostRiskWatch) -> Option<ConditionUpdate> {
@@ -105,6 +138,14 @@ impl Outputs {
         self.0
             .iter()
             .map(|output| Arc::clone(output) as Arc<dyn WatchScoped>)
+            .collect()
+    }
+
+    /// Starts every output's own work.
+    pub fn start(&self, run: &OutputRun) -> Vec<OutputStarted> {
+        self.0
+            .iter()
+            .filter_map(|output| output.start(run))
             .collect()
     }
 

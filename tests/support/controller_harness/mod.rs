@@ -27,6 +27,7 @@ use hostrisk_operator::controller::{
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
 use hostrisk_operator::metrics::{Metrics, MetricsOptions};
+use hostrisk_operator::nodes::policy::NodeConditionPolicy;
 use hostrisk_sim::hss::{AccessKeyCredential, Faults, HssSimulator, SimConfig};
 use hostrisk_sim::kube::StandinApiServer;
 use tokio::task::JoinHandle;
@@ -105,6 +106,8 @@ pub struct Options {
     pub metrics_per_host: bool,
     /// `--workload-identity-audiences` / `--workload-identity-providers`.
     pub workload_identity: WorkloadIdentityPolicy,
+    /// `--node-conditions`, `--node-conditions-namespaces`, `--node-taint*`.
+    pub node_conditions: NodeConditionPolicy,
 }
 
 impl Options {
@@ -125,6 +128,7 @@ impl Options {
             node_watches: false,
             metrics_per_host: false,
             workload_identity: WorkloadIdentityPolicy::default(),
+            node_conditions: NodeConditionPolicy::default(),
         }
     }
 
@@ -242,6 +246,7 @@ impl Harness {
             iam_endpoint: options.iam_via_simulator.then(|| sim.base_url()),
             node_watches: options.node_watches,
             workload_identity: options.workload_identity.clone(),
+            node_conditions: options.node_conditions.clone(),
         };
         let restart = Restart {
             client_config: options.client.clone(),
@@ -268,6 +273,20 @@ impl Harness {
     /// operator process (or a new leader) would.
     pub async fn restart(&mut self) {
         self.stop_controller().await;
+        let (ctx, shutdown, task) = self.restart.launch(&self.client);
+        (self.ctx, self.shutdown, self.task) = (ctx, shutdown, Some(task));
+    }
+
+    /// Stops the controller as a process ending would, without starting another: the world may
+    /// change before [`Harness::resume`].
+    pub async fn pause(&mut self) {
+        self.stop_controller().await;
+    }
+
+    /// Starts a fresh controller after [`Harness::pause`], with its settings changed by
+    /// `change` (a flag switched off or on across the restart).
+    pub fn resume(&mut self, change: impl FnOnce(&mut ControllerSettings)) {
+        change(&mut self.restart.settings);
         let (ctx, shutdown, task) = self.restart.launch(&self.client);
         (self.ctx, self.shutdown, self.task) = (ctx, shutdown, Some(task));
     }
