@@ -24,8 +24,9 @@ pub struct HostRiskWatchStatus {
     /// `Ready` (True only when the last poll answered for the current generation),
     /// `CredentialsValid` and `ApiReachable`; node-backed watches add `NodesResolved` (False
     /// when a selected Node is not watched: no usable ECS server id, or beyond the 1000-host
-    /// cap). Reasons are single CamelCase words; each condition carries the generation it was
-    /// computed for.
+    /// cap) and, when the operator sets Node conditions, `NodeConditionsDriven` (whether this
+    /// watch's data reaches its Nodes). Reasons are single CamelCase words; each condition
+    /// carries the generation it was computed for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(transform = schema::conditions_list_map)]
     pub conditions: Vec<Condition>,

@@ -204,8 +204,8 @@ impl Families {
         r.register(
             "watch_condition",
             "Conditions of a watch's status (Ready, CredentialsValid, ApiReachable, and \
-             NodesResolved for node-backed watches): 1 for the current status \
-             (True|False|Unknown) of each type, 0 for the other two",
+             NodesResolved and NodeConditionsDriven for node-backed watches): 1 for the current \
+             status (True|False|Unknown) of each type, 0 for the other two",
             w.condition.clone(),
         );
         r.register(

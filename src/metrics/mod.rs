@@ -14,7 +14,7 @@
 //!   `hss_quota_calls{credential}`, `hss_quota_limit{credential}`, `hss_quota_window_seconds`,
 //!   and per poller group `poller_queue_depth`, `poller_watches`, `poller_hosts`,
 //!   `poller_sweep_duration_seconds` (`{group}`);
-//! - per watch `{namespace,name}`: `watch_condition{type,status}` (the four condition types),
+//! - per watch `{namespace,name}`: `watch_condition{type,status}` (the five condition types),
 //!   `watch_ready_reason{reason}`, `watch_interval_seconds`, `watch_effective_interval_seconds`,
 //!   `watch_interval_lag_seconds`, `watch_last_success_timestamp_seconds`,
 //!   `watch_hosts_by_agent_status{agent_status}`, `watch_hosts_by_protect_status{protect_status}`,
@@ -24,6 +24,11 @@
 //!   `host_assets{namespace,name,host_id}`,
 //!   `host_status{namespace,name,host_id,agent_status,protect_status,detect_result}`; hosts of
 //!   node-backed watches add `node` (the Node's name) after `host_id`. Only these carry `node`.
+//!
+//! - Node conditions and taints, over the cluster (see `nodes.rs`): `node_conditions{type,status}`,
+//!   `node_taints{problem,mode}`, `node_taints_held_back{problem}`,
+//!   `node_taint_changes_total{problem,action,mode}`, `node_writes_total{kind,result}`; closed
+//!   label sets, never a Node name.
 //!
 //! Cardinality: per-watch series are bounded by the number of watches times the small HSS
 //! enums, and go away with [`Metrics::forget_watch`]; a watch has one `watch_ready_reason`

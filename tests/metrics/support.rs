@@ -126,6 +126,14 @@ pub fn exercise_everything(metrics: &Metrics) {
         queued: 1,
         last_sweep: Some(Duration::from_secs(42)),
     }]))));
+    // Node conditions and taints.
+    metrics.set_node_posture(&hostrisk_operator::metrics::NodePostureFigures {
+        conditions: vec![("HostSecurityAtRisk", [1, 2, 0])],
+        problems: vec![("unprotected", 1, 1, 1)],
+        dry_run: true,
+    });
+    metrics.record_taint_change("unprotected", true, false);
+    metrics.record_node_write("conditions", true);
 }
 
 /// A poller whose groups look like this.
