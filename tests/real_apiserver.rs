@@ -23,6 +23,8 @@ mod least_privilege;
 mod main_story;
 #[path = "real_apiserver/metrics_restart.rs"]
 mod metrics_restart;
+#[path = "real_apiserver/node_conditions.rs"]
+mod node_conditions;
 #[path = "real_apiserver/nodes.rs"]
 mod nodes;
 #[path = "real_apiserver/ownership.rs"]
