@@ -28,6 +28,17 @@ pub const TAINT_KEY_PREFIX: &str = "hostrisk.io/";
 /// Value of the operator's taints: what tells them from an administrator's of the same key.
 pub const TAINT_VALUE: &str = "hostrisk-operator";
 
+/// Reasons of the Events about the operator's taints (on the Node, and on the watch for the
+/// budget).
+pub mod reason {
+    pub const TAINT_ADDED: &str = "TaintAdded";
+    pub const TAINT_REMOVED: &str = "TaintRemoved";
+    pub const TAINT_WOULD_BE_ADDED: &str = "TaintWouldBeAdded";
+    pub const TAINT_WOULD_BE_REMOVED: &str = "TaintWouldBeRemoved";
+    pub const TAINT_HELD_BACK: &str = "TaintHeldBack";
+    pub const NODE_TAINTS_HELD_BACK: &str = "NodeTaintsHeldBack";
+}
+
 /// A problem that may taint a Node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Problem {

@@ -44,6 +44,32 @@ fn rendered(dir: &std::path::Path, values: Value) -> crate::render::Rendered {
     parse_stream("node-conditions", &stream)
 }
 
+/// A Node whose providerID names the HSS host `host_id`, created by the administrator.
+async fn create_node(admin: &kube::Client, name: &str, host_id: &str) {
+    let body: Node = serde_json::from_value(json!({
+        "metadata": {"name": name}, "spec": {"providerID": format!("huaweicloud:///{host_id}")}
+    }))
+    .unwrap();
+    Api::<Node>::all(admin.clone())
+        .create(&PostParams::default(), &body)
+        .await
+        .unwrap();
+}
+
+/// The watch's credentials Secret `creds` in the release namespace (the simulator's demo key).
+async fn create_credentials(admin: &kube::Client) {
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "creds"},
+        "stringData": {"accessKey": hostrisk_sim::hss::DEMO_ACCESS_KEY,
+                       "secretKey": hostrisk_sim::hss::DEMO_SECRET_KEY},
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(admin.clone(), RELEASE_NAMESPACE)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+}
+
 /// The RBAC objects and the ServiceAccount, as one YAML stream.
 fn rbac_yaml(rendered: &crate::render::Rendered) -> String {
     rendered
@@ -124,25 +150,9 @@ async fn the_chart_rbac_with_node_conditions_and_taints_is_all_the_operator_need
         ("rbac-2", "nr-rbac-2", State::Healthy),
     ] {
         sim.set_host(sim_host(id, state));
-        let body: Node = serde_json::from_value(json!({
-            "metadata": {"name": node}, "spec": {"providerID": format!("huaweicloud:///{id}")}
-        }))
-        .unwrap();
-        Api::<Node>::all(admin.clone())
-            .create(&PostParams::default(), &body)
-            .await
-            .unwrap();
+        create_node(&admin, node, id).await;
     }
-    let secret: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "creds"},
-        "stringData": {"accessKey": hostrisk_sim::hss::DEMO_ACCESS_KEY,
-                       "secretKey": hostrisk_sim::hss::DEMO_SECRET_KEY},
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(admin.clone(), RELEASE_NAMESPACE)
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    create_credentials(&admin).await;
     let watch = json!({
         "apiVersion": "hostrisk.io/v1alpha1", "kind": "HostRiskWatch",
         "metadata": {"name": "nodes", "namespace": RELEASE_NAMESPACE},
@@ -232,24 +242,8 @@ async fn without_the_grant_the_operator_says_so_and_keeps_serving_watches() {
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(run_controllers(ctx.clone(), Vec::new(), shutdown.clone()));
     sim.set_host(sim_host("nr-deny", State::Offline));
-    let body: Node = serde_json::from_value(json!({
-        "metadata": {"name": "deny-1"}, "spec": {"providerID": "huaweicloud:///nr-deny"}
-    }))
-    .unwrap();
-    Api::<Node>::all(admin.clone())
-        .create(&PostParams::default(), &body)
-        .await
-        .unwrap();
-    let secret: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "creds"},
-        "stringData": {"accessKey": hostrisk_sim::hss::DEMO_ACCESS_KEY,
-                       "secretKey": hostrisk_sim::hss::DEMO_SECRET_KEY},
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(admin.clone(), RELEASE_NAMESPACE)
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    create_node(&admin, "deny-1", "nr-deny").await;
+    create_credentials(&admin).await;
     kube.create_unvalidated(json!({
         "apiVersion": "hostrisk.io/v1alpha1", "kind": "HostRiskWatch",
         "metadata": {"name": "nodes", "namespace": RELEASE_NAMESPACE},

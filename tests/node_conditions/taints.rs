@@ -132,7 +132,7 @@ async fn the_budget_taints_two_of_three_and_reports_the_third() {
     );
     let note = wait_node_event(&h, "node-15", "TaintHeldBack").await;
     assert!(
-        note.contains("--node-taint-max=2 allows 2 tainted Nodes (20 covered)"),
+        note.contains("(--node-taint-max=2: 2 of 20 covered Nodes) is used up by 2 tainted"),
         "{note}"
     );
     let on_watch = h.events_for(NS, "fleet").await;

@@ -32,7 +32,7 @@ use crate::nodes::conditions::NodeConditionType;
 use crate::nodes::marks::NodeMarks;
 use crate::nodes::policy::NodeConditionPolicy;
 use crate::nodes::taints::{
-    plan_taints, Problem, ProblemSet, TaintCandidate, TaintPlan, TAINT_VALUE,
+    plan_taints, reason, Problem, ProblemSet, TaintCandidate, TaintPlan, TAINT_VALUE,
 };
 use crate::status::{EventType, NodeName, TransitionEvent};
 
@@ -390,9 +390,9 @@ impl Aggregator {
             out.push(TransitionEvent {
                 host_id: None,
                 reason: if dry_run {
-                    "TaintWouldBeAdded"
+                    reason::TAINT_WOULD_BE_ADDED
                 } else {
-                    "TaintAdded"
+                    reason::TAINT_ADDED
                 },
                 note: format!(
                     "{verb} taint {}={TAINT_VALUE}:{effect}: {} has been True since {since}, \
@@ -419,9 +419,9 @@ impl Aggregator {
             out.push(TransitionEvent {
                 host_id: None,
                 reason: if dry_run {
-                    "TaintWouldBeRemoved"
+                    reason::TAINT_WOULD_BE_REMOVED
                 } else {
-                    "TaintRemoved"
+                    reason::TAINT_REMOVED
                 },
                 note: format!(
                     "{verb} taint {}: {}{source}",
@@ -457,7 +457,8 @@ impl Aggregator {
         let still: HashSet<NodeName> = plan.held_back.iter().map(|h| h.node.clone()).collect();
         self.index.release_held_back(&still);
         let budget = format!(
-            "the budget --node-taint-max={} allows {} tainted Nodes ({} covered) and {} are tainted",
+            "the taint budget (--node-taint-max={}: {} of {} covered Nodes) is used up by {} \
+             tainted Node(s)",
             self.policy.taints.budget, plan.limit, plan.covered, plan.tainted
         );
         let mut reports: HashMap<WatchKey, HeldBackReport> = HashMap::new();
@@ -488,7 +489,7 @@ impl Aggregator {
                 NodeName::clone(&held.node),
                 TransitionEvent {
                     host_id: None,
-                    reason: "TaintHeldBack",
+                    reason: reason::TAINT_HELD_BACK,
                     note: format!("not tainted with {}: {budget}", keys.join(", ")),
                     type_: EventType::Warning,
                 },
@@ -507,7 +508,7 @@ impl Aggregator {
         for (key, (uid, nodes)) in watch_events {
             let event = TransitionEvent {
                 host_id: None,
-                reason: "NodeTaintsHeldBack",
+                reason: reason::NODE_TAINTS_HELD_BACK,
                 note: format!("not tainted: {}: {budget}", nodes.join(", ")),
                 type_: EventType::Warning,
             };
