@@ -53,8 +53,12 @@ fn printed_after(captured: &Captured, prefix: &str) -> Option<String> {
     })
 }
 
+/// The series of the at-risk taints the operator set (the demo's budget allows one).
+const AT_RISK_TAINTED: &str = "hostrisk_node_taints{problem=\"at-risk\",mode=\"applied\"} 1";
+
 /// What the demo offers to look at from outside, tried while it runs: `/readyz` and
-/// `/metrics` of the controller, and the printed kubectl command with the real kubectl.
+/// `/metrics` of the controller (read until it shows the first taint, or 15 s), and the printed
+/// kubectl command with the real kubectl.
 async fn look_from_outside(captured: Captured) -> (u16, String, String) {
     let deadline = Instant::now() + Duration::from_secs(15);
     let (endpoints, kubeconfig) = loop {
@@ -87,14 +91,20 @@ async fn look_from_outside(captured: Captured) -> (u16, String, String) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let metrics = http
-        .get(&metrics_url)
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics body");
+    let metrics = loop {
+        let metrics = http
+            .get(&metrics_url)
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        if metrics.contains(AT_RISK_TAINTED) || Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     // `/path/kubeconfig kubectl get hrw -A`
     let (path, command) = kubeconfig.split_once(' ').expect("path and command");
     let args: Vec<&str> = command
@@ -117,7 +127,7 @@ async fn look_from_outside(captured: Captured) -> (u16, String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
+async fn short_demo_shows_ready_watches_transitions_a_fixed_secret_and_node_posture() {
     let duration = Duration::from_secs(18);
     let captured = Captured::default();
     let files = tempfile::tempdir().expect("tmp");
@@ -293,4 +303,67 @@ async fn short_demo_shows_ready_watches_transitions_and_a_fixed_secret() {
     );
     assert_eq!(report.id_token_exchanges, 1, "{text}");
     assert!(report.hss_calls >= 7, "{} HSS calls", report.hss_calls);
+
+    // The node-backed watch drives its Nodes' conditions, and taints at-risk Nodes one at a time
+    // (--node-taints at-risk --node-taint-after 0s --node-taint-max 1): cce-node-1 starts at risk
+    // and is tainted; cce-node-2 turns at risk and is held back by the budget; the joining
+    // Node's failed agent install shows; once demo-web-01 is patched, cce-node-1's conditions
+    // clear and its taint goes. Every step's Nodes were confirmed above (seen_after).
+    let node_event = |reason: &str, object: &str| {
+        report
+            .events
+            .iter()
+            .any(|e| e.reason == reason && e.object == object)
+    };
+    for (reason, object) in [
+        ("TaintAdded", "node/cce-node-1"),
+        ("TaintHeldBack", "node/cce-node-2"),
+        ("NodeTaintsHeldBack", "security/workers"),
+        ("TaintRemoved", "node/cce-node-1"),
+    ] {
+        assert!(
+            node_event(reason, object),
+            "no {reason} Event on {object}:\n{text}"
+        );
+    }
+    assert!(
+        !report
+            .events
+            .iter()
+            .any(|e| e.reason == "TaintAdded" && e.object != "node/cce-node-1"),
+        "a second Node tainted over the budget of one:\n{text}"
+    );
+    let nodes_after = |title: &str| -> Vec<String> {
+        report
+            .steps
+            .iter()
+            .find(|s| s.title.starts_with(title))
+            .unwrap_or_else(|| panic!("no step {title}"))
+            .nodes
+            .clone()
+    };
+    assert_eq!(
+        nodes_after("demo-db-01: HSS finds"),
+        ["Node cce-node-2: HostSecurityAtRisk=True (RisksFound); no taints"]
+    );
+    assert_eq!(
+        nodes_after("demo-web-01: the HSS agent stops"),
+        ["Node cce-node-1: HostSecurityAgentOffline=True (AgentOffline), HostSecurityAtRisk=True \
+          (RisksFound); taints hostrisk.io/at-risk:PreferNoSchedule"]
+    );
+    assert_eq!(
+        nodes_after("demo-web-01 back online"),
+        ["Node cce-node-1: no HostSecurity* problem; no taints"]
+    );
+    assert_eq!(
+        report.nodes,
+        [
+            "Node cce-node-1: no HostSecurity* problem; no taints",
+            "Node cce-node-3: HostSecurityAgentOffline=True (AgentInstallFailed), \
+             HostSecurityUnprotected=True (ProtectionClosed), HostSecurityAtRisk=Unknown \
+             (NotScanned); no taints",
+        ],
+        "{text}"
+    );
+    assert!(metrics.contains(AT_RISK_TAINTED), "{metrics}");
 }

@@ -28,7 +28,9 @@ pub const WATCH_ROLES: [(&str, &str); 5] = [
     (
         names::WORKERS,
         "node-backed: the hosts of the worker Nodes, ids from spec.providerID; a Node of another \
-         cloud is reported, the control plane left out",
+         cloud is reported, the control plane left out. Sets HostSecurity* conditions on its \
+         Nodes and taints at-risk ones (--node-taints at-risk --node-taint-after 0s \
+         --node-taint-max 1)",
     ),
 ];
 

@@ -1,8 +1,11 @@
 //! The real controller, started in-process against the stand-in API server, configured like
 //! `hostrisk-operator run --allowed-endpoints <simulator URL> --iam-endpoint <simulator URL>
-//! --workload-identity-audiences <aud> --workload-identity-providers <idp> --node-watches` (plain
-//! `http://` endpoints are refused unless listed; the keyless example's audience and identity
-//! provider; the Nodes of the stand-in watched for the node-backed watch)
+//! --workload-identity-audiences <aud> --workload-identity-providers <idp> --node-watches
+//! --node-conditions --node-conditions-namespaces security --node-taints at-risk
+//! --node-taint-after 0s --node-taint-max 1` (plain `http://` endpoints are refused unless
+//! listed; the keyless example's audience and identity provider; the Nodes of the stand-in
+//! watched for the node-backed watch, which sets their conditions and taints those at risk,
+//! one at a time)
 //! with every other setting at its default, and its `/metrics`, `/livez` and `/readyz` served
 //! like `run --health-addr` does.
 
@@ -19,6 +22,8 @@ use hostrisk_operator::controller::{
 };
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
+use hostrisk_operator::nodes::policy::NodeConditionPolicy;
+use hostrisk_operator::nodes::taints::{Problem, ProblemSet, TaintBudget, TaintPolicy};
 
 /// How long the controller may take to finish its reconciles in flight after shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -49,6 +54,16 @@ pub fn start(
             identity_providers: vec![world.keyless.identity_provider_id.clone()],
         },
         node_watches: true,
+        node_conditions: NodeConditionPolicy {
+            enabled: true,
+            namespaces: vec![super::manifests::names::NAMESPACE.to_string()],
+            taints: TaintPolicy {
+                problems: ProblemSet::of([Problem::AtRisk]),
+                after: Duration::ZERO,
+                budget: TaintBudget::Nodes(1),
+                ..TaintPolicy::default()
+            },
+        },
         ..ControllerSettings::default()
     };
     let hss = HssClient::new(ClientConfig::default())

@@ -11,8 +11,10 @@ pub struct ObservedEvent {
     /// `Normal` or `Warning`.
     pub type_: String,
     pub reason: String,
-    /// Namespace and name of the object the Event is about.
-    pub namespace: String,
+    /// The object the Event is about: `namespace/name`, or `kind/name` (lower case, as kubectl
+    /// prints it) for a cluster-scoped one such as a Node.
+    pub object: String,
+    /// Name of the object the Event is about.
     pub regarding: String,
     pub note: String,
     /// `reportingController`, to tell the operator's Events from anyone else's.
@@ -22,20 +24,29 @@ pub struct ObservedEvent {
 impl ObservedEvent {
     pub fn from_event(event: &Event) -> Self {
         let regarding = event.regarding.as_ref();
+        let name = regarding.and_then(|r| r.name.clone()).unwrap_or_default();
+        let object = match regarding.and_then(|r| r.namespace.as_deref()) {
+            Some(namespace) => format!("{namespace}/{name}"),
+            None => format!(
+                "{}/{name}",
+                regarding
+                    .and_then(|r| r.kind.as_deref())
+                    .unwrap_or("object")
+                    .to_lowercase()
+            ),
+        };
         Self {
             type_: event.type_.clone().unwrap_or_default(),
             reason: event.reason.clone().unwrap_or_default(),
-            namespace: regarding
-                .and_then(|r| r.namespace.clone())
-                .or_else(|| event.metadata.namespace.clone())
-                .unwrap_or_default(),
-            regarding: regarding.and_then(|r| r.name.clone()).unwrap_or_default(),
+            object,
+            regarding: name,
             note: event.note.clone().unwrap_or_default(),
             reporter: event.reporting_controller.clone().unwrap_or_default(),
         }
     }
 
-    /// `  event  Warning  BecameAtRisk      security/web-tier: host demo-db-01 became at risk`
+    /// `  event  Warning  BecameAtRisk      security/web-tier: host demo-db-01 became at risk`,
+    /// `  event  Warning  TaintAdded        node/cce-node-1: added taint ...`
     pub fn line(&self, style: Style) -> String {
         let kind = format!("{:<7}", self.type_);
         let kind = match self.type_.as_str() {
@@ -43,12 +54,11 @@ impl ObservedEvent {
             _ => style.green(&kind),
         };
         format!(
-            "  {} {} {:<17} {}/{}: {}",
+            "  {} {} {:<17} {}: {}",
             style.dim("event"),
             kind,
             self.reason,
-            self.namespace,
-            self.regarding,
+            self.object,
             self.note
         )
     }
@@ -57,6 +67,7 @@ impl ObservedEvent {
 /// Why the operator emits an Event of `reason`: what happened in HSS (or to the watch) that the
 /// Event reports. Printed under the first Event of each reason.
 pub fn cause(reason: &str) -> Option<&'static str> {
+    use hostrisk_operator::nodes::taints::reason as taint;
     use hostrisk_operator::status::events::reason as r;
     let why = match reason {
         r::HOST_NOT_FOUND => {
@@ -94,6 +105,23 @@ pub fn cause(reason: &str) -> Option<&'static str> {
             "HSS answered again after a failure. Here the Secret was fixed: the operator watches \
              Secrets, so neither a restart nor an annotation was needed"
         }
+        taint::TAINT_ADDED => {
+            "a problem of --node-taints (here at-risk) held on a Node of the node-backed watch for \
+             --node-taint-after (0s in the demo): the operator tainted it (value \
+             hostrisk-operator, so it never touches an administrator's taint of the same key)"
+        }
+        taint::TAINT_REMOVED => {
+            "the problem cleared, so the operator removed its taint at once (the budget never \
+             holds a removal back)"
+        }
+        taint::TAINT_HELD_BACK | taint::NODE_TAINTS_HELD_BACK => {
+            "the Node has the problem, but --node-taint-max (1 Node in the demo) is used up: it \
+             is not tainted, and reported on the Node, on the watch (Event and the \
+             NodeConditionsDriven condition) and in hostrisk_node_taints_held_back"
+        }
+        taint::TAINT_WOULD_BE_ADDED | taint::TAINT_WOULD_BE_REMOVED => {
+            "--node-taint-dry-run: the taint change is reported, the Node is left as it is"
+        }
         _ => return None,
     };
     Some(why)
@@ -106,6 +134,7 @@ mod tests {
 
     #[test]
     fn every_reason_the_operator_emits_has_a_cause() {
+        use hostrisk_operator::nodes::taints::reason as taint;
         use hostrisk_operator::status::events::reason as r;
         for reason in [
             r::HOST_NOT_FOUND,
@@ -117,6 +146,12 @@ mod tests {
             r::AGENT_ONLINE,
             r::POLL_FAILED,
             r::POLL_RECOVERED,
+            taint::TAINT_ADDED,
+            taint::TAINT_REMOVED,
+            taint::TAINT_WOULD_BE_ADDED,
+            taint::TAINT_WOULD_BE_REMOVED,
+            taint::TAINT_HELD_BACK,
+            taint::NODE_TAINTS_HELD_BACK,
         ] {
             assert!(cause(reason).is_some(), "{reason}");
         }
@@ -146,5 +181,30 @@ mod tests {
             line,
             "  event Warning BecameAtRisk      security/web-tier: host demo-db-01 became at risk"
         );
+    }
+
+    #[test]
+    fn an_event_about_a_node_names_it_as_kubectl_does() {
+        let event = Event {
+            metadata: kube::api::ObjectMeta {
+                namespace: Some("default".into()),
+                ..Default::default()
+            },
+            type_: Some("Warning".into()),
+            reason: Some("TaintAdded".into()),
+            note: Some("added taint hostrisk.io/at-risk".into()),
+            regarding: Some(ObjectReference {
+                kind: Some("Node".into()),
+                name: Some("cce-node-1".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let seen = ObservedEvent::from_event(&event);
+        assert_eq!(seen.object, "node/cce-node-1");
+        assert_eq!(seen.regarding, "cce-node-1");
+        assert!(seen
+            .line(Style { color: false })
+            .ends_with(" TaintAdded        node/cce-node-1: added taint hostrisk.io/at-risk"));
     }
 }

@@ -48,7 +48,9 @@ pub mod names {
     pub const KEYLESS: &str = "keyless";
     /// The watch of `examples/hostriskwatch-nodes.yaml`: the hosts of the worker Nodes.
     pub const WORKERS: &str = "workers";
-    /// The Node the script adds (a worker joining) and the one it removes (leaving).
+    /// The worker Node that stays (on demo-web-01), the Node the script adds (a worker joining)
+    /// and the one it removes (leaving, on demo-db-01).
+    pub const STAYING_NODE: &str = "cce-node-1";
     pub const JOINING_NODE: &str = "cce-node-3";
     pub const LEAVING_NODE: &str = "cce-node-2";
 }
@@ -77,7 +79,7 @@ fn demo_nodes(hosts: &DemoHosts) -> Result<Vec<Value>, ManifestError> {
     let worker = |zone: &str| json!({"node.kubernetes.io/instance-type": "c7.xlarge.2", "topology.kubernetes.io/zone": zone});
     Ok(vec![
         node(
-            "cce-node-1",
+            names::STAYING_NODE,
             worker("ap-southeast-1a"),
             Some(&format!("huaweicloud:///{worker_1}")),
         ),

@@ -12,6 +12,7 @@ pub mod banner;
 pub mod columns;
 pub mod events;
 pub mod manifests;
+pub mod nodes;
 pub mod script;
 pub mod setup;
 pub mod table;
@@ -104,6 +105,9 @@ pub struct DemoReport {
     pub status_writes: u64,
     /// ServiceAccount tokens the simulated IAM exchanged for IAM tokens (the keyless watch).
     pub id_token_exchanges: u64,
+    /// The Nodes carrying the operator's conditions at the end, one line each (their problems
+    /// and taints), read back over HTTP.
+    pub nodes: Vec<String>,
 }
 
 impl DemoReport {
@@ -220,6 +224,7 @@ pub async fn run_demo(
         hss_calls: world.hss.counters().hss_successes,
         status_writes: world.kube.status_writes("hostriskwatches"),
         id_token_exchanges: world.hss.counters().id_token_exchanges,
+        nodes: nodes::lines(client.clone()).await?,
     };
     let watches = kube::Api::<HostRiskWatch>::namespaced(client.clone(), names::NAMESPACE);
     write_summary(&mut out, &report, &watches, style, options.width).await?;
@@ -337,6 +342,10 @@ async fn write_summary(
                 15,
             )?;
         }
+    }
+    // What `kubectl describe node` shows of the node-backed watch's work.
+    for line in &report.nodes {
+        emit(&style.dim(&format!("  {line}")), 15)?;
     }
     emit(
         &style.dim(&format!(

@@ -2,8 +2,9 @@
 //! then the watch gets a `hostrisk.io/refresh-requested-at` annotation so the operator polls at
 //! once instead of at its interval; one step fixes a broken Secret instead, which the operator
 //! notices through its watch on Secrets; two add and remove a Node, which the operator notices
-//! through its watch on Nodes (the node-backed watch's hosts follow). After each step the script reads the watch back from the
-//! API server until the change shows in its status.
+//! through its watch on Nodes (the node-backed watch's hosts follow). After each step the script
+//! reads the watch back from the API server until the change shows in its status, and the Nodes
+//! until their `HostSecurity*` conditions and taints show it.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::manifests::{batch_secret_fix, joining_node, names, DemoHosts};
+use super::nodes::{wait_for_nodes, NodeExpect};
 use super::view::Notice;
 use super::DemoError;
 use hostrisk_operator::crd::{HostRiskWatch, HostRiskWatchStatus, HostStatus, REFRESH_ANNOTATION};
@@ -34,8 +36,12 @@ const IDLE_SETTLE: Duration = Duration::from_millis(500);
 /// What a step does.
 #[derive(Debug, Clone)]
 pub enum Action {
-    /// Replace hosts in the simulator, then request a refresh of the watch.
-    SetHosts(Vec<SimHost>),
+    /// Replace hosts in the simulator, then request a refresh of the watch and of `also`, the
+    /// other watches that list those hosts.
+    SetHosts {
+        hosts: Vec<SimHost>,
+        also: Vec<&'static str>,
+    },
     /// Merge-patch the named Secret (the operator watches Secrets; no annotation needed).
     PatchSecret { name: String, patch: Value },
     /// Create a Node (a worker joining the cluster); no annotation needed.
@@ -94,6 +100,8 @@ pub struct Step {
     pub watch: &'static str,
     pub action: Action,
     pub expect: Vec<Expect>,
+    /// What the Nodes show once the node-backed watch took the change in.
+    pub nodes: Vec<NodeExpect>,
 }
 
 /// How a step went.
@@ -101,8 +109,11 @@ pub struct Step {
 pub struct StepOutcome {
     pub title: String,
     pub watch: String,
-    /// Time from the change to its appearance in the watch's stored status.
+    /// Time from the change to its appearance in the watch's stored status (and on the Nodes,
+    /// for a step that expects something of them).
     pub seen_after: Option<Duration>,
+    /// The lines of the Nodes the step expected something of, as read back last.
+    pub nodes: Vec<String>,
 }
 
 /// Status of the `Ready` condition.
@@ -127,8 +138,12 @@ fn expect_host(host_id: &str, field: &'static str, value: &str) -> Expect {
     }
 }
 
-/// Eight transitions and an idle refresh, built from the simulator's current hosts (the host
-/// changes are restored by the last two).
+/// Eight transitions and an idle refresh, built from the simulator's current hosts (the last two
+/// restore the host changes, and demo-web-01 gets patched too). The hosts of the worker Nodes
+/// (demo-web-01 on cce-node-1, demo-db-01 on cce-node-2) are refreshed on the node-backed watch
+/// as well, so their Nodes' conditions follow; the operator runs with `--node-taints at-risk
+/// --node-taint-max 1`, and cce-node-1 starts at risk, so it carries the one taint the budget
+/// allows.
 pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, DemoError> {
     let web = host(hss, "demo-web-01")?;
     let db = host(hss, "demo-db-01")?;
@@ -158,12 +173,33 @@ pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, De
     let mut web_offline = web.clone();
     web_offline.risk.agent_status = Some(AgentStatus::Offline);
 
+    let mut web_patched = web.clone();
+    web_patched.risk.detect_result = Some(DetectResult::Clean);
+    web_patched.risk.vulnerability = Some(0);
+    web_patched.risk.baseline = Some(0);
+
+    let condition = |node, type_, status| NodeExpect::Condition {
+        node,
+        type_,
+        status,
+    };
+
     Ok(vec![
         Step {
             title: "demo-db-01: HSS finds 4 vulnerabilities and a baseline risk".into(),
             watch: names::WEB,
-            action: Action::SetHosts(vec![db_risky]),
+            action: Action::SetHosts {
+                hosts: vec![db_risky],
+                also: vec![names::WORKERS],
+            },
             expect: vec![expect_host("demo-db-01", "detectResult", "risk")],
+            // At risk, but the budget's one taint is cce-node-1's: held back.
+            nodes: vec![
+                condition(names::LEAVING_NODE, "HostSecurityAtRisk", "True"),
+                NodeExpect::Untainted {
+                    node: names::LEAVING_NODE,
+                },
+            ],
         },
         Step {
             title: format!(
@@ -171,14 +207,26 @@ pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, De
                  undetected, counts 0)"
             ),
             watch: names::DATA,
-            action: Action::SetHosts(vec![unprotected]),
+            action: Action::SetHosts {
+                hosts: vec![unprotected],
+                also: Vec::new(),
+            },
             expect: vec![expect_host(flip_id, "protectStatus", "closed")],
+            nodes: Vec::new(),
         },
         Step {
             title: "demo-web-01: the HSS agent stops reporting".into(),
             watch: names::WEB,
-            action: Action::SetHosts(vec![web_offline]),
+            action: Action::SetHosts {
+                hosts: vec![web_offline],
+                also: vec![names::WORKERS],
+            },
             expect: vec![expect_host("demo-web-01", "agentStatus", "offline")],
+            nodes: vec![condition(
+                names::STAYING_NODE,
+                "HostSecurityAgentOffline",
+                "True",
+            )],
         },
         Step {
             title: format!(
@@ -191,6 +239,7 @@ pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, De
                 patch: batch_secret_fix(),
             },
             expect: vec![Expect::Ready("True")],
+            nodes: Vec::new(),
         },
         Step {
             title: format!(
@@ -201,6 +250,11 @@ pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, De
             watch: names::WORKERS,
             action: Action::AddNode(joining_node(&hosts.joining)),
             expect: vec![expect_host(&hosts.joining, "nodeName", names::JOINING_NODE)],
+            // Its agent's install failed: offline and unprotected (only at-risk taints).
+            nodes: vec![
+                condition(names::JOINING_NODE, "HostSecurityAgentOffline", "True"),
+                condition(names::JOINING_NODE, "HostSecurityUnprotected", "True"),
+            ],
         },
         Step {
             title: format!("Node {} leaves the cluster", names::LEAVING_NODE),
@@ -209,21 +263,38 @@ pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, De
             expect: vec![Expect::NoHost(hosts.nodes.get(1).cloned().ok_or_else(
                 || DemoError::Fleet("fewer than two worker Nodes".into()),
             )?)],
+            nodes: Vec::new(),
         },
         Step {
-            title: "demo-web-01 back online, demo-db-01 patched".into(),
+            title: "demo-web-01 back online and patched, demo-db-01 patched".into(),
             watch: names::WEB,
-            action: Action::SetHosts(vec![web, db]),
+            action: Action::SetHosts {
+                hosts: vec![web_patched, db],
+                also: vec![names::WORKERS],
+            },
             expect: vec![
                 expect_host("demo-web-01", "agentStatus", "online"),
+                expect_host("demo-web-01", "detectResult", "clean"),
                 expect_host("demo-db-01", "detectResult", "clean"),
+            ],
+            // The problem cleared: the taint goes at once.
+            nodes: vec![
+                condition(names::STAYING_NODE, "HostSecurityAgentOffline", "False"),
+                condition(names::STAYING_NODE, "HostSecurityAtRisk", "False"),
+                NodeExpect::Untainted {
+                    node: names::STAYING_NODE,
+                },
             ],
         },
         Step {
             title: format!("{short}…: HSS protection switched back on"),
             watch: names::DATA,
-            action: Action::SetHosts(vec![flip]),
+            action: Action::SetHosts {
+                hosts: vec![flip],
+                also: Vec::new(),
+            },
             expect: vec![expect_host(flip_id, "protectStatus", "opened")],
+            nodes: Vec::new(),
         },
         Step {
             title: "nothing changes in HSS; data-tier is refreshed anyway".into(),
@@ -232,6 +303,7 @@ pub fn demo_steps(hss: &HssSimulator, hosts: &DemoHosts) -> Result<Vec<Step>, De
                 identity: DATA_IDENTITY,
             },
             expect: Vec::new(),
+            nodes: Vec::new(),
         },
     ])
 }
@@ -258,10 +330,13 @@ pub async fn play(
             break;
         }
         let how = match &step.action {
-            Action::SetHosts(_) => format!(
-                "simulator changed; annotated {}/{} {REFRESH_ANNOTATION}",
-                names::NAMESPACE,
-                step.watch
+            Action::SetHosts { also, .. } => format!(
+                "simulator changed; annotated {} {REFRESH_ANNOTATION}",
+                std::iter::once(&step.watch)
+                    .chain(also)
+                    .map(|w| format!("{}/{w}", names::NAMESPACE))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Action::PatchSecret { .. } => "Secret patched; the operator watches Secrets".into(),
             Action::AddNode(_) => "Node created; the operator watches Nodes".into(),
@@ -281,11 +356,13 @@ pub async fn play(
         let until = (started + gap).min(deadline);
         let mut read_back = None;
         let seen_after = match &step.action {
-            Action::SetHosts(hosts) => {
+            Action::SetHosts { hosts, also } => {
                 for host in hosts {
                     hss.set_host(host.clone());
                 }
-                request_refresh(&watches, step.watch).await?;
+                for watch in std::iter::once(&step.watch).chain(also) {
+                    request_refresh(&watches, watch).await?;
+                }
                 read_back = wait_for_status(&watches, step.watch, &step.expect, until).await?;
                 read_back.as_ref().map(|(after, _)| *after)
             }
@@ -336,10 +413,20 @@ pub async fn play(
                 hosts,
             });
         }
+        let mut seen_after = seen_after;
+        let mut node_lines = Vec::new();
+        if seen_after.is_some() && !step.nodes.is_empty() {
+            let (lines, unmet) = wait_for_nodes(&nodes, &step.nodes, until).await?;
+            let missing: Vec<String> = unmet.iter().map(NodeExpect::describe).collect();
+            seen_after = missing.is_empty().then(|| changed_at.elapsed());
+            node_lines.clone_from(&lines);
+            let _ = notices.send(Notice::Nodes { lines, missing });
+        }
         outcomes.push(StepOutcome {
             title: step.title,
             watch: step.watch.to_string(),
             seen_after,
+            nodes: node_lines,
         });
         tokio::time::sleep_until(until.into()).await;
     }

@@ -41,6 +41,12 @@ pub enum Notice {
     },
     /// An idle refresh: whether HSS was polled, and how many status writes followed.
     Idle { polled: bool, status_writes: u64 },
+    /// The Nodes a step changed, as read back (one line each), and what they did not show
+    /// before the next step.
+    Nodes {
+        lines: Vec<String>,
+        missing: Vec<String>,
+    },
 }
 
 /// Everything the viewer printed, for the report.
@@ -62,8 +68,9 @@ pub struct View {
     /// Last Ready condition detail printed per watch, to print it only when it changes.
     detail: HashMap<(String, String), String>,
     seen_events: HashSet<String>,
-    /// Event reasons whose cause was explained already (once per reason).
-    explained: HashSet<String>,
+    /// Causes explained already: each once, also when two reasons share one (the budget's Events
+    /// on the Node and on the watch).
+    explained: HashSet<&'static str>,
     /// Columns a line may take.
     width: usize,
     log: ViewLog,
@@ -218,6 +225,17 @@ impl View {
                 };
                 self.line(&line)
             }
+            Notice::Nodes { lines, missing } => {
+                for line in lines {
+                    let text = self.style.dim(&format!("{:>6}   └ {line}", ""));
+                    self.line(&text)?;
+                }
+                for what in missing {
+                    let text = format!("{:>6}   ✗ not seen before the next step: {what}", "");
+                    self.line(&self.style.red(&text))?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -259,7 +277,7 @@ impl View {
         let line = format!("{} {}", self.elapsed(), observed.line(self.style));
         self.line(&line)?;
         if let Some(why) = cause(&observed.reason) {
-            if self.explained.insert(observed.reason.clone()) {
+            if self.explained.insert(why) {
                 let text = self.style.dim(&format!("{:>6}   why: {why}", ""));
                 self.line(&text)?;
             }
