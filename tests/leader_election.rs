@@ -22,7 +22,10 @@ use tokio::time::{sleep, timeout, Instant};
 const LEASE: &str = "hostrisk-operator";
 const NAMESPACE: &str = "default";
 const LEASE_DURATION: Duration = Duration::from_secs(2);
-const RENEW_DEADLINE: Duration = Duration::from_millis(1500);
+// A leader steps down at the renew deadline and a follower takes over only after the
+// lease duration: the gap between them is all the scheduling delay a loaded CI machine
+// may add before two contenders report Leading at once, so it is a full second.
+const RENEW_DEADLINE: Duration = Duration::from_millis(1000);
 const RETRY: Duration = Duration::from_millis(300);
 
 fn config(identity: &str, retry: Duration) -> LeaderElectionConfig {
