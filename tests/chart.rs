@@ -13,6 +13,8 @@ mod helm_test;
 mod metadata;
 #[path = "chart/platform.rs"]
 mod platform;
+#[path = "chart/policy_reports.rs"]
+mod policy_reports;
 #[path = "chart/rbac.rs"]
 mod rbac;
 #[path = "chart/readyz_script.rs"]

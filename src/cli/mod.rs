@@ -4,6 +4,7 @@ pub mod env_credentials;
 pub mod fail_on;
 pub mod host_ids;
 pub mod output;
+pub mod policy_reports;
 pub mod query;
 pub mod run;
 

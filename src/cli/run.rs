@@ -26,6 +26,7 @@ use crate::metrics::{Metrics, MetricsOptions};
 use crate::telemetry::{init_logging, LogArgs};
 
 use super::exit;
+use super::policy_reports::PolicyReportArgs;
 
 /// Longest wait for the tasks after a shutdown request, below Kubernetes' default 30 s grace.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
@@ -127,6 +128,9 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub workload_identity_providers: Vec<String>,
+
+    #[command(flatten)]
+    pub policy_reports: PolicyReportArgs,
 }
 
 /// The non-empty, trimmed entries of a list flag.
@@ -185,6 +189,7 @@ impl RunArgs {
             iam_endpoint: self.iam_endpoint_url()?,
             node_watches: self.node_watches,
             workload_identity: self.workload_identity_policy()?,
+            policy_reports: self.policy_reports.settings(),
         })
     }
 
@@ -294,6 +299,7 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
         min_interval = ?settings.policy.min_interval,
         leader_elect = args.leader_elect,
         node_watches = args.node_watches,
+        policy_reports = ?args.policy_reports.format,
         "starting hostrisk-operator"
     );
     let listener = health::bind(args.health_addr).await.map_err(|e| {

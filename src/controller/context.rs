@@ -12,6 +12,7 @@ use super::health::Health;
 use super::hosts::HostSources;
 use super::outputs::events::EventPublisher;
 use super::outputs::metrics::WatchMetrics;
+use super::outputs::reports::ReportWriter;
 use super::outputs::status::StatusWriter;
 use super::outputs::{Output, Outputs};
 use super::settings::{ControllerSettings, CONTROLLER_NAME};
@@ -30,7 +31,7 @@ pub struct Context {
     pub hosts: HostSources,
     /// Where watches' credentials come from (Secrets, workload identity).
     pub credentials: CredentialSources,
-    /// Where watches' state goes (status, Events, metrics), in order.
+    /// Where watches' state goes (status, metrics, Events, policy reports), in order.
     pub outputs: Outputs,
     pub health: Arc<Health>,
     /// The Prometheus registry served on `/metrics`.
@@ -60,13 +61,19 @@ impl Context {
         hss.attach_observer(Arc::new(metrics.clone()), false);
         metrics.observe_quota(hss.rate_limiter().clone());
         // The series follow the status as soon as it is written; Events, a round trip to the
-        // API server each, come last.
+        // API server each, come after them, and the policy report (bigger, and retried on its
+        // own when it fails) last.
         let outputs = Outputs::new(vec![
             Arc::new(StatusWriter::new(client.clone(), metrics.clone())) as Arc<dyn Output>,
             Arc::new(WatchMetrics::new(metrics.clone(), settings.policy.clone())),
             Arc::new(EventPublisher::new(
                 client.clone(),
                 reporter(&settings),
+                metrics.clone(),
+            )),
+            Arc::new(ReportWriter::new(
+                client.clone(),
+                settings.policy_reports,
                 metrics.clone(),
             )),
         ]);

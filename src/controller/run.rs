@@ -112,6 +112,8 @@ pub async fn run_controllers(
         })
     };
     ctx.metrics.set_leader(true);
+    // What the outputs watch runs with the controllers (the report CRD and reports).
+    ctx.outputs.start(&scopes, &shutdown);
     let mut synced = Vec::new();
     let mut source_triggers = Vec::new();
     for started in ctx.hosts.start(&ctx.client, &ctx.watches, &shutdown) {
@@ -254,6 +256,8 @@ fn build_controller(
     .applied_objects()
     .predicate_filter(poll_trigger_hash, PredicateConfig::default());
     let synced = vec![watches_synced_rx, secrets_synced_rx];
+    let mut triggers = triggers;
+    triggers.extend(ctx.outputs.triggers(scope.as_deref()));
     let triggers = stream::select(
         stream::select(
             poller_updates(&ctx, scope.clone()),

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::retry::Backoff;
+use crate::reports::ReportSettings;
 
 /// Name under which the operator reports Events, manages fields and identifies itself.
 pub const CONTROLLER_NAME: &str = "hostrisk-operator";
@@ -86,6 +87,8 @@ pub struct ControllerSettings {
     pub node_watches: bool,
     /// Which audiences and identity providers watches may use for keyless credentials.
     pub workload_identity: WorkloadIdentityPolicy,
+    /// Policy reports: which API (if any), how many results, what to remove at start.
+    pub policy_reports: ReportSettings,
 }
 
 impl Default for ControllerSettings {
@@ -99,6 +102,7 @@ impl Default for ControllerSettings {
             iam_endpoint: None,
             node_watches: false,
             workload_identity: WorkloadIdentityPolicy::default(),
+            policy_reports: ReportSettings::default(),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The conditions of a `HostRiskWatch`: the one list of their types, the typed reasons they
 //! carry, and their merge with the previous ones. Which condition says what for an outcome is
 //! [`super::watch_conditions`] (one function per type the watch computes itself); a type whose
-//! value comes from elsewhere (`NodesResolved` from the node host source, a future output's
-//! `ReportsWritten`) arrives as a contributed [`ConditionUpdate`].
+//! value comes from elsewhere (`NodesResolved` from the node host source, `ReportsWritten` from the
+//! policy-report output) arrives as a contributed [`ConditionUpdate`].
 //!
 //! Adding a condition type: a variant here (its place in [`ConditionType::ALL`] is its place in
 //! the status), its reasons in [`Reason`], and either a function in `watch_conditions` or a
@@ -21,15 +21,18 @@ pub enum ConditionType {
     ApiReachable,
     /// Node-backed watches only: whether every selected Node's host is watched.
     NodesResolved,
+    /// With policy reports on: whether the watch's policy report says what its status says.
+    ReportsWritten,
 }
 
 impl ConditionType {
     /// Every type, in the order they are written.
-    pub const ALL: [ConditionType; 4] = [
+    pub const ALL: [ConditionType; 5] = [
         Self::Ready,
         Self::CredentialsValid,
         Self::ApiReachable,
         Self::NodesResolved,
+        Self::ReportsWritten,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl ConditionType {
             Self::CredentialsValid => "CredentialsValid",
             Self::ApiReachable => "ApiReachable",
             Self::NodesResolved => "NodesResolved",
+            Self::ReportsWritten => "ReportsWritten",
         }
     }
 }
@@ -123,6 +127,14 @@ reasons! {
     IdentityProviderNotAllowed,
     /// Keyless credentials that cannot work (ServiceAccount name, IAM endpoint).
     InvalidWorkloadIdentity,
+    /// Policy reports: the watch's report is up to date.
+    Written,
+    /// Policy reports: the report API's CustomResourceDefinition is not installed.
+    ApiNotInstalled,
+    /// Policy reports: the API server refused the operator the report (RBAC).
+    Forbidden,
+    /// Policy reports: the API server did not take the report (refused it, or no answer).
+    WriteFailed,
 }
 
 impl Reason {

@@ -126,6 +126,10 @@ pub fn exercise_everything(metrics: &Metrics) {
         queued: 1,
         last_sweep: Some(Duration::from_secs(42)),
     }]))));
+    // Policy reports.
+    metrics.seed_policy_report_families();
+    metrics.record_policy_report("written");
+    metrics.record_policy_report_error("Forbidden");
 }
 
 /// A poller whose groups look like this.

@@ -3,7 +3,8 @@
 //! metric series ([`metrics::WatchMetrics`]). A reconcile computes the watch's new view
 //! ([`WatchView`]) and hands it to every output in turn ([`Outputs::publish`]), without
 //! knowing what they are; the watch table tells each one when a watch is gone
-//! ([`WatchScoped::forget`]).
+//! ([`WatchScoped::forget`]). With `--policy-reports`, the policy-report writer
+//! ([`reports::ReportWriter`]) comes after the metrics.
 //!
 //! How to add an output (a policy-report writer, a Node-condition writer):
 //! 1. A type implementing [`Output`], built in `Context::with_metrics` and added to the list
@@ -23,17 +24,23 @@
 //!    `ConditionType` variant with its `Reason`s, and [`Output::condition`] returning its
 //!    update; it is merged into the status at the next reconcile. When it changes outside a
 //!    reconcile (a missing CRD appeared), the output offers the keys of the watches concerned
-//!    as a trigger stream, merged into the controllers' triggers in `run` like the poller's
-//!    and the Nodes'.
+//!    as a trigger stream ([`Output::triggers`], e.g. through a [`wake::Wake`]), merged into
+//!    the controllers' triggers in `run` like the poller's and the Nodes'; what it watches to
+//!    know it runs from [`Output::start`] while the controllers do (only on the leader).
 
 pub mod events;
 pub mod metrics;
+pub mod reports;
 pub mod status;
+pub mod wake;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use kube::runtime::reflector::ObjectRef;
+use tokio_util::sync::CancellationToken;
 
 use super::error::Result;
 use super::watches::{WatchScoped, WatchTable};
@@ -88,6 +95,20 @@ pub trait Output: WatchScoped {
 
     /// Publishes a watch's view (see the module docs).
     fn publish<'a>(&'a self, view: &'a WatchView<'a>) -> BoxFuture<'a, Result<()>>;
+
+    /// Starts what the output watches while the controllers run, for the namespaces of
+    /// `scopes` (`None`: all); it stops with `shutdown`. Called once per run, before
+    /// [`Output::triggers`].
+    fn start(&self, _scopes: &[Option<String>], _shutdown: &CancellationToken) {}
+
+    /// The watches of `scope` (`None`: all namespaces) to reconcile because of what the output
+    /// saw outside a reconcile, if it ever asks for any.
+    fn triggers(
+        &self,
+        _scope: Option<&str>,
+    ) -> Option<BoxStream<'static, ObjectRef<HostRiskWatch>>> {
+        None
+    }
 }
 
 /// The outputs, in publishing order (the status writer first: what is not written is not
@@ -113,6 +134,24 @@ impl Outputs {
         self.0
             .iter()
             .filter_map(|output| output.condition(watch))
+            .collect()
+    }
+
+    /// Starts every output's watches for a run of the controllers (see [`Output::start`]).
+    pub fn start(&self, scopes: &[Option<String>], shutdown: &CancellationToken) {
+        for output in &self.0 {
+            output.start(scopes, shutdown);
+        }
+    }
+
+    /// The reconcile triggers of every output for the controller of `scope`.
+    pub fn triggers(
+        &self,
+        scope: Option<&str>,
+    ) -> Vec<BoxStream<'static, ObjectRef<HostRiskWatch>>> {
+        self.0
+            .iter()
+            .filter_map(|output| output.triggers(scope))
             .collect()
     }
 
