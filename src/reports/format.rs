@@ -53,6 +53,17 @@ impl ReportFormat {
         }
     }
 
+    /// The kind as kube's dynamic API takes it.
+    pub fn api_resource(self) -> kube::api::ApiResource {
+        kube::api::ApiResource {
+            group: self.group().to_string(),
+            version: self.version().to_string(),
+            api_version: self.api_version(),
+            kind: self.kind().to_string(),
+            plural: self.plural().to_string(),
+        }
+    }
+
     /// The name of the kind's CustomResourceDefinition.
     pub fn crd_name(self) -> String {
         format!("{}.{}", self.plural(), self.group())

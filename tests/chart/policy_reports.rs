@@ -8,7 +8,7 @@ use hostrisk_operator::cli::run::RunArgs;
 use hostrisk_operator::reports::{ReportFormat, ReportSettings};
 
 use super::rbac::{allow_list, operator_grants, policy_report_grants, Grant, Scope};
-use super::render::{render, value_sets};
+use super::render::{removed_by_upgrade, render, value_sets};
 
 fn report_grants(set: &str) -> BTreeSet<Grant> {
     operator_grants(&render(set))
@@ -114,6 +114,46 @@ fn switched_off_with_cleanup_the_operator_may_only_list_and_delete_reports() {
     assert_eq!(settings.format, None, "a bare YAML off is off");
     assert!(settings.cleanup);
     assert_eq!(settings.formats_to_remove(), ReportFormat::ALL);
+}
+
+/// What a `helm upgrade` that switches reports off deletes: with `cleanupWhenOff` only the CRD
+/// rule's objects (list and delete on the kinds stay, for the operator's clean-up), without it
+/// every object of the report RBAC.
+#[test]
+fn switching_reports_off_by_upgrade_deletes_the_report_rbac_objects() {
+    let deleted = |from: &str, to: &str| -> BTreeSet<String> {
+        removed_by_upgrade(&render(from).rbac_documents(), &render(to).rbac_documents())
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    o["kind"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let crd_rule = [
+        "ClusterRole hostrisk-operator-policy-report-crd",
+        "ClusterRoleBinding hostrisk-operator-policy-report-crd",
+    ];
+    let kinds = [
+        "ClusterRole hostrisk-operator-policy-reports",
+        "ClusterRoleBinding hostrisk-operator-policy-reports",
+    ];
+    assert_eq!(
+        deleted("policy-reports", "policy-reports-cleanup"),
+        crd_rule.map(String::from).into()
+    );
+    assert_eq!(
+        deleted("policy-reports", "defaults"),
+        crd_rule
+            .into_iter()
+            .chain(kinds)
+            .map(String::from)
+            .collect()
+    );
+    assert!(deleted("defaults", "policy-reports").is_empty());
 }
 
 /// The values snippet in `examples/` renders and turns reports on.

@@ -172,6 +172,7 @@ async fn a_restarted_operator_does_not_rewrite_what_is_stored() {
         written(&h, name).await;
     }
     let writes = h.kube.writes(format.plural());
+    let status_writes = h.kube.status_writes("hostriskwatches");
     h.restart().await;
     // The new process reads the stored statuses and reports, decides, and writes nothing.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -189,6 +190,11 @@ async fn a_restarted_operator_does_not_rewrite_what_is_stored() {
         "no report rewritten"
     );
     assert_eq!(h.ctx.metrics.policy_reports("written"), 0);
+    assert_eq!(
+        h.kube.status_writes("hostriskwatches"),
+        status_writes,
+        "nor a status: ReportsWritten already says Written"
+    );
     for name in ["one", "two"] {
         let status = h.status(NS, name).await;
         assert!(condition_is(&status, "ReportsWritten", "True", "Written"));

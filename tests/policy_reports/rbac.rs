@@ -2,28 +2,19 @@
 //! RBAC authorizer: every step of a report's life works and nothing is refused; without the
 //! report rules the watch's condition names the permission that is missing.
 
-use hostrisk_operator::reports::ReportFormat;
+use hostrisk_operator::reports::{ReportFormat, ReportSettings};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::Value;
 
 use crate::harness::{condition, condition_is, is_synced, Harness, OperatorRbac, Options, NS};
-use crate::reading::report_of;
-use crate::render::{render, RELEASE_NAMESPACE};
-use crate::support::{crds, settings, wait_report};
+use crate::reading::{intended, report_of, reports};
+use crate::render::{removed_by_upgrade, render, RELEASE_NAMESPACE};
+use crate::support::{crds, options, settings, wait_report};
 
 /// The chart's ServiceAccount and RBAC objects for value set `set`, after `edit`.
 fn chart_rbac(set: &str, edit: impl Fn(&mut Vec<Value>)) -> OperatorRbac {
     let rendered = render(set);
-    let mut objects: Vec<Value> = rendered
-        .docs
-        .iter()
-        .filter(|doc| {
-            matches!(
-                doc.kind().1,
-                "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding"
-            )
-        })
-        .map(|doc| doc.value.clone())
-        .collect();
+    let mut objects = rendered.rbac_documents();
     edit(&mut objects);
     OperatorRbac {
         objects,
@@ -169,5 +160,96 @@ async fn without_the_report_rules_the_condition_names_the_missing_permission() {
     assert_eq!(patches(&h.kube.refused_requests()), patches(&refused));
     assert!((1..=2).contains(&patches(&refused)), "{refused:?}");
     wait_report(&h, format, "fleet", "none written", |r| r.is_none()).await;
+    h.stop().await;
+}
+
+/// The chart's RBAC taken from value set `from` to `to` as `helm upgrade` does it: the objects
+/// no longer rendered are deleted, the others applied.
+async fn upgrade_rbac(h: &Harness, from: &str, to: &str) {
+    let (old, new) = (
+        chart_rbac(from, |_| {}).objects,
+        chart_rbac(to, |_| {}).objects,
+    );
+    for gone in removed_by_upgrade(&old, &new) {
+        let (group, version) = gone["apiVersion"]
+            .as_str()
+            .unwrap()
+            .split_once('/')
+            .unwrap();
+        let kind = gone["kind"].as_str().unwrap();
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+        let api: kube::Api<DynamicObject> = match gone["metadata"]["namespace"].as_str() {
+            Some(ns) => kube::Api::namespaced_with(h.client.clone(), ns, &resource),
+            None => kube::Api::all_with(h.client.clone(), &resource),
+        };
+        api.delete(
+            gone["metadata"]["name"].as_str().unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let yaml: Vec<String> = new
+        .iter()
+        .map(|o| serde_yaml::to_string(o).unwrap())
+        .collect();
+    let applied = h
+        .kube
+        .apply_yaml_documents(&yaml.join("---\n"))
+        .await
+        .unwrap();
+    // Rules are an atomic list: the upgrade's rules replace the old ones.
+    for (object, stored) in new.iter().zip(&applied) {
+        assert_eq!(stored.data.get("rules"), object.get("rules"), "{object}");
+    }
+}
+
+#[tokio::test]
+async fn switched_off_with_the_charts_cleanup_rbac_both_kinds_go_and_nothing_is_refused() {
+    let format = ReportFormat::OpenReports;
+    let mut h = start_with_chart_rbac("policy-reports", format, &[], |_| {}).await;
+    for api in [ReportFormat::OpenReports, ReportFormat::WgPolicyK8s] {
+        h.kube.install_policy_report_crds(crds(api)).await.unwrap();
+    }
+    h.create_watch(NS, "fleet", &["demo-web-01"], "hss-creds", "1h")
+        .await;
+    let watch = h
+        .wait_for(NS, "fleet", "written", |w, s| {
+            is_synced(w, s) && condition_is(s, "ReportsWritten", "True", "Written")
+        })
+        .await;
+    // What an operator writing the other kind left, and another tool's report.
+    let leftover = intended(&watch, &options(ReportFormat::WgPolicyK8s));
+    h.kube
+        .apply_yaml_documents(&format!(
+            "{}---\napiVersion: openreports.io/v1alpha1\nkind: Report\n\
+             metadata: {{name: kyverno-pod-x, namespace: {NS}}}\nsource: kyverno\n",
+            serde_yaml::to_string(&leftover).unwrap()
+        ))
+        .await
+        .unwrap();
+    upgrade_rbac(&h, "policy-reports", "policy-reports-cleanup").await;
+    h.restart_with(|s| {
+        s.policy_reports = ReportSettings {
+            format: None,
+            cleanup: true,
+            ..ReportSettings::default()
+        }
+    })
+    .await;
+    for format in ReportFormat::ALL {
+        wait_report(&h, format, "fleet", "removed", |r| r.is_none()).await;
+    }
+    h.wait_for(NS, "fleet", "no ReportsWritten any more", |w, s| {
+        is_synced(w, s) && condition(s, "ReportsWritten").is_none()
+    })
+    .await;
+    let kept = reports(&h.client, format, NS)
+        .get_opt("kyverno-pod-x")
+        .await
+        .unwrap();
+    assert!(kept.is_some(), "another tool's report stays");
+    let refused = h.kube.refused_requests();
+    assert!(refused.is_empty(), "the chart's RBAC refused {refused:?}");
     h.stop().await;
 }

@@ -1,7 +1,7 @@
 //! The report output's requests: server-side apply of a report with the operator's field
 //! manager, its deletion, and what a refusal means.
 
-use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::Api;
 
 use crate::controller::settings::CONTROLLER_NAME;
@@ -9,17 +9,6 @@ use crate::reports::{PolicyReport, ReportFormat};
 use crate::status::Reason;
 
 use super::watches::Outcome;
-
-/// The report kind as kube's dynamic API takes it.
-pub fn api_resource(format: ReportFormat) -> ApiResource {
-    ApiResource {
-        group: format.group().to_string(),
-        version: format.version().to_string(),
-        api_version: format.api_version(),
-        kind: format.kind().to_string(),
-        plural: format.plural().to_string(),
-    }
-}
 
 /// Applies `report` (its namespace and name are in its metadata). Forced: the report is the
 /// operator's, a field another manager took is taken back.
@@ -31,7 +20,7 @@ pub async fn apply(
     let namespace = report.metadata.namespace.as_deref().unwrap_or_default();
     let name = report.metadata.name.as_deref().unwrap_or_default();
     let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &api_resource(format));
+        Api::namespaced_with(client.clone(), namespace, &format.api_resource());
     let params = PatchParams::apply(CONTROLLER_NAME).force();
     api.patch(name, &params, &Patch::Apply(report)).await?;
     Ok(())
@@ -45,7 +34,7 @@ pub async fn delete(
     name: &str,
 ) -> Result<bool, kube::Error> {
     let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), namespace, &api_resource(format));
+        Api::namespaced_with(client.clone(), namespace, &format.api_resource());
     match api.delete(name, &DeleteParams::default()).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),

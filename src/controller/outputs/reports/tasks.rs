@@ -15,7 +15,6 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use super::requests::api_resource;
 use super::stored::{CrdState, ReportKey};
 use super::Shared;
 use crate::crd::{HostRiskWatch, WatchKey};
@@ -120,7 +119,7 @@ pub async fn index_reports(
     scope: Option<String>,
     shutdown: CancellationToken,
 ) {
-    let resource = api_resource(format);
+    let resource = format.api_resource();
     let mut crd = shared.stored.crd_changes();
     loop {
         tokio::select! {
@@ -238,7 +237,7 @@ pub async fn remove_reports(
     format: ReportFormat,
     scopes: Vec<Option<String>>,
 ) {
-    let resource = api_resource(format);
+    let resource = format.api_resource();
     let by_hand = format!(
         "kubectl delete {} -A -l {}",
         format.crd_name(),
