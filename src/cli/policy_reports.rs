@@ -53,14 +53,21 @@ pub struct PolicyReportArgs {
     pub cleanup: bool,
 }
 
+impl PolicyReportsFlag {
+    /// The format named; `None` for off.
+    pub fn format(self) -> Option<ReportFormat> {
+        match self {
+            Self::Openreports => Some(ReportFormat::OpenReports),
+            Self::Wgpolicyk8s => Some(ReportFormat::WgPolicyK8s),
+            Self::Off => None,
+        }
+    }
+}
+
 impl PolicyReportArgs {
     pub fn settings(&self) -> ReportSettings {
         ReportSettings {
-            format: match self.format {
-                PolicyReportsFlag::Openreports => Some(ReportFormat::OpenReports),
-                PolicyReportsFlag::Wgpolicyk8s => Some(ReportFormat::WgPolicyK8s),
-                PolicyReportsFlag::Off => None,
-            },
+            format: self.format.format(),
             max_results: self.max_results,
             include_passing: self.include_passing,
             cleanup: self.cleanup,

@@ -2,7 +2,8 @@
 //! `hostrisk-operator run --allowed-endpoints <simulator URL> --iam-endpoint <simulator URL>
 //! --workload-identity-audiences <aud> --workload-identity-providers <idp> --node-watches` (plain
 //! `http://` endpoints are refused unless listed; the keyless example's audience and identity
-//! provider; the Nodes of the stand-in watched for the node-backed watch)
+//! provider; the Nodes of the stand-in watched for the node-backed watch) and
+//! `--policy-reports openreports` (a Report per watch, the OpenReports CRD installed)
 //! with every other setting at its default, and its `/metrics`, `/livez` and `/readyz` served
 //! like `run --health-addr` does.
 
@@ -19,6 +20,7 @@ use hostrisk_operator::controller::{
 };
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
+use hostrisk_operator::reports::{ReportFormat, ReportSettings};
 
 /// How long the controller may take to finish its reconciles in flight after shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -49,6 +51,10 @@ pub fn start(
             identity_providers: vec![world.keyless.identity_provider_id.clone()],
         },
         node_watches: true,
+        policy_reports: ReportSettings {
+            format: Some(ReportFormat::OpenReports),
+            ..ReportSettings::default()
+        },
         ..ControllerSettings::default()
     };
     let hss = HssClient::new(ClientConfig::default())
