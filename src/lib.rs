@@ -7,6 +7,7 @@
 //! - [`crd`]: the `HostRiskWatch` resource types, schema rules, code-side validation, CRD YAML.
 //! - [`status`]: pure status computation (conditions, hosts, summary, events, write decision).
 //! - [`nodes`]: node-backed watches, the pure part: Node facts, ECS ids from providerIDs, selection.
+//! - [`reports`]: policy reports, the pure part: a watch's hosts as policy results, bounded.
 //! - [`controller`]: the reconciling controller (kube-runtime) and its health server.
 //! - [`metrics`]: Prometheus / OpenMetrics registry and the `/metrics` route.
 //! - [`poller`]: the shared, batched, quota-aware HSS poller serving every watch of a credential.
@@ -20,6 +21,7 @@ pub mod leader;
 pub mod metrics;
 pub mod nodes;
 pub mod poller;
+pub mod reports;
 pub mod status;
 pub mod telemetry;
 

@@ -15,6 +15,8 @@ mod metadata;
 mod node_conditions;
 #[path = "chart/platform.rs"]
 mod platform;
+#[path = "chart/policy_reports.rs"]
+mod policy_reports;
 #[path = "chart/rbac.rs"]
 mod rbac;
 #[path = "chart/readyz_script.rs"]

@@ -6,6 +6,8 @@
 mod e2e_story;
 #[path = "support/node_views.rs"]
 mod node_views;
+#[path = "support/policy_reports.rs"]
+mod reading;
 #[allow(dead_code)]
 #[path = "chart/render.rs"]
 mod render;
@@ -31,6 +33,8 @@ mod nodes;
 mod ownership;
 #[path = "real_apiserver/pod_security.rs"]
 mod pod_security;
+#[path = "real_apiserver/policy_reports.rs"]
+mod policy_reports;
 #[path = "real_apiserver/restart.rs"]
 mod restart;
 #[path = "real_apiserver/workload_identity.rs"]

@@ -5,6 +5,7 @@ pub mod fail_on;
 pub mod host_ids;
 pub mod node_conditions;
 pub mod output;
+pub mod policy_reports;
 pub mod query;
 pub mod run;
 

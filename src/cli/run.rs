@@ -27,6 +27,7 @@ use crate::telemetry::{init_logging, LogArgs};
 
 use super::exit;
 use super::node_conditions::NodeConditionArgs;
+use super::policy_reports::PolicyReportArgs;
 
 /// Longest wait for the tasks after a shutdown request, below Kubernetes' default 30 s grace.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
@@ -132,6 +133,10 @@ pub struct RunArgs {
     /// Node conditions and taints (`--node-conditions`, `--node-taint*`).
     #[command(flatten)]
     pub node_conditions: NodeConditionArgs,
+
+    /// Policy reports (`--policy-reports*`).
+    #[command(flatten)]
+    pub policy_reports: PolicyReportArgs,
 }
 
 /// The namespace the operator runs in: env POD_NAMESPACE (the chart sets it), else the
@@ -204,6 +209,7 @@ impl RunArgs {
             node_conditions: self
                 .node_conditions
                 .policy(self.node_watches, own_namespace().as_deref())?,
+            policy_reports: self.policy_reports.settings(),
         })
     }
 
@@ -315,6 +321,7 @@ async fn run_inner(args: RunArgs) -> Result<(), RunFailure> {
         node_watches = args.node_watches,
         node_conditions = settings.node_conditions.enabled,
         node_taints = %settings.node_conditions.taints.problems,
+        policy_reports = ?args.policy_reports.format,
         "starting hostrisk-operator"
     );
     let listener = health::bind(args.health_addr).await.map_err(|e| {

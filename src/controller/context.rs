@@ -13,6 +13,7 @@ use super::hosts::HostSources;
 use super::outputs::events::EventPublisher;
 use super::outputs::metrics::WatchMetrics;
 use super::outputs::node_conditions::NodeConditions;
+use super::outputs::reports::ReportWriter;
 use super::outputs::status::StatusWriter;
 use super::outputs::{Output, Outputs};
 use super::settings::{ControllerSettings, CONTROLLER_NAME};
@@ -31,7 +32,7 @@ pub struct Context {
     pub hosts: HostSources,
     /// Where watches' credentials come from (Secrets, workload identity).
     pub credentials: CredentialSources,
-    /// Where watches' state goes (status, Events, metrics), in order.
+    /// Where watches' state goes (status, metrics, Events, policy reports), in order.
     pub outputs: Outputs,
     pub health: Arc<Health>,
     /// The Prometheus registry served on `/metrics`.
@@ -71,7 +72,8 @@ impl Context {
         ));
         hosts.nodes.observe(node_conditions.clone());
         // The series follow the status as soon as it is written; Events, a round trip to the
-        // API server each, come last but for the Nodes' writer, which only queues.
+        // API server each, come after them (the Nodes' writer only queues), and the policy
+        // report (bigger, and retried on its own when it fails) last.
         let outputs = Outputs::new(vec![
             Arc::new(StatusWriter::new(client.clone(), metrics.clone())) as Arc<dyn Output>,
             Arc::new(WatchMetrics::new(metrics.clone(), settings.policy.clone())),
@@ -81,6 +83,11 @@ impl Context {
                 metrics.clone(),
             )),
             node_conditions,
+            Arc::new(ReportWriter::new(
+                client.clone(),
+                settings.policy_reports,
+                metrics.clone(),
+            )),
         ]);
         let mut scoped = outputs.scoped();
         scoped.push(Arc::clone(&hosts.nodes) as Arc<dyn WatchScoped>);

@@ -22,6 +22,12 @@ pub enum Error {
     },
     #[error("serializing status: {0}")]
     Serialize(#[from] serde_json::Error),
+    #[error("writing the policy report of {key}: {source}")]
+    ReportWrite {
+        key: WatchKey,
+        #[source]
+        source: kube::Error,
+    },
     #[error("reading Secret {namespace}/{name}: {source}")]
     SecretRead {
         namespace: String,
@@ -40,6 +46,7 @@ impl Error {
             Self::StatusRead { .. } => "StatusReadFailed",
             Self::Serialize(_) => "SerializeFailed",
             Self::SecretRead { .. } => "SecretReadFailed",
+            Self::ReportWrite { .. } => "ReportWriteFailed",
         }
     }
 }

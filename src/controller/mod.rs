@@ -7,7 +7,7 @@
 //!   per watch elsewhere follows it ([`watches::WatchScoped`]);
 //! - [`hosts`]: where a watch's hosts come from (listed ids, selected Nodes);
 //!   [`credentials`]: where its credentials come from (a Secret, workload identity);
-//!   [`outputs`]: where its state goes (status, Events, metrics); [`slim`]: objects without
+//!   [`outputs`]: where its state goes (status, Events, metrics, policy reports); [`slim`]: objects without
 //!   their host lists in the reflector store;
 //! - [`context`]: what reconciles share (the seam for tests);
 //! - [`reconcile`]: one reconcile, as the steps of one value;

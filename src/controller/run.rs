@@ -123,6 +123,7 @@ pub async fn run_controllers(
     let run = OutputRun {
         client: ctx.client.clone(),
         watches: ctx.watches.clone(),
+        scopes: scopes.clone(),
         shutdown: shutdown.clone(),
     };
     for OutputStarted {

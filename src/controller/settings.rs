@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::crd::validation::ValidationPolicy;
 use crate::hss::retry::Backoff;
 use crate::nodes::policy::NodeConditionPolicy;
+use crate::reports::ReportSettings;
 
 /// Name under which the operator reports Events, manages fields and identifies itself.
 pub const CONTROLLER_NAME: &str = "hostrisk-operator";
@@ -90,6 +91,8 @@ pub struct ControllerSettings {
     /// Node conditions and taints from node-backed watches (`--node-conditions`,
     /// `--node-taint*`; off by default).
     pub node_conditions: NodeConditionPolicy,
+    /// Policy reports: which API (if any), how many results, what to remove at start.
+    pub policy_reports: ReportSettings,
 }
 
 impl Default for ControllerSettings {
@@ -104,6 +107,7 @@ impl Default for ControllerSettings {
             node_watches: false,
             workload_identity: WorkloadIdentityPolicy::default(),
             node_conditions: NodeConditionPolicy::default(),
+            policy_reports: ReportSettings::default(),
         }
     }
 }

@@ -87,6 +87,9 @@ pub(crate) struct Families {
     pub watch: WatchFamilies,
     /// Node conditions and taints.
     pub nodes: NodeFamilies,
+    // Policy reports (`--policy-reports`).
+    pub policy_report_writes: Family<ResultLabels, Counter>,
+    pub policy_report_write_errors: Family<ReasonLabels, Counter>,
 }
 
 impl Families {
@@ -107,6 +110,8 @@ impl Families {
             ready: Gauge::default(),
             watch: WatchFamilies::default(),
             nodes: NodeFamilies::default(),
+            policy_report_writes: Family::default(),
+            policy_report_write_errors: Family::default(),
         }
     }
 
@@ -198,6 +203,19 @@ impl Families {
             "Time a call waited for the per-credential HSS rate limiter",
             Unit::Seconds,
             families.hss_quota_wait.clone(),
+        );
+
+        // Policy reports (`--policy-reports`): series appear when they are on.
+        r.register(
+            "policy_report_writes",
+            "Policy reports of watches, by result: written (applied), skipped (unchanged: \
+             nothing sent), deleted (the watch is suspended), failed (refused or unanswered)",
+            families.policy_report_writes.clone(),
+        );
+        r.register(
+            "policy_report_write_errors",
+            "Policy report requests that failed, by reason (Forbidden|ApiNotInstalled|WriteFailed)",
+            families.policy_report_write_errors.clone(),
         );
 
         let w = &families.watch;

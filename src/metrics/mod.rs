@@ -8,6 +8,8 @@
 //! - operator health: `reconciles_total{result}`, `reconcile_errors_total{reason}`,
 //!   `reconcile_duration_seconds`, `status_writes_total`, `status_writes_skipped_total`,
 //!   `status_write_errors_total`, `events_total{result}`, `leader`, `ready`, `build_info{version}`;
+//! - policy reports (with `--policy-reports`): `policy_report_writes_total{result}`,
+//!   `policy_report_write_errors_total{reason}`;
 //! - outbound HSS and IAM: `hss_requests_total{operation,outcome,code}`,
 //!   `hss_request_duration_seconds{operation}` (answered requests other than 429s),
 //!   `hss_retries_total`, `hss_quota_wait_seconds`; read at scrape time (see `live.rs`):
@@ -83,6 +85,9 @@ use labels::{
 };
 use live::LiveSources;
 use watch::WatchIndex;
+
+/// The `result` values of `hostrisk_policy_report_writes_total`.
+pub const POLICY_REPORT_RESULTS: [&str; 4] = ["written", "skipped", "deleted", "failed"];
 
 /// Errors of the metrics layer.
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +229,46 @@ impl Metrics {
             .events
             .get_or_create(&ResultLabels { result })
             .inc();
+    }
+
+    /// Creates the policy-report series at zero, so that rates work before the first write.
+    pub fn seed_policy_report_families(&self) {
+        for result in POLICY_REPORT_RESULTS {
+            let _created = self
+                .inner
+                .families
+                .policy_report_writes
+                .get_or_create(&ResultLabels { result });
+        }
+    }
+
+    /// One decision on a watch's policy report: one of [`POLICY_REPORT_RESULTS`].
+    pub fn record_policy_report(&self, result: &'static str) {
+        self.inner
+            .families
+            .policy_report_writes
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// A failed policy-report request, by CamelCase reason.
+    pub fn record_policy_report_error(&self, reason: &str) {
+        self.inner
+            .families
+            .policy_report_write_errors
+            .get_or_create(&ReasonLabels {
+                reason: reason_label(reason).to_owned(),
+            })
+            .inc();
+    }
+
+    /// Policy-report decisions with `result` so far.
+    pub fn policy_reports(&self, result: &'static str) -> u64 {
+        self.inner
+            .families
+            .policy_report_writes
+            .get_or_create(&ResultLabels { result })
+            .get()
     }
 
     /// Reconciles so far (both results), for the benchmark's reconciles-per-sweep figure.

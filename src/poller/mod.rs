@@ -81,7 +81,7 @@ use crate::hss::ratelimit::RateLimiter;
 use crate::hss::HssClient;
 use crate::status::PollAnswer;
 use group::GroupState;
-use subscribe::KeyQueue;
+pub(crate) use subscribe::KeyQueue;
 
 struct GroupSlot {
     state: GroupState,

@@ -1,8 +1,8 @@
 //! The conditions of a `HostRiskWatch`: the one list of their types, the typed reasons they
 //! carry, and their merge with the previous ones. Which condition says what for an outcome is
 //! [`super::watch_conditions`] (one function per type the watch computes itself); a type whose
-//! value comes from elsewhere (`NodesResolved` from the node host source, a future output's
-//! `ReportsWritten`) arrives as a contributed [`ConditionUpdate`].
+//! value comes from elsewhere (`NodesResolved` from the node host source, `ReportsWritten` from the
+//! policy-report output) arrives as a contributed [`ConditionUpdate`].
 //!
 //! Adding a condition type: a variant here (its place in [`ConditionType::ALL`] is its place in
 //! the status), its reasons in [`Reason`], and either a function in `watch_conditions` or a
@@ -24,16 +24,19 @@ pub enum ConditionType {
     /// Node-backed watches, with `--node-conditions`: whether the watch sets the
     /// HostSecurity* conditions (and taints) of its Nodes.
     NodeConditionsDriven,
+    /// With policy reports on: whether the watch's policy report says what its status says.
+    ReportsWritten,
 }
 
 impl ConditionType {
     /// Every type, in the order they are written.
-    pub const ALL: [ConditionType; 5] = [
+    pub const ALL: [ConditionType; 6] = [
         Self::Ready,
         Self::CredentialsValid,
         Self::ApiReachable,
         Self::NodesResolved,
         Self::NodeConditionsDriven,
+        Self::ReportsWritten,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl ConditionType {
             Self::ApiReachable => "ApiReachable",
             Self::NodesResolved => "NodesResolved",
             Self::NodeConditionsDriven => "NodeConditionsDriven",
+            Self::ReportsWritten => "ReportsWritten",
         }
     }
 }
@@ -134,6 +138,14 @@ reasons! {
     TaintsHeldBack,
     /// Node conditions: the watch's namespace is not one that may drive them.
     NamespaceNotAllowed,
+    /// Policy reports: the watch's report is up to date.
+    Written,
+    /// Policy reports: the report API's CustomResourceDefinition is not installed.
+    ApiNotInstalled,
+    /// Policy reports: the API server refused the operator the report (RBAC).
+    Forbidden,
+    /// Policy reports: the API server did not take the report (refused it, or no answer).
+    WriteFailed,
 }
 
 impl Reason {

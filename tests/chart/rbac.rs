@@ -86,6 +86,44 @@ pub fn workload_identity_grants(watch_scopes: &[Scope]) -> BTreeSet<Grant> {
         .collect()
 }
 
+/// What `policyReports` adds: with `format` (`openreports` or `wgpolicyk8s`), list/watch on its
+/// CRD by name (cluster-wide) and, in each scope where watches are, everything the operator does
+/// with that kind plus list/delete on the other one (its reports are removed at start); with
+/// `None` (off, `cleanupWhenOff`), list/delete on both kinds.
+pub fn policy_report_grants(watch_scopes: &[Scope], format: Option<&str>) -> BTreeSet<Grant> {
+    let kinds = [
+        ("openreports", "openreports.io", "reports"),
+        ("wgpolicyk8s", "wgpolicyk8s.io", "policyreports"),
+    ];
+    let mut grants = BTreeSet::new();
+    for (name, group, resource) in kinds {
+        let written = format == Some(name);
+        if written {
+            for verb in ["list", "watch"] {
+                let crd = format!("{resource}.{group}");
+                grants.insert(grant(
+                    &Scope::Cluster,
+                    "apiextensions.k8s.io",
+                    "customresourcedefinitions",
+                    verb,
+                    Some(&crd),
+                ));
+            }
+        }
+        let verbs: &[&str] = if written {
+            &["list", "watch", "create", "patch", "delete"]
+        } else {
+            &["list", "delete"]
+        };
+        for scope in watch_scopes {
+            for verb in verbs {
+                grants.insert(grant(scope, group, resource, verb, None));
+            }
+        }
+    }
+    grants
+}
+
 fn is_operator(subject: &Subject, service_account: &str) -> bool {
     subject.kind == "ServiceAccount"
         && subject.name == service_account

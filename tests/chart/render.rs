@@ -129,6 +129,40 @@ impl Rendered {
         let spec = self.deployment().spec.as_ref().expect("deployment spec");
         spec.template.spec.as_ref().expect("pod spec")
     }
+
+    /// The ServiceAccounts and RBAC objects, as rendered.
+    pub fn rbac_documents(&self) -> Vec<Value> {
+        self.docs
+            .iter()
+            .filter(|doc| {
+                matches!(
+                    doc.kind().1,
+                    "ServiceAccount"
+                        | "ClusterRole"
+                        | "ClusterRoleBinding"
+                        | "Role"
+                        | "RoleBinding"
+                )
+            })
+            .map(|doc| doc.value.clone())
+            .collect()
+    }
+}
+
+/// What `helm upgrade` from objects `old` to `new` deletes: those `new` no longer has (by kind,
+/// namespace and name).
+pub fn removed_by_upgrade(old: &[Value], new: &[Value]) -> Vec<Value> {
+    let key = |o: &Value| {
+        (
+            o["kind"].clone(),
+            o["metadata"]["namespace"].clone(),
+            o["metadata"]["name"].clone(),
+        )
+    };
+    old.iter()
+        .filter(|o| !new.iter().any(|n| key(n) == key(o)))
+        .cloned()
+        .collect()
 }
 
 /// The restricted Pod Security Standard on a rendered pod and its only container: non-root,

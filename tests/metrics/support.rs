@@ -134,6 +134,10 @@ pub fn exercise_everything(metrics: &Metrics) {
     });
     metrics.record_taint_change("unprotected", true, false);
     metrics.record_node_write("conditions", true);
+    // Policy reports.
+    metrics.seed_policy_report_families();
+    metrics.record_policy_report("written");
+    metrics.record_policy_report_error("Forbidden");
 }
 
 /// A poller whose groups look like this.

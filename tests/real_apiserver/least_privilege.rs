@@ -28,6 +28,29 @@ pub struct Deployed {
     pub sim: HssSimulator,
     pub operator: Operator,
     pub user: String,
+    /// How the operator was started, to start it again ([`Deployed::respawn`]).
+    pub args: Vec<String>,
+    pub kubeconfig: std::path::PathBuf,
+}
+
+impl Deployed {
+    /// Stops the operator and starts a new process the same way (a rollout, a new leader);
+    /// returns once it is ready.
+    pub async fn respawn(&mut self, name: &str) {
+        assert_eq!(self.operator.terminate(), Some(0), "a clean stop");
+        self.operator = Operator::spawn(
+            name,
+            &self.args,
+            self.operator.health_port,
+            &self.kubeconfig,
+            self.plane.dir(),
+            &[
+                ("POD_NAME", "hostrisk-operator-0"),
+                ("POD_NAMESPACE", RELEASE_NAMESPACE),
+            ],
+        );
+        self.operator.wait_ready(Duration::from_secs(60)).await;
+    }
 }
 
 /// Renders value set `set` plus `extra` values, applies its RBAC (after `edit`), mints the
@@ -109,6 +132,8 @@ pub async fn deploy_until(
         sim,
         operator,
         user: service_account_user(RELEASE_NAMESPACE, &account),
+        args,
+        kubeconfig,
     })
 }
 
@@ -161,6 +186,23 @@ async fn exercise(deployed: &Deployed, namespace: &str) {
         event.reporting_controller.as_deref(),
         Some("hostrisk-operator")
     );
+}
+
+/// Stops the operator (watches are audited when they end), asserts that it got no 403 and did
+/// each of `needed` (`verb resource`: the row exercised it), and tears the world down.
+pub async fn finish(mut deployed: Deployed, needed: &[&str]) {
+    assert_eq!(deployed.operator.terminate(), Some(0));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mine = assert_no_403(&deployed);
+    for needed in needed {
+        assert!(
+            mine.iter()
+                .any(|e| format!("{} {}", e.verb, e.resource()) == *needed),
+            "the operator never did {needed}: the row did not exercise it"
+        );
+    }
+    deployed.sim.shutdown().await;
+    deployed.plane.stop().await;
 }
 
 /// Audit: the operator's requests, none answered 403; returns them for more checks.
@@ -225,25 +267,18 @@ async fn chart_rbac_cluster_wide_is_enough_and_nothing_is_forbidden() {
     }
     // Watches are audited when they end: stop the operator first (it releases the Lease).
     assert!(deployed.operator.exited().is_none(), "operator exited");
-    assert_eq!(deployed.operator.terminate(), Some(0));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let mine = assert_no_403(&deployed);
-    for needed in [
-        "watch hostriskwatches",
-        "patch hostriskwatches/status",
-        "create events",
-        "get secrets",
-        "watch secrets",
-        "update leases",
-    ] {
-        assert!(
-            mine.iter()
-                .any(|e| format!("{} {}", e.verb, e.resource()) == needed),
-            "the operator never did {needed}: the row did not exercise it"
-        );
-    }
-    deployed.sim.shutdown().await;
-    deployed.plane.stop().await;
+    finish(
+        deployed,
+        &[
+            "watch hostriskwatches",
+            "patch hostriskwatches/status",
+            "create events",
+            "get secrets",
+            "watch secrets",
+            "update leases",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -563,7 +598,7 @@ async fn create_node_world(deployed: &Deployed) -> Api<HostRiskWatch> {
 
 #[tokio::test]
 async fn chart_rbac_with_node_watches_is_enough_for_node_backed_watches() {
-    let Some(mut deployed) = deploy(
+    let Some(deployed) = deploy(
         "chart_rbac_with_node_watches_is_enough_for_node_backed_watches",
         "defaults",
         json!({"nodeWatches": {"enabled": true}}),
@@ -587,18 +622,7 @@ async fn chart_rbac_with_node_watches_is_enough_for_node_backed_watches() {
         ("demo-web-01", Some("web-1"))
     );
     wait_for(&watches, "listed", "Ready", is_ready).await;
-    assert_eq!(deployed.operator.terminate(), Some(0));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let mine = assert_no_403(&deployed);
-    for needed in ["list nodes", "watch nodes"] {
-        assert!(
-            mine.iter()
-                .any(|e| format!("{} {}", e.verb, e.resource()) == needed),
-            "the operator never did {needed}"
-        );
-    }
-    deployed.sim.shutdown().await;
-    deployed.plane.stop().await;
+    finish(deployed, &["list nodes", "watch nodes"]).await;
 }
 
 #[tokio::test]

@@ -247,32 +247,14 @@ pub fn render_chart(set: &str, files: &[&Path]) -> Rendered {
 
 /// The RBAC objects and the ServiceAccount of a rendered chart, as rendered.
 pub fn rbac_documents(rendered: &Rendered) -> Vec<Value> {
-    rendered
-        .docs
-        .iter()
-        .filter(|doc| {
-            matches!(
-                doc.kind().1,
-                "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding"
-            )
-        })
-        .map(|doc| doc.value.clone())
-        .collect()
+    rendered.rbac_documents()
 }
 
 /// Applies objects (server-side apply, field manager `helm`), creating namespaced ones in the
 /// namespace they name.
 pub async fn apply_objects(client: &kube::Client, objects: &[Value]) {
     for object in objects {
-        let api_version = object["apiVersion"].as_str().unwrap();
-        let kind = object["kind"].as_str().unwrap();
-        let name = object["metadata"]["name"].as_str().unwrap();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-        let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
-            Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
+        let (api, kind, name) = api_of(client, object);
         api.patch(
             name,
             &PatchParams::apply("helm").force(),
@@ -280,6 +262,33 @@ pub async fn apply_objects(client: &kube::Client, objects: &[Value]) {
         )
         .await
         .unwrap_or_else(|e| panic!("applying {kind} {name}: {e}"));
+    }
+}
+
+/// The API of `object`'s kind (in its namespace, if it names one), its kind and its name.
+fn api_of<'a>(client: &kube::Client, object: &'a Value) -> (Api<DynamicObject>, &'a str, &'a str) {
+    let api_version = object["apiVersion"].as_str().unwrap();
+    let kind = object["kind"].as_str().unwrap();
+    let name = object["metadata"]["name"].as_str().unwrap();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    let api = match object["metadata"]["namespace"].as_str() {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    (api, kind, name)
+}
+
+/// Deletes objects (what Helm does with the ones an upgrade no longer renders); gone already
+/// is fine.
+pub async fn delete_objects(client: &kube::Client, objects: &[Value]) {
+    for object in objects {
+        let (api, kind, name) = api_of(client, object);
+        match api.delete(name, &Default::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => panic!("deleting {kind} {name}: {e}"),
+        }
     }
 }
 

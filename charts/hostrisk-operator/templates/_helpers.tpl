@@ -141,3 +141,26 @@ Secret once; an entry is {name: ...} or a plain name. Empty when there is none. 
 {{- $labels := mergeOverwrite (dict) (.Values.commonLabels | default dict) (.Values.podLabels | default dict) }}
 {{- toYaml (mergeOverwrite $labels (include "hostrisk-operator.selectorLabels" . | fromYaml)) }}
 {{- end }}
+
+{{/* Policy reports: the format written ("openreports" or "wgpolicyk8s"), empty when off (a bare YAML off is false). */}}
+{{- define "hostrisk-operator.policyReports" -}}
+{{- $format := .Values.policyReports.format -}}
+{{- if and (kindIs "string" $format) (ne $format "off") }}{{ $format }}{{ end -}}
+{{- end }}
+
+{{/* Policy reports: the rules on the report kinds. The kind written: everything the operator does with it; the other
+kind (and both when off with cleanupWhenOff): list and delete, to remove the operator's reports of it at start. */}}
+{{- define "hostrisk-operator.policyReportRules" -}}
+{{- $format := include "hostrisk-operator.policyReports" . -}}
+{{- $kinds := dict "openreports" (list "openreports.io" "reports") "wgpolicyk8s" (list "wgpolicyk8s.io" "policyreports") -}}
+{{- range $name := list "openreports" "wgpolicyk8s" }}
+{{- $kind := get $kinds $name }}
+- apiGroups: [{{ index $kind 0 | quote }}]
+  resources: [{{ index $kind 1 | quote }}]
+  {{- if eq $name $format }}
+  verbs: ["list", "watch", "create", "patch", "delete"]
+  {{- else }}
+  verbs: ["list", "delete"]
+  {{- end }}
+{{- end }}
+{{- end }}

@@ -126,3 +126,36 @@ fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
     );
     assert_eq!(n("ratio.per_watch_over_batched_calls"), 5.0, "{stdout}");
 }
+
+#[test]
+fn tiny_bench_with_policy_reports_writes_one_per_watch_and_none_while_idle() {
+    let (figures, stdout) = run_bench(&[
+        "--watches=5",
+        "--hosts-per-watch=4",
+        "--interval=4s",
+        "--probes=1",
+        "--policy-reports=openreports",
+    ]);
+    let n = |name: &str| number(&figures, name, &stdout);
+    assert_eq!(figures["bench.policy_reports"].0, "openreports", "{stdout}");
+    assert_eq!(n("batched.watches_with_data"), 5.0, "{stdout}");
+    assert!(
+        n("batched.startup_report_writes") >= 5.0,
+        "a report per watch: {stdout}"
+    );
+    assert_eq!(
+        n("batched.report_writes_per_idle_sweep"),
+        0.0,
+        "an idle poll writes no report: {stdout}"
+    );
+    assert_eq!(
+        n("batched.api_requests_per_idle_sweep"),
+        0.0,
+        "only watches while idle, reports on: {stdout}"
+    );
+    assert_eq!(
+        n("batched.restart_report_writes"),
+        0.0,
+        "a restart with nothing changed rewrites no report: {stdout}"
+    );
+}

@@ -106,7 +106,26 @@ async fn look_from_outside(captured: Captured) -> (u16, String, String) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     // `/path/kubeconfig kubectl get hrw -A`
-    let (path, command) = kubeconfig.split_once(' ').expect("path and command");
+    let kubectl_out = run_printed(&kubeconfig).await;
+    // `/path/kubeconfig kubectl get reports -A`: the reports appear after the first polls.
+    let reports_line = captured
+        .text()
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("KUBECONFIG="))
+        .map(|l| l.trim().to_string())
+        .find(|l| l.ends_with("kubectl get reports -A"))
+        .expect("a kubectl get reports line");
+    let mut reports_out = run_printed(&reports_line).await;
+    while !reports_out.contains("hostrisk-web-tier") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        reports_out = run_printed(&reports_line).await;
+    }
+    (ready, metrics, format!("{kubectl_out}{reports_out}"))
+}
+
+/// Runs a printed `/path/kubeconfig kubectl ...` line with the real kubectl; its output.
+async fn run_printed(line: &str) -> String {
+    let (path, command) = line.split_once(' ').expect("path and command");
     let args: Vec<&str> = command
         .strip_prefix("kubectl ")
         .expect("a kubectl command")
@@ -118,12 +137,11 @@ async fn look_from_outside(captured: Captured) -> (u16, String, String) {
         .output()
         .await
         .expect("kubectl runs");
-    let kubectl_out = format!(
+    format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
-    );
-    (ready, metrics, kubectl_out)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,4 +384,24 @@ async fn short_demo_shows_ready_watches_transitions_a_fixed_secret_and_node_post
         "{text}"
     );
     assert!(metrics.contains(AT_RISK_TAINTED), "{metrics}");
+    // The real kubectl found the OpenReports kind in the stand-in's discovery and listed the
+    // reports the banner says to look at.
+    for name in [names::WEB, names::DATA, names::WORKERS] {
+        assert!(
+            kubectl_out.contains(&format!("hostrisk-{name}")),
+            "kubectl get reports: {kubectl_out}"
+        );
+    }
+    // Every watch with data has its OpenReports Report, as `kubectl get reports` counts it.
+    assert!(
+        text.contains("policy reports (kubectl get reports)"),
+        "{text}"
+    );
+    for name in [names::WEB, names::DATA, names::WORKERS] {
+        let report = format!("hostrisk-{name} ");
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(&report)),
+            "no report line for {name}: {text}"
+        );
+    }
 }

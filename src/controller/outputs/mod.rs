@@ -3,7 +3,8 @@
 //! metric series ([`metrics::WatchMetrics`]). A reconcile computes the watch's new view
 //! ([`WatchView`]) and hands it to every output in turn ([`Outputs::publish`]), without
 //! knowing what they are; the watch table tells each one when a watch is gone
-//! ([`WatchScoped::forget`]).
+//! ([`WatchScoped::forget`]). With `--policy-reports`, the policy-report writer
+//! ([`reports::ReportWriter`]) comes after the metrics.
 //!
 //! How to add an output (a policy-report writer, a Node-condition writer):
 //! 1. A type implementing [`Output`], built in `Context::with_metrics` and added to the list
@@ -23,16 +24,19 @@
 //!    `ConditionType` variant with its `Reason`s, and [`Output::condition`] returning its
 //!    update; it is merged into the status at the next reconcile. When it changes outside a
 //!    reconcile (a missing CRD appeared), the output offers the keys of the watches concerned
-//!    as a trigger stream, merged into the controllers' triggers in `run` like the poller's
-//!    and the Nodes'.
-//! 4. Work of its own beside the reconciles (a writer task fed from `publish`): started by
-//!    [`Output::start`] for each run of the controllers (the leader's), which returns the task
-//!    (the controllers stop if it ends before a shutdown) and the trigger stream of step 3.
+//!    as a trigger stream (e.g. through a [`wake::Wake`]), merged into the controllers'
+//!    triggers in `run` like the poller's and the Nodes'.
+//! 4. Work of its own beside the reconciles (a writer task fed from `publish`, a watch of the
+//!    CRD it writes): started by [`Output::start`] for each run of the controllers (the
+//!    leader's), which returns the task (the controllers stop if it ends before a shutdown)
+//!    and the trigger stream of step 3.
 
 pub mod events;
 pub mod metrics;
 pub mod node_conditions;
+pub mod reports;
 pub mod status;
+pub mod wake;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,6 +95,8 @@ impl WatchView<'_> {
 pub struct OutputRun {
     pub client: kube::Client,
     pub watches: Arc<WatchTable>,
+    /// The namespaces the controllers watch (`None`: all).
+    pub scopes: Vec<Option<String>>,
     /// Cancelled when the controllers stop: the output's task ends then.
     pub shutdown: CancellationToken,
 }

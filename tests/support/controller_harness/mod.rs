@@ -28,6 +28,7 @@ use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
 use hostrisk_operator::metrics::{Metrics, MetricsOptions};
 use hostrisk_operator::nodes::policy::NodeConditionPolicy;
+use hostrisk_operator::reports::ReportSettings;
 use hostrisk_sim::hss::{AccessKeyCredential, Faults, HssSimulator, SimConfig};
 use hostrisk_sim::kube::StandinApiServer;
 use tokio::task::JoinHandle;
@@ -108,6 +109,19 @@ pub struct Options {
     pub workload_identity: WorkloadIdentityPolicy,
     /// `--node-conditions`, `--node-conditions-namespaces`, `--node-taint*`.
     pub node_conditions: NodeConditionPolicy,
+    /// `--policy-reports*`.
+    pub policy_reports: ReportSettings,
+    /// Run the operator as a ServiceAccount with exactly these RBAC objects (and the account),
+    /// under the stand-in's RBAC; `None`: as the admin, RBAC off.
+    pub rbac: Option<OperatorRbac>,
+}
+
+/// The identity the operator runs as under RBAC (e.g. what the chart renders).
+pub struct OperatorRbac {
+    /// RBAC objects, the ServiceAccount among them.
+    pub objects: Vec<serde_json::Value>,
+    pub namespace: String,
+    pub service_account: String,
 }
 
 impl Options {
@@ -129,6 +143,8 @@ impl Options {
             metrics_per_host: false,
             workload_identity: WorkloadIdentityPolicy::default(),
             node_conditions: NodeConditionPolicy::default(),
+            policy_reports: ReportSettings::default(),
+            rbac: None,
         }
     }
 
@@ -169,6 +185,8 @@ pub struct Harness {
     task: Option<JoinHandle<Result<(), RunError>>>,
     /// What a restarted controller is started with.
     restart: Restart,
+    /// The controller's client (the admin's, or the ServiceAccount's under RBAC).
+    operator_client: kube::Client,
 }
 
 /// How the controller is started, to start it again as a fresh process would.
@@ -206,6 +224,43 @@ impl Restart {
     }
 }
 
+/// Applies `rbac`'s objects (creating the namespaces they name), turns RBAC on and returns a
+/// client of its ServiceAccount.
+async fn operator_identity(
+    kube: &StandinApiServer,
+    admin: &kube::Client,
+    rbac: &OperatorRbac,
+) -> kube::Client {
+    use k8s_openapi::api::core::v1::Namespace;
+    let namespaces: kube::Api<Namespace> = kube::Api::all(admin.clone());
+    let mut wanted: Vec<&str> = rbac
+        .objects
+        .iter()
+        .filter_map(|o| o["metadata"]["namespace"].as_str())
+        .collect();
+    wanted.push(&rbac.namespace);
+    wanted.sort_unstable();
+    wanted.dedup();
+    for name in wanted {
+        let body = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
+            .expect("namespace");
+        // `default` and friends may exist already.
+        let _ = namespaces.create(&Default::default(), &body).await;
+    }
+    let yaml: Vec<String> = rbac
+        .objects
+        .iter()
+        .map(|o| serde_yaml::to_string(o).expect("yaml"))
+        .collect();
+    kube.apply_yaml_documents(&yaml.join("---\n"))
+        .await
+        .expect("the RBAC objects apply");
+    kube.enable_rbac();
+    kube.service_account_client(&rbac.namespace, &rbac.service_account)
+        .await
+        .expect("the operator's ServiceAccount client")
+}
+
 impl Harness {
     pub async fn start(options: Options) -> Self {
         let kube = StandinApiServer::start("127.0.0.1:0".parse().unwrap())
@@ -225,6 +280,10 @@ impl Harness {
             .await
             .expect("simulator starts");
         let client = kube.client().await.expect("kube client");
+        let operator_client = match &options.rbac {
+            None => client.clone(),
+            Some(rbac) => operator_identity(&kube, &client, rbac).await,
+        };
         let mut allowed = if options.allow_simulator {
             vec![sim.base_url().to_string()]
         } else {
@@ -247,6 +306,7 @@ impl Harness {
             node_watches: options.node_watches,
             workload_identity: options.workload_identity.clone(),
             node_conditions: options.node_conditions.clone(),
+            policy_reports: options.policy_reports,
         };
         let restart = Restart {
             client_config: options.client.clone(),
@@ -256,10 +316,11 @@ impl Harness {
             },
             namespaces: options.namespaces.clone(),
         };
-        let (ctx, shutdown, task) = restart.launch(&client);
+        let (ctx, shutdown, task) = restart.launch(&operator_client);
         Self {
             kube,
             sim,
+            operator_client,
             client,
             ctx,
             options_backoff: options.backoff,
@@ -272,8 +333,14 @@ impl Harness {
     /// Stops the controller and starts a fresh one, with nothing kept in memory, as a restarted
     /// operator process (or a new leader) would.
     pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    /// [`Harness::restart`] with other settings (as a new version of the Deployment would).
+    pub async fn restart_with(&mut self, change: impl FnOnce(&mut ControllerSettings)) {
         self.stop_controller().await;
-        let (ctx, shutdown, task) = self.restart.launch(&self.client);
+        change(&mut self.restart.settings);
+        let (ctx, shutdown, task) = self.restart.launch(&self.operator_client);
         (self.ctx, self.shutdown, self.task) = (ctx, shutdown, Some(task));
     }
 

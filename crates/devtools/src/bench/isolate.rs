@@ -45,22 +45,30 @@ pub fn child_args(options: &BenchOptions) -> Vec<String> {
             .iter()
             .map(|soak| format!("--soak={}", format_duration(*soak))),
     )
+    .chain(
+        options
+            .policy_reports
+            .iter()
+            .map(|format| format!("--policy-reports={}", format.as_str())),
+    )
     .collect()
 }
 
-/// Runs this executable with `args` (stderr passed through); its stdout, or an error naming
+/// Runs this executable with `args` (its stderr passed on once it ends); its stdout, or an error naming
 /// `what` when it fails.
 pub async fn run_child(args: Vec<String>, what: &str) -> Result<String, BenchError> {
     let output = Command::new(std::env::current_exe()?)
         .args(args)
         .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .output()
         .await?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprint!("{stderr}");
     if !output.status.success() {
+        let last = stderr.lines().last().unwrap_or_default();
         return Err(BenchError::World(format!(
-            "{what} failed ({})",
+            "{what} failed ({}): {last}",
             output.status
         )));
     }
@@ -90,6 +98,7 @@ mod tests {
             namespace_prefix: "hostrisk-bench-7".into(),
             soak: Some(Duration::from_secs(600)),
             envtest: false,
+            policy_reports: Some(hostrisk_operator::reports::ReportFormat::WgPolicyK8s),
         };
         let args = child_args(&options);
         for expected in [
@@ -107,6 +116,7 @@ mod tests {
             "--kubeconfig=/tmp/kc",
             "--namespace-prefix=hostrisk-bench-7",
             "--soak=10m",
+            "--policy-reports=wgpolicyk8s",
         ] {
             assert!(args.iter().any(|a| a == expected), "{expected} in {args:?}");
         }

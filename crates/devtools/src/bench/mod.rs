@@ -92,6 +92,9 @@ pub struct BenchOptions {
     pub soak: Option<Duration>,
     /// Start a real control plane from `KUBEBUILDER_ASSETS` and use it as `kubeconfig`.
     pub envtest: bool,
+    /// Policy reports written by the operator (`--policy-reports`); their CRDs are installed
+    /// in the world when it has none.
+    pub policy_reports: Option<hostrisk_operator::reports::ReportFormat>,
 }
 
 impl BenchOptions {
@@ -152,6 +155,12 @@ pub fn setup_lines(options: &BenchOptions, workload: &Workload) -> Vec<String> {
                 (Some(_), _) | (None, true) => "kube-apiserver",
                 (None, false) => "stand-in",
             }
+        ),
+        format!(
+            "bench.policy_reports: {} format",
+            options
+                .policy_reports
+                .map_or("off", hostrisk_operator::reports::ReportFormat::as_str)
         ),
         format!(
             "bench.world: {} placement",

@@ -14,8 +14,11 @@ use super::{BenchError, BenchOptions};
 use hostrisk_operator::controller::{run_controllers, Context, ControllerSettings, RunError};
 use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
+use hostrisk_operator::reports::ReportSettings;
 
-/// Longest wait for the controller to report ready (CRD found, watches listed).
+/// Shortest wait for the controller to report ready (CRD found, watches listed); at scale the
+/// benchmark's `--timeout` when longer: the stand-in lists 1,000 watches with 100 hosts each in
+/// pages of ten, each page a copy of them all, a minute or more on a busy 2-core machine.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest wait for the controller to stop after the measurement.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,12 +58,14 @@ impl Running {
             shutdown,
             task,
         };
-        running.wait_ready().await?;
+        running
+            .wait_ready(options.timeout.max(READY_TIMEOUT))
+            .await?;
         Ok(running)
     }
 
-    async fn wait_ready(&self) -> Result<(), BenchError> {
-        let deadline = Instant::now() + READY_TIMEOUT;
+    async fn wait_ready(&self, limit: Duration) -> Result<(), BenchError> {
+        let deadline = Instant::now() + limit;
         while !self.ctx.health.is_ready() {
             if self.task.is_finished() {
                 return Err(BenchError::Controller("stopped before it was ready".into()));
@@ -68,7 +73,7 @@ impl Running {
             if Instant::now() > deadline {
                 return Err(BenchError::Controller(format!(
                     "not ready after {}s",
-                    READY_TIMEOUT.as_secs()
+                    limit.as_secs()
                 )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -119,6 +124,19 @@ impl Running {
             .sum()
     }
 
+    /// Policy-report writes (apply, delete) of either kind.
+    pub fn report_writes(&self) -> u64 {
+        self.requests
+            .snapshot()
+            .iter()
+            .filter(|(k, _)| {
+                matches!(k.verb, "create" | "update" | "patch" | "delete")
+                    && matches!(k.resource.as_str(), "reports" | "policyreports")
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     pub async fn stop(self) -> Result<(), BenchError> {
         self.shutdown.cancel();
         match tokio::time::timeout(STOP_TIMEOUT, self.task).await {
@@ -143,6 +161,10 @@ fn controller_settings(options: &BenchOptions, endpoint: &str) -> ControllerSett
         },
         concurrency: options.concurrency,
         instance: "bench".to_string(),
+        policy_reports: ReportSettings {
+            format: options.policy_reports,
+            ..ReportSettings::default()
+        },
         ..ControllerSettings::default()
     }
 }

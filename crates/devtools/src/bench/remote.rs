@@ -149,6 +149,13 @@ impl RemoteWorld {
                     .iter()
                     .map(|path| format!("--kubeconfig={}", path.display())),
             )
+            // The world installs the report CRDs the operator writes.
+            .args(
+                options
+                    .policy_reports
+                    .iter()
+                    .map(|format| format!("--policy-reports={}", format.as_str())),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

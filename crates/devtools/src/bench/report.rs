@@ -32,6 +32,8 @@ pub struct RunReport {
     pub idle_reconciles: u64,
     /// Status writes during the creation wave.
     pub startup_status_writes: u64,
+    /// Policy-report writes, with `--policy-reports`.
+    pub report_writes: Option<ReportWrites>,
     pub watches_with_data: u64,
     pub latency_p50: Option<Duration>,
     pub latency_p99: Option<Duration>,
@@ -85,6 +87,15 @@ pub struct RunReport {
     pub api_server: &'static str,
 }
 
+/// Policy-report writes (apply, delete) of the first controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportWrites {
+    /// By the creation wave: one per watch with data.
+    pub startup: u64,
+    /// During the measured sweep: none, as nothing changed.
+    pub idle_sweep: u64,
+}
+
 /// A fresh operator process starting with every watch already there.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RestartReport {
@@ -96,6 +107,9 @@ pub struct RestartReport {
     pub first_sweep: Duration,
     /// Status writes of the restarted controller up to the end of its first sweep (and soak).
     pub status_writes: u64,
+    /// Policy-report writes of the restarted controller (with `--policy-reports`).
+    #[serde(default)]
+    pub report_writes: Option<u64>,
     pub reconciles: u64,
     /// Peak RSS of the restarted operator's process, and its peak of live heap bytes.
     pub peak_rss: Option<u64>,
@@ -136,6 +150,9 @@ impl RestartReport {
             format!("{m}.restart_status_writes: {} writes", self.status_writes),
             format!("{m}.restart_reconciles: {} reconciles", self.reconciles),
         ];
+        if let Some(writes) = self.report_writes {
+            lines.push(format!("{m}.restart_report_writes: {writes} writes"));
+        }
         if let Some(soak) = &self.soak {
             let growth = match (soak.rss_after_first_sweep, soak.rss_max) {
                 (Some(first), Some(max)) if first > 0 => {
@@ -321,6 +338,15 @@ impl RunReport {
             ),
             format!("{m}.wall_time: {} s", seconds(Some(self.wall_time))),
         ];
+        if let Some(writes) = self.report_writes {
+            lines.extend([
+                format!("{m}.startup_report_writes: {} writes", writes.startup),
+                format!(
+                    "{m}.report_writes_per_idle_sweep: {} writes",
+                    writes.idle_sweep
+                ),
+            ]);
+        }
         lines.extend(
             self.idle_requests
                 .iter()
@@ -360,6 +386,10 @@ mod tests {
             idle_requests: [("watch.hostriskwatches".to_string(), 1)].into(),
             idle_reconciles: 100,
             startup_status_writes: 200,
+            report_writes: Some(ReportWrites {
+                startup: 100,
+                idle_sweep: 0,
+            }),
             watches_with_data: 100,
             latency_p50: Some(Duration::from_millis(120)),
             latency_p99: None,
@@ -380,6 +410,7 @@ mod tests {
                 heap_peak: None,
                 first_sweep: Duration::from_secs(1),
                 status_writes: 0,
+                report_writes: Some(0),
                 reconciles: 100,
                 soak: Some(SoakReport {
                     duration: Duration::from_secs(600),
@@ -430,6 +461,9 @@ mod tests {
         ));
         assert!(lines.contains(&"batched.first_sweep_over_min: 0.00 %".to_string()));
         assert!(lines.contains(&"batched.soak_rss_growth: 2.50 %".to_string()));
+        assert!(lines.contains(&"batched.startup_report_writes: 100 writes".to_string()));
+        assert!(lines.contains(&"batched.report_writes_per_idle_sweep: 0 writes".to_string()));
+        assert!(lines.contains(&"batched.restart_report_writes: 0 writes".to_string()));
     }
 
     #[test]

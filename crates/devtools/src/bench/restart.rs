@@ -61,6 +61,7 @@ pub async fn run_restart(options: &BenchOptions, world: &str) -> Result<(), Benc
     let first_sweep = started.elapsed();
     let min_calls = running.min_calls_now();
     let status_writes = running.status_writes();
+    let report_writes = options.policy_reports.map(|_| running.report_writes());
     let reconciles = running.ctx.metrics.reconciles_total();
     let soak = match options.soak {
         Some(duration) => Some(soak(&running, duration, options.interval).await),
@@ -72,6 +73,7 @@ pub async fn run_restart(options: &BenchOptions, world: &str) -> Result<(), Benc
         min_calls,
         first_sweep,
         status_writes,
+        report_writes,
         reconciles,
         peak_rss: sampler.peak(),
         heap_peak: heap::heap().map(|(_, peak)| peak),

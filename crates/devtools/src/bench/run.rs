@@ -24,7 +24,7 @@ use super::observe::percentile;
 use super::operator::Running;
 use super::process::{cpu_time, memory, reset_peak_rss, RssSampler};
 use super::remote::{ApiAddress, RemoteWorld, WorldInfo};
-use super::report::{QuotaWait, RunReport};
+use super::report::{QuotaWait, ReportWrites, RunReport};
 use super::requests::{since, RequestKind};
 use super::restart::restart_in_child;
 use super::world::{start_world_for, BenchWorld, HssTarget, WorldCounters};
@@ -66,6 +66,7 @@ pub async fn run(options: &BenchOptions) -> Result<RunReport, BenchError> {
     tokio::time::sleep(options.interval.mul_f64(WINDOW_OPENS)).await;
     let at_ready = world.counters().await?;
     let writes_at_ready = first.status_writes();
+    let reports_at_ready = first.report_writes();
     let requests_at_ready = first.requests.snapshot();
     let reconciles_at_ready = first.ctx.metrics.reconciles_total();
 
@@ -81,6 +82,7 @@ pub async fn run(options: &BenchOptions) -> Result<RunReport, BenchError> {
     let at_end = world.counters().await?;
     let idle_requests = since(&requests_at_ready, &first.requests.snapshot());
     let idle_writes = first.status_writes() - writes_at_ready;
+    let idle_report_writes = first.report_writes() - reports_at_ready;
     let idle_reconciles = first.ctx.metrics.reconciles_total() - reconciles_at_ready;
     let probes = world.probe(options.probes, options.timeout).await?;
     let memory_end = memory();
@@ -124,6 +126,10 @@ pub async fn run(options: &BenchOptions) -> Result<RunReport, BenchError> {
         idle_requests: request_counts(&idle_requests),
         idle_reconciles,
         startup_status_writes: startup_writes,
+        report_writes: options.policy_reports.map(|_| ReportWrites {
+            startup: reports_at_ready,
+            idle_sweep: idle_report_writes,
+        }),
         watches_with_data: creation.with_data,
         latency_p50: percentile(&latencies, 50.0),
         latency_p99: percentile(&latencies, 99.0),

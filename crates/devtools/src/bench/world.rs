@@ -20,10 +20,11 @@ use super::workload::Workload;
 use super::BenchError;
 use hostrisk_operator::crd::render::crd_yaml;
 use hostrisk_operator::crd::{CredentialsSecretRef, HostRiskWatch, HostRiskWatchSpec};
+use hostrisk_operator::reports::ReportFormat;
 use hostrisk_sim::hss::{
     generate_fleet, FleetSpec, HssSimulator, SimConfig, DEMO_ACCESS_KEY, DEMO_SECRET_KEY,
 };
-use hostrisk_sim::kube::StandinApiServer;
+use hostrisk_sim::kube::{PolicyReportApi, StandinApiServer};
 
 /// Name of the credential Secret in every benchmark namespace.
 pub const SECRET_NAME: &str = "hss-credentials";
@@ -89,14 +90,51 @@ pub fn watch_name(w: usize) -> String {
 
 /// [`start_world`] with the benchmark's options.
 pub async fn start_world_for(options: &super::BenchOptions) -> Result<BenchWorld, BenchError> {
-    start_world(
+    let world = start_world(
         &options.workload()?,
         options.watches_per_namespace,
         options.calls_per_minute(),
         options.kubeconfig.as_deref(),
         &options.namespace_prefix,
     )
-    .await
+    .await?;
+    if let Some(format) = options.policy_reports {
+        install_report_crds(&world, format).await?;
+    }
+    Ok(world)
+}
+
+/// The policy-report CRDs of `format` (as their project publishes them), unless a real API
+/// server has them already (from Kyverno, say: those stay as they are).
+async fn install_report_crds(world: &BenchWorld, format: ReportFormat) -> Result<(), BenchError> {
+    let api = match format {
+        ReportFormat::OpenReports => PolicyReportApi::OpenReports,
+        ReportFormat::WgPolicyK8s => PolicyReportApi::WgPolicyK8s,
+    };
+    let client = match &world.api {
+        WorldApi::Standin(kube) => {
+            kube.install_policy_report_crds(api).await?;
+            return Ok(());
+        }
+        WorldApi::External { client, .. } => client.clone(),
+    };
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for file in api.crds() {
+        if crds.get_opt(file.name).await?.is_some() {
+            continue;
+        }
+        let crd: CustomResourceDefinition = serde_yaml::from_str(file.yaml)
+            .map_err(|e| BenchError::Options(format!("{}: {e}", file.file)))?;
+        crds.create(&PostParams::default(), &crd).await?;
+        tokio::time::timeout(
+            CRD_ESTABLISHED_TIMEOUT,
+            await_condition(crds.clone(), file.name, conditions::is_crd_established()),
+        )
+        .await
+        .map_err(|_| BenchError::Options(format!("CRD {} not established in time", file.name)))?
+        .map_err(|e| BenchError::Options(format!("waiting for CRD {}: {e}", file.name)))?;
+    }
+    Ok(())
 }
 
 /// Starts the simulator (and the stand-in unless `kubeconfig` names a real API server) and

@@ -9,6 +9,7 @@ use super::exit;
 use crate::bench::remote::serve_world;
 use crate::bench::restart::run_restart;
 use crate::bench::{run_bench, BenchOptions, WorldPlacement};
+use hostrisk_operator::cli::policy_reports::PolicyReportsFlag;
 use hostrisk_operator::crd::duration::parse_duration_flag;
 use hostrisk_operator::telemetry::{init_logging, LogArgs};
 
@@ -62,6 +63,10 @@ pub struct BenchArgs {
     /// `setup-envtest`) and run against it, like --kubeconfig.
     #[arg(long, conflicts_with = "kubeconfig")]
     pub envtest: bool,
+    /// Write policy reports (`run --policy-reports`): openreports, wgpolicyk8s or off; the
+    /// world gets the report CRDs (a real API server only when it has none).
+    #[arg(long, value_enum, default_value_t = PolicyReportsFlag::Off)]
+    pub policy_reports: PolicyReportsFlag,
     /// After the restart's first sweep, keep the controller running this long and report RSS
     /// growth (a leak check).
     #[arg(long, value_parser = duration_arg)]
@@ -114,6 +119,7 @@ impl BenchArgs {
             }),
             soak: self.soak,
             envtest: self.envtest,
+            policy_reports: self.policy_reports.format(),
         }
     }
 }

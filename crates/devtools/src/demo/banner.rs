@@ -81,6 +81,10 @@ pub fn commands(access: &Access) -> Vec<String> {
             "KUBECONFIG={} kubectl get hrw -A",
             access.kubeconfig.display()
         ),
+        format!(
+            "KUBECONFIG={} kubectl get reports -A",
+            access.kubeconfig.display()
+        ),
         format!("curl -s http://{}/metrics | grep ^hostrisk_", access.health),
     ]
 }
@@ -163,6 +167,7 @@ mod tests {
             commands(&access),
             [
                 "KUBECONFIG=/tmp/demo/kubeconfig kubectl get hrw -A",
+                "KUBECONFIG=/tmp/demo/kubeconfig kubectl get reports -A",
                 "curl -s http://127.0.0.1:4321/metrics | grep ^hostrisk_"
             ]
         );

@@ -2,10 +2,10 @@
 //! `hostrisk-operator run --allowed-endpoints <simulator URL> --iam-endpoint <simulator URL>
 //! --workload-identity-audiences <aud> --workload-identity-providers <idp> --node-watches
 //! --node-conditions --node-conditions-namespaces security --node-taints at-risk
-//! --node-taint-after 0s --node-taint-max 1` (plain `http://` endpoints are refused unless
-//! listed; the keyless example's audience and identity provider; the Nodes of the stand-in
-//! watched for the node-backed watch, which sets their conditions and taints those at risk,
-//! one at a time)
+//! --node-taint-after 0s --node-taint-max 1 --policy-reports openreports` (plain `http://`
+//! endpoints are refused unless listed; the keyless example's audience and identity provider;
+//! the Nodes of the stand-in watched for the node-backed watch, which sets their conditions and
+//! taints those at risk, one at a time; a Report per watch, the OpenReports CRD installed)
 //! with every other setting at its default, and its `/metrics`, `/livez` and `/readyz` served
 //! like `run --health-addr` does.
 
@@ -24,6 +24,7 @@ use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
 use hostrisk_operator::nodes::policy::NodeConditionPolicy;
 use hostrisk_operator::nodes::taints::{Problem, ProblemSet, TaintBudget, TaintPolicy};
+use hostrisk_operator::reports::{ReportFormat, ReportSettings};
 
 /// How long the controller may take to finish its reconciles in flight after shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -54,6 +55,10 @@ pub fn start(
             identity_providers: vec![world.keyless.identity_provider_id.clone()],
         },
         node_watches: true,
+        policy_reports: ReportSettings {
+            format: Some(ReportFormat::OpenReports),
+            ..ReportSettings::default()
+        },
         node_conditions: NodeConditionPolicy {
             enabled: true,
             namespaces: vec![super::manifests::names::NAMESPACE.to_string()],

@@ -272,6 +272,50 @@ async fn script_phase(
     .await
 }
 
+/// The watches' policy reports as `kubectl get reports` shows them (PASS FAIL WARN ERROR SKIP),
+/// with each report's most urgent result.
+async fn write_reports(
+    emit: &mut impl FnMut(&str, usize) -> std::io::Result<()>,
+    watches: &kube::Api<HostRiskWatch>,
+    style: Style,
+) -> Result<(), DemoError> {
+    let namespace = watches.namespace().unwrap_or(names::NAMESPACE).to_string();
+    let resource = hostrisk_operator::reports::ReportFormat::OpenReports.api_resource();
+    let reports: kube::Api<kube::api::DynamicObject> =
+        kube::Api::namespaced_with(watches.clone().into_client(), &namespace, &resource);
+    emit(
+        &style
+            .dim("  policy reports (kubectl get reports): PASS FAIL WARN ERROR SKIP, first result"),
+        2,
+    )?;
+    for report in reports.list(&Default::default()).await? {
+        let count = |k: &str| report.data["summary"][k].as_u64().unwrap_or(0);
+        let first = &report.data["results"][0];
+        let first = match first["policy"].as_str() {
+            Some(policy) => format!(
+                "{policy} {} {} ({})",
+                first["result"].as_str().unwrap_or_default(),
+                first["properties"]["hostId"].as_str().unwrap_or_default(),
+                first["severity"].as_str().unwrap_or("-"),
+            ),
+            None => "nothing to report".to_string(),
+        };
+        emit(
+            &format!(
+                "  {:<24} {:>4} {:>4} {:>4} {:>5} {:>4}  {first}",
+                kube::ResourceExt::name_any(&report),
+                count("pass"),
+                count("fail"),
+                count("warn"),
+                count("error"),
+                count("skip"),
+            ),
+            15,
+        )?;
+    }
+    Ok(())
+}
+
 async fn write_summary(
     out: &mut Box<dyn Write + Send>,
     report: &DemoReport,
@@ -349,6 +393,7 @@ async fn write_summary(
     for line in &report.nodes {
         emit(&style.dim(&format!("  {line}")), 15)?;
     }
+    write_reports(&mut emit, watches, style).await?;
     emit(
         &style.dim(&format!(
             "  {} read HSS without a Secret: IAM exchanged {} ServiceAccount token(s) of {}/{} \

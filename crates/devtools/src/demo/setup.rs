@@ -19,7 +19,7 @@ use hostrisk_sim::hss::{
     HssSimulator, IdentityProviderConfig, JwksSource, JwksUrl, SimConfig,
     DEMO_ENTERPRISE_PROJECT_ID,
 };
-use hostrisk_sim::kube::{StandinApiServer, SERVICE_ACCOUNT_ISSUER};
+use hostrisk_sim::kube::{PolicyReportApi, StandinApiServer, SERVICE_ACCOUNT_ISSUER};
 
 /// Name of the CRD as stored.
 pub const CRD_NAME: &str = "hostriskwatches.hostrisk.io";
@@ -52,6 +52,11 @@ pub async fn start_world() -> Result<DemoWorld, DemoError> {
     for object in kube.apply_yaml_documents(&crd_yaml()).await? {
         applied.push(describe(&object));
     }
+    // The OpenReports CRDs as their project publishes them: the operator writes a Report per
+    // watch.
+    kube.install_policy_report_crds(PolicyReportApi::OpenReports)
+        .await?;
+    applied.push("CustomResourceDefinition reports.openreports.io".to_string());
     let documents = demo_documents(&endpoint, hss.project_id(), &hosts)?;
     for object in kube.apply_yaml_documents(&to_yaml(&documents)?).await? {
         applied.push(describe(&object));

@@ -32,6 +32,8 @@ struct Switches {
 /// Shared counters and fault switches.
 pub struct Faults {
     counts: Mutex<BTreeMap<RequestKey, u64>>,
+    /// Requests answered 403 by the authorizer or [`Faults::forbid`].
+    refused: Mutex<BTreeMap<RequestKey, u64>>,
     switches: Mutex<Switches>,
     /// Bumped to end every open watch stream.
     pub drop_epoch: watch::Sender<u64>,
@@ -41,6 +43,7 @@ impl Default for Faults {
     fn default() -> Self {
         Self {
             counts: Mutex::default(),
+            refused: Mutex::default(),
             switches: Mutex::default(),
             drop_epoch: watch::channel(0).0,
         }
@@ -58,6 +61,23 @@ impl Faults {
             };
             *c.entry(key).or_default() += 1;
         }
+    }
+
+    /// Counts one request refused (403).
+    pub fn count_refused(&self, verb: &str, resource: &str, subresource: &str) {
+        if let Ok(mut c) = self.refused.lock() {
+            let key = RequestKey {
+                verb: verb.into(),
+                resource: resource.into(),
+                subresource: subresource.into(),
+            };
+            *c.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Refused requests so far.
+    pub fn refused(&self) -> BTreeMap<RequestKey, u64> {
+        self.refused.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
     /// All counts so far.

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::apply::patch;
-use super::auth::rbac::{forbidden, Attributes};
+use super::auth::rbac::{forbidden, forbidden_create_on_patch, Attributes};
 use super::auth::selected_name;
 use super::delete::{delete, success_status, Deleted};
 use super::discovery;
@@ -174,9 +174,13 @@ fn resource(
         return Err(ApiError::too_many_requests(retry_after));
     }
     if shared.faults.is_forbidden(verb, &rp.plural, sub) {
+        shared.faults.count_refused(verb, &rp.plural, sub);
         return Err(forbidden(&who, &attributes, &[]));
     }
-    shared.auth.authorize(&who, &attributes, &state)?;
+    shared
+        .auth
+        .authorize(&who, &attributes, &state)
+        .inspect_err(|_| shared.faults.count_refused(verb, &rp.plural, sub))?;
     let shape = Shape::from_accept(header(headers, "accept"))?;
     let rt = state
         .find_type(&rp.group, &rp.version, &rp.plural)
@@ -272,6 +276,18 @@ fn resource(
         ("patch", Some(name)) => {
             let ct = header(headers, "content-type").unwrap_or("");
             let kind = PatchKind::from_content_type(ct, &rt)?;
+            // copies: an apply that creates the object is also authorized as a create.
+            if kind == PatchKind::Apply && !status_sub && !state.objects.contains_key(&t.key(name))
+            {
+                let create = Attributes {
+                    verb: "create",
+                    ..attributes
+                };
+                if shared.auth.authorize(&who, &create, &state).is_err() {
+                    shared.faults.count_refused("create", &rp.plural, sub);
+                    return Err(forbidden_create_on_patch(&create));
+                }
+            }
             let (code, obj) = patch(
                 &mut state,
                 &t,

@@ -27,7 +27,9 @@
 //! - write.rs, strategy.rs, delete.rs: the registry strategies (status subresources, Node status
 //!   kept on create, generation, optimistic concurrency, finalizers, deletion propagation);
 //! - auth/: bearer-token authentication (admin, static users, ServiceAccount tokens) and, after
-//!   `StandinApiServer::enable_rbac`, the RBAC authorizer per verb, resource and subresource;
+//!   `StandinApiServer::enable_rbac`, the RBAC authorizer per verb, resource and subresource
+//!   (an apply that would create the object is authorized as a `create` too), with the refused
+//!   requests counted (`StandinApiServer::refused_requests`);
 //! - gc.rs: an opt-in garbage collector (`enable_garbage_collector`) like kube-controller-manager's;
 //! - list.rs, watch.rs, query.rs, discovery.rs: lists, watches, bookmarks, 410s, selectors,
 //!   pagination, metadata-only answers, legacy and aggregated discovery;

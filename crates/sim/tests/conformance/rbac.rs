@@ -6,7 +6,8 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 
 use super::support::{
-    apply_objects, dynamic, install_crds, namespace, object, status, unique, HOSTRISKWATCH_CRD,
+    apply_objects, dynamic, install_crds, install_policy_reports, namespace, object, status,
+    unique, HOSTRISKWATCH_CRD,
 };
 use super::{Cluster, Row};
 
@@ -18,6 +19,7 @@ pub const ROWS: &[Row] = crate::rows![
     a_binding_to_a_missing_role_names_it,
     role_bindings_grant_in_their_namespace_only,
     service_account_tokens_need_their_rules_too,
+    an_apply_that_creates_is_authorized_as_a_create_too,
 ];
 
 async fn account(c: &dyn Cluster, ns: &str, name: &str) -> kube::Client {
@@ -268,4 +270,64 @@ async fn service_account_tokens_need_their_rules_too(c: &dyn Cluster) {
         "{}",
         refused.message
     );
+}
+
+/// Server-side apply creates a missing object: the patch handler authorizes that as a `create`
+/// too (`withAuthorization`), so a writer of reports needs `create` besides `patch`.
+async fn an_apply_that_creates_is_authorized_as_a_create_too(c: &dyn Cluster) {
+    install_policy_reports(&c.admin(), hostrisk_sim::kube::PolicyReportApi::OpenReports).await;
+    let ns = namespace(&c.admin(), "rbac-apply").await;
+    let role = |verbs: Value| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "writer", "namespace": ns},
+               "rules": [{"apiGroups": ["openreports.io"], "resources": ["reports"], "verbs": verbs}]})
+    };
+    apply_objects(&c.admin(), &[
+        role(json!(["patch"])),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "writer", "namespace": ns},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "writer"},
+               "subjects": [{"kind": "ServiceAccount", "name": "writer"}]}),
+    ]).await;
+    let client = account(c, &ns, "writer").await;
+    let reports = dynamic(&client, "openreports.io/v1alpha1", "Report", "reports", &ns);
+    let report = |source: &str| {
+        json!({"apiVersion": "openreports.io/v1alpha1", "kind": "Report", "metadata": {"name": "r"},
+               "source": source})
+    };
+    let apply = PatchParams::apply("writer");
+    let refused = status(
+        reports
+            .patch("r", &apply, &Patch::Apply(&report("a")))
+            .await,
+    );
+    assert_eq!((refused.code, refused.reason.as_str()), (403, "Forbidden"));
+    assert!(
+        refused
+            .message
+            .starts_with("reports.openreports.io \"r\" is forbidden"),
+        "{}",
+        refused.message
+    );
+    // A real server's authorizer follows Role changes through an informer: a moment late.
+    let until_allowed = |body: Value| {
+        let reports = reports.clone();
+        let apply = apply.clone();
+        async move {
+            for _ in 0..50 {
+                match reports.patch("r", &apply, &Patch::Apply(&body)).await {
+                    Ok(object) => return object,
+                    Err(kube::Error::Api(s)) if s.code == 403 => {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                    }
+                    Err(error) => panic!("{error}"),
+                }
+            }
+            panic!("still refused after the Role allows it")
+        }
+    };
+    apply_objects(&c.admin(), &[role(json!(["create", "patch"]))]).await;
+    until_allowed(report("a")).await;
+    // Once it exists, changing it is a patch alone.
+    apply_objects(&c.admin(), &[role(json!(["patch"]))]).await;
+    let changed = until_allowed(report("b")).await;
+    assert_eq!(changed.data["source"], "b");
 }

@@ -15,6 +15,7 @@ pub const ROWS: &[Row] = crate::rows![
     report_types_and_required_fields_are_checked,
     unknown_report_fields_are_pruned_silently,
     each_version_is_validated_and_stored_by_its_own_schema,
+    names_are_dns_subdomains_of_at_most_253_characters,
 ];
 
 async fn install_openreports(c: &dyn Cluster) {
@@ -221,4 +222,53 @@ async fn each_version_is_validated_and_stored_by_its_own_schema(c: &dyn Cluster)
         json!({"policy": "p"}),
         "v1alpha1 has no `result` nor `source`"
     );
+}
+
+/// A custom resource's name is a DNS-1123 subdomain: 253 characters at most in all, its
+/// dot-separated parts as long as they like (the 63-character cap is a label's, not a part's).
+async fn names_are_dns_subdomains_of_at_most_253_characters(c: &dyn Cluster) {
+    install_openreports(c).await;
+    let ns = namespace(&c.admin(), "names").await;
+    let reports = dynamic(
+        &c.admin(),
+        "openreports.io/v1alpha1",
+        "Report",
+        "reports",
+        &ns,
+    );
+    let longest = format!("{}.{}", "a".repeat(200), "b".repeat(52));
+    reports
+        .create(
+            &PostParams::default(),
+            &object(report(&longest, result("pass"))),
+        )
+        .await
+        .unwrap();
+    let too_long = format!("{longest}c");
+    let refused = status(
+        reports
+            .create(
+                &PostParams::default(),
+                &object(report(&too_long, result("pass"))),
+            )
+            .await,
+    );
+    assert_eq!(refused.code, 422);
+    assert!(
+        refused
+            .message
+            .contains("must be no more than 253 characters"),
+        "{}",
+        refused.message
+    );
+    let dash_end = format!("{}-", "a".repeat(100));
+    let refused = status(
+        reports
+            .create(
+                &PostParams::default(),
+                &object(report(&dash_end, result("pass"))),
+            )
+            .await,
+    );
+    assert_eq!(refused.code, 422, "{}", refused.message);
 }

@@ -156,6 +156,27 @@ pub fn authorize(who: &Identity, r: &Attributes<'_>, state: &State) -> Result<()
     Err(forbidden(who, r, &errors))
 }
 
+/// copies: the patch handler's `withAuthorization`, which authorizes an apply that would create
+/// the object as a `create` too and answers `errors.NewForbidden` with the authorizer's reason
+/// (empty for an RBAC denial without evaluation errors).
+pub fn forbidden_create_on_patch(r: &Attributes<'_>) -> ApiError {
+    let mut e = forbidden(
+        &Identity {
+            user: String::new(),
+            groups: Vec::new(),
+        },
+        r,
+        &[],
+    );
+    let qualified = if r.group.is_empty() {
+        r.resource.to_string()
+    } else {
+        format!("{}.{}", r.resource, r.group)
+    };
+    e.message = format!("{qualified} \"{}\" is forbidden: ", r.name);
+    e
+}
+
 /// copies: `responsewriters.Forbidden` for a resource request.
 pub fn forbidden(who: &Identity, r: &Attributes<'_>, rbac_errors: &[String]) -> ApiError {
     let resource = if r.subresource.is_empty() {

@@ -103,10 +103,4 @@ impl StandinApiServer {
     pub fn enable_rbac(&self) {
         self.shared.auth.enable_rbac();
     }
-
-    /// Every request RBAC refused so far, as `user verb group/resource[/subresource]` (what a
-    /// real server's audit log shows as 403s).
-    pub fn refused_requests(&self) -> Vec<String> {
-        self.shared.auth.refused()
-    }
 }

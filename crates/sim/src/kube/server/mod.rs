@@ -122,6 +122,12 @@ impl StandinApiServer {
         self.shared.faults.counts()
     }
 
+    /// Requests answered 403 (by RBAC under [`Self::enable_rbac`], or [`Self::forbid`]), by
+    /// the verb the authorizer refused (an apply that would create is refused as `create`).
+    pub fn refused_requests(&self) -> BTreeMap<RequestKey, u64> {
+        self.shared.faults.refused()
+    }
+
     /// Requests with this verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`),
     /// resource plural and subresource ("" for the main resource).
     pub fn request_count(&self, verb: &str, resource: &str, subresource: &str) -> u64 {

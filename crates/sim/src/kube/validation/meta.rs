@@ -24,9 +24,14 @@ fn alnum(c: char) -> bool {
 }
 
 fn dns1123_label(s: &str) -> bool {
+    s.len() <= 63 && dns1123_label_chars(s)
+}
+
+/// The label pattern alone: a subdomain's regex repeats it without the 63-character cap, which
+/// applies to the whole name only (253).
+fn dns1123_label_chars(s: &str) -> bool {
     let lower = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
     !s.is_empty()
-        && s.len() <= 63
         && s.chars().all(|c| lower(c) || c == '-')
         && s.starts_with(lower)
         && s.ends_with(lower)
@@ -38,7 +43,7 @@ pub fn dns1123_subdomain(s: &str) -> Vec<String> {
     if s.len() > 253 {
         msgs.push("must be no more than 253 characters".to_string());
     }
-    if s.is_empty() || !s.split('.').all(dns1123_label) {
+    if s.is_empty() || !s.split('.').all(dns1123_label_chars) {
         msgs.push(DNS1123_SUBDOMAIN_MSG.to_string());
     }
     msgs
