@@ -123,6 +123,22 @@ impl Metrics {
     /// watch's first poll by this process); [`Metrics::forget_watch`] drops what it set like
     /// any other series.
     pub fn seed_watch(&self, watch: &HostRiskWatch, policy: &ValidationPolicy) -> bool {
+        let hosts = watch
+            .status
+            .as_ref()
+            .map(|status| records_of(&status.hosts))
+            .unwrap_or_default();
+        self.seed_watch_with_hosts(watch, &hosts, policy)
+    }
+
+    /// [`Metrics::seed_watch`] of a watch whose `status.hosts` is held apart, as `hosts` (the
+    /// controller's reflector keeps objects without it).
+    pub fn seed_watch_with_hosts(
+        &self,
+        watch: &HostRiskWatch,
+        hosts: &[HostRecord],
+        policy: &ValidationPolicy,
+    ) -> bool {
         let (Some(key), Some(status)) = (WatchKey::of(watch), watch.status.as_ref()) else {
             return false;
         };
@@ -141,7 +157,7 @@ impl Metrics {
         }
         families.set_interval(&mut index, &labels, interval);
         if let Some(summary) = &status.summary {
-            let snapshot = watch_snapshot(summary, &records_of(&status.hosts));
+            let snapshot = watch_snapshot(summary, hosts);
             families.set_snapshot(&mut index, &labels, &snapshot, self.inner.options.per_host);
         }
         // The schedule is measured by polls: only a watch that had one gets it (as in the
