@@ -29,9 +29,24 @@ struct CrdArgs {
     log: telemetry::LogArgs,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    hostrisk_operator::allocator::tune();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
         Command::Crd(args) => {
             if let Err(error) = telemetry::init_logging(&args.log) {
                 eprintln!("error: {error}");
