@@ -4,8 +4,8 @@
 //! changes of the host sources that watch something (the Nodes, with `--node-watches`).
 //!
 //! The primary watch is where a watch's life begins and ends: each delivered object, decoded
-//! slim ([`WatchDocument`]), is handed to the watch table with its hosts before the store takes
-//! it without them, and a deletion (or an object missing from a re-list) is handed to it after
+//! slim ([`WatchDocument`]), is handed to the watch table with its status before the store
+//! takes it without, and a deletion (or an object missing from a re-list) is handed to it after
 //! the store let it go.
 //!
 //! Several namespaces get one Controller each rather than a merged stream: a reflector store is

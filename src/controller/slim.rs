@@ -1,16 +1,17 @@
-//! The primary watch's objects, decoded slim: one full copy of each status in memory, not two.
+//! The primary watch's objects, decoded slim: one copy of each status in memory, not two.
 //!
 //! Every status is computed from the previous one, which the watch table keeps (as the watch
-//! delivered it, or as this process wrote it: see `WatchTable::observe_decoded`). A second copy
-//! of the per-host list in the reflector store would double the operator's memory at scale, and
-//! a real API server adds `managedFields`, which for a list-map of 100 hosts is larger than the
-//! status itself. So a [`WatchDocument`] is decoded straight from the response into what is
-//! kept: the object for the store without `status.hosts`, `managedFields` or the
-//! `last-applied-configuration` annotation (conditions, summary and generation stay, for
-//! anything that reads health from the store), and the hosts as compact records for the table.
-//! The skipped parts are never built: serde walks over them without allocating, and the hosts'
-//! strings are read in place from the response. So a list page of hundreds of objects costs its
-//! response text and the slim objects, not the full objects next to it.
+//! delivered it, or as this process wrote it: see `WatchTable::observe_decoded`); nothing reads
+//! a status from the reflector store. A second copy there would double the operator's memory at
+//! scale, and a real API server adds `managedFields`, which for a list-map of 100 hosts is
+//! larger than the status itself. So a [`WatchDocument`] is decoded straight from the response
+//! into what is kept: the object without `status.hosts`, `managedFields` or the
+//! `last-applied-configuration` annotation, and the hosts as compact records for the table; the
+//! rest of the status goes to the table too, and the store keeps the object without status
+//! ([`store_event`]). The skipped parts are never built: serde walks over them without
+//! allocating, and the hosts' strings are read in place from the response. So a list page of
+//! hundreds of objects costs its response text and the slim objects, not the full objects next
+//! to it.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -73,9 +74,10 @@ impl Resource for WatchDocument {
 
 /// The event with its object for the store, after `seen` was handed each delivered object
 /// with its hosts (an event or an item of a list; not a deletion). `seen` returns the status
-/// the watch table keeps for the object: the stored spec's host ids become those of that
-/// status where it holds every one ([`crate::crd::HostIdList::share`]), one allocation per id
-/// for the spec, the status, the targets and the poller's table rather than a copy each.
+/// the watch table keeps for the object: the stored object goes without status, and its spec's
+/// host ids become those of that status where it holds every one
+/// ([`crate::crd::HostIdList::share`]), one allocation per id for the spec, the status, the
+/// targets and the poller's table rather than a copy each.
 pub fn store_event(
     event: watcher::Event<WatchDocument>,
     mut seen: impl FnMut(&HostRiskWatch, Vec<HostRecord>) -> Option<Arc<WatchStatus>>,
@@ -89,6 +91,7 @@ pub fn store_event(
                 .host_ids
                 .share(|id| ids.get(id).map(|shared| HostId::clone(shared)));
         }
+        watch.status = None;
         watch
     };
     match event {

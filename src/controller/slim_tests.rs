@@ -116,7 +116,17 @@ fn a_store_event_hands_the_hosts_over_and_keeps_the_object() {
         handed.push((w.name_any(), hosts.len()));
         None
     });
-    assert!(matches!(event, watcher::Event::InitApply(ref w) if *w == doc.watch));
+    let watcher::Event::InitApply(stored) = event else {
+        panic!("event kind changed");
+    };
+    assert_eq!(stored.status, None, "the table keeps the status");
+    assert_eq!(
+        HostRiskWatch {
+            status: None,
+            ..doc.watch.clone()
+        },
+        stored
+    );
     let deleted = store_event(watcher::Event::Delete(doc), |_, _| {
         panic!("a deletion is no sighting")
     });

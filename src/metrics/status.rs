@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use super::labels::{AGENT_STATUSES, DETECT_RESULTS, PROTECT_STATUSES};
 use super::watch::{HostSnapshot, RiskTotals, WatchSnapshot};
 use super::{watch_labels, Metrics};
 use crate::crd::duration::parse_duration;
@@ -27,29 +28,36 @@ fn count(value: i64) -> u64 {
 
 /// The metric snapshot of a status summary (and its found hosts, for per-host series).
 pub fn watch_snapshot(summary: &HostRiskSummary, hosts: &[HostRecord]) -> WatchSnapshot {
-    let by = |pairs: &[(&str, i64)]| {
-        pairs
+    let by = |labels: &[&str], values: &[i64]| {
+        labels
             .iter()
+            .zip(values)
             .map(|(label, value)| ((*label).to_string(), count(*value)))
             .collect()
     };
     WatchSnapshot {
-        hosts_by_agent_status: by(&[
-            ("online", summary.agent_online),
-            ("offline", summary.agent_offline),
-            ("not_installed", summary.agent_not_installed),
-            ("other", summary.agent_other),
-        ]),
-        hosts_by_protect_status: by(&[
-            ("opened", summary.protection_opened),
-            ("closed", summary.protection_closed),
-        ]),
-        hosts_by_detect_result: by(&[
-            ("risk", summary.detect_risk),
-            ("clean", summary.detect_clean),
-            ("scanning", summary.detect_scanning),
-            ("undetected", summary.detect_undetected),
-        ]),
+        hosts_by_agent_status: by(
+            AGENT_STATUSES,
+            &[
+                summary.agent_online,
+                summary.agent_offline,
+                summary.agent_not_installed,
+                summary.agent_other,
+            ],
+        ),
+        hosts_by_protect_status: by(
+            PROTECT_STATUSES,
+            &[summary.protection_opened, summary.protection_closed],
+        ),
+        hosts_by_detect_result: by(
+            DETECT_RESULTS,
+            &[
+                summary.detect_risk,
+                summary.detect_clean,
+                summary.detect_scanning,
+                summary.detect_undetected,
+            ],
+        ),
         risks: RiskTotals {
             asset: count(summary.asset_total),
             vulnerability: count(summary.vulnerability_total),
