@@ -30,19 +30,7 @@ struct CrdArgs {
 }
 
 fn main() -> ExitCode {
-    hostrisk_operator::allocator::tune();
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(cli))
+    hostrisk_operator::allocator::run_tuned(|| run(Cli::parse()))
 }
 
 async fn run(cli: Cli) -> ExitCode {

@@ -34,19 +34,7 @@ static ALLOCATOR: hostrisk_devtools::bench::heap::CountingAllocator<std::alloc::
 /// The allocator is set up like the operator's (`hostrisk_operator::allocator`), so the bench's
 /// memory figures are those of the operator as it runs.
 fn main() -> ExitCode {
-    hostrisk_operator::allocator::tune();
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(cli))
+    hostrisk_operator::allocator::run_tuned(|| run(Cli::parse()))
 }
 
 async fn run(cli: Cli) -> ExitCode {

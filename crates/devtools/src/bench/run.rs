@@ -27,7 +27,7 @@ use super::remote::{ApiAddress, RemoteWorld, WorldInfo};
 use super::report::{QuotaWait, RunReport};
 use super::requests::{since, RequestKind};
 use super::restart::{restart_in_child, RestartScope};
-use super::scale::ScaleReport;
+use super::scale::{ScaleReport, SmallScale};
 use super::world::{namespace_of, start_world_for, BenchWorld, HssTarget, WorldCounters};
 use super::{BenchError, BenchOptions, WorldPlacement};
 use hostrisk_operator::crd::duration::format_duration;
@@ -113,7 +113,11 @@ pub async fn run(options: &BenchOptions) -> Result<RunReport, BenchError> {
         .div_ceil(options.watches_per_namespace.max(1));
     let small = if namespaces > 1 {
         let first = namespace_of(&target.namespace_prefix, 0, options.watches_per_namespace);
-        Some(restart_in_child(options, &world_info, &RestartScope::Namespace(first)).await?)
+        let small = restart_in_child(options, &world_info, &RestartScope::Namespace(first)).await?;
+        Some(SmallScale {
+            watches: small.watches,
+            peak_rss: small.peak_rss,
+        })
     } else {
         None
     };

@@ -4,8 +4,6 @@
 //! host costs the operator (its records, its share of a watch's state, the allocator's share),
 //! free of the fixed cost both pay alike (code, runtime, client, buffers).
 
-use super::report::RestartReport;
-
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// The two restarts and what they served.
@@ -19,7 +17,14 @@ pub struct ScaleReport {
     pub full_peak_rss: Option<u64>,
     pub full_watches: u64,
     /// The one-namespace restart; `None` when the world has a single namespace.
-    pub small: Option<RestartReport>,
+    pub small: Option<SmallScale>,
+}
+
+/// What the one-namespace restart served, and its peak.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SmallScale {
+    pub watches: u64,
+    pub peak_rss: Option<u64>,
 }
 
 impl ScaleReport {
@@ -64,22 +69,11 @@ impl ScaleReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    fn restart(watches: u64, peak_mib: u64) -> RestartReport {
-        RestartReport {
-            first_sweep_calls: 1,
-            min_calls: 1,
-            first_sweep: Duration::from_secs(1),
-            all_shown: Duration::from_secs(1),
-            list_requests: 1,
-            idle_cpu: None,
+    fn restart(watches: u64, peak_mib: u64) -> SmallScale {
+        SmallScale {
             watches,
-            status_writes: 0,
-            reconciles: 0,
             peak_rss: Some(peak_mib * 1024 * 1024),
-            heap_peak: None,
-            soak: None,
         }
     }
 
