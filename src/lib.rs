@@ -12,8 +12,10 @@
 //! - [`metrics`]: Prometheus / OpenMetrics registry and the `/metrics` route.
 //! - [`poller`]: the shared, batched, quota-aware HSS poller serving every watch of a credential.
 //! - [`leader`]: leader election with a coordination.k8s.io Lease (client-go semantics).
-//! - [`cli`]: the subcommands of the binary; [`telemetry`]: logging set-up.
+//! - [`cli`]: the subcommands of the binary; [`telemetry`]: logging set-up; [`allocator`]: how
+//!   the process holds memory.
 
+pub mod allocator;
 pub mod cli;
 pub mod controller;
 pub mod crd;

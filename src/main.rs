@@ -29,9 +29,12 @@ struct CrdArgs {
     log: telemetry::LogArgs,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    hostrisk_operator::allocator::run_tuned(|| run(Cli::parse()))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
         Command::Crd(args) => {
             if let Err(error) = telemetry::init_logging(&args.log) {
                 eprintln!("error: {error}");

@@ -1,5 +1,5 @@
 //! The one owner of a watch's life. An entry is created only when the primary watch delivers
-//! the object ([`WatchTable::observe`]: its watch event or list) and removed in one place
+//! the object ([`WatchTable::observe_decoded`]: its watch event or list) and removed in one place
 //! ([`WatchTable::remove`] on its Delete event, [`WatchTable::relisted`] for an object a
 //! re-list no longer has). Everything else that keeps state per watch — its registration in the
 //! poller, its Node selection, every output's per-watch state (metric series, ...) — follows
@@ -25,15 +25,16 @@ use super::startup::StartupHold;
 use crate::crd::{HostRiskWatch, WatchKey};
 use crate::hss::HssClient;
 use crate::poller::{Poller, PollerOptions, WatchRegistration};
-use crate::status::WatchStatus;
+use crate::status::{HostId, HostRecord, WatchStatus};
 
 /// Something that keeps state per watch besides the table (an output, the Node selections).
 pub trait WatchScoped: Send + Sync {
     /// The table took up `watch`, which it did not hold: the primary watch delivered it for the
     /// first time in this process (at start, or on becoming leader), or re-created under
-    /// another uid. Called under the table's lock like [`WatchScoped::forget`], which drops
-    /// whatever this sets: quick, never blocking, never calling back into the table.
-    fn began(&self, _watch: &HostRiskWatch) {}
+    /// another uid; `hosts` are the records of its `status.hosts`. Called under the table's
+    /// lock like [`WatchScoped::forget`], which drops whatever this sets: quick, never
+    /// blocking, never calling back into the table.
+    fn began(&self, _watch: &HostRiskWatch, _hosts: &[HostRecord]) {}
 
     /// Drops everything kept for `key`. Called by the table, under its lock, when the watch
     /// goes: quick, never blocking, never calling back into the table.
@@ -128,13 +129,28 @@ impl WatchTable {
 
     // ---- life ----
 
-    /// The primary watch delivered `watch` (an event or an item of a list): its entry exists
+    /// [`WatchTable::observe_decoded`] of a whole object, its hosts still in its status.
+    #[cfg(test)]
+    pub fn observe(&self, watch: &HostRiskWatch) {
+        let hosts = watch
+            .status
+            .as_ref()
+            .map(|status| crate::status::record::records_of(&status.hosts))
+            .unwrap_or_default();
+        let _ = self.observe_decoded(watch, hosts);
+    }
+
+    /// The primary watch delivered `watch` (an event or an item of a list) with `hosts`, the
+    /// records of its `status.hosts` (decoded apart: see `controller::slim`): its entry exists
     /// from now on, with its status as the object carries it unless that is older than this
     /// process's own last write. A re-created object (another uid) starts from nothing.
-    pub fn observe(&self, watch: &HostRiskWatch) {
-        let Some(key) = WatchKey::of(watch) else {
-            return;
-        };
+    /// Returns the status the entry keeps after this.
+    pub fn observe_decoded(
+        &self,
+        watch: &HostRiskWatch,
+        hosts: Vec<HostRecord>,
+    ) -> Option<Arc<WatchStatus>> {
+        let key = WatchKey::of(watch)?;
         let uid = watch.metadata.uid.as_deref();
         let version = watch.metadata.resource_version.as_deref();
         let mut inner = self.lock();
@@ -155,23 +171,23 @@ impl WatchTable {
                     secret: None,
                 });
                 for scoped in &self.scoped {
-                    scoped.began(watch);
+                    scoped.began(watch, &hosts);
                 }
                 entry
             }
         };
         let Some(status) = watch.status.as_ref() else {
-            return;
+            return entry.kept.as_ref().map(|k| Arc::clone(&k.status));
         };
         if let Some(kept) = entry.kept.as_mut() {
             match kept.awaiting.as_deref() {
                 // The watch reached our write: from now on it reports newer statuses.
                 Some(written) if Some(written) == version => {
                     kept.awaiting = None;
-                    return;
+                    return Some(Arc::clone(&kept.status));
                 }
                 // Older than our write.
-                Some(_) => return,
+                Some(_) => return Some(Arc::clone(&kept.status)),
                 None => {}
             }
         }
@@ -181,12 +197,16 @@ impl WatchTable {
                 .as_ref()
                 .map(|k| k.status.ids())
                 .unwrap_or_default();
-            WatchStatus::from_crd(status, |id| known.get(id).map(|id| Arc::clone(id)))
+            WatchStatus::from_records(status, hosts, |id| {
+                known.get(id).map(|id| HostId::clone(id))
+            })
         };
+        let seen = Arc::new(seen);
         entry.kept = Some(Kept {
-            status: Arc::new(seen),
+            status: Arc::clone(&seen),
             awaiting: None,
         });
+        Some(seen)
     }
 
     /// The primary watch reported `key` deleted (the object `uid`).

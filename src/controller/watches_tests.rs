@@ -155,7 +155,7 @@ fn a_re_created_object_starts_from_nothing_and_the_old_one_is_let_go() {
 struct Begun(Mutex<Vec<(WatchKey, Option<String>)>>);
 
 impl WatchScoped for Begun {
-    fn began(&self, watch: &HostRiskWatch) {
+    fn began(&self, watch: &HostRiskWatch, _hosts: &[HostRecord]) {
         let taken = WatchKey::of(watch).map(|key| (key, watch.metadata.uid.clone()));
         self.0.lock().expect("lock").extend(taken);
     }

@@ -1,40 +1,96 @@
 //! `spec.hostIds` as the operator holds it: the ids one after the other in one string, with
-//! where each ends. The reflector store keeps every watch's spec: at 1,000 watches × 100 ids a
-//! `Vec<String>` was 100,000 small allocations (about 6 MiB with the allocator's share); this is
-//! two per watch. On the wire and in the schema it is the plain list of strings it always was.
+//! where each ends, or, once the watch's status holds every one of its ids, pointers to those
+//! (see [`HostIdList::share`]). The reflector store keeps every watch's spec: at 1,000 watches ×
+//! 100 ids a `Vec<String>` was 100,000 small allocations (about 6 MiB with the allocator's
+//! share); the text is two per watch, about 40 bytes per id, and the shared form one, 8 bytes per
+//! id. On the wire and in the schema it is the plain list of strings it always was.
 
 use std::borrow::Cow;
 use std::fmt;
 
+use arcstr::ArcStr;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An ordered list of host ids (duplicates and invalid ids are kept: validation reports them).
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct HostIdList {
-    text: Box<str>,
-    /// `ends[i]`: the byte offset in `text` where id `i` ends.
-    ends: Box<[u32]>,
+/// Two lists of the same ids are equal whatever their form.
+#[derive(Clone)]
+pub struct HostIdList(Ids);
+
+#[derive(Clone)]
+enum Ids {
+    Text {
+        text: Box<str>,
+        /// `ends[i]`: the byte offset in `text` where id `i` ends.
+        ends: Box<[u32]>,
+    },
+    /// Each id an allocation shared with what else holds it.
+    Shared(Box<[ArcStr]>),
 }
+
+impl Default for HostIdList {
+    fn default() -> Self {
+        Self(Ids::Text {
+            text: Box::default(),
+            ends: Box::default(),
+        })
+    }
+}
+
+impl PartialEq for HostIdList {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for HostIdList {}
 
 impl HostIdList {
     pub fn len(&self) -> usize {
-        self.ends.len()
+        match &self.0 {
+            Ids::Text { ends, .. } => ends.len(),
+            Ids::Shared(ids) => ids.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len() == 0
     }
 
     /// Id `i`, if there is one.
     pub fn get(&self, i: usize) -> Option<&str> {
-        let end = *self.ends.get(i)? as usize;
-        let start = match i {
-            0 => 0,
-            _ => self.ends[i - 1] as usize,
-        };
-        self.text.get(start..end)
+        match &self.0 {
+            Ids::Text { text, ends } => {
+                let end = *ends.get(i)? as usize;
+                let start = match i {
+                    0 => 0,
+                    _ => ends[i - 1] as usize,
+                };
+                text.get(start..end)
+            }
+            Ids::Shared(ids) => ids.get(i).map(|id| id.as_str()),
+        }
+    }
+
+    /// Holds the ids as `known` gives them (an allocation shared with what holds them already,
+    /// such as the watch's status), when it knows every one; else stays as it is.
+    pub fn share(&mut self, known: impl Fn(&str) -> Option<ArcStr>) {
+        if matches!(self.0, Ids::Shared(_)) {
+            return;
+        }
+        let shared: Option<Box<[ArcStr]>> = self.iter().map(known).collect();
+        if let Some(shared) = shared {
+            self.0 = Ids::Shared(shared);
+        }
+    }
+
+    /// The ids as shared allocations, when they are held so ([`HostIdList::share`]).
+    pub fn shared(&self) -> Option<&[ArcStr]> {
+        match &self.0 {
+            Ids::Shared(ids) => Some(ids),
+            Ids::Text { .. } => None,
+        }
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + DoubleEndedIterator + '_ {
@@ -43,7 +99,8 @@ impl HostIdList {
 
     /// Appends `id` (rebuilds the list: for tests and tools, not hot paths).
     pub fn push(&mut self, id: impl AsRef<str>) {
-        let mut builder = Builder::with_capacity(self.len() + 1, self.text.len());
+        let bytes = self.iter().map(str::len).sum();
+        let mut builder = Builder::with_capacity(self.len() + 1, bytes);
         self.iter().for_each(|known| builder.push(known));
         builder.push(id.as_ref());
         *self = builder.finish();
@@ -73,10 +130,10 @@ impl Builder {
     }
 
     fn finish(self) -> HostIdList {
-        HostIdList {
+        HostIdList(Ids::Text {
             text: self.text.into_boxed_str(),
             ends: self.ends.into_boxed_slice(),
-        }
+        })
     }
 }
 
@@ -188,6 +245,26 @@ mod tests {
         assert_eq!(list, vec!["a", "", "bc", "a"]);
         assert_eq!(format!("{list:?}"), r#"["a", "", "bc", "a"]"#);
         assert!(HostIdList::default().is_empty());
+    }
+
+    #[test]
+    fn a_shared_list_is_the_same_list() {
+        let text: HostIdList = ["a", "b", "a"].into();
+        let mut shared = text.clone();
+        shared.share(|id| (id != "c").then(|| ArcStr::from(id)));
+        assert!(shared.shared().is_some());
+        assert_eq!(shared, text);
+        assert_eq!(shared.get(1), Some("b"));
+        assert_eq!(shared.iter().collect::<Vec<_>>(), ["a", "b", "a"]);
+        assert_eq!(
+            serde_json::to_string(&shared).expect("json"),
+            r#"["a","b","a"]"#
+        );
+        let mut partly = text.clone();
+        partly.share(|id| (id == "a").then(|| ArcStr::from(id)));
+        assert!(partly.shared().is_none(), "an id not known keeps the text");
+        shared.push("c");
+        assert_eq!(shared, vec!["a", "b", "a", "c"]);
     }
 
     #[test]

@@ -378,10 +378,7 @@ impl Metrics {
 }
 
 fn watch_labels(namespace: &str, name: &str) -> WatchLabels {
-    WatchLabels {
-        namespace: namespace.into(),
-        name: name.into(),
-    }
+    WatchLabels::new(namespace, name)
 }
 
 /// The HSS client reports its HTTP attempts, retries and limiter waits here.

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use super::labels::{AGENT_STATUSES, DETECT_RESULTS, PROTECT_STATUSES};
 use super::watch::{HostSnapshot, RiskTotals, WatchSnapshot};
 use super::{watch_labels, Metrics};
 use crate::crd::duration::parse_duration;
@@ -27,29 +28,36 @@ fn count(value: i64) -> u64 {
 
 /// The metric snapshot of a status summary (and its found hosts, for per-host series).
 pub fn watch_snapshot(summary: &HostRiskSummary, hosts: &[HostRecord]) -> WatchSnapshot {
-    let by = |pairs: &[(&str, i64)]| {
-        pairs
+    let by = |labels: &[&str], values: &[i64]| {
+        labels
             .iter()
+            .zip(values)
             .map(|(label, value)| ((*label).to_string(), count(*value)))
             .collect()
     };
     WatchSnapshot {
-        hosts_by_agent_status: by(&[
-            ("online", summary.agent_online),
-            ("offline", summary.agent_offline),
-            ("not_installed", summary.agent_not_installed),
-            ("other", summary.agent_other),
-        ]),
-        hosts_by_protect_status: by(&[
-            ("opened", summary.protection_opened),
-            ("closed", summary.protection_closed),
-        ]),
-        hosts_by_detect_result: by(&[
-            ("risk", summary.detect_risk),
-            ("clean", summary.detect_clean),
-            ("scanning", summary.detect_scanning),
-            ("undetected", summary.detect_undetected),
-        ]),
+        hosts_by_agent_status: by(
+            AGENT_STATUSES,
+            &[
+                summary.agent_online,
+                summary.agent_offline,
+                summary.agent_not_installed,
+                summary.agent_other,
+            ],
+        ),
+        hosts_by_protect_status: by(
+            PROTECT_STATUSES,
+            &[summary.protection_opened, summary.protection_closed],
+        ),
+        hosts_by_detect_result: by(
+            DETECT_RESULTS,
+            &[
+                summary.detect_risk,
+                summary.detect_clean,
+                summary.detect_scanning,
+                summary.detect_undetected,
+            ],
+        ),
         risks: RiskTotals {
             asset: count(summary.asset_total),
             vulnerability: count(summary.vulnerability_total),
@@ -123,6 +131,22 @@ impl Metrics {
     /// watch's first poll by this process); [`Metrics::forget_watch`] drops what it set like
     /// any other series.
     pub fn seed_watch(&self, watch: &HostRiskWatch, policy: &ValidationPolicy) -> bool {
+        let hosts = watch
+            .status
+            .as_ref()
+            .map(|status| records_of(&status.hosts))
+            .unwrap_or_default();
+        self.seed_watch_with_hosts(watch, &hosts, policy)
+    }
+
+    /// [`Metrics::seed_watch`] of a watch whose `status.hosts` is held apart, as `hosts` (the
+    /// controller's reflector keeps objects without it).
+    pub fn seed_watch_with_hosts(
+        &self,
+        watch: &HostRiskWatch,
+        hosts: &[HostRecord],
+        policy: &ValidationPolicy,
+    ) -> bool {
         let (Some(key), Some(status)) = (WatchKey::of(watch), watch.status.as_ref()) else {
             return false;
         };
@@ -141,7 +165,7 @@ impl Metrics {
         }
         families.set_interval(&mut index, &labels, interval);
         if let Some(summary) = &status.summary {
-            let snapshot = watch_snapshot(summary, &records_of(&status.hosts));
+            let snapshot = watch_snapshot(summary, hosts);
             families.set_snapshot(&mut index, &labels, &snapshot, self.inner.options.per_host);
         }
         // The schedule is measured by polls: only a watch that had one gets it (as in the

@@ -11,9 +11,9 @@ use prometheus_client::metrics::gauge::Gauge;
 
 use super::families::WatchFamilies;
 use super::labels::{
-    reason_label, AgentStatusLabels, ConditionLabels, DetectResultLabels, HostLabels,
+    closed_value, reason_label, AgentStatusLabels, ConditionLabels, DetectResultLabels, HostLabels,
     HostRiskLabels, HostStatusLabels, ProtectStatusLabels, ReadyReasonLabels, RiskLabels,
-    WatchLabels,
+    WatchLabels, AGENT_STATUSES, DETECT_RESULTS, PROTECT_STATUSES,
 };
 use crate::status::ConditionType;
 
@@ -139,16 +139,14 @@ impl WatchFamilies {
         per_host: bool,
     ) {
         let (watch, series) = indexed(index, watch);
-        let (namespace, name) = (&watch.namespace, &watch.name);
 
         let agent = snapshot
             .hosts_by_agent_status
             .iter()
             .map(|(status, count)| {
                 let labels = AgentStatusLabels {
-                    namespace: namespace.clone(),
-                    name: name.clone(),
-                    agent_status: status.clone(),
+                    watch: watch.clone(),
+                    agent_status: closed_value(status, AGENT_STATUSES),
                 };
                 (labels, gauge_value(*count))
             });
@@ -163,9 +161,8 @@ impl WatchFamilies {
             .iter()
             .map(|(status, count)| {
                 let labels = ProtectStatusLabels {
-                    namespace: namespace.clone(),
-                    name: name.clone(),
-                    protect_status: status.clone(),
+                    watch: watch.clone(),
+                    protect_status: closed_value(status, PROTECT_STATUSES),
                 };
                 (labels, gauge_value(*count))
             });
@@ -180,9 +177,8 @@ impl WatchFamilies {
             .iter()
             .map(|(result, count)| {
                 let labels = DetectResultLabels {
-                    namespace: namespace.clone(),
-                    name: name.clone(),
-                    detect_result: result.clone(),
+                    watch: watch.clone(),
+                    detect_result: closed_value(result, DETECT_RESULTS),
                 };
                 (labels, gauge_value(*count))
             });
@@ -194,8 +190,7 @@ impl WatchFamilies {
 
         for (kind, count) in snapshot.risks.by_kind() {
             let labels = RiskLabels {
-                namespace: namespace.clone(),
-                name: name.clone(),
+                watch: watch.clone(),
                 kind,
             };
             self.risks.get_or_create(&labels).set(gauge_value(count));
@@ -224,8 +219,7 @@ impl WatchFamilies {
         let mut statuses = Vec::with_capacity(hosts.len());
         for host in hosts {
             let labels = HostLabels {
-                namespace: watch.namespace.clone(),
-                name: watch.name.clone(),
+                watch: watch.clone(),
                 host_id: host.host_id.clone(),
                 node: host.node.clone(),
             };
@@ -272,8 +266,7 @@ impl WatchFamilies {
     ) {
         let (watch, series) = indexed(index, watch);
         let labels = ReadyReasonLabels {
-            namespace: watch.namespace.clone(),
-            name: watch.name.clone(),
+            watch: watch.clone(),
             reason: reason_label(reason).to_owned(),
         };
         self.ready_reason.get_or_create(&labels).set(1);
@@ -313,8 +306,7 @@ impl WatchFamilies {
         for (type_, current) in conditions {
             for status in CONDITION_STATUSES {
                 let labels = ConditionLabels {
-                    namespace: watch.namespace.clone(),
-                    name: watch.name.clone(),
+                    watch: watch.clone(),
                     r#type: type_,
                     status,
                 };
@@ -334,8 +326,7 @@ impl WatchFamilies {
         for type_ in ConditionType::ALL {
             for status in CONDITION_STATUSES {
                 self.condition.remove(&ConditionLabels {
-                    namespace: watch.namespace.clone(),
-                    name: watch.name.clone(),
+                    watch: watch.clone(),
                     r#type: type_.as_str(),
                     status,
                 });
@@ -351,8 +342,7 @@ impl WatchFamilies {
         self.hosts_not_found.remove(watch);
         for (kind, _) in RiskTotals::default().by_kind() {
             self.risks.remove(&RiskLabels {
-                namespace: watch.namespace.clone(),
-                name: watch.name.clone(),
+                watch: watch.clone(),
                 kind,
             });
         }

@@ -390,6 +390,7 @@ impl PollerHandle {
                 .collect(),
             retired: state.retired,
             quota_used,
+            unapplied: state.latest.len(),
         }
     }
 }

@@ -236,6 +236,8 @@ pub struct PollerStats {
     pub retired: CallTotals,
     /// Calls planned within the current quota window, per credential identity.
     pub quota_used: BTreeMap<String, usize>,
+    /// Watches with an update the controller has not applied yet.
+    pub unapplied: usize,
 }
 
 impl PollerStats {

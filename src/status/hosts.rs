@@ -105,7 +105,7 @@ mod tests {
         assert_eq!(hosts[0].data.text(Text::Detection), Some("clean"));
         assert!(hosts.iter().all(|h| h.last_change() == Some(at(5))));
         // The answer's id is the one kept: shared with the poller's table.
-        assert!(std::sync::Arc::ptr_eq(&hosts[0].id, &r.hosts[0].id));
+        assert!(HostId::ptr_eq(&hosts[0].id, &r.hosts[0].id));
     }
 
     #[test]

@@ -8,13 +8,14 @@
 //! [`HostRecord::from_status`]. A new HSS field touches the wire model (`hostrisk_hss::model`),
 //! this file and the CRD type (`crd::status::HostStatus`, plus the generated YAML).
 //!
-//! Sized for 100,000 hosts: known enum values are one-byte codes, counts 32-bit numbers without
-//! `Option` padding, and what does not fit (unknown values, counts beyond `u32`) is boxed aside:
-//! 32 bytes of data instead of the 208 of a `HostRisk`. Ids and Node names are shared
-//! (`Arc<str>`) between the poller's table, the targets and every status that lists them.
+//! Sized for 1,000,000 hosts: known enum values are one-byte codes, counts 16-bit numbers
+//! without `Option` padding (a host's findings are counted in tens or hundreds), and what does
+//! not fit (unknown values, counts beyond `u16`) is boxed aside: 16 bytes of data instead of the
+//! 208 of a `HostRisk`, a 40-byte record. Ids and Node
+//! names are shared (thin `ArcStr` pointers) between the poller's table, the targets and every
+//! status that lists them.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -25,11 +26,13 @@ use crate::hss::model::{
     AgentStatus, DetectResult, HostRisk, HssEdition, InstallResultCode, OpenEnum, ProtectStatus,
 };
 
-/// A host id, shared by everything that holds one (one allocation per id, not per use).
-pub type HostId = Arc<str>;
+/// A host id, shared by everything that holds one (one allocation per id, not per use): a
+/// thin pointer (8 bytes, where an `Arc<str>` is 16) to its count, length and text, so every
+/// record, target and table slot that refers to an id pays one word for it.
+pub type HostId = arcstr::ArcStr;
 
 /// A Node's name, shared like [`HostId`].
-pub type NodeName = Arc<str>;
+pub type NodeName = arcstr::ArcStr;
 
 /// The text values of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,39 +74,47 @@ const VOCABULARIES: [&[&str]; 5] = [
 
 /// Code of an absent value.
 const ABSENT: u8 = 0;
-/// Code of a value this build does not know: the text is in `Overflow::unknown`.
+/// Code of a value this build does not know: the text is in `Wide::unknown`.
 const UNKNOWN: u8 = u8::MAX;
 /// Bit of `present` set on the answer "HSS did not return this id".
 const NOT_FOUND: u8 = 1 << 7;
 
-/// What does not fit the compact form: the texts of unknown values and counts beyond `u32`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Overflow {
-    unknown: [Option<Box<str>>; 5],
-    counts: Option<[u64; 4]>,
+/// What HSS said about one host, or that it did not return it: 16 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostData(Repr);
+
+/// A value has one representation (wide only when it must be), so equal data compare equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Repr {
+    /// Every value known and every count within `u16` (the rule).
+    Compact {
+        /// Per [`Text`]: [`ABSENT`] or 1 + the index in its vocabulary.
+        codes: [u8; 5],
+        /// Bit i < 4 set: `counts[i]` is present (per [`Count`]); [`NOT_FOUND`]: not returned.
+        present: u8,
+        counts: [u16; 4],
+    },
+    /// A value this build does not know, or a count beyond `u16`: boxed aside.
+    Wide(Box<Wide>),
 }
 
-/// What HSS said about one host, or that it did not return it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostData {
-    /// Per [`Text`]: [`ABSENT`], 1 + the index in its vocabulary, or [`UNKNOWN`].
+struct Wide {
+    /// As in [`Repr::Compact`], with [`UNKNOWN`] for a value whose text is in `unknown`.
     codes: [u8; 5],
-    /// Bit i < 4 set: `counts[i]` is present (per [`Count`]); [`NOT_FOUND`]: not returned.
     present: u8,
-    counts: [u32; 4],
-    /// `None` when every value is known and every count fits (the rule).
-    overflow: Option<Box<Overflow>>,
+    unknown: [Option<Box<str>>; 5],
+    counts: [u64; 4],
 }
 
 impl HostData {
     /// The answer that HSS did not return the host.
     pub fn not_found() -> Self {
-        Self {
+        Self(Repr::Compact {
             codes: [ABSENT; 5],
             present: NOT_FOUND,
             counts: [0; 4],
-            overflow: None,
-        }
+        })
     }
 
     /// The data of `risk` if HSS returned the host, else [`HostData::not_found`].
@@ -137,7 +148,7 @@ impl HostData {
             codes[i] = encode(VOCABULARIES[i], text, &mut unknown[i]);
         }
         let mut present = 0u8;
-        let mut counts = [0u32; 4];
+        let mut counts = [0u16; 4];
         let mut wide = [0u64; 4];
         let mut too_big = false;
         for (i, value) in values.into_iter().enumerate() {
@@ -145,37 +156,60 @@ impl HostData {
             if let Some(v) = value.map(|v| v.min(i64::MAX as u64)) {
                 present |= 1 << i;
                 wide[i] = v;
-                match u32::try_from(v) {
+                match u16::try_from(v) {
                     Ok(narrow) => counts[i] = narrow,
                     Err(_) => too_big = true,
                 }
             }
         }
-        let overflow = (too_big || unknown.iter().any(Option::is_some)).then(|| {
-            Box::new(Overflow {
+        if too_big || unknown.iter().any(Option::is_some) {
+            Self(Repr::Wide(Box::new(Wide {
+                codes,
+                present,
                 unknown,
-                counts: too_big.then_some(wide),
+                counts: wide,
+            })))
+        } else {
+            Self(Repr::Compact {
+                codes,
+                present,
+                counts,
             })
-        });
-        Self {
-            codes,
-            present,
-            counts,
-            overflow,
+        }
+    }
+
+    fn codes(&self) -> &[u8; 5] {
+        match &self.0 {
+            Repr::Compact { codes, .. } => codes,
+            Repr::Wide(wide) => &wide.codes,
+        }
+    }
+
+    fn present(&self) -> u8 {
+        match &self.0 {
+            Repr::Compact { present, .. } => *present,
+            Repr::Wide(wide) => wide.present,
+        }
+    }
+
+    fn unknown(&self, i: usize) -> Option<&str> {
+        match &self.0 {
+            Repr::Compact { .. } => None,
+            Repr::Wide(wide) => wide.unknown[i].as_deref(),
         }
     }
 
     /// False for [`HostData::not_found`].
     pub fn is_found(&self) -> bool {
-        self.present & NOT_FOUND == 0
+        self.present() & NOT_FOUND == 0
     }
 
     /// A text value: `'static` when the vocabulary knows it.
     pub fn text(&self, field: Text) -> Option<&str> {
         let i = field as usize;
-        match self.codes[i] {
+        match self.codes()[i] {
             ABSENT => None,
-            UNKNOWN => self.overflow.as_ref()?.unknown[i].as_deref(),
+            UNKNOWN => self.unknown(i),
             code => VOCABULARIES[i].get(usize::from(code) - 1).copied(),
         }
     }
@@ -183,11 +217,9 @@ impl HostData {
     /// A text value as the CRD holds it: borrowed from the vocabulary when known.
     fn status_value(&self, field: Text) -> Option<StatusValue> {
         let i = field as usize;
-        match self.codes[i] {
+        match self.codes()[i] {
             ABSENT => None,
-            UNKNOWN => Some(Cow::Owned(
-                self.overflow.as_ref()?.unknown[i].as_deref()?.to_string(),
-            )),
+            UNKNOWN => Some(Cow::Owned(self.unknown(i)?.to_string())),
             code => VOCABULARIES[i]
                 .get(usize::from(code) - 1)
                 .map(|known| Cow::Borrowed(*known)),
@@ -196,11 +228,9 @@ impl HostData {
 
     pub fn count(&self, field: Count) -> Option<u64> {
         let i = field as usize;
-        (self.present & (1 << i) != 0).then(|| {
-            self.overflow
-                .as_ref()
-                .and_then(|o| o.counts)
-                .map_or(u64::from(self.counts[i]), |wide| wide[i])
+        (self.present() & (1 << i) != 0).then(|| match &self.0 {
+            Repr::Compact { counts, .. } => u64::from(counts[i]),
+            Repr::Wide(wide) => wide.counts[i],
         })
     }
 }
@@ -288,30 +318,130 @@ impl HostRecord {
 
     /// The record of an entry read back from the API, its id given shared.
     pub fn from_status(host: &HostStatus, id: HostId) -> Self {
-        let data = if host.found {
+        Self::from_fields(
+            id,
+            host.node_name.as_deref(),
+            host.found,
+            [
+                host.agent_status.as_deref(),
+                host.install_result_code.as_deref(),
+                host.version.as_deref(),
+                host.protect_status.as_deref(),
+                host.detect_result.as_deref(),
+            ],
+            [
+                host.asset,
+                host.vulnerability,
+                host.baseline,
+                host.intrusion,
+            ],
+            host.last_change_time.as_ref().map(|t| t.0),
+        )
+    }
+
+    /// The record of an entry decoded from an API response ([`HostEntry`]).
+    pub(crate) fn from_entry(entry: &HostEntry<'_>) -> Self {
+        Self::from_fields(
+            HostId::from(&*entry.host_id.0),
+            entry.node_name.as_ref().map(|n| &*n.0),
+            entry.found,
+            [
+                entry.agent_status.as_ref().map(|t| &*t.0),
+                entry.install_result_code.as_ref().map(|t| &*t.0),
+                entry.version.as_ref().map(|t| &*t.0),
+                entry.protect_status.as_ref().map(|t| &*t.0),
+                entry.detect_result.as_ref().map(|t| &*t.0),
+            ],
+            [
+                entry.asset,
+                entry.vulnerability,
+                entry.baseline,
+                entry.intrusion,
+            ],
+            entry.last_change_time.as_ref().map(|t| t.0),
+        )
+    }
+
+    fn from_fields(
+        id: HostId,
+        node: Option<&str>,
+        found: bool,
+        texts: [Option<&str>; 5],
+        counts: [Option<i64>; 4],
+        last_change: Option<Timestamp>,
+    ) -> Self {
+        let data = if found {
             let count = |value: Option<i64>| value.map(|v| u64::try_from(v).unwrap_or(0));
-            HostData::from_values(
-                [
-                    host.agent_status.as_deref(),
-                    host.install_result_code.as_deref(),
-                    host.version.as_deref(),
-                    host.protect_status.as_deref(),
-                    host.detect_result.as_deref(),
-                ],
-                [
-                    count(host.asset),
-                    count(host.vulnerability),
-                    count(host.baseline),
-                    count(host.intrusion),
-                ],
-            )
+            HostData::from_values(texts, counts.map(count))
         } else {
             HostData::not_found()
         };
         let mut record = Self::new(id, data);
-        record.node = host.node_name.as_deref().map(NodeName::from);
-        record.set_last_change(host.last_change_time.as_ref().map(|t| t.0));
+        record.node = node.map(NodeName::from);
+        record.set_last_change(last_change);
         record
+    }
+}
+
+/// An entry of `status.hosts` as an API response holds it, its text borrowed from the response
+/// where it can be: what a watch's kept status is seeded from, without a `HostStatus` with its
+/// strings in between. The fields and their names are those of `HostStatus`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HostEntry<'a> {
+    #[serde(borrow)]
+    host_id: Piece<'a>,
+    #[serde(borrow, default)]
+    node_name: Option<Piece<'a>>,
+    found: bool,
+    #[serde(borrow, default)]
+    agent_status: Option<Piece<'a>>,
+    #[serde(borrow, default)]
+    install_result_code: Option<Piece<'a>>,
+    #[serde(borrow, default)]
+    version: Option<Piece<'a>>,
+    #[serde(borrow, default)]
+    protect_status: Option<Piece<'a>>,
+    #[serde(borrow, default)]
+    detect_result: Option<Piece<'a>>,
+    #[serde(default)]
+    asset: Option<i64>,
+    #[serde(default)]
+    vulnerability: Option<i64>,
+    #[serde(default)]
+    baseline: Option<i64>,
+    #[serde(default)]
+    intrusion: Option<i64>,
+    #[serde(default)]
+    last_change_time: Option<Time>,
+}
+
+/// A string of a response: borrowed unless it had escapes to undo.
+#[derive(Debug)]
+struct Piece<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Piece<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Piece<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(Piece(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Piece(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Piece(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Visit(std::marker::PhantomData))
     }
 }
 

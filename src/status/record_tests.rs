@@ -54,18 +54,26 @@ fn known_values_become_status_entries_and_only_what_does_not_fit_is_boxed() {
     for risk in every_known_value() {
         let data = HostData::from_risk(&risk);
         assert_eq!(record(&risk).to_status(), expected_entry("h-1", &risk));
-        // Every value is known: only the count beyond u32 goes aside.
-        assert!(data
-            .overflow
-            .as_ref()
-            .is_some_and(|o| o.counts.is_some() && o.unknown.iter().all(Option::is_none)));
+        // Every value is known: only the count beyond u16 goes aside.
+        assert!(matches!(&data.0, Repr::Wide(wide) if wide.unknown.iter().all(Option::is_none)));
         let small = HostRisk {
-            vulnerability: Some(u64::from(u32::MAX)),
-            ..risk
+            vulnerability: Some(u64::from(u16::MAX)),
+            ..risk.clone()
         };
         let data = HostData::from_risk(&small);
-        assert!(data.overflow.is_none(), "{data:?}");
+        assert!(matches!(data.0, Repr::Compact { .. }), "{data:?}");
         assert_eq!(record(&small).to_status(), expected_entry("h-1", &small));
+        let middling = HostRisk {
+            vulnerability: Some(u64::from(u16::MAX) + 1),
+            ..risk
+        };
+        let data = HostData::from_risk(&middling);
+        assert!(matches!(data.0, Repr::Wide(_)), "{data:?}");
+        assert_eq!(data.count(Count::Vulnerability), Some(65_536));
+        assert_eq!(
+            record(&middling).to_status(),
+            expected_entry("h-1", &middling)
+        );
     }
 }
 
@@ -87,7 +95,7 @@ fn absent_unknown_and_long_values() {
         ..HostRisk::default()
     };
     let data = HostData::from_risk(&risk);
-    assert!(data.overflow.is_some());
+    assert!(matches!(data.0, Repr::Wide(_)));
     assert_eq!(data.text(Text::AgentStatus), Some("hibernating"));
     assert_eq!(data.text(Text::Detection), Some(""));
     assert_eq!(data.text(Text::Protection), None);
@@ -149,9 +157,9 @@ fn a_status_entry_reads_back_into_the_same_record() {
 
 #[test]
 fn records_are_small() {
-    assert!(std::mem::size_of::<HostData>() <= 32);
+    assert!(std::mem::size_of::<HostData>() <= 16);
     assert!(
-        std::mem::size_of::<HostRecord>() <= 72,
+        std::mem::size_of::<HostRecord>() <= 40,
         "{}",
         std::mem::size_of::<HostRecord>()
     );

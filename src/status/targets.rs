@@ -53,20 +53,30 @@ impl Targets {
         Self::listed_sharing(ids, None)
     }
 
-    /// [`Targets::listed`], taking the ids `previous` holds already instead of copies of its
-    /// own.
+    /// [`Targets::listed`], taking the ids the list shares ([`HostIdList::share`]) or else
+    /// those `previous` holds already, instead of copies of its own.
     pub fn listed_sharing(ids: &HostIdList, previous: Option<&WatchStatus>) -> Self {
-        let known = previous.map(WatchStatus::ids).unwrap_or_default();
+        let target = |host_id| HostTarget {
+            host_id,
+            node_name: None,
+        };
+        let hosts = match ids.shared() {
+            Some(shared) => shared.iter().cloned().map(target).collect(),
+            None => {
+                let known = previous.map(WatchStatus::ids).unwrap_or_default();
+                ids.iter()
+                    .map(|id| {
+                        target(
+                            known
+                                .get(id)
+                                .map_or_else(|| HostId::from(id), |shared| HostId::clone(shared)),
+                        )
+                    })
+                    .collect()
+            }
+        };
         Self {
-            hosts: ids
-                .iter()
-                .map(|id| HostTarget {
-                    host_id: known
-                        .get(id)
-                        .map_or_else(|| HostId::from(id), |shared| HostId::clone(shared)),
-                    node_name: None,
-                })
-                .collect(),
+            hosts,
             source: "hostIds".to_string(),
             nodes: None,
             node_backed: false,

@@ -49,6 +49,33 @@ impl WatchStatus {
         )
     }
 
+    /// A status whose hosts were decoded apart (`status.hosts` of `head` is not looked at).
+    /// Ids equal to one `share` returns reuse it.
+    pub fn from_records(
+        head: &HostRiskWatchStatus,
+        mut hosts: Vec<HostRecord>,
+        share: impl Fn(&str) -> Option<HostId>,
+    ) -> Self {
+        for host in &mut hosts {
+            if let Some(shared) = share(&host.id) {
+                host.id = shared;
+            }
+        }
+        let head = HostRiskWatchStatus {
+            hosts: Vec::new(),
+            conditions: head.conditions.clone(),
+            source: head.source.clone(),
+            summary: head.summary.clone(),
+            nodes: head.nodes.clone(),
+            unresolved_nodes: head.unresolved_nodes.clone(),
+            last_sync_time: head.last_sync_time.clone(),
+            last_request_ids: head.last_request_ids.clone(),
+            effective_interval: head.effective_interval.clone(),
+            observed_generation: head.observed_generation,
+        };
+        Self::new(head, hosts)
+    }
+
     /// The status as the CRD holds it, host list and all.
     pub fn to_crd(&self) -> HostRiskWatchStatus {
         HostRiskWatchStatus {
@@ -183,7 +210,7 @@ mod tests {
     fn ids_are_shared_with_what_already_holds_them() {
         let shared = HostId::from("web-1");
         let kept = WatchStatus::from_crd(&status(), |id| (id == "web-1").then(|| shared.clone()));
-        assert!(std::sync::Arc::ptr_eq(&kept.hosts[0].id, &shared));
+        assert!(HostId::ptr_eq(&kept.hosts[0].id, &shared));
         assert!(kept.ids().contains_key("gone-1"));
     }
 

@@ -31,9 +31,14 @@ enum Command {
 static ALLOCATOR: hostrisk_devtools::bench::heap::CountingAllocator<std::alloc::System> =
     hostrisk_devtools::bench::heap::CountingAllocator(std::alloc::System);
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match Cli::parse().command {
+/// The allocator is set up like the operator's (`hostrisk_operator::allocator`), so the bench's
+/// memory figures are those of the operator as it runs.
+fn main() -> ExitCode {
+    hostrisk_operator::allocator::run_tuned(|| run(Cli::parse()))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
         Command::Demo(args) => ExitCode::from(cli::demo::run(args).await),
         Command::Bench(args) => ExitCode::from(cli::bench::run(args).await),
         Command::Query(args) => ExitCode::from(cli::query::run(args).await),

@@ -52,6 +52,8 @@ fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
         "--hosts-per-watch=4",
         "--interval=4s",
         "--probes=2",
+        // Two namespaces: the second, one-namespace restart gives `bytes_per_host`.
+        "--watches-per-namespace=3",
     ]);
     let n = |name: &str| number(&figures, name, &stdout);
     // 5 watches × 4 hosts, 1 shared id each in pairs: 3 pooled + 15 private ids, one call.
@@ -73,6 +75,11 @@ fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
             "heap_blocks_at_end",
             "cpu_seconds_per_1000_reconciles",
             "wall_time",
+            "operator_peak_rss",
+            "small_restart_peak_rss",
+            "bytes_per_host",
+            "restart_all_ready_time",
+            "idle_cpu_millicores",
         ] {
             n(&format!("{mode}.{figure}"));
         }
@@ -111,6 +118,12 @@ fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
             "a restart with nothing changed writes nothing: {stdout}"
         );
         assert!(n(&format!("{mode}.peak_rss")) > 0.0);
+        // 3 + 2 probes of 7 watches in the first namespace.
+        assert_eq!(n(&format!("{mode}.small_restart_watches")), 5.0, "{stdout}");
+        assert!(
+            n(&format!("{mode}.restart_list_requests")) >= 2.0,
+            "the watches' and the Secrets' first lists: {stdout}"
+        );
         // The default quota leaves room for every call: latency holds no quota wait.
         assert_eq!(
             n(&format!("{mode}.quota_waits_over_100ms")),

@@ -11,6 +11,7 @@ use crate::controller::watches::WatchScoped;
 use crate::crd::validation::ValidationPolicy;
 use crate::crd::{HostRiskWatch, WatchKey};
 use crate::metrics::{watch_snapshot, Metrics};
+use crate::status::HostRecord;
 
 pub struct WatchMetrics {
     metrics: Metrics,
@@ -45,8 +46,9 @@ impl WatchMetrics {
 }
 
 impl WatchScoped for WatchMetrics {
-    fn began(&self, watch: &HostRiskWatch) {
-        self.metrics.seed_watch(watch, &self.policy);
+    fn began(&self, watch: &HostRiskWatch, hosts: &[HostRecord]) {
+        self.metrics
+            .seed_watch_with_hosts(watch, hosts, &self.policy);
     }
 
     fn forget(&self, key: &WatchKey) {

@@ -16,6 +16,7 @@
 //! - [`requests`]: the operator's API requests, counted on its own client.
 //! - [`operator`]: the controller under test; [`restart`]: a fresh operator process starting
 //!   with every watch there.
+//! - [`scale`]: `bytes_per_host` from a second, one-namespace restart.
 //! - [`process`]: RSS (and its file-backed part: code) and CPU time from procfs.
 //! - [`heap`]: live heap bytes and blocks, counted by the allocator `hostrisk-dev` installs, so
 //!   the report tells the operator's data from what the allocator keeps around it.
@@ -43,6 +44,7 @@ pub mod report;
 pub mod requests;
 pub mod restart;
 pub mod run;
+pub mod scale;
 pub mod workload;
 pub mod world;
 

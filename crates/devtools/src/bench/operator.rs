@@ -16,10 +16,6 @@ use hostrisk_operator::crd::validation::ValidationPolicy;
 use hostrisk_operator::hss::{ClientConfig, HssClient};
 use hostrisk_operator::reports::ReportSettings;
 
-/// Shortest wait for the controller to report ready (CRD found, watches listed); at scale the
-/// benchmark's `--timeout` when longer: the stand-in lists 1,000 watches with 100 hosts each in
-/// pages of ten, each page a copy of them all, a minute or more on a busy 2-core machine.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest wait for the controller to stop after the measurement.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -33,12 +29,14 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts the controller as `run` would, with a client whose requests are counted, and
-    /// waits until it is ready.
+    /// Starts the controller as `run` would (watching `namespaces`, or all when empty), with a
+    /// client whose requests are counted, and waits until it is ready (at most the run's
+    /// `--timeout`: at 10,000 watches the first list is a good part of a minute).
     pub async fn start(
         options: &BenchOptions,
         api: &ApiAddress,
         target: &HssTarget,
+        namespaces: Vec<String>,
     ) -> Result<Self, BenchError> {
         let requests = RequestCounter::default();
         let client = requests.client(api.config().await?)?;
@@ -50,7 +48,7 @@ impl Running {
         let settings = controller_settings(options, &target.endpoint);
         let ctx = Arc::new(Context::new(client, hss.clone(), settings));
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run_controllers(ctx.clone(), Vec::new(), shutdown.clone()));
+        let task = tokio::spawn(run_controllers(ctx.clone(), namespaces, shutdown.clone()));
         let running = Self {
             ctx,
             hss,
@@ -58,14 +56,12 @@ impl Running {
             shutdown,
             task,
         };
-        running
-            .wait_ready(options.timeout.max(READY_TIMEOUT))
-            .await?;
+        running.wait_ready(options.timeout).await?;
         Ok(running)
     }
 
-    async fn wait_ready(&self, limit: Duration) -> Result<(), BenchError> {
-        let deadline = Instant::now() + limit;
+    async fn wait_ready(&self, timeout: Duration) -> Result<(), BenchError> {
+        let deadline = Instant::now() + timeout;
         while !self.ctx.health.is_ready() {
             if self.task.is_finished() {
                 return Err(BenchError::Controller("stopped before it was ready".into()));
@@ -73,7 +69,7 @@ impl Running {
             if Instant::now() > deadline {
                 return Err(BenchError::Controller(format!(
                     "not ready after {}s",
-                    limit.as_secs()
+                    timeout.as_secs()
                 )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -98,6 +94,25 @@ impl Running {
                 .filter(|g| g.watches > 0)
                 .all(|g| g.sweeps >= sweeps);
         (stats.total_calls(), swept)
+    }
+
+    /// Poll results the controller has not applied yet (a refresh done by the poller is shown
+    /// once its reconcile applied it).
+    pub fn unapplied_updates(&self) -> usize {
+        self.ctx
+            .watches
+            .poller()
+            .map_or(0, |p| p.handle().stats().unapplied)
+    }
+
+    /// List requests the operator sent so far (the first lists, and any re-list).
+    pub fn list_requests(&self) -> u64 {
+        self.requests
+            .snapshot()
+            .iter()
+            .filter(|(k, _)| k.verb == "list")
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn min_calls_now(&self) -> u64 {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::scale::ScaleReport;
 use super::workload::Workload;
 use super::WorldPlacement;
 
@@ -56,6 +57,8 @@ pub struct RunReport {
     pub sweep_window_valid: bool,
     /// The restart of the controller with every watch there.
     pub restart: RestartReport,
+    /// Peak RSS over the run and memory per watched host from two scales.
+    pub scale: ScaleReport,
     pub rss_start: Option<u64>,
     pub rss_setup: Option<u64>,
     /// RSS once every watch of the creation wave showed data, and its peak until then.
@@ -105,6 +108,15 @@ pub struct RestartReport {
     pub min_calls: u64,
     /// Controller start to every watch refreshed.
     pub first_sweep: Duration,
+    /// Controller start to every watch refreshed and its refresh shown (applied by its
+    /// reconcile): every watch Ready with current data.
+    pub all_shown: Duration,
+    /// List requests of the start (the first lists of watches, Secrets...).
+    pub list_requests: u64,
+    /// CPU between the first sweep and the second (`None`: no such quiet stretch).
+    pub idle_cpu: Option<IdleCpu>,
+    /// Watches the restarted operator serves.
+    pub watches: u64,
     /// Status writes of the restarted controller up to the end of its first sweep (and soak).
     pub status_writes: u64,
     /// Policy-report writes of the restarted controller (with `--policy-reports`).
@@ -116,6 +128,20 @@ pub struct RestartReport {
     #[serde(default)]
     pub heap_peak: Option<u64>,
     pub soak: Option<SoakReport>,
+}
+
+/// CPU time used over a stretch of wall time.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IdleCpu {
+    pub cpu: Duration,
+    pub wall: Duration,
+}
+
+impl IdleCpu {
+    /// Thousandths of a core, on average.
+    pub fn millicores(&self) -> Option<f64> {
+        (!self.wall.is_zero()).then(|| self.cpu.as_secs_f64() * 1000.0 / self.wall.as_secs_f64())
+    }
 }
 
 /// The restarted controller kept running (`--soak`): RSS sampled once per interval.
@@ -144,6 +170,21 @@ impl RestartReport {
             format!(
                 "{m}.first_sweep_time: {} s",
                 seconds(Some(self.first_sweep))
+            ),
+            format!(
+                "{m}.restart_all_ready_time: {} s",
+                seconds(Some(self.all_shown))
+            ),
+            format!("{m}.restart_list_requests: {} requests", self.list_requests),
+            format!(
+                "{m}.idle_cpu_millicores: {} millicores",
+                self.idle_cpu
+                    .and_then(|idle| idle.millicores())
+                    .map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"))
+            ),
+            format!(
+                "{m}.idle_cpu_window: {} s",
+                seconds(self.idle_cpu.map(|idle| idle.wall))
             ),
             format!("{m}.restart_peak_rss: {} MiB", mib(self.peak_rss)),
             format!("{m}.restart_heap_peak: {} MiB", mib(self.heap_peak)),
@@ -353,6 +394,7 @@ impl RunReport {
                 .map(|(kind, n)| format!("{m}.api_requests_per_idle_sweep.{kind}: {n} requests")),
         );
         lines.extend(self.restart.lines(m));
+        lines.extend(self.scale.lines(m));
         lines
     }
 }
@@ -409,6 +451,13 @@ mod tests {
                 peak_rss: Some(30 * 1024 * 1024),
                 heap_peak: None,
                 first_sweep: Duration::from_secs(1),
+                all_shown: Duration::from_secs(2),
+                list_requests: 3,
+                idle_cpu: Some(IdleCpu {
+                    cpu: Duration::from_millis(20),
+                    wall: Duration::from_secs(40),
+                }),
+                watches: 110,
                 status_writes: 0,
                 report_writes: Some(0),
                 reconciles: 100,
@@ -420,6 +469,13 @@ mod tests {
                     reconciles: 1000,
                     status_writes: 0,
                 }),
+            },
+            scale: ScaleReport {
+                hosts_per_watch: 10,
+                operator_peak_rss: Some(52 * 1024 * 1024 + 512 * 1024),
+                full_peak_rss: Some(30 * 1024 * 1024),
+                full_watches: 110,
+                small: None,
             },
             rss_start: Some(10 * 1024 * 1024),
             rss_setup: Some(20 * 1024 * 1024),
@@ -464,6 +520,8 @@ mod tests {
         assert!(lines.contains(&"batched.startup_report_writes: 100 writes".to_string()));
         assert!(lines.contains(&"batched.report_writes_per_idle_sweep: 0 writes".to_string()));
         assert!(lines.contains(&"batched.restart_report_writes: 0 writes".to_string()));
+        assert!(lines.contains(&"batched.idle_cpu_millicores: 0.50 millicores".to_string()));
+        assert!(lines.contains(&"batched.restart_list_requests: 3 requests".to_string()));
     }
 
     #[test]

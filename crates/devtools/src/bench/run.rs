@@ -26,8 +26,9 @@ use super::process::{cpu_time, memory, reset_peak_rss, RssSampler};
 use super::remote::{ApiAddress, RemoteWorld, WorldInfo};
 use super::report::{QuotaWait, ReportWrites, RunReport};
 use super::requests::{since, RequestKind};
-use super::restart::restart_in_child;
-use super::world::{start_world_for, BenchWorld, HssTarget, WorldCounters};
+use super::restart::{restart_in_child, RestartScope};
+use super::scale::{ScaleReport, SmallScale};
+use super::world::{namespace_of, start_world_for, BenchWorld, HssTarget, WorldCounters};
 use super::{BenchError, BenchOptions, WorldPlacement};
 use hostrisk_operator::crd::duration::format_duration;
 
@@ -54,7 +55,7 @@ pub async fn run(options: &BenchOptions) -> Result<RunReport, BenchError> {
     let rss_setup = memory().map(|m| m.rss);
 
     let cpu_start = cpu_time();
-    let first = Running::start(options, &api, &target).await?;
+    let first = Running::start(options, &api, &target, Vec::new()).await?;
 
     let t0 = Instant::now();
     let creation = world.create(options.timeout).await?;
@@ -106,9 +107,29 @@ pub async fn run(options: &BenchOptions) -> Result<RunReport, BenchError> {
         api: api.clone(),
         target: target.clone(),
     };
-    let restart = restart_in_child(options, &world_info).await?;
+    let restart = restart_in_child(options, &world_info, &RestartScope::All).await?;
     let cpu_end = cpu_time();
     let peak_rss = sampler.peak();
+    let namespaces = workload
+        .watches
+        .div_ceil(options.watches_per_namespace.max(1));
+    let small = if namespaces > 1 {
+        let first = namespace_of(&target.namespace_prefix, 0, options.watches_per_namespace);
+        let small = restart_in_child(options, &world_info, &RestartScope::Namespace(first)).await?;
+        Some(SmallScale {
+            watches: small.watches,
+            peak_rss: small.peak_rss,
+        })
+    } else {
+        None
+    };
+    let scale = ScaleReport {
+        hosts_per_watch: workload.hosts_per_watch as u64,
+        operator_peak_rss: peak_rss.max(restart.peak_rss),
+        full_peak_rss: restart.peak_rss,
+        full_watches: restart.watches,
+        small,
+    };
     let world_peak_rss = world.memory().map(|m| m.peak_rss);
     let quota_wait = first_metrics
         .encode()
@@ -145,6 +166,7 @@ pub async fn run(options: &BenchOptions) -> Result<RunReport, BenchError> {
             .saturating_duration_since(t_ready + options.interval.mul_f64(WINDOW_OPENS)),
         sweep_window_valid: window_valid,
         restart,
+        scale,
         rss_start,
         rss_setup,
         rss_after_creation,

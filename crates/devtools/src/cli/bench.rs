@@ -78,6 +78,9 @@ pub struct BenchArgs {
     /// describes (see `bench::restart`).
     #[arg(long, hide = true, value_name = "JSON")]
     pub restart_against: Option<String>,
+    /// Internal: the restarted operator watches this namespace only (see `bench::restart`).
+    #[arg(long, hide = true, requires = "restart_against")]
+    pub restart_namespace: Option<String>,
     /// Internal: the namespace prefix chosen by the parent process.
     #[arg(long, hide = true)]
     pub namespace_prefix: Option<String>,
@@ -136,7 +139,7 @@ pub async fn run(args: BenchArgs) -> u8 {
         return exit::USAGE;
     }
     if let Some(world) = &args.restart_against {
-        return match run_restart(&options, world).await {
+        return match run_restart(&options, world, args.restart_namespace.as_deref()).await {
             Ok(()) => exit::OK,
             Err(error) => {
                 eprintln!("error: {error}");

@@ -106,14 +106,17 @@ pub fn list(
             }
         }
     };
-    let objects = if at == state.rv {
-        state.resource_objects(&rt.group, &rt.plural)
+    // The latest state is read in place (a page copies only its items); an older one is rebuilt.
+    let older;
+    let objects: Vec<(&ObjKey, &Value)> = if at == state.rv {
+        state.resource_entries(&rt.group, &rt.plural).collect()
     } else {
-        state
+        older = state
             .snapshot(&rt.group, &rt.plural, at)
-            .ok_or_else(|| too_old(at, state.compacted_rv))?
+            .ok_or_else(|| too_old(at, state.compacted_rv))?;
+        older.iter().map(|(k, o)| (k, o)).collect()
     };
-    let matching: Vec<(ObjKey, Value)> = objects
+    let matching: Vec<(&ObjKey, &Value)> = objects
         .into_iter()
         .filter(|(k, o)| {
             namespace.is_none_or(|ns| k.namespace == ns)
@@ -130,7 +133,7 @@ pub fn list(
         .collect();
     let mut metadata = json!({"resourceVersion": at.to_string()});
     if take < matching.len() && take > 0 {
-        metadata["continue"] = json!(encode_continue(at, &matching[take - 1].0));
+        metadata["continue"] = json!(encode_continue(at, matching[take - 1].0));
         if selectors.labels.is_empty() && selectors.fields.is_empty() {
             metadata["remainingItemCount"] = json!(matching.len() - take);
         }

@@ -150,6 +150,17 @@ impl State {
 
     /// Current objects of one resource, in key order.
     pub fn resource_objects(&self, group: &str, plural: &str) -> Vec<(ObjKey, Value)> {
+        self.resource_entries(group, plural)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// [`State::resource_objects`] borrowed: a page of a list copies its own items only.
+    pub fn resource_entries<'a>(
+        &'a self,
+        group: &'a str,
+        plural: &'a str,
+    ) -> impl Iterator<Item = (&'a ObjKey, &'a Value)> + 'a {
         let start = ObjKey {
             group: group.into(),
             plural: plural.into(),
@@ -158,9 +169,7 @@ impl State {
         };
         self.objects
             .range(start..)
-            .take_while(|(k, _)| k.group == group && k.plural == plural)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+            .take_while(move |(k, _)| k.group == group && k.plural == plural)
     }
 
     fn rebuild_types(&mut self) {

@@ -28,7 +28,7 @@ use crate::crd::{HostRiskWatch, WatchKey};
 use crate::metrics::Metrics;
 use crate::reports::names::report_name;
 use crate::reports::{build_report, ReportOptions, ReportScope, ReportSettings};
-use crate::status::ConditionUpdate;
+use crate::status::{ConditionUpdate, HostRecord};
 use requests::{classify, Failure};
 use stored::{Lookup, ReportKey, StoredReports};
 use watches::{already_says, report_condition, Kept, Outcome, WatchStates};
@@ -267,7 +267,7 @@ impl ReportWriter {
 }
 
 impl WatchScoped for ReportWriter {
-    fn began(&self, watch: &HostRiskWatch) {
+    fn began(&self, watch: &HostRiskWatch, _hosts: &[HostRecord]) {
         if self.settings.format.is_some() {
             if let Some(key) = WatchKey::of(watch) {
                 self.shared.watches.began(key);
