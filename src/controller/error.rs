@@ -52,3 +52,17 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The message of an API server refusal (403) among a watcher's errors: what a watch whose
+/// RBAC rule is missing reports.
+pub fn watcher_forbidden(error: &kube::runtime::watcher::Error) -> Option<&str> {
+    use kube::runtime::watcher::Error as WatcherError;
+    let status = match error {
+        WatcherError::InitialListFailed(kube::Error::Api(status))
+        | WatcherError::WatchStartFailed(kube::Error::Api(status))
+        | WatcherError::WatchFailed(kube::Error::Api(status)) => status,
+        WatcherError::WatchError(status) => status,
+        _ => return None,
+    };
+    (status.code == 403).then_some(status.message.as_str())
+}

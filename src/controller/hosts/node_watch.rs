@@ -150,18 +150,6 @@ fn observe(observer: &dyn NodeObserver, event: &Result<watcher::Event<SlimNode>,
     }
 }
 
-/// The message of an API server refusal (403) among the watcher's errors.
-fn forbidden(error: &watcher::Error) -> Option<String> {
-    let status = match error {
-        watcher::Error::InitialListFailed(kube::Error::Api(status))
-        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
-        | watcher::Error::WatchFailed(kube::Error::Api(status)) => status,
-        watcher::Error::WatchError(status) => status,
-        _ => return None,
-    };
-    (status.code == 403).then(|| status.message.clone())
-}
-
 impl NodeWatch {
     /// Applies one watcher event to the cache; returns the watches it concerns.
     fn handle(
@@ -201,10 +189,10 @@ impl NodeWatch {
                 }
             }
             Err(error) => {
-                let news = match forbidden(&error) {
+                let news = match crate::controller::error::watcher_forbidden(&error) {
                     Some(message) => {
                         tracing::warn!(verb = "list/watch", resource = "nodes", %message, "the API server refused the Node watch; node-backed watches say NodeWatchForbidden until it is granted");
-                        nodes.forbidden(&message)
+                        nodes.forbidden(message)
                     }
                     None => {
                         tracing::warn!(resource = "nodes", %error, "Node watch failed; retrying");

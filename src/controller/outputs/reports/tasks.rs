@@ -25,18 +25,6 @@ use crate::reports::ReportFormat;
 /// Reports per page of the lists (metadata only: a few hundred bytes each).
 const LIST_PAGE_SIZE: u32 = 500;
 
-/// The message of an API server refusal (403) among the watcher's errors.
-fn forbidden(error: &watcher::Error) -> Option<&str> {
-    let status = match error {
-        watcher::Error::InitialListFailed(kube::Error::Api(status))
-        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
-        | watcher::Error::WatchFailed(kube::Error::Api(status)) => status,
-        watcher::Error::WatchError(status) => status,
-        _ => return None,
-    };
-    (status.code == 403).then_some(status.message.as_str())
-}
-
 /// Whether `crd` serves `format`'s version (and is established).
 fn serves(crd: &CustomResourceDefinition, format: ReportFormat) -> CrdState {
     let established = crd
@@ -91,7 +79,7 @@ pub async fn watch_crd(
             }
             Ok(watcher::Event::InitDone) if seen => continue,
             Ok(watcher::Event::InitDone | watcher::Event::Delete(_)) => CrdState::Missing,
-            Err(error) => match forbidden(&error) {
+            Err(error) => match crate::controller::error::watcher_forbidden(&error) {
                 // A known state stays: the CRD did not go away because it cannot be read.
                 Some(message) if shared.stored.crd() == CrdState::Unknown => {
                     tracing::warn!(crd = %name, %message, "cannot watch the policy-report CRD; writing reports anyway (grant list/watch on it to pick up a CRD installed later)");
@@ -216,7 +204,7 @@ fn handle(
                 shared.wake(&watch);
             }
         }
-        Err(error) => match forbidden(&error) {
+        Err(error) => match crate::controller::error::watcher_forbidden(&error) {
             Some(message) => {
                 tracing::warn!(scope = scope.unwrap_or("all namespaces"), %message, "cannot list the operator's policy reports; comparing with its own writes only");
                 if shared.stored.unusable(scope, message) {
