@@ -71,6 +71,9 @@ severity; annotations: summary, description and runbook_url (the runbook section
   expr: |-
     {{- .expr | nindent 4 }}
   for: {{ .rule.for }}
+  {{- if and .watchLevel (not (has $pr.keepFiringFor (list "0" "0s" "0m" "0h"))) }}
+  keep_firing_for: {{ $pr.keepFiringFor }}
+  {{- end }}
   labels:
     {{- toYaml $labels | nindent 4 }}
   annotations:
