@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use super::sharded::ShardedMap;
 use super::types::WatchKey;
 use crate::hss::HostsRiskResult;
 use crate::status::{HostData, HostId};
@@ -99,7 +100,9 @@ impl Default for HostSlot {
 
 #[derive(Debug, Default)]
 pub(crate) struct HostTable {
-    slots: HashMap<HostId, HostSlot>,
+    /// Sharded: at a million ids a plain map's growth step would briefly hold the old and
+    /// the doubled table at once.
+    slots: ShardedMap<HostId, HostSlot>,
     calls: HashMap<u32, CallRecord>,
     next_call: u32,
 }

@@ -59,6 +59,7 @@ mod group;
 mod group_tests;
 mod hosts;
 mod outcome;
+mod sharded;
 mod subscribe;
 mod supervise;
 mod task;
