@@ -14,7 +14,8 @@ use crate::metrics::GroupFigures;
 use crate::status::HostId;
 
 use super::hosts::HostTable;
-pub(crate) use super::hosts::SharedKey;
+pub(crate) use super::watchers::SharedKey;
+use super::watchers::WatchIndex;
 
 /// `ids` without repeats, in order.
 fn dedup_ids(ids: &[HostId]) -> Vec<HostId> {
@@ -27,6 +28,8 @@ fn dedup_ids(ids: &[HostId]) -> Vec<HostId> {
 
 #[derive(Debug, Clone)]
 pub(crate) struct WatchState {
+    /// The watch in the host table.
+    pub index: WatchIndex,
     pub revision: String,
     pub ids: Vec<HostId>,
     pub interval: Duration,
@@ -178,11 +181,13 @@ impl GroupState {
             .unwrap_or_default();
         self.remove(&reg.key);
         let key: SharedKey = Arc::new(reg.key);
-        let ids: Vec<HostId> = ids.iter().map(|id| self.hosts.watch(id, &key)).collect();
+        let index = self.hosts.add_watch(key.clone());
+        let ids: Vec<HostId> = ids.iter().map(|id| self.hosts.watch(id, index)).collect();
         self.last_registration = Some(now);
         self.watches.insert(
             key,
             WatchState {
+                index,
                 revision: reg.revision,
                 ids,
                 interval,
@@ -208,7 +213,7 @@ impl GroupState {
         ids: &[HostId],
         interval: Duration,
     ) -> bool {
-        let Some((shared, watch)) = self.watches.get_key_value(key) else {
+        let Some(watch) = self.watches.get(key) else {
             return false;
         };
         let kept: HashSet<&str> = ids.iter().map(|id| &**id).collect();
@@ -219,7 +224,7 @@ impl GroupState {
         if !subset {
             return false;
         }
-        let shared = shared.clone();
+        let index = watch.index;
         let dropped: Vec<HostId> = watch
             .ids
             .iter()
@@ -227,7 +232,7 @@ impl GroupState {
             .cloned()
             .collect();
         for id in &dropped {
-            self.hosts.unwatch(id, &shared);
+            self.hosts.unwatch(id, index);
         }
         if let Some(watch) = self.watches.get_mut(key) {
             watch.ids.retain(|id| kept.contains(&**id));
@@ -238,12 +243,13 @@ impl GroupState {
 
     /// Drops a watch and the cached hosts nobody else wants; true when it was there.
     pub fn remove(&mut self, key: &WatchKey) -> bool {
-        let Some((shared, watch)) = self.watches.remove_entry(key) else {
+        let Some(watch) = self.watches.remove(key) else {
             return false;
         };
         for id in &watch.ids {
-            self.hosts.unwatch(id, &shared);
+            self.hosts.unwatch(id, watch.index);
         }
+        self.hosts.remove_watch(watch.index);
         self.swept.remove(key);
         self.refresh_gauges();
         true

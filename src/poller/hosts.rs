@@ -1,20 +1,18 @@
 //! The host table of a group: every id some watch lists, who lists it and what the service last
 //! said about it. Sized for 1,000,000 ids: an answer is the record's 16 bytes of [`HostData`];
 //! when and under which request id it was fetched is kept once per call ([`CallRecord`]), not
-//! once per host.
+//! once per host; who lists it is a four-byte [`WatcherSet`]. A slot is 24 bytes, 32 with its
+//! id.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
 use tokio::time::Instant;
 
 use super::sharded::ShardedMap;
 use super::types::WatchKey;
+use super::watchers::{SharedKey, WatchIndex, WatcherSet, Watchers};
 use crate::hss::HostsRiskResult;
 use crate::status::{HostData, HostId};
-
-/// A watch key shared by the watch table and the host table's back references.
-pub(crate) type SharedKey = Arc<WatchKey>;
 
 /// One call whose answers are in the table: a call's data is as old as its start.
 #[derive(Debug)]
@@ -29,69 +27,19 @@ pub(crate) struct CallRecord {
 /// `HostSlot::call` of an id no call answered yet.
 const UNANSWERED: u32 = u32::MAX;
 
-/// The watches listing one id: nearly always one or two.
-#[derive(Debug, Default)]
-enum Watchers {
-    #[default]
-    None,
-    One(SharedKey),
-    /// Boxed (a thin pointer) so the enum stays two words: 100,000 slots pay for it.
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<SharedKey>>),
-}
-
-impl Watchers {
-    fn push(&mut self, key: SharedKey) {
-        *self = match std::mem::take(self) {
-            Watchers::None => Watchers::One(key),
-            Watchers::One(first) => Watchers::Many(Box::new(vec![first, key])),
-            Watchers::Many(mut all) => {
-                all.push(key);
-                Watchers::Many(all)
-            }
-        };
-    }
-
-    /// Removes `key` (by identity); true when no watcher is left.
-    fn remove(&mut self, key: &SharedKey) -> bool {
-        *self = match std::mem::take(self) {
-            Watchers::One(only) if Arc::ptr_eq(&only, key) => Watchers::None,
-            Watchers::Many(mut all) => {
-                all.retain(|w| !Arc::ptr_eq(w, key));
-                match all.len() {
-                    0 => Watchers::None,
-                    1 => Watchers::One(all.swap_remove(0)),
-                    _ => Watchers::Many(all),
-                }
-            }
-            other => other,
-        };
-        matches!(self, Watchers::None)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &SharedKey> {
-        let (one, many): (Option<&SharedKey>, &[SharedKey]) = match self {
-            Watchers::None => (None, &[]),
-            Watchers::One(key) => (Some(key), &[]),
-            Watchers::Many(all) => (None, all.as_slice()),
-        };
-        one.into_iter().chain(many)
-    }
-}
-
 /// One id: who lists it, and its latest answer with the call it came from ([`UNANSWERED`]
 /// before the first).
 #[derive(Debug)]
 struct HostSlot {
-    watchers: Watchers,
     answer: HostData,
     call: u32,
+    watchers: WatcherSet,
 }
 
 impl Default for HostSlot {
     fn default() -> Self {
         Self {
-            watchers: Watchers::None,
+            watchers: WatcherSet::default(),
             answer: HostData::not_found(),
             call: UNANSWERED,
         }
@@ -103,32 +51,41 @@ pub(crate) struct HostTable {
     /// Sharded: at a million ids a plain map's growth step would briefly hold the old and
     /// the doubled table at once.
     slots: ShardedMap<HostId, HostSlot>,
+    watchers: Watchers,
     calls: HashMap<u32, CallRecord>,
     next_call: u32,
 }
 
 impl HostTable {
+    /// Makes `key` known to the table, to list ids with [`HostTable::watch`].
+    pub fn add_watch(&mut self, key: SharedKey) -> WatchIndex {
+        self.watchers.add_watch(key)
+    }
+
+    /// Forgets `watch`, once [`HostTable::unwatch`] took it off each of its ids: its index
+    /// may then name another watch.
+    pub fn remove_watch(&mut self, watch: WatchIndex) {
+        self.watchers.remove_watch(watch);
+    }
+
     /// Notes that `watch` lists `id`; returns the id the table shares (`id` itself when it is
     /// new here).
-    pub fn watch(&mut self, id: &HostId, watch: &SharedKey) -> HostId {
+    pub fn watch(&mut self, id: &HostId, watch: WatchIndex) -> HostId {
         let shared = match self.slots.get_key_value(&**id) {
             Some((shared, _)) => shared.clone(),
             None => id.clone(),
         };
-        self.slots
-            .entry(shared.clone())
-            .or_default()
-            .watchers
-            .push(watch.clone());
+        let slot = self.slots.entry(shared.clone()).or_default();
+        self.watchers.push(&mut slot.watchers, watch);
         shared
     }
 
     /// Notes that `watch` no longer lists `id`; the id leaves with its last watcher.
-    pub fn unwatch(&mut self, id: &HostId, watch: &SharedKey) {
+    pub fn unwatch(&mut self, id: &HostId, watch: WatchIndex) {
         let Some(slot) = self.slots.get_mut(id) else {
             return;
         };
-        if slot.watchers.remove(watch) {
+        if self.watchers.remove(&mut slot.watchers, watch) {
             if let Some(slot) = self.slots.remove(id) {
                 self.release(slot.call);
             }
@@ -204,7 +161,8 @@ impl HostTable {
     pub fn watchers_of(&self, ids: &[String]) -> BTreeSet<WatchKey> {
         ids.iter()
             .filter_map(|id| self.slots.get(id.as_str()))
-            .flat_map(|slot| slot.watchers.iter())
+            .flat_map(|slot| self.watchers.iter(slot.watchers))
+            .filter_map(|watch| self.watchers.key(watch))
             .map(|key| WatchKey::clone(key))
             .collect()
     }
@@ -247,6 +205,14 @@ mod tests {
         result
     }
 
+    fn key(name: &str) -> SharedKey {
+        std::sync::Arc::new(WatchKey::new("ns", name))
+    }
+
+    fn names(keys: BTreeSet<WatchKey>) -> Vec<String> {
+        keys.into_iter().map(|k| k.name).collect()
+    }
+
     fn ids(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
     }
@@ -254,11 +220,11 @@ mod tests {
     #[test]
     fn a_call_record_lives_as_long_as_one_host_answers_from_it() {
         let mut table = HostTable::default();
-        let a = Arc::new(WatchKey::new("ns", "a"));
-        let b = Arc::new(WatchKey::new("ns", "b"));
-        let h1 = table.watch(&"h1".into(), &a);
-        let h2 = table.watch(&"h2".into(), &a);
-        table.watch(&"h2".into(), &b);
+        let a = table.add_watch(key("a"));
+        let b = table.add_watch(key("b"));
+        let h1 = table.watch(&"h1".into(), a);
+        let h2 = table.watch(&"h2".into(), a);
+        table.watch(&"h2".into(), b);
         let t0 = Instant::now();
         let now = jiff::Timestamp::now();
         table.record(&ids(&["h1", "h2"]), &answer(&["h1"], "r1"), t0, now);
@@ -285,20 +251,83 @@ mod tests {
         );
         // h2 stays while b lists it; h1 goes with a.
         assert_eq!(table.watchers_of(&ids(&["h2"])).len(), 2);
-        table.unwatch(&h1, &a);
-        table.unwatch(&h2, &a);
+        table.unwatch(&h1, a);
+        table.unwatch(&h2, a);
         assert_eq!(table.len(), 1);
         assert_eq!(table.watchers_of(&ids(&["h2"])).len(), 1);
         assert_eq!(table.calls_kept(), 1);
     }
 
     #[test]
-    fn a_slot_is_small() {
-        let _ = std::mem::size_of::<HostData>();
-        assert!(
-            std::mem::size_of::<HostSlot>() <= 40,
-            "{}",
-            std::mem::size_of::<HostSlot>()
+    fn an_id_listed_twice_by_one_watch_goes_with_it_once() {
+        let mut table = HostTable::default();
+        let a = table.add_watch(key("a"));
+        let first = table.watch(&"h1".into(), a);
+        let again = table.watch(&"h1".into(), a);
+        assert!(HostId::ptr_eq(&first, &again), "the table's id is shared");
+        assert_eq!(names(table.watchers_of(&ids(&["h1"]))), ["a"]);
+        table.unwatch(&"h1".into(), a);
+        assert!(table.is_empty());
+        table.unwatch(&"h1".into(), a);
+        assert!(table.is_empty(), "unwatching an absent id is no harm");
+    }
+
+    #[test]
+    fn a_removed_watch_index_names_the_next_watch_only() {
+        let mut table = HostTable::default();
+        let a = table.add_watch(key("a"));
+        let b = table.add_watch(key("b"));
+        for id in ["h1", "h2"] {
+            table.watch(&id.into(), a);
+        }
+        table.watch(&"h2".into(), b);
+        for id in ["h1", "h2"] {
+            table.unwatch(&id.into(), a);
+        }
+        table.remove_watch(a);
+        assert_eq!(table.len(), 1);
+        let c = table.add_watch(key("c"));
+        table.watch(&"h3".into(), c);
+        assert_eq!(
+            names(table.watchers_of(&ids(&["h1", "h2", "h3"]))),
+            ["b", "c"]
         );
+    }
+
+    #[test]
+    fn an_id_shared_by_many_watches_stays_until_the_last_goes() {
+        let mut table = HostTable::default();
+        let watches: Vec<WatchIndex> = (0..200)
+            .map(|i| table.add_watch(key(&format!("w{i:03}"))))
+            .collect();
+        let now = jiff::Timestamp::now();
+        for w in &watches {
+            table.watch(&"shared".into(), *w);
+        }
+        table.record(
+            &ids(&["shared"]),
+            &answer(&["shared"], "r1"),
+            Instant::now(),
+            now,
+        );
+        assert_eq!(table.watchers_of(&ids(&["shared"])).len(), 200);
+        for w in &watches[1..] {
+            table.unwatch(&"shared".into(), *w);
+            table.remove_watch(*w);
+        }
+        assert_eq!(names(table.watchers_of(&ids(&["shared"]))), ["w000"]);
+        assert!(
+            table.latest("shared").is_some(),
+            "the answer stays with the id"
+        );
+        table.unwatch(&"shared".into(), watches[0]);
+        assert!(table.is_empty());
+        assert_eq!(table.calls_kept(), 0, "the call goes with its last host");
+    }
+
+    #[test]
+    fn a_slot_is_small() {
+        assert_eq!(std::mem::size_of::<HostSlot>(), 24);
+        assert_eq!(std::mem::size_of::<(HostId, HostSlot)>(), 32);
     }
 }

@@ -64,6 +64,7 @@ mod subscribe;
 mod supervise;
 mod task;
 pub mod types;
+mod watchers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
