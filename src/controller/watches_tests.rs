@@ -320,7 +320,7 @@ fn registration(name: &str, revision: &str) -> WatchRegistration {
         key: key(name),
         scope: Scope::for_region("ap-southeast-1", "p", None).expect("scope"),
         credentials: Credentials::ak_sk("AK", "SK"),
-        host_ids: vec!["h1".into()],
+        host_ids: ["h1".into()].into(),
         interval: Duration::from_secs(60),
         revision: revision.into(),
     }

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use arcstr::ArcStr;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -25,8 +26,9 @@ enum Ids {
         /// `ends[i]`: the byte offset in `text` where id `i` ends.
         ends: Box<[u32]>,
     },
-    /// Each id an allocation shared with what else holds it.
-    Shared(Box<[ArcStr]>),
+    /// Each id an allocation shared with what else holds it, and the list itself shared with
+    /// the poller's registration of the watch.
+    Shared(Arc<[ArcStr]>),
 }
 
 impl Default for HostIdList {
@@ -79,14 +81,14 @@ impl HostIdList {
         if matches!(self.0, Ids::Shared(_)) {
             return;
         }
-        let shared: Option<Box<[ArcStr]>> = self.iter().map(known).collect();
+        let shared: Option<Arc<[ArcStr]>> = self.iter().map(known).collect();
         if let Some(shared) = shared {
             self.0 = Ids::Shared(shared);
         }
     }
 
     /// The ids as shared allocations, when they are held so ([`HostIdList::share`]).
-    pub fn shared(&self) -> Option<&[ArcStr]> {
+    pub fn shared(&self) -> Option<&Arc<[ArcStr]>> {
         match &self.0 {
             Ids::Shared(ids) => Some(ids),
             Ids::Text { .. } => None,

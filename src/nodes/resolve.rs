@@ -102,6 +102,7 @@ pub fn resolve<'a>(source: &NodeSource, nodes: impl IntoIterator<Item = &'a Node
         source: source.describe(),
         nodes: Some(view),
         node_backed: true,
+        shared_ids: None,
     }
 }
 

@@ -17,13 +17,22 @@ use super::hosts::HostTable;
 pub(crate) use super::watchers::SharedKey;
 use super::watchers::WatchIndex;
 
-/// `ids` without repeats, in order.
-fn dedup_ids(ids: &[HostId]) -> Vec<HostId> {
+/// `ids` without repeats, in order: `ids` itself when it has none.
+fn dedup_ids(ids: &Arc<[HostId]>) -> Arc<[HostId]> {
     let mut seen = HashSet::with_capacity(ids.len());
+    if ids.iter().all(|id| seen.insert(&**id)) {
+        return Arc::clone(ids);
+    }
+    seen.clear();
     ids.iter()
         .filter(|id| seen.insert(&***id))
         .cloned()
         .collect()
+}
+
+/// Whether two lists hold the very same id allocations, in the same order.
+fn same_allocations(a: &[HostId], b: &[HostId]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| HostId::ptr_eq(a, b))
 }
 
 #[derive(Debug, Clone)]
@@ -31,7 +40,8 @@ pub(crate) struct WatchState {
     /// The watch in the host table.
     pub index: WatchIndex,
     pub revision: String,
-    pub ids: Vec<HostId>,
+    /// Without repeats; the registration's own list when it holds the table's ids.
+    pub ids: Arc<[HostId]>,
     pub interval: Duration,
     /// When the next refresh is due (last complete refresh + interval; registration time for a
     /// new or changed watch).
@@ -157,9 +167,13 @@ impl GroupState {
         let ids = dedup_ids(&reg.host_ids);
         let interval = reg.interval.max(Duration::from_millis(1));
         if let Some(watch) = self.watches.get_mut(&reg.key) {
-            let same_ids =
-                watch.ids.len() == ids.len() && watch.ids.iter().zip(&ids).all(|(a, b)| **a == **b);
+            let same_ids = watch.ids.len() == ids.len()
+                && watch.ids.iter().zip(&*ids).all(|(a, b)| **a == **b);
             if watch.revision == reg.revision && same_ids {
+                // The registration's list may be the one the spec holds: one list for both.
+                if !Arc::ptr_eq(&watch.ids, &ids) && same_allocations(&watch.ids, &ids) {
+                    watch.ids = ids;
+                }
                 if watch.interval != interval {
                     watch.interval = interval;
                     if let Some(last) = watch.last_complete {
@@ -182,7 +196,12 @@ impl GroupState {
         self.remove(&reg.key);
         let key: SharedKey = Arc::new(reg.key);
         let index = self.hosts.add_watch(key.clone());
-        let ids: Vec<HostId> = ids.iter().map(|id| self.hosts.watch(id, index)).collect();
+        let listed: Vec<HostId> = ids.iter().map(|id| self.hosts.watch(id, index)).collect();
+        let ids = if same_allocations(&listed, &ids) {
+            ids
+        } else {
+            listed.into()
+        };
         self.last_registration = Some(now);
         self.watches.insert(
             key,
@@ -235,7 +254,12 @@ impl GroupState {
             self.hosts.unwatch(id, index);
         }
         if let Some(watch) = self.watches.get_mut(key) {
-            watch.ids.retain(|id| kept.contains(&**id));
+            watch.ids = watch
+                .ids
+                .iter()
+                .filter(|id| kept.contains(&***id))
+                .cloned()
+                .collect();
         }
         self.refresh_gauges();
         true
@@ -246,7 +270,7 @@ impl GroupState {
         let Some(watch) = self.watches.remove(key) else {
             return false;
         };
-        for id in &watch.ids {
+        for id in watch.ids.iter() {
             self.hosts.unwatch(id, watch.index);
         }
         self.hosts.remove_watch(watch.index);

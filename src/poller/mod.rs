@@ -60,6 +60,8 @@ mod group_tests;
 mod hosts;
 mod outcome;
 mod sharded;
+#[cfg(test)]
+mod shared_ids_tests;
 mod subscribe;
 mod supervise;
 mod task;

@@ -215,7 +215,7 @@ impl GroupState {
         };
         let mut oldest: Option<jiff::Timestamp> = None;
         let mut seen_requests = HashSet::new();
-        for id in &watch.ids {
+        for id in watch.ids.iter() {
             let Some((answer, call)) = self.hosts.latest(id) else {
                 continue;
             };

@@ -1,6 +1,7 @@
 //! The values that cross the poller's API: keys, registrations, options, updates, statistics.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -61,8 +62,9 @@ pub struct WatchRegistration {
     pub scope: Scope,
     pub credentials: Credentials,
     /// Duplicates are ignored; order is kept (it decides how ids are packed into calls). A new
-    /// id's allocation is the one the table keeps, shared with the watch's status.
-    pub host_ids: Vec<HostId>,
+    /// id's allocation is the one the table keeps, shared with the watch's status; a list of
+    /// the table's ids without repeats is kept as it is, shared with the spec that gave it.
+    pub host_ids: Arc<[HostId]>,
     /// Target time between two complete refreshes.
     pub interval: Duration,
     /// Opaque token of what the controller saw (uid, generation, refresh annotation, Secret

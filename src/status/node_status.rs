@@ -243,6 +243,7 @@ mod tests {
             source: "nodes".into(),
             nodes: Some(view(151, &refs)),
             node_backed: true,
+            shared_ids: None,
         };
         let mut status = HostRiskWatchStatus::default();
         apply_view(&mut status, &targets);

@@ -27,6 +27,7 @@ fn targets(hosts: &[(&str, &str)], selected: usize, unresolved: &[(&str, &str)])
                 .collect(),
         }),
         node_backed: true,
+        shared_ids: None,
     }
 }
 
