@@ -13,27 +13,9 @@ use crate::hss::{Credentials, Scope};
 use crate::metrics::GroupFigures;
 use crate::status::HostId;
 
-use super::hosts::HostTable;
+use super::hosts::{dedup_ids, same_allocations, HostTable};
 pub(crate) use super::watchers::SharedKey;
 use super::watchers::WatchIndex;
-
-/// `ids` without repeats, in order: `ids` itself when it has none.
-fn dedup_ids(ids: &Arc<[HostId]>) -> Arc<[HostId]> {
-    let mut seen = HashSet::with_capacity(ids.len());
-    if ids.iter().all(|id| seen.insert(&**id)) {
-        return Arc::clone(ids);
-    }
-    seen.clear();
-    ids.iter()
-        .filter(|id| seen.insert(&***id))
-        .cloned()
-        .collect()
-}
-
-/// Whether two lists hold the very same id allocations, in the same order.
-fn same_allocations(a: &[HostId], b: &[HostId]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| HostId::ptr_eq(a, b))
-}
 
 #[derive(Debug, Clone)]
 pub(crate) struct WatchState {

@@ -4,7 +4,8 @@
 //! once per host; who lists it is a four-byte [`WatcherSet`]. A slot is 24 bytes, 32 with its
 //! id.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
@@ -182,6 +183,24 @@ impl HostTable {
     pub fn calls_kept(&self) -> usize {
         self.calls.len()
     }
+}
+
+/// `ids` without repeats, in order: `ids` itself when it has none.
+pub(crate) fn dedup_ids(ids: &Arc<[HostId]>) -> Arc<[HostId]> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    if ids.iter().all(|id| seen.insert(&**id)) {
+        return Arc::clone(ids);
+    }
+    seen.clear();
+    ids.iter()
+        .filter(|id| seen.insert(&***id))
+        .cloned()
+        .collect()
+}
+
+/// Whether two lists hold the very same id allocations, in the same order.
+pub(crate) fn same_allocations(a: &[HostId], b: &[HostId]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| HostId::ptr_eq(a, b))
 }
 
 #[cfg(test)]
