@@ -2,22 +2,23 @@
 //!
 //! Names are registered without the `hostrisk_` prefix (the registry adds it), without
 //! `_total` on counters (the encoder adds it) and without `_seconds` where a unit is given
-//! (the encoder appends the unit).
+//! (the encoder appends the unit). The per-watch, Node and per-host families are written by a
+//! collector (`collector.rs`), registered after these: their help texts end with the period
+//! the registry adds to the others.
 
 use std::sync::atomic::AtomicU64;
 
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
+use prometheus_client::metrics::TypedMetric;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::labels::{
-    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostLabels, HostRiskLabels,
-    HostStatusLabels, HssRequestLabels, OperationLabels, ProtectStatusLabels, ReadyReasonLabels,
-    ReasonLabels, ResultLabels, RiskLabels, WatchLabels,
-};
+use super::collector::{WatchFamily, WatchSeries};
+use super::labels::{HssRequestLabels, OperationLabels, ReasonLabels, ResultLabels};
 use super::nodes::NodeFamilies;
 
 pub(crate) const PREFIX: &str = "hostrisk";
@@ -45,30 +46,6 @@ fn hss_request_histogram() -> Histogram {
     Histogram::new(HSS_REQUEST_BUCKETS)
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct WatchFamilies {
-    pub condition: Family<ConditionLabels, Gauge>,
-    pub ready_reason: Family<ReadyReasonLabels, Gauge>,
-    pub interval: Family<WatchLabels, SecondsGauge>,
-    pub last_success: Family<WatchLabels, SecondsGauge>,
-    pub effective_interval: Family<WatchLabels, SecondsGauge>,
-    pub interval_lag: Family<WatchLabels, SecondsGauge>,
-    pub hosts_by_agent_status: Family<AgentStatusLabels, Gauge>,
-    pub hosts_by_protect_status: Family<ProtectStatusLabels, Gauge>,
-    pub hosts_by_detect_result: Family<DetectResultLabels, Gauge>,
-    pub risks: Family<RiskLabels, Gauge>,
-    pub assets: Family<WatchLabels, Gauge>,
-    pub hosts_requested: Family<WatchLabels, Gauge>,
-    pub hosts_found: Family<WatchLabels, Gauge>,
-    pub hosts_not_found: Family<WatchLabels, Gauge>,
-    /// Only registered (and only filled) with `MetricsOptions::per_host`.
-    pub host_risks: Family<HostRiskLabels, Gauge>,
-    /// Only registered (and only filled) with `MetricsOptions::per_host`.
-    pub host_assets: Family<HostLabels, Gauge>,
-    /// Only registered (and only filled) with `MetricsOptions::per_host`.
-    pub host_status: Family<HostStatusLabels, Gauge>,
-}
-
 #[derive(Debug)]
 pub(crate) struct Families {
     pub reconciles: Family<ResultLabels, Counter>,
@@ -84,7 +61,6 @@ pub(crate) struct Families {
     pub hss_quota_wait: Histogram,
     pub leader: Gauge,
     pub ready: Gauge,
-    pub watch: WatchFamilies,
     /// Node conditions and taints.
     pub nodes: NodeFamilies,
     // Policy reports (`--policy-reports`).
@@ -108,7 +84,6 @@ impl Families {
             hss_quota_wait: Histogram::new(QUOTA_WAIT_BUCKETS),
             leader: Gauge::default(),
             ready: Gauge::default(),
-            watch: WatchFamilies::default(),
             nodes: NodeFamilies::default(),
             policy_report_writes: Family::default(),
             policy_report_write_errors: Family::default(),
@@ -117,7 +92,7 @@ impl Families {
 
     /// Creates the families and a registry that exports them. The registry holds clones that
     /// share their values with the returned families.
-    pub(crate) fn registered(per_host: bool, version: &str) -> (Self, Registry) {
+    pub(crate) fn registered(version: &str) -> (Self, Registry) {
         let families = Families::new();
         // Both results exist from the start so `rate()` and ratios work before the first error.
         for result in ["ok", "error"] {
@@ -218,104 +193,120 @@ impl Families {
             families.policy_report_write_errors.clone(),
         );
 
-        let w = &families.watch;
-        r.register(
-            "watch_condition",
-            "Conditions of a watch's status (Ready, CredentialsValid, ApiReachable, and \
-             NodesResolved and NodeConditionsDriven for node-backed watches): 1 for the current \
-             status (True|False|Unknown) of each type, 0 for the other two",
-            w.condition.clone(),
-        );
-        r.register(
-            "watch_ready_reason",
-            "Reason of a watch's Ready condition (one CamelCase word; value always 1, one series \
-             per watch)",
-            w.ready_reason.clone(),
-        );
-        r.register_with_unit(
-            "watch_interval",
-            "Poll interval a watch asks for (spec.interval, or the operator's default)",
-            Unit::Seconds,
-            w.interval.clone(),
-        );
-        r.register_with_unit(
-            "watch_last_success_timestamp",
-            "Unix time of the data of a watch's last successful poll (start of its oldest call)",
-            Unit::Seconds,
-            w.last_success.clone(),
-        );
-        r.register_with_unit(
-            "watch_effective_interval",
-            "Poll interval a watch actually gets under the shared HSS quota",
-            Unit::Seconds,
-            w.effective_interval.clone(),
-        );
-        r.register_with_unit(
-            "watch_interval_lag",
-            "How far a watch's effective interval exceeds the interval it asked for",
-            Unit::Seconds,
-            w.interval_lag.clone(),
-        );
-        r.register(
-            "watch_hosts_by_agent_status",
-            "Hosts of a watch by HSS agent_status",
-            w.hosts_by_agent_status.clone(),
-        );
-        r.register(
-            "watch_hosts_by_protect_status",
-            "Hosts of a watch by HSS protect_status",
-            w.hosts_by_protect_status.clone(),
-        );
-        r.register(
-            "watch_hosts_by_detect_result",
-            "Hosts of a watch by HSS detect_result",
-            w.hosts_by_detect_result.clone(),
-        );
-        r.register(
-            "watch_risks",
-            "Risk totals over a watch's hosts, by kind (vulnerability|baseline|intrusion)",
-            w.risks.clone(),
-        );
-        r.register(
-            "watch_assets",
-            "Assets (inventory items HSS reports: accounts, ports, processes, software...) over a \
-             watch's hosts",
-            w.assets.clone(),
-        );
-        r.register(
-            "watch_hosts_requested",
-            "Host ids a watch lists in spec.hostIds",
-            w.hosts_requested.clone(),
-        );
-        r.register(
-            "watch_hosts_found",
-            "Hosts of a watch that HSS returned",
-            w.hosts_found.clone(),
-        );
-        r.register(
-            "watch_hosts_not_found",
-            "Host ids of a watch that HSS did not return",
-            w.hosts_not_found.clone(),
-        );
-        families.nodes.register(r);
-        if per_host {
-            r.register(
-                "host_risks",
-                "Risk counts of one host, by kind (vulnerability|baseline|intrusion; per-host \
-                 series, opt-in)",
-                w.host_risks.clone(),
-            );
-            r.register(
-                "host_assets",
-                "Assets of one host (per-host series, opt-in)",
-                w.host_assets.clone(),
-            );
-            r.register(
-                "host_status",
-                "HSS status of one host as labels (value always 1; per-host series, opt-in)",
-                w.host_status.clone(),
-            );
-        }
         (families, registry)
     }
+}
+
+/// The per-watch families, in the order they are written.
+pub(crate) const WATCH_FAMILIES: [WatchFamily; 14] = [
+    WatchFamily {
+        name: "watch_condition",
+        help: "Conditions of a watch's status (Ready, CredentialsValid, ApiReachable, and \
+             NodesResolved and NodeConditionsDriven for node-backed watches): 1 for the current \
+             status (True|False|Unknown) of each type, 0 for the other two.",
+        seconds: false,
+        series: WatchSeries::Condition,
+    },
+    WatchFamily {
+        name: "watch_ready_reason",
+        help:
+            "Reason of a watch's Ready condition (one CamelCase word; value always 1, one series \
+             per watch).",
+        seconds: false,
+        series: WatchSeries::ReadyReason,
+    },
+    WatchFamily {
+        name: "watch_interval",
+        help: "Poll interval a watch asks for (spec.interval, or the operator's default).",
+        seconds: true,
+        series: WatchSeries::Interval,
+    },
+    WatchFamily {
+        name: "watch_last_success_timestamp",
+        help: "Unix time of the data of a watch's last successful poll (start of its oldest call).",
+        seconds: true,
+        series: WatchSeries::LastSuccess,
+    },
+    WatchFamily {
+        name: "watch_effective_interval",
+        help: "Poll interval a watch actually gets under the shared HSS quota.",
+        seconds: true,
+        series: WatchSeries::EffectiveInterval,
+    },
+    WatchFamily {
+        name: "watch_interval_lag",
+        help: "How far a watch's effective interval exceeds the interval it asked for.",
+        seconds: true,
+        series: WatchSeries::IntervalLag,
+    },
+    WatchFamily {
+        name: "watch_hosts_by_agent_status",
+        help: "Hosts of a watch by HSS agent_status.",
+        seconds: false,
+        series: WatchSeries::Category(0),
+    },
+    WatchFamily {
+        name: "watch_hosts_by_protect_status",
+        help: "Hosts of a watch by HSS protect_status.",
+        seconds: false,
+        series: WatchSeries::Category(1),
+    },
+    WatchFamily {
+        name: "watch_hosts_by_detect_result",
+        help: "Hosts of a watch by HSS detect_result.",
+        seconds: false,
+        series: WatchSeries::Category(2),
+    },
+    WatchFamily {
+        name: "watch_risks",
+        help: "Risk totals over a watch's hosts, by kind (vulnerability|baseline|intrusion).",
+        seconds: false,
+        series: WatchSeries::Risks,
+    },
+    WatchFamily {
+        name: "watch_assets",
+        help:
+            "Assets (inventory items HSS reports: accounts, ports, processes, software...) over a \
+             watch's hosts.",
+        seconds: false,
+        series: WatchSeries::Assets,
+    },
+    WatchFamily {
+        name: "watch_hosts_requested",
+        help: "Host ids a watch lists in spec.hostIds.",
+        seconds: false,
+        series: WatchSeries::HostsRequested,
+    },
+    WatchFamily {
+        name: "watch_hosts_found",
+        help: "Hosts of a watch that HSS returned.",
+        seconds: false,
+        series: WatchSeries::HostsFound,
+    },
+    WatchFamily {
+        name: "watch_hosts_not_found",
+        help: "Host ids of a watch that HSS did not return.",
+        seconds: false,
+        series: WatchSeries::HostsNotFound,
+    },
+];
+
+/// Writes `family` under `name` unless it has no series (as the registry does with the
+/// families registered in it).
+pub(crate) fn encode_family<S, M>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    family: &Family<S, M>,
+) -> Result<(), std::fmt::Error>
+where
+    S: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug,
+    M: EncodeMetric + TypedMetric + std::fmt::Debug,
+{
+    if family.is_empty() {
+        return Ok(());
+    }
+    let metric = encoder.encode_descriptor(name, help, unit, family.metric_type())?;
+    family.encode(metric)
 }
