@@ -64,11 +64,20 @@ impl ExpositionFormat {
 
     pub(crate) fn encode(self, registry: &Registry) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
-        match self {
-            ExpositionFormat::OpenMetrics => text::encode(&mut out, registry)?,
-            ExpositionFormat::PrometheusText => prometheus_text::encode(&mut out, registry)?,
-        }
+        self.encode_into(registry, &mut out)?;
         Ok(out)
+    }
+
+    /// Writes the text of `registry` into `out` as it goes (`/metrics` streams it in chunks).
+    pub(crate) fn encode_into<W: std::fmt::Write>(
+        self,
+        registry: &Registry,
+        out: &mut W,
+    ) -> Result<(), std::fmt::Error> {
+        match self {
+            ExpositionFormat::OpenMetrics => text::encode(out, registry),
+            ExpositionFormat::PrometheusText => prometheus_text::encode(out, registry),
+        }
     }
 }
 

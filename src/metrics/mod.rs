@@ -67,6 +67,7 @@ mod record;
 #[cfg(test)]
 mod sample;
 mod status;
+mod stream;
 mod watch;
 
 use std::sync::Arc;

@@ -143,22 +143,114 @@ pub(crate) fn fill(metrics: &Metrics) {
 }
 
 #[cfg(test)]
-mod capture {
+mod tests {
     use super::*;
     use crate::metrics::{ExpositionFormat, MetricsOptions};
 
-    #[test]
-    fn capture_old() {
-        for per_host in [false, true] {
-            let metrics = Metrics::with_version(MetricsOptions { per_host }, "1.2.3");
-            fill(&metrics);
-            for format in [
-                ExpositionFormat::OpenMetrics,
-                ExpositionFormat::PrometheusText,
-            ] {
-                let text = metrics.encode_as(format).unwrap();
-                std::fs::write(format!("/tmp/m3exp/new_{per_host}_{format:?}.txt"), text).unwrap();
+    /// The text split into families (comment lines, then the sorted samples): series order
+    /// within a family is not part of the format, and the label-keyed families had none.
+    fn families(text: &str) -> Vec<(Vec<&str>, Vec<&str>)> {
+        let mut out: Vec<(Vec<&str>, Vec<&str>)> = Vec::new();
+        for line in text.lines() {
+            let starts_family = line.starts_with("# HELP ") || line == "# EOF";
+            match out.last_mut() {
+                Some((_, samples)) if !starts_family && !line.starts_with('#') => {
+                    samples.push(line)
+                }
+                Some((comments, samples)) if !starts_family && samples.is_empty() => {
+                    comments.push(line)
+                }
+                _ => out.push((vec![line], Vec::new())),
             }
         }
+        for (_, samples) in &mut out {
+            samples.sort_unstable();
+        }
+        out
+    }
+
+    fn encoded(per_host: bool, format: ExpositionFormat) -> String {
+        let metrics = Metrics::with_version(MetricsOptions { per_host }, "1.2.3");
+        fill(&metrics);
+        metrics.encode_as(format).unwrap_or_default()
+    }
+
+    /// The texts the sample produced when every series was a gauge in a label-keyed family.
+    const LABELLED: [(bool, ExpositionFormat, &str); 4] = [
+        (
+            false,
+            ExpositionFormat::OpenMetrics,
+            include_str!("testdata/watches.om.txt"),
+        ),
+        (
+            false,
+            ExpositionFormat::PrometheusText,
+            include_str!("testdata/watches.prom.txt"),
+        ),
+        (
+            true,
+            ExpositionFormat::OpenMetrics,
+            include_str!("testdata/watches_per_host.om.txt"),
+        ),
+        (
+            true,
+            ExpositionFormat::PrometheusText,
+            include_str!("testdata/watches_per_host.prom.txt"),
+        ),
+    ];
+
+    #[test]
+    fn the_records_write_what_the_labelled_families_wrote() {
+        for (per_host, format, expected) in LABELLED {
+            let text = encoded(per_host, format);
+            assert_eq!(
+                families(&text),
+                families(expected),
+                "{format:?} per_host={per_host}"
+            );
+        }
+    }
+
+    #[test]
+    fn series_come_in_the_same_order_at_every_scrape() {
+        let metrics = Metrics::with_version(MetricsOptions { per_host: false }, "1.2.3");
+        fill(&metrics);
+        let first = metrics.encode().unwrap_or_default();
+        assert_eq!(metrics.encode().unwrap_or_default(), first);
+        let watches: Vec<&str> = first
+            .lines()
+            .filter(|l| l.starts_with("hostrisk_watch_interval_lag_seconds{"))
+            .collect();
+        assert_eq!(
+            watches,
+            [
+                r#"hostrisk_watch_interval_lag_seconds{namespace="infra",name="nodes"} 0.0"#,
+                r#"hostrisk_watch_interval_lag_seconds{namespace="team-a",name="prod"} 300.25"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn stale_categories_and_forgotten_watches_leave_no_series() {
+        let text = encoded(true, ExpositionFormat::OpenMetrics);
+        assert!(!text.contains(r#"namespace="gone""#));
+        assert!(!text.contains(r#"agent_status="offline""#));
+        assert!(!text.contains(r#"host_id="h-2""#));
+        assert!(text.contains(r#"hostrisk_watch_hosts_by_agent_status{namespace="team-a",name="prod",agent_status="strange"} 5"#));
+
+        let metrics = Metrics::with_version(MetricsOptions { per_host: true }, "1.2.3");
+        fill(&metrics);
+        for (namespace, name) in [
+            ("team-a", "prod"),
+            ("infra", "nodes"),
+            ("b-ns", "only-status"),
+        ] {
+            metrics.forget_watch(namespace, name);
+        }
+        let text = metrics.encode().unwrap_or_default();
+        // No series, and like any labelled family without series, no HELP or TYPE either.
+        assert!(!text.contains("hostrisk_watch_"), "{text}");
+        assert!(!text.contains("hostrisk_host_"), "{text}");
+        assert!(text.ends_with("# EOF\n"));
     }
 }
