@@ -38,8 +38,13 @@
 //! flag. Reason labels are forced into a closed CamelCase shape ([`reason_label`]). Poller
 //! groups and credential identities are as many as the distinct credentials in use.
 //!
+//! Storage: the per-watch series are one compact record per watch (`record.rs`), written out
+//! by a collector at scrape time (`collector.rs`) after the registered families; the per-host
+//! series stay label-keyed families.
+//!
 //! Exposition: `/metrics` answers OpenMetrics 1.0 when the scraper asks for it (Prometheus
-//! does) and Prometheus text 0.0.4 otherwise, see [`ExpositionFormat`]. prometheus-client
+//! does) and Prometheus text 0.0.4 otherwise, see [`ExpositionFormat`], streamed in chunks of
+//! about 64 KiB (`stream.rs`) so a scrape's memory does not grow with the number of watches. prometheus-client
 //! omits a labelled family (its HELP and TYPE lines included) until it has a first series;
 //! `reconciles_total{result="ok"|"error"}` are created at zero so ratios work from the start.
 //!

@@ -96,11 +96,15 @@ impl fmt::Write for ChunkSink {
 impl Metrics {
     /// Encodes the registry in `format` on a blocking thread, as chunks of about 64 KiB on the
     /// returned channel, then [`Piece::End`]; after a failure the channel closes without it.
-    /// Must be called within a Tokio runtime.
+    /// Outside a Tokio runtime the channel closes at once, without [`Piece::End`].
     pub(crate) fn encode_chunks(&self, format: ExpositionFormat) -> mpsc::Receiver<Piece> {
         let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+        let Ok(runtime) = Handle::try_current() else {
+            // The channel closes without `End`: the caller answers with an error.
+            tracing::error!("metrics streamed outside a Tokio runtime");
+            return rx;
+        };
         let metrics = self.clone();
-        let runtime = Handle::current();
         drop(tokio::task::spawn_blocking(move || {
             let mut sink = ChunkSink {
                 buf: String::with_capacity(CHUNK_BYTES + CHUNK_SLACK),
