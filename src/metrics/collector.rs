@@ -14,7 +14,7 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use super::families::{encode_family, WATCH_FAMILIES};
+use super::exposition::encode_family;
 use super::labels::{WatchLabels, WatchSeriesLabels};
 use super::nodes::NodeFamilies;
 use super::record::{
@@ -22,36 +22,11 @@ use super::record::{
     HAS_INTERVAL, HAS_LAST_SUCCESS, HAS_SCHEDULE, HAS_SNAPSHOT,
 };
 use super::watch::{gauge_value, HostFamilies, WatchSnapshot, RISK_KINDS};
+use super::watch_families::{WatchFamily, WatchSeries, WATCH_FAMILIES};
 use crate::status::ConditionType;
 
 /// Watches copied per lock: a few kilobytes.
 const BATCH: usize = 128;
-
-/// The series of one per-watch family, read from a record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum WatchSeries {
-    Condition,
-    ReadyReason,
-    Interval,
-    LastSuccess,
-    EffectiveInterval,
-    IntervalLag,
-    /// Hosts by category, of `CATEGORIES[i]`.
-    Category(usize),
-    Risks,
-    Assets,
-    HostsRequested,
-    HostsFound,
-    HostsNotFound,
-}
-
-/// One per-watch family: name (without prefix and unit), help, unit, series.
-pub(crate) struct WatchFamily {
-    pub name: &'static str,
-    pub help: &'static str,
-    pub seconds: bool,
-    pub series: WatchSeries,
-}
 
 /// What a scrape copies of one watch.
 struct Copied {

@@ -3,21 +3,18 @@
 //! Names are registered without the `hostrisk_` prefix (the registry adds it), without
 //! `_total` on counters (the encoder adds it) and without `_seconds` where a unit is given
 //! (the encoder appends the unit). The per-watch, Node and per-host families are written by a
-//! collector (`collector.rs`), registered after these: their help texts end with the period
+//! collector (`collector.rs`, `watch_families.rs`), registered after these: their help texts end with the period
 //! the registry adds to the others.
 
 use std::sync::atomic::AtomicU64;
 
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
-use prometheus_client::metrics::TypedMetric;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::collector::{WatchFamily, WatchSeries};
 use super::labels::{HssRequestLabels, OperationLabels, ReasonLabels, ResultLabels};
 use super::nodes::NodeFamilies;
 
@@ -195,118 +192,4 @@ impl Families {
 
         (families, registry)
     }
-}
-
-/// The per-watch families, in the order they are written.
-pub(crate) const WATCH_FAMILIES: [WatchFamily; 14] = [
-    WatchFamily {
-        name: "watch_condition",
-        help: "Conditions of a watch's status (Ready, CredentialsValid, ApiReachable, and \
-             NodesResolved and NodeConditionsDriven for node-backed watches): 1 for the current \
-             status (True|False|Unknown) of each type, 0 for the other two.",
-        seconds: false,
-        series: WatchSeries::Condition,
-    },
-    WatchFamily {
-        name: "watch_ready_reason",
-        help:
-            "Reason of a watch's Ready condition (one CamelCase word; value always 1, one series \
-             per watch).",
-        seconds: false,
-        series: WatchSeries::ReadyReason,
-    },
-    WatchFamily {
-        name: "watch_interval",
-        help: "Poll interval a watch asks for (spec.interval, or the operator's default).",
-        seconds: true,
-        series: WatchSeries::Interval,
-    },
-    WatchFamily {
-        name: "watch_last_success_timestamp",
-        help: "Unix time of the data of a watch's last successful poll (start of its oldest call).",
-        seconds: true,
-        series: WatchSeries::LastSuccess,
-    },
-    WatchFamily {
-        name: "watch_effective_interval",
-        help: "Poll interval a watch actually gets under the shared HSS quota.",
-        seconds: true,
-        series: WatchSeries::EffectiveInterval,
-    },
-    WatchFamily {
-        name: "watch_interval_lag",
-        help: "How far a watch's effective interval exceeds the interval it asked for.",
-        seconds: true,
-        series: WatchSeries::IntervalLag,
-    },
-    WatchFamily {
-        name: "watch_hosts_by_agent_status",
-        help: "Hosts of a watch by HSS agent_status.",
-        seconds: false,
-        series: WatchSeries::Category(0),
-    },
-    WatchFamily {
-        name: "watch_hosts_by_protect_status",
-        help: "Hosts of a watch by HSS protect_status.",
-        seconds: false,
-        series: WatchSeries::Category(1),
-    },
-    WatchFamily {
-        name: "watch_hosts_by_detect_result",
-        help: "Hosts of a watch by HSS detect_result.",
-        seconds: false,
-        series: WatchSeries::Category(2),
-    },
-    WatchFamily {
-        name: "watch_risks",
-        help: "Risk totals over a watch's hosts, by kind (vulnerability|baseline|intrusion).",
-        seconds: false,
-        series: WatchSeries::Risks,
-    },
-    WatchFamily {
-        name: "watch_assets",
-        help:
-            "Assets (inventory items HSS reports: accounts, ports, processes, software...) over a \
-             watch's hosts.",
-        seconds: false,
-        series: WatchSeries::Assets,
-    },
-    WatchFamily {
-        name: "watch_hosts_requested",
-        help: "Host ids a watch lists in spec.hostIds.",
-        seconds: false,
-        series: WatchSeries::HostsRequested,
-    },
-    WatchFamily {
-        name: "watch_hosts_found",
-        help: "Hosts of a watch that HSS returned.",
-        seconds: false,
-        series: WatchSeries::HostsFound,
-    },
-    WatchFamily {
-        name: "watch_hosts_not_found",
-        help: "Host ids of a watch that HSS did not return.",
-        seconds: false,
-        series: WatchSeries::HostsNotFound,
-    },
-];
-
-/// Writes `family` under `name` unless it has no series (as the registry does with the
-/// families registered in it).
-pub(crate) fn encode_family<S, M>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    family: &Family<S, M>,
-) -> Result<(), std::fmt::Error>
-where
-    S: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug,
-    M: EncodeMetric + TypedMetric + std::fmt::Debug,
-{
-    if family.is_empty() {
-        return Ok(());
-    }
-    let metric = encoder.encode_descriptor(name, help, unit, family.metric_type())?;
-    family.encode(metric)
 }

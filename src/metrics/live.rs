@@ -12,7 +12,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Unit;
 
-use super::families::{encode_family, SecondsGauge};
+use super::exposition::encode_family;
+use super::families::SecondsGauge;
 use super::Metrics;
 use crate::hss::ratelimit::RateLimiter;
 

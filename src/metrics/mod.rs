@@ -38,15 +38,11 @@
 //! flag. Reason labels are forced into a closed CamelCase shape ([`reason_label`]). Poller
 //! groups and credential identities are as many as the distinct credentials in use.
 //!
-//! Storage: the per-watch series are one compact record per watch (`record.rs`), written out
-//! by a collector at scrape time (`collector.rs`) after the registered families; the per-host
-//! series stay label-keyed families.
-//!
-//! Exposition: `/metrics` answers OpenMetrics 1.0 when the scraper asks for it (Prometheus
-//! does) and Prometheus text 0.0.4 otherwise, see [`ExpositionFormat`], streamed in chunks of
-//! about 64 KiB (`stream.rs`) so a scrape's memory does not grow with the number of watches. prometheus-client
-//! omits a labelled family (its HELP and TYPE lines included) until it has a first series;
-//! `reconciles_total{result="ok"|"error"}` are created at zero so ratios work from the start.
+//! Per-watch series are one compact record per watch (`record.rs`) written out at scrape time
+//! (`collector.rs`). `/metrics` answers OpenMetrics 1.0 when the scraper asks for it
+//! (Prometheus does) and Prometheus text 0.0.4 otherwise, see [`ExpositionFormat`], streamed
+//! in chunks of about 64 KiB (`stream.rs`). A labelled family without series is omitted (HELP
+//! and TYPE too); `reconciles_total{result="ok"|"error"}` start at zero so ratios work.
 //!
 //! Wiring, in order of a request's life: the rate limiter calls [`Metrics::record_quota_wait`],
 //! the HSS client calls [`Metrics::record_hss_request`] once per HTTP attempt (an IAM request
@@ -74,6 +70,7 @@ mod sample;
 mod status;
 mod stream;
 mod watch;
+mod watch_families;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -327,7 +324,7 @@ impl Metrics {
 
     /// Replaces the domain gauges of one watch with `snapshot`.
     pub fn set_watch_gauges(&self, namespace: &str, name: &str, snapshot: &WatchSnapshot) {
-        let watch = watch_labels(namespace, name);
+        let watch = WatchLabels::new(namespace, name);
         let collector = &self.inner.watches;
         collector.set_snapshot(&mut collector.store(), &watch, snapshot);
     }
@@ -335,7 +332,7 @@ impl Metrics {
     /// When the data of a watch's last successful poll was fetched.
     pub fn set_watch_last_success(&self, namespace: &str, name: &str, at: jiff::Timestamp) {
         let unix = at.as_millisecond() as f64 / 1000.0;
-        let watch = watch_labels(namespace, name);
+        let watch = WatchLabels::new(namespace, name);
         self.inner.watches.store().set_last_success(&watch, unix);
     }
 
@@ -348,7 +345,7 @@ impl Metrics {
         effective: Duration,
         lag: Duration,
     ) {
-        let watch = watch_labels(namespace, name);
+        let watch = WatchLabels::new(namespace, name);
         self.inner
             .watches
             .store()
@@ -357,7 +354,7 @@ impl Metrics {
 
     /// Removes every series of a deleted watch.
     pub fn forget_watch(&self, namespace: &str, name: &str) {
-        let watch = watch_labels(namespace, name);
+        let watch = WatchLabels::new(namespace, name);
         let collector = &self.inner.watches;
         let mut store = collector.store();
         let Some(record) = store.remove(&watch) else {
@@ -376,10 +373,6 @@ impl Metrics {
     pub fn encode_as(&self, format: ExpositionFormat) -> Result<String, MetricsError> {
         Ok(format.encode(&self.inner.registry)?)
     }
-}
-
-fn watch_labels(namespace: &str, name: &str) -> WatchLabels {
-    WatchLabels::new(namespace, name)
 }
 
 /// The HSS client reports its HTTP attempts, retries and limiter waits here.

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use super::labels::{AGENT_STATUSES, DETECT_RESULTS, PROTECT_STATUSES};
+use super::labels::{WatchLabels, AGENT_STATUSES, DETECT_RESULTS, PROTECT_STATUSES};
 use super::watch::{HostSnapshot, RiskTotals, WatchSnapshot};
-use super::{watch_labels, Metrics};
+use super::Metrics;
 use crate::crd::duration::parse_duration;
 use crate::crd::validation::{validate_spec, ValidationPolicy};
 use crate::crd::{HostRiskSummary, HostRiskWatch, HostRiskWatchStatus, WatchKey};
@@ -115,7 +115,7 @@ impl Metrics {
         status: &HostRiskWatchStatus,
         interval: Duration,
     ) {
-        let watch = watch_labels(namespace, name);
+        let watch = WatchLabels::new(namespace, name);
         let mut store = self.inner.watches.store();
         store.set_conditions(&watch, &known_conditions(&status.conditions));
         if let Some(reason) = ready_reason(&status.conditions) {
@@ -149,7 +149,7 @@ impl Metrics {
         let (Some(key), Some(status)) = (WatchKey::of(watch), watch.status.as_ref()) else {
             return false;
         };
-        let labels = watch_labels(&key.namespace, &key.name);
+        let labels = WatchLabels::new(&key.namespace, &key.name);
         let collector = &self.inner.watches;
         let mut store = collector.store();
         if store.contains(&labels) {
