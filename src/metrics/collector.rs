@@ -3,9 +3,11 @@
 //!
 //! A scrape never holds the store's lock while it writes: it copies a batch of records (their
 //! figures are `Copy`), lets go, writes the batch, and takes the next batch after the last
-//! watch written. A slow scraper therefore never holds up a reconcile, and a scrape's memory is
-//! one batch whatever the number of watches. A watch forgotten between two batches is simply
-//! not written by the rest of the scrape.
+//! watch written. A slow scraper therefore never holds up the per-watch updates, and a scrape's
+//! memory is one batch whatever the number of watches. (The label-keyed families are written
+//! under their own read lock, as prometheus-client does; the stream gives up on a scraper that
+//! stops reading, see `stream.rs`.) A watch forgotten between two batches is simply not written
+//! by the rest of the scrape.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
