@@ -11,8 +11,12 @@
 //! Like Go's client_golang, OpenMetrics is served only when the scraper asks for it; anything
 //! else (no header, `*/*`, `text/plain`) gets Prometheus text 0.0.4.
 
-use prometheus_client::encoding::{prometheus_text, text};
-use prometheus_client::registry::Registry;
+use prometheus_client::encoding::{
+    prometheus_text, text, DescriptorEncoder, EncodeLabelSet, EncodeMetric,
+};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::TypedMetric;
+use prometheus_client::registry::{Registry, Unit};
 
 /// Content type of an OpenMetrics 1.0 answer.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -64,12 +68,41 @@ impl ExpositionFormat {
 
     pub(crate) fn encode(self, registry: &Registry) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
-        match self {
-            ExpositionFormat::OpenMetrics => text::encode(&mut out, registry)?,
-            ExpositionFormat::PrometheusText => prometheus_text::encode(&mut out, registry)?,
-        }
+        self.encode_into(registry, &mut out)?;
         Ok(out)
     }
+
+    /// Writes the text of `registry` into `out` as it goes (`/metrics` streams it in chunks).
+    pub(crate) fn encode_into<W: std::fmt::Write>(
+        self,
+        registry: &Registry,
+        out: &mut W,
+    ) -> Result<(), std::fmt::Error> {
+        match self {
+            ExpositionFormat::OpenMetrics => text::encode(out, registry),
+            ExpositionFormat::PrometheusText => prometheus_text::encode(out, registry),
+        }
+    }
+}
+
+/// Writes `family` under `name` unless it has no series (as the registry does with the
+/// families registered in it).
+pub(crate) fn encode_family<S, M>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    family: &Family<S, M>,
+) -> Result<(), std::fmt::Error>
+where
+    S: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug,
+    M: EncodeMetric + TypedMetric + std::fmt::Debug,
+{
+    if family.is_empty() {
+        return Ok(());
+    }
+    let metric = encoder.encode_descriptor(name, help, unit, family.metric_type())?;
+    family.encode(metric)
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //!
 //! Names are registered without the `hostrisk_` prefix (the registry adds it), without
 //! `_total` on counters (the encoder adds it) and without `_seconds` where a unit is given
-//! (the encoder appends the unit).
+//! (the encoder appends the unit). The per-watch, Node and per-host families are written by a
+//! collector (`collector.rs`, `watch_families.rs`), registered after these: their help texts end with the period
+//! the registry adds to the others.
 
 use std::sync::atomic::AtomicU64;
 
@@ -13,11 +15,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::labels::{
-    AgentStatusLabels, ConditionLabels, DetectResultLabels, HostLabels, HostRiskLabels,
-    HostStatusLabels, HssRequestLabels, OperationLabels, ProtectStatusLabels, ReadyReasonLabels,
-    ReasonLabels, ResultLabels, RiskLabels, WatchLabels,
-};
+use super::labels::{HssRequestLabels, OperationLabels, ReasonLabels, ResultLabels};
 use super::nodes::NodeFamilies;
 
 pub(crate) const PREFIX: &str = "hostrisk";
@@ -45,30 +43,6 @@ fn hss_request_histogram() -> Histogram {
     Histogram::new(HSS_REQUEST_BUCKETS)
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct WatchFamilies {
-    pub condition: Family<ConditionLabels, Gauge>,
-    pub ready_reason: Family<ReadyReasonLabels, Gauge>,
-    pub interval: Family<WatchLabels, SecondsGauge>,
-    pub last_success: Family<WatchLabels, SecondsGauge>,
-    pub effective_interval: Family<WatchLabels, SecondsGauge>,
-    pub interval_lag: Family<WatchLabels, SecondsGauge>,
-    pub hosts_by_agent_status: Family<AgentStatusLabels, Gauge>,
-    pub hosts_by_protect_status: Family<ProtectStatusLabels, Gauge>,
-    pub hosts_by_detect_result: Family<DetectResultLabels, Gauge>,
-    pub risks: Family<RiskLabels, Gauge>,
-    pub assets: Family<WatchLabels, Gauge>,
-    pub hosts_requested: Family<WatchLabels, Gauge>,
-    pub hosts_found: Family<WatchLabels, Gauge>,
-    pub hosts_not_found: Family<WatchLabels, Gauge>,
-    /// Only registered (and only filled) with `MetricsOptions::per_host`.
-    pub host_risks: Family<HostRiskLabels, Gauge>,
-    /// Only registered (and only filled) with `MetricsOptions::per_host`.
-    pub host_assets: Family<HostLabels, Gauge>,
-    /// Only registered (and only filled) with `MetricsOptions::per_host`.
-    pub host_status: Family<HostStatusLabels, Gauge>,
-}
-
 #[derive(Debug)]
 pub(crate) struct Families {
     pub reconciles: Family<ResultLabels, Counter>,
@@ -84,7 +58,6 @@ pub(crate) struct Families {
     pub hss_quota_wait: Histogram,
     pub leader: Gauge,
     pub ready: Gauge,
-    pub watch: WatchFamilies,
     /// Node conditions and taints.
     pub nodes: NodeFamilies,
     // Policy reports (`--policy-reports`).
@@ -108,7 +81,6 @@ impl Families {
             hss_quota_wait: Histogram::new(QUOTA_WAIT_BUCKETS),
             leader: Gauge::default(),
             ready: Gauge::default(),
-            watch: WatchFamilies::default(),
             nodes: NodeFamilies::default(),
             policy_report_writes: Family::default(),
             policy_report_write_errors: Family::default(),
@@ -117,7 +89,7 @@ impl Families {
 
     /// Creates the families and a registry that exports them. The registry holds clones that
     /// share their values with the returned families.
-    pub(crate) fn registered(per_host: bool, version: &str) -> (Self, Registry) {
+    pub(crate) fn registered(version: &str) -> (Self, Registry) {
         let families = Families::new();
         // Both results exist from the start so `rate()` and ratios work before the first error.
         for result in ["ok", "error"] {
@@ -218,104 +190,6 @@ impl Families {
             families.policy_report_write_errors.clone(),
         );
 
-        let w = &families.watch;
-        r.register(
-            "watch_condition",
-            "Conditions of a watch's status (Ready, CredentialsValid, ApiReachable, and \
-             NodesResolved and NodeConditionsDriven for node-backed watches): 1 for the current \
-             status (True|False|Unknown) of each type, 0 for the other two",
-            w.condition.clone(),
-        );
-        r.register(
-            "watch_ready_reason",
-            "Reason of a watch's Ready condition (one CamelCase word; value always 1, one series \
-             per watch)",
-            w.ready_reason.clone(),
-        );
-        r.register_with_unit(
-            "watch_interval",
-            "Poll interval a watch asks for (spec.interval, or the operator's default)",
-            Unit::Seconds,
-            w.interval.clone(),
-        );
-        r.register_with_unit(
-            "watch_last_success_timestamp",
-            "Unix time of the data of a watch's last successful poll (start of its oldest call)",
-            Unit::Seconds,
-            w.last_success.clone(),
-        );
-        r.register_with_unit(
-            "watch_effective_interval",
-            "Poll interval a watch actually gets under the shared HSS quota",
-            Unit::Seconds,
-            w.effective_interval.clone(),
-        );
-        r.register_with_unit(
-            "watch_interval_lag",
-            "How far a watch's effective interval exceeds the interval it asked for",
-            Unit::Seconds,
-            w.interval_lag.clone(),
-        );
-        r.register(
-            "watch_hosts_by_agent_status",
-            "Hosts of a watch by HSS agent_status",
-            w.hosts_by_agent_status.clone(),
-        );
-        r.register(
-            "watch_hosts_by_protect_status",
-            "Hosts of a watch by HSS protect_status",
-            w.hosts_by_protect_status.clone(),
-        );
-        r.register(
-            "watch_hosts_by_detect_result",
-            "Hosts of a watch by HSS detect_result",
-            w.hosts_by_detect_result.clone(),
-        );
-        r.register(
-            "watch_risks",
-            "Risk totals over a watch's hosts, by kind (vulnerability|baseline|intrusion)",
-            w.risks.clone(),
-        );
-        r.register(
-            "watch_assets",
-            "Assets (inventory items HSS reports: accounts, ports, processes, software...) over a \
-             watch's hosts",
-            w.assets.clone(),
-        );
-        r.register(
-            "watch_hosts_requested",
-            "Host ids a watch lists in spec.hostIds",
-            w.hosts_requested.clone(),
-        );
-        r.register(
-            "watch_hosts_found",
-            "Hosts of a watch that HSS returned",
-            w.hosts_found.clone(),
-        );
-        r.register(
-            "watch_hosts_not_found",
-            "Host ids of a watch that HSS did not return",
-            w.hosts_not_found.clone(),
-        );
-        families.nodes.register(r);
-        if per_host {
-            r.register(
-                "host_risks",
-                "Risk counts of one host, by kind (vulnerability|baseline|intrusion; per-host \
-                 series, opt-in)",
-                w.host_risks.clone(),
-            );
-            r.register(
-                "host_assets",
-                "Assets of one host (per-host series, opt-in)",
-                w.host_assets.clone(),
-            );
-            r.register(
-                "host_status",
-                "HSS status of one host as labels (value always 1; per-host series, opt-in)",
-                w.host_status.clone(),
-            );
-        }
         (families, registry)
     }
 }

@@ -4,12 +4,10 @@
 //! bounded source (watch names, HSS enum strings, host ids behind the per-host flag), so the
 //! number of series stays proportional to the number of watches.
 //!
-//! A watch's `namespace` and `name` are one allocation shared by its thirty-odd series
-//! ([`WatchLabels`], a thin pointer in each label set), and the values of closed sets (agent
-//! status, protection, detection) are `'static` where known: at 10,000 watches every byte a
-//! series carries is a third of a megabyte.
+//! A watch's `namespace` and `name` are one allocation ([`WatchLabels`], a thin pointer) shared
+//! by the watch's record and its per-host series; the per-watch series are written from the
+//! record at scrape time ([`WatchSeriesLabels`]) and hold no label set of their own.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
@@ -118,57 +116,20 @@ pub(crate) const AGENT_STATUSES: &[&str] = &["online", "offline", "not_installed
 pub(crate) const PROTECT_STATUSES: &[&str] = &["opened", "closed"];
 pub(crate) const DETECT_RESULTS: &[&str] = &["risk", "clean", "scanning", "undetected"];
 
-/// A label value of a closed set: `'static` when it is one of `known`.
-pub(crate) fn closed_value(value: &str, known: &[&'static str]) -> Cow<'static, str> {
-    known
-        .iter()
-        .find(|k| **k == value)
-        .map_or_else(|| Cow::Owned(value.to_string()), |k| Cow::Borrowed(*k))
+/// The labels of one per-watch series: the watch's, then up to two more.
+pub(crate) struct WatchSeriesLabels<'a> {
+    pub watch: &'a WatchLabels,
+    pub more: &'a [(&'a str, &'a str)],
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct ConditionLabels {
-    #[prometheus(flatten)]
-    pub watch: WatchLabels,
-    pub r#type: &'static str,
-    pub status: &'static str,
-}
-
-/// `reason` is passed through [`reason_label`]: a CamelCase word from the operator's own
-/// closed sets, never a message.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct ReadyReasonLabels {
-    #[prometheus(flatten)]
-    pub watch: WatchLabels,
-    pub reason: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct AgentStatusLabels {
-    #[prometheus(flatten)]
-    pub watch: WatchLabels,
-    pub agent_status: Cow<'static, str>,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct ProtectStatusLabels {
-    #[prometheus(flatten)]
-    pub watch: WatchLabels,
-    pub protect_status: Cow<'static, str>,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct DetectResultLabels {
-    #[prometheus(flatten)]
-    pub watch: WatchLabels,
-    pub detect_result: Cow<'static, str>,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct RiskLabels {
-    #[prometheus(flatten)]
-    pub watch: WatchLabels,
-    pub kind: &'static str,
+impl EncodeLabelSet for WatchSeriesLabels<'_> {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        self.watch.encode(encoder)?;
+        for label in self.more {
+            label.encode(encoder.encode_label())?;
+        }
+        Ok(())
+    }
 }
 
 /// Writes `labels` in order, with `node` after `host_id` when there is one: per-host series of

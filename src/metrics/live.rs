@@ -12,6 +12,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Unit;
 
+use super::exposition::encode_family;
 use super::families::SecondsGauge;
 use super::Metrics;
 use crate::hss::ratelimit::RateLimiter;
@@ -57,25 +58,6 @@ impl std::fmt::Debug for LiveSources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LiveSources").finish_non_exhaustive()
     }
-}
-
-/// Writes `family` under `name` unless it has no series (like the registered families).
-fn encode_family<S, M>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    family: &Family<S, M>,
-) -> Result<(), std::fmt::Error>
-where
-    S: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug,
-    M: EncodeMetric + prometheus_client::metrics::TypedMetric + std::fmt::Debug,
-{
-    if family.is_empty() {
-        return Ok(());
-    }
-    let metric = encoder.encode_descriptor(name, help, unit, family.metric_type())?;
-    family.encode(metric)
 }
 
 impl LiveSources {

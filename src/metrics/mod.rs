@@ -38,10 +38,11 @@
 //! flag. Reason labels are forced into a closed CamelCase shape ([`reason_label`]). Poller
 //! groups and credential identities are as many as the distinct credentials in use.
 //!
-//! Exposition: `/metrics` answers OpenMetrics 1.0 when the scraper asks for it (Prometheus
-//! does) and Prometheus text 0.0.4 otherwise, see [`ExpositionFormat`]. prometheus-client
-//! omits a labelled family (its HELP and TYPE lines included) until it has a first series;
-//! `reconciles_total{result="ok"|"error"}` are created at zero so ratios work from the start.
+//! Per-watch series are one compact record per watch (`record.rs`) written out at scrape time
+//! (`collector.rs`). `/metrics` answers OpenMetrics 1.0 when the scraper asks for it
+//! (Prometheus does) and Prometheus text 0.0.4 otherwise, see [`ExpositionFormat`], streamed
+//! in chunks of about 64 KiB (`stream.rs`). A labelled family without series is omitted (HELP
+//! and TYPE too); `reconciles_total{result="ok"|"error"}` start at zero so ratios work.
 //!
 //! Wiring, in order of a request's life: the rate limiter calls [`Metrics::record_quota_wait`],
 //! the HSS client calls [`Metrics::record_hss_request`] once per HTTP attempt (an IAM request
@@ -56,16 +57,22 @@
 //! registered with it (a registration goes with the watch too); leader election calls
 //! [`Metrics::set_leader`].
 
+mod collector;
 mod exposition;
 mod families;
 mod http;
 mod labels;
 mod live;
 mod nodes;
+mod record;
+#[cfg(test)]
+mod sample;
 mod status;
+mod stream;
 mod watch;
+mod watch_families;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hostrisk_hss::Operation;
@@ -79,12 +86,12 @@ pub use nodes::NodePostureFigures;
 pub use status::watch_snapshot;
 pub use watch::{HostSnapshot, RiskTotals, WatchSnapshot, RISK_KINDS};
 
+use collector::WatchCollector;
 use families::Families;
 use labels::{
     code_label, HssRequestLabels, OperationLabels, ReasonLabels, ResultLabels, WatchLabels,
 };
 use live::LiveSources;
-use watch::WatchIndex;
 
 /// The `result` values of `hostrisk_policy_report_writes_total`.
 pub const POLICY_REPORT_RESULTS: [&str; 4] = ["written", "skipped", "deleted", "failed"];
@@ -116,9 +123,9 @@ struct Inner {
     registry: Registry,
     families: Families,
     live: Arc<LiveSources>,
-    // Serialises snapshot replacement and removal per process, so a `forget_watch` racing a
-    // late `set_watch_gauges` leaves either all or none of the watch's series.
-    watches: Mutex<WatchIndex>,
+    // The per-watch records behind one lock, so a `forget_watch` racing a late
+    // `set_watch_gauges` leaves either all or none of the watch's series.
+    watches: Arc<WatchCollector>,
 }
 
 impl Metrics {
@@ -128,7 +135,12 @@ impl Metrics {
 
     /// Like [`Metrics::new`] with an explicit `build_info{version}` value (e.g. a git describe).
     pub fn with_version(options: MetricsOptions, version: &str) -> Self {
-        let (families, mut registry) = Families::registered(options.per_host, version);
+        let (families, mut registry) = Families::registered(version);
+        let watches = Arc::new(WatchCollector::new(
+            families.nodes.clone(),
+            options.per_host,
+        ));
+        registry.register_collector(Box::new(watches.clone()));
         let live = Arc::new(LiveSources::default());
         registry.register_collector(Box::new(live.clone()));
         Metrics {
@@ -137,7 +149,7 @@ impl Metrics {
                 registry,
                 families,
                 live,
-                watches: Mutex::new(WatchIndex::new()),
+                watches,
             }),
         }
     }
@@ -312,24 +324,16 @@ impl Metrics {
 
     /// Replaces the domain gauges of one watch with `snapshot`.
     pub fn set_watch_gauges(&self, namespace: &str, name: &str, snapshot: &WatchSnapshot) {
-        let mut index = self.watch_index();
-        self.inner.families.watch.set_snapshot(
-            &mut index,
-            &watch_labels(namespace, name),
-            snapshot,
-            self.inner.options.per_host,
-        );
+        let watch = WatchLabels::new(namespace, name);
+        let collector = &self.inner.watches;
+        collector.set_snapshot(&mut collector.store(), &watch, snapshot);
     }
 
     /// When the data of a watch's last successful poll was fetched.
     pub fn set_watch_last_success(&self, namespace: &str, name: &str, at: jiff::Timestamp) {
         let unix = at.as_millisecond() as f64 / 1000.0;
-        let mut index = self.watch_index();
-        self.inner.families.watch.set_last_success(
-            &mut index,
-            &watch_labels(namespace, name),
-            unix,
-        );
+        let watch = WatchLabels::new(namespace, name);
+        self.inner.watches.store().set_last_success(&watch, unix);
     }
 
     /// The poll interval a watch actually gets, and by how much it exceeds the one asked for
@@ -341,22 +345,24 @@ impl Metrics {
         effective: Duration,
         lag: Duration,
     ) {
-        let mut index = self.watch_index();
-        self.inner.families.watch.set_schedule(
-            &mut index,
-            &watch_labels(namespace, name),
-            effective,
-            lag,
-        );
+        let watch = WatchLabels::new(namespace, name);
+        self.inner
+            .watches
+            .store()
+            .set_schedule(&watch, effective.as_secs_f64(), lag.as_secs_f64());
     }
 
     /// Removes every series of a deleted watch.
     pub fn forget_watch(&self, namespace: &str, name: &str) {
-        let mut index = self.watch_index();
-        self.inner
-            .families
-            .watch
-            .forget(&mut index, &watch_labels(namespace, name));
+        let watch = WatchLabels::new(namespace, name);
+        let collector = &self.inner.watches;
+        let mut store = collector.store();
+        let Some(record) = store.remove(&watch) else {
+            return;
+        };
+        if let (Some(families), Some(series)) = (&collector.hosts, record.hosts) {
+            families.forget(*series);
+        }
     }
 
     /// The OpenMetrics 1.0 text of all families (ends with `# EOF`).
@@ -367,18 +373,6 @@ impl Metrics {
     pub fn encode_as(&self, format: ExpositionFormat) -> Result<String, MetricsError> {
         Ok(format.encode(&self.inner.registry)?)
     }
-
-    fn watch_index(&self) -> std::sync::MutexGuard<'_, WatchIndex> {
-        // The index only lists label sets; after a panic elsewhere it is still usable.
-        self.inner
-            .watches
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-fn watch_labels(namespace: &str, name: &str) -> WatchLabels {
-    WatchLabels::new(namespace, name)
 }
 
 /// The HSS client reports its HTTP attempts, retries and limiter waits here.

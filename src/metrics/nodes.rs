@@ -4,12 +4,13 @@
 //! cardinality does not grow with the cluster. Every family is labelled, so an operator that
 //! never writes Nodes exports none of them.
 
+use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 
+use super::exposition::encode_family;
 use super::Metrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -42,7 +43,7 @@ pub(crate) struct NodeWriteLabels {
     pub result: &'static str,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct NodeFamilies {
     conditions: Family<NodeConditionLabels, Gauge>,
     taints: Family<TaintLabels, Gauge>,
@@ -52,36 +53,47 @@ pub(crate) struct NodeFamilies {
 }
 
 impl NodeFamilies {
-    pub(crate) fn register(&self, r: &mut Registry) {
-        r.register(
+    /// Writes the families that have series (like the registry does with families).
+    pub(crate) fn encode(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        encode_family(
+            encoder,
             "node_conditions",
             "Nodes carrying the operator's condition of a type (HostSecurityAgentOffline|\
-             HostSecurityUnprotected|HostSecurityAtRisk) with a status (True|False|Unknown)",
-            self.conditions.clone(),
-        );
-        r.register(
+             HostSecurityUnprotected|HostSecurityAtRisk) with a status (True|False|Unknown).",
+            None,
+            &self.conditions,
+        )?;
+        encode_family(
+            encoder,
             "node_taints",
             "Nodes carrying the operator's taint of a problem (unprotected|agent-offline|at-risk); \
-             mode=dry_run: the taints a dry run would have set",
-            self.taints.clone(),
-        );
-        r.register(
+             mode=dry_run: the taints a dry run would have set.",
+            None,
+            &self.taints,
+        )?;
+        encode_family(
+            encoder,
             "node_taints_held_back",
-            "Nodes whose taint of a problem the budget (--node-taint-max) holds back",
-            self.held_back.clone(),
-        );
-        r.register(
+            "Nodes whose taint of a problem the budget (--node-taint-max) holds back.",
+            None,
+            &self.held_back,
+        )?;
+        encode_family(
+            encoder,
             "node_taint_changes",
             "Taints of a problem the operator added or removed (action), or would have in a \
-             dry run (mode=dry_run)",
-            self.taint_changes.clone(),
-        );
-        r.register(
+             dry run (mode=dry_run).",
+            None,
+            &self.taint_changes,
+        )?;
+        encode_family(
+            encoder,
             "node_writes",
             "Writes to Nodes by kind (conditions: nodes/status; taints: nodes) and result \
-             (ok|error)",
-            self.writes.clone(),
-        );
+             (ok|error).",
+            None,
+            &self.writes,
+        )
     }
 }
 

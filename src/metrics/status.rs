@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use super::labels::{AGENT_STATUSES, DETECT_RESULTS, PROTECT_STATUSES};
+use super::labels::{WatchLabels, AGENT_STATUSES, DETECT_RESULTS, PROTECT_STATUSES};
 use super::watch::{HostSnapshot, RiskTotals, WatchSnapshot};
-use super::{watch_labels, Metrics};
+use super::Metrics;
 use crate::crd::duration::parse_duration;
 use crate::crd::validation::{validate_spec, ValidationPolicy};
 use crate::crd::{HostRiskSummary, HostRiskWatch, HostRiskWatchStatus, WatchKey};
@@ -115,14 +115,13 @@ impl Metrics {
         status: &HostRiskWatchStatus,
         interval: Duration,
     ) {
-        let families = &self.inner.families.watch;
-        let watch = watch_labels(namespace, name);
-        let mut index = self.watch_index();
-        families.set_conditions(&mut index, &watch, &known_conditions(&status.conditions));
+        let watch = WatchLabels::new(namespace, name);
+        let mut store = self.inner.watches.store();
+        store.set_conditions(&watch, &known_conditions(&status.conditions));
         if let Some(reason) = ready_reason(&status.conditions) {
-            families.set_ready_reason(&mut index, &watch, reason);
+            store.set_ready_reason(&watch, reason);
         }
-        families.set_interval(&mut index, &watch, interval);
+        store.set_interval(&watch, interval.as_secs_f64());
     }
 
     /// Seeds every series of `watch` from its stored status, unless this process exports the
@@ -150,23 +149,23 @@ impl Metrics {
         let (Some(key), Some(status)) = (WatchKey::of(watch), watch.status.as_ref()) else {
             return false;
         };
-        let families = &self.inner.families.watch;
-        let labels = watch_labels(&key.namespace, &key.name);
-        let mut index = self.watch_index();
-        if index.contains_key(&labels) {
+        let labels = WatchLabels::new(&key.namespace, &key.name);
+        let collector = &self.inner.watches;
+        let mut store = collector.store();
+        if store.contains(&labels) {
             return false;
         }
         let interval = validate_spec(&watch.spec, policy)
             .map(|valid| valid.interval)
             .unwrap_or(policy.default_interval.max(policy.min_interval));
-        families.set_conditions(&mut index, &labels, &known_conditions(&status.conditions));
+        store.set_conditions(&labels, &known_conditions(&status.conditions));
         if let Some(reason) = ready_reason(&status.conditions) {
-            families.set_ready_reason(&mut index, &labels, reason);
+            store.set_ready_reason(&labels, reason);
         }
-        families.set_interval(&mut index, &labels, interval);
+        store.set_interval(&labels, interval.as_secs_f64());
         if let Some(summary) = &status.summary {
             let snapshot = watch_snapshot(summary, hosts);
-            families.set_snapshot(&mut index, &labels, &snapshot, self.inner.options.per_host);
+            collector.set_snapshot(&mut store, &labels, &snapshot);
         }
         // The schedule is measured by polls: only a watch that had one gets it (as in the
         // process that polled it).
@@ -174,17 +173,16 @@ impl Metrics {
             return true;
         };
         let unix = synced.0.as_millisecond() as f64 / 1000.0;
-        families.set_last_success(&mut index, &labels, unix);
+        store.set_last_success(&labels, unix);
         let effective = status
             .effective_interval
             .as_deref()
             .and_then(|text| parse_duration("status.effectiveInterval", text).ok())
             .unwrap_or(interval);
-        families.set_schedule(
-            &mut index,
+        store.set_schedule(
             &labels,
-            effective,
-            effective.saturating_sub(interval),
+            effective.as_secs_f64(),
+            effective.saturating_sub(interval).as_secs_f64(),
         );
         true
     }

@@ -1,21 +1,14 @@
-//! Per-watch series: the plain snapshot callers fill in, and the bookkeeping that lets a new
-//! snapshot replace the previous one exactly (stale categories disappear) and lets a deleted
-//! watch take all its series with it.
+//! Per-watch series: the plain snapshot callers fill in, and the opt-in per-host families with
+//! the bookkeeping that lets a new snapshot replace a watch's hosts exactly (stale hosts
+//! disappear) and lets a deleted watch take all its per-host series with it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::Hash;
-use std::time::Duration;
 
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
-use super::families::WatchFamilies;
-use super::labels::{
-    closed_value, reason_label, AgentStatusLabels, ConditionLabels, DetectResultLabels, HostLabels,
-    HostRiskLabels, HostStatusLabels, ProtectStatusLabels, ReadyReasonLabels, RiskLabels,
-    WatchLabels, AGENT_STATUSES, DETECT_RESULTS, PROTECT_STATUSES,
-};
-use crate::status::ConditionType;
+use super::labels::{HostLabels, HostRiskLabels, HostStatusLabels, WatchLabels};
 
 /// The counts HSS reports per host: `asset` (an inventory size, exported on its own) and the
 /// three risk kinds (`vulnerability`, `baseline`, `intrusion`).
@@ -76,25 +69,24 @@ pub struct WatchSnapshot {
     pub hosts: Vec<HostSnapshot>,
 }
 
-/// Label sets currently exported for one watch, so the next snapshot can drop stale ones.
+/// The label sets of a watch's per-host series, so the next snapshot can drop stale ones.
 #[derive(Debug, Default)]
-pub(crate) struct WatchSeries {
-    agent: Vec<AgentStatusLabels>,
-    protect: Vec<ProtectStatusLabels>,
-    detect: Vec<DetectResultLabels>,
+pub(crate) struct HostSeries {
     host_risks: Vec<HostRiskLabels>,
     host_assets: Vec<HostLabels>,
     host_status: Vec<HostStatusLabels>,
-    ready_reason: Option<ReadyReasonLabels>,
 }
 
-/// Series kept per watch, keyed by (namespace, name).
-pub(crate) type WatchIndex = HashMap<WatchLabels, WatchSeries>;
+/// The per-host families (`--metrics-per-host`): opt-in, one series per host and kind, so they
+/// stay label-keyed families.
+#[derive(Debug, Default)]
+pub(crate) struct HostFamilies {
+    pub host_risks: Family<HostRiskLabels, Gauge>,
+    pub host_assets: Family<HostLabels, Gauge>,
+    pub host_status: Family<HostStatusLabels, Gauge>,
+}
 
-/// The statuses a condition takes.
-const CONDITION_STATUSES: [&str; 3] = ["True", "False", "Unknown"];
-
-fn gauge_value(v: u64) -> i64 {
+pub(crate) fn gauge_value(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -117,103 +109,13 @@ fn replace<S: Clone + Hash + Eq>(
     *previous = current;
 }
 
-/// The watch's labels as first indexed, so that every series of the watch shares their
-/// strings, and its entry (created when missing).
-fn indexed<'a>(
-    index: &'a mut WatchIndex,
-    watch: &WatchLabels,
-) -> (WatchLabels, &'a mut WatchSeries) {
-    let key = index
-        .get_key_value(watch)
-        .map_or_else(|| watch.clone(), |(key, _)| key.clone());
-    let series = index.entry(key.clone()).or_default();
-    (key, series)
-}
-
-impl WatchFamilies {
-    pub(crate) fn set_snapshot(
+impl HostFamilies {
+    pub(crate) fn set_hosts(
         &self,
-        index: &mut WatchIndex,
+        series: &mut HostSeries,
         watch: &WatchLabels,
-        snapshot: &WatchSnapshot,
-        per_host: bool,
+        hosts: &[HostSnapshot],
     ) {
-        let (watch, series) = indexed(index, watch);
-
-        let agent = snapshot
-            .hosts_by_agent_status
-            .iter()
-            .map(|(status, count)| {
-                let labels = AgentStatusLabels {
-                    watch: watch.clone(),
-                    agent_status: closed_value(status, AGENT_STATUSES),
-                };
-                (labels, gauge_value(*count))
-            });
-        replace(
-            &self.hosts_by_agent_status,
-            &mut series.agent,
-            agent.collect(),
-        );
-
-        let protect = snapshot
-            .hosts_by_protect_status
-            .iter()
-            .map(|(status, count)| {
-                let labels = ProtectStatusLabels {
-                    watch: watch.clone(),
-                    protect_status: closed_value(status, PROTECT_STATUSES),
-                };
-                (labels, gauge_value(*count))
-            });
-        replace(
-            &self.hosts_by_protect_status,
-            &mut series.protect,
-            protect.collect(),
-        );
-
-        let detect = snapshot
-            .hosts_by_detect_result
-            .iter()
-            .map(|(result, count)| {
-                let labels = DetectResultLabels {
-                    watch: watch.clone(),
-                    detect_result: closed_value(result, DETECT_RESULTS),
-                };
-                (labels, gauge_value(*count))
-            });
-        replace(
-            &self.hosts_by_detect_result,
-            &mut series.detect,
-            detect.collect(),
-        );
-
-        for (kind, count) in snapshot.risks.by_kind() {
-            let labels = RiskLabels {
-                watch: watch.clone(),
-                kind,
-            };
-            self.risks.get_or_create(&labels).set(gauge_value(count));
-        }
-        self.assets
-            .get_or_create(&watch)
-            .set(gauge_value(snapshot.risks.asset));
-        self.hosts_requested
-            .get_or_create(&watch)
-            .set(gauge_value(snapshot.hosts_requested));
-        self.hosts_found
-            .get_or_create(&watch)
-            .set(gauge_value(snapshot.hosts_found));
-        self.hosts_not_found
-            .get_or_create(&watch)
-            .set(gauge_value(snapshot.hosts_not_found));
-
-        if per_host {
-            self.set_hosts(series, &watch, &snapshot.hosts);
-        }
-    }
-
-    fn set_hosts(&self, series: &mut WatchSeries, watch: &WatchLabels, hosts: &[HostSnapshot]) {
         let mut risks = Vec::with_capacity(hosts.len() * RISK_KINDS.len());
         let mut assets = Vec::with_capacity(hosts.len());
         let mut statuses = Vec::with_capacity(hosts.len());
@@ -244,122 +146,10 @@ impl WatchFamilies {
         replace(&self.host_status, &mut series.host_status, statuses);
     }
 
-    /// The interval a watch asks for.
-    pub(crate) fn set_interval(
-        &self,
-        index: &mut WatchIndex,
-        watch: &WatchLabels,
-        interval: Duration,
-    ) {
-        let (watch, _) = indexed(index, watch);
-        self.interval
-            .get_or_create(&watch)
-            .set(interval.as_secs_f64());
-    }
-
-    /// The reason of a watch's Ready condition: one series, replacing the previous reason's.
-    pub(crate) fn set_ready_reason(
-        &self,
-        index: &mut WatchIndex,
-        watch: &WatchLabels,
-        reason: &str,
-    ) {
-        let (watch, series) = indexed(index, watch);
-        let labels = ReadyReasonLabels {
-            watch: watch.clone(),
-            reason: reason_label(reason).to_owned(),
-        };
-        self.ready_reason.get_or_create(&labels).set(1);
-        if let Some(previous) = series.ready_reason.replace(labels.clone()) {
-            if previous != labels {
-                self.ready_reason.remove(&previous);
-            }
-        }
-    }
-
-    pub(crate) fn set_schedule(
-        &self,
-        index: &mut WatchIndex,
-        watch: &WatchLabels,
-        effective: Duration,
-        lag: Duration,
-    ) {
-        // Listed in the index too, so `forget` and `Metrics::watches` know of the series.
-        let (watch, _) = indexed(index, watch);
-        self.effective_interval
-            .get_or_create(&watch)
-            .set(effective.as_secs_f64());
-        self.interval_lag
-            .get_or_create(&watch)
-            .set(lag.as_secs_f64());
-    }
-
-    /// Sets the condition series of a watch: for each `(type, status)`, 1 on that status and 0
-    /// on the two others.
-    pub(crate) fn set_conditions(
-        &self,
-        index: &mut WatchIndex,
-        watch: &WatchLabels,
-        conditions: &[(&'static str, &str)],
-    ) {
-        let (watch, _) = indexed(index, watch);
-        for (type_, current) in conditions {
-            for status in CONDITION_STATUSES {
-                let labels = ConditionLabels {
-                    watch: watch.clone(),
-                    r#type: type_,
-                    status,
-                };
-                self.condition
-                    .get_or_create(&labels)
-                    .set(i64::from(status == *current));
-            }
-        }
-    }
-
-    pub(crate) fn set_last_success(&self, index: &mut WatchIndex, watch: &WatchLabels, unix: f64) {
-        let (watch, _) = indexed(index, watch);
-        self.last_success.get_or_create(&watch).set(unix);
-    }
-
-    pub(crate) fn forget(&self, index: &mut WatchIndex, watch: &WatchLabels) {
-        for type_ in ConditionType::ALL {
-            for status in CONDITION_STATUSES {
-                self.condition.remove(&ConditionLabels {
-                    watch: watch.clone(),
-                    r#type: type_.as_str(),
-                    status,
-                });
-            }
-        }
-        self.last_success.remove(watch);
-        self.effective_interval.remove(watch);
-        self.interval_lag.remove(watch);
-        self.interval.remove(watch);
-        self.assets.remove(watch);
-        self.hosts_requested.remove(watch);
-        self.hosts_found.remove(watch);
-        self.hosts_not_found.remove(watch);
-        for (kind, _) in RiskTotals::default().by_kind() {
-            self.risks.remove(&RiskLabels {
-                watch: watch.clone(),
-                kind,
-            });
-        }
-        if let Some(mut series) = index.remove(watch) {
-            replace(&self.hosts_by_agent_status, &mut series.agent, Vec::new());
-            replace(
-                &self.hosts_by_protect_status,
-                &mut series.protect,
-                Vec::new(),
-            );
-            replace(&self.hosts_by_detect_result, &mut series.detect, Vec::new());
-            replace(&self.host_risks, &mut series.host_risks, Vec::new());
-            replace(&self.host_assets, &mut series.host_assets, Vec::new());
-            replace(&self.host_status, &mut series.host_status, Vec::new());
-            if let Some(reason) = series.ready_reason {
-                self.ready_reason.remove(&reason);
-            }
-        }
+    /// Removes every per-host series listed in `series`.
+    pub(crate) fn forget(&self, mut series: HostSeries) {
+        replace(&self.host_risks, &mut series.host_risks, Vec::new());
+        replace(&self.host_assets, &mut series.host_assets, Vec::new());
+        replace(&self.host_status, &mut series.host_status, Vec::new());
     }
 }

@@ -49,8 +49,10 @@ impl RateLimiter {
         // A window whose every permit is older than the window is as good as none: dropping it
         // keeps the map at the identities in use, however many rotated keys came and went.
         windows.retain(|_, w| w.slots.back().is_some_and(|last| *last + self.window > now));
+        // The window grows with the calls actually made: a generous quota (say 100,000 a
+        // minute) must not cost megabytes per credential up front.
         let window = windows.entry(identity.clone()).or_insert_with(|| Window {
-            slots: VecDeque::with_capacity(self.calls),
+            slots: VecDeque::new(),
         });
         let due = if window.slots.len() < self.calls {
             now
