@@ -8,7 +8,7 @@
 //!   sampled every 200 ms, and `VmHWM` at the end;
 //! - CPU: `utime + stime` of `/proc/<pid>/stat`;
 //! - progress: the operator's own `/metrics`, scraped while it sweeps (as a Prometheus server
-//!   would, only more often: spaced by ten times a scrape's duration; the scrapes count in its
+//!   would, only more often: spaced by fifty times a scrape's duration; the scrapes count in its
 //!   RSS and CPU, never in the idle window): a sweep ends when every poller group exports its sweep duration, a
 //!   watch is ready when its last-success time is from this process's polls.
 
@@ -30,10 +30,12 @@ use hostrisk_operator::crd::duration::format_duration;
 /// The shipped operator's executable, next to `hostrisk-dev` in the same target directory.
 const BINARY: &str = "hostrisk-operator";
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
-/// Scrapes are spaced by ten times the last one's duration (at most a tenth of a core spent
-/// answering them) within these bounds.
+/// Scrapes are spaced by [`SCRAPE_GAP_FACTOR`] times the last one's duration (at most 2 % of
+/// a core spent answering them: a 1,000-watch exposition takes tens of milliseconds to encode),
+/// within these bounds.
+const SCRAPE_GAP_FACTOR: u32 = 50;
 const SCRAPE_GAP_MIN: Duration = Duration::from_millis(250);
-const SCRAPE_GAP_MAX: Duration = Duration::from_secs(2);
+const SCRAPE_GAP_MAX: Duration = Duration::from_secs(5);
 
 /// Runs `hostrisk-operator run` against `world` until its first sweep over `watches` watches
 /// and the next one ended; [`BinaryOutcome::Missing`] (with a line on stderr saying how to
@@ -244,7 +246,8 @@ impl Scraper {
             let began = Instant::now();
             match scrape(self.health).await {
                 Ok(text) => {
-                    self.gap = (began.elapsed() * 10).clamp(SCRAPE_GAP_MIN, SCRAPE_GAP_MAX);
+                    self.gap =
+                        (began.elapsed() * SCRAPE_GAP_FACTOR).clamp(SCRAPE_GAP_MIN, SCRAPE_GAP_MAX);
                     self.scrapes += 1;
                     let metrics = OperatorMetrics::parse(&text);
                     self.bytes = Some(metrics.bytes);
