@@ -131,6 +131,7 @@ fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
             "{stdout}"
         );
     }
+    binary_figures_hold_the_same_invariants(&figures, &stdout);
     assert_eq!(n("per_watch.hss_calls_per_sweep"), 5.0, "{stdout}");
     assert_eq!(
         n("batched.hss_calls_per_sweep"),
@@ -138,6 +139,59 @@ fn tiny_bench_prints_every_figure_and_meets_the_design_invariants() {
         "{stdout}"
     );
     assert_eq!(n("ratio.per_watch_over_batched_calls"), 5.0, "{stdout}");
+}
+
+/// The shipped `hostrisk-operator` measured from outside, when cargo built it next to
+/// `hostrisk-dev` (it builds it for the root package's tests only): else the bench says it
+/// skipped those figures.
+fn binary_figures_hold_the_same_invariants(
+    figures: &BTreeMap<String, (String, String)>,
+    stdout: &str,
+) {
+    let n = |name: &str| number(figures, name, stdout);
+    let built = std::path::Path::new(env!("CARGO_BIN_EXE_hostrisk-dev"))
+        .with_file_name("hostrisk-operator")
+        .is_file();
+    let measured = &figures["batched.binary_measured"].0;
+    if !built {
+        assert_eq!(measured, "false", "{stdout}");
+        eprintln!("no hostrisk-operator binary: its figures were skipped");
+        return;
+    }
+    assert_eq!(measured, "true", "{stdout}");
+    assert_eq!(
+        n("batched.binary_watches"),
+        7.0,
+        "5 watches and 2 probes: {stdout}"
+    );
+    assert!(
+        n("batched.binary_peak_rss") >= n("batched.binary_rss_file"),
+        "{stdout}"
+    );
+    assert!(n("batched.binary_rss_file") > 0.0, "{stdout}");
+    assert_eq!(
+        n("batched.binary_first_sweep_calls"),
+        n("batched.binary_first_sweep_min_calls"),
+        "{stdout}"
+    );
+    assert_eq!(n("batched.binary_first_sweep_min_calls"), 1.0, "{stdout}");
+    assert!(
+        n("batched.binary_all_ready_time") >= n("batched.binary_first_sweep_time"),
+        "{stdout}"
+    );
+    assert_eq!(n("batched.binary_startup_status_writes"), 0.0, "{stdout}");
+    assert_eq!(
+        n("batched.binary_hss_calls_per_idle_sweep"),
+        1.0,
+        "{stdout}"
+    );
+    assert_eq!(
+        n("batched.binary_status_writes_per_idle_sweep"),
+        0.0,
+        "{stdout}"
+    );
+    assert!(n("batched.binary_metrics_scrapes") >= 2.0, "{stdout}");
+    n("batched.binary_idle_cpu_millicores");
 }
 
 #[test]

@@ -17,6 +17,8 @@
 //! - [`operator`]: the controller under test; [`restart`]: a fresh operator process starting
 //!   with every watch there.
 //! - [`scale`]: `bytes_per_host` from a second, one-namespace restart.
+//! - [`binary`]: the shipped `hostrisk-operator` binary against the same world, measured from
+//!   outside its process ([`scrape`]: its `/metrics`; [`binary_report`]: its figures).
 //! - [`process`]: RSS (and its file-backed part: code) and CPU time from procfs.
 //! - [`heap`]: live heap bytes and blocks, counted by the allocator `hostrisk-dev` installs, so
 //!   the report tells the operator's data from what the allocator keeps around it.
@@ -33,6 +35,8 @@
 //! p99 grows with N. The probe figures (`batched.probe_create_to_status_*`, watches created one
 //! at a time into the running system at full scale) show the latency without that queue.
 //!
+pub mod binary;
+pub mod binary_report;
 pub mod drive;
 pub mod heap;
 pub mod isolate;
@@ -45,6 +49,7 @@ pub mod requests;
 pub mod restart;
 pub mod run;
 pub mod scale;
+pub mod scrape;
 pub mod workload;
 pub mod world;
 
@@ -185,8 +190,8 @@ pub async fn run_bench(options: &BenchOptions, out: &mut dyn Write) -> Result<()
         writeln!(out, "{line}")?;
     }
     out.flush()?;
-    let report = run::run(options).await?;
-    for line in report.lines() {
+    let (report, binary) = run::run(options).await?;
+    for line in report.lines().into_iter().chain(binary.lines()) {
         writeln!(out, "{line}")?;
     }
     for line in baseline_lines(&workload, report.hss_calls_per_sweep) {

@@ -2,6 +2,7 @@
 //! (`VmHWM`), and CPU time (user + system). Everything in this process counts, so the figures
 //! include the in-process HSS simulator and stand-in API server next to the controller.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Linux reports `utime`/`stime` of `/proc/<pid>/stat` in `USER_HZ` ticks, which the kernel ABI
@@ -16,6 +17,8 @@ pub struct Memory {
     pub rss: u64,
     pub peak_rss: u64,
     pub rss_file: Option<u64>,
+    /// The anonymous part (`RssAnon`: heap, stacks), when the kernel says (4.5+).
+    pub rss_anon: Option<u64>,
 }
 
 /// Reads `VmRSS` and `VmHWM` of `/proc/self/status`; `None` off Linux.
@@ -45,6 +48,7 @@ fn parse_memory(status: &str) -> Option<Memory> {
         rss: field("VmRSS:")?,
         peak_rss: field("VmHWM:")?,
         rss_file: field("RssFile:"),
+        rss_anon: field("RssAnon:"),
     })
 }
 
@@ -84,6 +88,43 @@ impl Drop for RssSampler {
     }
 }
 
+/// Samples the memory of another process of ours every `every`, keeping the largest RSS (and
+/// `VmHWM`), `RssFile` and `RssAnon` seen.
+pub struct PeakSampler {
+    peaks: std::sync::Arc<[AtomicU64; 3]>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PeakSampler {
+    pub fn start(pid: u32, every: Duration) -> Self {
+        let peaks = std::sync::Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
+        let seen = peaks.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                if let Some(m) = memory_of(pid) {
+                    seen[0].fetch_max(m.rss.max(m.peak_rss), Ordering::Relaxed);
+                    seen[1].fetch_max(m.rss_file.unwrap_or(0), Ordering::Relaxed);
+                    seen[2].fetch_max(m.rss_anon.unwrap_or(0), Ordering::Relaxed);
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        Self { peaks, task }
+    }
+
+    /// Peak RSS, `RssFile` and `RssAnon` (`None` when never read).
+    pub fn peaks(&self) -> (Option<u64>, Option<u64>, Option<u64>) {
+        let read = |i: usize| Some(self.peaks[i].load(Ordering::Relaxed)).filter(|&v| v > 0);
+        (read(0), read(1), read(2))
+    }
+}
+
+impl Drop for PeakSampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Resets `VmHWM` to the current RSS (writing `5` to `/proc/self/clear_refs`, Linux 4.0+), so
 /// what follows in the same process gets its own peak. Returns whether it worked.
 pub fn reset_peak_rss() -> bool {
@@ -93,6 +134,12 @@ pub fn reset_peak_rss() -> bool {
 /// User + system CPU time of the whole process so far (every thread).
 pub fn cpu_time() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    parse_cpu_time(&stat)
+}
+
+/// The same for another process of ours (the production binary under measurement).
+pub fn cpu_time_of(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_cpu_time(&stat)
 }
 
@@ -119,13 +166,13 @@ mod tests {
                 rss: 1024 * 1024,
                 peak_rss: 2048 * 1024,
                 rss_file: None,
+                rss_anon: None,
             })
         );
         let with_file = format!("{status}RssAnon:\t     900 kB\nRssFile:\t     124 kB\n");
-        assert_eq!(
-            parse_memory(&with_file).and_then(|m| m.rss_file),
-            Some(124 * 1024)
-        );
+        let split = parse_memory(&with_file);
+        assert_eq!(split.and_then(|m| m.rss_file), Some(124 * 1024));
+        assert_eq!(split.and_then(|m| m.rss_anon), Some(900 * 1024));
         assert_eq!(parse_memory("Name:\tx\n"), None);
     }
 

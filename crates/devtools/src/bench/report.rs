@@ -255,15 +255,15 @@ impl QuotaWait {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn count(value: Option<u64>) -> String {
+pub(super) fn count(value: Option<u64>) -> String {
     value.map_or_else(|| "n/a".to_string(), |v| v.to_string())
 }
 
-fn seconds(d: Option<Duration>) -> String {
+pub(super) fn seconds(d: Option<Duration>) -> String {
     d.map_or_else(|| "n/a".to_string(), |d| format!("{:.3}", d.as_secs_f64()))
 }
 
-fn mib(bytes: Option<u64>) -> String {
+pub(super) fn mib(bytes: Option<u64>) -> String {
     bytes.map_or_else(|| "n/a".to_string(), |b| format!("{:.1}", b as f64 / MIB))
 }
 

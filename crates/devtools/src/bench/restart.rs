@@ -106,7 +106,7 @@ pub async fn run_restart(
         Some(_) => (None, None),
         None => {
             let first_call = first_call.unwrap_or(started);
-            let idle = idle_cpu(first_call, options.interval).await;
+            let idle = idle_cpu(first_call, options.interval, cpu_time).await;
             let soak = match options.soak {
                 Some(duration) => Some(soak(&running, duration, options.interval).await),
                 None => None,
@@ -138,19 +138,23 @@ pub async fn run_restart(
 /// CPU time over the quiet stretch between the first sweep and the second (whose first call is
 /// due one interval after the first one's), leaving a twentieth of the interval on each side;
 /// `None` when that stretch is shorter than a fifth of the interval (a sweep longer than the
-/// interval leaves the operator no idle time to measure).
-async fn idle_cpu(first_call: Instant, interval: Duration) -> Option<IdleCpu> {
+/// interval leaves the operator no idle time to measure). `cpu` reads the process's CPU time.
+pub async fn idle_cpu(
+    first_call: Instant,
+    interval: Duration,
+    cpu: impl Fn() -> Option<Duration>,
+) -> Option<IdleCpu> {
     let from = Instant::now() + interval / 20;
     let until = first_call + interval.mul_f64(0.95);
     if until.saturating_duration_since(from) < interval / 5 {
         return None;
     }
     tokio::time::sleep_until(from.into()).await;
-    let before = cpu_time()?;
+    let before = cpu()?;
     let began = Instant::now();
     tokio::time::sleep_until(until.into()).await;
     Some(IdleCpu {
-        cpu: cpu_time()?.saturating_sub(before),
+        cpu: cpu()?.saturating_sub(before),
         wall: began.elapsed(),
     })
 }

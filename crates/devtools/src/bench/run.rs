@@ -18,6 +18,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::binary::measure_binary;
+use super::binary_report::BinaryOutcome;
 use super::drive::{CreationResult, Driver, ProbeResult};
 use super::heap;
 use super::observe::percentile;
@@ -41,8 +43,8 @@ const WINDOW_OPENS: f64 = 0.1;
 /// The HSS quota's sliding window.
 const QUOTA_WINDOW: Duration = Duration::from_secs(60);
 
-/// Runs the operator once and measures it.
-pub async fn run(options: &BenchOptions) -> Result<RunReport, BenchError> {
+/// Runs the operator once and measures it, then the production binary ([`super::binary`]).
+pub async fn run(options: &BenchOptions) -> Result<(RunReport, BinaryOutcome), BenchError> {
     let started = Instant::now();
     let peak_reset = reset_peak_rss();
     heap::reset_peak();
@@ -192,8 +194,12 @@ pub async fn run(options: &BenchOptions) -> Result<RunReport, BenchError> {
             ApiAddress::Kubeconfig(_) => "kube-apiserver",
         },
     };
+    if options.calls_per_minute.is_some() {
+        tokio::time::sleep(QUOTA_WINDOW).await;
+    }
+    let binary = measure_binary(options, &world_info, report.restart.watches).await?;
     world.shutdown().await;
-    Ok(report)
+    Ok((report, binary))
 }
 
 fn request_counts(requests: &BTreeMap<RequestKind, u64>) -> BTreeMap<String, u64> {
