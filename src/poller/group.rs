@@ -14,6 +14,7 @@ use crate::metrics::GroupFigures;
 use crate::status::HostId;
 
 use super::hosts::{dedup_ids, same_allocations, HostTable};
+use super::schedule::Schedule;
 pub(crate) use super::watchers::SharedKey;
 use super::watchers::WatchIndex;
 
@@ -94,6 +95,8 @@ pub(crate) struct GroupState {
     pub credentials: Credentials,
     pub options: PollerOptions,
     pub watches: BTreeMap<SharedKey, WatchState>,
+    /// The watches in planning order (kept in step with their timing in `watches`).
+    pub schedule: Schedule,
     /// Every id some watch lists: its watchers and latest answer. An id leaves with its last
     /// watcher.
     pub hosts: HostTable,
@@ -120,6 +123,7 @@ impl GroupState {
             credentials: reg.credentials.clone(),
             options,
             watches: BTreeMap::new(),
+            schedule: Schedule::default(),
             hosts: HostTable::default(),
             failures: 0,
             not_before: None,
@@ -157,10 +161,12 @@ impl GroupState {
                     watch.ids = ids;
                 }
                 if watch.interval != interval {
-                    watch.interval = interval;
-                    if let Some(last) = watch.last_complete {
-                        watch.due = last + interval;
-                    }
+                    self.retime(&reg.key, now, |watch| {
+                        watch.interval = interval;
+                        if let Some(last) = watch.last_complete {
+                            watch.due = last + interval;
+                        }
+                    });
                     return true;
                 }
                 return false;
@@ -185,22 +191,21 @@ impl GroupState {
             listed.into()
         };
         self.last_registration = Some(now);
-        self.watches.insert(
-            key,
-            WatchState {
-                index,
-                revision: reg.revision,
-                ids,
-                interval,
-                due: now,
-                urgent: true,
-                accept_from: None,
-                pulled: false,
-                last_complete: history.0,
-                effective: history.1,
-                smoothed: history.2,
-            },
-        );
+        let watch = WatchState {
+            index,
+            revision: reg.revision,
+            ids,
+            interval,
+            due: now,
+            urgent: true,
+            accept_from: None,
+            pulled: false,
+            last_complete: history.0,
+            effective: history.1,
+            smoothed: history.2,
+        };
+        self.schedule.insert(&key, &watch, now);
+        self.watches.insert(key, watch);
         self.refresh_gauges();
         true
     }
@@ -235,13 +240,19 @@ impl GroupState {
         for id in &dropped {
             self.hosts.unwatch(id, index);
         }
-        if let Some(watch) = self.watches.get_mut(key) {
-            watch.ids = watch
+        if let Some((shared, watch)) = self.watches.get_key_value(key) {
+            let ids = watch
                 .ids
                 .iter()
                 .filter(|id| kept.contains(&***id))
                 .cloned()
                 .collect();
+            // What is left may all be fresh: the watch is looked at again once due.
+            let shared = shared.clone();
+            if let Some(watch) = self.watches.get_mut(key) {
+                watch.ids = ids;
+                self.schedule.recheck(&shared, watch);
+            }
         }
         self.refresh_gauges();
         true
@@ -249,9 +260,10 @@ impl GroupState {
 
     /// Drops a watch and the cached hosts nobody else wants; true when it was there.
     pub fn remove(&mut self, key: &WatchKey) -> bool {
-        let Some(watch) = self.watches.remove(key) else {
+        let Some((shared, watch)) = self.watches.remove_entry(key) else {
             return false;
         };
+        self.schedule.remove(&shared, &watch);
         for id in watch.ids.iter() {
             self.hosts.unwatch(id, watch.index);
         }
@@ -267,7 +279,7 @@ impl GroupState {
             group: self.key.to_string(),
             watches: self.watches.len(),
             hosts: self.hosts.len(),
-            queued: self.watches.values().filter(|w| w.due <= now).count(),
+            queued: self.schedule.due_count(now),
             last_sweep: self.last_sweep,
         }
     }
@@ -279,150 +291,17 @@ impl GroupState {
         self.stats.min_calls_per_sweep = self.hosts.len().div_ceil(per_call) as u64;
     }
 
-    /// Whether `id` has an answer that counts for a refresh that counts answers from `since`.
-    pub fn fresh(&self, id: &str, since: Instant) -> bool {
-        self.hosts.fresh(id, since)
-    }
-
-    /// Ids of `watch` still without an answer for its refresh in progress.
-    fn needed<'a>(&'a self, watch: &'a WatchState) -> impl Iterator<Item = &'a HostId> + 'a {
-        let since = watch.since(self.options.early_tolerance);
-        watch.ids.iter().filter(move |id| !self.fresh(id, since))
-    }
-
-    /// Due watches, most urgent first: new or changed ones, then by due time (most overdue
-    /// first), then by key so equal due times keep a stable packing from sweep to sweep.
-    fn due_order(&self, now: Instant) -> Vec<&SharedKey> {
-        let mut due: Vec<(&SharedKey, &WatchState)> =
-            self.watches.iter().filter(|(_, w)| w.due <= now).collect();
-        due.sort_by(|a, b| (!a.1.urgent, a.1.due, a.0).cmp(&(!b.1.urgent, b.1.due, b.0)));
-        due.into_iter().map(|(k, _)| k).collect()
-    }
-
-    /// Keys of due watches whose every id is already fresh (or that have no ids): they complete
-    /// without a call.
-    pub fn complete_without_call(&self, now: Instant) -> Vec<WatchKey> {
-        self.due_order(now)
-            .into_iter()
-            .filter(|k| {
-                self.watches
-                    .get(*k)
-                    .is_some_and(|w| self.needed(w).next().is_none())
-            })
-            .map(|k| WatchKey::clone(k))
-            .collect()
-    }
-
-    /// What to do next at `now`.
-    pub fn wake(&self, now: Instant) -> Wake {
-        let Some(earliest) = self.watches.values().map(|w| w.due).min() else {
-            return Wake::Exit;
+    /// Changes `key`'s timing (due time, urgency, interval, refresh window) with `change`,
+    /// keeping the schedule in step; `now` is when.
+    pub fn retime(&mut self, key: &WatchKey, now: Instant, change: impl FnOnce(&mut WatchState)) {
+        let Some((shared, watch)) = self.watches.get_key_value(key) else {
+            return;
         };
-        let at = match self.not_before {
-            Some(nb) => earliest.max(nb),
-            None => earliest,
-        };
-        if at <= now {
-            Wake::Ready
-        } else {
-            Wake::At(at)
+        let shared = shared.clone();
+        self.schedule.remove(&shared, watch);
+        if let Some(watch) = self.watches.get_mut(key) {
+            change(watch);
+            self.schedule.insert(&shared, watch, now);
         }
-    }
-
-    /// True when a new or changed watch is due and the ids due now would not fill a call:
-    /// worth waiting a moment for more registrations.
-    pub fn wants_gathering(&self, now: Instant) -> bool {
-        let max = self.options.max_ids_per_call.max(1);
-        let due = self.due_order(now);
-        if !due
-            .iter()
-            .any(|k| self.watches.get(*k).is_some_and(|w| w.urgent))
-        {
-            return false;
-        }
-        let mut needed: HashSet<&HostId> = HashSet::new();
-        for key in due {
-            if let Some(watch) = self.watches.get(key) {
-                needed.extend(self.needed(watch));
-                if needed.len() >= max {
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    /// After a gathering pause that began at `since`: worth waiting on while the call would
-    /// still not be full and registrations kept arriving during the pause (a creation wave).
-    pub fn keep_gathering(&self, now: Instant, since: Instant) -> bool {
-        self.last_registration.is_some_and(|at| at > since) && self.wants_gathering(now)
-    }
-
-    /// The ids of the next call at `now`: the deduplicated ids of due watches, most urgent
-    /// first, up to `max_ids_per_call`; then, with `fill_ahead`, ids of the watches due soonest
-    /// (within half their interval), which may then complete early. Every watch due within
-    /// half its interval starts accepting answers from this call on. Empty when nothing due
-    /// needs an answer.
-    pub fn plan_chunk(&mut self, now: Instant) -> Vec<String> {
-        let max = self.options.max_ids_per_call.max(1);
-        let mut chunk: Vec<String> = Vec::new();
-        let mut taken: HashSet<HostId> = HashSet::new();
-        for key in self.due_order(now) {
-            let Some(watch) = self.watches.get(key) else {
-                continue;
-            };
-            for id in self.needed(watch) {
-                if chunk.len() >= max {
-                    break;
-                }
-                if taken.insert(id.clone()) {
-                    chunk.push(id.to_string());
-                }
-            }
-            if chunk.len() >= max {
-                break;
-            }
-        }
-        if chunk.is_empty() {
-            return chunk;
-        }
-        for watch in self.watches.values_mut() {
-            if watch.due > now && watch.due <= now + watch.interval / 2 {
-                watch.accept_from.get_or_insert(now);
-            }
-        }
-        if !self.options.fill_ahead || chunk.len() >= max {
-            return chunk;
-        }
-        let mut upcoming: Vec<(&SharedKey, &WatchState)> = self
-            .watches
-            .iter()
-            .filter(|(_, w)| w.due > now && w.due <= now + w.interval / 2)
-            .collect();
-        upcoming.sort_by(|a, b| (a.1.due, a.0).cmp(&(b.1.due, b.0)));
-        let mut pulled: Vec<SharedKey> = Vec::new();
-        for (key, watch) in upcoming {
-            if chunk.len() >= max {
-                break;
-            }
-            // Its answers count from this call on (accept_from was set above), so only what
-            // it has not had since is wanted.
-            pulled.push(key.clone());
-            for id in self.needed(watch) {
-                if chunk.len() >= max {
-                    break;
-                }
-                if taken.insert(id.clone()) {
-                    chunk.push(id.to_string());
-                }
-            }
-        }
-        for key in pulled {
-            if let Some(watch) = self.watches.get_mut(&key) {
-                watch.accept_from.get_or_insert(now);
-                watch.pulled = true;
-            }
-        }
-        chunk
     }
 }

@@ -59,6 +59,10 @@ mod group;
 mod group_tests;
 mod hosts;
 mod outcome;
+mod plan;
+mod schedule;
+#[cfg(test)]
+mod schedule_tests;
 mod sharded;
 #[cfg(test)]
 mod shared_ids_tests;

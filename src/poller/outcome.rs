@@ -64,6 +64,9 @@ impl GroupState {
     /// sweep completing a thousand watches at once does not hold a thousand copies of their
     /// hosts while the controller works through them.
     pub fn complete(&mut self, key: &WatchKey, now: Instant) -> Option<WatchUpdate> {
+        let (shared, watch) = self.watches.get_key_value(key)?;
+        let shared = shared.clone();
+        self.schedule.remove(&shared, watch);
         let watch = self.watches.get_mut(key)?;
         let lag = now.saturating_duration_since(watch.due);
         if let Some(last) = watch.last_complete {
@@ -79,6 +82,7 @@ impl GroupState {
         watch.urgent = false;
         watch.accept_from = None;
         watch.pulled = false;
+        self.schedule.insert(&shared, watch, now);
         let update = WatchUpdate {
             key: key.clone(),
             revision: watch.revision.clone(),
