@@ -70,6 +70,7 @@ mod subscribe;
 mod supervise;
 mod task;
 pub mod types;
+mod watch_state;
 mod watchers;
 
 use std::collections::HashMap;

@@ -39,7 +39,7 @@ impl GroupState {
                 self.needed(watch)
                     .next()
                     .is_none()
-                    .then(|| (!watch.urgent, watch.due, key))
+                    .then_some((!watch.urgent, watch.due, key))
             })
             .collect();
         ready.sort();

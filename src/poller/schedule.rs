@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::group::WatchState;
+use super::watch_state::WatchState;
 use super::watchers::SharedKey;
 
 /// (due, key) of one watch.

@@ -27,7 +27,7 @@ impl Dice {
 
 fn reg(name: u64, ids: &[String], interval: Duration, revision: u64) -> WatchRegistration {
     WatchRegistration {
-        key: WatchKey::new("ns", &format!("w{name}")),
+        key: WatchKey::new("ns", format!("w{name}")),
         scope: Scope::for_endpoint(
             url::Url::parse("https://hss.example").expect("url"),
             "p",
@@ -172,7 +172,7 @@ fn the_schedule_orders_like_a_full_sort_through_a_long_random_run() {
                 }
             }
             7 => {
-                g.remove(&WatchKey::new("ns", &format!("w{name}")));
+                g.remove(&WatchKey::new("ns", format!("w{name}")));
                 registered[slot] = None;
             }
             _ => task_step(&mut g, now, &mut dice, step),
