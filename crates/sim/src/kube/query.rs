@@ -1,5 +1,7 @@
 //! Query parameters of list / watch / write requests.
 
+use std::borrow::Cow;
+
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
@@ -106,13 +108,23 @@ impl Shape {
     /// copies: CRD conversion strategy `None` (see `ResourceType::convert`): the `apiVersion`
     /// of the version read, pruned by that version's schema.
     pub fn render(self, obj: &Value, rt: &ResourceType, version: &str) -> Value {
+        self.render_cow(obj, rt, version).into_owned()
+    }
+
+    /// [`Shape::render`], borrowing `obj` when it is served as stored.
+    pub fn render_cow<'a>(
+        self,
+        obj: &'a Value,
+        rt: &ResourceType,
+        version: &str,
+    ) -> Cow<'a, Value> {
         match self {
-            Self::Full => rt.convert(obj, version),
-            Self::Metadata => json!({
+            Self::Full => rt.convert_cow(obj, version),
+            Self::Metadata => Cow::Owned(json!({
                 "kind": "PartialObjectMetadata",
                 "apiVersion": "meta.k8s.io/v1",
                 "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
-            }),
+            })),
         }
     }
 

@@ -35,8 +35,21 @@ pub struct WatchScope {
 
 impl WatchScope {
     fn line(&self, kind: &str, obj: &Value) -> Bytes {
-        let ev = json!({"type": kind, "object": self.shape.render(obj, &self.rt, &self.version)});
-        Bytes::from(format!("{ev}\n"))
+        /// One event, serialized from the stored object without copying it.
+        #[derive(serde::Serialize)]
+        struct Event<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            object: &'a Value,
+        }
+        let object = self.shape.render_cow(obj, &self.rt, &self.version);
+        let mut line = serde_json::to_vec(&Event {
+            kind,
+            object: &object,
+        })
+        .unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
     }
 
     /// copies: removing a CRD (or its version being no longer served) tears down the

@@ -1,5 +1,7 @@
 //! Create / update semantics, applied under the store lock.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 
 use super::defaults::apply_type_defaults;
@@ -100,11 +102,19 @@ pub fn create(state: &mut State, t: &Target<'_>, mut obj: Value) -> Result<Value
     if state.objects.contains_key(&key) {
         return Err(ApiError::already_exists(&t.subject(&name)));
     }
-    let mut obj = t.rt.convert(&obj, t.rt.storage_version());
+    let mut obj = stored_form(t, obj);
     let rv = state.next_rv();
     set_rv(&mut obj, rv);
     state.commit(rv, key, Some(obj.clone()));
     Ok(obj)
+}
+
+/// `obj` converted to the storage version (itself when it is at it already).
+fn stored_form(t: &Target<'_>, obj: Value) -> Value {
+    match t.rt.convert_cow(&obj, t.rt.storage_version()) {
+        Cow::Owned(converted) => converted,
+        Cow::Borrowed(_) => obj,
+    }
 }
 
 /// copies: `rest.BeforeUpdate` + the registry strategies.
@@ -173,7 +183,7 @@ pub fn update(
         }
         None => {}
     }
-    let old = t.at_request_version(&stored);
+    let old = t.rt.convert_cow(&stored, t.version);
     if let Some(manager) = t.manager {
         managed::update(&old, &mut obj, &t.field_request(manager, status_sub));
     }
@@ -227,7 +237,7 @@ pub fn update(
     if !errors.is_empty() {
         return Err(t.invalid(name, &errors));
     }
-    let mut obj = t.rt.convert(&obj, t.rt.storage_version());
+    let mut obj = stored_form(t, obj);
     if t.rt.tracks_generation() && spec_changed(&stored, &obj, t.rt.status_subresource) {
         let gen = stored
             .pointer("/metadata/generation")
@@ -249,15 +259,14 @@ pub fn update(
 }
 
 fn spec_changed(old: &Value, new: &Value, ignore_status: bool) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(m) = v.as_object_mut() {
-            m.remove("metadata");
-            if ignore_status {
-                m.remove("status");
-            }
-        }
-        v
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
+        return old != new;
     };
-    strip(old) != strip(new)
+    let counted = |k: &String| k != "metadata" && !(ignore_status && k == "status");
+    let fields = |m: &serde_json::Map<String, Value>| m.keys().filter(|k| counted(k)).count();
+    fields(old) != fields(new)
+        || old
+            .iter()
+            .filter(|(k, _)| counted(k))
+            .any(|(k, v)| new.get(k) != Some(v))
 }
