@@ -53,7 +53,7 @@ fn group(max: usize, fill_ahead: bool, regs: &[WatchRegistration], now: Instant)
 }
 
 /// Answers every id as found, except ids starting with `gone`.
-fn answer(ids: &[String]) -> HostsRiskResult {
+pub(super) fn answer(ids: &[String]) -> HostsRiskResult {
     let mut result = HostsRiskResult {
         request_ids: vec!["req".into()],
         ..HostsRiskResult::default()

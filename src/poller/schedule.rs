@@ -83,30 +83,12 @@ impl Schedule {
 
     /// Takes the watches due at `now` that were not looked at since they were scheduled.
     pub fn take_unchecked(&mut self, now: Instant) -> Vec<SharedKey> {
-        let mut taken = Vec::new();
-        while let Some(first) = self.unchecked.first() {
-            if first.0 > now {
-                break;
-            }
-            if let Some((_, key)) = self.unchecked.pop_first() {
-                taken.push(key);
-            }
-        }
-        taken
+        take_until(&mut self.unchecked, now)
     }
 
     /// Takes the watches whose refresh window opened at or before `now`.
     pub fn take_opened(&mut self, now: Instant) -> Vec<SharedKey> {
-        let mut taken = Vec::new();
-        while let Some(first) = self.opening.first() {
-            if first.0 > now {
-                break;
-            }
-            if let Some((_, key)) = self.opening.pop_first() {
-                taken.push(key);
-            }
-        }
-        taken
+        take_until(&mut self.opening, now)
     }
 
     /// Keys of watches not due at `now` but due within `longest_interval / 2`, by due time
@@ -159,6 +141,17 @@ impl Schedule {
     pub fn due_count(&self, now: Instant) -> usize {
         self.due(now).count()
     }
+}
+
+/// Removes and returns the keys of `set`'s entries at or before `now`, earliest first.
+fn take_until(set: &mut BTreeSet<Entry>, now: Instant) -> Vec<SharedKey> {
+    let mut taken = Vec::new();
+    while set.first().is_some_and(|(at, _)| *at <= now) {
+        if let Some((_, key)) = set.pop_first() {
+            taken.push(key);
+        }
+    }
+    taken
 }
 
 /// When `watch`'s refresh window opens: half its interval before it is due (at once when that

@@ -6,8 +6,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::group::{GroupState, SharedKey, Wake};
+use super::group_tests::answer;
 use super::types::{PollerOptions, WatchKey, WatchRegistration};
-use crate::hss::{Credentials, HostRisk, HostsRiskResult, Scope};
+use crate::hss::{Credentials, Scope};
 use crate::status::PollFailure;
 
 const S: Duration = Duration::from_secs(1);
@@ -39,20 +40,6 @@ fn reg(name: u64, ids: &[String], interval: Duration, revision: u64) -> WatchReg
         interval,
         revision: revision.to_string(),
     }
-}
-
-fn answer(ids: &[String]) -> HostsRiskResult {
-    let mut result = HostsRiskResult::default();
-    for id in ids {
-        result.hosts.insert(
-            id.clone(),
-            HostRisk {
-                host_id: Some(id.clone()),
-                ..HostRisk::default()
-            },
-        );
-    }
-    result
 }
 
 /// Due watches as the old planner ordered them: urgent first, then due time, then key.
