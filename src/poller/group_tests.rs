@@ -21,7 +21,7 @@ fn options(max: usize, fill_ahead: bool) -> PollerOptions {
     }
 }
 
-fn reg(name: &str, ids: &[&str], interval: Duration) -> WatchRegistration {
+pub(super) fn reg(name: &str, ids: &[&str], interval: Duration) -> WatchRegistration {
     WatchRegistration {
         key: WatchKey::new("ns", name),
         scope: Scope::for_endpoint(

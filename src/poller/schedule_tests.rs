@@ -6,9 +6,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::group::{GroupState, SharedKey, Wake};
-use super::group_tests::answer;
+use super::group_tests::{self, answer};
 use super::types::{PollerOptions, WatchKey, WatchRegistration};
-use crate::hss::{Credentials, Scope};
 use crate::status::PollFailure;
 
 const S: Duration = Duration::from_secs(1);
@@ -26,20 +25,12 @@ impl Dice {
     }
 }
 
+/// Watch `w<name>` of namespace `ns` listing `ids`.
 fn reg(name: u64, ids: &[String], interval: Duration, revision: u64) -> WatchRegistration {
-    WatchRegistration {
-        key: WatchKey::new("ns", format!("w{name}")),
-        scope: Scope::for_endpoint(
-            url::Url::parse("https://hss.example").expect("url"),
-            "p",
-            None,
-        )
-        .expect("scope"),
-        credentials: Credentials::ak_sk("AK", "SK"),
-        host_ids: ids.iter().map(|s| s.as_str().into()).collect(),
-        interval,
-        revision: revision.to_string(),
-    }
+    let mut r = group_tests::reg(&format!("w{name}"), &[], interval);
+    r.host_ids = ids.iter().map(|s| s.as_str().into()).collect();
+    r.revision = revision.to_string();
+    r
 }
 
 /// Due watches as the old planner ordered them: urgent first, then due time, then key.
