@@ -235,15 +235,18 @@ impl GroupState {
 
     /// Changes `key`'s timing (due time, urgency, interval, refresh window) with `change`,
     /// keeping the schedule in step; `now` is when.
-    pub fn retime(&mut self, key: &WatchKey, now: Instant, change: impl FnOnce(&mut WatchState)) {
-        let Some((shared, watch)) = self.watches.get_key_value(key) else {
-            return;
-        };
+    pub fn retime<R>(
+        &mut self,
+        key: &WatchKey,
+        now: Instant,
+        change: impl FnOnce(&mut WatchState) -> R,
+    ) -> Option<R> {
+        let (shared, watch) = self.watches.get_key_value(key)?;
         let shared = shared.clone();
         self.schedule.remove(&shared, watch);
-        if let Some(watch) = self.watches.get_mut(key) {
-            change(watch);
-            self.schedule.insert(&shared, watch, now);
-        }
+        let watch = self.watches.get_mut(key)?;
+        let result = change(watch);
+        self.schedule.insert(&shared, watch, now);
+        Some(result)
     }
 }

@@ -64,36 +64,33 @@ impl GroupState {
     /// sweep completing a thousand watches at once does not hold a thousand copies of their
     /// hosts while the controller works through them.
     pub fn complete(&mut self, key: &WatchKey, now: Instant) -> Option<WatchUpdate> {
-        let (shared, watch) = self.watches.get_key_value(key)?;
-        let shared = shared.clone();
-        self.schedule.remove(&shared, watch);
-        let watch = self.watches.get_mut(key)?;
-        let lag = now.saturating_duration_since(watch.due);
-        if let Some(last) = watch.last_complete {
-            let effective = now.saturating_duration_since(last);
-            watch.effective = Some(effective);
-            watch.smoothed = Some(match watch.smoothed {
-                Some(s) => s.mul_f64(1.0 - SMOOTHING) + effective.mul_f64(SMOOTHING),
-                None => effective,
-            });
-        }
-        watch.last_complete = Some(now);
-        watch.due = now + watch.interval;
-        watch.urgent = false;
-        watch.accept_from = None;
-        watch.pulled = false;
-        self.schedule.insert(&shared, watch, now);
-        let update = WatchUpdate {
-            key: key.clone(),
-            revision: watch.revision.clone(),
-            outcome: Ok(PollAnswer::default()),
-            at: now,
-            oldest_data: None,
-            target_interval: watch.interval,
-            effective_interval: watch.effective,
-            smoothed_interval: watch.smoothed,
-            lag,
-        };
+        let update = self.retime(key, now, |watch| {
+            let lag = now.saturating_duration_since(watch.due);
+            if let Some(last) = watch.last_complete {
+                let effective = now.saturating_duration_since(last);
+                watch.effective = Some(effective);
+                watch.smoothed = Some(match watch.smoothed {
+                    Some(s) => s.mul_f64(1.0 - SMOOTHING) + effective.mul_f64(SMOOTHING),
+                    None => effective,
+                });
+            }
+            watch.last_complete = Some(now);
+            watch.due = now + watch.interval;
+            watch.urgent = false;
+            watch.accept_from = None;
+            watch.pulled = false;
+            WatchUpdate {
+                key: key.clone(),
+                revision: watch.revision.clone(),
+                outcome: Ok(PollAnswer::default()),
+                at: now,
+                oldest_data: None,
+                target_interval: watch.interval,
+                effective_interval: watch.effective,
+                smoothed_interval: watch.smoothed,
+                lag,
+            }
+        })?;
         self.stats.refreshes += 1;
         self.count_sweep(key, now);
         Some(update)
